@@ -1,0 +1,251 @@
+"""Frozen configuration models. Every default lives here, once.
+
+Defaults follow the original (@mastra/memory 1.2x, ``memoryDefaultOptions``) unless a comment
+says otherwise. Each config accepts a plain dict too (``Memory(options={"last_messages": 20})``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "DEFAULT_WORKING_MEMORY_TEMPLATE",
+    "GenerateTitleConfig",
+    "MemoryConfig",
+    "MessageRange",
+    "ObservationConfig",
+    "ObservationalMemoryConfig",
+    "ReflectionConfig",
+    "SemanticRecallConfig",
+    "WorkingMemoryConfig",
+]
+
+Scope = Literal["resource", "thread"]
+
+DEFAULT_WORKING_MEMORY_TEMPLATE = """# User Information
+- **First Name**:
+- **Last Name**:
+- **Location**:
+- **Occupation**:
+- **Interests**:
+- **Goals**:
+- **Events**:
+- **Facts**:
+- **Projects**:
+"""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class MessageRange(_Frozen):
+    """How many neighbours to fetch around each semantic hit (messages, same thread)."""
+
+    before: int = Field(default=1, ge=0)
+    after: int = Field(default=1, ge=0)
+
+
+class SemanticRecallConfig(_Frozen):
+    """Semantic recall options.
+
+    Attributes:
+        top_k: Hits per query (default 4, as the original).
+        message_range: Neighbours per hit; an int means the same before and after (default 1).
+        scope: ``"resource"`` (default, all of the user's threads) or ``"thread"``.
+        threshold: Minimum similarity in [0, 1]; hits below are dropped (also in ``recall``,
+            unlike the original, which applies it only in its agent processor).
+        index_name: Override the vector index name (default ``memory_messages_<dim>``).
+        filter: Extra Mongo-style vector filter, ANDed with the scope filter.
+        hybrid: Also run keyword (BM25) search and fuse it with the vector ranking.
+        hybrid_weight: Weight of the dense score in the fusion (0..1).
+    """
+
+    top_k: int = Field(default=4, ge=1)
+    message_range: MessageRange = Field(default_factory=MessageRange)
+    scope: Scope = "resource"
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    index_name: str | None = None
+    filter: dict[str, Any] | None = None
+    hybrid: bool = False
+    hybrid_weight: float = Field(default=0.6, ge=0.0, le=1.0)
+
+    @field_validator("message_range", mode="before")
+    @classmethod
+    def _range(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            return MessageRange(before=value, after=value)
+        return value
+
+
+class WorkingMemoryConfig(_Frozen):
+    """Working memory options.
+
+    Attributes:
+        enabled: Off by default.
+        scope: ``"resource"`` (default) stores in ``mastra_resources.workingMemory``;
+            ``"thread"`` in ``thread.metadata["workingMemory"]``.
+        template: Markdown template (template mode, replace semantics).
+        schema_: A pydantic model class or a JSON schema dict (schema mode, deep merge). Passed
+            as ``schema=`` (aliased; ``schema`` shadows a pydantic attribute).
+        max_data_bytes: Truncate the data shown to the model (not what is stored), in bytes.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True, populate_by_name=True)
+
+    enabled: bool = False
+    scope: Scope = "resource"
+    template: str = DEFAULT_WORKING_MEMORY_TEMPLATE
+    schema_: Any = Field(default=None, alias="schema")
+    max_data_bytes: int | None = Field(default=None, gt=0)
+
+
+class ObservationConfig(_Frozen):
+    """Observer options (token counts are o200k_base tokens).
+
+    Attributes:
+        message_tokens: Unobserved-message tokens that trigger observation (30,000).
+        buffer_tokens: Background buffering interval: a ratio of ``message_tokens`` in (0, 1),
+            an absolute count >= 1, or ``False`` to disable all background work (0.2).
+        buffer_activation: Share of pending history removed on activation (0.8), or an
+            absolute count of tokens to keep when >= 1000.
+        block_after: Above this the turn waits for observation: a multiple of
+            ``message_tokens`` in [1, 100) or an absolute count (1.2).
+        max_tokens_per_batch: Resource scope: Observer batch size in tokens (10,000).
+        instruction: Extra instructions appended to the Observer prompt.
+        thread_title: Let the Observer set the thread title.
+        failure_policy: ``"throw"`` (default), ``"warn"`` or ``"bypass"``.
+        model: Observer model (falls back to the top-level model).
+        model_settings: Passed to the model call.
+    """
+
+    message_tokens: int = Field(default=30_000, gt=0)
+    buffer_tokens: float | Literal[False] = 0.2
+    buffer_activation: float = 0.8
+    block_after: float = 1.2
+    max_tokens_per_batch: int = 10_000
+    previous_observer_tokens: int | Literal[False] = 2_000
+    instruction: str | None = None
+    thread_title: bool = False
+    failure_policy: Literal["throw", "warn", "bypass"] = "throw"
+    model: Any = None
+    model_settings: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0.3})
+
+
+class ReflectionConfig(_Frozen):
+    """Reflector options (token counts are o200k_base tokens).
+
+    Attributes:
+        observation_tokens: Observation tokens that trigger reflection (40,000).
+        buffer_activation: Start background reflection at this share of the threshold (0.5).
+        block_after: Reflect synchronously above this multiple of the threshold (1.2).
+        instruction: Extra instructions for the Reflector.
+        model: Reflector model (falls back to the top-level model).
+        model_settings: Passed to the model call.
+    """
+
+    observation_tokens: int = Field(default=40_000, gt=0)
+    buffer_activation: float = 0.5
+    block_after: float = 1.2
+    instruction: str | None = None
+    model: Any = None
+    model_settings: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0.0})
+
+
+class ObservationalMemoryConfig(_Frozen):
+    """Observational memory (Observer + Reflector) options.
+
+    Attributes:
+        enabled: True when a config object is given.
+        model: Model for both agents (a litellm string, ``"local/smollm2"`` or a model object).
+        model_settings: Passed to litellm like the agent's (api_base, temperature, ...).
+        scope: ``"thread"`` (default) or ``"resource"``.
+        share_token_budget: Let history use the unused observation budget; requires
+            ``observation.buffer_tokens=False``.
+        observation: Observer options.
+        reflection: Reflector options.
+    """
+
+    enabled: bool = True
+    model: Any = "local/smollm2"
+    model_settings: dict[str, Any] = Field(default_factory=dict)
+    scope: Scope = "thread"
+    share_token_budget: bool = False
+    observation: ObservationConfig = Field(default_factory=ObservationConfig)
+    reflection: ReflectionConfig = Field(default_factory=ReflectionConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> ObservationalMemoryConfig:
+        if self.share_token_budget and self.observation.buffer_tokens is not False:
+            raise ValueError("share_token_budget=True requires observation.buffer_tokens=False")
+        return self
+
+
+class GenerateTitleConfig(_Frozen):
+    """Title generation: ``model`` (default: the agent's) and ``instructions``."""
+
+    model: Any = None
+    instructions: str | None = None
+
+
+class MemoryConfig(_Frozen):
+    """Memory options.
+
+    Attributes:
+        last_messages: Recent messages loaded as history (10); ``False`` disables history.
+        semantic_recall: ``False`` (default), ``True`` (defaults) or a config.
+        working_memory: Working memory config (off by default).
+        observational_memory: ``False`` (default), ``True`` or a config.
+        generate_title: ``False`` (default), ``True`` or ``{model, instructions}``.
+        read_only: Load memory but never write (no saves, no working-memory tool).
+        max_message_bytes: Largest accepted message content, in bytes of JSON (4 MiB).
+    """
+
+    last_messages: int | Literal[False] = 10
+    semantic_recall: SemanticRecallConfig | Literal[False] = False
+    working_memory: WorkingMemoryConfig = Field(default_factory=WorkingMemoryConfig)
+    observational_memory: ObservationalMemoryConfig | Literal[False] = False
+    generate_title: GenerateTitleConfig | Literal[False] = False
+    read_only: bool = False
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+
+    @field_validator("last_messages", mode="before")
+    @classmethod
+    def _last(cls, value: Any) -> Any:
+        if value is True:
+            return 10
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise ValueError("last_messages must be >= 0 or False")
+        return value
+
+    @field_validator("semantic_recall", mode="before")
+    @classmethod
+    def _sr(cls, value: Any) -> Any:
+        return SemanticRecallConfig() if value is True else value
+
+    @field_validator("observational_memory", mode="before")
+    @classmethod
+    def _om(cls, value: Any) -> Any:
+        if value is True:
+            return ObservationalMemoryConfig()
+        if isinstance(value, dict) and value.get("enabled") is False:
+            return False
+        return value
+
+    @field_validator("generate_title", mode="before")
+    @classmethod
+    def _title(cls, value: Any) -> Any:
+        return GenerateTitleConfig() if value is True else value
+
+    def merged(self, overrides: MemoryConfig | dict[str, Any] | None) -> MemoryConfig:
+        """Return a copy with ``overrides`` (per-call ``memory_options``) applied on top."""
+        if overrides is None:
+            return self
+        if isinstance(overrides, MemoryConfig):
+            return overrides
+        data = self.model_dump(by_alias=True, exclude_unset=False)
+        for key, value in overrides.items():
+            data[key] = value
+        return MemoryConfig.model_validate(data)

@@ -1,0 +1,103 @@
+"""The exception hierarchy of mastra-memory.
+
+Every error the library raises on purpose derives from :class:`MastraMemoryError`, so callers
+can catch one type. Driver errors are wrapped (``raise StorageError(...) from exc``) so the
+original stays available as ``__cause__``::
+
+    MastraMemoryError
+    ├── ValidationError            bad input: ids, metadata, content, pagination
+    │   └── ResourceMismatchError  a thread used with a resource that does not own it
+    ├── ThreadNotFoundError        an operation needs a thread that does not exist
+    ├── StorageError               a storage or vector backend failed (wraps the driver error)
+    │   └── ConcurrencyError       a compare-and-set lost, or a lock could not be taken
+    ├── ConfigurationError         an invalid or contradictory configuration
+    │   └── MissingDependencyError an optional extra is not installed (names the pip command)
+    └── ModelError                 a language model or embedder call failed or returned junk
+
+``MemoryError`` (the builtin) is never shadowed.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConcurrencyError",
+    "ConfigurationError",
+    "MastraMemoryError",
+    "MissingDependencyError",
+    "ModelError",
+    "ResourceMismatchError",
+    "StorageError",
+    "ThreadNotFoundError",
+    "ValidationError",
+]
+
+
+class MastraMemoryError(Exception):
+    """Base class of every error raised by mastra-memory."""
+
+
+class ValidationError(MastraMemoryError, ValueError):
+    """Input was rejected before anything was written (invalid id, non-JSON metadata, ...)."""
+
+
+class ResourceMismatchError(ValidationError):
+    """A thread was addressed with a resource id other than the one that owns it.
+
+    Attributes:
+        thread_id: The thread that was addressed.
+        expected_resource_id: The resource that owns the thread.
+        resource_id: The resource id the caller passed.
+    """
+
+    def __init__(self, thread_id: str, expected_resource_id: str, resource_id: str) -> None:
+        super().__init__(
+            f"thread {thread_id!r} belongs to resource {expected_resource_id!r}, "
+            f"not {resource_id!r}"
+        )
+        self.thread_id = thread_id
+        self.expected_resource_id = expected_resource_id
+        self.resource_id = resource_id
+
+
+class ThreadNotFoundError(MastraMemoryError, LookupError):
+    """The thread does not exist.
+
+    Attributes:
+        thread_id: The id that was looked up.
+    """
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"thread {thread_id!r} not found")
+        self.thread_id = thread_id
+
+
+class StorageError(MastraMemoryError):
+    """A storage backend failed; the driver's exception is the ``__cause__``."""
+
+
+class ConcurrencyError(StorageError):
+    """A concurrent writer won a compare-and-set, or a lock could not be taken in time."""
+
+
+class ConfigurationError(MastraMemoryError):
+    """The configuration is invalid or contradictory."""
+
+
+class MissingDependencyError(ConfigurationError, ImportError):
+    """An optional dependency is missing.
+
+    The message names the exact command, e.g. ``pip install "mastra-memory[pg]"``.
+
+    Attributes:
+        extra: The name of the extra that provides the dependency.
+    """
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed; install it with: pip install \"mastra-memory[{extra}]\""
+        )
+        self.extra = extra
+
+
+class ModelError(MastraMemoryError):
+    """A language model or embedding call failed, or returned output that could not be used."""

@@ -1,0 +1,651 @@
+"""The data model: threads, resources, messages with content parts, pages and results.
+
+Messages use the original's "format 2" content (``{"format": 2, "parts": [...]}``), so a row
+written by Mastra's TypeScript packages reads here and the other way round. Part types this
+library does not model (``step-start``, ``source``, ``data-*``, ...) are kept verbatim as
+:class:`RawPart` so nothing is lost on a round trip.
+
+All times are timezone-aware UTC ``datetime`` values with millisecond precision (the storage
+format is ISO-8601 text with milliseconds and a ``Z`` suffix).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mastra_memory.errors import ValidationError
+
+__all__ = [
+    "CloneResult",
+    "FilePart",
+    "IncludeSpec",
+    "Message",
+    "MessageContent",
+    "Part",
+    "RawPart",
+    "ReasoningPart",
+    "RecallResult",
+    "Resource",
+    "Role",
+    "TextPart",
+    "Thread",
+    "ThreadPage",
+    "ToolInvocationPart",
+    "from_chat_messages",
+    "new_id",
+    "now_utc",
+    "to_chat_messages",
+]
+
+Role: TypeAlias = Literal["user", "assistant", "system", "tool"]
+
+MAX_ID_LENGTH = 255
+_ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def now_utc() -> datetime:
+    """Return the current UTC time truncated to milliseconds (the storage precision)."""
+    return truncate_ms(datetime.now(UTC))
+
+
+def truncate_ms(value: datetime) -> datetime:
+    """Return ``value`` in UTC with microseconds truncated to whole milliseconds.
+
+    Naive datetimes are taken to be UTC.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+
+
+def new_id() -> str:
+    """Return a new random id (a UUID4 string), the format the original uses."""
+    return str(uuid.uuid4())
+
+
+def validate_id(value: Any, what: str = "id") -> str:
+    """Check that ``value`` is a usable id and return it.
+
+    An id is a non-empty string of at most 255 characters with no control characters and no
+    leading or trailing whitespace.
+
+    Raises:
+        ValidationError: if the id is not acceptable.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    if not value or value.strip() != value:
+        raise ValidationError(f"{what} must be non-empty without surrounding whitespace: {value!r}")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValidationError(f"{what} is longer than {MAX_ID_LENGTH} characters")
+    if _ID_FORBIDDEN.search(value):
+        raise ValidationError(f"{what} contains control characters: {value!r}")
+    return value
+
+
+def validate_json(value: Any, what: str = "metadata") -> Any:
+    """Check that ``value`` is JSON-serialisable (no NaN/Infinity) and return it.
+
+    Raises:
+        ValidationError: if the value cannot be stored as JSON.
+    """
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from exc
+    return value
+
+
+def _check_id(value: str) -> str:
+    return validate_id(value)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parts
+
+
+class TextPart(_Model):
+    """Plain text."""
+
+    type: Literal["text"] = "text"
+    text: str
+
+
+class ReasoningPart(_Model):
+    """Model reasoning text (stored as the original's ``{"type": "reasoning", "reasoning"}``)."""
+
+    type: Literal["reasoning"] = "reasoning"
+    text: str
+    details: list[Any] = Field(default_factory=list)
+
+
+class ToolInvocationPart(_Model):
+    """A tool call and, once it ran, its result (stored as ``{"toolInvocation": {...}}``).
+
+    ``state`` is ``"call"`` until the result is known, then ``"result"``; the original's other
+    states (``partial-call``, ``output-error``, ...) are accepted and kept.
+    """
+
+    type: Literal["tool-invocation"] = "tool-invocation"
+    tool_call_id: str
+    tool_name: str
+    args: Any = Field(default_factory=dict)
+    result: Any = None
+    state: str = "call"
+    step: int | None = None
+
+
+class FilePart(_Model):
+    """A file or image, inline (``data``, base64 or text) or by ``url``."""
+
+    type: Literal["file"] = "file"
+    data: str | None = None
+    url: str | None = None
+    mime_type: str = "application/octet-stream"
+    filename: str | None = None
+
+
+class RawPart(_Model):
+    """A part type this library does not model, kept verbatim (``data`` is the stored dict)."""
+
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+Part: TypeAlias = Annotated[
+    TextPart | ReasoningPart | ToolInvocationPart | FilePart | RawPart,
+    Field(union_mode="left_to_right"),
+]
+
+_KNOWN_PART_TYPES = {"text", "reasoning", "tool-invocation", "file"}
+
+
+def _part_to_storage(part: TextPart | ReasoningPart | ToolInvocationPart | FilePart | RawPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if isinstance(part, ReasoningPart):
+        return {"type": "reasoning", "reasoning": part.text, "details": part.details}
+    if isinstance(part, ToolInvocationPart):
+        inv: dict[str, Any] = {
+            "state": part.state,
+            "toolCallId": part.tool_call_id,
+            "toolName": part.tool_name,
+            "args": part.args,
+        }
+        if part.state == "result" or part.result is not None:
+            inv["result"] = part.result
+        if part.step is not None:
+            inv["step"] = part.step
+        return {"type": "tool-invocation", "toolInvocation": inv}
+    if isinstance(part, FilePart):
+        out: dict[str, Any] = {"type": "file", "mimeType": part.mime_type}
+        if part.data is not None:
+            out["data"] = part.data
+        if part.url is not None:
+            out["url"] = part.url
+        if part.filename is not None:
+            out["filename"] = part.filename
+        return out
+    return {**part.data, "type": part.type}
+
+
+def _part_from_storage(raw: dict[str, Any]) -> TextPart | ReasoningPart | ToolInvocationPart | FilePart | RawPart:
+    kind = raw.get("type")
+    try:
+        if kind == "text" and set(raw) <= {"type", "text"}:
+            return TextPart(text=str(raw.get("text", "")))
+        if kind == "reasoning" and set(raw) <= {"type", "reasoning", "details", "text"}:
+            return ReasoningPart(
+                text=str(raw.get("reasoning", raw.get("text", ""))),
+                details=list(raw.get("details") or []),
+            )
+        if kind == "tool-invocation" and set(raw) <= {"type", "toolInvocation"}:
+            inv = raw.get("toolInvocation") or {}
+            if set(inv) <= {"state", "toolCallId", "toolName", "args", "result", "step"}:
+                return ToolInvocationPart(
+                    tool_call_id=str(inv.get("toolCallId", "")),
+                    tool_name=str(inv.get("toolName", "")),
+                    args=inv.get("args", {}),
+                    result=inv.get("result"),
+                    state=str(inv.get("state", "call")),
+                    step=inv.get("step"),
+                )
+        if kind == "file" and set(raw) <= {"type", "data", "url", "mimeType", "filename"}:
+            return FilePart(
+                data=raw.get("data"),
+                url=raw.get("url"),
+                mime_type=str(raw.get("mimeType", "application/octet-stream")),
+                filename=raw.get("filename"),
+            )
+    except Exception:  # pragma: no cover - falls through to RawPart, nothing is lost
+        pass
+    return RawPart(type=str(kind or "unknown"), data={k: v for k, v in raw.items() if k != "type"})
+
+
+class MessageContent(_Model):
+    """The content of a message, format 2.
+
+    Attributes:
+        format: Always 2.
+        parts: The ordered parts.
+        metadata: Application metadata (JSON).
+        extra: Other top-level keys found in stored content (e.g. the legacy ``content`` string
+            or ``toolInvocations``), kept so a round trip loses nothing.
+    """
+
+    format: Literal[2] = 2
+    parts: list[Part] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    def to_storage(self) -> dict[str, Any]:
+        """Return the original's JSON shape: ``{"format": 2, "parts": [...], ...}``."""
+        out: dict[str, Any] = dict(self.extra)
+        out["format"] = 2
+        out["parts"] = [_part_to_storage(p) for p in self.parts]
+        if self.metadata:
+            out["metadata"] = self.metadata
+        return out
+
+    def to_json(self) -> str:
+        """Serialise :meth:`to_storage` compactly (the stored ``content`` column)."""
+        return json.dumps(self.to_storage(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_storage(cls, raw: Any) -> MessageContent:
+        """Read stored content: a format-2 dict, its JSON text, or a legacy plain string."""
+        if isinstance(raw, (bytes, bytearray)):
+            raw = raw.decode("utf-8")
+        if isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except json.JSONDecodeError:
+                return cls(parts=[TextPart(text=raw)])
+        if isinstance(raw, str):
+            return cls(parts=[TextPart(text=raw)])
+        if not isinstance(raw, dict):
+            return cls(parts=[TextPart(text=json.dumps(raw))])
+        parts_raw = raw.get("parts")
+        parts: list[Any]
+        if isinstance(parts_raw, list):
+            parts = [_part_from_storage(p) for p in parts_raw if isinstance(p, dict)]
+        else:
+            parts = []
+        extra = {k: v for k, v in raw.items() if k not in {"format", "parts", "metadata"}}
+        if not parts and isinstance(extra.get("content"), str):
+            parts = [TextPart(text=extra.pop("content"))]
+        metadata = raw.get("metadata")
+        return cls(parts=parts, metadata=metadata if isinstance(metadata, dict) else {}, extra=extra)
+
+    @property
+    def text(self) -> str:
+        """The text parts joined with newlines."""
+        return "\n".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+
+class Message(_Model):
+    """One stored message.
+
+    Attributes:
+        id: Unique id (1-255 characters); a UUID4 when not given.
+        thread_id: The thread it belongs to.
+        resource_id: The owning resource; filled from the thread when saved through Memory.
+        role: ``user``, ``assistant``, ``system`` (never stored) or ``tool``.
+        created_at: UTC time, millisecond precision; order within a thread is ``(created_at, id)``.
+        content: Format-2 content.
+        type: Always ``"v2"``.
+    """
+
+    id: str = Field(default_factory=new_id)
+    thread_id: str
+    resource_id: str | None = None
+    role: Role
+    created_at: datetime = Field(default_factory=now_utc)
+    content: MessageContent = Field(default_factory=MessageContent)
+    type: str = "v2"
+
+    _validate_ids = field_validator("id", "thread_id")(_check_id)
+
+    @field_validator("resource_id")
+    @classmethod
+    def _check_resource(cls, value: str | None) -> str | None:
+        return None if value is None else validate_id(value, "resource_id")
+
+    @field_validator("created_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return truncate_ms(value)
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _coerce_content(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return MessageContent(parts=[TextPart(text=value)])
+        if isinstance(value, dict) and "parts" in value and any(
+            isinstance(p, dict) and p.get("type") in _KNOWN_PART_TYPES and (
+                "toolInvocation" in p or "mimeType" in p or "reasoning" in p
+            )
+            for p in value["parts"]
+        ):
+            return MessageContent.from_storage(value)
+        return value
+
+    @property
+    def text(self) -> str:
+        """The text parts joined with newlines."""
+        return self.content.text
+
+    @classmethod
+    def user(cls, text: str, thread_id: str, **kwargs: Any) -> Message:
+        """Build a user text message."""
+        return cls(role="user", thread_id=thread_id, content=MessageContent(parts=[TextPart(text=text)]), **kwargs)
+
+    @classmethod
+    def assistant(cls, text: str, thread_id: str, **kwargs: Any) -> Message:
+        """Build an assistant text message."""
+        return cls(
+            role="assistant", thread_id=thread_id, content=MessageContent(parts=[TextPart(text=text)]), **kwargs
+        )
+
+
+class Thread(_Model):
+    """A conversation, owned by one resource (a user, an org, ...).
+
+    Attributes:
+        id: Unique id (1-255 characters).
+        resource_id: The owning resource.
+        title: Title, ``""`` by default.
+        metadata: JSON metadata. ``metadata["clone"]`` holds clone provenance
+            (``sourceThreadId``, ``clonedAt``, ``lastMessageId``); ``metadata["workingMemory"]``
+            thread-scoped working memory; key spelling follows the original.
+        created_at: Creation time (UTC).
+        updated_at: Last change (UTC); also bumped when messages are saved.
+    """
+
+    id: str = Field(default_factory=new_id)
+    resource_id: str
+    title: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)
+
+    _validate_ids = field_validator("id", "resource_id")(_check_id)
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return truncate_ms(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def _json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return validate_json(value)  # type: ignore[no-any-return]
+
+
+class Resource(_Model):
+    """A resource (user, org, ...) with resource-scoped working memory and metadata."""
+
+    id: str
+    working_memory: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=now_utc)
+    updated_at: datetime = Field(default_factory=now_utc)
+
+    _validate_ids = field_validator("id")(_check_id)
+
+    @field_validator("created_at", "updated_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return truncate_ms(value)
+
+    @field_validator("metadata")
+    @classmethod
+    def _json(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return validate_json(value)  # type: ignore[no-any-return]
+
+
+class IncludeSpec(_Model):
+    """Ask storage for a message plus neighbours in its thread (an ``include`` window).
+
+    Attributes:
+        id: The message id.
+        thread_id: Its thread, if known (saves a lookup).
+        with_previous_messages: How many earlier messages of the same thread to add.
+        with_next_messages: How many later messages of the same thread to add.
+    """
+
+    id: str
+    thread_id: str | None = None
+    with_previous_messages: int = Field(default=0, ge=0)
+    with_next_messages: int = Field(default=0, ge=0)
+
+
+class ThreadPage(_Model):
+    """One page of threads. ``total`` counts all matches; ``page`` counts from 0."""
+
+    threads: list[Thread]
+    total: int
+    page: int
+    per_page: int | Literal[False]
+    has_more: bool
+
+
+class RecallResult(_Model):
+    """Messages in chronological ``(created_at, id)`` order plus pagination of the history page.
+
+    ``total`` counts all messages matching the history query (included neighbours are extra).
+    """
+
+    messages: list[Message]
+    total: int
+    page: int
+    per_page: int | Literal[False]
+    has_more: bool
+
+
+class CloneResult(_Model):
+    """The result of cloning a thread: the new thread and the copied messages."""
+
+    thread: Thread
+    cloned_messages: list[Message]
+    message_id_map: dict[str, str] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion to and from OpenAI / litellm chat messages
+
+
+def _content_text(content: Any) -> tuple[str, list[FilePart]]:
+    """Flatten OpenAI content (string or list of content parts) into text and files."""
+    if content is None:
+        return "", []
+    if isinstance(content, str):
+        return content, []
+    texts: list[str] = []
+    files: list[FilePart] = []
+    for item in content:
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, dict):
+            if item.get("type") == "text":
+                texts.append(str(item.get("text", "")))
+            elif item.get("type") == "image_url":
+                url = item.get("image_url")
+                url = url.get("url") if isinstance(url, dict) else url
+                files.append(FilePart(url=str(url), mime_type="image/*"))
+    return "\n".join(texts), files
+
+
+def _parse_args(arguments: Any) -> Any:
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError:
+            return {"_raw": arguments}
+    return arguments if arguments is not None else {}
+
+
+def from_chat_messages(
+    chat_messages: Iterable[dict[str, Any]],
+    thread_id: str,
+    resource_id: str | None = None,
+    start: datetime | None = None,
+) -> list[Message]:
+    """Convert OpenAI/litellm chat messages into stored messages.
+
+    An assistant message's ``tool_calls`` become :class:`ToolInvocationPart` parts; a following
+    ``role="tool"`` message fills in the matching part's result (``state="result"``) instead of
+    becoming a message of its own, as the original stores them. A tool message with no
+    matching call is kept as a ``role="tool"`` message. Consecutive timestamps are at least
+    1 ms apart starting at ``start`` (default: now).
+
+    Args:
+        chat_messages: Dicts with ``role`` and ``content`` (string or content parts),
+            optional ``tool_calls``, ``tool_call_id``, ``name`` and ``id``.
+        thread_id: Thread of the new messages.
+        resource_id: Owning resource.
+        start: Time of the first message.
+
+    Raises:
+        ValidationError: on a role that is not user/assistant/system/tool.
+    """
+    out: list[Message] = []
+    pending: dict[str, ToolInvocationPart] = {}
+    t = truncate_ms(start) if start else now_utc()
+    for raw in chat_messages:
+        role = raw.get("role")
+        if role not in ("user", "assistant", "system", "tool"):
+            raise ValidationError(f"unsupported chat role: {role!r}")
+        if role == "tool":
+            call_id = str(raw.get("tool_call_id", ""))
+            result = _parse_args(raw.get("content"))
+            if call_id in pending:
+                part = pending.pop(call_id)
+                part.result = result
+                part.state = "result"
+                continue
+            part = ToolInvocationPart(
+                tool_call_id=call_id, tool_name=str(raw.get("name", "")), result=result, state="result"
+            )
+            out.append(
+                Message(
+                    role="tool", thread_id=thread_id, resource_id=resource_id, created_at=t,
+                    content=MessageContent(parts=[part]),
+                )
+            )
+            t += timedelta(milliseconds=1)
+            continue
+        text, files = _content_text(raw.get("content"))
+        parts: list[Any] = []
+        if text:
+            parts.append(TextPart(text=text))
+        parts.extend(files)
+        for call in raw.get("tool_calls") or []:
+            fn = call.get("function", {}) if isinstance(call, dict) else {}
+            part = ToolInvocationPart(
+                tool_call_id=str(call.get("id", "")),
+                tool_name=str(fn.get("name", "")),
+                args=_parse_args(fn.get("arguments")),
+            )
+            pending[part.tool_call_id] = part
+            parts.append(part)
+        kwargs: dict[str, Any] = {}
+        if raw.get("id"):
+            kwargs["id"] = str(raw["id"])
+        out.append(
+            Message(
+                role=role, thread_id=thread_id, resource_id=resource_id, created_at=t,
+                content=MessageContent(parts=parts), **kwargs,
+            )
+        )
+        t += timedelta(milliseconds=1)
+    return out
+
+
+def _file_to_openai(part: FilePart) -> dict[str, Any]:
+    if part.url:
+        return {"type": "image_url", "image_url": {"url": part.url}}
+    if part.mime_type.startswith("image/") and part.data:
+        return {"type": "image_url", "image_url": {"url": f"data:{part.mime_type};base64,{part.data}"}}
+    return {"type": "text", "text": f"[file {part.filename or ''} ({part.mime_type})]"}
+
+
+def _tool_result_text(result: Any) -> str:
+    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
+
+
+def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """Convert stored messages into OpenAI/litellm chat messages.
+
+    An assistant message whose parts interleave text and tool invocations is split into the
+    provider's sequence: ``assistant`` (text + ``tool_calls``), one ``tool`` message per result,
+    then the next assistant step. Tool invocations without a result (``state != "result"``) are
+    dropped, as the original does with incomplete calls, because providers reject a call
+    without its result. Reasoning parts and unknown parts are not sent.
+    """
+    out: list[dict[str, Any]] = []
+    for msg in messages:
+        if msg.role == "tool":
+            for part in msg.content.parts:
+                if isinstance(part, ToolInvocationPart) and part.state == "result":
+                    out.append({"role": "tool", "tool_call_id": part.tool_call_id,
+                                "content": _tool_result_text(part.result)})
+            continue
+        if msg.role in ("user", "system"):
+            texts = [p.text for p in msg.content.parts if isinstance(p, TextPart)]
+            files = [p for p in msg.content.parts if isinstance(p, FilePart)]
+            if files and msg.role == "user":
+                content: Any = [{"type": "text", "text": t} for t in texts] + [_file_to_openai(f) for f in files]
+            else:
+                content = "\n".join(texts)
+            out.append({"role": msg.role, "content": content})
+            continue
+        # assistant: split into steps at each text that follows tool calls
+        text_buf: list[str] = []
+        calls: list[ToolInvocationPart] = []
+
+        def flush() -> None:
+            if not text_buf and not calls:
+                return
+            entry: dict[str, Any] = {"role": "assistant", "content": "\n".join(text_buf) if text_buf else None}
+            if calls:
+                entry["tool_calls"] = [
+                    {
+                        "id": c.tool_call_id,
+                        "type": "function",
+                        "function": {"name": c.tool_name, "arguments": json.dumps(c.args, ensure_ascii=False)},
+                    }
+                    for c in calls
+                ]
+            if entry["content"] is None and not calls:
+                return
+            out.append(entry)
+            for c in calls:
+                out.append({"role": "tool", "tool_call_id": c.tool_call_id, "content": _tool_result_text(c.result)})
+            text_buf.clear()
+            calls.clear()
+
+        for part in msg.content.parts:
+            if isinstance(part, TextPart):
+                if calls:
+                    flush()
+                text_buf.append(part.text)
+            elif isinstance(part, ToolInvocationPart):
+                if part.state == "result":
+                    calls.append(part)
+            elif isinstance(part, RawPart) and part.type == "step-start" and calls:
+                flush()
+        flush()
+    return out

@@ -1,0 +1,294 @@
+"""What the SQL stores share: table names, the migrations list, timestamp text, row decoding and
+query builders. No I/O here: backends execute what these functions return.
+
+Table and column names are the original's (@mastra/libsql 1.23, read off a real database), so a
+database written by Mastra's TypeScript packages opens here and the other way round. Timestamps
+are ISO-8601 text with milliseconds and a ``Z`` (``2026-11-21T11:38:57.381Z``), which sorts
+lexicographically in time order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from mastra_memory.types import Message, MessageContent, Resource, Thread
+from storage_adapters.base import MessageQuery, ThreadQuery
+
+__all__ = [
+    "MESSAGES",
+    "MIGRATIONS_TABLE",
+    "RESOURCES",
+    "THREADS",
+    "Dialect",
+    "Migration",
+    "format_ts",
+    "parse_ts",
+]
+
+THREADS = "mastra_threads"
+MESSAGES = "mastra_messages"
+RESOURCES = "mastra_resources"
+MIGRATIONS_TABLE = "mastra_memory_migrations"
+
+THREAD_ORDER_COLUMNS = {"created_at": '"createdAt"', "updated_at": '"updatedAt"'}
+
+
+def format_ts(value: datetime) -> str:
+    """``datetime`` -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, milliseconds)."""
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def parse_ts(value: Any) -> datetime:
+    """Parse stored timestamp text (or pass a ``datetime`` through) into an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def load_json(value: Any) -> Any:
+    """Decode a JSON column (text, bytes or an already-decoded value); ``None`` -> ``{}``."""
+    if value is None:
+        return {}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value).decode("utf-8")
+    if isinstance(value, str):
+        return json.loads(value) if value else {}
+    return value
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step. ``statements`` run in order in one transaction."""
+
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """SQL spelling differences between backends.
+
+    Attributes:
+        name: ``"sqlite"`` (libSQL) or ``"postgres"``.
+        param: Placeholder (``?`` or ``%s``).
+        json_in: Wraps a JSON text parameter for a jsonb column (``jsonb(?)`` in libSQL, as the
+            original writes it).
+        json_out: Wraps a jsonb column to read it as JSON text.
+        table_prefix: Qualifies table names (a PostgreSQL schema, ``"app."``).
+    """
+
+    name: str
+    param: str = "?"
+    json_in: str = "jsonb({})"
+    json_out: str = "json({})"
+    table_prefix: str = ""
+
+    def t(self, table: str) -> str:
+        return f"{self.table_prefix}{table}"
+
+    def meta_match(self, column: str) -> str:
+        """SQL testing one top-level metadata key for JSON equality (two params: key, JSON)."""
+        p = self.param
+        if self.name == "postgres":
+            return f"({column} -> {p}) = {p}::jsonb"
+        return f"({column} -> ('$.' || {p})) = json({p})"
+
+    def meta_params(self, key: str, value: Any) -> list[Any]:
+        encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return [key, encoded]
+
+
+SQLITE = Dialect("sqlite")
+
+
+def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
+    """The numbered migrations of the libSQL/SQLite schema (never edited once released)."""
+    return [
+        Migration(
+            1,
+            "core tables as @mastra/libsql creates them",
+            (
+                f'CREATE TABLE IF NOT EXISTS {d.t(THREADS)} (id TEXT NOT NULL PRIMARY KEY, '
+                '"resourceId" TEXT NOT NULL, title TEXT NOT NULL, metadata TEXT, '
+                '"createdAt" TEXT NOT NULL, "updatedAt" TEXT NOT NULL)',
+                f'CREATE TABLE IF NOT EXISTS {d.t(MESSAGES)} (id TEXT NOT NULL PRIMARY KEY, '
+                'thread_id TEXT NOT NULL, content TEXT NOT NULL, role TEXT NOT NULL, '
+                'type TEXT NOT NULL, "createdAt" TEXT NOT NULL, "resourceId" TEXT)',
+                f'CREATE TABLE IF NOT EXISTS {d.t(RESOURCES)} (id TEXT NOT NULL PRIMARY KEY, '
+                '"workingMemory" TEXT, metadata TEXT, "createdAt" TEXT NOT NULL, '
+                '"updatedAt" TEXT NOT NULL)',
+            ),
+        ),
+        Migration(
+            2,
+            "indexes for the hot paths",
+            (
+                f'CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} '
+                '(thread_id, "createdAt", id)',
+                f'CREATE INDEX IF NOT EXISTS mm_messages_resource_created ON {d.t(MESSAGES)} '
+                '("resourceId", "createdAt")',
+                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} '
+                '("resourceId", "createdAt")',
+                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} '
+                '("resourceId", "updatedAt")',
+            ),
+        ),
+    ]
+
+
+# -- row decoding ---------------------------------------------------------------------------------
+
+THREAD_COLUMNS = 'id, "resourceId", title, {meta}, "createdAt", "updatedAt"'
+MESSAGE_COLUMNS = 'id, thread_id, "resourceId", role, "createdAt", content, type'
+RESOURCE_COLUMNS = 'id, "workingMemory", {meta}, "createdAt", "updatedAt"'
+
+
+def thread_columns(d: Dialect) -> str:
+    return THREAD_COLUMNS.format(meta=d.json_out.format("metadata"))
+
+
+def resource_columns(d: Dialect) -> str:
+    return RESOURCE_COLUMNS.format(meta=d.json_out.format("metadata"))
+
+
+def row_to_thread(row: Sequence_) -> Thread:
+    return Thread.model_construct(
+        id=row[0], resource_id=row[1], title=row[2] or "", metadata=load_json(row[3]) or {},
+        created_at=parse_ts(row[4]), updated_at=parse_ts(row[5]),
+    )
+
+
+def row_to_message(row: Sequence_) -> Message:
+    # model_construct: rows were validated when written; skip re-validation on the hot path.
+    return Message.model_construct(
+        id=row[0], thread_id=row[1], resource_id=row[2], role=row[3], created_at=parse_ts(row[4]),
+        content=MessageContent.from_storage(row[5]), type=row[6] or "v2",
+    )
+
+
+def row_to_resource(row: Sequence_) -> Resource:
+    return Resource.model_construct(
+        id=row[0], working_memory=row[1], metadata=load_json(row[2]) or {},
+        created_at=parse_ts(row[3]), updated_at=parse_ts(row[4]),
+    )
+
+
+Sequence_ = Any  # a DB-API row
+
+
+def thread_params(thread: Thread) -> list[Any]:
+    return [
+        thread.id, thread.resource_id, thread.title,
+        json.dumps(thread.metadata, ensure_ascii=False, separators=(",", ":")),
+        format_ts(thread.created_at), format_ts(thread.updated_at),
+    ]
+
+
+def message_params(m: Message) -> list[Any]:
+    return [m.id, m.thread_id, m.content.to_json(), m.role, m.type or "v2", format_ts(m.created_at), m.resource_id]
+
+
+# -- query builders -------------------------------------------------------------------------------
+
+
+def upsert_thread_sql(d: Dialect) -> str:
+    p = d.param
+    return (
+        f'INSERT INTO {d.t(THREADS)} (id, "resourceId", title, metadata, "createdAt", "updatedAt") '
+        f"VALUES ({p}, {p}, {p}, {d.json_in.format(p)}, {p}, {p}) "
+        'ON CONFLICT (id) DO UPDATE SET "resourceId" = excluded."resourceId", title = excluded.title, '
+        'metadata = excluded.metadata, "createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"'
+    )
+
+
+def insert_thread_sql(d: Dialect) -> str:
+    p = d.param
+    return (
+        f'INSERT INTO {d.t(THREADS)} (id, "resourceId", title, metadata, "createdAt", "updatedAt") '
+        f"VALUES ({p}, {p}, {p}, {d.json_in.format(p)}, {p}, {p})"
+    )
+
+
+def upsert_message_sql(d: Dialect) -> str:
+    p = d.param
+    return (
+        f'INSERT INTO {d.t(MESSAGES)} (id, thread_id, content, role, type, "createdAt", "resourceId") '
+        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}) "
+        "ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id, content = excluded.content, "
+        'role = excluded.role, type = excluded.type, "createdAt" = excluded."createdAt", '
+        '"resourceId" = excluded."resourceId"'
+    )
+
+
+def select_threads_sql(d: Dialect, q: ThreadQuery) -> tuple[str, list[Any], str, list[Any]]:
+    """Return ``(page_sql, page_params, count_sql, count_params)`` for ``list_threads``."""
+    where: list[str] = []
+    params: list[Any] = []
+    if q.resource_id is not None:
+        where.append(f'"resourceId" = {d.param}')
+        params.append(q.resource_id)
+    for key, value in q.metadata.items():
+        where.append(d.meta_match("metadata"))
+        params.extend(d.meta_params(key, value))
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    col = THREAD_ORDER_COLUMNS[q.order_by]
+    sql = f"SELECT {thread_columns(d)} FROM {d.t(THREADS)}{clause} ORDER BY {col} {q.direction}, id {q.direction}"
+    page_params = list(params)
+    if q.per_page is not False:
+        sql += f" LIMIT {d.param} OFFSET {d.param}"
+        page_params += [q.per_page, q.offset]
+    return sql, page_params, f"SELECT count(*) FROM {d.t(THREADS)}{clause}", params
+
+
+def _thread_filter(d: Dialect, q: MessageQuery) -> tuple[str, list[Any]]:
+    params: list[Any] = list(q.thread_ids)
+    if len(q.thread_ids) == 1:
+        where = [f"thread_id = {d.param}"]
+    else:
+        where = [f"thread_id IN ({', '.join(d.param for _ in q.thread_ids)})"]
+    if q.start is not None:
+        where.append(f'"createdAt" >= {d.param}')
+        params.append(format_ts(q.start))
+    if q.end is not None:
+        where.append(f'"createdAt" <= {d.param}')
+        params.append(format_ts(q.end))
+    return " AND ".join(where), params
+
+
+def select_messages_sql(d: Dialect, q: MessageQuery) -> tuple[str, list[Any], str, list[Any]]:
+    """Return ``(page_sql, page_params, count_sql, count_params)``; the page comes in
+    ``q.direction`` order (reverse it for DESC)."""
+    where, params = _thread_filter(d, q)
+    order = f'"createdAt" {q.direction}, id {q.direction}'
+    sql = f"SELECT {MESSAGE_COLUMNS} FROM {d.t(MESSAGES)} WHERE {where} ORDER BY {order}"
+    page_params = list(params)
+    if q.per_page is not False:
+        sql += f" LIMIT {d.param} OFFSET {d.param}"
+        page_params += [q.per_page, q.offset]
+    return sql, page_params, f"SELECT count(*) FROM {d.t(MESSAGES)} WHERE {where}", params
+
+
+def neighbour_sql(d: Dialect, before: bool) -> str:
+    """Indexed range query for an include window: params ``(thread_id, createdAt, createdAt, id, limit)``."""
+    p = d.param
+    if before:
+        cond, order = f'("createdAt" < {p} OR ("createdAt" = {p} AND id < {p}))', 'DESC'
+    else:
+        cond, order = f'("createdAt" > {p} OR ("createdAt" = {p} AND id > {p}))', 'ASC'
+    return (
+        f"SELECT {MESSAGE_COLUMNS} FROM {{table}} WHERE thread_id = {p} AND {cond} "
+        f'ORDER BY "createdAt" {order}, id {order} LIMIT {p}'
+    ).replace("{table}", d.t(MESSAGES))
+
+
+def sort_key(m: Message) -> tuple[datetime, str]:
+    return (m.created_at, m.id)

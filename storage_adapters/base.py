@@ -1,0 +1,538 @@
+"""The storage seam: :class:`MemoryStorage`, the contract every backend implements.
+
+A backend subclasses :class:`MemoryStorage` and implements the ``_``-prefixed I/O methods. The
+public methods here validate input, normalise timestamps and enforce ownership once for every
+backend, then call those hooks, so a backend module holds I/O only.
+
+Contract (checked by :mod:`mastra_memory.testing`, the conformance suite every adapter runs):
+
+* Threads, messages and resources use the original's tables and columns (``mastra_threads``,
+  ``mastra_messages``, ``mastra_resources``) so a database shared with Mastra's TypeScript
+  packages means the same thing on both sides.
+* Message order within a thread is ``(created_at, id)``. ``save_messages`` gives messages of
+  one batch strictly increasing ``created_at`` (at least 1 ms apart) when they would collide.
+* ``save_messages`` is one transaction: every thread must exist, every message's resource must
+  own its thread, a message id may not move to another thread; on any error nothing is written.
+  Saving bumps each touched thread's ``updated_at``. System messages are never stored.
+* Saving the same message twice (same id) is an update, never a duplicate.
+* ``include`` windows are resolved with indexed range queries on ``(thread_id, createdAt, id)``,
+  never with a window function over the whole table.
+* ``setup()`` is idempotent and applies a numbered migrations list; stores are context managers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Self
+
+from mastra_memory.errors import ResourceMismatchError, ThreadNotFoundError, ValidationError
+from mastra_memory.types import (
+    CloneResult,
+    IncludeSpec,
+    Message,
+    RecallResult,
+    Resource,
+    TextPart,
+    Thread,
+    ThreadPage,
+    new_id,
+    now_utc,
+    truncate_ms,
+    validate_id,
+    validate_json,
+)
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "Direction",
+    "MemoryStorage",
+    "MessageQuery",
+    "PerPage",
+    "ThreadOrder",
+    "ThreadQuery",
+    "validate_metadata_filter",
+    "validate_pagination",
+]
+
+Direction = Literal["ASC", "DESC"]
+ThreadOrder = Literal["created_at", "updated_at"]
+PerPage = int | Literal[False]
+
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+_METADATA_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def validate_pagination(page: int, per_page: PerPage) -> None:
+    """Check ``page``/``per_page`` (``per_page=False`` means no limit and requires page 0).
+
+    Raises:
+        ValidationError: on a negative page, a non-positive per_page, or ``False`` with page > 0.
+    """
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        raise ValidationError(f"page must be an integer >= 0, got {page!r}")
+    if per_page is False:
+        if page != 0:
+            raise ValidationError("per_page=False (no limit) requires page=0")
+        return
+    if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 0:
+        raise ValidationError(f"per_page must be an integer >= 0 or False, got {per_page!r}")
+
+
+def validate_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """Check a thread metadata filter (an AND of exact key/value matches on top-level keys).
+
+    Keys match ``^[a-zA-Z_][a-zA-Z0-9_]*$`` and are at most 128 characters, as the original.
+
+    Raises:
+        ValidationError: on a bad key or a non-JSON value.
+    """
+    if not metadata:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValidationError("metadata filter must be a dict")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or len(key) > 128 or not _METADATA_KEY.match(key):
+            raise ValidationError(f"invalid metadata filter key: {key!r}")
+        validate_json(value, f"metadata filter value for {key!r}")
+    return metadata
+
+
+@dataclass(frozen=True)
+class ThreadQuery:
+    """A validated ``list_threads`` query (backends read it; it holds no I/O)."""
+
+    resource_id: str | None
+    metadata: dict[str, Any]
+    page: int
+    per_page: PerPage
+    order_by: ThreadOrder
+    direction: Direction
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.per_page is False else self.page * self.per_page
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    """A validated ``list_messages`` query.
+
+    ``direction="DESC"`` pages from the newest end (page 0 = newest ``per_page`` messages);
+    ``"ASC"`` from the oldest. Results are always returned oldest first.
+    ``start``/``end`` bound ``created_at`` inclusively when given.
+    """
+
+    thread_ids: tuple[str, ...]
+    resource_id: str | None
+    page: int
+    per_page: PerPage
+    direction: Direction
+    start: datetime | None = None
+    end: datetime | None = None
+    include: tuple[IncludeSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.per_page is False else self.page * self.per_page
+
+
+def message_json_size(message: Message) -> int:
+    """The size in bytes of a message's stored content JSON."""
+    return len(message.content.to_json().encode("utf-8"))
+
+
+def _is_empty(message: Message) -> bool:
+    if not message.content.parts:
+        return True
+    return all(isinstance(p, TextPart) and not p.text.strip() for p in message.content.parts)
+
+
+class MemoryStorage(ABC):
+    """Abstract storage for threads, messages and resources.
+
+    Subclasses implement the ``_``-prefixed hooks; each runs in one transaction on SQL
+    backends. Public methods validate and normalise first, so hooks receive clean input.
+
+    Attributes:
+        max_message_bytes: Largest accepted content JSON per message, in bytes (4 MiB).
+    """
+
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Create or migrate the schema. Idempotent; called lazily on first use."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. The store can not be used afterwards."""
+
+    def __enter__(self) -> Self:
+        self.setup()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def get_thread_by_id(self, thread_id: str) -> Thread | None:
+        """Return the thread or ``None``.
+
+        Raises:
+            ValidationError: if ``thread_id`` is not a valid id.
+        """
+        return self._get_thread(validate_id(thread_id, "thread_id"))
+
+    def save_thread(self, thread: Thread) -> Thread:
+        """Insert or replace a thread (by id) and return it."""
+        if not isinstance(thread, Thread):
+            raise ValidationError("save_thread expects a Thread")
+        return self._save_thread(thread)
+
+    def update_thread(
+        self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Thread:
+        """Change the title and/or merge ``metadata`` (top-level keys) into the thread's.
+
+        Returns:
+            The updated thread, with ``updated_at`` set to now.
+
+        Raises:
+            ThreadNotFoundError: if the thread does not exist.
+            ValidationError: on a bad id or non-JSON metadata.
+        """
+        validate_id(thread_id, "thread_id")
+        if title is not None and not isinstance(title, str):
+            raise ValidationError("title must be a string")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise ValidationError("metadata must be a dict")
+            validate_json(metadata)
+        return self._update_thread(thread_id, title, metadata, now_utc())
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread with its messages (and observational memory). Idempotent."""
+        self._delete_thread(validate_id(thread_id, "thread_id"))
+
+    def list_threads(
+        self,
+        resource_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        page: int = 0,
+        per_page: PerPage = 100,
+        order_by: ThreadOrder = "created_at",
+        direction: Direction = "DESC",
+    ) -> ThreadPage:
+        """List threads, optionally of one resource and matching all ``metadata`` key/values.
+
+        Args:
+            resource_id: Only threads of this resource.
+            metadata: Exact matches on top-level metadata keys (AND).
+            page: Page number from 0.
+            per_page: Page size (100) or ``False`` for all.
+            order_by: ``"created_at"`` or ``"updated_at"``; ties are broken by id.
+            direction: ``"DESC"`` (newest first, default) or ``"ASC"``.
+
+        Raises:
+            ValidationError: on bad pagination, ordering or filter.
+        """
+        if resource_id is not None:
+            validate_id(resource_id, "resource_id")
+        validate_pagination(page, per_page)
+        if order_by not in ("created_at", "updated_at"):
+            raise ValidationError(f"order_by must be 'created_at' or 'updated_at', not {order_by!r}")
+        direction = _direction(direction)
+        query = ThreadQuery(resource_id, validate_metadata_filter(metadata), page, per_page, order_by, direction)
+        threads, total = self._list_threads(query)
+        return ThreadPage(
+            threads=threads, total=total, page=page, per_page=per_page,
+            has_more=per_page is not False and (page + 1) * per_page < total,
+        )
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def save_messages(self, messages: Sequence[Message]) -> list[Message]:
+        """Upsert messages (by id) in one transaction and return what was stored.
+
+        System messages are skipped. Messages of one batch that share or go back in time within
+        a thread get ``created_at`` moved forward so the batch is strictly increasing (>= 1 ms).
+        A missing ``resource_id`` is filled from the thread.
+
+        Raises:
+            ValidationError: on empty or oversized content, an id that exists in another thread.
+            ThreadNotFoundError: if a thread does not exist.
+            ResourceMismatchError: if a message's resource does not own its thread.
+        """
+        prepared = self._prepare_messages(messages)
+        if not prepared:
+            return []
+        return self._save_messages(prepared, now_utc())
+
+    def _prepare_messages(self, messages: Sequence[Message]) -> list[Message]:
+        if isinstance(messages, Message) or not isinstance(messages, Iterable):
+            raise ValidationError("save_messages expects a list of Message")
+        out: list[Message] = []
+        seen: set[str] = set()
+        last_at: dict[str, datetime] = {}
+        for msg in messages:
+            if not isinstance(msg, Message):
+                raise ValidationError(f"expected Message, got {type(msg).__name__}")
+            if msg.role == "system":
+                continue
+            if msg.id in seen:
+                raise ValidationError(f"duplicate message id in batch: {msg.id!r}")
+            seen.add(msg.id)
+            if _is_empty(msg):
+                raise ValidationError(f"message {msg.id!r} has no content")
+            size = message_json_size(msg)
+            if size > self.max_message_bytes:
+                raise ValidationError(
+                    f"message {msg.id!r} content is {size} bytes, over the limit of "
+                    f"{self.max_message_bytes} bytes"
+                )
+            validate_json(msg.content.metadata, "message metadata")
+            created = truncate_ms(msg.created_at)
+            prev = last_at.get(msg.thread_id)
+            if prev is not None and created <= prev:
+                created = prev + timedelta(milliseconds=1)
+            last_at[msg.thread_id] = created
+            if created != msg.created_at:
+                msg = msg.model_copy(update={"created_at": created})
+            out.append(msg)
+        return out
+
+    def list_messages(
+        self,
+        thread_id: str | Sequence[str],
+        resource_id: str | None = None,
+        include: Sequence[IncludeSpec | dict[str, Any]] | None = None,
+        per_page: PerPage = 40,
+        page: int = 0,
+        direction: Direction = "DESC",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> RecallResult:
+        """Return a page of messages of one or more threads plus ``include`` windows.
+
+        Args:
+            thread_id: One thread id or several.
+            resource_id: If given, every thread must belong to it.
+            include: Messages to add with neighbours from their own thread.
+            per_page: Page size (40) or ``False`` for all; 0 returns only the includes.
+            page: Page number from 0.
+            direction: ``"DESC"`` pages from the newest end, ``"ASC"`` from the oldest.
+            start: Only messages created at or after this time.
+            end: Only messages created at or before this time.
+
+        Returns:
+            The page united with the include windows, deduplicated by id, oldest first.
+
+        Raises:
+            ValidationError, ResourceMismatchError: on bad input.
+        """
+        ids = (thread_id,) if isinstance(thread_id, str) else tuple(thread_id)
+        if not ids:
+            raise ValidationError("list_messages needs at least one thread id")
+        for tid in ids:
+            validate_id(tid, "thread_id")
+        if resource_id is not None:
+            validate_id(resource_id, "resource_id")
+            for tid in ids:
+                thread = self._get_thread(tid)
+                if thread is not None and thread.resource_id != resource_id:
+                    raise ResourceMismatchError(tid, thread.resource_id, resource_id)
+        validate_pagination(page, per_page)
+        specs = tuple(s if isinstance(s, IncludeSpec) else IncludeSpec.model_validate(s) for s in include or ())
+        for spec in specs:
+            validate_id(spec.id, "include id")
+        query = MessageQuery(
+            ids, resource_id, page, per_page, _direction(direction),
+            truncate_ms(start) if start else None, truncate_ms(end) if end else None, specs,
+        )
+        messages, total = self._list_messages(query)
+        return RecallResult(
+            messages=messages, total=total, page=page, per_page=per_page,
+            has_more=per_page is not False and (page + 1) * per_page < total,
+        )
+
+    def list_messages_by_resource_id(
+        self, resource_id: str, per_page: PerPage = 40, page: int = 0, direction: Direction = "DESC"
+    ) -> RecallResult:
+        """Messages of every thread of a resource, paged like :meth:`list_messages`."""
+        validate_id(resource_id, "resource_id")
+        validate_pagination(page, per_page)
+        messages, total = self._list_messages_by_resource(resource_id, per_page, page, _direction(direction))
+        return RecallResult(
+            messages=messages, total=total, page=page, per_page=per_page,
+            has_more=per_page is not False and (page + 1) * per_page < total,
+        )
+
+    def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]:
+        """Return the messages with these ids that exist, oldest first."""
+        ids = [validate_id(i, "message id") for i in _as_id_list(message_ids)]
+        return self._list_messages_by_id(ids) if ids else []
+
+    def delete_messages(self, message_ids: Sequence[str]) -> None:
+        """Delete messages by id (unknown ids are ignored), in one transaction."""
+        ids = [validate_id(i, "message id") for i in _as_id_list(message_ids)]
+        if ids:
+            self._delete_messages(ids)
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def get_resource_by_id(self, resource_id: str) -> Resource | None:
+        """Return the resource row or ``None``."""
+        return self._get_resource(validate_id(resource_id, "resource_id"))
+
+    def save_resource(self, resource: Resource) -> Resource:
+        """Insert or replace a resource row."""
+        if not isinstance(resource, Resource):
+            raise ValidationError("save_resource expects a Resource")
+        return self._save_resource(resource)
+
+    def update_resource(
+        self, resource_id: str, working_memory: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Resource:
+        """Set working memory and/or merge metadata; the row is created on first update."""
+        validate_id(resource_id, "resource_id")
+        if working_memory is not None and not isinstance(working_memory, str):
+            raise ValidationError("working_memory must be a string")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise ValidationError("metadata must be a dict")
+            validate_json(metadata)
+        return self._update_resource(resource_id, working_memory, metadata, now_utc())
+
+    # -- clone ----------------------------------------------------------------------------------
+
+    def clone_thread(
+        self,
+        source_thread_id: str,
+        new_thread: Thread,
+        message_limit: int | None = None,
+        message_ids: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> CloneResult:
+        """Copy a thread's messages (optionally the newest ``message_limit``, or selected) into
+        ``new_thread``, in one transaction. Message ids are new; order and times are kept.
+
+        Raises:
+            ThreadNotFoundError: if the source does not exist.
+            ValidationError: if ``new_thread.id`` already exists or a limit is negative.
+        """
+        validate_id(source_thread_id, "source_thread_id")
+        if message_limit is not None and (isinstance(message_limit, bool) or message_limit < 0):
+            raise ValidationError("message_limit must be >= 0")
+        source = self._get_thread(source_thread_id)
+        if source is None:
+            raise ThreadNotFoundError(source_thread_id)
+        if self._get_thread(new_thread.id) is not None:
+            raise ValidationError(f"thread {new_thread.id!r} already exists")
+        result = self._list_messages(
+            MessageQuery((source_thread_id,), None, 0, False, "ASC",
+                         truncate_ms(start) if start else None, truncate_ms(end) if end else None)
+        )[0]
+        if message_ids is not None:
+            wanted = set(_as_id_list(message_ids))
+            result = [m for m in result if m.id in wanted]
+        if message_limit is not None:
+            result = result[len(result) - message_limit:] if message_limit else []
+        id_map = {m.id: new_id() for m in result}
+        copies = [
+            m.model_copy(update={"id": id_map[m.id], "thread_id": new_thread.id,
+                                 "resource_id": new_thread.resource_id})
+            for m in result
+        ]
+        thread = self._insert_thread_with_messages(new_thread, copies)
+        return CloneResult(thread=thread, cloned_messages=copies, message_id_map=id_map)
+
+    # -- hooks for backends ---------------------------------------------------------------------
+
+    @abstractmethod
+    def _get_thread(self, thread_id: str) -> Thread | None: ...
+
+    @abstractmethod
+    def _save_thread(self, thread: Thread) -> Thread: ...
+
+    @abstractmethod
+    def _update_thread(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        """Merge ``metadata`` into the stored metadata atomically (read-modify-write in one
+        transaction) and set ``updatedAt=now``; raise ThreadNotFoundError if missing."""
+
+    @abstractmethod
+    def _delete_thread(self, thread_id: str) -> None: ...
+
+    @abstractmethod
+    def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
+        """Return ``(threads of the page, total count)``."""
+
+    @abstractmethod
+    def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        """In one transaction: check threads exist and are owned by each message's resource
+        (fill ``resource_id`` from the thread when None), reject ids that exist in another
+        thread, upsert, bump ``updatedAt`` of the touched threads to ``now``. Return the stored
+        messages (with ``resource_id`` filled)."""
+
+    @abstractmethod
+    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        """Return ``(page united with include windows, oldest first, total of the page query)``."""
+
+    @abstractmethod
+    def _list_messages_by_resource(
+        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
+    ) -> tuple[list[Message], int]: ...
+
+    @abstractmethod
+    def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]: ...
+
+    @abstractmethod
+    def _delete_messages(self, message_ids: list[str]) -> None: ...
+
+    @abstractmethod
+    def _get_resource(self, resource_id: str) -> Resource | None: ...
+
+    @abstractmethod
+    def _save_resource(self, resource: Resource) -> Resource: ...
+
+    @abstractmethod
+    def _update_resource(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        """Upsert atomically: create the row if missing, merge metadata, set workingMemory
+        when not None, ``updatedAt=now``."""
+
+    @abstractmethod
+    def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        """Insert a new thread and its messages in one transaction (used by clone)."""
+
+
+def _direction(direction: str) -> Direction:
+    value = str(direction).upper()
+    if value not in ("ASC", "DESC"):
+        raise ValidationError(f"direction must be 'ASC' or 'DESC', not {direction!r}")
+    return value  # type: ignore[return-value]
+
+
+def _as_id_list(ids: Any) -> list[str]:
+    if isinstance(ids, str) or not isinstance(ids, Iterable):
+        raise ValidationError("expected a list of ids")
+    out: list[str] = []
+    for item in ids:
+        if isinstance(item, dict) and "id" in item:
+            item = item["id"]
+        out.append(item)
+    return out
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as stored in metadata/content columns."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)

@@ -1,0 +1,215 @@
+"""``InMemoryStore``: a process-local store for unit tests and prototypes (nothing persists).
+
+It implements the full :class:`~storage_adapters.base.MemoryStorage` contract with the same
+semantics as the SQL stores (validated by the same conformance suite), guarded by one lock.
+Messages of each thread are kept sorted by ``(created_at, id)`` so windows and pages are
+bisections, not scans.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from datetime import datetime
+from typing import Any
+
+from mastra_memory.errors import ResourceMismatchError, ThreadNotFoundError, ValidationError
+from mastra_memory.types import Message, Resource, Thread
+from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
+
+__all__ = ["InMemoryStore"]
+
+
+def _key(m: Message) -> tuple[datetime, str]:
+    return (m.created_at, m.id)
+
+
+def _page(items: list[Message], direction: Direction, per_page: PerPage, offset: int) -> list[Message]:
+    ordered = items if direction == "ASC" else items[::-1]
+    chosen = ordered[offset:] if per_page is False else ordered[offset : offset + per_page]
+    return sorted(chosen, key=_key)
+
+
+class InMemoryStore(MemoryStorage):
+    """Everything in dicts, nothing on disk. Thread-safe within one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._threads: dict[str, Thread] = {}
+        self._messages: dict[str, Message] = {}
+        self._by_thread: dict[str, list[tuple[tuple[datetime, str], Message]]] = {}
+        self._resources: dict[str, Resource] = {}
+
+    @classmethod
+    def from_url(cls, url: str = "memory://") -> InMemoryStore:
+        """Build a store (``url`` is ignored; here for symmetry with the other backends)."""
+        return cls()
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _get_thread(self, thread_id: str) -> Thread | None:
+        with self._lock:
+            return self._threads.get(thread_id)
+
+    def _save_thread(self, thread: Thread) -> Thread:
+        with self._lock:
+            self._threads[thread.id] = thread
+            self._by_thread.setdefault(thread.id, [])
+        return thread
+
+    def _update_thread(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        with self._lock:
+            thread = self._threads.get(thread_id)
+            if thread is None:
+                raise ThreadNotFoundError(thread_id)
+            updated = thread.model_copy(
+                update={
+                    "title": thread.title if title is None else title,
+                    "metadata": {**thread.metadata, **(metadata or {})},
+                    "updated_at": now,
+                }
+            )
+            self._threads[thread_id] = updated
+            return updated
+
+    def _delete_thread(self, thread_id: str) -> None:
+        with self._lock:
+            self._threads.pop(thread_id, None)
+            for _, m in self._by_thread.pop(thread_id, []):
+                self._messages.pop(m.id, None)
+
+    def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
+        with self._lock:
+            found = [
+                t for t in self._threads.values()
+                if (query.resource_id is None or t.resource_id == query.resource_id)
+                and all(k in t.metadata and t.metadata[k] == v for k, v in query.metadata.items())
+            ]
+        attr = query.order_by
+        found.sort(key=lambda t: (getattr(t, attr), t.id), reverse=query.direction == "DESC")
+        total = len(found)
+        if query.per_page is not False:
+            found = found[query.offset : query.offset + query.per_page]
+        return found, total
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def _remove(self, m: Message) -> None:
+        bucket = self._by_thread.get(m.thread_id, [])
+        i = bisect.bisect_left(bucket, _key(m), key=lambda e: e[0])
+        if i < len(bucket) and bucket[i][1].id == m.id:
+            bucket.pop(i)
+
+    def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        with self._lock:
+            stored: list[Message] = []
+            for m in messages:  # validate everything before writing anything
+                thread = self._threads.get(m.thread_id)
+                if thread is None:
+                    raise ThreadNotFoundError(m.thread_id)
+                if m.resource_id is None:
+                    m = m.model_copy(update={"resource_id": thread.resource_id})
+                elif m.resource_id != thread.resource_id:
+                    raise ResourceMismatchError(m.thread_id, thread.resource_id, m.resource_id)
+                old = self._messages.get(m.id)
+                if old is not None and old.thread_id != m.thread_id:
+                    raise ValidationError(f"message id {m.id!r} already exists in another thread")
+                stored.append(m)
+            for m in stored:
+                old = self._messages.get(m.id)
+                if old is not None:
+                    self._remove(old)
+                self._messages[m.id] = m
+                bisect.insort(self._by_thread.setdefault(m.thread_id, []), (_key(m), m), key=lambda e: e[0])
+            for tid in {m.thread_id for m in stored}:
+                self._threads[tid] = self._threads[tid].model_copy(update={"updated_at": now})
+            return stored
+
+    def _thread_messages(self, query: MessageQuery) -> list[Message]:
+        out: list[Message] = []
+        for tid in query.thread_ids:
+            out.extend(m for _, m in self._by_thread.get(tid, []))
+        if len(query.thread_ids) > 1:
+            out.sort(key=_key)
+        if query.start is not None:
+            out = [m for m in out if m.created_at >= query.start]
+        if query.end is not None:
+            out = [m for m in out if m.created_at <= query.end]
+        return out
+
+    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        with self._lock:
+            all_msgs = self._thread_messages(query)
+            chosen = [] if query.per_page is not False and query.per_page == 0 else _page(all_msgs, query.direction, query.per_page, query.offset)
+            result = {m.id: m for m in chosen}
+            for spec in query.include:
+                hit = self._messages.get(spec.id)
+                if hit is None:
+                    continue
+                bucket = self._by_thread.get(hit.thread_id, [])
+                i = bisect.bisect_left(bucket, _key(hit), key=lambda e: e[0])
+                lo = max(0, i - spec.with_previous_messages)
+                for _, m in bucket[lo : i + spec.with_next_messages + 1]:
+                    result[m.id] = m
+            return sorted(result.values(), key=_key), len(all_msgs)
+
+    def _list_messages_by_resource(
+        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
+    ) -> tuple[list[Message], int]:
+        with self._lock:
+            msgs = sorted((m for m in self._messages.values() if m.resource_id == resource_id), key=_key)
+        offset = 0 if per_page is False else page * per_page
+        return _page(msgs, direction, per_page, offset), len(msgs)
+
+    def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
+        with self._lock:
+            return sorted((self._messages[i] for i in set(message_ids) if i in self._messages), key=_key)
+
+    def _delete_messages(self, message_ids: list[str]) -> None:
+        with self._lock:
+            for mid in message_ids:
+                m = self._messages.pop(mid, None)
+                if m is not None:
+                    self._remove(m)
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def _get_resource(self, resource_id: str) -> Resource | None:
+        with self._lock:
+            return self._resources.get(resource_id)
+
+    def _save_resource(self, resource: Resource) -> Resource:
+        with self._lock:
+            self._resources[resource.id] = resource
+        return resource
+
+    def _update_resource(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        with self._lock:
+            current = self._resources.get(resource_id) or Resource(id=resource_id, created_at=now, updated_at=now)
+            updated = current.model_copy(
+                update={
+                    "working_memory": current.working_memory if working_memory is None else working_memory,
+                    "metadata": {**current.metadata, **(metadata or {})},
+                    "updated_at": now,
+                }
+            )
+            self._resources[resource_id] = updated
+            return updated
+
+    # -- clone ----------------------------------------------------------------------------------
+
+    def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        with self._lock:
+            if thread.id in self._threads:
+                raise ValidationError(f"thread {thread.id!r} already exists")
+            self._threads[thread.id] = thread
+            bucket = self._by_thread.setdefault(thread.id, [])
+            for m in messages:
+                self._messages[m.id] = m
+                bucket.append((_key(m), m))
+            bucket.sort(key=lambda e: e[0])
+        return thread

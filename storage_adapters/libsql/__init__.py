@@ -1,0 +1,7 @@
+"""libSQL backend: the embedded default (a local file or ``:memory:``) and remote sqld servers."""
+
+from __future__ import annotations
+
+from storage_adapters.libsql.store import LibSQLStore
+
+__all__ = ["LibSQLStore"]

@@ -1,0 +1,436 @@
+"""``LibSQLStore``: the embedded default store on the ``libsql`` package (and remote sqld by URL).
+
+Local files open in WAL mode with ``synchronous=NORMAL`` (durable against process crashes; the
+last commits may be lost on power loss, the original's setting) or ``FULL`` when asked, and a
+busy timeout; write transactions start with ``BEGIN IMMEDIATE`` and are retried with backoff
+when another process holds the write lock, so "database is locked" never reaches the caller
+unless the lock stays taken for ``busy_timeout`` plus the retry budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from mastra_memory.errors import (
+    ConcurrencyError,
+    MastraMemoryError,
+    ResourceMismatchError,
+    StorageError,
+    ThreadNotFoundError,
+    ValidationError,
+)
+from mastra_memory.types import Message, Resource, Thread
+from storage_adapters import _sql
+from storage_adapters._sql import MESSAGES, RESOURCES, THREADS, Dialect, Migration
+from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery, dumps
+
+__all__ = ["LibSQLStore"]
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 400  # ids per IN (...) list, under SQLite's parameter limit
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _is_busy(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class LibSQLStore(MemoryStorage):
+    """Storage on libSQL: a local file, ``:memory:``, or a remote sqld server.
+
+    Args:
+        url: ``"file:./mastra.db"`` (default), a plain path, ``":memory:"``, or a remote URL
+            (``http://``, ``https://``, ``libsql://``) served by sqld.
+        auth_token: Token for a remote server.
+        synchronous: ``"NORMAL"`` (default) or ``"FULL"`` (survives power loss; slower).
+        busy_timeout: Seconds a write waits for another process's lock before retrying (5.0).
+        max_retries: Extra attempts after a busy timeout, with jittered exponential backoff (8).
+
+    Raises:
+        StorageError: if the database can not be opened.
+    """
+
+    dialect: Dialect = _sql.SQLITE
+
+    def __init__(
+        self,
+        url: str = "file:./mastra.db",
+        *,
+        auth_token: str | None = None,
+        synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
+        busy_timeout: float = 5.0,
+        max_retries: int = 8,
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise ValidationError("synchronous must be 'NORMAL' or 'FULL'")
+        self.url = url
+        self.auth_token = auth_token
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self.max_retries = max_retries
+        self._lock = threading.RLock()
+        self._conn_obj: Any = None
+        self._ready = False
+        self.is_remote = url.startswith(("http://", "https://", "libsql://", "ws://", "wss://"))
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> LibSQLStore:
+        """Build a store from a URL (see the class arguments)."""
+        return cls(url, **kwargs)
+
+    # -- connection -----------------------------------------------------------------------------
+
+    def _database(self) -> str:
+        url = self.url
+        if url in (":memory:", "file::memory:"):
+            return ":memory:"
+        if url.startswith("file:"):
+            url = url[len("file:"):]
+        if not self.is_remote:
+            Path(url).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return url
+
+    def _conn(self) -> Any:
+        if self._conn_obj is None:
+            import libsql
+
+            try:
+                if self.is_remote:
+                    kwargs: dict[str, Any] = {"isolation_level": None}
+                    if self.auth_token:
+                        kwargs["auth_token"] = self.auth_token
+                    conn = libsql.connect(self.url, **kwargs)
+                else:
+                    conn = libsql.connect(self._database(), isolation_level=None)
+                    conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+                    if self._database() != ":memory:":
+                        conn.execute("PRAGMA journal_mode = WAL")
+                    conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            except Exception as exc:
+                raise StorageError(f"could not open libSQL database {self.url!r}: {exc}") from exc
+            self._conn_obj = conn
+        return self._conn_obj
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn_obj is not None:
+                try:
+                    self._conn_obj.close()
+                finally:
+                    self._conn_obj = None
+                    self._ready = False
+
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        with self._lock:
+            self._ensure_setup()
+            try:
+                yield self._conn()
+            except MastraMemoryError:
+                raise
+            except Exception as exc:
+                raise StorageError(f"libSQL read failed: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write transaction (``BEGIN IMMEDIATE``), retried with backoff while another process
+        holds the write lock; rolled back on any error."""
+        with self._lock:
+            self._ensure_setup()
+            conn = self._conn()
+            self._begin(conn)
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except Exception:  # pragma: no cover - already rolled back by the driver
+                    pass
+                if isinstance(exc, MastraMemoryError) or not isinstance(exc, Exception):
+                    raise
+                raise StorageError(f"libSQL write failed: {exc}") from exc
+
+    def _begin(self, conn: Any) -> None:
+        delay = 0.01
+        for attempt in range(self.max_retries + 1):
+            try:
+                conn.execute("BEGIN" if self.is_remote else "BEGIN IMMEDIATE")
+                return
+            except Exception as exc:
+                if not _is_busy(exc) or attempt == self.max_retries:
+                    if _is_busy(exc):
+                        raise ConcurrencyError(f"database stayed locked: {exc}") from exc
+                    raise StorageError(f"could not start a transaction: {exc}") from exc
+                logger.debug("libSQL busy, retrying in %.3fs (attempt %d)", delay, attempt + 1)
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def migrations(self) -> list[Migration]:
+        """The numbered migrations this store applies (see :func:`storage_adapters._sql.sqlite_migrations`)."""
+        return _sql.sqlite_migrations(self.dialect)
+
+    def setup(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            conn = self._conn()
+            self._begin(conn)
+            try:
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {_sql.MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
+                    "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+                )
+                done = {r[0] for r in conn.execute(f"SELECT version FROM {_sql.MIGRATIONS_TABLE}").fetchall()}
+                for mig in sorted(self.migrations(), key=lambda m: m.version):
+                    if mig.version in done:
+                        continue
+                    logger.info("applying migration %d: %s", mig.version, mig.name)
+                    for stmt in mig.statements:
+                        conn.execute(stmt)
+                    conn.execute(
+                        f"INSERT INTO {_sql.MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)",
+                        (mig.version, mig.name, _sql.format_ts(datetime.now().astimezone())),
+                    )
+                conn.execute("COMMIT")
+            except Exception as exc:
+                try:
+                    conn.execute("ROLLBACK")
+                except Exception:  # pragma: no cover
+                    pass
+                raise StorageError(f"libSQL setup failed: {exc}") from exc
+            self._ready = True
+
+    def _ensure_setup(self) -> None:
+        if not self._ready:
+            self.setup()
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _thread_row(self, conn: Any, thread_id: str) -> Thread | None:
+        row = conn.execute(
+            f"SELECT {_sql.thread_columns(self.dialect)} FROM {THREADS} WHERE id = ?", (thread_id,)
+        ).fetchone()
+        return _sql.row_to_thread(row) if row else None
+
+    def _get_thread(self, thread_id: str) -> Thread | None:
+        with self._read() as conn:
+            return self._thread_row(conn, thread_id)
+
+    def _save_thread(self, thread: Thread) -> Thread:
+        with self._write() as conn:
+            conn.execute(_sql.upsert_thread_sql(self.dialect), _sql.thread_params(thread))
+        return thread
+
+    def _update_thread(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        with self._write() as conn:
+            thread = self._thread_row(conn, thread_id)
+            if thread is None:
+                raise ThreadNotFoundError(thread_id)
+            merged = {**thread.metadata, **(metadata or {})}
+            new_title = thread.title if title is None else title
+            conn.execute(
+                f'UPDATE {THREADS} SET title = ?, metadata = jsonb(?), "updatedAt" = ? WHERE id = ?',
+                (new_title, dumps(merged), _sql.format_ts(now), thread_id),
+            )
+        return thread.model_copy(update={"title": new_title, "metadata": merged, "updated_at": now})
+
+    def _delete_thread(self, thread_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (thread_id,))
+            conn.execute(f"DELETE FROM {THREADS} WHERE id = ?", (thread_id,))
+            self._after_delete_thread(conn, thread_id)
+
+    def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
+        """Hook for tables that hang off a thread (observational memory, ...)."""
+
+    def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
+        sql, params, count_sql, count_params = _sql.select_threads_sql(self.dialect, query)
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            total = conn.execute(count_sql, count_params).fetchone()[0]
+        return [_sql.row_to_thread(r) for r in rows], int(total)
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        thread_ids = sorted({m.thread_id for m in messages})
+        with self._write() as conn:
+            owners: dict[str, str] = {}
+            for chunk in _chunks(thread_ids):
+                marks = ", ".join("?" for _ in chunk)
+                for tid, rid in conn.execute(
+                    f'SELECT id, "resourceId" FROM {THREADS} WHERE id IN ({marks})', list(chunk)
+                ).fetchall():
+                    owners[tid] = rid
+            stored: list[Message] = []
+            for m in messages:
+                owner = owners.get(m.thread_id)
+                if owner is None:
+                    raise ThreadNotFoundError(m.thread_id)
+                if m.resource_id is None:
+                    m = m.model_copy(update={"resource_id": owner})
+                elif m.resource_id != owner:
+                    raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
+                stored.append(m)
+            ids = [m.id for m in stored]
+            wanted = {m.id: m.thread_id for m in stored}
+            for chunk in _chunks(ids):
+                marks = ", ".join("?" for _ in chunk)
+                for mid, tid in conn.execute(
+                    f"SELECT id, thread_id FROM {MESSAGES} WHERE id IN ({marks})", list(chunk)
+                ).fetchall():
+                    if tid != wanted[mid]:
+                        raise ValidationError(f"message id {mid!r} already exists in another thread")
+            conn.executemany(_sql.upsert_message_sql(self.dialect), [_sql.message_params(m) for m in stored])
+            stamp = _sql.format_ts(now)
+            for chunk in _chunks(thread_ids):
+                marks = ", ".join("?" for _ in chunk)
+                conn.execute(f'UPDATE {THREADS} SET "updatedAt" = ? WHERE id IN ({marks})', [stamp, *chunk])
+        return stored
+
+    def _include_rows(self, conn: Any, query: MessageQuery) -> list[Any]:
+        rows: list[Any] = []
+        before_sql = _sql.neighbour_sql(self.dialect, before=True)
+        after_sql = _sql.neighbour_sql(self.dialect, before=False)
+        for spec in query.include:
+            hit = conn.execute(f"SELECT {_sql.MESSAGE_COLUMNS} FROM {MESSAGES} WHERE id = ?", (spec.id,)).fetchone()
+            if hit is None:
+                continue
+            rows.append(hit)
+            tid, created, mid = hit[1], hit[4], hit[0]
+            if spec.with_previous_messages:
+                rows += conn.execute(before_sql, (tid, created, created, mid, spec.with_previous_messages)).fetchall()
+            if spec.with_next_messages:
+                rows += conn.execute(after_sql, (tid, created, created, mid, spec.with_next_messages)).fetchall()
+        return rows
+
+    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        rows: list[Any] = []
+        total = 0
+        with self._read() as conn:
+            if query.per_page is False or query.per_page > 0:
+                sql, params, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
+                rows = conn.execute(sql, params).fetchall()
+                if query.per_page is False and query.page == 0:
+                    total = len(rows)
+                else:
+                    total = int(conn.execute(count_sql, count_params).fetchone()[0])
+            else:
+                _, _, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
+                total = int(conn.execute(count_sql, count_params).fetchone()[0])
+            if query.include:
+                rows += self._include_rows(conn, query)
+        return _dedupe_sorted(rows), total
+
+    def _list_messages_by_resource(
+        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
+    ) -> tuple[list[Message], int]:
+        sql = (
+            f"SELECT {_sql.MESSAGE_COLUMNS} FROM {MESSAGES} WHERE \"resourceId\" = ? "
+            f'ORDER BY "createdAt" {direction}, id {direction}'
+        )
+        params: list[Any] = [resource_id]
+        if per_page is not False:
+            sql += " LIMIT ? OFFSET ?"
+            params += [per_page, page * per_page]
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            total = conn.execute(f'SELECT count(*) FROM {MESSAGES} WHERE "resourceId" = ?', (resource_id,)).fetchone()[0]
+        return _dedupe_sorted(rows), int(total)
+
+    def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
+        rows: list[Any] = []
+        with self._read() as conn:
+            for chunk in _chunks(message_ids):
+                marks = ", ".join("?" for _ in chunk)
+                rows += conn.execute(
+                    f"SELECT {_sql.MESSAGE_COLUMNS} FROM {MESSAGES} WHERE id IN ({marks})", list(chunk)
+                ).fetchall()
+        return _dedupe_sorted(rows)
+
+    def _delete_messages(self, message_ids: list[str]) -> None:
+        with self._write() as conn:
+            for chunk in _chunks(message_ids):
+                marks = ", ".join("?" for _ in chunk)
+                conn.execute(f"DELETE FROM {MESSAGES} WHERE id IN ({marks})", list(chunk))
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def _resource_row(self, conn: Any, resource_id: str) -> Resource | None:
+        row = conn.execute(
+            f"SELECT {_sql.resource_columns(self.dialect)} FROM {RESOURCES} WHERE id = ?", (resource_id,)
+        ).fetchone()
+        return _sql.row_to_resource(row) if row else None
+
+    def _get_resource(self, resource_id: str) -> Resource | None:
+        with self._read() as conn:
+            return self._resource_row(conn, resource_id)
+
+    def _save_resource(self, resource: Resource) -> Resource:
+        with self._write() as conn:
+            conn.execute(
+                f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+                "VALUES (?, ?, jsonb(?), ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                '"workingMemory" = excluded."workingMemory", metadata = excluded.metadata, '
+                '"createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"',
+                (resource.id, resource.working_memory, dumps(resource.metadata),
+                 _sql.format_ts(resource.created_at), _sql.format_ts(resource.updated_at)),
+            )
+        return resource
+
+    def _update_resource(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        with self._write() as conn:
+            current = self._resource_row(conn, resource_id)
+            if current is None:
+                current = Resource(id=resource_id, created_at=now, updated_at=now)
+            merged = {**current.metadata, **(metadata or {})}
+            wm = current.working_memory if working_memory is None else working_memory
+            stamp = _sql.format_ts(now)
+            conn.execute(
+                f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+                "VALUES (?, ?, jsonb(?), ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                '"workingMemory" = excluded."workingMemory", metadata = excluded.metadata, '
+                '"updatedAt" = excluded."updatedAt"',
+                (resource_id, wm, dumps(merged), _sql.format_ts(current.created_at), stamp),
+            )
+        return current.model_copy(update={"working_memory": wm, "metadata": merged, "updated_at": now})
+
+    # -- clone ----------------------------------------------------------------------------------
+
+    def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        with self._write() as conn:
+            if self._thread_row(conn, thread.id) is not None:
+                raise ValidationError(f"thread {thread.id!r} already exists")
+            conn.execute(_sql.insert_thread_sql(self.dialect), _sql.thread_params(thread))
+            if messages:
+                conn.executemany(_sql.upsert_message_sql(self.dialect), [_sql.message_params(m) for m in messages])
+        return thread
+
+
+def _dedupe_sorted(rows: list[Any]) -> list[Message]:
+    seen: dict[str, Any] = {}
+    for r in rows:
+        seen.setdefault(r[0], r)
+    ordered = sorted(seen.values(), key=lambda r: (r[4], r[0]))
+    return [_sql.row_to_message(r) for r in ordered]
