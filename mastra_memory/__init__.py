@@ -1,0 +1,87 @@
+"""mastra-memory: conversational memory for LLM agents.
+
+Threads, resources, message history, working memory, semantic recall and observational memory
+over pluggable storage (embedded libSQL by default), modelled on Mastra's ``@mastra/memory``.
+
+Quick start::
+
+    from mastra_memory import Agent, Memory
+
+    memory = Memory()  # LibSQLStore("file:./mastra.db"), last_messages=10
+    agent = Agent(name="assistant", instructions="You are helpful.", model="local/smollm2", memory=memory)
+    reply = agent.generate("My name is Ana.", thread="t-1", resource="user-ana")
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+# litellm fetches a model cost map from the internet at import unless told otherwise; respect a
+# user's own setting (see docs/configuration.md).
+_os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from mastra_memory.config import (  # noqa: E402
+    MemoryConfig,
+    ObservationalMemoryConfig,
+    SemanticRecallConfig,
+    WorkingMemoryConfig,
+)
+from mastra_memory.errors import (  # noqa: E402
+    ConcurrencyError,
+    ConfigurationError,
+    MastraMemoryError,
+    MissingDependencyError,
+    ModelError,
+    ResourceMismatchError,
+    StorageError,
+    ThreadNotFoundError,
+    ValidationError,
+)
+from mastra_memory.memory import Memory  # noqa: E402
+from mastra_memory.types import (  # noqa: E402
+    CloneResult,
+    FilePart,
+    Message,
+    MessageContent,
+    ReasoningPart,
+    RecallResult,
+    Resource,
+    TextPart,
+    Thread,
+    ThreadPage,
+    ToolInvocationPart,
+    from_chat_messages,
+    to_chat_messages,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CloneResult",
+    "ConcurrencyError",
+    "ConfigurationError",
+    "FilePart",
+    "MastraMemoryError",
+    "Memory",
+    "MemoryConfig",
+    "Message",
+    "MessageContent",
+    "MissingDependencyError",
+    "ModelError",
+    "ObservationalMemoryConfig",
+    "ReasoningPart",
+    "RecallResult",
+    "Resource",
+    "ResourceMismatchError",
+    "SemanticRecallConfig",
+    "StorageError",
+    "TextPart",
+    "Thread",
+    "ThreadNotFoundError",
+    "ThreadPage",
+    "ToolInvocationPart",
+    "ValidationError",
+    "WorkingMemoryConfig",
+    "from_chat_messages",
+    "to_chat_messages",
+]

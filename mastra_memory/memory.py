@@ -1,0 +1,456 @@
+"""``Memory``: the facade over storage, vectors, embedders and the memory features.
+
+It holds no SQL and no prompts: storage adapters do I/O, :mod:`mastra_memory.context` turns
+what was loaded into chat messages, and the feature modules (working memory, semantic recall,
+observational memory) are composed here.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from mastra_memory.config import MemoryConfig
+from mastra_memory.errors import (
+    ConfigurationError,
+    ResourceMismatchError,
+    ThreadNotFoundError,
+    ValidationError,
+)
+from mastra_memory.types import (
+    CloneResult,
+    IncludeSpec,
+    Message,
+    RecallResult,
+    Thread,
+    ThreadPage,
+    new_id,
+    now_utc,
+    validate_id,
+    validate_json,
+)
+from storage_adapters.base import Direction, MemoryStorage, PerPage, ThreadOrder
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = ["Memory"]
+
+logger = logging.getLogger(__name__)
+
+
+def _default_storage() -> MemoryStorage:
+    from storage_adapters.libsql import LibSQLStore
+
+    return LibSQLStore("file:./mastra.db")
+
+
+class Memory:
+    """Conversation memory: threads, message history, working memory, semantic recall and
+    observational memory over a storage adapter.
+
+    Args:
+        storage: A :class:`~storage_adapters.base.MemoryStorage`; default
+            ``LibSQLStore("file:./mastra.db")``.
+        vector: A vector store, required with semantic recall.
+        embedder: An embedder (object or model string such as ``"local/all-minilm-l6-v2"``),
+            required with semantic recall.
+        options: A :class:`~mastra_memory.config.MemoryConfig` or a dict of its fields.
+
+    Raises:
+        ConfigurationError: on an invalid configuration, e.g. semantic recall without
+            ``vector`` and ``embedder``.
+    """
+
+    def __init__(
+        self,
+        storage: MemoryStorage | None = None,
+        vector: Any = None,
+        embedder: Any = None,
+        options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            self.config = options if isinstance(options, MemoryConfig) else MemoryConfig.model_validate(options or {})
+        except Exception as exc:
+            raise ConfigurationError(f"invalid memory options: {exc}") from exc
+        self.storage = storage if storage is not None else _default_storage()
+        self.storage.max_message_bytes = self.config.max_message_bytes
+        self.vector = vector
+        self.embedder = embedder
+        if self.config.semantic_recall is not False and (vector is None or embedder is None):
+            raise ConfigurationError("semantic_recall requires both `vector` and `embedder`")
+        self._semantic: Any = None
+        if self.config.semantic_recall is not False:
+            from mastra_memory.semantic_recall import SemanticRecall
+
+            self._semantic = SemanticRecall(self.storage, vector, embedder)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the storage (and vector store, if it has ``close``)."""
+        self.storage.close()
+        if self.vector is not None and hasattr(self.vector, "close"):
+            self.vector.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def resolved_config(self, overrides: MemoryConfig | dict[str, Any] | None = None) -> MemoryConfig:
+        """The configuration with per-call ``overrides`` applied."""
+        try:
+            return self.config.merged(overrides)
+        except Exception as exc:
+            raise ConfigurationError(f"invalid memory options: {exc}") from exc
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def create_thread(
+        self,
+        resource_id: str,
+        thread_id: str | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Thread:
+        """Create and store a thread.
+
+        Args:
+            resource_id: The owning resource.
+            thread_id: The id; a UUID4 when omitted.
+            title: Title (``""`` by default).
+            metadata: JSON metadata.
+
+        Raises:
+            ValidationError: on bad ids, non-JSON metadata, or an id that already exists.
+        """
+        validate_id(resource_id, "resource_id")
+        if thread_id is not None:
+            validate_id(thread_id, "thread_id")
+            if self.storage.get_thread_by_id(thread_id) is not None:
+                raise ValidationError(f"thread {thread_id!r} already exists")
+        if metadata is not None:
+            validate_json(metadata)
+        now = now_utc()
+        try:
+            thread = Thread(
+                id=thread_id or new_id(), resource_id=resource_id, title=title or "",
+                metadata=dict(metadata or {}), created_at=now, updated_at=now,
+            )
+        except ValidationError:
+            raise
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        return self.storage.save_thread(thread)
+
+    def get_thread_by_id(self, thread_id: str, resource_id: str | None = None) -> Thread | None:
+        """Return the thread or ``None``.
+
+        Raises:
+            ResourceMismatchError: if ``resource_id`` is given and does not own the thread.
+        """
+        thread = self.storage.get_thread_by_id(thread_id)
+        if thread is not None and resource_id is not None and thread.resource_id != resource_id:
+            raise ResourceMismatchError(thread_id, thread.resource_id, resource_id)
+        return thread
+
+    def _require_thread(self, thread_id: str, resource_id: str | None = None) -> Thread:
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        if thread is None:
+            raise ThreadNotFoundError(thread_id)
+        return thread
+
+    def get_or_create_thread(
+        self,
+        thread_id: str,
+        resource_id: str,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[Thread, bool]:
+        """Return ``(thread, created)``: the existing thread (ownership checked) or a new one."""
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        if thread is not None:
+            return thread, False
+        return self.create_thread(resource_id, thread_id, title, metadata), True
+
+    def list_threads(
+        self,
+        resource_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        page: int = 0,
+        per_page: PerPage = 100,
+        order_by: ThreadOrder = "created_at",
+        direction: Direction = "DESC",
+    ) -> ThreadPage:
+        """List threads; see :meth:`storage_adapters.base.MemoryStorage.list_threads`."""
+        return self.storage.list_threads(resource_id, metadata, page, per_page, order_by, direction)
+
+    def update_thread(
+        self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Thread:
+        """Set the title and/or merge metadata keys into the thread's metadata.
+
+        Raises:
+            ThreadNotFoundError: if the thread does not exist.
+        """
+        return self.storage.update_thread(thread_id, title, metadata)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread with its messages, vectors and observational memory. Idempotent."""
+        self.storage.delete_thread(thread_id)
+        if self._semantic is not None:
+            self._semantic.delete_thread(thread_id)
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def save_messages(
+        self, messages: Sequence[Message], memory_options: MemoryConfig | dict[str, Any] | None = None
+    ) -> list[Message]:
+        """Upsert messages (by id) in one transaction; system messages are not stored.
+
+        Saved messages are embedded for semantic recall when it is on.
+
+        Raises:
+            ValidationError: on bad input (nothing is written).
+            ThreadNotFoundError: if a thread does not exist.
+            ResourceMismatchError: if a message's resource does not own its thread.
+        """
+        config = self.resolved_config(memory_options)
+        if config.read_only:
+            return []
+        stored = self.storage.save_messages(messages)
+        if self._semantic is not None and stored and config.semantic_recall is not False:
+            self._semantic.index_messages(stored, config.semantic_recall)
+        return stored
+
+    def recall(
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
+        vector_search_string: str | None = None,
+        per_page: PerPage | None = None,
+        page: int = 0,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> RecallResult:
+        """Recall history: the newest ``last_messages`` of the thread in chronological order,
+        plus semantic hits with their ``message_range`` neighbours, deduplicated by id.
+
+        Args:
+            thread_id: The thread.
+            resource_id: If given, must own the thread (required for resource-scope recall).
+            vector_search_string: Text to search semantically (semantic recall must be on).
+            per_page: Page size; ``None`` means ``last_messages``; ``False`` means all.
+            page: Page number from 0 (page 0 = newest).
+            memory_options: Per-call overrides of the configuration.
+
+        Raises:
+            ResourceMismatchError: if ``resource_id`` does not own the thread.
+            ValidationError: on bad pagination, or resource-scope recall without a resource.
+        """
+        config = self.resolved_config(memory_options)
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        if per_page is None:
+            per_page = 0 if config.last_messages is False else config.last_messages
+        include: list[IncludeSpec] = []
+        if vector_search_string and self._semantic is not None and config.semantic_recall is not False:
+            sr = config.semantic_recall
+            if sr.scope == "resource" and resource_id is None:
+                resource_id = thread.resource_id if thread is not None else None
+                if resource_id is None:
+                    raise ValidationError("resource-scope semantic recall needs a resource_id")
+            include = self._semantic.search(vector_search_string, thread_id, resource_id, sr)
+        if thread is None and not include:
+            return RecallResult(messages=[], total=0, page=page, per_page=per_page, has_more=False)
+        return self.storage.list_messages(thread_id, include=include, per_page=per_page, page=page)
+
+    def list_messages(
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
+        per_page: PerPage = 40,
+        page: int = 0,
+        direction: Direction = "DESC",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> RecallResult:
+        """Page through a thread's messages (oldest first within the page)."""
+        return self.storage.list_messages(
+            thread_id, resource_id=resource_id, per_page=per_page, page=page, direction=direction,
+            start=start, end=end,
+        )
+
+    def delete_messages(self, message_ids: Sequence[str]) -> None:
+        """Delete messages (and their vectors) by id; unknown ids are ignored."""
+        ids = list(message_ids)
+        self.storage.delete_messages(ids)
+        if self._semantic is not None:
+            self._semantic.delete_messages([i if isinstance(i, str) else i["id"] for i in ids])
+
+    # -- clones ---------------------------------------------------------------------------------
+
+    def clone_thread(
+        self,
+        source_thread_id: str,
+        new_thread_id: str | None = None,
+        resource_id: str | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        message_limit: int | None = None,
+        message_filter: dict[str, Any] | None = None,
+    ) -> CloneResult:
+        """Copy a thread and its messages into a new thread.
+
+        Args:
+            source_thread_id: The thread to copy.
+            new_thread_id: Id of the clone (UUID4 when omitted).
+            resource_id: Owner of the clone (default: the source's owner).
+            title: Title (default ``"Clone of <source title>"``).
+            metadata: Extra metadata, merged over the source's; ``metadata["clone"]`` records
+                ``sourceThreadId``, ``clonedAt`` and ``lastMessageId``.
+            message_limit: Keep only the newest N messages.
+            message_filter: ``{"start_date", "end_date", "message_ids"}`` selection.
+
+        Raises:
+            ThreadNotFoundError: if the source does not exist.
+            ValidationError: if ``new_thread_id`` exists or arguments are invalid.
+        """
+        source = self._require_thread(source_thread_id)
+        flt = dict(message_filter or {})
+        unknown = set(flt) - {"start_date", "end_date", "message_ids", "startDate", "endDate", "messageIds"}
+        if unknown:
+            raise ValidationError(f"unknown message_filter keys: {sorted(unknown)}")
+        if metadata is not None:
+            validate_json(metadata)
+        now = now_utc()
+        base_meta = {k: v for k, v in source.metadata.items() if k != "clone"}
+        thread = Thread(
+            id=new_thread_id or new_id(),
+            resource_id=resource_id or source.resource_id,
+            title=title if title is not None else (f"Clone of {source.title}" if source.title else ""),
+            metadata={**base_meta, **(metadata or {})},
+            created_at=now,
+            updated_at=now,
+        )
+        result = self.storage.clone_thread(
+            source_thread_id, thread, message_limit=message_limit,
+            message_ids=flt.get("message_ids", flt.get("messageIds")),
+            start=flt.get("start_date", flt.get("startDate")),
+            end=flt.get("end_date", flt.get("endDate")),
+        )
+        clone_meta: dict[str, Any] = {"sourceThreadId": source.id, "clonedAt": now.isoformat().replace("+00:00", "Z")}
+        if result.cloned_messages:
+            clone_meta["lastMessageId"] = result.cloned_messages[-1].id
+        updated = self.storage.update_thread(thread.id, metadata={"clone": clone_meta})
+        if self._semantic is not None and result.cloned_messages and self.config.semantic_recall is not False:
+            self._semantic.index_messages(result.cloned_messages, self.config.semantic_recall)
+        return CloneResult(
+            thread=updated, cloned_messages=result.cloned_messages, message_id_map=result.message_id_map
+        )
+
+    @staticmethod
+    def is_clone(thread: Thread | None) -> bool:
+        """True if the thread was made by :meth:`clone_thread`."""
+        return Memory.get_clone_metadata(thread) is not None
+
+    @staticmethod
+    def get_clone_metadata(thread: Thread | None) -> dict[str, Any] | None:
+        """The ``metadata["clone"]`` dict (``sourceThreadId``, ``clonedAt``, ``lastMessageId``)."""
+        if thread is None:
+            return None
+        meta = thread.metadata.get("clone")
+        return meta if isinstance(meta, dict) and "sourceThreadId" in meta else None
+
+    def get_source_thread(self, thread_id: str) -> Thread | None:
+        """The thread this one was cloned from, or ``None``."""
+        meta = self.get_clone_metadata(self._require_thread(thread_id))
+        return None if meta is None else self.storage.get_thread_by_id(meta["sourceThreadId"])
+
+    def list_clones(self, source_thread_id: str, resource_id: str | None = None) -> list[Thread]:
+        """Threads cloned directly from ``source_thread_id`` (searched within the resource)."""
+        source = self._require_thread(source_thread_id, resource_id)
+        threads = self.storage.list_threads(resource_id=resource_id or source.resource_id, per_page=False).threads
+        return [t for t in threads if (self.get_clone_metadata(t) or {}).get("sourceThreadId") == source_thread_id]
+
+    def get_clone_history(self, thread_id: str) -> list[Thread]:
+        """The chain of ancestors, oldest first, ending with the thread itself."""
+        chain = [self._require_thread(thread_id)]
+        seen = {thread_id}
+        while True:
+            meta = self.get_clone_metadata(chain[0])
+            if meta is None or meta["sourceThreadId"] in seen:
+                break
+            parent = self.storage.get_thread_by_id(meta["sourceThreadId"])
+            if parent is None:
+                break
+            seen.add(parent.id)
+            chain.insert(0, parent)
+        return chain
+
+    # -- working memory -------------------------------------------------------------------------
+
+    def get_working_memory(
+        self, thread_id: str, resource_id: str | None = None,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> str | None:
+        """The stored working memory (Markdown or JSON text) for the configured scope, or None.
+
+        Raises:
+            ResourceMismatchError: if ``resource_id`` does not own the thread.
+            ValidationError: resource scope without a resource id.
+        """
+        config = self.resolved_config(memory_options).working_memory
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        if config.scope == "thread":
+            value = thread.metadata.get("workingMemory") if thread is not None else None
+            return value if isinstance(value, str) else None
+        rid = resource_id or (thread.resource_id if thread is not None else None)
+        if rid is None:
+            raise ValidationError("resource-scope working memory needs a resource_id (or use scope='thread')")
+        resource = self.storage.get_resource_by_id(rid)
+        return resource.working_memory if resource is not None else None
+
+    def update_working_memory(
+        self, thread_id: str, resource_id: str | None, working_memory: str,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> None:
+        """Replace the stored working memory for the configured scope.
+
+        Raises:
+            ConfigurationError: if working memory is disabled.
+            ResourceMismatchError, ValidationError: on bad ids.
+        """
+        config = self.resolved_config(memory_options)
+        if not config.working_memory.enabled:
+            raise ConfigurationError("working memory is disabled in this Memory's options")
+        if not isinstance(working_memory, str):
+            raise ValidationError("working_memory must be a string")
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        if config.working_memory.scope == "thread":
+            if thread is None:
+                raise ThreadNotFoundError(thread_id)
+            self.storage.update_thread(thread_id, metadata={"workingMemory": working_memory})
+            return
+        rid = resource_id or (thread.resource_id if thread is not None else None)
+        if rid is None:
+            raise ValidationError("resource-scope working memory needs a resource_id (or use scope='thread')")
+        self.storage.update_resource(rid, working_memory=working_memory)
+
+    # -- observational memory -------------------------------------------------------------------
+
+    def get_observational_memory(self, thread_id: str, resource_id: str | None = None) -> Any:
+        """The current observational-memory record (observations, generation, token counts,
+        cursor) for the thread or resource, or ``None`` when there is none yet."""
+        getter: Callable[..., Any] | None = getattr(self.storage, "get_observational_memory", None)
+        if getter is None:
+            return None
+        config = self.config.observational_memory
+        scope = config.scope if config is not False else "thread"
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        if scope == "resource":
+            rid = resource_id or (thread.resource_id if thread else None)
+            return getter(None, rid)
+        return getter(thread_id, resource_id or (thread.resource_id if thread else None))
