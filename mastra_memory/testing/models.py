@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -64,6 +65,6 @@ class ScriptedModel:
         self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> Iterator[str | ModelResponse]:
         response = self.generate(messages, tools=tools, **settings)
-        for word in response.text.split(" "):
-            yield word if word is response.text.split(" ")[0] else " " + word
+        for delta in re.findall(r"\s*\S+", response.text):
+            yield delta
         yield response
