@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mastra_memory.config import MemoryConfig
 from mastra_memory.errors import (
@@ -31,10 +31,8 @@ from mastra_memory.types import (
     validate_id,
     validate_json,
 )
+from mastra_memory.context import TurnContext
 from storage_adapters.base import Direction, MemoryStorage, PerPage, ThreadOrder
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = ["Memory"]
 
@@ -438,6 +436,59 @@ class Memory:
         if rid is None:
             raise ValidationError("resource-scope working memory needs a resource_id (or use scope='thread')")
         self.storage.update_resource(rid, working_memory=working_memory)
+
+    # -- agent turns ----------------------------------------------------------------------------
+
+    def prepare_turn(
+        self,
+        thread_id: str,
+        resource_id: str,
+        input_messages: Sequence[Message],
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> TurnContext:
+        """Load what the model should see before a turn: resolve or create the thread (checking
+        ownership), then history (last ``last_messages``) merged with semantic hits for the
+        last user input, working memory and observational memory as system messages, and the
+        tools memory adds.
+
+        Args:
+            thread_id: The thread (created on first use with ``title``/``metadata``).
+            resource_id: The owning resource.
+            input_messages: The new messages of this turn (not yet saved).
+            memory_options: Per-call overrides of the configuration.
+
+        Raises:
+            ResourceMismatchError: if the thread belongs to another resource.
+        """
+        config = self.resolved_config(memory_options)
+        thread, created = self.get_or_create_thread(thread_id, resource_id, title, metadata)
+        ctx = TurnContext(thread=thread, resource_id=resource_id, config=config, created_thread=created)
+        query = next((m.text for m in reversed(input_messages) if m.role == "user" and m.text), None)
+        if config.last_messages is not False or config.semantic_recall is not False:
+            result = self.recall(
+                thread_id, resource_id, vector_search_string=query, memory_options=config
+            )
+            ctx.history = [m for m in result.messages if m.thread_id == thread_id]
+            others = [m for m in result.messages if m.thread_id != thread_id]
+            if others:
+                from mastra_memory.semantic_recall import format_other_threads
+
+                ctx.system_messages.append(format_other_threads(others))
+        return ctx
+
+    def finish_turn(self, context: TurnContext, new_messages: Sequence[Message]) -> list[Message]:
+        """Persist a turn's new messages (input, assistant and tool messages) in one transaction,
+        embed them for semantic recall, and run post-turn memory work. Nothing is written in
+        read-only mode.
+
+        Returns:
+            The stored messages.
+        """
+        if context.config.read_only:
+            return []
+        return self.save_messages(new_messages, memory_options=context.config)
 
     # -- observational memory -------------------------------------------------------------------
 
