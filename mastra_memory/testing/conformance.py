@@ -1,0 +1,433 @@
+"""The storage conformance suite every :class:`~storage_adapters.base.MemoryStorage` runs.
+
+Use it from a test module by subclassing and providing a ``store`` fixture that yields a fresh,
+empty, set-up store::
+
+    import pytest
+    from mastra_memory.testing.conformance import MemoryStorageConformance
+    from storage_adapters.libsql import LibSQLStore
+
+    class TestLibSQL(MemoryStorageConformance):
+        @pytest.fixture
+        def store(self, tmp_path):
+            with LibSQLStore(f"file:{tmp_path}/t.db") as s:
+                yield s
+
+Each check states one behaviour of the contract; a third-party adapter passes when all do.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from mastra_memory.errors import (
+    MastraMemoryError,
+    ResourceMismatchError,
+    ThreadNotFoundError,
+    ValidationError,
+)
+from mastra_memory.types import (
+    FilePart,
+    Message,
+    MessageContent,
+    RawPart,
+    ReasoningPart,
+    Resource,
+    TextPart,
+    Thread,
+    ToolInvocationPart,
+)
+from storage_adapters.base import MemoryStorage
+
+__all__ = ["MemoryStorageConformance"]
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _thread(tid: str, rid: str = "r1", at: datetime = T0, **kw: Any) -> Thread:
+    return Thread(id=tid, resource_id=rid, created_at=at, updated_at=at, **kw)
+
+
+def _msg(tid: str, i: int, at: datetime | None = None, role: str = "user", mid: str | None = None, **kw: Any) -> Message:
+    return Message(
+        id=mid or f"{tid}-m{i:05d}",
+        thread_id=tid,
+        role=role,  # type: ignore[arg-type]
+        created_at=at or T0 + timedelta(seconds=i),
+        content=MessageContent(parts=[TextPart(text=f"message {i}")]),
+        **kw,
+    )
+
+
+def _texts(messages: list[Message]) -> list[str]:
+    return [m.text for m in messages]
+
+
+class MemoryStorageConformance:
+    """Checks of the MemoryStorage contract. Subclasses provide the ``store`` fixture."""
+
+    @pytest.fixture
+    def store(self) -> MemoryStorage:  # pragma: no cover - replaced by subclasses
+        raise NotImplementedError("provide a `store` fixture yielding a fresh store")
+
+    def _seed(self, store: MemoryStorage, tid: str = "t1", n: int = 10, rid: str = "r1") -> list[Message]:
+        store.save_thread(_thread(tid, rid))
+        return store.save_messages([_msg(tid, i) for i in range(n)])
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def test_thread_roundtrip(self, store: MemoryStorage) -> None:
+        meta = {"topic": "trips", "n": 3, "ok": True, "nested": {"a": [1, 2]}, "uni": "café ☕ 日本"}
+        store.save_thread(_thread("t1", title="Hello", metadata=meta))
+        got = store.get_thread_by_id("t1")
+        assert got is not None
+        assert (got.id, got.resource_id, got.title, got.metadata) == ("t1", "r1", "Hello", meta)
+        assert got.created_at == T0 and got.created_at.tzinfo is not None
+        assert store.get_thread_by_id("missing") is None
+
+    def test_save_thread_is_upsert(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1", title="a"))
+        store.save_thread(_thread("t1", title="b"))
+        assert store.get_thread_by_id("t1").title == "b"  # type: ignore[union-attr]
+        assert store.list_threads().total == 1
+
+    def test_update_thread_merges_metadata(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1", metadata={"a": 1, "b": 2}))
+        updated = store.update_thread("t1", title="new", metadata={"b": 3, "c": 4})
+        assert updated.title == "new" and updated.metadata == {"a": 1, "b": 3, "c": 4}
+        assert updated.updated_at > T0
+        again = store.get_thread_by_id("t1")
+        assert again is not None and again.metadata == {"a": 1, "b": 3, "c": 4} and again.title == "new"
+        assert store.update_thread("t1", metadata={"d": 5}).title == "new"
+
+    def test_update_missing_thread(self, store: MemoryStorage) -> None:
+        with pytest.raises(ThreadNotFoundError):
+            store.update_thread("nope", title="x")
+
+    def test_delete_thread_removes_messages_and_is_idempotent(self, store: MemoryStorage) -> None:
+        msgs = self._seed(store)
+        self._seed(store, "t2", 3)
+        store.delete_thread("t1")
+        assert store.get_thread_by_id("t1") is None
+        assert store.list_messages_by_id([m.id for m in msgs]) == []
+        assert store.list_messages("t2").total == 3
+        store.delete_thread("t1")
+
+    def test_list_threads_pagination(self, store: MemoryStorage) -> None:
+        for i in range(7):
+            store.save_thread(_thread(f"t{i}", at=T0 + timedelta(minutes=i)))
+        page = store.list_threads(resource_id="r1", per_page=3, page=0)
+        assert [t.id for t in page.threads] == ["t6", "t5", "t4"]
+        assert (page.total, page.has_more) == (7, True)
+        last = store.list_threads(resource_id="r1", per_page=3, page=2)
+        assert [t.id for t in last.threads] == ["t0"] and not last.has_more
+        assert store.list_threads(per_page=3, page=5).threads == []
+        everything = store.list_threads(per_page=False)
+        assert len(everything.threads) == 7 and not everything.has_more
+        asc = store.list_threads(direction="ASC", per_page=2)
+        assert [t.id for t in asc.threads] == ["t0", "t1"]
+
+    def test_list_threads_order_ties_broken_by_id(self, store: MemoryStorage) -> None:
+        for tid in ["b", "a", "c"]:
+            store.save_thread(_thread(tid))
+        assert [t.id for t in store.list_threads(direction="ASC").threads] == ["a", "b", "c"]
+        assert [t.id for t in store.list_threads(direction="DESC").threads] == ["c", "b", "a"]
+
+    def test_list_threads_order_by_updated_at(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("old", at=T0))
+        store.save_thread(_thread("new", at=T0 + timedelta(hours=1)))
+        store.save_messages([_msg("old", 0)])  # bumps updated_at of "old" to now
+        by_update = store.list_threads(order_by="updated_at")
+        assert [t.id for t in by_update.threads] == ["old", "new"]
+        by_create = store.list_threads(order_by="created_at")
+        assert [t.id for t in by_create.threads] == ["new", "old"]
+
+    def test_list_threads_filters(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("a", "r1", metadata={"kind": "chat", "n": 1, "flag": True, "uni": "ñ日"}))
+        store.save_thread(_thread("b", "r1", metadata={"kind": "task", "n": 2}))
+        store.save_thread(_thread("c", "r2", metadata={"kind": "chat", "obj": {"x": [1, "y"]}}))
+        assert {t.id for t in store.list_threads(metadata={"kind": "chat"}).threads} == {"a", "c"}
+        assert [t.id for t in store.list_threads(resource_id="r1", metadata={"kind": "chat"}).threads] == ["a"]
+        assert [t.id for t in store.list_threads(metadata={"n": 2}).threads] == ["b"]
+        assert [t.id for t in store.list_threads(metadata={"flag": True}).threads] == ["a"]
+        assert [t.id for t in store.list_threads(metadata={"uni": "ñ日"}).threads] == ["a"]
+        assert [t.id for t in store.list_threads(metadata={"obj": {"x": [1, "y"]}}).threads] == ["c"]
+        assert store.list_threads(metadata={"kind": "chat", "n": 2}).total == 0
+        assert store.list_threads(metadata={"missing": "x"}).total == 0
+        assert store.list_threads(resource_id="r2").total == 1
+
+    @pytest.mark.parametrize("key", ["bad key", "1abc", "a.b", "__proto__;", "x" * 129, "a-b"])
+    def test_list_threads_rejects_bad_filter_keys(self, store: MemoryStorage, key: str) -> None:
+        with pytest.raises(ValidationError):
+            store.list_threads(metadata={key: 1})
+
+    @pytest.mark.parametrize(
+        "kwargs",
+        [{"page": -1}, {"per_page": -1}, {"per_page": False, "page": 1}, {"direction": "SIDEWAYS"},
+         {"order_by": "title"}, {"page": "1"}],
+    )
+    def test_list_threads_rejects_bad_pagination(self, store: MemoryStorage, kwargs: dict[str, Any]) -> None:
+        with pytest.raises(ValidationError):
+            store.list_threads(**kwargs)
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def test_messages_newest_page_in_chronological_order(self, store: MemoryStorage) -> None:
+        self._seed(store, n=25)
+        res = store.list_messages("t1", per_page=10)
+        assert _texts(res.messages) == [f"message {i}" for i in range(15, 25)]
+        assert (res.total, res.has_more, res.page) == (25, True, 0)
+        older = store.list_messages("t1", per_page=10, page=1)
+        assert _texts(older.messages) == [f"message {i}" for i in range(5, 15)]
+        oldest = store.list_messages("t1", per_page=10, page=2)
+        assert _texts(oldest.messages) == [f"message {i}" for i in range(0, 5)] and not oldest.has_more
+        asc = store.list_messages("t1", per_page=10, direction="ASC")
+        assert _texts(asc.messages) == [f"message {i}" for i in range(10)]
+        everything = store.list_messages("t1", per_page=False)
+        assert len(everything.messages) == 25 and everything.total == 25
+
+    def test_message_content_roundtrip(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1"))
+        parts: list[Any] = [
+            TextPart(text="Let me check. 🌍 Ünïcödé 日本語 עברית"),
+            ReasoningPart(text="thinking"),
+            ToolInvocationPart(tool_call_id="c1", tool_name="weather", args={"city": "Lisbon"},
+                               result={"temp": 21.5, "ok": True}, state="result"),
+            FilePart(url="https://example.invalid/a.png", mime_type="image/png"),
+            RawPart(type="step-start", data={}),
+            RawPart(type="data-custom", data={"data": {"k": [1, None]}}),
+            TextPart(text="It is 21.5°C."),
+        ]
+        msg = Message(id="m1", thread_id="t1", role="assistant", created_at=T0,
+                      content=MessageContent(parts=parts, metadata={"source": "test", "n": 1}))
+        store.save_messages([msg])
+        (got,) = store.list_messages("t1").messages
+        assert got.content.parts == parts
+        assert got.content.metadata == {"source": "test", "n": 1}
+        assert (got.role, got.type, got.resource_id, got.created_at) == ("assistant", "v2", "r1", T0)
+        assert got.text == "Let me check. 🌍 Ünïcödé 日本語 עברית\nIt is 21.5°C."
+
+    def test_ordering_ties_broken_by_id(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1"))
+        for mid in ["c", "a", "b"]:  # separate batches: no spacing, equal timestamps
+            store.save_messages([_msg("t1", 0, at=T0, mid=mid)])
+        assert [m.id for m in store.list_messages("t1").messages] == ["a", "b", "c"]
+        assert [m.id for m in store.list_messages("t1", per_page=2).messages] == ["b", "c"]
+        assert [m.id for m in store.list_messages("t1", per_page=2, direction="ASC").messages] == ["a", "b"]
+
+    def test_batch_gets_strictly_increasing_timestamps(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1"))
+        batch = [_msg("t1", 0, at=T0, mid=f"z{9 - i}") for i in range(5)]  # ids sort against order
+        saved = store.save_messages(batch)
+        times = [m.created_at for m in saved]
+        assert all(b - a >= timedelta(milliseconds=1) for a, b in zip(times, times[1:], strict=False))
+        assert [m.id for m in store.list_messages("t1").messages] == [m.id for m in batch]
+
+    def test_save_is_idempotent_upsert(self, store: MemoryStorage) -> None:
+        msgs = self._seed(store, n=5)
+        store.save_messages(msgs)
+        edited = msgs[2].model_copy(update={"content": MessageContent(parts=[TextPart(text="edited")])})
+        store.save_messages([edited])
+        res = store.list_messages("t1")
+        assert res.total == 5 and len({m.id for m in res.messages}) == 5
+        assert res.messages[2].text == "edited"
+
+    def test_message_id_cannot_move_to_another_thread(self, store: MemoryStorage) -> None:
+        msgs = self._seed(store, n=2)
+        store.save_thread(_thread("t2"))
+        with pytest.raises(ValidationError):
+            store.save_messages([_msg("t2", 9, mid=msgs[0].id)])
+        assert store.list_messages("t1").total == 2 and store.list_messages("t2").total == 0
+
+    def test_save_bumps_thread_updated_at(self, store: MemoryStorage) -> None:
+        self._seed(store, n=1)
+        thread = store.get_thread_by_id("t1")
+        assert thread is not None and thread.updated_at > T0
+
+    def test_system_messages_are_not_stored(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1"))
+        saved = store.save_messages([_msg("t1", 0, role="system"), _msg("t1", 1)])
+        assert [m.role for m in saved] == ["user"]
+        assert store.list_messages("t1").total == 1
+
+    def test_include_windows(self, store: MemoryStorage) -> None:
+        msgs = self._seed(store, n=20)
+        res = store.list_messages(
+            "t1", per_page=0,
+            include=[{"id": msgs[10].id, "with_previous_messages": 2, "with_next_messages": 1}],
+        )
+        assert _texts(res.messages) == ["message 8", "message 9", "message 10", "message 11"]
+        edges = store.list_messages(
+            "t1", per_page=0,
+            include=[{"id": msgs[0].id, "with_previous_messages": 3},
+                     {"id": msgs[19].id, "with_next_messages": 3}, {"id": "unknown"}],
+        )
+        assert _texts(edges.messages) == ["message 0", "message 19"]
+        merged = store.list_messages(
+            "t1", per_page=3, include=[{"id": msgs[2].id, "with_next_messages": 1},
+                                       {"id": msgs[17].id, "with_previous_messages": 2}],
+        )
+        assert _texts(merged.messages) == [f"message {i}" for i in (2, 3, 15, 16, 17, 18, 19)]
+
+    def test_include_window_with_equal_timestamps(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1"))
+        for mid in ["a", "b", "c", "d", "e"]:
+            store.save_messages([_msg("t1", 0, at=T0, mid=mid)])
+        res = store.list_messages("t1", per_page=0, include=[{"id": "c", "with_previous_messages": 1,
+                                                              "with_next_messages": 1}])
+        assert [m.id for m in res.messages] == ["b", "c", "d"]
+
+    def test_include_from_another_thread(self, store: MemoryStorage) -> None:
+        self._seed(store, "t1", 3)
+        other = self._seed(store, "t2", 5)
+        res = store.list_messages("t1", per_page=10, include=[{"id": other[2].id, "thread_id": "t2",
+                                                               "with_previous_messages": 1}])
+        assert {m.thread_id for m in res.messages} == {"t1", "t2"}
+        assert [m.id for m in res.messages if m.thread_id == "t2"] == [other[1].id, other[2].id]
+
+    def test_list_messages_of_several_threads_and_dates(self, store: MemoryStorage) -> None:
+        self._seed(store, "t1", 5)
+        self._seed(store, "t2", 5)
+        both = store.list_messages(["t1", "t2"], per_page=False)
+        assert both.total == 10
+        ranged = store.list_messages("t1", per_page=False, start=T0 + timedelta(seconds=1),
+                                     end=T0 + timedelta(seconds=3))
+        assert _texts(ranged.messages) == ["message 1", "message 2", "message 3"]
+
+    def test_list_messages_by_resource_and_id(self, store: MemoryStorage) -> None:
+        a = self._seed(store, "t1", 3, "r1")
+        self._seed(store, "t2", 2, "r1")
+        self._seed(store, "t3", 4, "r2")
+        res = store.list_messages_by_resource_id("r1", per_page=False)
+        assert res.total == 5 and {m.thread_id for m in res.messages} == {"t1", "t2"}
+        got = store.list_messages_by_id([a[2].id, a[0].id, "missing"])
+        assert [m.id for m in got] == [a[0].id, a[2].id]
+
+    def test_delete_messages(self, store: MemoryStorage) -> None:
+        msgs = self._seed(store, n=5)
+        store.delete_messages([msgs[1].id, msgs[3].id, "missing"])
+        assert _texts(store.list_messages("t1").messages) == ["message 0", "message 2", "message 4"]
+        store.delete_messages([])
+        with pytest.raises(ValidationError):
+            store.delete_messages("not-a-list")  # type: ignore[arg-type]
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def test_resources(self, store: MemoryStorage) -> None:
+        assert store.get_resource_by_id("r9") is None
+        created = store.update_resource("r9", working_memory="# Notes\n- likes tea", metadata={"a": 1})
+        assert created.working_memory == "# Notes\n- likes tea"
+        merged = store.update_resource("r9", metadata={"b": 2})
+        assert merged.working_memory == "# Notes\n- likes tea" and merged.metadata == {"a": 1, "b": 2}
+        got = store.get_resource_by_id("r9")
+        assert got is not None and got.metadata == {"a": 1, "b": 2} and got.working_memory.endswith("tea")  # type: ignore[union-attr]
+        store.save_resource(Resource(id="r9", working_memory=None, metadata={}))
+        replaced = store.get_resource_by_id("r9")
+        assert replaced is not None and replaced.working_memory is None and replaced.metadata == {}
+
+    # -- clone ----------------------------------------------------------------------------------
+
+    def test_clone_all_and_limited(self, store: MemoryStorage) -> None:
+        msgs = self._seed(store, n=12)
+        res = store.clone_thread("t1", _thread("c1", "r2"))
+        assert res.thread.id == "c1" and len(res.cloned_messages) == 12
+        copied = store.list_messages("c1", per_page=False).messages
+        assert _texts(copied) == _texts(msgs)
+        assert {m.resource_id for m in copied} == {"r2"}
+        assert not {m.id for m in copied} & {m.id for m in msgs}
+        assert res.message_id_map[msgs[0].id] == copied[0].id
+        limited = store.clone_thread("t1", _thread("c2"), message_limit=4)
+        assert _texts(limited.cloned_messages) == [f"message {i}" for i in range(8, 12)]
+        picked = store.clone_thread("t1", _thread("c3"), message_ids=[msgs[1].id, msgs[5].id])
+        assert _texts(picked.cloned_messages) == ["message 1", "message 5"]
+        assert store.list_messages("t1").total == 12
+
+    def test_clone_errors(self, store: MemoryStorage) -> None:
+        self._seed(store, n=2)
+        with pytest.raises(ThreadNotFoundError):
+            store.clone_thread("missing", _thread("c1"))
+        with pytest.raises(ValidationError):
+            store.clone_thread("t1", _thread("t1"))
+        with pytest.raises(ValidationError):
+            store.clone_thread("t1", _thread("c9"), message_limit=-1)
+        assert store.get_thread_by_id("c1") is None
+
+    # -- ownership and bad input ----------------------------------------------------------------
+
+    def test_resource_ownership(self, store: MemoryStorage) -> None:
+        self._seed(store, "t1", 2, "r1")
+        with pytest.raises(ResourceMismatchError):
+            store.save_messages([_msg("t1", 5, resource_id="r2")])
+        with pytest.raises(ResourceMismatchError):
+            store.list_messages("t1", resource_id="r2")
+        assert store.list_messages("t1", resource_id="r1").total == 2
+
+    def test_failed_batch_writes_nothing(self, store: MemoryStorage) -> None:
+        self._seed(store, "t1", 1)
+        batch = [_msg("t1", 1), _msg("t1", 2), _msg("missing", 3)]
+        with pytest.raises(ThreadNotFoundError):
+            store.save_messages(batch)
+        batch = [_msg("t1", 1), _msg("t1", 2, resource_id="r2")]
+        with pytest.raises(ResourceMismatchError):
+            store.save_messages(batch)
+        assert store.list_messages("t1").total == 1
+
+    @pytest.mark.parametrize("bad", ["", " padded", "tab\there", "nul\x00", "x" * 256])
+    def test_invalid_ids(self, store: MemoryStorage, bad: str) -> None:
+        with pytest.raises(ValidationError):
+            store.get_thread_by_id(bad)
+        with pytest.raises(ValidationError):
+            store.list_messages(bad)
+        with pytest.raises((ValidationError, ValueError)):
+            Thread(id=bad, resource_id="r1")
+
+    def test_non_string_id(self, store: MemoryStorage) -> None:
+        with pytest.raises(ValidationError):
+            store.get_thread_by_id(123)  # type: ignore[arg-type]
+
+    def test_non_json_metadata(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1"))
+        for bad in ({"s": {1, 2}}, {"n": math.nan}, {"o": object()}):
+            with pytest.raises(ValidationError):
+                store.update_thread("t1", metadata=bad)
+        assert store.get_thread_by_id("t1").metadata == {}  # type: ignore[union-attr]
+
+    def test_empty_and_oversized_content(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1"))
+        empty = Message(thread_id="t1", role="user", content=MessageContent(parts=[]))
+        blank = Message(thread_id="t1", role="user", content="   ")
+        for bad in (empty, blank):
+            with pytest.raises(ValidationError):
+                store.save_messages([_msg("t1", 0), bad])
+        huge = Message(thread_id="t1", role="user", content="x" * (store.max_message_bytes + 1))
+        with pytest.raises(ValidationError):
+            store.save_messages([_msg("t1", 0), huge])
+        assert store.list_messages("t1").total == 0
+
+    def test_unknown_thread(self, store: MemoryStorage) -> None:
+        with pytest.raises(ThreadNotFoundError):
+            store.save_messages([_msg("nope", 0)])
+        assert store.list_messages("nope").total == 0
+
+    def test_one_megabyte_message(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1"))
+        text = ("0123456789abcdef" * 65536)[: 1024 * 1024 - 100] + "é末🙂"
+        store.save_messages([Message(id="big", thread_id="t1", role="user", content=text)])
+        (got,) = store.list_messages_by_id(["big"])
+        assert got.text == text
+
+    def test_unicode_ids_and_text(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("thread-ñ-日本-🙂", "user-ü"))
+        store.save_messages([Message(id="msg-é", thread_id="thread-ñ-日本-🙂", role="user",
+                                     content="quote ' and \" and \\ and \u2028 and null \x00 char")])
+        (got,) = store.list_messages("thread-ñ-日本-🙂").messages
+        assert got.id == "msg-é" and got.text == "quote ' and \" and \\ and \u2028 and null \x00 char"
+        assert store.list_threads(resource_id="user-ü").total == 1
+
+    def test_errors_share_one_base(self, store: MemoryStorage) -> None:
+        with pytest.raises(MastraMemoryError):
+            store.save_messages([_msg("nope", 0)])
