@@ -20,13 +20,13 @@ import os as _os
 # user's own setting (see docs/configuration.md).
 _os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from mastra_memory.config import (  # noqa: E402
+from mastra_memory.config import (
     MemoryConfig,
     ObservationalMemoryConfig,
     SemanticRecallConfig,
     WorkingMemoryConfig,
 )
-from mastra_memory.errors import (  # noqa: E402
+from mastra_memory.errors import (
     ConcurrencyError,
     ConfigurationError,
     MastraMemoryError,
@@ -37,8 +37,8 @@ from mastra_memory.errors import (  # noqa: E402
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.memory import Memory  # noqa: E402
-from mastra_memory.types import (  # noqa: E402
+from mastra_memory.memory import Memory
+from mastra_memory.types import (
     CloneResult,
     FilePart,
     Message,

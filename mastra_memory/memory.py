@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mastra_memory.config import MemoryConfig
+from mastra_memory.context import TurnContext
 from mastra_memory.errors import (
     ConfigurationError,
     ResourceMismatchError,
@@ -26,13 +27,15 @@ from mastra_memory.types import (
     RecallResult,
     Thread,
     ThreadPage,
+    format_timestamp,
     new_id,
     now_utc,
     validate_id,
     validate_json,
 )
-from mastra_memory.context import TurnContext
-from storage_adapters.base import Direction, MemoryStorage, PerPage, ThreadOrder
+
+if TYPE_CHECKING:  # storage_adapters imports mastra_memory; keep the import one-way at runtime
+    from storage_adapters.base import Direction, MemoryStorage, PerPage, ThreadOrder
 
 __all__ = ["Memory"]
 
@@ -339,7 +342,7 @@ class Memory:
             start=flt.get("start_date", flt.get("startDate")),
             end=flt.get("end_date", flt.get("endDate")),
         )
-        clone_meta: dict[str, Any] = {"sourceThreadId": source.id, "clonedAt": now.isoformat().replace("+00:00", "Z")}
+        clone_meta: dict[str, Any] = {"sourceThreadId": source.id, "clonedAt": format_timestamp(now)}
         if result.cloned_messages:
             clone_meta["lastMessageId"] = result.cloned_messages[-1].id
         updated = self.storage.update_thread(thread.id, metadata={"clone": clone_meta})

@@ -38,6 +38,7 @@ __all__ = [
     "Thread",
     "ThreadPage",
     "ToolInvocationPart",
+    "format_timestamp",
     "from_chat_messages",
     "new_id",
     "now_utc",
@@ -64,6 +65,12 @@ def truncate_ms(value: datetime) -> datetime:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
     return value.replace(microsecond=(value.microsecond // 1000) * 1000)
+
+
+def format_timestamp(value: datetime) -> str:
+    """``datetime`` -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, milliseconds), the stored text format."""
+    value = truncate_ms(value)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def new_id() -> str:

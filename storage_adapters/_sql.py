@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mastra_memory.types import Message, MessageContent, Resource, Thread
+from mastra_memory.types import Message, MessageContent, Resource, Thread, format_timestamp
 from storage_adapters.base import MessageQuery, ThreadQuery
 
 __all__ = [
@@ -36,10 +36,7 @@ MIGRATIONS_TABLE = "mastra_memory_migrations"
 THREAD_ORDER_COLUMNS = {"created_at": '"createdAt"', "updated_at": '"updatedAt"'}
 
 
-def format_ts(value: datetime) -> str:
-    """``datetime`` -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, milliseconds)."""
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+format_ts = format_timestamp
 
 
 def parse_ts(value: Any) -> datetime:
