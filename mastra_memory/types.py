@@ -504,6 +504,17 @@ def _parse_args(arguments: Any) -> Any:
     return arguments if arguments is not None else {}
 
 
+def _parse_result(content: Any) -> Any:
+    """A tool message's content: decoded JSON when it is JSON, else the text as is."""
+    if isinstance(content, str):
+        try:
+            return json.loads(content)
+        except json.JSONDecodeError:
+            return content
+    text, _ = _content_text(content)
+    return text
+
+
 def from_chat_messages(
     chat_messages: Iterable[dict[str, Any]],
     thread_id: str,
@@ -537,7 +548,7 @@ def from_chat_messages(
             raise ValidationError(f"unsupported chat role: {role!r}")
         if role == "tool":
             call_id = str(raw.get("tool_call_id", ""))
-            result = _parse_args(raw.get("content"))
+            result = _parse_result(raw.get("content"))
             if call_id in pending:
                 part = pending.pop(call_id)
                 part.result = result

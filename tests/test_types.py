@@ -1,0 +1,83 @@
+"""Data model: content JSON in the original's shape and chat-message converters."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mastra_memory.errors import ValidationError
+from mastra_memory.types import (
+    Message,
+    MessageContent,
+    RawPart,
+    TextPart,
+    ToolInvocationPart,
+    from_chat_messages,
+    to_chat_messages,
+)
+
+ORIGINAL_ROW = (
+    '{"format":2,"parts":[{"type":"step-start"},{"type":"text","text":"Checking"},'
+    '{"type":"tool-invocation","toolInvocation":{"state":"result","toolCallId":"c1","toolName":"weather",'
+    '"args":{"city":"Oslo"},"result":{"t":3}}},{"type":"text","text":"It is 3 degrees."}],'
+    '"content":"It is 3 degrees.","metadata":{"x":1}}'
+)
+
+
+def test_reads_and_writes_the_originals_content_json() -> None:
+    content = MessageContent.from_storage(ORIGINAL_ROW)
+    assert isinstance(content.parts[0], RawPart) and content.parts[0].type == "step-start"
+    inv = content.parts[2]
+    assert isinstance(inv, ToolInvocationPart) and inv.args == {"city": "Oslo"} and inv.result == {"t": 3}
+    assert content.metadata == {"x": 1} and content.extra == {"content": "It is 3 degrees."}
+    assert json.loads(content.to_json()) == json.loads(ORIGINAL_ROW)
+
+
+def test_legacy_plain_string_content() -> None:
+    assert MessageContent.from_storage("just text").text == "just text"
+    assert MessageContent.from_storage('{"format":2,"content":"flat"}').text == "flat"
+
+
+def test_chat_roundtrip_with_tool_calls() -> None:
+    chat = [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": '{"t": 3}'},
+        {"role": "assistant", "content": "It is 3 degrees."},
+    ]
+    msgs = from_chat_messages(chat, "t1", "r1")
+    assert [m.role for m in msgs] == ["user", "assistant", "assistant"]
+    call = msgs[1].content.parts[0]
+    assert isinstance(call, ToolInvocationPart) and call.state == "result" and call.result == {"t": 3}
+    assert all(b.created_at > a.created_at for a, b in zip(msgs, msgs[1:], strict=False))
+    back = to_chat_messages(msgs)
+    assert [m["role"] for m in back] == ["user", "assistant", "tool", "assistant"]
+    assert json.loads(back[1]["tool_calls"][0]["function"]["arguments"]) == {"city": "Oslo"}
+    assert back[2] == {"role": "tool", "tool_call_id": "c1", "content": '{"t": 3}'}
+
+
+def test_one_assistant_message_with_steps_splits_into_provider_sequence() -> None:
+    msg = Message(thread_id="t", role="assistant", content=MessageContent(parts=[
+        TextPart(text="Let me look."),
+        ToolInvocationPart(tool_call_id="a", tool_name="f", args={}, result="r1", state="result"),
+        ToolInvocationPart(tool_call_id="b", tool_name="g", args={"x": 1}, result="r2", state="result"),
+        TextPart(text="Done."),
+        ToolInvocationPart(tool_call_id="z", tool_name="h", args={}, state="call"),
+    ]))
+    chat = to_chat_messages([msg])
+    assert [c["role"] for c in chat] == ["assistant", "tool", "tool", "assistant"]
+    assert chat[0]["content"] == "Let me look." and len(chat[0]["tool_calls"]) == 2
+    assert chat[3] == {"role": "assistant", "content": "Done."}
+
+
+def test_unpaired_tool_message_is_kept() -> None:
+    (msg,) = from_chat_messages([{"role": "tool", "tool_call_id": "x", "name": "f", "content": "ok"}], "t")
+    assert msg.role == "tool"
+    assert to_chat_messages([msg]) == [{"role": "tool", "tool_call_id": "x", "content": "ok"}]
+
+
+def test_bad_role_is_rejected() -> None:
+    with pytest.raises(ValidationError):
+        from_chat_messages([{"role": "wizard", "content": "x"}], "t")
