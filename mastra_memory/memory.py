@@ -253,17 +253,20 @@ class Memory:
             ValidationError: on bad pagination, or resource-scope recall without a resource.
         """
         config = self.resolved_config(memory_options)
-        thread = self.get_thread_by_id(thread_id, resource_id)
         if per_page is None:
             per_page = 0 if config.last_messages is False else config.last_messages
-        include: list[IncludeSpec] = []
-        if vector_search_string and self._semantic is not None and config.semantic_recall is not False:
-            sr = config.semantic_recall
-            if sr.scope == "resource" and resource_id is None:
-                resource_id = thread.resource_id if thread is not None else None
-                if resource_id is None:
-                    raise ValidationError("resource-scope semantic recall needs a resource_id")
-            include = self._semantic.search(vector_search_string, thread_id, resource_id, sr)
+        search = bool(vector_search_string) and self._semantic is not None and config.semantic_recall is not False
+        if not search:
+            # storage checks ownership itself when resource_id is given: one query less
+            return self.storage.list_messages(thread_id, resource_id=resource_id, per_page=per_page, page=page)
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        sr = config.semantic_recall
+        assert sr is not False
+        if sr.scope == "resource" and resource_id is None:
+            resource_id = thread.resource_id if thread is not None else None
+            if resource_id is None:
+                raise ValidationError("resource-scope semantic recall needs a resource_id")
+        include: list[IncludeSpec] = self._semantic.search(vector_search_string, thread_id, resource_id, sr)
         if thread is None and not include:
             return RecallResult(messages=[], total=0, page=page, per_page=per_page, has_more=False)
         return self.storage.list_messages(thread_id, include=include, per_page=per_page, page=page)

@@ -16,9 +16,9 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from mastra_memory.errors import ValidationError
 
@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 Role: TypeAlias = Literal["user", "assistant", "system", "tool"]
+_M = TypeVar("_M", bound=BaseModel)
 
 MAX_ID_LENGTH = 255
 _ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
@@ -69,8 +70,31 @@ def truncate_ms(value: datetime) -> datetime:
 
 def format_timestamp(value: datetime) -> str:
     """``datetime`` -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, milliseconds), the stored text format."""
-    value = truncate_ms(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    if value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """Parse stored timestamp text (or pass a ``datetime`` through) into an aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(value if isinstance(value, str) else str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def construct(cls: type[_M], _private: dict[str, Any] | None = None, **values: Any) -> _M:
+    """Build a model from already-valid values without validation (hot read paths only).
+
+    Every field must be given. About 10x cheaper than ``model_construct``; used for rows read
+    back from storage, which were validated when written.
+    """
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", _private)
+    return obj
 
 
 def new_id() -> str:
@@ -177,6 +201,7 @@ Part: TypeAlias = Annotated[
 ]
 
 _KNOWN_PART_TYPES = {"text", "reasoning", "tool-invocation", "file"}
+_CONTENT_KEYS = frozenset({"format", "parts", "metadata"})
 
 
 def _part_to_storage(part: TextPart | ReasoningPart | ToolInvocationPart | FilePart | RawPart) -> dict[str, Any]:
@@ -211,6 +236,8 @@ def _part_to_storage(part: TextPart | ReasoningPart | ToolInvocationPart | FileP
 def _part_from_storage(raw: dict[str, Any]) -> TextPart | ReasoningPart | ToolInvocationPart | FilePart | RawPart:
     kind = raw.get("type")
     try:
+        if kind == "text" and len(raw) == 2 and isinstance(raw.get("text"), str):
+            return construct(TextPart, type="text", text=raw["text"])
         if kind == "text" and set(raw) <= {"type", "text"}:
             return TextPart(text=str(raw.get("text", "")))
         if kind == "reasoning" and set(raw) <= {"type", "reasoning", "details", "text"}:
@@ -267,8 +294,15 @@ class MessageContent(_Model):
         return out
 
     def to_json(self) -> str:
-        """Serialise :meth:`to_storage` compactly (the stored ``content`` column)."""
-        return json.dumps(self.to_storage(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        """Serialise :meth:`to_storage` compactly (the stored ``content`` column).
+
+        Raises:
+            ValidationError: if metadata or tool arguments/results are not JSON-serialisable.
+        """
+        try:
+            return json.dumps(self.to_storage(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"message content is not JSON-serialisable: {exc}") from exc
 
     @classmethod
     def from_storage(cls, raw: Any) -> MessageContent:
@@ -290,11 +324,12 @@ class MessageContent(_Model):
             parts = [_part_from_storage(p) for p in parts_raw if isinstance(p, dict)]
         else:
             parts = []
-        extra = {k: v for k, v in raw.items() if k not in {"format", "parts", "metadata"}}
+        extra = {} if raw.keys() <= _CONTENT_KEYS else {k: v for k, v in raw.items() if k not in _CONTENT_KEYS}
         if not parts and isinstance(extra.get("content"), str):
             parts = [TextPart(text=extra.pop("content"))]
         metadata = raw.get("metadata")
-        return cls(parts=parts, metadata=metadata if isinstance(metadata, dict) else {}, extra=extra)
+        return construct(cls, format=2, parts=parts, metadata=metadata if isinstance(metadata, dict) else {},
+                         extra=extra)
 
     @property
     def text(self) -> str:
@@ -323,7 +358,14 @@ class Message(_Model):
     content: MessageContent = Field(default_factory=MessageContent)
     type: str = "v2"
 
+    _content_json: str | None = PrivateAttr(default=None)
+
     _validate_ids = field_validator("id", "thread_id")(_check_id)
+
+    def content_json(self) -> str:
+        """The stored JSON of ``content``; reuses the text read from or prepared for storage."""
+        cached = self._content_json
+        return cached if cached is not None else self.content.to_json()
 
     @field_validator("resource_id")
     @classmethod

@@ -11,10 +11,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from mastra_memory.types import Message, MessageContent, Resource, Thread, format_timestamp
+from mastra_memory.types import (
+    Message,
+    MessageContent,
+    Resource,
+    Thread,
+    construct,
+    format_timestamp,
+    parse_timestamp,
+)
 from storage_adapters.base import MessageQuery, ThreadQuery
 
 __all__ = [
@@ -32,22 +40,13 @@ THREADS = "mastra_threads"
 MESSAGES = "mastra_messages"
 RESOURCES = "mastra_resources"
 MIGRATIONS_TABLE = "mastra_memory_migrations"
+THREAD_STATS = "mastra_memory_thread_stats"
 
 THREAD_ORDER_COLUMNS = {"created_at": '"createdAt"', "updated_at": '"updatedAt"'}
 
 
 format_ts = format_timestamp
-
-
-def parse_ts(value: Any) -> datetime:
-    """Parse stored timestamp text (or pass a ``datetime`` through) into an aware UTC datetime."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = str(value)
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+parse_ts = parse_timestamp
 
 
 def load_json(value: Any) -> Any:
@@ -139,6 +138,28 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
                 '("resourceId", "updatedAt")',
             ),
         ),
+        Migration(
+            6,
+            "per-thread message counts kept by triggers (a page's total without counting rows)",
+            (
+                f"CREATE TABLE IF NOT EXISTS {d.t(THREAD_STATS)} (thread_id TEXT NOT NULL PRIMARY KEY, "
+                "message_count INTEGER NOT NULL)",
+                f"DELETE FROM {d.t(THREAD_STATS)}",
+                f"INSERT INTO {d.t(THREAD_STATS)} (thread_id, message_count) "
+                f"SELECT thread_id, count(*) FROM {d.t(MESSAGES)} GROUP BY thread_id",
+                f"CREATE TRIGGER IF NOT EXISTS mm_messages_count_insert AFTER INSERT ON {d.t(MESSAGES)} BEGIN "
+                f"INSERT INTO {d.t(THREAD_STATS)} (thread_id, message_count) VALUES (NEW.thread_id, 1) "
+                "ON CONFLICT (thread_id) DO UPDATE SET message_count = message_count + 1; END",
+                f"CREATE TRIGGER IF NOT EXISTS mm_messages_count_delete AFTER DELETE ON {d.t(MESSAGES)} BEGIN "
+                f"UPDATE {d.t(THREAD_STATS)} SET message_count = message_count - 1 "
+                "WHERE thread_id = OLD.thread_id; END",
+                f"CREATE TRIGGER IF NOT EXISTS mm_messages_count_move AFTER UPDATE OF thread_id ON {d.t(MESSAGES)} "
+                "WHEN OLD.thread_id <> NEW.thread_id BEGIN "
+                f"UPDATE {d.t(THREAD_STATS)} SET message_count = message_count - 1 WHERE thread_id = OLD.thread_id; "
+                f"INSERT INTO {d.t(THREAD_STATS)} (thread_id, message_count) VALUES (NEW.thread_id, 1) "
+                "ON CONFLICT (thread_id) DO UPDATE SET message_count = message_count + 1; END",
+            ),
+        ),
     ]
 
 
@@ -158,17 +179,22 @@ def resource_columns(d: Dialect) -> str:
 
 
 def row_to_thread(row: Sequence_) -> Thread:
-    return Thread.model_construct(
-        id=row[0], resource_id=row[1], title=row[2] or "", metadata=load_json(row[3]) or {},
+    return construct(
+        Thread, id=row[0], resource_id=row[1], title=row[2] or "", metadata=load_json(row[3]) or {},
         created_at=parse_ts(row[4]), updated_at=parse_ts(row[5]),
     )
 
 
 def row_to_message(row: Sequence_) -> Message:
-    # model_construct: rows were validated when written; skip re-validation on the hot path.
-    return Message.model_construct(
+    """Decode a ``MESSAGE_COLUMNS`` row without re-validation (rows were validated when written);
+    the content text is kept so a copy (clone) does not re-encode it."""
+    content = row[5]
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        content = bytes(content).decode("utf-8")
+    return construct(
+        Message, {"_content_json": content if isinstance(content, str) else None},
         id=row[0], thread_id=row[1], resource_id=row[2], role=row[3], created_at=parse_ts(row[4]),
-        content=MessageContent.from_storage(row[5]), type=row[6] or "v2",
+        content=MessageContent.from_storage(content), type=row[6] or "v2",
     )
 
 
@@ -191,7 +217,7 @@ def thread_params(thread: Thread) -> list[Any]:
 
 
 def message_params(m: Message) -> list[Any]:
-    return [m.id, m.thread_id, m.content.to_json(), m.role, m.type or "v2", format_ts(m.created_at), m.resource_id]
+    return [m.id, m.thread_id, m.content_json(), m.role, m.type or "v2", format_ts(m.created_at), m.resource_id]
 
 
 # -- query builders -------------------------------------------------------------------------------

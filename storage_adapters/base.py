@@ -40,6 +40,7 @@ from mastra_memory.types import (
     TextPart,
     Thread,
     ThreadPage,
+    construct,
     new_id,
     now_utc,
     truncate_ms,
@@ -290,13 +291,13 @@ class MemoryStorage(ABC):
             seen.add(msg.id)
             if _is_empty(msg):
                 raise ValidationError(f"message {msg.id!r} has no content")
-            size = message_json_size(msg)
+            encoded = msg.content.to_json()  # raises ValidationError for non-JSON values
+            size = len(encoded.encode("utf-8"))
             if size > self.max_message_bytes:
                 raise ValidationError(
                     f"message {msg.id!r} content is {size} bytes, over the limit of "
                     f"{self.max_message_bytes} bytes"
                 )
-            validate_json(msg.content.metadata, "message metadata")
             created = truncate_ms(msg.created_at)
             prev = last_at.get(msg.thread_id)
             if prev is not None and created <= prev:
@@ -304,6 +305,7 @@ class MemoryStorage(ABC):
             last_at[msg.thread_id] = created
             if created != msg.created_at:
                 msg = msg.model_copy(update={"created_at": created})
+            msg._content_json = encoded  # encoded once; adapters write it via content_json()
             out.append(msg)
         return out
 
@@ -446,8 +448,11 @@ class MemoryStorage(ABC):
             result = result[len(result) - message_limit:] if message_limit else []
         id_map = {m.id: new_id() for m in result}
         copies = [
-            m.model_copy(update={"id": id_map[m.id], "thread_id": new_thread.id,
-                                 "resource_id": new_thread.resource_id})
+            construct(
+                Message, {"_content_json": m.content_json()}, id=id_map[m.id], thread_id=new_thread.id,
+                resource_id=new_thread.resource_id, role=m.role, created_at=m.created_at, content=m.content,
+                type=m.type,
+            )
             for m in result
         ]
         thread = self._insert_thread_with_messages(new_thread, copies)

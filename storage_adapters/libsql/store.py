@@ -257,6 +257,7 @@ class LibSQLStore(MemoryStorage):
         with self._write() as conn:
             conn.execute(f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (thread_id,))
             conn.execute(f"DELETE FROM {THREADS} WHERE id = ?", (thread_id,))
+            conn.execute(f"DELETE FROM {_sql.THREAD_STATS} WHERE thread_id = ?", (thread_id,))
             self._after_delete_thread(conn, thread_id)
 
     def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
@@ -323,20 +324,29 @@ class LibSQLStore(MemoryStorage):
                 rows += conn.execute(after_sql, (tid, created, created, mid, spec.with_next_messages)).fetchall()
         return rows
 
+    def _count(self, conn: Any, query: MessageQuery, count_sql: str, count_params: list[Any]) -> int:
+        if query.start is None and query.end is None:
+            # per-thread counts kept by triggers (migration 6): no row counting on the hot path
+            marks = ", ".join("?" for _ in query.thread_ids)
+            row = conn.execute(
+                f"SELECT sum(message_count) FROM {_sql.THREAD_STATS} WHERE thread_id IN ({marks})",
+                list(query.thread_ids),
+            ).fetchone()
+            return int(row[0] or 0)
+        return int(conn.execute(count_sql, count_params).fetchone()[0])
+
     def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
         rows: list[Any] = []
-        total = 0
+        sql, params, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
         with self._read() as conn:
             if query.per_page is False or query.per_page > 0:
-                sql, params, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
                 rows = conn.execute(sql, params).fetchall()
-                if query.per_page is False and query.page == 0:
-                    total = len(rows)
+                if query.page == 0 and (query.per_page is False or len(rows) < query.per_page):
+                    total = len(rows)  # the whole result fits the first page
                 else:
-                    total = int(conn.execute(count_sql, count_params).fetchone()[0])
+                    total = self._count(conn, query, count_sql, count_params)
             else:
-                _, _, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
-                total = int(conn.execute(count_sql, count_params).fetchone()[0])
+                total = self._count(conn, query, count_sql, count_params)
             if query.include:
                 rows += self._include_rows(conn, query)
         return _dedupe_sorted(rows), total
