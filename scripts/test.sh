@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's test command: install the test dependencies, start the servers the tests use
+# (PostgreSQL + pgvector, the MongoDB wire server, sqld; MariaDB when the machine runs it),
+# run the whole test suite, stop the servers. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_MODE=PRODUCTION
+bash scripts/install.sh "test,pg,mongodb,sqlalchemy,libsql-client,server,local"
+if [ -f scripts/services.sh ]; then
+  bash scripts/services.sh start
+  trap 'bash scripts/services.sh stop' EXIT
+  # shellcheck disable=SC1091
+  source .services/env
+fi
+set +e
+.venv/bin/python -m pytest "$@"
+code=$?
+set -e
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$code"
