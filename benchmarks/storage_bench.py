@@ -22,18 +22,17 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import libsql  # noqa: E402
+import libsql
 
-from mastra_memory import Memory, Message, MessageContent, TextPart  # noqa: E402
-from storage_adapters import _sql  # noqa: E402
-from storage_adapters.libsql import LibSQLStore  # noqa: E402
+from mastra_memory import Memory, Message, MessageContent, TextPart
+from storage_adapters import _sql
+from storage_adapters.libsql import LibSQLStore
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 TEXT = "The quick brown fox jumps over the lazy dog while we plan the trip to Lisbon. " * 3

@@ -50,7 +50,7 @@ class Tool(BaseModel):
             annotation = param.annotation if param.annotation is not inspect.Parameter.empty else Any
             default = param.default if param.default is not inspect.Parameter.empty else ...
             fields[pname] = (annotation, default)
-        model = create_model(f"{fn.__name__}_args", **fields)  # type: ignore[call-overload]
+        model = create_model(f"{fn.__name__}_args", **fields)
         schema = model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():

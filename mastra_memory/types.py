@@ -320,10 +320,7 @@ class MessageContent(_Model):
             return cls(parts=[TextPart(text=json.dumps(raw))])
         parts_raw = raw.get("parts")
         parts: list[Any]
-        if isinstance(parts_raw, list):
-            parts = [_part_from_storage(p) for p in parts_raw if isinstance(p, dict)]
-        else:
-            parts = []
+        parts = [_part_from_storage(p) for p in parts_raw if isinstance(p, dict)] if isinstance(parts_raw, list) else []
         extra = {} if raw.keys() <= _CONTENT_KEYS else {k: v for k, v in raw.items() if k not in _CONTENT_KEYS}
         if not parts and isinstance(extra.get("content"), str):
             parts = [TextPart(text=extra.pop("content"))]
@@ -646,6 +643,27 @@ def _tool_result_text(result: Any) -> str:
     return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
 
 
+def _flush_step(out: list[dict[str, Any]], text_buf: list[str], calls: list[ToolInvocationPart]) -> None:
+    """Emit one assistant step (text + tool calls) and its tool results, then reset the buffers."""
+    if not text_buf and not calls:
+        return
+    entry: dict[str, Any] = {"role": "assistant", "content": "\n".join(text_buf) if text_buf else None}
+    if calls:
+        entry["tool_calls"] = [
+            {
+                "id": c.tool_call_id,
+                "type": "function",
+                "function": {"name": c.tool_name, "arguments": json.dumps(c.args, ensure_ascii=False)},
+            }
+            for c in calls
+        ]
+    out.append(entry)
+    for c in calls:
+        out.append({"role": "tool", "tool_call_id": c.tool_call_id, "content": _tool_result_text(c.result)})
+    text_buf.clear()
+    calls.clear()
+
+
 def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """Convert stored messages into OpenAI/litellm chat messages.
 
@@ -675,37 +693,15 @@ def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
         # assistant: split into steps at each text that follows tool calls
         text_buf: list[str] = []
         calls: list[ToolInvocationPart] = []
-
-        def flush() -> None:
-            if not text_buf and not calls:
-                return
-            entry: dict[str, Any] = {"role": "assistant", "content": "\n".join(text_buf) if text_buf else None}
-            if calls:
-                entry["tool_calls"] = [
-                    {
-                        "id": c.tool_call_id,
-                        "type": "function",
-                        "function": {"name": c.tool_name, "arguments": json.dumps(c.args, ensure_ascii=False)},
-                    }
-                    for c in calls
-                ]
-            if entry["content"] is None and not calls:
-                return
-            out.append(entry)
-            for c in calls:
-                out.append({"role": "tool", "tool_call_id": c.tool_call_id, "content": _tool_result_text(c.result)})
-            text_buf.clear()
-            calls.clear()
-
         for part in msg.content.parts:
             if isinstance(part, TextPart):
                 if calls:
-                    flush()
+                    _flush_step(out, text_buf, calls)
                 text_buf.append(part.text)
             elif isinstance(part, ToolInvocationPart):
                 if part.state == "result":
                     calls.append(part)
             elif isinstance(part, RawPart) and part.type == "step-start" and calls:
-                flush()
-        flush()
+                _flush_step(out, text_buf, calls)
+        _flush_step(out, text_buf, calls)
     return out

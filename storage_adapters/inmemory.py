@@ -142,7 +142,8 @@ class InMemoryStore(MemoryStorage):
     def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
         with self._lock:
             all_msgs = self._thread_messages(query)
-            chosen = [] if query.per_page is not False and query.per_page == 0 else _page(all_msgs, query.direction, query.per_page, query.offset)
+            no_page = query.per_page is not False and query.per_page == 0
+            chosen = [] if no_page else _page(all_msgs, query.direction, query.per_page, query.offset)
             result = {m.id: m for m in chosen}
             for spec in query.include:
                 hit = self._messages.get(spec.id)

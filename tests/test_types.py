@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -51,7 +52,7 @@ def test_chat_roundtrip_with_tool_calls() -> None:
     assert [m.role for m in msgs] == ["user", "assistant", "assistant"]
     call = msgs[1].content.parts[0]
     assert isinstance(call, ToolInvocationPart) and call.state == "result" and call.result == {"t": 3}
-    assert all(b.created_at > a.created_at for a, b in zip(msgs, msgs[1:], strict=False))
+    assert all(b.created_at > a.created_at for a, b in itertools.pairwise(msgs))
     back = to_chat_messages(msgs)
     assert [m["role"] for m in back] == ["user", "assistant", "tool", "assistant"]
     assert json.loads(back[1]["tool_calls"][0]["function"]["arguments"]) == {"city": "Oslo"}

@@ -18,6 +18,7 @@ Each check states one behaviour of the contract; a third-party adapter passes wh
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,7 +53,9 @@ def _thread(tid: str, rid: str = "r1", at: datetime = T0, **kw: Any) -> Thread:
     return Thread(id=tid, resource_id=rid, created_at=at, updated_at=at, **kw)
 
 
-def _msg(tid: str, i: int, at: datetime | None = None, role: str = "user", mid: str | None = None, **kw: Any) -> Message:
+def _msg(
+    tid: str, i: int, at: datetime | None = None, role: str = "user", mid: str | None = None, **kw: Any
+) -> Message:
     return Message(
         id=mid or f"{tid}-m{i:05d}",
         thread_id=tid,
@@ -224,7 +227,7 @@ class MemoryStorageConformance:
         batch = [_msg("t1", 0, at=T0, mid=f"z{9 - i}") for i in range(5)]  # ids sort against order
         saved = store.save_messages(batch)
         times = [m.created_at for m in saved]
-        assert all(b - a >= timedelta(milliseconds=1) for a, b in zip(times, times[1:], strict=False))
+        assert all(b - a >= timedelta(milliseconds=1) for a, b in itertools.pairwise(times))
         assert [m.id for m in store.list_messages("t1").messages] == [m.id for m in batch]
 
     def test_save_is_idempotent_upsert(self, store: MemoryStorage) -> None:
@@ -313,7 +316,7 @@ class MemoryStorageConformance:
         assert _texts(store.list_messages("t1").messages) == ["message 0", "message 2", "message 4"]
         store.delete_messages([])
         with pytest.raises(ValidationError):
-            store.delete_messages("not-a-list")  # type: ignore[arg-type]
+            store.delete_messages("not-a-list")
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -324,7 +327,7 @@ class MemoryStorageConformance:
         merged = store.update_resource("r9", metadata={"b": 2})
         assert merged.working_memory == "# Notes\n- likes tea" and merged.metadata == {"a": 1, "b": 2}
         got = store.get_resource_by_id("r9")
-        assert got is not None and got.metadata == {"a": 1, "b": 2} and got.working_memory.endswith("tea")  # type: ignore[union-attr]
+        assert got is not None and got.metadata == {"a": 1, "b": 2} and (got.working_memory or "").endswith("tea")
         store.save_resource(Resource(id="r9", working_memory=None, metadata={}))
         replaced = store.get_resource_by_id("r9")
         assert replaced is not None and replaced.working_memory is None and replaced.metadata == {}
@@ -399,11 +402,11 @@ class MemoryStorageConformance:
     def test_empty_and_oversized_content(self, store: MemoryStorage) -> None:
         store.save_thread(_thread("t1"))
         empty = Message(thread_id="t1", role="user", content=MessageContent(parts=[]))
-        blank = Message(thread_id="t1", role="user", content="   ")
+        blank = Message.user("   ", "t1")
         for bad in (empty, blank):
             with pytest.raises(ValidationError):
                 store.save_messages([_msg("t1", 0), bad])
-        huge = Message(thread_id="t1", role="user", content="x" * (store.max_message_bytes + 1))
+        huge = Message.user("x" * (store.max_message_bytes + 1), "t1")
         with pytest.raises(ValidationError):
             store.save_messages([_msg("t1", 0), huge])
         assert store.list_messages("t1").total == 0
@@ -416,14 +419,14 @@ class MemoryStorageConformance:
     def test_one_megabyte_message(self, store: MemoryStorage) -> None:
         store.save_thread(_thread("t1"))
         text = ("0123456789abcdef" * 65536)[: 1024 * 1024 - 100] + "é末🙂"
-        store.save_messages([Message(id="big", thread_id="t1", role="user", content=text)])
+        store.save_messages([Message.user(text, "t1", id="big")])
         (got,) = store.list_messages_by_id(["big"])
         assert got.text == text
 
     def test_unicode_ids_and_text(self, store: MemoryStorage) -> None:
         store.save_thread(_thread("thread-ñ-日本-🙂", "user-ü"))
-        store.save_messages([Message(id="msg-é", thread_id="thread-ñ-日本-🙂", role="user",
-                                     content="quote ' and \" and \\ and \u2028 and null \x00 char")])
+        text = "quote ' and \" and \\ and \u2028 and null \x00 char"
+        store.save_messages([Message.user(text, "thread-ñ-日本-🙂", id="msg-é")])
         (got,) = store.list_messages("thread-ñ-日本-🙂").messages
         assert got.id == "msg-é" and got.text == "quote ' and \" and \\ and \u2028 and null \x00 char"
         assert store.list_threads(resource_id="user-ü").total == 1

@@ -65,6 +65,5 @@ class ScriptedModel:
         self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> Iterator[str | ModelResponse]:
         response = self.generate(messages, tools=tools, **settings)
-        for delta in re.findall(r"\s*\S+", response.text):
-            yield delta
+        yield from re.findall(r"\s*\S+", response.text)
         yield response

@@ -9,6 +9,7 @@ unless the lock stays taken for ``busy_timeout`` plus the retry budget.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -157,10 +158,8 @@ class LibSQLStore(MemoryStorage):
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
-                try:
+                with contextlib.suppress(Exception):  # already rolled back by the driver
                     conn.execute("ROLLBACK")
-                except Exception:  # pragma: no cover - already rolled back by the driver
-                    pass
                 if isinstance(exc, MastraMemoryError) or not isinstance(exc, Exception):
                     raise
                 raise StorageError(f"libSQL write failed: {exc}") from exc
@@ -210,10 +209,8 @@ class LibSQLStore(MemoryStorage):
                     )
                 conn.execute("COMMIT")
             except Exception as exc:
-                try:
+                with contextlib.suppress(Exception):
                     conn.execute("ROLLBACK")
-                except Exception:  # pragma: no cover
-                    pass
                 raise StorageError(f"libSQL setup failed: {exc}") from exc
             self._ready = True
 
@@ -364,7 +361,8 @@ class LibSQLStore(MemoryStorage):
             params += [per_page, page * per_page]
         with self._read() as conn:
             rows = conn.execute(sql, params).fetchall()
-            total = conn.execute(f'SELECT count(*) FROM {MESSAGES} WHERE "resourceId" = ?', (resource_id,)).fetchone()[0]
+            count_sql = f'SELECT count(*) FROM {MESSAGES} WHERE "resourceId" = ?'
+            total = conn.execute(count_sql, (resource_id,)).fetchone()[0]
         return _dedupe_sorted(rows), int(total)
 
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
