@@ -148,10 +148,16 @@ class _Model(BaseModel):
 
 
 class TextPart(_Model):
-    """Plain text."""
+    """Plain text.
+
+    ``extra`` (here and on the other modelled parts) holds stored keys this library does not
+    model, e.g. the original's ``providerMetadata`` and ``createdAt`` (epoch milliseconds) that
+    Mastra's agents put on every part; they are written back unchanged.
+    """
 
     type: Literal["text"] = "text"
     text: str
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class ReasoningPart(_Model):
@@ -160,13 +166,17 @@ class ReasoningPart(_Model):
     type: Literal["reasoning"] = "reasoning"
     text: str
     details: list[Any] = Field(default_factory=list)
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class ToolInvocationPart(_Model):
     """A tool call and, once it ran, its result (stored as ``{"toolInvocation": {...}}``).
 
     ``state`` is ``"call"`` until the result is known, then ``"result"``; the original's other
-    states (``partial-call``, ``output-error``, ...) are accepted and kept.
+    states (``partial-call``, ``output-error``, ...) are accepted and kept. ``extra`` keeps
+    unmodelled keys of the part (``providerMetadata``, ``providerExecuted``, ``createdAt``, ...),
+    ``invocation_extra`` those of the stored ``toolInvocation`` object (``isError``,
+    ``errorText``, ``rawInput``, ``approval``, ...).
     """
 
     type: Literal["tool-invocation"] = "tool-invocation"
@@ -176,6 +186,8 @@ class ToolInvocationPart(_Model):
     result: Any = None
     state: str = "call"
     step: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+    invocation_extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class FilePart(_Model):
@@ -186,6 +198,7 @@ class FilePart(_Model):
     url: str | None = None
     mime_type: str = "application/octet-stream"
     filename: str | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class RawPart(_Model):
@@ -200,15 +213,28 @@ Part: TypeAlias = Annotated[
     Field(union_mode="left_to_right"),
 ]
 
-_KNOWN_PART_TYPES = {"text", "reasoning", "tool-invocation", "file"}
+_MODEL_PART_KEYS: dict[Any, frozenset[str]] = {
+    kind: frozenset(cls.model_fields)
+    for kind, cls in (("text", TextPart), ("reasoning", ReasoningPart), ("tool-invocation", ToolInvocationPart),
+                      ("file", FilePart))
+}
+_RAW_PART_KEYS = frozenset(RawPart.model_fields)
 _CONTENT_KEYS = frozenset({"format", "parts", "metadata"})
+
+
+def _with_extra(out: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Add unmodelled keys kept from storage; the modelled values win on a clash."""
+    for key, value in extra.items():
+        out.setdefault(key, value)
+    return out
 
 
 def _part_to_storage(part: TextPart | ReasoningPart | ToolInvocationPart | FilePart | RawPart) -> dict[str, Any]:
     if isinstance(part, TextPart):
-        return {"type": "text", "text": part.text}
+        out: dict[str, Any] = {"type": "text", "text": part.text}
+        return _with_extra(out, part.extra) if part.extra else out
     if isinstance(part, ReasoningPart):
-        return {"type": "reasoning", "reasoning": part.text, "details": part.details}
+        return _with_extra({"type": "reasoning", "reasoning": part.text, "details": part.details}, part.extra)
     if isinstance(part, ToolInvocationPart):
         inv: dict[str, Any] = {
             "state": part.state,
@@ -220,50 +246,67 @@ def _part_to_storage(part: TextPart | ReasoningPart | ToolInvocationPart | FileP
             inv["result"] = part.result
         if part.step is not None:
             inv["step"] = part.step
-        return {"type": "tool-invocation", "toolInvocation": inv}
+        _with_extra(inv, part.invocation_extra)
+        return _with_extra({"type": "tool-invocation", "toolInvocation": inv}, part.extra)
     if isinstance(part, FilePart):
-        out: dict[str, Any] = {"type": "file", "mimeType": part.mime_type}
+        out = {"type": "file", "mimeType": part.mime_type}
         if part.data is not None:
             out["data"] = part.data
         if part.url is not None:
             out["url"] = part.url
         if part.filename is not None:
             out["filename"] = part.filename
-        return out
+        return _with_extra(out, part.extra)
     return {**part.data, "type": part.type}
 
 
+_TEXT_KEYS = frozenset({"type", "text"})
+_TOOL_PART_KEYS = frozenset({"type", "toolInvocation"})
+_TOOL_INVOCATION_KEYS = frozenset({"state", "toolCallId", "toolName", "args", "result", "step"})
+_FILE_KEYS = frozenset({"type", "data", "url", "mimeType", "filename"})
+
+
+def _rest(raw: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in raw.items() if k not in known}
+
+
 def _part_from_storage(raw: dict[str, Any]) -> TextPart | ReasoningPart | ToolInvocationPart | FilePart | RawPart:
+    """Decode one stored part. Keys a modelled part does not know go to its ``extra`` (Mastra's
+    agents add ``createdAt`` and ``providerMetadata`` to every part); a part whose modelled keys
+    have unexpected types, or of an unmodelled type, is kept verbatim as :class:`RawPart`."""
     kind = raw.get("type")
     try:
-        if kind == "text" and len(raw) == 2 and isinstance(raw.get("text"), str):
-            return construct(TextPart, type="text", text=raw["text"])
-        if kind == "text" and set(raw) <= {"type", "text"}:
-            return TextPart(text=str(raw.get("text", "")))
-        if kind == "reasoning" and set(raw) <= {"type", "reasoning", "details", "text"}:
-            return ReasoningPart(
-                text=str(raw.get("reasoning", raw.get("text", ""))),
-                details=list(raw.get("details") or []),
-            )
-        if kind == "tool-invocation" and set(raw) <= {"type", "toolInvocation"}:
-            inv = raw.get("toolInvocation") or {}
-            if set(inv) <= {"state", "toolCallId", "toolName", "args", "result", "step"}:
+        if kind == "text" and isinstance(raw.get("text"), str):
+            extra = {} if len(raw) == 2 else _rest(raw, _TEXT_KEYS)
+            return construct(TextPart, type="text", text=raw["text"], extra=extra)
+        if kind == "reasoning":
+            key = "reasoning" if "reasoning" in raw else "text"
+            text, details = raw.get(key, ""), raw.get("details", [])
+            if isinstance(text, str) and isinstance(details, list):
+                return ReasoningPart(text=text, details=details, extra=_rest(raw, frozenset({"type", "details", key})))
+        inv = raw.get("toolInvocation")
+        if kind == "tool-invocation" and isinstance(inv, dict):
+            call_id, name, state = inv.get("toolCallId"), inv.get("toolName"), inv.get("state", "call")
+            if isinstance(call_id, str) and isinstance(name, str) and isinstance(state, str):
                 return ToolInvocationPart(
-                    tool_call_id=str(inv.get("toolCallId", "")),
-                    tool_name=str(inv.get("toolName", "")),
+                    tool_call_id=call_id,
+                    tool_name=name,
                     args=inv.get("args", {}),
                     result=inv.get("result"),
-                    state=str(inv.get("state", "call")),
+                    state=state,
                     step=inv.get("step"),
+                    extra=_rest(raw, _TOOL_PART_KEYS),
+                    invocation_extra=_rest(inv, _TOOL_INVOCATION_KEYS),
                 )
-        if kind == "file" and set(raw) <= {"type", "data", "url", "mimeType", "filename"}:
+        if kind == "file" and isinstance(raw.get("mimeType", ""), str):
             return FilePart(
                 data=raw.get("data"),
                 url=raw.get("url"),
                 mime_type=str(raw.get("mimeType", "application/octet-stream")),
                 filename=raw.get("filename"),
+                extra=_rest(raw, _FILE_KEYS),
             )
-    except Exception:  # pragma: no cover - falls through to RawPart, nothing is lost
+    except Exception:  # falls through to RawPart, nothing is lost
         pass
     return RawPart(type=str(kind or "unknown"), data={k: v for k, v in raw.items() if k != "type"})
 
@@ -379,12 +422,11 @@ class Message(_Model):
     def _coerce_content(cls, value: Any) -> Any:
         if isinstance(value, str):
             return MessageContent(parts=[TextPart(text=value)])
-        if isinstance(value, dict) and "parts" in value and any(
-            isinstance(p, dict) and p.get("type") in _KNOWN_PART_TYPES and (
-                "toolInvocation" in p or "mimeType" in p or "reasoning" in p
-            )
+        if isinstance(value, dict) and isinstance(value.get("parts"), list) and any(
+            isinstance(p, dict) and not p.keys() <= _MODEL_PART_KEYS.get(p.get("type"), _RAW_PART_KEYS)
             for p in value["parts"]
         ):
+            # the stored shape (e.g. a message exported by Mastra), not this model's field names
             return MessageContent.from_storage(value)
         return value
 
@@ -632,8 +674,10 @@ def from_chat_messages(
 
 
 def _file_to_openai(part: FilePart) -> dict[str, Any]:
-    if part.url:
-        return {"type": "image_url", "image_url": {"url": part.url}}
+    # Mastra stores a file's URL or data: URI in ``data`` (no ``url`` key)
+    url = part.url or (part.data if part.data and part.data.startswith(("http://", "https://", "data:")) else None)
+    if url:
+        return {"type": "image_url", "image_url": {"url": url}}
     if part.mime_type.startswith("image/") and part.data:
         return {"type": "image_url", "image_url": {"url": f"data:{part.mime_type};base64,{part.data}"}}
     return {"type": "text", "text": f"[file {part.filename or ''} ({part.mime_type})]"}
@@ -664,6 +708,9 @@ def _flush_step(out: list[dict[str, Any]], text_buf: list[str], calls: list[Tool
     calls.clear()
 
 
+_CHAT_ROLES = frozenset({"user", "assistant", "system", "tool"})
+
+
 def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """Convert stored messages into OpenAI/litellm chat messages.
 
@@ -671,10 +718,14 @@ def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     provider's sequence: ``assistant`` (text + ``tool_calls``), one ``tool`` message per result,
     then the next assistant step. Tool invocations without a result (``state != "result"``) are
     dropped, as the original does with incomplete calls, because providers reject a call
-    without its result. Reasoning parts and unknown parts are not sent.
+    without its result. Reasoning parts and unknown parts are not sent, nor are messages of
+    roles this library does not model (the ``signal`` messages, reminders and state, that a
+    Mastra TypeScript agent may keep in a shared thread); they are still stored and recalled.
     """
     out: list[dict[str, Any]] = []
     for msg in messages:
+        if msg.role not in _CHAT_ROLES:
+            continue
         if msg.role == "tool":
             for part in msg.content.parts:
                 if isinstance(part, ToolInvocationPart) and part.state == "result":
