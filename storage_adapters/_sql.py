@@ -80,6 +80,10 @@ class Dialect:
             original writes it).
         json_out: Wraps a jsonb column to read it as JSON text.
         table_prefix: Qualifies table names (a PostgreSQL schema, ``"app."``).
+        native_ts: Timestamps are bound as naive UTC ``datetime`` (PostgreSQL ``TIMESTAMP``
+            columns, as @mastra/pg declares them) instead of ISO-8601 text.
+        id_col: How ``id`` is spelled in ORDER BY and row comparisons (PostgreSQL uses
+            ``id COLLATE "C"`` so ties sort by code point whatever the database collation).
     """
 
     name: str
@@ -87,9 +91,17 @@ class Dialect:
     json_in: str = "jsonb({})"
     json_out: str = "json({})"
     table_prefix: str = ""
+    native_ts: bool = False
+    id_col: str = "id"
 
     def t(self, table: str) -> str:
         return f"{self.table_prefix}{table}"
+
+    def ts(self, value: datetime) -> Any:
+        """A timestamp as this dialect binds it (text, or a naive UTC datetime)."""
+        if self.native_ts:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return format_ts(value)
 
     def meta_match(self, column: str) -> str:
         """SQL testing one top-level metadata key for JSON equality (two params: key, JSON)."""
@@ -264,7 +276,7 @@ def select_threads_sql(d: Dialect, q: ThreadQuery) -> tuple[str, list[Any], str,
         params.extend(d.meta_params(key, value))
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     col = THREAD_ORDER_COLUMNS[q.order_by]
-    sql = f"SELECT {thread_columns(d)} FROM {d.t(THREADS)}{clause} ORDER BY {col} {q.direction}, id {q.direction}"
+    sql = f"SELECT {thread_columns(d)} FROM {d.t(THREADS)}{clause} ORDER BY {col} {q.direction}, {d.id_col} {q.direction}"
     page_params = list(params)
     if q.per_page is not False:
         sql += f" LIMIT {d.param} OFFSET {d.param}"
@@ -280,10 +292,10 @@ def _thread_filter(d: Dialect, q: MessageQuery) -> tuple[str, list[Any]]:
         where = [f"thread_id IN ({', '.join(d.param for _ in q.thread_ids)})"]
     if q.start is not None:
         where.append(f'"createdAt" >= {d.param}')
-        params.append(format_ts(q.start))
+        params.append(d.ts(q.start))
     if q.end is not None:
         where.append(f'"createdAt" <= {d.param}')
-        params.append(format_ts(q.end))
+        params.append(d.ts(q.end))
     return " AND ".join(where), params
 
 
@@ -291,7 +303,7 @@ def select_messages_sql(d: Dialect, q: MessageQuery) -> tuple[str, list[Any], st
     """Return ``(page_sql, page_params, count_sql, count_params)``; the page comes in
     ``q.direction`` order (reverse it for DESC)."""
     where, params = _thread_filter(d, q)
-    order = f'"createdAt" {q.direction}, id {q.direction}'
+    order = f'"createdAt" {q.direction}, {d.id_col} {q.direction}'
     sql = f"SELECT {MESSAGE_COLUMNS} FROM {d.t(MESSAGES)} WHERE {where} ORDER BY {order}"
     page_params = list(params)
     if q.per_page is not False:
@@ -315,3 +327,73 @@ def neighbour_sql(d: Dialect, before: bool) -> str:
 
 def sort_key(m: Message) -> tuple[datetime, str]:
     return (m.created_at, m.id)
+
+
+def dedupe_sorted(rows: list[Any]) -> list[Message]:
+    """Rows in ``MESSAGE_COLUMNS`` order -> messages deduplicated by id, oldest first."""
+    seen: dict[str, Any] = {}
+    for r in rows:
+        seen.setdefault(r[0], r)
+    return [row_to_message(r) for r in sorted(seen.values(), key=lambda r: (r[4], r[0]))]
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------------
+
+
+def quote_ident(name: str) -> str:
+    """Double-quote a SQL identifier (schema names are user input)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def postgres_dialect(schema_name: str = "public") -> Dialect:
+    """The PostgreSQL spelling, with tables qualified by ``schema_name``."""
+    return Dialect(
+        "postgres", param="%s", json_in="{}::jsonb", json_out="{}",
+        table_prefix=f"{quote_ident(schema_name)}.", native_ts=True, id_col='id COLLATE "C"',
+    )
+
+
+def postgres_migrations(d: Dialect) -> list[Migration]:
+    """The numbered migrations of the PostgreSQL schema (never edited once released).
+
+    Tables mirror @mastra/pg's DDL (mastra-ai/mastra ``stores/pg/src/storage/db/index.ts``,
+    ``generateTableSQL``): ``TIMESTAMP`` columns plus a ``TIMESTAMPTZ`` twin named ``<col>Z``
+    for every timestamp, ``JSONB`` metadata, ``TEXT`` content, so a database shared with the
+    TypeScript store means the same thing on both sides. Versions 3-5 are reserved
+    (observational memory, key-value, semantic recall).
+    """
+    return [
+        Migration(
+            1,
+            "core tables as @mastra/pg creates them",
+            (
+                f'CREATE TABLE IF NOT EXISTS {d.t(THREADS)} (id TEXT PRIMARY KEY NOT NULL, '
+                '"resourceId" TEXT NOT NULL, title TEXT NOT NULL, metadata JSONB, '
+                '"createdAt" TIMESTAMP NOT NULL, "updatedAt" TIMESTAMP NOT NULL, '
+                '"createdAtZ" TIMESTAMPTZ DEFAULT NOW(), "updatedAtZ" TIMESTAMPTZ DEFAULT NOW())',
+                f'CREATE TABLE IF NOT EXISTS {d.t(MESSAGES)} (id TEXT PRIMARY KEY NOT NULL, '
+                'thread_id TEXT NOT NULL, content TEXT NOT NULL, role TEXT NOT NULL, '
+                'type TEXT NOT NULL, "createdAt" TIMESTAMP NOT NULL, "resourceId" TEXT, '
+                '"createdAtZ" TIMESTAMPTZ DEFAULT NOW())',
+                f'CREATE TABLE IF NOT EXISTS {d.t(RESOURCES)} (id TEXT PRIMARY KEY NOT NULL, '
+                '"workingMemory" TEXT, metadata JSONB, "createdAt" TIMESTAMP NOT NULL, '
+                '"updatedAt" TIMESTAMP NOT NULL, "createdAtZ" TIMESTAMPTZ DEFAULT NOW(), '
+                '"updatedAtZ" TIMESTAMPTZ DEFAULT NOW())',
+                f'ALTER TABLE {d.t(MESSAGES)} ADD COLUMN IF NOT EXISTS "resourceId" TEXT',
+            ),
+        ),
+        Migration(
+            2,
+            "indexes for the hot paths",
+            (
+                f'CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} '
+                '(thread_id, "createdAt", id COLLATE "C")',
+                f'CREATE INDEX IF NOT EXISTS mm_messages_resource_created_id ON {d.t(MESSAGES)} '
+                '("resourceId", "createdAt", id COLLATE "C")',
+                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} '
+                '("resourceId", "createdAt", id COLLATE "C")',
+                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} '
+                '("resourceId", "updatedAt", id COLLATE "C")',
+            ),
+        ),
+    ]

@@ -1,0 +1,485 @@
+"""``PostgresStore``: threads, messages and resources in PostgreSQL (psycopg 3 + psycopg_pool).
+
+Tables, columns and types are @mastra/pg's (``TIMESTAMP`` columns with a ``TIMESTAMPTZ`` twin
+``<col>Z``, ``JSONB`` metadata, ``TEXT`` content), so a database shared with Mastra's TypeScript
+store means the same thing on both sides. Everything lives in one PostgreSQL schema
+(``schema_name``, ``public`` by default).
+
+Design notes:
+
+* Connections come from a ``psycopg_pool.ConnectionPool`` in autocommit mode; every write is one
+  explicit transaction, retried with jittered backoff on serialization failures and deadlocks
+  (SQLSTATE 40001/40P01). Reads take no transaction.
+* ``save_messages`` is one transaction of two statements: an ``UPDATE ... RETURNING`` that locks
+  the touched threads (in id order, so concurrent batches can not deadlock), bumps their
+  ``updatedAt`` and returns their owners, then one multi-row ``INSERT ... ON CONFLICT`` whose
+  ``DO UPDATE ... WHERE thread_id = excluded.thread_id`` refuses to move a message to another
+  thread (detected by the row count, so the common case costs no extra lookup).
+* ``include`` windows for all requested messages are one query: the hits joined ``LATERAL`` to
+  indexed range scans on ``(thread_id, "createdAt", id)`` on either side (never a
+  ``ROW_NUMBER()`` over the table, the cause of the original's issue #11150).
+* Migrations run under a transaction-scoped advisory lock, so many processes may call
+  ``setup()`` at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from mastra_memory.errors import (
+    ConcurrencyError,
+    MastraMemoryError,
+    MissingDependencyError,
+    ResourceMismatchError,
+    StorageError,
+    ThreadNotFoundError,
+    ValidationError,
+)
+from mastra_memory.types import Message, Resource, Thread
+from storage_adapters import _sql
+from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, RESOURCES, THREADS, Migration
+from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery, dumps
+
+__all__ = ["PostgresStore"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_MAX_PARAMS = 65_535  # PostgreSQL's bind parameter limit per statement
+_MESSAGE_PARAMS = 8
+_ROWS_PER_INSERT = _MAX_PARAMS // _MESSAGE_PARAMS
+_RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+class PostgresStore(MemoryStorage):
+    """Storage on PostgreSQL.
+
+    Args:
+        connection_string: A libpq URL or DSN (``postgresql://user@host:5432/db``). Either this
+            or ``pool``.
+        pool: A ``psycopg_pool.ConnectionPool`` you own (the store does not close it). Its
+            connections may be in autocommit mode or not.
+        schema_name: PostgreSQL schema holding the tables (``"public"``); created if missing.
+        min_pool_size: Connections kept open by the store's own pool (1).
+        max_pool_size: Upper bound of the store's own pool (10).
+        max_retries: Extra attempts of a write transaction after a serialization failure or
+            deadlock, with jittered exponential backoff from 10 ms (5).
+
+    Raises:
+        MissingDependencyError: if psycopg / psycopg_pool are not installed (extra ``[pg]``).
+        ValidationError: on an invalid schema name or both/neither of connection_string/pool.
+    """
+
+    def __init__(
+        self,
+        connection_string: str | None = None,
+        *,
+        pool: Any = None,
+        schema_name: str = "public",
+        min_pool_size: int = 1,
+        max_pool_size: int = 10,
+        max_retries: int = 5,
+    ) -> None:
+        if (connection_string is None) == (pool is None):
+            raise ValidationError("pass exactly one of connection_string or pool")
+        if not _SCHEMA_NAME.match(schema_name):
+            raise ValidationError(f"invalid schema name: {schema_name!r}")
+        try:
+            import psycopg  # noqa: F401
+            import psycopg_pool
+        except ImportError as exc:  # pragma: no cover - exercised without the extra
+            raise MissingDependencyError("psycopg and psycopg_pool", "pg") from exc
+        self.schema_name = schema_name
+        self.dialect = _sql.postgres_dialect(schema_name)
+        self.max_retries = max_retries
+        self._owns_pool = pool is None
+        if pool is None:
+            pool = psycopg_pool.ConnectionPool(
+                _sql_url(connection_string or ""),
+                min_size=min_pool_size,
+                max_size=max_pool_size,
+                kwargs={"autocommit": True},
+                open=True,
+                name=f"mastra-memory-{schema_name}",
+            )
+        self._pool = pool
+        self._setup_lock = threading.Lock()
+        self._ready = False
+        d = self.dialect
+        self._threads, self._messages, self._resources = d.t(THREADS), d.t(MESSAGES), d.t(RESOURCES)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> PostgresStore:
+        """Build a store from ``postgresql://...`` (``postgres://`` and
+        ``postgresql+psycopg://`` are accepted too); ``kwargs`` as for the constructor."""
+        return cls(url, **kwargs)
+
+    # -- connections ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._owns_pool and not self._pool.closed:
+            self._pool.close()
+        self._ready = False
+
+    @contextmanager
+    def _conn(self) -> Iterator[Any]:
+        """A pooled connection for reads (no explicit transaction); driver errors wrapped."""
+        import psycopg
+
+        self._ensure_setup()
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except MastraMemoryError:
+            raise
+        except psycopg.Error as exc:
+            raise StorageError(f"PostgreSQL query failed: {exc}") from exc
+
+    def _write(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(conn)`` in one transaction, retried on serialization failure/deadlock."""
+        import psycopg
+
+        self._ensure_setup()
+        delay = 0.01
+        for attempt in range(self.max_retries + 1):
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    return work(conn)
+            except MastraMemoryError:
+                raise
+            except psycopg.Error as exc:
+                retry = getattr(exc, "sqlstate", None) in _RETRY_SQLSTATES
+                if not retry:
+                    raise StorageError(f"PostgreSQL write failed: {exc}") from exc
+                if attempt == self.max_retries:
+                    raise ConcurrencyError(f"PostgreSQL write kept conflicting: {exc}") from exc
+                logger.debug("retrying after %s (attempt %d)", exc.sqlstate, attempt + 1)
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.5)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def migrations(self) -> list[Migration]:
+        """The numbered migrations this store applies (:func:`storage_adapters._sql.postgres_migrations`).
+
+        Subclasses adding tables (observational memory = 3, key-value = 4, recall = 5) extend
+        this list.
+        """
+        return _sql.postgres_migrations(self.dialect)
+
+    def setup(self) -> None:
+        """Create the schema, tables and indexes (idempotent, safe across processes)."""
+        import psycopg
+
+        with self._setup_lock:
+            if self._ready:
+                return
+            schema = _sql.quote_ident(self.schema_name)
+            table = f"{schema}.{_sql.MIGRATIONS_TABLE}"
+            try:
+                with self._pool.connection() as conn, conn.transaction():
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
+                                 (f"mastra_memory:{self.schema_name}",))
+                    exists = conn.execute(
+                        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema_name,)
+                    ).fetchone()
+                    if not exists:
+                        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                    conn.execute(
+                        f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, "
+                        "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())"
+                    )
+                    done = {r[0] for r in conn.execute(f"SELECT version FROM {table}").fetchall()}
+                    for mig in sorted(self.migrations(), key=lambda m: m.version):
+                        if mig.version in done:
+                            continue
+                        logger.info("applying migration %d: %s", mig.version, mig.name)
+                        for stmt in mig.statements:
+                            conn.execute(stmt)
+                        conn.execute(f"INSERT INTO {table} (version, name) VALUES (%s, %s)",
+                                     (mig.version, mig.name))
+            except psycopg.Error as exc:
+                raise StorageError(f"PostgreSQL setup failed: {exc}") from exc
+            self._ready = True
+
+    def _ensure_setup(self) -> None:
+        if not self._ready:
+            self.setup()
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _thread_select(self) -> str:
+        return f"SELECT {_sql.thread_columns(self.dialect)} FROM {self._threads}"
+
+    def _get_thread(self, thread_id: str) -> Thread | None:
+        with self._conn() as conn:
+            row = conn.execute(f"{self._thread_select()} WHERE id = %s", (thread_id,)).fetchone()
+        return _sql.row_to_thread(row) if row else None
+
+    def _thread_values(self, thread: Thread) -> list[Any]:
+        return [
+            thread.id, thread.resource_id, thread.title, dumps(thread.metadata),
+            _naive(thread.created_at), _naive(thread.updated_at), thread.created_at, thread.updated_at,
+        ]
+
+    _THREAD_INSERT = (
+        'INSERT INTO {t} (id, "resourceId", title, metadata, "createdAt", "updatedAt", '
+        '"createdAtZ", "updatedAtZ") VALUES (%s, %s, %s, %s::jsonb, %s, %s, %s, %s)'
+    )
+
+    def _save_thread(self, thread: Thread) -> Thread:
+        sql = self._THREAD_INSERT.format(t=self._threads) + (
+            ' ON CONFLICT (id) DO UPDATE SET "resourceId" = excluded."resourceId", '
+            'title = excluded.title, metadata = excluded.metadata, "createdAt" = excluded."createdAt", '
+            '"updatedAt" = excluded."updatedAt", "createdAtZ" = excluded."createdAtZ", '
+            '"updatedAtZ" = excluded."updatedAtZ"'
+        )
+        self._write(lambda conn: conn.execute(sql, self._thread_values(thread)))
+        return thread
+
+    def _update_thread(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        # One statement: the merge happens under the row lock, so concurrent updates compose.
+        sql = (
+            f"UPDATE {self._threads} AS t SET title = COALESCE(%s, t.title), "
+            "metadata = COALESCE(t.metadata, '{}'::jsonb) || %s::jsonb, "
+            '"updatedAt" = %s, "updatedAtZ" = %s WHERE id = %s '
+            f"RETURNING {_sql.thread_columns(self.dialect)}"
+        )
+        row = self._write(lambda conn: conn.execute(
+            sql, (title, dumps(metadata or {}), _naive(now), now, thread_id)).fetchone())
+        if row is None:
+            raise ThreadNotFoundError(thread_id)
+        return _sql.row_to_thread(row)
+
+    def _delete_thread(self, thread_id: str) -> None:
+        def work(conn: Any) -> None:
+            conn.execute(f"DELETE FROM {self._messages} WHERE thread_id = %s", (thread_id,))
+            conn.execute(f"DELETE FROM {self._threads} WHERE id = %s", (thread_id,))
+            self._after_delete_thread(conn, thread_id)
+
+        self._write(work)
+
+    def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
+        """Hook for tables that hang off a thread (observational memory, ...); runs inside the
+        delete transaction."""
+
+    def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
+        sql, params, count_sql, count_params = _sql.select_threads_sql(self.dialect, query)
+        with self._conn() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            if query.per_page is False:
+                total = len(rows)
+            elif query.page == 0 and len(rows) < query.per_page:
+                total = len(rows)
+            else:
+                total = int(conn.execute(count_sql, count_params).fetchone()[0])
+        return [_sql.row_to_thread(r) for r in rows], total
+
+    # -- messages -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _message_values(m: Message) -> tuple[Any, ...]:
+        return (m.id, m.thread_id, m.content.to_json(), m.role, m.type or "v2",
+                _naive(m.created_at), m.created_at, m.resource_id)
+
+    def _insert_messages(self, conn: Any, messages: Sequence[Message], upsert: bool) -> int:
+        """Multi-row INSERT (chunked under the bind limit); returns the rows written."""
+        written = 0
+        head = (
+            f'INSERT INTO {self._messages} AS m (id, thread_id, content, role, type, "createdAt", '
+            '"createdAtZ", "resourceId") VALUES '
+        )
+        tail = (
+            " ON CONFLICT (id) DO UPDATE SET content = excluded.content, role = excluded.role, "
+            'type = excluded.type, "createdAt" = excluded."createdAt", '
+            '"createdAtZ" = excluded."createdAtZ", "resourceId" = excluded."resourceId" '
+            "WHERE m.thread_id = excluded.thread_id"
+        ) if upsert else ""
+        for i in range(0, len(messages), _ROWS_PER_INSERT):
+            chunk = messages[i : i + _ROWS_PER_INSERT]
+            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
+            params = [v for m in chunk for v in self._message_values(m)]
+            written += conn.execute(head + rows + tail, params).rowcount
+        return written
+
+    def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        thread_ids = sorted({m.thread_id for m in messages})
+        lock_and_bump = (
+            f"WITH locked AS (SELECT id FROM {self._threads} WHERE id = ANY(%s) "
+            f'ORDER BY id COLLATE "C" FOR UPDATE) '
+            f'UPDATE {self._threads} AS t SET "updatedAt" = %s, "updatedAtZ" = %s FROM locked '
+            'WHERE t.id = locked.id RETURNING t.id, t."resourceId"'
+        )
+
+        def work(conn: Any) -> list[Message]:
+            owners = dict(conn.execute(lock_and_bump, (thread_ids, _naive(now), now)).fetchall())
+            stored: list[Message] = []
+            for m in messages:
+                owner = owners.get(m.thread_id)
+                if owner is None:
+                    raise ThreadNotFoundError(m.thread_id)
+                if m.resource_id is None:
+                    m = m.model_copy(update={"resource_id": owner})
+                elif m.resource_id != owner:
+                    raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
+                stored.append(m)
+            if self._insert_messages(conn, stored, upsert=True) != len(stored):
+                self._raise_moved(conn, stored)
+            return stored
+
+        return self._write(work)
+
+    def _raise_moved(self, conn: Any, stored: list[Message]) -> None:
+        wanted = {m.id: m.thread_id for m in stored}
+        rows = conn.execute(
+            f"SELECT id, thread_id FROM {self._messages} WHERE id = ANY(%s)", (list(wanted),)
+        ).fetchall()
+        for mid, tid in rows:
+            if wanted.get(mid) != tid:
+                raise ValidationError(f"message id {mid!r} already exists in another thread")
+        raise StorageError("message upsert wrote fewer rows than expected")  # pragma: no cover
+
+    def _include_sql(self) -> str:
+        t, cid = self._messages, 'm.id COLLATE "C"'
+        cols = ", ".join(f"m.{c.strip()}" for c in MESSAGE_COLUMNS.split(","))
+        return (
+            "WITH spec AS (SELECT * FROM unnest(%s::text[], %s::int[], %s::int[]) AS s(id, prev, next)), "
+            f"hit AS (SELECT {cols}, s.prev, s.next FROM spec s JOIN {t} m ON m.id = s.id) "
+            f"SELECT {MESSAGE_COLUMNS} FROM hit "
+            f"UNION ALL SELECT w.* FROM hit h CROSS JOIN LATERAL (SELECT {cols} FROM {t} m "
+            f'WHERE m.thread_id = h.thread_id AND (m."createdAt", {cid}) < (h."createdAt", h.id) '
+            f'ORDER BY m."createdAt" DESC, {cid} DESC LIMIT h.prev) w '
+            f"UNION ALL SELECT w.* FROM hit h CROSS JOIN LATERAL (SELECT {cols} FROM {t} m "
+            f'WHERE m.thread_id = h.thread_id AND (m."createdAt", {cid}) > (h."createdAt", h.id) '
+            f'ORDER BY m."createdAt" ASC, {cid} ASC LIMIT h.next) w'
+        )
+
+    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        rows: list[Any] = []
+        sql, params, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
+        with self._conn() as conn:
+            if query.per_page is False or query.per_page > 0:
+                rows = conn.execute(sql, params).fetchall()
+                if query.per_page is False or (query.page == 0 and len(rows) < query.per_page):
+                    total = len(rows)
+                else:
+                    total = int(conn.execute(count_sql, count_params).fetchone()[0])
+            else:
+                total = int(conn.execute(count_sql, count_params).fetchone()[0])
+            if query.include:
+                spec = query.include
+                rows += conn.execute(self._include_sql(), (
+                    [s.id for s in spec],
+                    [s.with_previous_messages for s in spec],
+                    [s.with_next_messages for s in spec],
+                )).fetchall()
+        return _sql.dedupe_sorted(rows), total
+
+    def _list_messages_by_resource(
+        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
+    ) -> tuple[list[Message], int]:
+        sql = (
+            f'SELECT {MESSAGE_COLUMNS} FROM {self._messages} WHERE "resourceId" = %s '
+            f'ORDER BY "createdAt" {direction}, id COLLATE "C" {direction}'
+        )
+        params: list[Any] = [resource_id]
+        if per_page is not False:
+            sql += " LIMIT %s OFFSET %s"
+            params += [per_page, page * per_page]
+        with self._conn() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            total = conn.execute(
+                f'SELECT count(*) FROM {self._messages} WHERE "resourceId" = %s', (resource_id,)
+            ).fetchone()[0]
+        return _sql.dedupe_sorted(rows), int(total)
+
+    def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)
+            ).fetchall()
+        return _sql.dedupe_sorted(rows)
+
+    def _delete_messages(self, message_ids: list[str]) -> None:
+        self._write(lambda conn: conn.execute(
+            f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)))
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def _get_resource(self, resource_id: str) -> Resource | None:
+        with self._conn() as conn:
+            row = conn.execute(
+                f"SELECT {_sql.resource_columns(self.dialect)} FROM {self._resources} WHERE id = %s",
+                (resource_id,),
+            ).fetchone()
+        return _sql.row_to_resource(row) if row else None
+
+    _RESOURCE_INSERT = (
+        'INSERT INTO {t} AS r (id, "workingMemory", metadata, "createdAt", "updatedAt", '
+        '"createdAtZ", "updatedAtZ") VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s) '
+    )
+
+    def _save_resource(self, resource: Resource) -> Resource:
+        sql = self._RESOURCE_INSERT.format(t=self._resources) + (
+            'ON CONFLICT (id) DO UPDATE SET "workingMemory" = excluded."workingMemory", '
+            'metadata = excluded.metadata, "createdAt" = excluded."createdAt", '
+            '"updatedAt" = excluded."updatedAt", "createdAtZ" = excluded."createdAtZ", '
+            '"updatedAtZ" = excluded."updatedAtZ"'
+        )
+        params = (resource.id, resource.working_memory, dumps(resource.metadata),
+                  _naive(resource.created_at), _naive(resource.updated_at),
+                  resource.created_at, resource.updated_at)
+        self._write(lambda conn: conn.execute(sql, params))
+        return resource
+
+    def _update_resource(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        # One upsert statement: create-or-merge happens atomically under the row lock.
+        sql = self._RESOURCE_INSERT.format(t=self._resources) + (
+            'ON CONFLICT (id) DO UPDATE SET "workingMemory" = '
+            'COALESCE(excluded."workingMemory", r."workingMemory"), '
+            "metadata = COALESCE(r.metadata, '{}'::jsonb) || excluded.metadata, "
+            '"updatedAt" = excluded."updatedAt", "updatedAtZ" = excluded."updatedAtZ" '
+            f"RETURNING {_sql.resource_columns(self.dialect)}"
+        )
+        params = (resource_id, working_memory, dumps(metadata or {}), _naive(now), _naive(now), now, now)
+        row = self._write(lambda conn: conn.execute(sql, params).fetchone())
+        return _sql.row_to_resource(row)
+
+    # -- clone ----------------------------------------------------------------------------------
+
+    def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        sql = self._THREAD_INSERT.format(t=self._threads) + " ON CONFLICT (id) DO NOTHING"
+
+        def work(conn: Any) -> None:
+            if conn.execute(sql, self._thread_values(thread)).rowcount != 1:
+                raise ValidationError(f"thread {thread.id!r} already exists")
+            if messages:
+                self._insert_messages(conn, messages, upsert=False)
+
+        self._write(work)
+        return thread
+
+
+def _sql_url(url: str) -> str:
+    """Accept SQLAlchemy-style ``postgresql+psycopg://`` and ``postgres://`` spellings."""
+    url = re.sub(r"^postgres(ql)?\+[a-z0-9_]+://", "postgresql://", url)
+    return re.sub(r"^postgres://", "postgresql://", url)
