@@ -10,7 +10,6 @@ The contract every backend implements is :class:`storage_adapters.base.MemorySto
 
 from __future__ import annotations
 
-import mastra_memory  # noqa: F401  - load the core first: it imports storage_adapters.base itself
 from storage_adapters.base import MemoryStorage
 
 __all__ = ["MemoryStorage"]
