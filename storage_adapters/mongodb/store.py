@@ -1,0 +1,482 @@
+"""``MongoDBStore``: threads, messages and resources in MongoDB (pymongo).
+
+Collections are named like the original's tables (``mastra_threads``, ``mastra_messages``,
+``mastra_resources``) and documents use @mastra/mongodb's field names (``id``, ``thread_id``,
+``resourceId``, ``createdAt`` as BSON dates, ``metadata`` as an embedded document, ``content``
+as format-2 JSON text), so both sides read each other's data.
+
+Design notes:
+
+* ``setup()`` creates the indexes every hot path uses: unique ``id`` on each collection,
+  ``(thread_id, createdAt, id)`` and ``(resourceId, createdAt, id)`` on messages,
+  ``(resourceId, createdAt)`` / ``(resourceId, updatedAt)`` on threads. Pages are
+  ``sort + skip + limit`` on those indexes; include windows are two bounded range queries per
+  requested message; nothing on a hot path scans a collection.
+* Writes that touch several documents (``save_messages``, ``delete_thread``, clone) run in a
+  multi-document transaction when the deployment supports them (replica sets, sharded
+  clusters, the mongoeco test server). On a standalone server, which rejects transactions, they
+  fall back to careful ordering: every check happens before the first write, messages are
+  idempotent upserts keyed by a unique ``id`` index (a retry completes a cut-off batch), and a
+  message can never move to another thread because its upsert filter includes ``thread_id``.
+* Metadata merges are single pipeline updates (``$mergeObjects``), atomic per document.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from mastra_memory.errors import (
+    MastraMemoryError,
+    MissingDependencyError,
+    ResourceMismatchError,
+    StorageError,
+    ThreadNotFoundError,
+    ValidationError,
+)
+from mastra_memory.types import Message, MessageContent, Resource, Thread
+from storage_adapters._sql import MESSAGES, RESOURCES, THREADS
+from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
+
+__all__ = ["MongoDBStore"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_ORDER_FIELDS = {"created_at": "createdAt", "updated_at": "updatedAt"}
+_NO_TXN_CODES = {20, 263}  # IllegalOperation (standalone), OperationNotSupportedInTransaction
+_PROJECTION = {"_id": 0}
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    from storage_adapters._sql import parse_ts
+
+    return parse_ts(value)
+
+
+def _doc_to_thread(doc: dict[str, Any]) -> Thread:
+    return Thread.model_construct(
+        id=doc["id"], resource_id=doc["resourceId"], title=doc.get("title") or "",
+        metadata=doc.get("metadata") or {}, created_at=_utc(doc["createdAt"]),
+        updated_at=_utc(doc.get("updatedAt", doc["createdAt"])),
+    )
+
+
+def _doc_to_message(doc: dict[str, Any]) -> Message:
+    return Message.model_construct(
+        id=doc["id"], thread_id=doc["thread_id"], resource_id=doc.get("resourceId"),
+        role=doc["role"], created_at=_utc(doc["createdAt"]),
+        content=MessageContent.from_storage(doc["content"]), type=doc.get("type") or "v2",
+    )
+
+
+def _doc_to_resource(doc: dict[str, Any]) -> Resource:
+    return Resource.model_construct(
+        id=doc["id"], working_memory=doc.get("workingMemory"), metadata=doc.get("metadata") or {},
+        created_at=_utc(doc["createdAt"]), updated_at=_utc(doc.get("updatedAt", doc["createdAt"])),
+    )
+
+
+def _message_doc(m: Message) -> dict[str, Any]:
+    return {
+        "id": m.id, "thread_id": m.thread_id, "content": m.content.to_json(), "role": m.role,
+        "type": m.type or "v2", "createdAt": m.created_at, "resourceId": m.resource_id,
+    }
+
+
+def _thread_doc(t: Thread) -> dict[str, Any]:
+    return {
+        "id": t.id, "resourceId": t.resource_id, "title": t.title, "metadata": t.metadata,
+        "createdAt": t.created_at, "updatedAt": t.updated_at,
+    }
+
+
+def _sorted_messages(docs: list[dict[str, Any]]) -> list[Message]:
+    seen: dict[str, dict[str, Any]] = {}
+    for d in docs:
+        seen.setdefault(d["id"], d)
+    return [_doc_to_message(d) for d in sorted(seen.values(), key=lambda d: (_utc(d["createdAt"]), d["id"]))]
+
+
+def _merge_pipeline(field: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline ``$set`` merging ``values`` into the embedded document ``field`` (keys taken
+    literally, so dots and dollars in metadata keys are safe)."""
+    return {field: {"$mergeObjects": [{"$ifNull": [f"${field}", {}]}, {"$literal": values}]}}
+
+
+class MongoDBStore(MemoryStorage):
+    """Storage on MongoDB.
+
+    Args:
+        url: A MongoDB connection string (``mongodb://host:27017``). Either this or ``client``.
+        db_name: The database holding the collections (``"mastra"``).
+        client: A ``pymongo.MongoClient`` you own (the store does not close it).
+        transactions: ``True`` always use multi-document transactions, ``False`` never,
+            ``None`` (default) use them when the server accepts them (detected on first write).
+        timeout_ms: Server selection and socket timeout in milliseconds (10000).
+
+    Raises:
+        MissingDependencyError: if pymongo is not installed (extra ``[mongodb]``).
+        ValidationError: on both/neither of url/client or an empty db_name.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        db_name: str = "mastra",
+        *,
+        client: Any = None,
+        transactions: bool | None = None,
+        timeout_ms: int = 10_000,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise ValidationError("pass exactly one of url or client")
+        if not db_name or not isinstance(db_name, str):
+            raise ValidationError("db_name must be a non-empty string")
+        try:
+            import pymongo
+        except ImportError as exc:  # pragma: no cover - exercised without the extra
+            raise MissingDependencyError("pymongo", "mongodb") from exc
+        self._owns_client = client is None
+        if client is None:
+            client = pymongo.MongoClient(
+                url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, socketTimeoutMS=timeout_ms,
+                appname="mastra-memory",
+            )
+        self._client = client
+        self.db_name = db_name
+        self._db = client[db_name]
+        self._threads = self._db[THREADS]
+        self._messages = self._db[MESSAGES]
+        self._resources = self._db[RESOURCES]
+        self._transactions = transactions
+        self._setup_lock = threading.Lock()
+        self._ready = False
+
+    @classmethod
+    def from_url(cls, url: str, db_name: str = "mastra", **kwargs: Any) -> MongoDBStore:
+        """Build a store from a ``mongodb://`` URL; ``kwargs`` as for the constructor."""
+        return cls(url=url, db_name=db_name, **kwargs)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create the indexes (idempotent; ``createIndex`` of an existing index is a no-op)."""
+        import pymongo
+
+        with self._setup_lock:
+            if self._ready:
+                return
+            asc = pymongo.ASCENDING
+            try:
+                self._threads.create_index([("id", asc)], unique=True)
+                self._threads.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
+                self._threads.create_index([("resourceId", asc), ("updatedAt", asc), ("id", asc)])
+                self._messages.create_index([("id", asc)], unique=True)
+                self._messages.create_index([("thread_id", asc), ("createdAt", asc), ("id", asc)])
+                self._messages.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
+                self._resources.create_index([("id", asc)], unique=True)
+                self._after_setup(self._db)
+            except pymongo.errors.PyMongoError as exc:
+                raise StorageError(f"MongoDB setup failed: {exc}") from exc
+            self._ready = True
+
+    def _after_setup(self, db: Any) -> None:
+        """Hook for collections owned by other features (observational memory, key-value)."""
+
+    def close(self) -> None:
+        if self._owns_client:
+            self._client.close()
+        self._ready = False
+
+    def drop_database(self) -> None:
+        """Delete the whole database (every collection of ``db_name``). For tests."""
+        self._client.drop_database(self.db_name)
+        self._ready = False
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        import pymongo
+
+        self._ensure_setup()
+        try:
+            yield
+        except MastraMemoryError:
+            raise
+        except pymongo.errors.PyMongoError as exc:
+            raise StorageError(f"MongoDB operation failed: {exc}") from exc
+
+    def _ensure_setup(self) -> None:
+        if not self._ready:
+            self.setup()
+
+    def _write(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(session)`` in a transaction when the server supports them, else with
+        ``session=None`` (see the module notes for the ordering that keeps that safe)."""
+        import pymongo
+
+        with self._errors():
+            if self._transactions is not False:
+                try:
+                    with self._client.start_session() as session:
+                        return session.with_transaction(work)  # type: ignore[no-any-return]
+                except pymongo.errors.OperationFailure as exc:
+                    if self._transactions is True or (
+                        exc.code not in _NO_TXN_CODES and "Transaction numbers" not in str(exc)
+                    ):
+                        raise
+                    logger.info("MongoDB server does not support transactions; using ordered writes")
+                    self._transactions = False
+            return work(None)
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _get_thread(self, thread_id: str) -> Thread | None:
+        with self._errors():
+            doc = self._threads.find_one({"id": thread_id}, _PROJECTION)
+        return _doc_to_thread(doc) if doc else None
+
+    def _save_thread(self, thread: Thread) -> Thread:
+        with self._errors():
+            self._threads.replace_one({"id": thread.id}, _thread_doc(thread), upsert=True)
+        return thread
+
+    def _update_thread(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        import pymongo
+
+        changes: dict[str, Any] = {"updatedAt": now}
+        if title is not None:
+            changes["title"] = {"$literal": title}
+        if metadata:
+            changes.update(_merge_pipeline("metadata", metadata))
+        with self._errors():
+            doc = self._threads.find_one_and_update(
+                {"id": thread_id}, [{"$set": changes}], projection=_PROJECTION,
+                return_document=pymongo.ReturnDocument.AFTER,
+            )
+        if doc is None:
+            raise ThreadNotFoundError(thread_id)
+        return _doc_to_thread(doc)
+
+    def _delete_thread(self, thread_id: str) -> None:
+        def work(session: Any) -> None:
+            # Messages first: a cut-off delete leaves an empty thread, never orphans.
+            self._messages.delete_many({"thread_id": thread_id}, session=session)
+            self._threads.delete_one({"id": thread_id}, session=session)
+            self._after_delete_thread(session, thread_id)
+
+        self._write(work)
+
+    def _after_delete_thread(self, session: Any, thread_id: str) -> None:
+        """Hook for collections that hang off a thread (observational memory, ...); runs in the
+        delete's session (``None`` without transactions)."""
+
+    def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
+        import pymongo
+
+        flt: dict[str, Any] = {}
+        if query.resource_id is not None:
+            flt["resourceId"] = query.resource_id
+        for key, value in query.metadata.items():
+            flt[f"metadata.{key}"] = value
+        order = pymongo.ASCENDING if query.direction == "ASC" else pymongo.DESCENDING
+        with self._errors():
+            cursor = self._threads.find(flt, _PROJECTION).sort(
+                [(_ORDER_FIELDS[query.order_by], order), ("id", order)]
+            )
+            if query.per_page is not False:
+                cursor = cursor.skip(query.offset).limit(query.per_page)
+            docs = list(cursor)
+            if query.per_page is False or (query.page == 0 and len(docs) < query.per_page):
+                total = len(docs)
+            else:
+                total = self._threads.count_documents(flt)
+        return [_doc_to_thread(d) for d in docs], total
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        import pymongo
+
+        thread_ids = sorted({m.thread_id for m in messages})
+
+        def work(session: Any) -> list[Message]:
+            owners = {
+                d["id"]: d["resourceId"]
+                for d in self._threads.find({"id": {"$in": thread_ids}}, {"_id": 0, "id": 1, "resourceId": 1},
+                                            session=session)
+            }
+            stored: list[Message] = []
+            for m in messages:
+                owner = owners.get(m.thread_id)
+                if owner is None:
+                    raise ThreadNotFoundError(m.thread_id)
+                if m.resource_id is None:
+                    m = m.model_copy(update={"resource_id": owner})
+                elif m.resource_id != owner:
+                    raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
+                stored.append(m)
+            wanted = {m.id: m.thread_id for m in stored}
+            for d in self._messages.find({"id": {"$in": list(wanted)}}, {"_id": 0, "id": 1, "thread_id": 1},
+                                         session=session):
+                if d["thread_id"] != wanted[d["id"]]:
+                    raise ValidationError(f"message id {d['id']!r} already exists in another thread")
+            ops = [
+                pymongo.ReplaceOne({"id": m.id, "thread_id": m.thread_id}, _message_doc(m), upsert=True)
+                for m in stored
+            ]
+            try:
+                self._messages.bulk_write(ops, ordered=True, session=session)
+            except pymongo.errors.BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if errors and errors[0].get("code") == 11000:
+                    mid = stored[errors[0]["index"]].id
+                    raise ValidationError(f"message id {mid!r} already exists in another thread") from exc
+                raise
+            self._threads.update_many({"id": {"$in": thread_ids}}, {"$set": {"updatedAt": now}}, session=session)
+            return stored
+
+        return self._write(work)
+
+    def _message_filter(self, query: MessageQuery) -> dict[str, Any]:
+        ids = list(query.thread_ids)
+        flt: dict[str, Any] = {"thread_id": ids[0] if len(ids) == 1 else {"$in": ids}}
+        created: dict[str, Any] = {}
+        if query.start is not None:
+            created["$gte"] = query.start
+        if query.end is not None:
+            created["$lte"] = query.end
+        if created:
+            flt["createdAt"] = created
+        return flt
+
+    def _include_docs(self, query: MessageQuery) -> list[dict[str, Any]]:
+        import pymongo
+
+        hits = {d["id"]: d for d in self._messages.find({"id": {"$in": [s.id for s in query.include]}}, _PROJECTION)}
+        docs: list[dict[str, Any]] = list(hits.values())
+        for spec in query.include:
+            hit = hits.get(spec.id)
+            if hit is None:
+                continue
+            tid, at, mid = hit["thread_id"], hit["createdAt"], hit["id"]
+            if spec.with_previous_messages:
+                docs += self._messages.find(
+                    {"thread_id": tid, "$or": [{"createdAt": {"$lt": at}}, {"createdAt": at, "id": {"$lt": mid}}]},
+                    _PROJECTION,
+                ).sort([("createdAt", pymongo.DESCENDING), ("id", pymongo.DESCENDING)]).limit(
+                    spec.with_previous_messages)
+            if spec.with_next_messages:
+                docs += self._messages.find(
+                    {"thread_id": tid, "$or": [{"createdAt": {"$gt": at}}, {"createdAt": at, "id": {"$gt": mid}}]},
+                    _PROJECTION,
+                ).sort([("createdAt", pymongo.ASCENDING), ("id", pymongo.ASCENDING)]).limit(spec.with_next_messages)
+        return docs
+
+    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        import pymongo
+
+        flt = self._message_filter(query)
+        docs: list[dict[str, Any]] = []
+        with self._errors():
+            if query.per_page is False or query.per_page > 0:
+                order = pymongo.ASCENDING if query.direction == "ASC" else pymongo.DESCENDING
+                cursor = self._messages.find(flt, _PROJECTION).sort([("createdAt", order), ("id", order)])
+                if query.per_page is not False:
+                    cursor = cursor.skip(query.offset).limit(query.per_page)
+                docs = list(cursor)
+                if query.per_page is False or (query.page == 0 and len(docs) < query.per_page):
+                    total = len(docs)
+                else:
+                    total = self._messages.count_documents(flt)
+            else:
+                total = self._messages.count_documents(flt)
+            if query.include:
+                docs += self._include_docs(query)
+        return _sorted_messages(docs), total
+
+    def _list_messages_by_resource(
+        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
+    ) -> tuple[list[Message], int]:
+        import pymongo
+
+        flt = {"resourceId": resource_id}
+        order = pymongo.ASCENDING if direction == "ASC" else pymongo.DESCENDING
+        with self._errors():
+            cursor = self._messages.find(flt, _PROJECTION).sort([("createdAt", order), ("id", order)])
+            if per_page is not False:
+                cursor = cursor.skip(page * per_page).limit(per_page)
+            docs = list(cursor)
+            total = self._messages.count_documents(flt)
+        return _sorted_messages(docs), total
+
+    def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
+        with self._errors():
+            docs = list(self._messages.find({"id": {"$in": message_ids}}, _PROJECTION))
+        return _sorted_messages(docs)
+
+    def _delete_messages(self, message_ids: list[str]) -> None:
+        with self._errors():
+            self._messages.delete_many({"id": {"$in": message_ids}})
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def _get_resource(self, resource_id: str) -> Resource | None:
+        with self._errors():
+            doc = self._resources.find_one({"id": resource_id}, _PROJECTION)
+        return _doc_to_resource(doc) if doc else None
+
+    def _save_resource(self, resource: Resource) -> Resource:
+        doc = {
+            "id": resource.id, "workingMemory": resource.working_memory, "metadata": resource.metadata,
+            "createdAt": resource.created_at, "updatedAt": resource.updated_at,
+        }
+        with self._errors():
+            self._resources.replace_one({"id": resource.id}, doc, upsert=True)
+        return resource
+
+    def _update_resource(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        import pymongo
+
+        changes: dict[str, Any] = {
+            "updatedAt": now,
+            "createdAt": {"$ifNull": ["$createdAt", now]},
+            **_merge_pipeline("metadata", metadata or {}),
+        }
+        if working_memory is not None:
+            changes["workingMemory"] = {"$literal": working_memory}
+        with self._errors():
+            doc = self._resources.find_one_and_update(
+                {"id": resource_id}, [{"$set": changes}], projection=_PROJECTION, upsert=True,
+                return_document=pymongo.ReturnDocument.AFTER,
+            )
+        return _doc_to_resource(doc)
+
+    # -- clone ----------------------------------------------------------------------------------
+
+    def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        import pymongo
+
+        def work(session: Any) -> None:
+            try:
+                self._threads.insert_one(_thread_doc(thread), session=session)
+            except pymongo.errors.DuplicateKeyError as exc:
+                raise ValidationError(f"thread {thread.id!r} already exists") from exc
+            if messages:
+                self._messages.insert_many([_message_doc(m) for m in messages], ordered=True, session=session)
+
+        self._write(work)
+        return thread
