@@ -1,0 +1,722 @@
+"""``SQLAlchemyStore``: threads, messages and resources on any SQLAlchemy 2 dialect (Core only).
+
+Tested on SQLite, PostgreSQL (psycopg 3) and MariaDB (PyMySQL). Tables and columns are the
+original's; column types are each dialect's natural ones:
+
+============  ===========================  ==============================  ======================
+column        SQLite                       PostgreSQL                      MySQL / MariaDB
+============  ===========================  ==============================  ======================
+ids           TEXT                         TEXT (ordered ``COLLATE "C"``)  VARCHAR(255) utf8mb4_bin
+timestamps    ISO-8601 text ``...123Z``    TIMESTAMP + TIMESTAMPTZ ``*Z``  DATETIME(3)
+metadata      JSON text                    JSONB                           JSON (LONGTEXT)
+content       TEXT                         TEXT                            LONGTEXT
+============  ===========================  ==============================  ======================
+
+so on SQLite the file has the libSQL store's timestamp format and on PostgreSQL the tables are
+the ones :class:`~storage_adapters.pg.PostgresStore` (and @mastra/pg) create. Case-sensitive,
+code-point ordering of ids is kept on every dialect (binary collations).
+
+Metadata filters compile to each dialect's JSON operators (``->`` on SQLite and PostgreSQL,
+``JSON_EQUALS(JSON_EXTRACT(...))`` on MariaDB/MySQL); other dialects filter in Python after an
+indexed ``resourceId`` query. Writes are one transaction each, retried with backoff on
+"database is locked", deadlocks and serialization failures.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from mastra_memory.errors import (
+    ConcurrencyError,
+    MastraMemoryError,
+    MissingDependencyError,
+    ResourceMismatchError,
+    StorageError,
+    ThreadNotFoundError,
+    ValidationError,
+)
+from mastra_memory.types import Message, Resource, Thread
+from storage_adapters import _sql
+from storage_adapters._sql import MESSAGES, MIGRATIONS_TABLE, RESOURCES, THREADS
+from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery, dumps
+
+__all__ = ["SQLAlchemyStore"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_CHUNK = 500  # ids per IN (...) list
+_RETRY_MARKERS = ("database is locked", "deadlock", "could not serialize", "lock wait timeout")
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(marker in text for marker in _RETRY_MARKERS)
+
+
+def _naive(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class SQLAlchemyStore(MemoryStorage):
+    """Storage on any database SQLAlchemy 2 supports.
+
+    Args:
+        url: A SQLAlchemy URL: ``sqlite:///path.db``, ``postgresql+psycopg://user@host/db``,
+            ``mysql+pymysql://user@host/db``, ... Either this or ``engine``.
+        engine: An ``sqlalchemy.Engine`` you own (the store does not dispose it).
+        schema: Schema (PostgreSQL) holding the tables; ``None`` = the default.
+        max_retries: Extra attempts of a write after a lock/deadlock/serialization error (8).
+        engine_options: Extra ``create_engine`` keyword arguments (pool sizes, echo, ...).
+
+    Raises:
+        MissingDependencyError: if SQLAlchemy (or the URL's driver) is not installed
+            (extra ``[sqlalchemy]``).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        engine: Any = None,
+        schema: str | None = None,
+        max_retries: int = 8,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        if (url is None) == (engine is None):
+            raise ValidationError("pass exactly one of url or engine")
+        try:
+            import sqlalchemy as sa
+        except ImportError as exc:  # pragma: no cover - exercised without the extra
+            raise MissingDependencyError("sqlalchemy", "sqlalchemy") from exc
+        self._owns_engine = engine is None
+        if engine is None:
+            options: dict[str, Any] = {
+                "json_serializer": dumps,
+                "json_deserializer": json.loads,
+                "pool_pre_ping": True,
+                **(engine_options or {}),
+            }
+            if str(url).startswith("sqlite"):
+                options.setdefault("connect_args", {"timeout": 30})
+            try:
+                engine = sa.create_engine(url, **options)
+            except ImportError as exc:
+                raise MissingDependencyError(str(exc).split("'")[1] if "'" in str(exc) else "driver",
+                                             "sqlalchemy") from exc
+            if engine.dialect.name == "sqlite":
+                _sqlite_pragmas(engine)
+        self.engine = engine
+        self.schema = schema
+        self.max_retries = max_retries
+        self.dialect_name: str = engine.dialect.name
+        self._t = _Tables(self.dialect_name, schema)
+        self._setup_lock = threading.Lock()
+        self._ready = False
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> SQLAlchemyStore:
+        """Build a store from a SQLAlchemy URL; ``kwargs`` as for the constructor."""
+        return cls(url, **kwargs)
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._owns_engine:
+            self.engine.dispose()
+        self._ready = False
+
+    def _read(self, work: Callable[[Any], T]) -> T:
+        import sqlalchemy as sa
+
+        self._ensure_setup()
+        try:
+            with self.engine.connect() as conn:
+                return work(conn)
+        except MastraMemoryError:
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"{self.dialect_name} query failed: {exc}") from exc
+
+    def _write(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(conn)`` in one transaction, retried with jittered backoff when another
+        writer holds a lock or a deadlock/serialization failure is reported."""
+        import sqlalchemy as sa
+
+        self._ensure_setup()
+        delay = 0.01
+        for attempt in range(self.max_retries + 1):
+            try:
+                with self.engine.begin() as conn:
+                    if self.dialect_name == "sqlite":
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    return work(conn)
+            except MastraMemoryError:
+                raise
+            except sa.exc.SQLAlchemyError as exc:
+                if not _is_retryable(exc):
+                    raise StorageError(f"{self.dialect_name} write failed: {exc}") from exc
+                if attempt == self.max_retries:
+                    raise ConcurrencyError(f"{self.dialect_name} write kept conflicting: {exc}") from exc
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create the tables and indexes through the numbered migrations list (idempotent;
+        serialised across processes with an advisory lock on PostgreSQL/MySQL)."""
+        import sqlalchemy as sa
+
+        with self._setup_lock:
+            if self._ready:
+                return
+            t = self._t
+            try:
+                with self.engine.begin() as conn:
+                    if self.dialect_name == "sqlite":
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    elif self.dialect_name == "postgresql":
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                                     {"k": f"mastra_memory:{self.schema or 'public'}"})
+                        if self.schema:
+                            conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+                    elif self.dialect_name in ("mysql", "mariadb"):
+                        conn.execute(sa.text("SELECT GET_LOCK('mastra_memory_setup', 60)"))
+                    t.migrations.create(conn, checkfirst=True)
+                    done = {r[0] for r in conn.execute(sa.select(t.migrations.c.version))}
+                    for version, name, step in t.steps():
+                        if version in done:
+                            continue
+                        logger.info("applying migration %d: %s", version, name)
+                        step(conn)
+                        conn.execute(t.migrations.insert().values(
+                            version=version, name=name, applied_at=_sql.format_ts(datetime.now(UTC))))
+                    if self.dialect_name in ("mysql", "mariadb"):
+                        conn.execute(sa.text("SELECT RELEASE_LOCK('mastra_memory_setup')"))
+            except sa.exc.SQLAlchemyError as exc:
+                raise StorageError(f"{self.dialect_name} setup failed: {exc}") from exc
+            self._ready = True
+
+    def _ensure_setup(self) -> None:
+        if not self._ready:
+            self.setup()
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def _get_thread(self, thread_id: str) -> Thread | None:
+        t = self._t
+        row = self._read(lambda c: c.execute(t.thread_select().where(t.threads.c.id == thread_id)).first())
+        return _sql.row_to_thread(row) if row else None
+
+    def _save_thread(self, thread: Thread) -> Thread:
+        t = self._t
+        values = t.thread_values(thread)
+
+        def work(conn: Any) -> None:
+            exists = conn.execute(t.threads.select().with_only_columns(t.threads.c.id)
+                                  .where(t.threads.c.id == thread.id)).first()
+            if exists:
+                conn.execute(t.threads.update().where(t.threads.c.id == thread.id).values(values))
+            else:
+                conn.execute(t.threads.insert().values(values))
+
+        self._write(work)
+        return thread
+
+    def _update_thread(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        t = self._t
+
+        def work(conn: Any) -> Thread:
+            row = conn.execute(t.thread_select().where(t.threads.c.id == thread_id).with_for_update()).first()
+            if row is None:
+                raise ThreadNotFoundError(thread_id)
+            thread = _sql.row_to_thread(row)
+            merged = {**thread.metadata, **(metadata or {})}
+            new_title = thread.title if title is None else title
+            conn.execute(t.threads.update().where(t.threads.c.id == thread_id).values(
+                title=new_title, metadata=merged, **t.ts_values("updatedAt", now)))
+            return thread.model_copy(update={"title": new_title, "metadata": merged, "updated_at": now})
+
+        return self._write(work)
+
+    def _delete_thread(self, thread_id: str) -> None:
+        t = self._t
+
+        def work(conn: Any) -> None:
+            conn.execute(t.messages.delete().where(t.messages.c.thread_id == thread_id))
+            conn.execute(t.threads.delete().where(t.threads.c.id == thread_id))
+            self._after_delete_thread(conn, thread_id)
+
+        self._write(work)
+
+    def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
+        """Hook for tables that hang off a thread; runs inside the delete transaction."""
+
+    def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
+        import sqlalchemy as sa
+
+        t = self._t
+        cond = []
+        if query.resource_id is not None:
+            cond.append(t.threads.c.resourceId == query.resource_id)
+        python_filter = bool(query.metadata) and not t.has_json_match
+        if query.metadata and t.has_json_match:
+            cond += [t.meta_match(k, v) for k, v in query.metadata.items()]
+        col = t.threads.c.createdAt if query.order_by == "created_at" else t.threads.c.updatedAt
+        desc = query.direction == "DESC"
+        stmt = t.thread_select().where(*cond).order_by(
+            col.desc() if desc else col.asc(), t.order_id(t.threads).desc() if desc else t.order_id(t.threads).asc())
+        if python_filter:
+            rows = [r for r in self._read(lambda c: c.execute(stmt).all())
+                    if _meta_matches(_sql.load_json(r[3]), query.metadata)]
+            chosen = rows if query.per_page is False else rows[query.offset : query.offset + query.per_page]
+            return [_sql.row_to_thread(r) for r in chosen], len(rows)
+        page = stmt if query.per_page is False else stmt.limit(query.per_page).offset(query.offset)
+
+        def work(conn: Any) -> tuple[list[Any], int]:
+            rows = conn.execute(page).all()
+            if query.per_page is False or (query.page == 0 and len(rows) < query.per_page):
+                return rows, len(rows)
+            total = conn.execute(sa.select(sa.func.count()).select_from(t.threads).where(*cond)).scalar_one()
+            return rows, int(total)
+
+        rows, total = self._read(work)
+        return [_sql.row_to_thread(r) for r in rows], total
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        t = self._t
+        thread_ids = sorted({m.thread_id for m in messages})
+
+        def work(conn: Any) -> list[Message]:
+            owners: dict[str, str] = {}
+            for chunk in _chunks(thread_ids):
+                stmt = (t.threads.select().with_only_columns(t.threads.c.id, t.threads.c.resourceId)
+                        .where(t.threads.c.id.in_(chunk)).order_by(t.threads.c.id).with_for_update())
+                owners.update({r[0]: r[1] for r in conn.execute(stmt)})
+            stored: list[Message] = []
+            for m in messages:
+                owner = owners.get(m.thread_id)
+                if owner is None:
+                    raise ThreadNotFoundError(m.thread_id)
+                if m.resource_id is None:
+                    m = m.model_copy(update={"resource_id": owner})
+                elif m.resource_id != owner:
+                    raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
+                stored.append(m)
+            wanted = {m.id: m.thread_id for m in stored}
+            existing: set[str] = set()
+            for chunk in _chunks(list(wanted)):
+                stmt = (t.messages.select().with_only_columns(t.messages.c.id, t.messages.c.thread_id)
+                        .where(t.messages.c.id.in_(chunk)))
+                for mid, tid in conn.execute(stmt):
+                    if tid != wanted[mid]:
+                        raise ValidationError(f"message id {mid!r} already exists in another thread")
+                    existing.add(mid)
+            new = [t.message_values(m) for m in stored if m.id not in existing]
+            if new:
+                conn.execute(t.messages.insert(), new)
+            for m in stored:
+                if m.id in existing:
+                    values = t.message_values(m)
+                    values.pop("id")
+                    conn.execute(t.messages.update().where(t.messages.c.id == m.id).values(values))
+            for chunk in _chunks(thread_ids):
+                conn.execute(t.threads.update().where(t.threads.c.id.in_(chunk))
+                             .values(t.ts_values("updatedAt", now)))
+            return stored
+
+        return self._write(work)
+
+    def _include_rows(self, conn: Any, query: MessageQuery) -> list[Any]:
+        import sqlalchemy as sa
+
+        t = self._t
+        m = t.messages
+        rows: list[Any] = []
+        hits = conn.execute(t.message_select().where(m.c.id.in_([s.id for s in query.include]))).all()
+        by_id = {r[0]: r for r in hits}
+        rows += hits
+        for spec in query.include:
+            hit = by_id.get(spec.id)
+            if hit is None:
+                continue
+            tid, mid = hit[1], hit[0]
+            at = hit[4]
+            oid = t.order_id(m)
+            if spec.with_previous_messages:
+                rows += conn.execute(t.message_select().where(
+                    m.c.thread_id == tid,
+                    sa.or_(m.c.createdAt < at, sa.and_(m.c.createdAt == at, oid < mid)),
+                ).order_by(m.c.createdAt.desc(), oid.desc()).limit(spec.with_previous_messages)).all()
+            if spec.with_next_messages:
+                rows += conn.execute(t.message_select().where(
+                    m.c.thread_id == tid,
+                    sa.or_(m.c.createdAt > at, sa.and_(m.c.createdAt == at, oid > mid)),
+                ).order_by(m.c.createdAt.asc(), oid.asc()).limit(spec.with_next_messages)).all()
+        return rows
+
+    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        import sqlalchemy as sa
+
+        t = self._t
+        m = t.messages
+        ids = list(query.thread_ids)
+        cond = [m.c.thread_id == ids[0] if len(ids) == 1 else m.c.thread_id.in_(ids)]
+        if query.start is not None:
+            cond.append(m.c.createdAt >= query.start)
+        if query.end is not None:
+            cond.append(m.c.createdAt <= query.end)
+        desc = query.direction == "DESC"
+        oid = t.order_id(m)
+        stmt = t.message_select().where(*cond).order_by(
+            m.c.createdAt.desc() if desc else m.c.createdAt.asc(), oid.desc() if desc else oid.asc())
+        count = sa.select(sa.func.count()).select_from(m).where(*cond)
+
+        def work(conn: Any) -> tuple[list[Any], int]:
+            rows: list[Any] = []
+            if query.per_page is False or query.per_page > 0:
+                page = stmt if query.per_page is False else stmt.limit(query.per_page).offset(query.offset)
+                rows = list(conn.execute(page).all())
+                if query.per_page is False or (query.page == 0 and len(rows) < query.per_page):
+                    total = len(rows)
+                else:
+                    total = int(conn.execute(count).scalar_one())
+            else:
+                total = int(conn.execute(count).scalar_one())
+            if query.include:
+                rows += self._include_rows(conn, query)
+            return rows, total
+
+        rows, total = self._read(work)
+        return self._messages_from(rows), total
+
+    def _messages_from(self, rows: list[Any]) -> list[Message]:
+        return _sql.dedupe_sorted([tuple(r) for r in rows])
+
+    def _list_messages_by_resource(
+        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
+    ) -> tuple[list[Message], int]:
+        import sqlalchemy as sa
+
+        t = self._t
+        m = t.messages
+        oid = t.order_id(m)
+        desc = direction == "DESC"
+        stmt = t.message_select().where(m.c.resourceId == resource_id).order_by(
+            m.c.createdAt.desc() if desc else m.c.createdAt.asc(), oid.desc() if desc else oid.asc())
+        if per_page is not False:
+            stmt = stmt.limit(per_page).offset(page * per_page)
+
+        def work(conn: Any) -> tuple[list[Any], int]:
+            rows = list(conn.execute(stmt).all())
+            total = conn.execute(sa.select(sa.func.count()).select_from(m).where(m.c.resourceId == resource_id))
+            return rows, int(total.scalar_one())
+
+        rows, total = self._read(work)
+        return self._messages_from(rows), total
+
+    def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
+        t = self._t
+
+        def work(conn: Any) -> list[Any]:
+            rows: list[Any] = []
+            for chunk in _chunks(message_ids):
+                rows += conn.execute(t.message_select().where(t.messages.c.id.in_(chunk))).all()
+            return rows
+
+        return self._messages_from(self._read(work))
+
+    def _delete_messages(self, message_ids: list[str]) -> None:
+        t = self._t
+
+        def work(conn: Any) -> None:
+            for chunk in _chunks(message_ids):
+                conn.execute(t.messages.delete().where(t.messages.c.id.in_(chunk)))
+
+        self._write(work)
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def _get_resource(self, resource_id: str) -> Resource | None:
+        t = self._t
+        row = self._read(lambda c: c.execute(t.resource_select().where(t.resources.c.id == resource_id)).first())
+        return _sql.row_to_resource(row) if row else None
+
+    def _put_resource(self, conn: Any, resource: Resource, exists: bool) -> None:
+        t = self._t
+        values = {
+            "id": resource.id, "workingMemory": resource.working_memory, "metadata": resource.metadata,
+            **t.ts_values("createdAt", resource.created_at), **t.ts_values("updatedAt", resource.updated_at),
+        }
+        if exists:
+            conn.execute(t.resources.update().where(t.resources.c.id == resource.id).values(values))
+        else:
+            conn.execute(t.resources.insert().values(values))
+
+    def _save_resource(self, resource: Resource) -> Resource:
+        t = self._t
+
+        def work(conn: Any) -> None:
+            exists = conn.execute(t.resource_select().where(t.resources.c.id == resource.id)).first()
+            self._put_resource(conn, resource, exists is not None)
+
+        self._write(work)
+        return resource
+
+    def _update_resource(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        t = self._t
+
+        def work(conn: Any) -> Resource:
+            row = conn.execute(t.resource_select().where(t.resources.c.id == resource_id).with_for_update()).first()
+            current = _sql.row_to_resource(row) if row else Resource(id=resource_id, created_at=now, updated_at=now)
+            updated = current.model_copy(update={
+                "working_memory": current.working_memory if working_memory is None else working_memory,
+                "metadata": {**current.metadata, **(metadata or {})},
+                "updated_at": now,
+            })
+            self._put_resource(conn, updated, row is not None)
+            return updated
+
+        return self._write(work)
+
+    # -- clone ----------------------------------------------------------------------------------
+
+    def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        t = self._t
+
+        def work(conn: Any) -> None:
+            if conn.execute(t.thread_select().where(t.threads.c.id == thread.id)).first() is not None:
+                raise ValidationError(f"thread {thread.id!r} already exists")
+            conn.execute(t.threads.insert().values(t.thread_values(thread)))
+            if messages:
+                conn.execute(t.messages.insert(), [t.message_values(m) for m in messages])
+
+        self._write(work)
+        return thread
+
+
+def _meta_matches(stored: Any, wanted: dict[str, Any]) -> bool:
+    return isinstance(stored, dict) and all(k in stored and stored[k] == v for k, v in wanted.items())
+
+
+def _sqlite_pragmas(engine: Any) -> None:
+    """WAL + synchronous=NORMAL (the libSQL store's defaults) and no implicit BEGIN from the
+    driver: reads run in autocommit, writes start with ``BEGIN IMMEDIATE`` (see ``_write``)."""
+    import sqlalchemy as sa
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # let SQLAlchemy's BEGIN (or ours) start transactions
+        cur = dbapi_conn.cursor()
+        if engine.url.database not in (None, "", ":memory:"):
+            cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+class _Tables:
+    """The three tables (and the migrations table) for one dialect and schema."""
+
+    def __init__(self, dialect: str, schema: str | None) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import mysql, postgresql
+
+        self.dialect = dialect
+        self.is_pg = dialect == "postgresql"
+        self.is_mysql = dialect in ("mysql", "mariadb")
+        self.is_sqlite = dialect == "sqlite"
+        self.has_json_match = self.is_pg or self.is_mysql or self.is_sqlite
+        md = sa.MetaData(schema=schema)
+        ident: Any = sa.Text()
+        if self.is_mysql:
+            ident = sa.String(255, collation="utf8mb4_bin")
+        text: Any = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+        js: Any = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+        iso_text, utc_datetime = _types()
+        ts: Any = iso_text() if self.is_sqlite else utc_datetime()
+
+        def z(*names: str) -> list[Any]:
+            if not self.is_pg:
+                return []
+            return [sa.Column(f"{n}Z", sa.DateTime(timezone=True), server_default=sa.func.now()) for n in names]
+
+        self.threads = sa.Table(
+            THREADS, md,
+            sa.Column("id", ident, primary_key=True),
+            sa.Column("resourceId", ident, nullable=False),
+            sa.Column("title", sa.Text(), nullable=False),
+            sa.Column("metadata", js),
+            sa.Column("createdAt", ts, nullable=False),
+            sa.Column("updatedAt", ts, nullable=False),
+            *z("createdAt", "updatedAt"),
+        )
+        self.messages = sa.Table(
+            MESSAGES, md,
+            sa.Column("id", ident, primary_key=True),
+            sa.Column("thread_id", ident, nullable=False),
+            sa.Column("content", text, nullable=False),
+            sa.Column("role", sa.Text(), nullable=False),
+            sa.Column("type", sa.Text(), nullable=False),
+            sa.Column("createdAt", ts, nullable=False),
+            sa.Column("resourceId", ident),
+            *z("createdAt"),
+        )
+        self.resources = sa.Table(
+            RESOURCES, md,
+            sa.Column("id", ident, primary_key=True),
+            sa.Column("workingMemory", text),
+            sa.Column("metadata", js),
+            sa.Column("createdAt", ts, nullable=False),
+            sa.Column("updatedAt", ts, nullable=False),
+            *z("createdAt", "updatedAt"),
+        )
+        self.migrations = sa.Table(
+            MIGRATIONS_TABLE, md,
+            sa.Column("version", sa.Integer(), primary_key=True, autoincrement=False),
+            sa.Column("name", sa.Text(), nullable=False),
+            sa.Column("applied_at", sa.Text(), nullable=False),
+        )
+        self.md = md
+
+    def steps(self) -> list[tuple[int, str, Callable[[Any], None]]]:
+        """The numbered migrations (never edited once released; 3-5 are reserved)."""
+        import sqlalchemy as sa
+
+        m, th = self.messages, self.threads
+
+        def tables(conn: Any) -> None:
+            for table in (self.threads, self.messages, self.resources):
+                table.create(conn, checkfirst=True)
+
+        def indexes(conn: Any) -> None:
+            for index in (
+                sa.Index("mm_messages_thread_created_id", m.c.thread_id, m.c.createdAt, self.order_id(m)),
+                sa.Index("mm_messages_resource_created_id", m.c.resourceId, m.c.createdAt, self.order_id(m)),
+                sa.Index("mm_threads_resource_created", th.c.resourceId, th.c.createdAt, self.order_id(th)),
+                sa.Index("mm_threads_resource_updated", th.c.resourceId, th.c.updatedAt, self.order_id(th)),
+            ):
+                index.create(conn, checkfirst=True)
+
+        return [(1, "core tables", tables), (2, "indexes for the hot paths", indexes)]
+
+    # -- expressions ------------------------------------------------------------------------------
+
+    def order_id(self, table: Any) -> Any:
+        """The id column as ordered: code point order on every dialect."""
+        return table.c.id.collate("C") if self.is_pg else table.c.id
+
+    def meta_match(self, key: str, value: Any) -> Any:
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import postgresql
+
+        col = self.threads.c.metadata
+        encoded = dumps(value)
+        if self.is_pg:
+            return col.op("->")(sa.literal(key, sa.Text())) == sa.cast(sa.literal(encoded, sa.Text()),
+                                                                       postgresql.JSONB())
+        if self.is_mysql:
+            path = sa.literal(f'$."{key}"', sa.Text())
+            return sa.func.JSON_EQUALS(sa.func.JSON_EXTRACT(col, path), sa.literal(encoded, sa.Text())) == 1
+        return sa.literal_column(f"{col.name}").op("->")(sa.literal(f"$.{key}", sa.Text())) == \
+            sa.func.json(sa.literal(encoded, sa.Text()))
+
+    def ts_values(self, column: str, value: datetime) -> dict[str, Any]:
+        out: dict[str, Any] = {column: value}
+        if self.is_pg:
+            out[f"{column}Z"] = value
+        return out
+
+    def thread_values(self, thread: Thread) -> dict[str, Any]:
+        return {
+            "id": thread.id, "resourceId": thread.resource_id, "title": thread.title,
+            "metadata": thread.metadata,
+            **self.ts_values("createdAt", thread.created_at), **self.ts_values("updatedAt", thread.updated_at),
+        }
+
+    def message_values(self, m: Message) -> dict[str, Any]:
+        return {
+            "id": m.id, "thread_id": m.thread_id, "content": m.content.to_json(), "role": m.role,
+            "type": m.type or "v2", "resourceId": m.resource_id, **self.ts_values("createdAt", m.created_at),
+        }
+
+    def thread_select(self) -> Any:
+        import sqlalchemy as sa
+
+        c = self.threads.c
+        return sa.select(c.id, c.resourceId, c.title, c.metadata, c.createdAt, c.updatedAt)
+
+    def message_select(self) -> Any:
+        import sqlalchemy as sa
+
+        c = self.messages.c
+        return sa.select(c.id, c.thread_id, c.resourceId, c.role, c.createdAt, c.content, c.type)
+
+    def resource_select(self) -> Any:
+        import sqlalchemy as sa
+
+        c = self.resources.c
+        return sa.select(c.id, c.workingMemory, c.metadata, c.createdAt, c.updatedAt)
+
+
+@functools.cache
+def _types() -> tuple[Any, Any]:
+    """``(IsoText, UtcDateTime)``: the timestamp column types, built on first use so importing
+    this module does not need SQLAlchemy."""
+    import sqlalchemy as sa
+
+    class IsoText(sa.types.TypeDecorator[datetime]):
+        """UTC datetimes stored as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` text (the libSQL format)."""
+
+        impl = sa.Text
+        cache_ok = True
+
+        def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+            if value is None or isinstance(value, str):
+                return value
+            return _sql.format_ts(value)
+
+        def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+            return None if value is None else _sql.parse_ts(value)
+
+    class UtcDateTime(sa.types.TypeDecorator[datetime]):
+        """Aware UTC datetimes stored in a timezone-less column as naive UTC."""
+
+        impl = sa.DateTime
+        cache_ok = True
+
+        def load_dialect_impl(self, dialect: Any) -> Any:
+            if dialect.name in ("mysql", "mariadb"):
+                from sqlalchemy.dialects import mysql
+
+                return dialect.type_descriptor(mysql.DATETIME(fsp=3))
+            return dialect.type_descriptor(sa.DateTime(timezone=False))
+
+        def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+            if value is None:
+                return None
+            return _naive(value) if value.tzinfo else value
+
+        def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+            return None if value is None else _sql.parse_ts(value)
+
+    return IsoText, UtcDateTime
