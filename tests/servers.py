@@ -58,13 +58,13 @@ def postgres_store(**kwargs: Any) -> Iterator[MemoryStorage]:
 
 
 @contextmanager
-def mongodb_store() -> Iterator[MemoryStorage]:
+def mongodb_store(**kwargs: Any) -> Iterator[MemoryStorage]:
     """A MongoDBStore on a database of its own, dropped afterwards."""
     url = url_or_skip(MONGODB)
     from storage_adapters.mongodb import MongoDBStore
 
     db_name = unique("mmtest")
-    store = MongoDBStore(url=url, db_name=db_name)
+    store = MongoDBStore(url=url, db_name=db_name, **kwargs)
     try:
         store.setup()
         yield store

@@ -44,6 +44,7 @@ FACTORIES: dict[str, Callable[[Path], AbstractContextManager[MemoryStorage]]] = 
     "libsql-memory": _libsql_memory,
     "postgres": lambda _: servers.postgres_store(),
     "mongodb": lambda _: servers.mongodb_store(),
+    "mongodb-no-transactions": lambda _: servers.mongodb_store(transactions=False),
     "libsql-sqld-http": lambda _: servers.sqld_store("http"),
     "libsql-sqld-ws": lambda _: servers.sqld_store("ws"),
     "sqlalchemy-sqlite": lambda tmp: servers.sqlalchemy_store(f"sqlite:///{tmp}/sa.db"),

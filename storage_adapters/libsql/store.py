@@ -55,7 +55,8 @@ class LibSQLStore(MemoryStorage):
 
     Args:
         url: ``"file:./mastra.db"`` (default), a plain path, ``":memory:"``, or a remote URL
-            (``http://``, ``https://``, ``libsql://``) served by sqld.
+            served by sqld: ``http://``, ``https://``, ``libsql://`` through the ``libsql``
+            package, ``ws://``/``wss://`` through ``libsql-client`` (extra ``[libsql-client]``).
         auth_token: Token for a remote server.
         synchronous: ``"NORMAL"`` (default) or ``"FULL"`` (survives power loss; slower).
         busy_timeout: Seconds a write waits for another process's lock before retrying (5.0).
@@ -110,7 +111,11 @@ class LibSQLStore(MemoryStorage):
             import libsql
 
             try:
-                if self.is_remote:
+                if self.url.startswith(("ws://", "wss://")):
+                    from storage_adapters.libsql.hrana import HranaConnection
+
+                    conn = HranaConnection(self.url, self.auth_token)
+                elif self.is_remote:
                     kwargs: dict[str, Any] = {"isolation_level": None}
                     if self.auth_token:
                         kwargs["auth_token"] = self.auth_token
@@ -121,6 +126,8 @@ class LibSQLStore(MemoryStorage):
                     if self._database() != ":memory:":
                         conn.execute("PRAGMA journal_mode = WAL")
                     conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            except MastraMemoryError:
+                raise
             except Exception as exc:
                 raise StorageError(f"could not open libSQL database {self.url!r}: {exc}") from exc
             self._conn_obj = conn
