@@ -38,7 +38,7 @@ from mastra_memory.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.types import Message, MessageContent, Resource, Thread
+from mastra_memory.types import Message, MessageContent, Resource, Thread, construct
 from storage_adapters._sql import MESSAGES, RESOURCES, THREADS
 from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
 
@@ -62,31 +62,32 @@ def _utc(value: Any) -> datetime:
 
 
 def _doc_to_thread(doc: dict[str, Any]) -> Thread:
-    return Thread.model_construct(
-        id=doc["id"], resource_id=doc["resourceId"], title=doc.get("title") or "",
+    return construct(
+        Thread, id=doc["id"], resource_id=doc["resourceId"], title=doc.get("title") or "",
         metadata=doc.get("metadata") or {}, created_at=_utc(doc["createdAt"]),
         updated_at=_utc(doc.get("updatedAt", doc["createdAt"])),
     )
 
 
 def _doc_to_message(doc: dict[str, Any]) -> Message:
-    return Message.model_construct(
-        id=doc["id"], thread_id=doc["thread_id"], resource_id=doc.get("resourceId"),
+    content = doc["content"]
+    return construct(
+        Message, {"_content_json": content if isinstance(content, str) else None}, id=doc["id"], thread_id=doc["thread_id"], resource_id=doc.get("resourceId"),
         role=doc["role"], created_at=_utc(doc["createdAt"]),
-        content=MessageContent.from_storage(doc["content"]), type=doc.get("type") or "v2",
+        content=MessageContent.from_storage(content), type=doc.get("type") or "v2",
     )
 
 
 def _doc_to_resource(doc: dict[str, Any]) -> Resource:
-    return Resource.model_construct(
-        id=doc["id"], working_memory=doc.get("workingMemory"), metadata=doc.get("metadata") or {},
+    return construct(
+        Resource, id=doc["id"], working_memory=doc.get("workingMemory"), metadata=doc.get("metadata") or {},
         created_at=_utc(doc["createdAt"]), updated_at=_utc(doc.get("updatedAt", doc["createdAt"])),
     )
 
 
 def _message_doc(m: Message) -> dict[str, Any]:
     return {
-        "id": m.id, "thread_id": m.thread_id, "content": m.content.to_json(), "role": m.role,
+        "id": m.id, "thread_id": m.thread_id, "content": m.content_json(), "role": m.role,
         "type": m.type or "v2", "createdAt": m.created_at, "resourceId": m.resource_id,
     }
 

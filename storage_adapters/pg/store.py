@@ -296,7 +296,7 @@ class PostgresStore(MemoryStorage):
 
     @staticmethod
     def _message_values(m: Message) -> tuple[Any, ...]:
-        return (m.id, m.thread_id, m.content.to_json(), m.role, m.type or "v2",
+        return (m.id, m.thread_id, m.content_json(), m.role, m.type or "v2",
                 _naive(m.created_at), m.created_at, m.resource_id)
 
     def _insert_messages(self, conn: Any, messages: Sequence[Message], upsert: bool) -> int:

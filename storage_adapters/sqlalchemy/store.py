@@ -655,7 +655,7 @@ class _Tables:
 
     def message_values(self, m: Message) -> dict[str, Any]:
         return {
-            "id": m.id, "thread_id": m.thread_id, "content": m.content.to_json(), "role": m.role,
+            "id": m.id, "thread_id": m.thread_id, "content": m.content_json(), "role": m.role,
             "type": m.type or "v2", "resourceId": m.resource_id, **self.ts_values("createdAt", m.created_at),
         }
 
