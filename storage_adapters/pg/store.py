@@ -10,11 +10,14 @@ Design notes:
 * Connections come from a ``psycopg_pool.ConnectionPool`` in autocommit mode; every write is one
   explicit transaction, retried with jittered backoff on serialization failures and deadlocks
   (SQLSTATE 40001/40P01). Reads take no transaction.
-* ``save_messages`` is one transaction of two statements: an ``UPDATE ... RETURNING`` that locks
-  the touched threads (in id order, so concurrent batches can not deadlock), bumps their
-  ``updatedAt`` and returns their owners, then one multi-row ``INSERT ... ON CONFLICT`` whose
-  ``DO UPDATE ... WHERE thread_id = excluded.thread_id`` refuses to move a message to another
-  thread (detected by the row count, so the common case costs no extra lookup).
+* ``save_messages`` is one statement in one transaction: a data-modifying CTE locks the touched
+  threads and bumps their ``updatedAt`` (``UPDATE ... RETURNING`` their owners) and upserts the
+  batch, which travels as eight arrays (``unnest``: the statement text and plan do not depend on
+  the batch size). ``DO UPDATE ... WHERE thread_id = excluded.thread_id`` refuses to move a
+  message to another thread; ownership and moves are checked from the returned owners and row
+  count, and any violation raises, rolling the transaction back. A deadlock between batches
+  spanning several threads is retried.
+* A page and its total come back in one round trip (the count LEFT JOIN LATERAL the page).
 * ``include`` windows for all requested messages are one query: the hits joined ``LATERAL`` to
   indexed range scans on ``(thread_id, "createdAt", id)`` on either side (never a
   ``ROW_NUMBER()`` over the table, the cause of the original's issue #11150).
@@ -55,9 +58,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_MAX_PARAMS = 65_535  # PostgreSQL's bind parameter limit per statement
-_MESSAGE_PARAMS = 8
-_ROWS_PER_INSERT = _MAX_PARAMS // _MESSAGE_PARAMS
 _RETRY_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
 
 
@@ -299,37 +299,50 @@ class PostgresStore(MemoryStorage):
         return (m.id, m.thread_id, m.content_json(), m.role, m.type or "v2",
                 _naive(m.created_at), m.created_at, m.resource_id)
 
-    def _insert_messages(self, conn: Any, messages: Sequence[Message], upsert: bool) -> int:
-        """Multi-row INSERT (chunked under the bind limit); returns the rows written."""
-        written = 0
-        head = (
+    _UNNEST = (
+        "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamp[], "
+        "%s::timestamptz[], %s::text[]) AS u(id, thread_id, content, role, type, ca, caz, rid)"
+    )
+    _UPSERT_TAIL = (
+        " ON CONFLICT (id) DO UPDATE SET content = excluded.content, role = excluded.role, "
+        'type = excluded.type, "createdAt" = excluded."createdAt", '
+        '"createdAtZ" = excluded."createdAtZ", "resourceId" = excluded."resourceId" '
+        "WHERE m.thread_id = excluded.thread_id"
+    )
+
+    def _columns(self, messages: Sequence[Message]) -> list[list[Any]]:
+        """The eight unnest arrays (one per column) for ``messages``."""
+        return [list(col) for col in zip(*(self._message_values(m) for m in messages), strict=True)]
+
+    def _insert_messages(self, conn: Any, messages: Sequence[Message]) -> None:
+        """Insert (clone) in one statement: the rows travel as eight arrays (``unnest``), so the
+        statement text and its plan do not depend on the batch size."""
+        conn.execute(
             f'INSERT INTO {self._messages} AS m (id, thread_id, content, role, type, "createdAt", '
-            '"createdAtZ", "resourceId") VALUES '
+            f'"createdAtZ", "resourceId") SELECT * FROM {self._UNNEST}{self._UPSERT_TAIL}',
+            self._columns(messages),
         )
-        tail = (
-            " ON CONFLICT (id) DO UPDATE SET content = excluded.content, role = excluded.role, "
-            'type = excluded.type, "createdAt" = excluded."createdAt", '
-            '"createdAtZ" = excluded."createdAtZ", "resourceId" = excluded."resourceId" '
-            "WHERE m.thread_id = excluded.thread_id"
-        ) if upsert else ""
-        for i in range(0, len(messages), _ROWS_PER_INSERT):
-            chunk = messages[i : i + _ROWS_PER_INSERT]
-            rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(chunk))
-            params = [v for m in chunk for v in self._message_values(m)]
-            written += conn.execute(head + rows + tail, params).rowcount
-        return written
 
     def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        # One statement in one transaction: lock the threads and bump updatedAt (RETURNING the
+        # owners), insert/update every message whose resource matches its thread's owner. The
+        # checks happen afterwards in Python; any violation raises, which rolls everything back.
         thread_ids = sorted({m.thread_id for m in messages})
-        lock_and_bump = (
-            f"WITH locked AS (SELECT id FROM {self._threads} WHERE id = ANY(%s) "
-            f'ORDER BY id COLLATE "C" FOR UPDATE) '
-            f'UPDATE {self._threads} AS t SET "updatedAt" = %s, "updatedAtZ" = %s FROM locked '
-            'WHERE t.id = locked.id RETURNING t.id, t."resourceId"'
+        sql = (
+            f"WITH u AS (SELECT * FROM {self._UNNEST}), "
+            f'locked AS (UPDATE {self._threads} AS t SET "updatedAt" = %s, "updatedAtZ" = %s '
+            'WHERE t.id = ANY(%s) RETURNING t.id, t."resourceId"), '
+            f'ins AS (INSERT INTO {self._messages} AS m (id, thread_id, content, role, type, "createdAt", '
+            '"createdAtZ", "resourceId") SELECT u.id, u.thread_id, u.content, u.role, u.type, u.ca, u.caz, '
+            'l."resourceId" FROM u JOIN locked l ON l.id = u.thread_id '
+            f'WHERE u.rid IS NULL OR u.rid = l."resourceId"{self._UPSERT_TAIL} RETURNING 1) '
+            "SELECT l.id, l.\"resourceId\", (SELECT count(*) FROM ins) FROM locked l"
         )
 
         def work(conn: Any) -> list[Message]:
-            owners = dict(conn.execute(lock_and_bump, (thread_ids, _naive(now), now)).fetchall())
+            rows = conn.execute(sql, [*self._columns(messages), _naive(now), now, thread_ids]).fetchall()
+            owners = {r[0]: r[1] for r in rows}
+            written = rows[0][2] if rows else 0
             stored: list[Message] = []
             for m in messages:
                 owner = owners.get(m.thread_id)
@@ -340,7 +353,7 @@ class PostgresStore(MemoryStorage):
                 elif m.resource_id != owner:
                     raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
                 stored.append(m)
-            if self._insert_messages(conn, stored, upsert=True) != len(stored):
+            if written != len(stored):
                 self._raise_moved(conn, stored)
             return stored
 
@@ -375,12 +388,17 @@ class PostgresStore(MemoryStorage):
         rows: list[Any] = []
         sql, params, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
         with self._conn() as conn:
-            if query.per_page is False or query.per_page > 0:
+            if query.per_page is False:
                 rows = conn.execute(sql, params).fetchall()
-                if query.per_page is False or (query.page == 0 and len(rows) < query.per_page):
-                    total = len(rows)
-                else:
-                    total = int(conn.execute(count_sql, count_params).fetchone()[0])
+                total = len(rows)
+            elif query.per_page > 0:
+                # The page and its total in one round trip: the count row LEFT JOINs the page.
+                both = conn.execute(
+                    f"SELECT c.n, p.* FROM ({count_sql}) AS c(n) LEFT JOIN LATERAL ({sql}) AS p ON true",
+                    [*count_params, *params],
+                ).fetchall()
+                total = int(both[0][0])
+                rows = [r[1:] for r in both if r[1] is not None]
             else:
                 total = int(conn.execute(count_sql, count_params).fetchone()[0])
             if query.include:
@@ -473,7 +491,7 @@ class PostgresStore(MemoryStorage):
             if conn.execute(sql, self._thread_values(thread)).rowcount != 1:
                 raise ValidationError(f"thread {thread.id!r} already exists")
             if messages:
-                self._insert_messages(conn, messages, upsert=False)
+                self._insert_messages(conn, messages)
 
         self._write(work)
         return thread
