@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
 
-from mastra_memory import Memory, Message, MessageContent, TextPart  # noqa: E402
-from mastra_memory.types import IncludeSpec  # noqa: E402
-from storage_adapters.base import MemoryStorage  # noqa: E402
+from mastra_memory import Memory, Message, MessageContent, TextPart
+from mastra_memory.types import IncludeSpec
+from storage_adapters.base import MemoryStorage
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 TEXT = "The quick brown fox jumps over the lazy dog while we plan the trip to Lisbon. " * 3

@@ -276,7 +276,8 @@ def select_threads_sql(d: Dialect, q: ThreadQuery) -> tuple[str, list[Any], str,
         params.extend(d.meta_params(key, value))
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     col = THREAD_ORDER_COLUMNS[q.order_by]
-    sql = f"SELECT {thread_columns(d)} FROM {d.t(THREADS)}{clause} ORDER BY {col} {q.direction}, {d.id_col} {q.direction}"
+    order = f"{col} {q.direction}, {d.id_col} {q.direction}"
+    sql = f"SELECT {thread_columns(d)} FROM {d.t(THREADS)}{clause} ORDER BY {order}"
     page_params = list(params)
     if q.per_page is not False:
         sql += f" LIMIT {d.param} OFFSET {d.param}"

@@ -18,13 +18,12 @@ from tests import servers
 def test_pg_tables_mirror_mastra_pg_ddl() -> None:
     import psycopg
 
-    with servers.postgres_store() as store:
-        with psycopg.connect(servers.url_or_skip(servers.PG)) as conn:
-            cols = dict(conn.execute(
-                "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = %s", (store.schema_name,)).fetchall())  # type: ignore[attr-defined]
-            versions = [r[0] for r in conn.execute(
-                f'SELECT version FROM "{store.schema_name}".mastra_memory_migrations ORDER BY 1')]  # type: ignore[attr-defined]
+    with servers.postgres_store() as store, psycopg.connect(servers.url_or_skip(servers.PG)) as conn:
+        schema = store.schema_name  # type: ignore[attr-defined]
+        cols = dict(conn.execute(
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = %s", (schema,)).fetchall())
+        versions = [r[0] for r in conn.execute(f'SELECT version FROM "{schema}".mastra_memory_migrations ORDER BY 1')]
     assert cols["mastra_threads.metadata"] == "jsonb"
     assert cols["mastra_threads.createdAt"] == "timestamp without time zone"
     assert cols["mastra_threads.updatedAtZ"] == "timestamp with time zone"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue
 import time
-from datetime import timedelta
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 

@@ -72,7 +72,8 @@ def _doc_to_thread(doc: dict[str, Any]) -> Thread:
 def _doc_to_message(doc: dict[str, Any]) -> Message:
     content = doc["content"]
     return construct(
-        Message, {"_content_json": content if isinstance(content, str) else None}, id=doc["id"], thread_id=doc["thread_id"], resource_id=doc.get("resourceId"),
+        Message, {"_content_json": content if isinstance(content, str) else None},
+        id=doc["id"], thread_id=doc["thread_id"], resource_id=doc.get("resourceId"),
         role=doc["role"], created_at=_utc(doc["createdAt"]),
         content=MessageContent.from_storage(content), type=doc.get("type") or "v2",
     )

@@ -284,9 +284,7 @@ class PostgresStore(MemoryStorage):
         sql, params, count_sql, count_params = _sql.select_threads_sql(self.dialect, query)
         with self._conn() as conn:
             rows = conn.execute(sql, params).fetchall()
-            if query.per_page is False:
-                total = len(rows)
-            elif query.page == 0 and len(rows) < query.per_page:
+            if query.per_page is False or (query.page == 0 and len(rows) < query.per_page):
                 total = len(rows)
             else:
                 total = int(conn.execute(count_sql, count_params).fetchone()[0])

@@ -113,7 +113,7 @@ class SQLAlchemyStore(MemoryStorage):
             if str(url).startswith("sqlite"):
                 options.setdefault("connect_args", {"timeout": 30})
             try:
-                engine = sa.create_engine(url, **options)
+                engine = sa.create_engine(str(url), **options)
             except ImportError as exc:
                 raise MissingDependencyError(str(exc).split("'")[1] if "'" in str(exc) else "driver",
                                              "sqlalchemy") from exc
