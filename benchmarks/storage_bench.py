@@ -12,6 +12,9 @@ The raw side runs the same statements with the same pragmas (WAL, synchronous=NO
 fetches rows but builds no model objects: the gap is the price of validation, JSON decoding
 and pydantic models. Targets (issue 2): batched save >= 50% of raw throughput, recall p50 <= 3x
 raw, clone of 10,000 messages < 0.5 s.
+
+The server adapters (PostgreSQL with a 1,000,000-message table, MongoDB, sqld, SQLAlchemy) are
+in ``benchmarks/storage_bench_adapters.py``; ``--adapters`` runs it after this one.
 """
 
 from __future__ import annotations
@@ -173,6 +176,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--recalls", type=int, default=1_000)
     parser.add_argument("--threads", type=int, default=1_000)
+    parser.add_argument("--adapters", action="store_true",
+                        help="then run benchmarks/storage_bench_adapters.py (servers from the environment)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -194,3 +199,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    if "--adapters" in sys.argv:
+        from storage_bench_adapters import main as adapters_main
+
+        adapters_main([])

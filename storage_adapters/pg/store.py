@@ -283,12 +283,17 @@ class PostgresStore(MemoryStorage):
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
         sql, params, count_sql, count_params = _sql.select_threads_sql(self.dialect, query)
         with self._conn() as conn:
-            rows = conn.execute(sql, params).fetchall()
-            if query.per_page is False or (query.page == 0 and len(rows) < query.per_page):
-                total = len(rows)
-            else:
-                total = int(conn.execute(count_sql, count_params).fetchone()[0])
-        return [_sql.row_to_thread(r) for r in rows], total
+            if query.per_page is False:
+                rows = conn.execute(sql, params).fetchall()
+                return [_sql.row_to_thread(r) for r in rows], len(rows)
+            both = conn.execute(
+                f"SELECT c.n, p.* FROM ({count_sql}) AS c(n) LEFT JOIN LATERAL ({sql}) AS p ON true",
+                [*count_params, *params],
+            ).fetchall()
+        rows = [r[1:] for r in both if r[1] is not None]
+        rows.sort(key=lambda r: (r[5] if query.order_by == "updated_at" else r[4], r[0]),
+                  reverse=query.direction == "DESC")
+        return [_sql.row_to_thread(r) for r in rows], int(both[0][0])
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -297,9 +302,10 @@ class PostgresStore(MemoryStorage):
         return (m.id, m.thread_id, m.content_json(), m.role, m.type or "v2",
                 _naive(m.created_at), m.created_at, m.resource_id)
 
+    # %b: arrays travel in binary format (no per-element quoting/escaping on either side).
     _UNNEST = (
-        "unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamp[], "
-        "%s::timestamptz[], %s::text[]) AS u(id, thread_id, content, role, type, ca, caz, rid)"
+        "unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::timestamp[], "
+        "%b::timestamptz[], %b::text[]) AS u(id, thread_id, content, role, type, ca, caz, rid)"
     )
     _UPSERT_TAIL = (
         " ON CONFLICT (id) DO UPDATE SET content = excluded.content, role = excluded.role, "

@@ -107,11 +107,12 @@ class SQLAlchemyStore(MemoryStorage):
             options: dict[str, Any] = {
                 "json_serializer": dumps,
                 "json_deserializer": json.loads,
-                "pool_pre_ping": True,
                 **(engine_options or {}),
             }
             if str(url).startswith("sqlite"):
                 options.setdefault("connect_args", {"timeout": 30})
+            elif str(url).startswith(("mysql", "mariadb")):
+                options.setdefault("pool_recycle", 3600)  # servers drop idle connections (wait_timeout)
             try:
                 engine = sa.create_engine(str(url), **options)
             except ImportError as exc:
@@ -124,6 +125,7 @@ class SQLAlchemyStore(MemoryStorage):
         self.max_retries = max_retries
         self.dialect_name: str = engine.dialect.name
         self._t = _Tables(self.dialect_name, schema)
+        self._statements: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._setup_lock = threading.Lock()
         self._ready = False
 
@@ -374,34 +376,56 @@ class SQLAlchemyStore(MemoryStorage):
                 ).order_by(m.c.createdAt.asc(), oid.asc()).limit(spec.with_next_messages)).all()
         return rows
 
-    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+    def _page_statements(self, query: MessageQuery) -> tuple[Any, Any]:
+        """``(page, count)`` statements for the shape of ``query``, built once and cached; values
+        are bound at execution (``tid``/``tids``, ``start``, ``end``, ``lim``, ``off``)."""
         import sqlalchemy as sa
 
+        key = (len(query.thread_ids) == 1, query.direction, query.start is not None, query.end is not None,
+               query.per_page is False)
+        cached = self._statements.get(key)
+        if cached is not None:
+            return cached
         t = self._t
         m = t.messages
-        ids = list(query.thread_ids)
-        cond = [m.c.thread_id == ids[0] if len(ids) == 1 else m.c.thread_id.in_(ids)]
+        one = len(query.thread_ids) == 1
+        cond = [m.c.thread_id == sa.bindparam("tid") if one
+                else m.c.thread_id.in_(sa.bindparam("tids", expanding=True))]
         if query.start is not None:
-            cond.append(m.c.createdAt >= query.start)
+            cond.append(m.c.createdAt >= sa.bindparam("start", type_=m.c.createdAt.type))
         if query.end is not None:
-            cond.append(m.c.createdAt <= query.end)
+            cond.append(m.c.createdAt <= sa.bindparam("end", type_=m.c.createdAt.type))
         desc = query.direction == "DESC"
         oid = t.order_id(m)
-        stmt = t.message_select().where(*cond).order_by(
+        page = t.message_select().where(*cond).order_by(
             m.c.createdAt.desc() if desc else m.c.createdAt.asc(), oid.desc() if desc else oid.asc())
+        if query.per_page is not False:
+            page = page.limit(sa.bindparam("lim", type_=sa.Integer())).offset(sa.bindparam("off", type_=sa.Integer()))
         count = sa.select(sa.func.count()).select_from(m).where(*cond)
+        self._statements[key] = (page, count)
+        return page, count
+
+    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        page, count = self._page_statements(query)
+        params: dict[str, Any] = {"start": query.start, "end": query.end}
+        if len(query.thread_ids) == 1:
+            params["tid"] = query.thread_ids[0]
+        else:
+            params["tids"] = list(query.thread_ids)
+        if query.per_page is not False:
+            params.update(lim=query.per_page, off=query.offset)
+        count_params = {k: v for k, v in params.items() if k not in ("lim", "off")}
 
         def work(conn: Any) -> tuple[list[Any], int]:
             rows: list[Any] = []
             if query.per_page is False or query.per_page > 0:
-                page = stmt if query.per_page is False else stmt.limit(query.per_page).offset(query.offset)
-                rows = list(conn.execute(page).all())
+                rows = list(conn.execute(page, params).all())
                 if query.per_page is False or (query.page == 0 and len(rows) < query.per_page):
                     total = len(rows)
                 else:
-                    total = int(conn.execute(count).scalar_one())
+                    total = int(conn.execute(count, count_params).scalar_one())
             else:
-                total = int(conn.execute(count).scalar_one())
+                total = int(conn.execute(count, count_params).scalar_one())
             if query.include:
                 rows += self._include_rows(conn, query)
             return rows, total
