@@ -24,51 +24,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
 
+from storage_bench import T0, TEXT, _messages, _timeit
+from storage_bench import _pct as _p
+
 from mastra_memory import Memory, Message, MessageContent, TextPart
 from mastra_memory.types import IncludeSpec
 from storage_adapters.base import MemoryStorage
-
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
-TEXT = "The quick brown fox jumps over the lazy dog while we plan the trip to Lisbon. " * 3
-
-
-def _messages(thread_id: str, n: int, resource_id: str = "r1", start: int = 0) -> list[Message]:
-    return [
-        Message(
-            id=f"{thread_id}-{i:06d}", thread_id=thread_id, resource_id=resource_id,
-            role="user" if i % 2 == 0 else "assistant", created_at=T0 + timedelta(milliseconds=i),
-            content=MessageContent(parts=[TextPart(text=f"{i} {TEXT}")]),
-        )
-        for i in range(start, start + n)
-    ]
-
-
-def _timeit(fn: Callable[[], object], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
-def _p(values: Sequence[float], q: int) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
 def _save_rate(mem: Memory, msgs: list[Message], batch: int) -> float:

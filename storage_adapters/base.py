@@ -56,6 +56,7 @@ __all__ = [
     "PerPage",
     "ThreadOrder",
     "ThreadQuery",
+    "resolve_owners",
     "validate_metadata_filter",
     "validate_pagination",
 ]
@@ -518,6 +519,27 @@ class MemoryStorage(ABC):
     @abstractmethod
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
         """Insert a new thread and its messages in one transaction (used by clone)."""
+
+
+def resolve_owners(messages: Sequence[Message], owners: dict[str, str]) -> list[Message]:
+    """Check each message against its thread's owner (``owners``: thread id -> resource id, as
+    read inside the backend's write transaction) and fill a missing ``resource_id``.
+
+    Raises:
+        ThreadNotFoundError: if a message's thread is not in ``owners``.
+        ResourceMismatchError: if a message names another resource than its thread's owner.
+    """
+    out: list[Message] = []
+    for m in messages:
+        owner = owners.get(m.thread_id)
+        if owner is None:
+            raise ThreadNotFoundError(m.thread_id)
+        if m.resource_id is None:
+            m = m.model_copy(update={"resource_id": owner})
+        elif m.resource_id != owner:
+            raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
+        out.append(m)
+    return out
 
 
 def _direction(direction: str) -> Direction:

@@ -23,7 +23,6 @@ from typing import Any, Literal
 from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
-    ResourceMismatchError,
     StorageError,
     ThreadNotFoundError,
     ValidationError,
@@ -31,7 +30,15 @@ from mastra_memory.errors import (
 from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGES, RESOURCES, THREADS, Dialect, Migration
-from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery, dumps
+from storage_adapters.base import (
+    Direction,
+    MemoryStorage,
+    MessageQuery,
+    PerPage,
+    ThreadQuery,
+    dumps,
+    resolve_owners,
+)
 
 __all__ = ["LibSQLStore"]
 
@@ -286,16 +293,7 @@ class LibSQLStore(MemoryStorage):
                     f'SELECT id, "resourceId" FROM {THREADS} WHERE id IN ({marks})', list(chunk)
                 ).fetchall():
                     owners[tid] = rid
-            stored: list[Message] = []
-            for m in messages:
-                owner = owners.get(m.thread_id)
-                if owner is None:
-                    raise ThreadNotFoundError(m.thread_id)
-                if m.resource_id is None:
-                    m = m.model_copy(update={"resource_id": owner})
-                elif m.resource_id != owner:
-                    raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
-                stored.append(m)
+            stored = resolve_owners(messages, owners)
             ids = [m.id for m in stored]
             wanted = {m.id: m.thread_id for m in stored}
             for chunk in _chunks(ids):

@@ -33,14 +33,20 @@ from typing import Any, TypeVar
 from mastra_memory.errors import (
     MastraMemoryError,
     MissingDependencyError,
-    ResourceMismatchError,
     StorageError,
     ThreadNotFoundError,
     ValidationError,
 )
 from mastra_memory.types import Message, MessageContent, Resource, Thread, construct
 from storage_adapters._sql import MESSAGES, RESOURCES, THREADS
-from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
+from storage_adapters.base import (
+    Direction,
+    MemoryStorage,
+    MessageQuery,
+    PerPage,
+    ThreadQuery,
+    resolve_owners,
+)
 
 __all__ = ["MongoDBStore"]
 
@@ -105,6 +111,21 @@ def _sorted_messages(docs: list[dict[str, Any]]) -> list[Message]:
     for d in docs:
         seen.setdefault(d["id"], d)
     return [_doc_to_message(d) for d in sorted(seen.values(), key=lambda d: (_utc(d["createdAt"]), d["id"]))]
+
+
+def _page(
+    coll: Any, flt: dict[str, Any], field: str, direction: str, per_page: PerPage, page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of ``coll`` sorted by ``(field, id)`` (an index range scan) and the filter's
+    total; the count is skipped when the first page is not full."""
+    order = 1 if direction == "ASC" else -1
+    cursor = coll.find(flt, _PROJECTION).sort([(field, order), ("id", order)])
+    if per_page is not False:
+        cursor = cursor.skip(page * per_page).limit(per_page)
+    docs = list(cursor)
+    if per_page is False or (page == 0 and len(docs) < per_page):
+        return docs, len(docs)
+    return docs, int(coll.count_documents(flt))
 
 
 def _merge_pipeline(field: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -285,25 +306,15 @@ class MongoDBStore(MemoryStorage):
         delete's session (``None`` without transactions)."""
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
-        import pymongo
 
         flt: dict[str, Any] = {}
         if query.resource_id is not None:
             flt["resourceId"] = query.resource_id
         for key, value in query.metadata.items():
             flt[f"metadata.{key}"] = value
-        order = pymongo.ASCENDING if query.direction == "ASC" else pymongo.DESCENDING
         with self._errors():
-            cursor = self._threads.find(flt, _PROJECTION).sort(
-                [(_ORDER_FIELDS[query.order_by], order), ("id", order)]
-            )
-            if query.per_page is not False:
-                cursor = cursor.skip(query.offset).limit(query.per_page)
-            docs = list(cursor)
-            if query.per_page is False or (query.page == 0 and len(docs) < query.per_page):
-                total = len(docs)
-            else:
-                total = self._threads.count_documents(flt)
+            docs, total = _page(self._threads, flt, _ORDER_FIELDS[query.order_by], query.direction,
+                                query.per_page, query.page)
         return [_doc_to_thread(d) for d in docs], total
 
     # -- messages -------------------------------------------------------------------------------
@@ -319,16 +330,7 @@ class MongoDBStore(MemoryStorage):
                 for d in self._threads.find({"id": {"$in": thread_ids}}, {"_id": 0, "id": 1, "resourceId": 1},
                                             session=session)
             }
-            stored: list[Message] = []
-            for m in messages:
-                owner = owners.get(m.thread_id)
-                if owner is None:
-                    raise ThreadNotFoundError(m.thread_id)
-                if m.resource_id is None:
-                    m = m.model_copy(update={"resource_id": owner})
-                elif m.resource_id != owner:
-                    raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
-                stored.append(m)
+            stored = resolve_owners(messages, owners)
             wanted = {m.id: m.thread_id for m in stored}
             for d in self._messages.find({"id": {"$in": list(wanted)}}, {"_id": 0, "id": 1, "thread_id": 1},
                                          session=session):
@@ -387,21 +389,12 @@ class MongoDBStore(MemoryStorage):
         return docs
 
     def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
-        import pymongo
 
         flt = self._message_filter(query)
         docs: list[dict[str, Any]] = []
         with self._errors():
             if query.per_page is False or query.per_page > 0:
-                order = pymongo.ASCENDING if query.direction == "ASC" else pymongo.DESCENDING
-                cursor = self._messages.find(flt, _PROJECTION).sort([("createdAt", order), ("id", order)])
-                if query.per_page is not False:
-                    cursor = cursor.skip(query.offset).limit(query.per_page)
-                docs = list(cursor)
-                if query.per_page is False or (query.page == 0 and len(docs) < query.per_page):
-                    total = len(docs)
-                else:
-                    total = self._messages.count_documents(flt)
+                docs, total = _page(self._messages, flt, "createdAt", query.direction, query.per_page, query.page)
             else:
                 total = self._messages.count_documents(flt)
             if query.include:
@@ -411,16 +404,9 @@ class MongoDBStore(MemoryStorage):
     def _list_messages_by_resource(
         self, resource_id: str, per_page: PerPage, page: int, direction: Direction
     ) -> tuple[list[Message], int]:
-        import pymongo
 
-        flt = {"resourceId": resource_id}
-        order = pymongo.ASCENDING if direction == "ASC" else pymongo.DESCENDING
         with self._errors():
-            cursor = self._messages.find(flt, _PROJECTION).sort([("createdAt", order), ("id", order)])
-            if per_page is not False:
-                cursor = cursor.skip(page * per_page).limit(per_page)
-            docs = list(cursor)
-            total = self._messages.count_documents(flt)
+            docs, total = _page(self._messages, {"resourceId": resource_id}, "createdAt", direction, per_page, page)
         return _sorted_messages(docs), total
 
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:

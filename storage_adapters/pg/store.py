@@ -41,7 +41,6 @@ from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
-    ResourceMismatchError,
     StorageError,
     ThreadNotFoundError,
     ValidationError,
@@ -49,7 +48,15 @@ from mastra_memory.errors import (
 from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, RESOURCES, THREADS, Migration
-from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery, dumps
+from storage_adapters.base import (
+    Direction,
+    MemoryStorage,
+    MessageQuery,
+    PerPage,
+    ThreadQuery,
+    dumps,
+    resolve_owners,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -347,16 +354,7 @@ class PostgresStore(MemoryStorage):
             rows = conn.execute(sql, [*self._columns(messages), _naive(now), now, thread_ids]).fetchall()
             owners = {r[0]: r[1] for r in rows}
             written = rows[0][2] if rows else 0
-            stored: list[Message] = []
-            for m in messages:
-                owner = owners.get(m.thread_id)
-                if owner is None:
-                    raise ThreadNotFoundError(m.thread_id)
-                if m.resource_id is None:
-                    m = m.model_copy(update={"resource_id": owner})
-                elif m.resource_id != owner:
-                    raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
-                stored.append(m)
+            stored = resolve_owners(messages, owners)
             if written != len(stored):
                 self._raise_moved(conn, stored)
             return stored

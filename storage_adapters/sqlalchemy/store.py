@@ -38,7 +38,6 @@ from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
-    ResourceMismatchError,
     StorageError,
     ThreadNotFoundError,
     ValidationError,
@@ -46,7 +45,15 @@ from mastra_memory.errors import (
 from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGES, MIGRATIONS_TABLE, RESOURCES, THREADS
-from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery, dumps
+from storage_adapters.base import (
+    Direction,
+    MemoryStorage,
+    MessageQuery,
+    PerPage,
+    ThreadQuery,
+    dumps,
+    resolve_owners,
+)
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -314,16 +321,7 @@ class SQLAlchemyStore(MemoryStorage):
                 stmt = (t.threads.select().with_only_columns(t.threads.c.id, t.threads.c.resourceId)
                         .where(t.threads.c.id.in_(chunk)).order_by(t.threads.c.id).with_for_update())
                 owners.update({r[0]: r[1] for r in conn.execute(stmt)})
-            stored: list[Message] = []
-            for m in messages:
-                owner = owners.get(m.thread_id)
-                if owner is None:
-                    raise ThreadNotFoundError(m.thread_id)
-                if m.resource_id is None:
-                    m = m.model_copy(update={"resource_id": owner})
-                elif m.resource_id != owner:
-                    raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
-                stored.append(m)
+            stored = resolve_owners(messages, owners)
             wanted = {m.id: m.thread_id for m in stored}
             existing: set[str] = set()
             for chunk in _chunks(list(wanted)):
