@@ -24,7 +24,9 @@ Design notes:
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -55,8 +57,17 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _ORDER_FIELDS = {"created_at": "createdAt", "updated_at": "updatedAt"}
+_WRITE_CONFLICT = 112
 _NO_TXN_CODES = {20, 263}  # IllegalOperation (standalone), OperationNotSupportedInTransaction
 _PROJECTION = {"_id": 0}
+
+
+def _is_write_conflict(exc: Any) -> bool:
+    labels = getattr(exc, "_error_labels", None) or set()
+    return (
+        getattr(exc, "code", None) == _WRITE_CONFLICT or "TransientTransactionError" in labels
+        or "write conflict" in str(exc).lower()
+    )
 
 
 def _utc(value: Any) -> datetime:
@@ -144,6 +155,8 @@ class MongoDBStore(MemoryStorage):
         transactions: ``True`` always use multi-document transactions, ``False`` never,
             ``None`` (default) use them when the server accepts them (detected on first write).
         timeout_ms: Server selection and socket timeout in milliseconds (10000).
+        max_retries: Extra attempts of a transaction that lost a write conflict (8), with
+            jittered exponential backoff from 10 ms to 1 s.
 
     Raises:
         MissingDependencyError: if pymongo is not installed (extra ``[mongodb]``).
@@ -158,6 +171,7 @@ class MongoDBStore(MemoryStorage):
         client: Any = None,
         transactions: bool | None = None,
         timeout_ms: int = 10_000,
+        max_retries: int = 8,
     ) -> None:
         if (url is None) == (client is None):
             raise ValidationError("pass exactly one of url or client")
@@ -180,6 +194,7 @@ class MongoDBStore(MemoryStorage):
         self._messages = self._db[MESSAGES]
         self._resources = self._db[RESOURCES]
         self._transactions = transactions
+        self.max_retries = max_retries
         self._setup_lock = threading.Lock()
         self._ready = False
 
@@ -248,18 +263,28 @@ class MongoDBStore(MemoryStorage):
         import pymongo
 
         with self._errors():
-            if self._transactions is not False:
+            delay = 0.01
+            for attempt in range(self.max_retries + 1):
+                if self._transactions is False:
+                    return work(None)
                 try:
                     with self._client.start_session() as session:
                         return session.with_transaction(work)  # type: ignore[no-any-return]
                 except pymongo.errors.OperationFailure as exc:
+                    if _is_write_conflict(exc) and attempt < self.max_retries:
+                        # with_transaction retries errors labelled transient; servers that do not
+                        # label a commit-time write conflict get the same treatment here.
+                        logger.debug("MongoDB write conflict, retrying (attempt %d)", attempt + 1)
+                        time.sleep(delay * (1 + random.random()))
+                        delay = min(delay * 2, 1.0)
+                        continue
                     if self._transactions is True or (
                         exc.code not in _NO_TXN_CODES and "Transaction numbers" not in str(exc)
                     ):
                         raise
                     logger.info("MongoDB server does not support transactions; using ordered writes")
                     self._transactions = False
-            return work(None)
+            raise AssertionError("unreachable")  # pragma: no cover
 
     # -- threads --------------------------------------------------------------------------------
 
