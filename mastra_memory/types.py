@@ -596,6 +596,10 @@ def _parse_result(content: Any) -> Any:
     return text
 
 
+def _stamp(t: datetime | None) -> dict[str, Any]:
+    return {} if t is None else {"created_at": t}
+
+
 def from_chat_messages(
     chat_messages: Iterable[dict[str, Any]],
     thread_id: str,
@@ -607,8 +611,9 @@ def from_chat_messages(
     An assistant message's ``tool_calls`` become :class:`ToolInvocationPart` parts; a following
     ``role="tool"`` message fills in the matching part's result (``state="result"``) instead of
     becoming a message of its own, as the original stores them. A tool message with no
-    matching call is kept as a ``role="tool"`` message. Consecutive timestamps are at least
-    1 ms apart starting at ``start`` (default: now).
+    matching call is kept as a ``role="tool"`` message. With ``start``, timestamps are
+    ``start`` plus 1 ms per message; without it they are left to ``save_messages``, which
+    appends them in order after the thread's newest message.
 
     Args:
         chat_messages: Dicts with ``role`` and ``content`` (string or content parts),
@@ -622,7 +627,7 @@ def from_chat_messages(
     """
     out: list[Message] = []
     pending: dict[str, ToolInvocationPart] = {}
-    t = truncate_ms(start) if start else now_utc()
+    t: datetime | None = truncate_ms(start) if start else None
     for raw in chat_messages:
         role = raw.get("role")
         if role not in ("user", "assistant", "system", "tool"):
@@ -640,11 +645,11 @@ def from_chat_messages(
             )
             out.append(
                 Message(
-                    role="tool", thread_id=thread_id, resource_id=resource_id, created_at=t,
+                    role="tool", thread_id=thread_id, resource_id=resource_id, **_stamp(t),
                     content=MessageContent(parts=[part]),
                 )
             )
-            t += timedelta(milliseconds=1)
+            t = t + timedelta(milliseconds=1) if t else None
             continue
         text, files = _content_text(raw.get("content"))
         parts: list[Any] = []
@@ -665,11 +670,11 @@ def from_chat_messages(
             kwargs["id"] = str(raw["id"])
         out.append(
             Message(
-                role=role, thread_id=thread_id, resource_id=resource_id, created_at=t,
+                role=role, thread_id=thread_id, resource_id=resource_id, **_stamp(t),
                 content=MessageContent(parts=parts), **kwargs,
             )
         )
-        t += timedelta(milliseconds=1)
+        t = t + timedelta(milliseconds=1) if t else None
     return out
 
 

@@ -264,6 +264,8 @@ class MemoryStorage(ABC):
 
         System messages are skipped. Messages of one batch that share or go back in time within
         a thread get ``created_at`` moved forward so the batch is strictly increasing (>= 1 ms).
+        A message whose ``created_at`` was not given explicitly (the default, "now") is also
+        placed after the thread's newest stored message, so appends keep their order.
         A missing ``resource_id`` is filled from the thread.
 
         Raises:
@@ -300,6 +302,12 @@ class MemoryStorage(ABC):
                     f"{self.max_message_bytes} bytes"
                 )
             created = truncate_ms(msg.created_at)
+            if "created_at" not in msg.model_fields_set and msg.thread_id not in last_at:
+                # auto-stamped: append after the thread's newest message, so a message created just
+                # after a spaced batch never sorts before that batch's tail
+                stored_last = self._last_created_at(msg.thread_id)
+                if stored_last is not None:
+                    last_at[msg.thread_id] = stored_last
             prev = last_at.get(msg.thread_id)
             if prev is not None and created <= prev:
                 created = prev + timedelta(milliseconds=1)
@@ -309,6 +317,11 @@ class MemoryStorage(ABC):
             msg._content_json = encoded  # encoded once; adapters write it via content_json()
             out.append(msg)
         return out
+
+    def _last_created_at(self, thread_id: str) -> datetime | None:
+        """``created_at`` of the thread's newest message (backends may override with a cheaper query)."""
+        messages, _ = self._list_messages(MessageQuery((thread_id,), None, 0, 1, "DESC"))
+        return messages[-1].created_at if messages else None
 
     def list_messages(
         self,

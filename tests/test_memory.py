@@ -17,6 +17,7 @@ from mastra_memory import (
     ResourceMismatchError,
     ThreadNotFoundError,
     ValidationError,
+    from_chat_messages,
 )
 from storage_adapters.libsql import LibSQLStore
 
@@ -206,3 +207,18 @@ def test_second_process_sees_what_first_saved(db: str, tmp_path: Path) -> None:
     assert out.stdout.strip() == "turn 0|turn 1|turn 2"
     again = Memory(storage=LibSQLStore(db))
     assert again.recall("shared").messages[-1].text == "from the child"
+
+
+def test_appends_keep_order_after_a_spaced_batch(memory: Memory) -> None:
+    """A batch saved "now" is spaced 1 ms apart into the future; a message created right after
+    must still sort after the batch's tail (auto-stamped messages append after the newest)."""
+    memory.create_thread("r1", "t1")
+    memory.save_messages([Message.user(f"batch {i}", "t1") for i in range(50)])
+    memory.save_messages([Message.user("right after", "t1")])
+    from_chat = from_chat_messages([{"role": "user", "content": "then chat"}], "t1")
+    memory.save_messages(from_chat)
+    texts = [m.text for m in memory.recall("t1", per_page=False).messages]
+    assert texts == [f"batch {i}" for i in range(50)] + ["right after", "then chat"]
+    old = Message.user("imported", "t1", created_at=T0)  # explicit times are respected
+    memory.save_messages([old])
+    assert memory.recall("t1", per_page=False).messages[0].text == "imported"

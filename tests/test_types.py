@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -48,8 +49,10 @@ def test_chat_roundtrip_with_tool_calls() -> None:
         {"role": "tool", "tool_call_id": "c1", "content": '{"t": 3}'},
         {"role": "assistant", "content": "It is 3 degrees."},
     ]
-    msgs = from_chat_messages(chat, "t1", "r1")
+    start = datetime(2025, 5, 1, tzinfo=UTC)
+    msgs = from_chat_messages(chat, "t1", "r1", start=start)
     assert [m.role for m in msgs] == ["user", "assistant", "assistant"]
+    assert msgs[0].created_at == start
     call = msgs[1].content.parts[0]
     assert isinstance(call, ToolInvocationPart) and call.state == "result" and call.result == {"t": 3}
     assert all(b.created_at > a.created_at for a, b in itertools.pairwise(msgs))
