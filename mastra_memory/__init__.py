@@ -20,6 +20,7 @@ import os as _os
 # user's own setting (see docs/configuration.md).
 _os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from mastra_memory.agent import Agent, AgentStream, GenerateResult
 from mastra_memory.config import (
     MemoryConfig,
     ObservationalMemoryConfig,
@@ -57,10 +58,13 @@ from mastra_memory.types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
+    "AgentStream",
     "CloneResult",
     "ConcurrencyError",
     "ConfigurationError",
     "FilePart",
+    "GenerateResult",
     "MastraMemoryError",
     "Memory",
     "MemoryConfig",

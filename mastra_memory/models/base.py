@@ -17,13 +17,23 @@ __all__ = ["ChatModel", "ModelResponse", "ToolCall", "Usage"]
 
 
 class ToolCall(BaseModel):
-    """A tool call requested by the model. ``arguments`` is the decoded JSON object."""
+    """A tool call requested by the model.
+
+    Attributes:
+        id: The provider's call id (echoed back with the result).
+        name: The tool name.
+        arguments: The decoded JSON object of arguments.
+        arguments_error: Set when the model's arguments could not be decoded into an object
+            (``arguments`` is then ``{}``); the agent answers such a call with an error result
+            instead of running the tool.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     id: str
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
+    arguments_error: str | None = None
 
 
 class Usage(BaseModel):

@@ -1,0 +1,376 @@
+"""The ``mastra-memory`` command line (typer + rich).
+
+Commands (``mastra-memory --help``; details and examples in docs/cli.md):
+
+* ``chat``: one-shot (``-m TEXT``) or interactive chat with an agent that remembers
+  (``--thread``, ``--resource``, ``--db``, ``--model``, ``--instructions``);
+* ``threads list|show|clone|delete``;
+* ``ingest PATH``: load LoCoMo or chat-JSON conversations into threads;
+* ``recall --thread T --query Q``: print what memory would give the model.
+
+Other parts of the package add commands through :data:`PLUGIN_MODULES`: each module, when it
+exists, has ``register(app: typer.Typer) -> None`` (e.g. ``om show``, ``serve``).
+
+The CLI only calls the public API. Library errors are printed as one red line with exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mastra_memory.errors import MastraMemoryError, ValidationError
+from mastra_memory.memory import Memory
+from mastra_memory.types import Message, TextPart, ToolInvocationPart, new_id
+
+__all__ = ["PLUGIN_MODULES", "app", "main"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DB = "file:./mastra.db"
+DEFAULT_MODEL = "local/smollm2"
+DEFAULT_RESOURCE = "default"
+DEFAULT_INSTRUCTIONS = "You are a helpful assistant. Answer briefly and use what you remember about the user."
+
+#: Modules that may add commands; each defines ``register(app: typer.Typer) -> None``.
+PLUGIN_MODULES = ("mastra_memory.server.cli", "mastra_memory.observational.cli")
+
+app = typer.Typer(
+    name="mastra-memory",
+    help="Conversational memory for LLM agents: chat, threads, ingest, recall.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+threads_app = typer.Typer(help="List, show, clone and delete threads.", no_args_is_help=True)
+app.add_typer(threads_app, name="threads")
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+Db = Annotated[str, typer.Option("--db", envvar="MASTRA_MEMORY_DB", help="libSQL URL or file path.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly(fn: F) -> F:
+    """Print library errors as one line and exit 1 instead of a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MastraMemoryError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_memory(db: str, **options: Any) -> Memory:
+    """A :class:`Memory` on the libSQL database ``db`` (a ``file:`` URL, a path, or sqld URL)."""
+    from storage_adapters.libsql import LibSQLStore
+
+    return Memory(LibSQLStore(db), options=options or None)
+
+
+def _settings(pairs: list[str] | None) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` model settings; values are JSON when they parse, else strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValidationError(f"model settings are KEY=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _message_line(msg: Message) -> str:
+    speaker = msg.content.metadata.get("speaker")
+    who = f"{msg.role} ({speaker})" if speaker else msg.role
+    lines: list[str] = []
+    for part in msg.content.parts:
+        if isinstance(part, TextPart):
+            lines.append(escape(part.text))
+        elif isinstance(part, ToolInvocationPart):
+            args = json.dumps(part.args, ensure_ascii=False)
+            result = json.dumps(part.result, ensure_ascii=False, default=str)
+            lines.append(f"[magenta]tool {escape(part.tool_name)}({escape(args)}) -> {escape(result)}[/magenta]")
+    stamp = msg.created_at.strftime("%Y-%m-%d %H:%M:%S")
+    return f"[dim]{stamp}[/dim] [bold]{escape(who)}[/bold]: " + "\n  ".join(lines)
+
+
+# -- chat ---------------------------------------------------------------------------------------
+
+
+@app.command()
+@_friendly
+def chat(
+    message: Annotated[str | None, typer.Option("-m", "--message", help="Send one message and exit.")] = None,
+    thread: Annotated[str | None, typer.Option(help="Thread id (new one if omitted).")] = None,
+    resource: Annotated[
+        str | None, typer.Option(help="Resource (user) id; default: the thread's owner, or 'default'.")
+    ] = None,
+    db: Db = DEFAULT_DB,
+    model: Annotated[str, typer.Option(help="litellm model string or local/smollm2.")] = DEFAULT_MODEL,
+    instructions: Annotated[str, typer.Option(help="The agent's system prompt.")] = DEFAULT_INSTRUCTIONS,
+    last_messages: Annotated[int, typer.Option(help="History messages sent to the model.")] = 10,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option("--setting", "-s", help="Model setting KEY=VALUE (e.g. temperature=0.2, api_base=...)."),
+    ] = None,
+) -> None:
+    """Chat with an agent whose memory lives in the database (one-shot with -m, else a REPL)."""
+    from mastra_memory.agent import Agent
+
+    memory = open_memory(db, last_messages=last_messages)
+    try:
+        if resource is None:
+            existing = memory.get_thread_by_id(thread) if thread else None
+            resource = existing.resource_id if existing is not None else DEFAULT_RESOURCE
+        if thread is None:
+            thread = new_id()
+            err.print(f"[dim]new thread {thread} (continue it with --thread {thread})[/dim]")
+        agent = Agent("cli", instructions, model, memory=memory, model_settings=_settings(setting))
+
+        def turn(text: str) -> None:
+            started = time.perf_counter()
+            stream = agent.stream(text, thread=thread, resource=resource)
+            for delta in stream:
+                sys.stdout.write(delta)
+                sys.stdout.flush()
+            result = stream.result
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            err.print(
+                f"[dim]{result.usage.prompt_tokens} prompt + {result.usage.completion_tokens} completion "
+                f"tokens, {time.perf_counter() - started:.2f} s, thread {thread}[/dim]"
+            )
+
+        if message is not None:
+            turn(message)
+            return
+        err.print(f"[dim]thread {thread}, resource {resource}, model {model}; /exit or Ctrl-D quits[/dim]")
+        while True:
+            try:
+                line = console.input("[bold green]you>[/bold green] ")
+            except (EOFError, KeyboardInterrupt):
+                console.print()
+                break
+            if line.strip() in ("/exit", "/quit"):
+                break
+            if line.strip():
+                console.print("[bold blue]assistant>[/bold blue] ", end="")
+                turn(line)
+    finally:
+        memory.close()
+
+
+# -- threads ------------------------------------------------------------------------------------
+
+
+@threads_app.command("list")
+@_friendly
+def threads_list(
+    resource: Annotated[str | None, typer.Option(help="Only threads of this resource.")] = None,
+    page: Annotated[int, typer.Option(help="Page number from 0.")] = 0,
+    per_page: Annotated[int, typer.Option(help="Threads per page.")] = 20,
+    order_by: Annotated[str, typer.Option(help="created_at or updated_at.")] = "created_at",
+    direction: Annotated[str, typer.Option(help="DESC or ASC.")] = "DESC",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """List threads, newest first, one page at a time."""
+    with open_memory(db) as memory:
+        result = memory.list_threads(
+            resource_id=resource, page=page, per_page=per_page, order_by=order_by,  # type: ignore[arg-type]
+            direction=direction.upper(),  # type: ignore[arg-type]
+        )
+    if as_json:
+        console.out(result.model_dump_json(indent=2))
+        return
+    table = Table("id", "resource", "title", "created", "updated")
+    for t in result.threads:
+        clone = " [dim](clone)[/dim]" if Memory.is_clone(t) else ""
+        table.add_row(
+            escape(t.id) + clone, escape(t.resource_id), escape(t.title),
+            t.created_at.strftime("%Y-%m-%d %H:%M"), t.updated_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+    more = f"; next: --page {page + 1}" if result.has_more else ""
+    console.print(f"page {page}: {len(result.threads)} of {result.total} threads{more}")
+
+
+@threads_app.command("show")
+@_friendly
+def threads_show(
+    thread_id: Annotated[str, typer.Argument(help="The thread id.")],
+    last: Annotated[int, typer.Option(help="Show the newest N messages.")] = 50,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every message.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Print a thread and its messages."""
+    with open_memory(db) as memory:
+        thread = memory.get_thread_by_id(thread_id)
+        if thread is None:
+            err.print(f"[red]error:[/red] thread {escape(thread_id)!r} not found")
+            raise typer.Exit(1)
+        page = memory.list_messages(thread_id, per_page=False if show_all else last)
+    if as_json:
+        console.out(json.dumps({
+            "thread": thread.model_dump(mode="json"),
+            "total": page.total,
+            "messages": [m.model_dump(mode="json") for m in page.messages],
+        }, indent=2, ensure_ascii=False))
+        return
+    console.print(f"[bold]{escape(thread.id)}[/bold] {escape(thread.title)} "
+                  f"[dim](resource {escape(thread.resource_id)}, {page.total} messages)[/dim]")
+    if page.total > len(page.messages):
+        console.print(f"[dim]... {page.total - len(page.messages)} older messages (use --all)[/dim]")
+    for msg in page.messages:
+        console.print(_message_line(msg))
+
+
+@threads_app.command("clone")
+@_friendly
+def threads_clone(
+    thread_id: Annotated[str, typer.Argument(help="The thread to copy.")],
+    title: Annotated[str | None, typer.Option(help="Title of the clone.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Copy only the newest N messages.")] = None,
+    new_id_: Annotated[str | None, typer.Option("--new-id", help="Id of the clone.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Owner of the clone (default: the source's).")] = None,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Copy a thread and its messages into a new thread."""
+    with open_memory(db) as memory:
+        result = memory.clone_thread(
+            thread_id, new_thread_id=new_id_, resource_id=resource, title=title, message_limit=limit
+        )
+    console.print(
+        f"cloned {escape(thread_id)} -> [bold]{escape(result.thread.id)}[/bold] "
+        f"({len(result.cloned_messages)} messages, title {escape(repr(result.thread.title))})"
+    )
+
+
+@threads_app.command("delete")
+@_friendly
+def threads_delete(
+    thread_id: Annotated[str, typer.Argument(help="The thread to delete.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Delete a thread and its messages."""
+    with open_memory(db) as memory:
+        if memory.get_thread_by_id(thread_id) is None:
+            err.print(f"[red]error:[/red] thread {escape(thread_id)!r} not found")
+            raise typer.Exit(1)
+        if not yes:
+            typer.confirm(f"Delete thread {thread_id} and its messages?", abort=True)
+        memory.delete_thread(thread_id)
+    console.print(f"deleted {escape(thread_id)}")
+
+
+# -- ingest and recall --------------------------------------------------------------------------
+
+
+@app.command()
+@_friendly
+def ingest(
+    path: Annotated[str, typer.Argument(help="A LoCoMo JSON file or a chat JSON file.")],
+    format: Annotated[str, typer.Option("--format", help="auto, locomo or chat.")] = "auto",
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Load multi-session conversations into threads (re-running updates, never duplicates)."""
+    from mastra_memory.ingest import ingest as run_ingest
+    from mastra_memory.ingest import load_file
+
+    if format not in ("auto", "locomo", "chat"):
+        raise ValidationError(f"--format must be auto, locomo or chat, not {format!r}")
+    fmt, batches = load_file(path, format)  # type: ignore[arg-type]
+    with open_memory(db) as memory, Progress(
+        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=err, transient=False,
+    ) as progress:
+        task = progress.add_task(f"ingesting {fmt}", total=len(batches))
+        stats = run_ingest(
+            memory, batches,
+            on_batch=lambda b: progress.update(task, advance=1, description=f"ingesting {escape(b.thread.id)}"),
+        )
+        progress.update(task, description=f"ingested {fmt}")
+    rate = stats.messages / stats.seconds if stats.seconds else 0.0
+    console.print(
+        f"ingested {stats.threads} threads ({stats.threads_created} new) and {stats.messages} messages "
+        f"({stats.messages_new} new) for {stats.resources} resources in {stats.seconds:.2f} s "
+        f"({rate:,.0f} messages/s) into {escape(db)}"
+    )
+
+
+@app.command()
+@_friendly
+def recall(
+    thread: Annotated[str, typer.Option(help="The thread.")],
+    query: Annotated[str | None, typer.Option(help="Search text (used by semantic recall).")] = None,
+    resource: Annotated[str | None, typer.Option(help="Resource; must own the thread.")] = None,
+    last: Annotated[int, typer.Option(help="Recent messages to recall.")] = 10,
+    db: Db = DEFAULT_DB,
+) -> None:
+    """Print the messages memory recalls for a thread (what the model would see as history)."""
+    with open_memory(db, last_messages=last) as memory:
+        if memory.get_thread_by_id(thread, resource) is None:
+            err.print(f"[red]error:[/red] thread {escape(thread)!r} not found")
+            raise typer.Exit(1)
+        result = memory.recall(thread, resource, vector_search_string=query)
+        if query and memory.config.semantic_recall is False:
+            err.print("[dim]semantic recall is not configured for this database: "
+                      "showing the newest messages only[/dim]")
+    console.print(f"[dim]{len(result.messages)} recalled of {result.total} messages[/dim]")
+    for msg in result.messages:
+        console.print(_message_line(msg))
+
+
+# -- plugins and entry point --------------------------------------------------------------------
+
+
+def _register_plugins(target: typer.Typer) -> None:
+    """Let other parts of the package add commands (``register(app)`` in each module)."""
+    for name in PLUGIN_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # that part of the package does not exist (yet)
+            logger.debug("CLI plugin %s not loaded: %s", name, exc)
+            continue
+        except ImportError as exc:
+            logger.debug("CLI plugin %s not loaded: %s", name, exc)
+            continue
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(target)
+
+
+_register_plugins(app)
+
+
+def main() -> None:
+    """Console-script entry point (``mastra-memory``)."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,197 @@
+"""``LiteLLMModel``: any provider litellm supports, behind the :class:`ChatModel` protocol.
+
+``model`` is a litellm model string (``"openai/gpt-4o-mini"``, ``"anthropic/claude-..."``, or
+``"openai/<alias>"`` with ``api_base=...`` for any OpenAI-compatible server such as vLLM,
+llama.cpp's server or Ollama). ``model_settings`` (``temperature``, ``max_tokens``,
+``api_base``, ``api_key``, ...) are passed to ``litellm.completion`` unchanged.
+
+litellm is imported lazily on the first call (the import takes seconds). Every litellm or
+provider exception is wrapped in :class:`~mastra_memory.errors.ModelError` with the original as
+``__cause__``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from mastra_memory.errors import ModelError
+from mastra_memory.models.base import ModelResponse, ToolCall, Usage
+
+__all__ = ["LiteLLMModel", "parse_tool_arguments"]
+
+logger = logging.getLogger(__name__)
+
+
+def _litellm() -> Any:
+    """Import litellm with offline-friendly defaults (respecting the user's own settings)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    # litellm prints provider lists and "give feedback" banners to stdout on every error.
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+def parse_tool_arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
+    """Decode a tool call's ``arguments`` into a dict.
+
+    Models return arguments as a JSON string. Empty strings mean ``{}``; a string that holds a
+    JSON object followed by junk (a common small-model failure) is repaired by keeping the first
+    complete object; a Markdown code fence around the JSON is removed.
+
+    Args:
+        raw: The ``function.arguments`` value (a JSON string, a dict or None).
+
+    Returns:
+        ``(arguments, error)``: ``error`` is None on success, otherwise a description of why the
+        arguments could not be decoded (``arguments`` is then ``{}``).
+    """
+    if raw is None:
+        return {}, None
+    if isinstance(raw, dict):
+        return raw, None
+    if not isinstance(raw, str):
+        return {}, f"arguments must be a JSON object, got {type(raw).__name__}"
+    text = raw.strip()
+    if text.startswith("```"):
+        text = text.strip("`").strip()
+        if text.lower().startswith("json"):
+            text = text[4:].strip()
+    if not text:
+        return {}, None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        start = text.find("{")
+        try:
+            value, _ = json.JSONDecoder().raw_decode(text[start:]) if start >= 0 else (None, 0)
+        except json.JSONDecodeError as exc:
+            return {}, f"arguments are not valid JSON ({exc.msg} at char {exc.pos}): {raw[:200]!r}"
+        if value is None:
+            return {}, f"arguments are not a JSON object: {raw[:200]!r}"
+    if not isinstance(value, dict):
+        return {}, f"arguments must be a JSON object, got {type(value).__name__}"
+    return value, None
+
+
+def _get(obj: Any, key: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def _to_response(raw: Any) -> ModelResponse:
+    """Convert a litellm ``ModelResponse`` (or its dict form) to ours."""
+    choices = _get(raw, "choices") or []
+    if not choices:
+        raise ModelError("the model returned no choices")
+    choice = choices[0]
+    message = _get(choice, "message") or {}
+    calls: list[ToolCall] = []
+    for i, call in enumerate(_get(message, "tool_calls") or []):
+        fn = _get(call, "function") or {}
+        name = _get(fn, "name")
+        if not name:
+            raise ModelError(f"the model returned a tool call without a name: {call!r}")
+        args, error = parse_tool_arguments(_get(fn, "arguments"))
+        if error:
+            logger.debug("tool call %s: %s", name, error)
+        calls.append(
+            ToolCall(id=_get(call, "id") or f"call_{i}", name=name, arguments=args,
+                     arguments_error=error)
+        )
+    usage = _get(raw, "usage")
+    content = _get(message, "content")
+    return ModelResponse(
+        text=content if isinstance(content, str) else "",
+        tool_calls=calls,
+        usage=Usage(
+            prompt_tokens=int(_get(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(_get(usage, "completion_tokens", 0) or 0),
+        ),
+        finish_reason=_get(choice, "finish_reason"),
+    )
+
+
+class LiteLLMModel:
+    """A chat model served through litellm.
+
+    Args:
+        model: litellm model string, e.g. ``"openai/gpt-4o-mini"`` or ``"openai/<alias>"``.
+        **model_settings: Default keyword arguments for ``litellm.completion`` (``temperature``,
+            ``max_tokens``, ``api_base``, ``api_key``, ``timeout`` in seconds, ...). Per-call
+            settings override them.
+
+    Example:
+        >>> model = LiteLLMModel("openai/x", mock_response="hi")  # offline, no key needed
+        >>> model.generate([{"role": "user", "content": "hello"}]).text
+        'hi'
+    """
+
+    def __init__(self, model: str, **model_settings: Any) -> None:
+        if not isinstance(model, str) or not model.strip():
+            raise ModelError("model must be a non-empty litellm model string")
+        self.name = model
+        self.model_settings = dict(model_settings)
+
+    def __repr__(self) -> str:
+        return f"LiteLLMModel({self.name!r})"
+
+    def _kwargs(self, tools: list[dict[str, Any]] | None, settings: dict[str, Any]) -> dict[str, Any]:
+        kwargs = {**self.model_settings, **settings}
+        if tools:
+            kwargs["tools"] = tools
+        return kwargs
+
+    def generate(
+        self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
+        **settings: Any,
+    ) -> ModelResponse:
+        """Run one completion step.
+
+        Raises:
+            ModelError: if litellm or the provider fails, or the response has no choices.
+        """
+        litellm = _litellm()
+        try:
+            raw = litellm.completion(model=self.name, messages=messages, **self._kwargs(tools, settings))
+        except Exception as exc:
+            raise ModelError(f"{self.name}: {exc}") from exc
+        return _to_response(raw)
+
+    def stream(
+        self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
+        **settings: Any,
+    ) -> Iterator[str | ModelResponse]:
+        """Stream one completion step: text deltas, then the complete :class:`ModelResponse`.
+
+        Tool-call deltas are accumulated (``litellm.stream_chunk_builder``); usage is requested
+        with ``stream_options={"include_usage": True}`` unless ``stream_options`` is given.
+
+        Raises:
+            ModelError: if litellm or the provider fails, also in the middle of the stream.
+        """
+        litellm = _litellm()
+        kwargs = self._kwargs(tools, settings)
+        kwargs.setdefault("stream_options", {"include_usage": True})
+        chunks: list[Any] = []
+        try:
+            for chunk in litellm.completion(model=self.name, messages=messages, stream=True, **kwargs):
+                chunks.append(chunk)
+                choices = _get(chunk, "choices") or []
+                delta = _get(choices[0], "delta") if choices else None
+                text = _get(delta, "content") if delta is not None else None
+                if text:
+                    yield text
+            built = litellm.stream_chunk_builder(chunks, messages=messages) if chunks else None
+        except ModelError:
+            raise
+        except Exception as exc:
+            raise ModelError(f"{self.name}: {exc}") from exc
+        if built is None:
+            raise ModelError(f"{self.name}: the stream ended without any chunk")
+        yield _to_response(built)
