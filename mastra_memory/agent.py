@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -98,7 +98,7 @@ class AgentStream:
         print(stream.result.usage)
     """
 
-    def __init__(self, gen: Iterator[str]) -> None:
+    def __init__(self, gen: Generator[str, None, GenerateResult]) -> None:
         self._gen = gen
         self._result: GenerateResult | None = None
         self._done = False
@@ -140,7 +140,7 @@ class AgentStream:
     def close(self) -> None:
         """Stop the turn without saving it."""
         self._done = True
-        self._gen.close()  # type: ignore[attr-defined]
+        self._gen.close()
 
     def __enter__(self) -> AgentStream:
         return self
@@ -273,8 +273,12 @@ class Agent:
         try:
             self._prepare(turn, thread, memory_options)
             for step in range(self.max_steps):
-                response = self._call(turn, lambda: self.model.generate(
-                    turn.chat, tools=turn.tool_specs, **self._call_settings))
+                response = self._call(
+                    turn,
+                    lambda: self.model.generate(
+                        turn.chat, tools=turn.tool_specs, **self._call_settings
+                    ),
+                )
                 if not self._apply_step(turn, response, step):
                     break
             return self._finish(turn)
@@ -301,13 +305,17 @@ class Agent:
 
     # -- the turn -----------------------------------------------------------------------------
 
-    def _stream(self, turn: _Turn, thread: ThreadArg, memory_options: Any) -> Iterator[str]:
+    def _stream(
+        self, turn: _Turn, thread: ThreadArg, memory_options: Any
+    ) -> Generator[str, None, GenerateResult]:
         try:
             self._prepare(turn, thread, memory_options)
             for step in range(self.max_steps):
                 final: ModelResponse | None = None
                 try:
-                    for item in self.model.stream(turn.chat, tools=turn.tool_specs, **self._call_settings):
+                    for item in self.model.stream(
+                        turn.chat, tools=turn.tool_specs, **self._call_settings
+                    ):
                         if isinstance(item, ModelResponse):
                             final = item
                         elif item:
@@ -333,7 +341,9 @@ class Agent:
         elif isinstance(thread, Mapping):
             unknown = set(thread) - {"id", "title", "metadata"}
             if unknown or "id" not in thread:
-                raise ValidationError("thread must be an id or a dict with 'id' and optional 'title', 'metadata'")
+                raise ValidationError(
+                    "thread must be an id or a dict with 'id' and optional 'title', 'metadata'"
+                )
             thread_id = validate_id(thread["id"], "thread id")
         elif thread is not None:
             thread_id = validate_id(thread, "thread id")
@@ -341,7 +351,9 @@ class Agent:
             validate_id(resource, "resource id")
         if self.memory is not None:
             if thread_id is not None and resource is None:
-                raise ValidationError("a resource is required when a thread is given to an agent with memory")
+                raise ValidationError(
+                    "a resource is required when a thread is given to an agent with memory"
+                )
             if thread_id is None and resource is not None:
                 thread_id = new_id()
         elif thread_id is not None or resource is not None:
@@ -349,12 +361,17 @@ class Agent:
         stateful = self.memory is not None and thread_id is not None
         inputs = self._input_messages(input, thread_id or new_id(), resource if stateful else None)
         return _Turn(
-            thread_id=thread_id, resource_id=resource if stateful else None, inputs=inputs,
-            chat=[], tools=dict(self.tools),
+            thread_id=thread_id,
+            resource_id=resource if stateful else None,
+            inputs=inputs,
+            chat=[],
+            tools=dict(self.tools),
         )
 
     @staticmethod
-    def _input_messages(input: AgentInput, thread_id: str, resource_id: str | None) -> list[Message]:
+    def _input_messages(
+        input: AgentInput, thread_id: str, resource_id: str | None
+    ) -> list[Message]:
         if isinstance(input, str):
             if not input.strip():
                 raise ValidationError("input is empty")
@@ -373,11 +390,15 @@ class Agent:
         for item in items:
             if isinstance(item, Message):
                 flush()
-                out.append(item.model_copy(update={"thread_id": thread_id, "resource_id": resource_id}))
+                out.append(
+                    item.model_copy(update={"thread_id": thread_id, "resource_id": resource_id})
+                )
             elif isinstance(item, Mapping):
                 run.append(dict(item))
             else:
-                raise ValidationError(f"input items must be Message or chat message dicts, not {type(item).__name__}")
+                raise ValidationError(
+                    f"input items must be Message or chat message dicts, not {type(item).__name__}"
+                )
         flush()
         return out
 
@@ -395,7 +416,9 @@ class Agent:
             for tool in turn.context.tools:
                 turn.tools.setdefault(tool.name, tool)
             seen = {m.id for m in turn.context.history}
-            turn.inputs = self._after_history(turn.context, [m for m in turn.inputs if m.id not in seen])
+            turn.inputs = self._after_history(
+                turn.context, [m for m in turn.inputs if m.id not in seen]
+            )
         turn.chat = build_chat_messages(self.instructions, turn.context, turn.inputs)
 
     def _after_history(self, context: TurnContext, inputs: list[Message]) -> list[Message]:
@@ -437,22 +460,38 @@ class Agent:
             turn.parts.append(TextPart(text=response.text))
         if not response.tool_calls:
             return False
-        turn.chat.append({
-            "role": "assistant",
-            "content": response.text or None,
-            "tool_calls": [
-                {"id": c.id, "type": "function",
-                 "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)}}
-                for c in response.tool_calls
-            ],
-        })
+        turn.chat.append(
+            {
+                "role": "assistant",
+                "content": response.text or None,
+                "tool_calls": [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {
+                            "name": c.name,
+                            "arguments": json.dumps(c.arguments, ensure_ascii=False),
+                        },
+                    }
+                    for c in response.tool_calls
+                ],
+            }
+        )
         for call in response.tool_calls:
             result = self._run_tool(turn, call)
-            turn.parts.append(ToolInvocationPart(
-                tool_call_id=call.id, tool_name=call.name, args=call.arguments, result=result,
-                state="result", step=step,
-            ))
-            turn.chat.append({"role": "tool", "tool_call_id": call.id, "content": result_to_text(result)})
+            turn.parts.append(
+                ToolInvocationPart(
+                    tool_call_id=call.id,
+                    tool_name=call.name,
+                    args=call.arguments,
+                    result=result,
+                    state="result",
+                    step=step,
+                )
+            )
+            turn.chat.append(
+                {"role": "tool", "tool_call_id": call.id, "content": result_to_text(result)}
+            )
         return True
 
     def _run_tool(self, turn: _Turn, call: ToolCall) -> Any:
@@ -477,10 +516,14 @@ class Agent:
         new_messages = list(turn.inputs)
         thread_id = turn.thread_id or (turn.inputs[0].thread_id if turn.inputs else new_id())
         if turn.parts:
-            new_messages.append(Message(
-                role="assistant", thread_id=thread_id, resource_id=turn.resource_id,
-                content=MessageContent(parts=turn.parts),
-            ))
+            new_messages.append(
+                Message(
+                    role="assistant",
+                    thread_id=thread_id,
+                    resource_id=turn.resource_id,
+                    content=MessageContent(parts=turn.parts),
+                )
+            )
         else:
             logger.debug("agent %s: the model returned no text and no tool calls", self.name)
         saved: list[Message] = []
@@ -505,4 +548,6 @@ class Agent:
             if self.memory.list_messages(ctx.thread.id, per_page=1).total == 0:
                 self.memory.delete_thread(ctx.thread.id)
         except Exception:  # pragma: no cover - best effort; the original error matters more
-            logger.warning("could not remove thread %r of a failed turn", ctx.thread.id, exc_info=True)
+            logger.warning(
+                "could not remove thread %r of a failed turn", ctx.thread.id, exc_info=True
+            )

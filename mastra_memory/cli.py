@@ -42,7 +42,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_DB = "file:./mastra.db"
 DEFAULT_MODEL = "local/smollm2"
 DEFAULT_RESOURCE = "default"
-DEFAULT_INSTRUCTIONS = "You are a helpful assistant. Answer briefly and use what you remember about the user."
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful assistant. Answer briefly and use what you remember about the user."
+)
 
 #: Modules that may add commands; each defines ``register(app: typer.Typer) -> None``.
 PLUGIN_MODULES = ("mastra_memory.server.cli", "mastra_memory.observational.cli")
@@ -60,7 +62,9 @@ app.add_typer(threads_app, name="threads")
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-Db = Annotated[str, typer.Option("--db", envvar="MASTRA_MEMORY_DB", help="libSQL URL or file path.")]
+Db = Annotated[
+    str, typer.Option("--db", envvar="MASTRA_MEMORY_DB", help="libSQL URL or file path.")
+]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -109,7 +113,8 @@ def _message_line(msg: Message) -> str:
         elif isinstance(part, ToolInvocationPart):
             args = json.dumps(part.args, ensure_ascii=False)
             result = json.dumps(part.result, ensure_ascii=False, default=str)
-            lines.append(f"[magenta]tool {escape(part.tool_name)}({escape(args)}) -> {escape(result)}[/magenta]")
+            call = f"tool {part.tool_name}({args}) -> {result}"
+            lines.append(f"[magenta]{escape(call)}[/magenta]")
     stamp = msg.created_at.strftime("%Y-%m-%d %H:%M:%S")
     return f"[dim]{stamp}[/dim] [bold]{escape(who)}[/bold]: " + "\n  ".join(lines)
 
@@ -120,18 +125,27 @@ def _message_line(msg: Message) -> str:
 @app.command()
 @_friendly
 def chat(
-    message: Annotated[str | None, typer.Option("-m", "--message", help="Send one message and exit.")] = None,
+    message: Annotated[
+        str | None, typer.Option("-m", "--message", help="Send one message and exit.")
+    ] = None,
     thread: Annotated[str | None, typer.Option(help="Thread id (new one if omitted).")] = None,
     resource: Annotated[
-        str | None, typer.Option(help="Resource (user) id; default: the thread's owner, or 'default'.")
+        str | None,
+        typer.Option(help="Resource (user) id; default: the thread's owner, or 'default'."),
     ] = None,
     db: Db = DEFAULT_DB,
-    model: Annotated[str, typer.Option(help="litellm model string or local/smollm2.")] = DEFAULT_MODEL,
-    instructions: Annotated[str, typer.Option(help="The agent's system prompt.")] = DEFAULT_INSTRUCTIONS,
+    model: Annotated[
+        str, typer.Option(help="litellm model string or local/smollm2.")
+    ] = DEFAULT_MODEL,
+    instructions: Annotated[
+        str, typer.Option(help="The agent's system prompt.")
+    ] = DEFAULT_INSTRUCTIONS,
     last_messages: Annotated[int, typer.Option(help="History messages sent to the model.")] = 10,
     setting: Annotated[
         list[str] | None,
-        typer.Option("--setting", "-s", help="Model setting KEY=VALUE (e.g. temperature=0.2, api_base=...)."),
+        typer.Option(
+            "--setting", "-s", help="Model setting KEY=VALUE (e.g. temperature=0.2, api_base=...)."
+        ),
     ] = None,
 ) -> None:
     """Chat with an agent whose memory lives in the database (one-shot with -m, else a REPL)."""
@@ -157,14 +171,17 @@ def chat(
             sys.stdout.write("\n")
             sys.stdout.flush()
             err.print(
-                f"[dim]{result.usage.prompt_tokens} prompt + {result.usage.completion_tokens} completion "
-                f"tokens, {time.perf_counter() - started:.2f} s, thread {thread}[/dim]"
+                f"[dim]{result.usage.prompt_tokens} prompt + "
+                f"{result.usage.completion_tokens} completion tokens, "
+                f"{time.perf_counter() - started:.2f} s, thread {thread}[/dim]"
             )
 
         if message is not None:
             turn(message)
             return
-        err.print(f"[dim]thread {thread}, resource {resource}, model {model}; /exit or Ctrl-D quits[/dim]")
+        err.print(
+            f"[dim]thread {thread}, resource {resource}, model {model}; /exit or Ctrl-D quits[/dim]"
+        )
         while True:
             try:
                 line = console.input("[bold green]you>[/bold green] ")
@@ -197,7 +214,10 @@ def threads_list(
     """List threads, newest first, one page at a time."""
     with open_memory(db) as memory:
         result = memory.list_threads(
-            resource_id=resource, page=page, per_page=per_page, order_by=order_by,  # type: ignore[arg-type]
+            resource_id=resource,
+            page=page,
+            per_page=per_page,
+            order_by=order_by,  # type: ignore[arg-type]
             direction=direction.upper(),  # type: ignore[arg-type]
         )
     if as_json:
@@ -207,8 +227,11 @@ def threads_list(
     for t in result.threads:
         clone = " [dim](clone)[/dim]" if Memory.is_clone(t) else ""
         table.add_row(
-            escape(t.id) + clone, escape(t.resource_id), escape(t.title),
-            t.created_at.strftime("%Y-%m-%d %H:%M"), t.updated_at.strftime("%Y-%m-%d %H:%M"),
+            escape(t.id) + clone,
+            escape(t.resource_id),
+            escape(t.title),
+            t.created_at.strftime("%Y-%m-%d %H:%M"),
+            t.updated_at.strftime("%Y-%m-%d %H:%M"),
         )
     console.print(table)
     more = f"; next: --page {page + 1}" if result.has_more else ""
@@ -232,16 +255,26 @@ def threads_show(
             raise typer.Exit(1)
         page = memory.list_messages(thread_id, per_page=False if show_all else last)
     if as_json:
-        console.out(json.dumps({
-            "thread": thread.model_dump(mode="json"),
-            "total": page.total,
-            "messages": [m.model_dump(mode="json") for m in page.messages],
-        }, indent=2, ensure_ascii=False))
+        console.out(
+            json.dumps(
+                {
+                    "thread": thread.model_dump(mode="json"),
+                    "total": page.total,
+                    "messages": [m.model_dump(mode="json") for m in page.messages],
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
         return
-    console.print(f"[bold]{escape(thread.id)}[/bold] {escape(thread.title)} "
-                  f"[dim](resource {escape(thread.resource_id)}, {page.total} messages)[/dim]")
+    console.print(
+        f"[bold]{escape(thread.id)}[/bold] {escape(thread.title)} "
+        f"[dim](resource {escape(thread.resource_id)}, {page.total} messages)[/dim]"
+    )
     if page.total > len(page.messages):
-        console.print(f"[dim]... {page.total - len(page.messages)} older messages (use --all)[/dim]")
+        console.print(
+            f"[dim]... {page.total - len(page.messages)} older messages (use --all)[/dim]"
+        )
     for msg in page.messages:
         console.print(_message_line(msg))
 
@@ -253,7 +286,9 @@ def threads_clone(
     title: Annotated[str | None, typer.Option(help="Title of the clone.")] = None,
     limit: Annotated[int | None, typer.Option(help="Copy only the newest N messages.")] = None,
     new_id_: Annotated[str | None, typer.Option("--new-id", help="Id of the clone.")] = None,
-    resource: Annotated[str | None, typer.Option(help="Owner of the clone (default: the source's).")] = None,
+    resource: Annotated[
+        str | None, typer.Option(help="Owner of the clone (default: the source's).")
+    ] = None,
     db: Db = DEFAULT_DB,
 ) -> None:
     """Copy a thread and its messages into a new thread."""
@@ -302,21 +337,31 @@ def ingest(
     if format not in ("auto", "locomo", "chat"):
         raise ValidationError(f"--format must be auto, locomo or chat, not {format!r}")
     fmt, batches = load_file(path, format)  # type: ignore[arg-type]
-    with open_memory(db) as memory, Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err, transient=False,
-    ) as progress:
+    with (
+        open_memory(db) as memory,
+        Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+        ) as progress,
+    ):
         task = progress.add_task(f"ingesting {fmt}", total=len(batches))
         stats = run_ingest(
-            memory, batches,
-            on_batch=lambda b: progress.update(task, advance=1, description=f"ingesting {escape(b.thread.id)}"),
+            memory,
+            batches,
+            on_batch=lambda b: progress.update(
+                task, advance=1, description=f"ingesting {escape(b.thread.id)}"
+            ),
         )
         progress.update(task, description=f"ingested {fmt}")
     rate = stats.messages / stats.seconds if stats.seconds else 0.0
     console.print(
-        f"ingested {stats.threads} threads ({stats.threads_created} new) and {stats.messages} messages "
-        f"({stats.messages_new} new) for {stats.resources} resources in {stats.seconds:.2f} s "
-        f"({rate:,.0f} messages/s) into {escape(db)}"
+        f"ingested {stats.threads} threads ({stats.threads_created} new) and "
+        f"{stats.messages} messages ({stats.messages_new} new) for {stats.resources} resources "
+        f"in {stats.seconds:.2f} s ({rate:,.0f} messages/s) into {escape(db)}"
     )
 
 
@@ -324,7 +369,9 @@ def ingest(
 @_friendly
 def recall(
     thread: Annotated[str, typer.Option(help="The thread.")],
-    query: Annotated[str | None, typer.Option(help="Search text (used by semantic recall).")] = None,
+    query: Annotated[
+        str | None, typer.Option(help="Search text (used by semantic recall).")
+    ] = None,
     resource: Annotated[str | None, typer.Option(help="Resource; must own the thread.")] = None,
     last: Annotated[int, typer.Option(help="Recent messages to recall.")] = 10,
     db: Db = DEFAULT_DB,
@@ -336,8 +383,10 @@ def recall(
             raise typer.Exit(1)
         result = memory.recall(thread, resource, vector_search_string=query)
         if query and memory.config.semantic_recall is False:
-            err.print("[dim]semantic recall is not configured for this database: "
-                      "showing the newest messages only[/dim]")
+            err.print(
+                "[dim]semantic recall is not configured for this database: "
+                "showing the newest messages only[/dim]"
+            )
     console.print(f"[dim]{len(result.messages)} recalled of {result.total} messages[/dim]")
     for msg in result.messages:
         console.print(_message_line(msg))

@@ -39,6 +39,7 @@ from mastra_memory.memory import Memory
 from mastra_memory.types import (
     Message,
     MessageContent,
+    Part,
     TextPart,
     Thread,
     from_chat_messages,
@@ -129,8 +130,13 @@ def load_locomo(data: Sequence[dict[str, Any]]) -> list[ThreadBatch]:
                 id=f"{sample_id}-s{number}",
                 resource_id=sample_id,
                 title=f"{speaker_a} & {speaker_b}, session {number} ({date_text})",
-                metadata={"source": "locomo", "session": number, "date_time": date_text,
-                          "speaker_a": speaker_a, "speaker_b": speaker_b},
+                metadata={
+                    "source": "locomo",
+                    "session": number,
+                    "date_time": date_text,
+                    "speaker_a": speaker_a,
+                    "speaker_b": speaker_b,
+                },
                 created_at=start,
                 updated_at=start,
             )
@@ -140,20 +146,22 @@ def load_locomo(data: Sequence[dict[str, Any]]) -> list[ThreadBatch]:
                 if speaker not in (speaker_a, speaker_b):
                     raise ValidationError(f"{sample_id} {key}: unknown speaker {speaker!r}")
                 dia_id = str(turn.get("dia_id") or f"D{number}:{i + 1}")
-                parts = [TextPart(text=str(turn.get("text", "")))]
+                parts: list[Part] = [TextPart(text=str(turn.get("text", "")))]
                 if turn.get("blip_caption"):
                     parts.append(TextPart(text=f"[shares a photo: {turn['blip_caption']}]"))
                 metadata: dict[str, Any] = {"speaker": speaker, "dia_id": dia_id}
                 if turn.get("img_url"):
                     metadata["img_url"] = turn["img_url"]
-                messages.append(Message(
-                    id=f"{sample_id}:{dia_id}",
-                    thread_id=thread.id,
-                    resource_id=sample_id,
-                    role="user" if speaker == speaker_a else "assistant",
-                    created_at=start + timedelta(milliseconds=i),
-                    content=MessageContent(parts=parts, metadata=metadata),
-                ))
+                messages.append(
+                    Message(
+                        id=f"{sample_id}:{dia_id}",
+                        thread_id=thread.id,
+                        resource_id=sample_id,
+                        role="user" if speaker == speaker_a else "assistant",
+                        created_at=start + timedelta(milliseconds=i),
+                        content=MessageContent(parts=parts, metadata=metadata),
+                    )
+                )
             batches.append(ThreadBatch(thread, messages))
     return batches
 
@@ -186,8 +194,12 @@ def load_chat_json(data: Any) -> list[ThreadBatch]:
             raise ValidationError(f"thread #{n}: {exc}") from exc
         created = spec.created_at or now_utc()
         thread = Thread(
-            id=spec.id, resource_id=spec.resource_id, title=spec.title, metadata=spec.metadata,
-            created_at=created, updated_at=created,
+            id=spec.id,
+            resource_id=spec.resource_id,
+            title=spec.title,
+            metadata=spec.metadata,
+            created_at=created,
+            updated_at=created,
         )
         raw: list[dict[str, Any]] = []
         extras: dict[str, dict[str, Any]] = {}
@@ -195,7 +207,10 @@ def load_chat_json(data: Any) -> list[ThreadBatch]:
             msg = dict(msg)
             msg_id = str(msg.get("id") or uuid.uuid5(_ID_NAMESPACE, f"{spec.id}/{i}"))
             msg["id"] = msg_id
-            extras[msg_id] = {"created_at": msg.pop("created_at", None), "metadata": msg.pop("metadata", None)}
+            extras[msg_id] = {
+                "created_at": msg.pop("created_at", None),
+                "metadata": msg.pop("metadata", None),
+            }
             raw.append(msg)
         try:
             messages = from_chat_messages(raw, spec.id, spec.resource_id, start=created)
@@ -203,9 +218,13 @@ def load_chat_json(data: Any) -> list[ThreadBatch]:
                 extra = extras.get(message.id, {})
                 update: dict[str, Any] = {}
                 if extra.get("created_at"):
-                    update["created_at"] = truncate_ms(datetime.fromisoformat(str(extra["created_at"])))
+                    update["created_at"] = truncate_ms(
+                        datetime.fromisoformat(str(extra["created_at"]))
+                    )
                 if extra.get("metadata"):
-                    update["content"] = message.content.model_copy(update={"metadata": dict(extra["metadata"])})
+                    update["content"] = message.content.model_copy(
+                        update={"metadata": dict(extra["metadata"])}
+                    )
                 if update:
                     messages[j] = message.model_copy(update=update)
         except (ValueError, TypeError) as exc:
@@ -224,7 +243,9 @@ def detect_format(data: Any) -> Literal["locomo", "chat"]:
         return "locomo"
     if isinstance(data, dict) and "threads" in data:
         return "chat"
-    if isinstance(data, list) and (not data or (isinstance(data[0], dict) and "messages" in data[0])):
+    if isinstance(data, list) and (
+        not data or (isinstance(data[0], dict) and "messages" in data[0])
+    ):
         return "chat"
     raise ValidationError("unrecognised file: expected LoCoMo JSON or chat JSON (see docs/cli.md)")
 
@@ -273,7 +294,11 @@ def ingest(
         if memory.get_thread_by_id(thread.id, thread.resource_id) is None:
             memory.storage.save_thread(thread)
             stats.threads_created += 1
-        existing = memory.storage.list_messages_by_id([m.id for m in batch.messages]) if batch.messages else []
+        existing = (
+            memory.storage.list_messages_by_id([m.id for m in batch.messages])
+            if batch.messages
+            else []
+        )
         stored = memory.save_messages(batch.messages)
         stats.threads += 1
         stats.messages += len(stored)

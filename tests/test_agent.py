@@ -66,11 +66,20 @@ class Calculator:
 def test_tool_call_turn_is_stored_as_one_assistant_message(memory: Memory) -> None:
     calc = Calculator()
     tool = Tool.from_function(calc.add, name="add")
-    model = ScriptedModel([
-        ModelResponse(text="Let me add.", tool_calls=[ToolCall(id="c1", name="add", arguments={"a": 2, "b": "3"})],
-                      usage=Usage(prompt_tokens=10, completion_tokens=5)),
-        ModelResponse(text="2 + 3 = 5.", usage=Usage(prompt_tokens=20, completion_tokens=4), finish_reason="stop"),
-    ])
+    model = ScriptedModel(
+        [
+            ModelResponse(
+                text="Let me add.",
+                tool_calls=[ToolCall(id="c1", name="add", arguments={"a": 2, "b": "3"})],
+                usage=Usage(prompt_tokens=10, completion_tokens=5),
+            ),
+            ModelResponse(
+                text="2 + 3 = 5.",
+                usage=Usage(prompt_tokens=20, completion_tokens=4),
+                finish_reason="stop",
+            ),
+        ]
+    )
     agent = Agent("calc", "You add numbers.", model, memory=memory, tools=[tool])
 
     result = agent.generate("What is 2 + 3?", thread="t-1", resource="user-1")
@@ -97,15 +106,29 @@ def test_tool_call_turn_is_stored_as_one_assistant_message(memory: Memory) -> No
     assert parts[0].text == "Let me add." and parts[2].text == "2 + 3 = 5."
     call = parts[1]
     assert isinstance(call, ToolInvocationPart)
-    assert (call.tool_call_id, call.tool_name, call.state, call.result, call.step) == ("c1", "add", "result", 5, 0)
+    assert (call.tool_call_id, call.tool_name, call.state, call.result, call.step) == (
+        "c1",
+        "add",
+        "result",
+        5,
+        0,
+    )
     assert call.args == {"a": 2, "b": "3"}
     assert rows[0].created_at < rows[1].created_at
     assert [m.id for m in result.messages] == [m.id for m in rows]
     # the stored JSON has the original's shape
     raw = rows[1].content.to_storage()["parts"][1]
-    assert raw == {"type": "tool-invocation", "toolInvocation": {
-        "state": "result", "toolCallId": "c1", "toolName": "add", "args": {"a": 2, "b": "3"},
-        "result": 5, "step": 0}}
+    assert raw == {
+        "type": "tool-invocation",
+        "toolInvocation": {
+            "state": "result",
+            "toolCallId": "c1",
+            "toolName": "add",
+            "args": {"a": 2, "b": "3"},
+            "result": 5,
+            "step": 0,
+        },
+    }
 
 
 def test_history_is_sent_on_the_next_turn_and_seen_by_a_second_instance(db_url: str) -> None:
@@ -114,14 +137,19 @@ def test_history_is_sent_on_the_next_turn_and_seen_by_a_second_instance(db_url: 
         return a + b
 
     with Memory(LibSQLStore(db_url)) as mem:
-        model = ScriptedModel([ScriptedModel.tool_call("add", {"a": 1, "b": 1}, "c1"), "It is 2.", "You are Ana."])
+        model = ScriptedModel(
+            [ScriptedModel.tool_call("add", {"a": 1, "b": 1}, "c1"), "It is 2.", "You are Ana."]
+        )
         agent = Agent("a", "Be brief.", model, memory=mem, tools=[add])
         agent.generate("My name is Ana. What is 1+1?", thread="t", resource="ana")
         agent.generate("Who am I?", thread="t", resource="ana")
         sent = model.calls[2][0]
         assert sent[0] == {"role": "system", "content": "Be brief."}
         assert sent[1] == {"role": "user", "content": "My name is Ana. What is 1+1?"}
-        assert sent[2]["tool_calls"][0]["function"] == {"name": "add", "arguments": '{"a": 1, "b": 1}'}
+        assert sent[2]["tool_calls"][0]["function"] == {
+            "name": "add",
+            "arguments": '{"a": 1, "b": 1}',
+        }
         assert sent[3] == {"role": "tool", "tool_call_id": "c1", "content": "2"}
         assert sent[4] == {"role": "assistant", "content": "It is 2."}
         assert sent[5] == {"role": "user", "content": "Who am I?"}
@@ -130,7 +158,9 @@ def test_history_is_sent_on_the_next_turn_and_seen_by_a_second_instance(db_url: 
     # a fresh Memory and Agent on the same file continue the conversation
     with Memory(LibSQLStore(db_url)) as mem2:
         model2 = ScriptedModel(["Still Ana."])
-        Agent("b", "Be brief.", model2, memory=mem2).generate("And now?", thread="t", resource="ana")
+        Agent("b", "Be brief.", model2, memory=mem2).generate(
+            "And now?", thread="t", resource="ana"
+        )
         texts = [m.get("content") for m in model2.calls[0][0]]
         assert "My name is Ana. What is 1+1?" in texts and "You are Ana." in texts
         rows = stored(mem2, "t")
@@ -142,14 +172,18 @@ def test_last_messages_limits_history(memory: Memory) -> None:
     model = ScriptedModel(default="ok")
     agent = Agent("a", "", model, memory=memory)
     for i in range(4):
-        agent.generate(f"message {i}", thread="t", resource="r", memory_options={"last_messages": 2})
+        agent.generate(
+            f"message {i}", thread="t", resource="r", memory_options={"last_messages": 2}
+        )
     sent = model.calls[-1][0]
     assert [m["content"] for m in sent] == ["message 2", "ok", "message 3"]
 
 
 def test_thread_dict_sets_title_and_metadata_on_creation(memory: Memory) -> None:
     agent = Agent("a", "hi", ScriptedModel(default="ok"), memory=memory)
-    agent.generate("hello", thread={"id": "t-9", "title": "Trip", "metadata": {"k": 1}}, resource="r")
+    agent.generate(
+        "hello", thread={"id": "t-9", "title": "Trip", "metadata": {"k": 1}}, resource="r"
+    )
     thread = memory.get_thread_by_id("t-9")
     assert thread is not None and thread.title == "Trip" and thread.metadata == {"k": 1}
     assert thread.resource_id == "r"
@@ -165,19 +199,28 @@ def test_resource_without_thread_creates_a_new_thread(memory: Memory) -> None:
 def test_chat_message_and_message_object_inputs(memory: Memory) -> None:
     model = ScriptedModel(default="ok")
     agent = Agent("a", "sys", model, memory=memory)
-    agent.generate([{"role": "system", "content": "extra rule"}, {"role": "user", "content": "hi"}],
-                   thread="t", resource="r")
+    agent.generate(
+        [{"role": "system", "content": "extra rule"}, {"role": "user", "content": "hi"}],
+        thread="t",
+        resource="r",
+    )
     from mastra_memory import Message
 
     msg = Message.user("second", thread_id="elsewhere")
     agent.generate(msg, thread="t", resource="r")
     rows = stored(memory, "t")
-    assert [(m.role, m.text) for m in rows] == [("user", "hi"), ("assistant", "ok"), ("user", "second"),
-                                                ("assistant", "ok")]
+    assert [(m.role, m.text) for m in rows] == [
+        ("user", "hi"),
+        ("assistant", "ok"),
+        ("user", "second"),
+        ("assistant", "ok"),
+    ]
     assert rows[2].id == msg.id and rows[2].thread_id == "t" and rows[2].resource_id == "r"
-    assert model.calls[0][0][:3] == [{"role": "system", "content": "sys"},
-                                     {"role": "system", "content": "extra rule"},
-                                     {"role": "user", "content": "hi"}]
+    assert model.calls[0][0][:3] == [
+        {"role": "system", "content": "sys"},
+        {"role": "system", "content": "extra rule"},
+        {"role": "user", "content": "hi"},
+    ]
     # re-sending a message that is already in history does not duplicate it
     agent.generate([msg, Message.user("third", thread_id="t")], thread="t", resource="r")
     assert [m.text for m in stored(memory, "t")].count("second") == 1
@@ -191,15 +234,24 @@ def test_failing_unknown_and_invalid_tool_calls_become_error_results(memory: Mem
         """Always fails."""
         raise RuntimeError("kaput")
 
-    model = ScriptedModel([
-        ModelResponse(tool_calls=[
-            ToolCall(id="c1", name="boom", arguments={"x": 1}),
-            ToolCall(id="c2", name="nope", arguments={}),
-            ToolCall(id="c3", name="boom", arguments={"x": "not a number"}),
-            ToolCall(id="c4", name="boom", arguments={}, arguments_error="arguments are not valid JSON"),
-        ]),
-        "Sorry, the tools failed.",
-    ])
+    model = ScriptedModel(
+        [
+            ModelResponse(
+                tool_calls=[
+                    ToolCall(id="c1", name="boom", arguments={"x": 1}),
+                    ToolCall(id="c2", name="nope", arguments={}),
+                    ToolCall(id="c3", name="boom", arguments={"x": "not a number"}),
+                    ToolCall(
+                        id="c4",
+                        name="boom",
+                        arguments={},
+                        arguments_error="arguments are not valid JSON",
+                    ),
+                ]
+            ),
+            "Sorry, the tools failed.",
+        ]
+    )
     agent = Agent("a", "", model, memory=memory, tools=[boom])
     result = agent.generate("go", thread="t", resource="r")
     assert result.text == "Sorry, the tools failed."
@@ -210,7 +262,9 @@ def test_failing_unknown_and_invalid_tool_calls_become_error_results(memory: Mem
     assert "invalid arguments" in errors["c3"]
     assert "not valid JSON" in errors["c4"]
     tool_msgs = [m for m in model.calls[1][0] if m["role"] == "tool"]
-    assert [json.loads(m["content"])["error"] for m in tool_msgs] == [errors[c] for c in ("c1", "c2", "c3", "c4")]
+    assert [json.loads(m["content"])["error"] for m in tool_msgs] == [
+        errors[c] for c in ("c1", "c2", "c3", "c4")
+    ]
 
 
 def test_max_steps_bounds_the_tool_loop(memory: Memory) -> None:
@@ -271,9 +325,15 @@ def test_stream_yields_deltas_and_saves_the_turn(memory: Memory) -> None:
         """Add."""
         return a + b
 
-    model = ScriptedModel([ModelResponse(text="Adding.", tool_calls=[ToolCall(id="c", name="add",
-                                                                          arguments={"a": 2, "b": 2})]),
-                           "The answer is four."])
+    model = ScriptedModel(
+        [
+            ModelResponse(
+                text="Adding.",
+                tool_calls=[ToolCall(id="c", name="add", arguments={"a": 2, "b": 2})],
+            ),
+            "The answer is four.",
+        ]
+    )
     agent = Agent("a", "", model, memory=memory, tools=[add])
     stream = agent.stream("2+2?", thread="t", resource="r")
     assert stored(memory, "t") == []  # nothing runs before iteration
@@ -284,7 +344,11 @@ def test_stream_yields_deltas_and_saves_the_turn(memory: Memory) -> None:
     assert result.text == "The answer is four." and stream.text == result.text
     rows = stored(memory, "t")
     assert [m.role for m in rows] == ["user", "assistant"]
-    assert [type(p).__name__ for p in rows[1].content.parts] == ["TextPart", "ToolInvocationPart", "TextPart"]
+    assert [type(p).__name__ for p in rows[1].content.parts] == [
+        "TextPart",
+        "ToolInvocationPart",
+        "TextPart",
+    ]
     assert [m.id for m in result.messages] == [m.id for m in rows]
 
 
@@ -318,8 +382,13 @@ def test_model_failure_saves_nothing(memory: Memory) -> None:
         return "pong"
 
     # fails on the second step, after a tool already ran
-    failing = Agent("a", "", ScriptedModel([ScriptedModel.tool_call("ping"), ModelError("timeout")]),
-                    memory=memory, tools=[ping])
+    failing = Agent(
+        "a",
+        "",
+        ScriptedModel([ScriptedModel.tool_call("ping"), ModelError("timeout")]),
+        memory=memory,
+        tools=[ping],
+    )
     with pytest.raises(ModelError, match="timeout"):
         failing.generate("second", thread="t", resource="r")
     assert [m.text for m in stored(memory, "t")] == ["first", "fine"]
@@ -405,15 +474,24 @@ def test_a_second_process_sees_what_the_first_saved(db_url: str) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
     def run(text: str) -> str:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, db_url, text], capture_output=True, text=True,
-                              env=env, timeout=120, check=False)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, db_url, text],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         return proc.stdout.strip()
 
     first = run("My name is Ana and I live in Lisbon.")
     assert first == "history: Be brief. | My name is Ana and I live in Lisbon."
     second = run("What is my name?")
-    assert second == ("history: Be brief. | My name is Ana and I live in Lisbon. | " + first
-                      + " | What is my name?")
+    assert second == (
+        "history: Be brief. | My name is Ana and I live in Lisbon. | "
+        + first
+        + " | What is my name?"
+    )
     with Memory(LibSQLStore(db_url)) as mem:
         assert [m.role for m in stored(mem, "demo")] == ["user", "assistant", "user", "assistant"]

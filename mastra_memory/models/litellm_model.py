@@ -101,8 +101,9 @@ def _to_response(raw: Any) -> ModelResponse:
         if error:
             logger.debug("tool call %s: %s", name, error)
         calls.append(
-            ToolCall(id=_get(call, "id") or f"call_{i}", name=name, arguments=args,
-                     arguments_error=error)
+            ToolCall(
+                id=_get(call, "id") or f"call_{i}", name=name, arguments=args, arguments_error=error
+            )
         )
     usage = _get(raw, "usage")
     content = _get(message, "content")
@@ -141,14 +142,19 @@ class LiteLLMModel:
     def __repr__(self) -> str:
         return f"LiteLLMModel({self.name!r})"
 
-    def _kwargs(self, tools: list[dict[str, Any]] | None, settings: dict[str, Any]) -> dict[str, Any]:
+    def _kwargs(
+        self, tools: list[dict[str, Any]] | None, settings: dict[str, Any]
+    ) -> dict[str, Any]:
         kwargs = {**self.model_settings, **settings}
         if tools:
             kwargs["tools"] = tools
         return kwargs
 
     def generate(
-        self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
         **settings: Any,
     ) -> ModelResponse:
         """Run one completion step.
@@ -158,13 +164,18 @@ class LiteLLMModel:
         """
         litellm = _litellm()
         try:
-            raw = litellm.completion(model=self.name, messages=messages, **self._kwargs(tools, settings))
+            raw = litellm.completion(
+                model=self.name, messages=messages, **self._kwargs(tools, settings)
+            )
         except Exception as exc:
             raise ModelError(f"{self.name}: {exc}") from exc
         return _to_response(raw)
 
     def stream(
-        self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
         **settings: Any,
     ) -> Iterator[str | ModelResponse]:
         """Stream one completion step: text deltas, then the complete :class:`ModelResponse`.
@@ -180,7 +191,9 @@ class LiteLLMModel:
         kwargs.setdefault("stream_options", {"include_usage": True})
         chunks: list[Any] = []
         try:
-            for chunk in litellm.completion(model=self.name, messages=messages, stream=True, **kwargs):
+            for chunk in litellm.completion(
+                model=self.name, messages=messages, stream=True, **kwargs
+            ):
                 chunks.append(chunk)
                 choices = _get(chunk, "choices") or []
                 delta = _get(choices[0], "delta") if choices else None

@@ -117,10 +117,8 @@ def _plain_messages(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
         role = str(msg.get("role", "user"))
         text = _flatten(msg.get("content"))
         if role == "assistant" and msg.get("tool_calls"):
-            calls = [
-                f"[called {c.get('function', {}).get('name')}({c.get('function', {}).get('arguments')})]"
-                for c in msg["tool_calls"] if isinstance(c, dict)
-            ]
+            fns = [c.get("function") or {} for c in msg["tool_calls"] if isinstance(c, dict)]
+            calls = [f"[called {fn.get('name')}({fn.get('arguments')})]" for fn in fns]
             text = "\n".join([text, *calls]) if text else "\n".join(calls)
         elif role == "tool":
             role, text = "user", f"[tool result] {text}"
@@ -178,15 +176,31 @@ class LocalLlamaModel:
     def _llama(self) -> tuple[Any, threading.Lock]:
         return _load(self.model_path, self.n_ctx, self.n_threads)
 
-    def _settings(self, llama: Any, tools: list[dict[str, Any]] | None, settings: dict[str, Any]) -> dict[str, Any]:
+    def _settings(
+        self, llama: Any, tools: list[dict[str, Any]] | None, settings: dict[str, Any]
+    ) -> dict[str, Any]:
         if tools:
-            logger.debug("%s ignores %d tool definition(s): it can not call tools reliably", self.name, len(tools))
-        merged = {"temperature": DEFAULT_TEMPERATURE, "max_tokens": DEFAULT_MAX_TOKENS,
-                  **self.model_settings, **settings}
+            logger.debug(
+                "%s ignores %d tool definition(s): it can not call tools reliably",
+                self.name,
+                len(tools),
+            )
+        merged = {
+            "temperature": DEFAULT_TEMPERATURE,
+            "max_tokens": DEFAULT_MAX_TOKENS,
+            **self.model_settings,
+            **settings,
+        }
         if "max_completion_tokens" in merged:
             merged["max_tokens"] = merged.pop("max_completion_tokens")
         allowed = set(inspect.signature(llama.create_chat_completion).parameters) - {
-            "self", "messages", "stream", "tools", "tool_choice", "functions", "function_call",
+            "self",
+            "messages",
+            "stream",
+            "tools",
+            "tool_choice",
+            "functions",
+            "function_call",
         }
         ignored = sorted(k for k in merged if k not in allowed)
         if ignored:
@@ -198,7 +212,9 @@ class LocalLlamaModel:
         llama, _ = self._llama()
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def _fit(self, llama: Any, messages: list[dict[str, str]], max_tokens: int) -> tuple[list[dict[str, str]], int]:
+    def _fit(
+        self, llama: Any, messages: list[dict[str, str]], max_tokens: int
+    ) -> tuple[list[dict[str, str]], int]:
         """Drop the oldest non-system messages until the prompt fits the context window.
 
         Returns the kept messages and their token count (the prompt estimate used for usage
@@ -209,7 +225,8 @@ class LocalLlamaModel:
         """
         budget = self.n_ctx - max_tokens - 8
         counts = [
-            len(llama.tokenize(m["content"].encode("utf-8"), add_bos=False, special=True)) + _MESSAGE_OVERHEAD
+            len(llama.tokenize(m["content"].encode("utf-8"), add_bos=False, special=True))
+            + _MESSAGE_OVERHEAD
             for m in messages
         ]
         total = sum(counts) + 1
@@ -228,11 +245,19 @@ class LocalLlamaModel:
             )
         dropped = keep.count(False)
         if dropped:
-            logger.debug("%s: dropped the %d oldest messages to fit %d tokens", self.name, dropped, self.n_ctx)
+            logger.debug(
+                "%s: dropped the %d oldest messages to fit %d tokens",
+                self.name,
+                dropped,
+                self.n_ctx,
+            )
         return [m for m, k in zip(messages, keep, strict=True) if k], total
 
     def _prepare(
-        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, settings: dict[str, Any]
+        self,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None,
+        settings: dict[str, Any],
     ) -> tuple[Any, threading.Lock, list[dict[str, str]], int, dict[str, Any]]:
         if not messages:
             raise ModelError(f"{self.name}: no messages to answer")
@@ -246,7 +271,10 @@ class LocalLlamaModel:
     # -- protocol -----------------------------------------------------------------------------
 
     def generate(
-        self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
         **settings: Any,
     ) -> ModelResponse:
         """Answer in one step (tools are ignored, see the module docstring).
@@ -265,13 +293,18 @@ class LocalLlamaModel:
         usage = raw.get("usage") or {}
         return ModelResponse(
             text=(choice.get("message") or {}).get("content") or "",
-            usage=Usage(prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                        completion_tokens=int(usage.get("completion_tokens", 0))),
+            usage=Usage(
+                prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                completion_tokens=int(usage.get("completion_tokens", 0)),
+            ),
             finish_reason=choice.get("finish_reason"),
         )
 
     def stream(
-        self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
         **settings: Any,
     ) -> Iterator[str | ModelResponse]:
         """Stream text deltas, then the complete :class:`ModelResponse`.
@@ -298,7 +331,11 @@ class LocalLlamaModel:
             except Exception as exc:
                 raise ModelError(f"{self.name}: {exc}") from exc
             text = "".join(pieces)
-            completion = len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else 0
+            completion = (
+                len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+                if text
+                else 0
+            )
         yield ModelResponse(
             text=text,
             usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion),
