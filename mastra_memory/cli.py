@@ -42,7 +42,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_DB = "file:./mastra.db"
 DEFAULT_MODEL = "local/smollm2"
 DEFAULT_RESOURCE = "default"
-DEFAULT_INSTRUCTIONS = (
+DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
     "You are a helpful assistant. Answer briefly and use what you remember about the user."
 )
 

@@ -42,6 +42,7 @@ DEFAULT_N_CTX = 4096
 DEFAULT_N_THREADS = 2
 DEFAULT_MAX_TOKENS = 256
 DEFAULT_TEMPERATURE = 0.2  # SmolLM2's model card suggests a low temperature
+DEFAULT_REPEAT_PENALTY = 1.1  # damps the word loops a 135M model falls into (1.0 = off)
 _MESSAGE_OVERHEAD = 5  # ChatML tokens around each message: <|im_start|>role\n ... <|im_end|>\n
 
 _cache: dict[tuple[str, int, int], tuple[Any, threading.Lock]] = {}
@@ -142,7 +143,8 @@ class LocalLlamaModel:
         n_ctx: Context window in tokens (4096).
         n_threads: CPU threads (2).
         **model_settings: Defaults for ``create_chat_completion``: ``temperature`` (0.2),
-            ``max_tokens`` (256), ``top_p``, ``stop``, ``seed``, ``response_format``, ...;
+            ``max_tokens`` (256), ``repeat_penalty`` (1.1), ``top_p``, ``stop``, ``seed``,
+            ``response_format`` (JSON output constrained by a grammar), ...;
             settings llama.cpp does not know (``api_base``, ...) are ignored (debug log).
 
     Raises:
@@ -188,6 +190,7 @@ class LocalLlamaModel:
         merged = {
             "temperature": DEFAULT_TEMPERATURE,
             "max_tokens": DEFAULT_MAX_TOKENS,
+            "repeat_penalty": DEFAULT_REPEAT_PENALTY,
             **self.model_settings,
             **settings,
         }
