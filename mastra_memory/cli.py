@@ -43,8 +43,6 @@ DEFAULT_DB = "file:./mastra.db"
 DEFAULT_MODEL = "local/smollm2"
 DEFAULT_RESOURCE = "default"
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
-    "You are a helpful assistant. Answer briefly and use what you remember about the user."
-)
 
 #: Modules that may add commands; each defines ``register(app: typer.Typer) -> None``.
 PLUGIN_MODULES = ("mastra_memory.server.cli", "mastra_memory.observational.cli")
