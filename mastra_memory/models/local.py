@@ -18,6 +18,8 @@ Install (llama-cpp-python compiles from source; see ``scripts/demo.sh`` for port
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import inspect
 import logging
@@ -89,8 +91,20 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
             llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         except Exception as exc:
             raise ModelError(f"could not load {path}: {exc}") from exc
+        if not _cache:
+            atexit.register(_close_all)
         _cache[key] = (llama, threading.Lock())
         return _cache[key]
+
+
+def _close_all() -> None:
+    """Free the cached models before interpreter shutdown (llama.cpp's ``__del__`` fails once
+    module globals are torn down and prints a spurious traceback)."""
+    with _cache_lock:
+        for llama, _ in _cache.values():
+            with contextlib.suppress(Exception):
+                llama.close()
+        _cache.clear()
 
 
 def _flatten(content: Any) -> str:
