@@ -21,7 +21,8 @@ def resolve_model(model: Any, model_settings: dict[str, Any] | None = None) -> C
             for an offline llama.cpp model (``"local/smollm2"``, extra ``[local]``); any other
             string is a litellm model (``"openai/gpt-4o-mini"``, ``"openai/<alias>"``, ...).
         model_settings: Defaults for every call of a model built from a string (temperature,
-            max_tokens, api_base, api_key, ...). Ignored for model objects.
+            max_tokens, api_base, api_key, ...; for local models also ``n_threads``, ``n_ctx``
+            and ``model_path``). Ignored for model objects.
 
     Raises:
         ConfigurationError: for an unknown local model name or a value that is not a model.
