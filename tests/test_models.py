@@ -479,3 +479,22 @@ def test_local_model_trims_the_oldest_messages_to_fit(smollm2: Any) -> None:
         smollm2._fit(
             llama, _plain_messages([{"role": "user", "content": long_text * 5}]), max_tokens=256
         )
+
+
+@needs_llama
+@pytest.mark.slow
+def test_agent_turn_with_the_local_model(smollm2: Any, tmp_path: Path) -> None:
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        return a + b
+
+    with Memory(LibSQLStore(f"file:{tmp_path / 'local.db'}")) as memory:
+        agent = Agent("local", "You are a helpful assistant.", smollm2, memory=memory, tools=[add])
+        first = agent.generate("My name is Ana.", thread="t", resource="ana")
+        stream = agent.stream("What is my name?", thread="t", resource="ana")
+        deltas = list(stream)
+        assert first.text.strip() and "".join(deltas) == stream.result.text
+        assert stream.result.usage.prompt_tokens > first.usage.prompt_tokens  # history was sent
+        rows = memory.list_messages("t", per_page=False).messages
+    assert [m.role for m in rows] == ["user", "assistant", "user", "assistant"]
+    assert rows[1].text == first.text and rows[3].text == stream.result.text
