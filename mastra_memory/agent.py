@@ -275,9 +275,7 @@ class Agent:
             for step in range(self.max_steps):
                 response = self._call(
                     turn,
-                    lambda: self.model.generate(
-                        turn.chat, tools=turn.tool_specs, **self._call_settings
-                    ),
+                    lambda: self.model.generate(turn.chat, tools=turn.tool_specs, **self._call_settings),
                 )
                 if not self._apply_step(turn, response, step):
                     break
@@ -305,17 +303,13 @@ class Agent:
 
     # -- the turn -----------------------------------------------------------------------------
 
-    def _stream(
-        self, turn: _Turn, thread: ThreadArg, memory_options: Any
-    ) -> Generator[str, None, GenerateResult]:
+    def _stream(self, turn: _Turn, thread: ThreadArg, memory_options: Any) -> Generator[str, None, GenerateResult]:
         try:
             self._prepare(turn, thread, memory_options)
             for step in range(self.max_steps):
                 final: ModelResponse | None = None
                 try:
-                    for item in self.model.stream(
-                        turn.chat, tools=turn.tool_specs, **self._call_settings
-                    ):
+                    for item in self.model.stream(turn.chat, tools=turn.tool_specs, **self._call_settings):
                         if isinstance(item, ModelResponse):
                             final = item
                         elif item:
@@ -341,9 +335,7 @@ class Agent:
         elif isinstance(thread, Mapping):
             unknown = set(thread) - {"id", "title", "metadata"}
             if unknown or "id" not in thread:
-                raise ValidationError(
-                    "thread must be an id or a dict with 'id' and optional 'title', 'metadata'"
-                )
+                raise ValidationError("thread must be an id or a dict with 'id' and optional 'title', 'metadata'")
             thread_id = validate_id(thread["id"], "thread id")
         elif thread is not None:
             thread_id = validate_id(thread, "thread id")
@@ -351,9 +343,7 @@ class Agent:
             validate_id(resource, "resource id")
         if self.memory is not None:
             if thread_id is not None and resource is None:
-                raise ValidationError(
-                    "a resource is required when a thread is given to an agent with memory"
-                )
+                raise ValidationError("a resource is required when a thread is given to an agent with memory")
             if thread_id is None and resource is not None:
                 thread_id = new_id()
         elif thread_id is not None or resource is not None:
@@ -369,9 +359,7 @@ class Agent:
         )
 
     @staticmethod
-    def _input_messages(
-        input: AgentInput, thread_id: str, resource_id: str | None
-    ) -> list[Message]:
+    def _input_messages(input: AgentInput, thread_id: str, resource_id: str | None) -> list[Message]:
         if isinstance(input, str):
             if not input.strip():
                 raise ValidationError("input is empty")
@@ -390,15 +378,11 @@ class Agent:
         for item in items:
             if isinstance(item, Message):
                 flush()
-                out.append(
-                    item.model_copy(update={"thread_id": thread_id, "resource_id": resource_id})
-                )
+                out.append(item.model_copy(update={"thread_id": thread_id, "resource_id": resource_id}))
             elif isinstance(item, Mapping):
                 run.append(dict(item))
             else:
-                raise ValidationError(
-                    f"input items must be Message or chat message dicts, not {type(item).__name__}"
-                )
+                raise ValidationError(f"input items must be Message or chat message dicts, not {type(item).__name__}")
         flush()
         return out
 
@@ -416,9 +400,7 @@ class Agent:
             for tool in turn.context.tools:
                 turn.tools.setdefault(tool.name, tool)
             seen = {m.id for m in turn.context.history}
-            turn.inputs = self._after_history(
-                turn.context, [m for m in turn.inputs if m.id not in seen]
-            )
+            turn.inputs = self._after_history(turn.context, [m for m in turn.inputs if m.id not in seen])
         turn.chat = build_chat_messages(self.instructions, turn.context, turn.inputs)
 
     def _after_history(self, context: TurnContext, inputs: list[Message]) -> list[Message]:
@@ -489,9 +471,7 @@ class Agent:
                     step=step,
                 )
             )
-            turn.chat.append(
-                {"role": "tool", "tool_call_id": call.id, "content": result_to_text(result)}
-            )
+            turn.chat.append({"role": "tool", "tool_call_id": call.id, "content": result_to_text(result)})
         return True
 
     def _run_tool(self, turn: _Turn, call: ToolCall) -> Any:
@@ -548,6 +528,4 @@ class Agent:
             if self.memory.list_messages(ctx.thread.id, per_page=1).total == 0:
                 self.memory.delete_thread(ctx.thread.id)
         except Exception:  # pragma: no cover - best effort; the original error matters more
-            logger.warning(
-                "could not remove thread %r of a failed turn", ctx.thread.id, exc_info=True
-            )
+            logger.warning("could not remove thread %r of a failed turn", ctx.thread.id, exc_info=True)

@@ -60,9 +60,7 @@ app.add_typer(threads_app, name="threads")
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-Db = Annotated[
-    str, typer.Option("--db", envvar="MASTRA_MEMORY_DB", help="libSQL URL or file path.")
-]
+Db = Annotated[str, typer.Option("--db", envvar="MASTRA_MEMORY_DB", help="libSQL URL or file path.")]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -123,27 +121,19 @@ def _message_line(msg: Message) -> str:
 @app.command()
 @_friendly
 def chat(
-    message: Annotated[
-        str | None, typer.Option("-m", "--message", help="Send one message and exit.")
-    ] = None,
+    message: Annotated[str | None, typer.Option("-m", "--message", help="Send one message and exit.")] = None,
     thread: Annotated[str | None, typer.Option(help="Thread id (new one if omitted).")] = None,
     resource: Annotated[
         str | None,
         typer.Option(help="Resource (user) id; default: the thread's owner, or 'default'."),
     ] = None,
     db: Db = DEFAULT_DB,
-    model: Annotated[
-        str, typer.Option(help="litellm model string or local/smollm2.")
-    ] = DEFAULT_MODEL,
-    instructions: Annotated[
-        str, typer.Option(help="The agent's system prompt.")
-    ] = DEFAULT_INSTRUCTIONS,
+    model: Annotated[str, typer.Option(help="litellm model string or local/smollm2.")] = DEFAULT_MODEL,
+    instructions: Annotated[str, typer.Option(help="The agent's system prompt.")] = DEFAULT_INSTRUCTIONS,
     last_messages: Annotated[int, typer.Option(help="History messages sent to the model.")] = 10,
     setting: Annotated[
         list[str] | None,
-        typer.Option(
-            "--setting", "-s", help="Model setting KEY=VALUE (e.g. temperature=0.2, api_base=...)."
-        ),
+        typer.Option("--setting", "-s", help="Model setting KEY=VALUE (e.g. temperature=0.2, api_base=...)."),
     ] = None,
 ) -> None:
     """Chat with an agent whose memory lives in the database (one-shot with -m, else a REPL)."""
@@ -177,9 +167,7 @@ def chat(
         if message is not None:
             turn(message)
             return
-        err.print(
-            f"[dim]thread {thread}, resource {resource}, model {model}; /exit or Ctrl-D quits[/dim]"
-        )
+        err.print(f"[dim]thread {thread}, resource {resource}, model {model}; /exit or Ctrl-D quits[/dim]")
         while True:
             try:
                 line = console.input("[bold green]you>[/bold green] ")
@@ -270,9 +258,7 @@ def threads_show(
         f"[dim](resource {escape(thread.resource_id)}, {page.total} messages)[/dim]"
     )
     if page.total > len(page.messages):
-        console.print(
-            f"[dim]... {page.total - len(page.messages)} older messages (use --all)[/dim]"
-        )
+        console.print(f"[dim]... {page.total - len(page.messages)} older messages (use --all)[/dim]")
     for msg in page.messages:
         console.print(_message_line(msg))
 
@@ -284,9 +270,7 @@ def threads_clone(
     title: Annotated[str | None, typer.Option(help="Title of the clone.")] = None,
     limit: Annotated[int | None, typer.Option(help="Copy only the newest N messages.")] = None,
     new_id_: Annotated[str | None, typer.Option("--new-id", help="Id of the clone.")] = None,
-    resource: Annotated[
-        str | None, typer.Option(help="Owner of the clone (default: the source's).")
-    ] = None,
+    resource: Annotated[str | None, typer.Option(help="Owner of the clone (default: the source's).")] = None,
     db: Db = DEFAULT_DB,
 ) -> None:
     """Copy a thread and its messages into a new thread."""
@@ -350,9 +334,7 @@ def ingest(
         stats = run_ingest(
             memory,
             batches,
-            on_batch=lambda b: progress.update(
-                task, advance=1, description=f"ingesting {escape(b.thread.id)}"
-            ),
+            on_batch=lambda b: progress.update(task, advance=1, description=f"ingesting {escape(b.thread.id)}"),
         )
         progress.update(task, description=f"ingested {fmt}")
     rate = stats.messages / stats.seconds if stats.seconds else 0.0
@@ -367,9 +349,7 @@ def ingest(
 @_friendly
 def recall(
     thread: Annotated[str, typer.Option(help="The thread.")],
-    query: Annotated[
-        str | None, typer.Option(help="Search text (used by semantic recall).")
-    ] = None,
+    query: Annotated[str | None, typer.Option(help="Search text (used by semantic recall).")] = None,
     resource: Annotated[str | None, typer.Option(help="Resource; must own the thread.")] = None,
     last: Annotated[int, typer.Option(help="Recent messages to recall.")] = 10,
     db: Db = DEFAULT_DB,
@@ -382,8 +362,7 @@ def recall(
         result = memory.recall(thread, resource, vector_search_string=query)
         if query and memory.config.semantic_recall is False:
             err.print(
-                "[dim]semantic recall is not configured for this database: "
-                "showing the newest messages only[/dim]"
+                "[dim]semantic recall is not configured for this database: showing the newest messages only[/dim]"
             )
     console.print(f"[dim]{len(result.messages)} recalled of {result.total} messages[/dim]")
     for msg in result.messages:

@@ -120,9 +120,7 @@ def load_locomo(data: Sequence[dict[str, Any]]) -> list[ThreadBatch]:
             speaker_a, speaker_b = str(c["speaker_a"]), str(c["speaker_b"])
         except (KeyError, TypeError) as exc:
             raise ValidationError(f"not a LoCoMo conversation (missing {exc})") from exc
-        sessions = sorted(
-            (int(m.group(1)), key) for key in c if (m := _SESSION_KEY.match(key)) and c[key]
-        )
+        sessions = sorted((int(m.group(1)), key) for key in c if (m := _SESSION_KEY.match(key)) and c[key])
         for number, key in sessions:
             date_text = str(c.get(f"{key}_date_time", ""))
             start = parse_locomo_datetime(date_text)
@@ -218,13 +216,9 @@ def load_chat_json(data: Any) -> list[ThreadBatch]:
                 extra = extras.get(message.id, {})
                 update: dict[str, Any] = {}
                 if extra.get("created_at"):
-                    update["created_at"] = truncate_ms(
-                        datetime.fromisoformat(str(extra["created_at"]))
-                    )
+                    update["created_at"] = truncate_ms(datetime.fromisoformat(str(extra["created_at"])))
                 if extra.get("metadata"):
-                    update["content"] = message.content.model_copy(
-                        update={"metadata": dict(extra["metadata"])}
-                    )
+                    update["content"] = message.content.model_copy(update={"metadata": dict(extra["metadata"])})
                 if update:
                     messages[j] = message.model_copy(update=update)
         except (ValueError, TypeError) as exc:
@@ -243,9 +237,7 @@ def detect_format(data: Any) -> Literal["locomo", "chat"]:
         return "locomo"
     if isinstance(data, dict) and "threads" in data:
         return "chat"
-    if isinstance(data, list) and (
-        not data or (isinstance(data[0], dict) and "messages" in data[0])
-    ):
+    if isinstance(data, list) and (not data or (isinstance(data[0], dict) and "messages" in data[0])):
         return "chat"
     raise ValidationError("unrecognised file: expected LoCoMo JSON or chat JSON (see docs/cli.md)")
 
@@ -294,11 +286,7 @@ def ingest(
         if memory.get_thread_by_id(thread.id, thread.resource_id) is None:
             memory.storage.save_thread(thread)
             stats.threads_created += 1
-        existing = (
-            memory.storage.list_messages_by_id([m.id for m in batch.messages])
-            if batch.messages
-            else []
-        )
+        existing = memory.storage.list_messages_by_id([m.id for m in batch.messages]) if batch.messages else []
         stored = memory.save_messages(batch.messages)
         stats.threads += 1
         stats.messages += len(stored)

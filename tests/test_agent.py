@@ -137,9 +137,7 @@ def test_history_is_sent_on_the_next_turn_and_seen_by_a_second_instance(db_url: 
         return a + b
 
     with Memory(LibSQLStore(db_url)) as mem:
-        model = ScriptedModel(
-            [ScriptedModel.tool_call("add", {"a": 1, "b": 1}, "c1"), "It is 2.", "You are Ana."]
-        )
+        model = ScriptedModel([ScriptedModel.tool_call("add", {"a": 1, "b": 1}, "c1"), "It is 2.", "You are Ana."])
         agent = Agent("a", "Be brief.", model, memory=mem, tools=[add])
         agent.generate("My name is Ana. What is 1+1?", thread="t", resource="ana")
         agent.generate("Who am I?", thread="t", resource="ana")
@@ -158,9 +156,7 @@ def test_history_is_sent_on_the_next_turn_and_seen_by_a_second_instance(db_url: 
     # a fresh Memory and Agent on the same file continue the conversation
     with Memory(LibSQLStore(db_url)) as mem2:
         model2 = ScriptedModel(["Still Ana."])
-        Agent("b", "Be brief.", model2, memory=mem2).generate(
-            "And now?", thread="t", resource="ana"
-        )
+        Agent("b", "Be brief.", model2, memory=mem2).generate("And now?", thread="t", resource="ana")
         texts = [m.get("content") for m in model2.calls[0][0]]
         assert "My name is Ana. What is 1+1?" in texts and "You are Ana." in texts
         rows = stored(mem2, "t")
@@ -172,18 +168,14 @@ def test_last_messages_limits_history(memory: Memory) -> None:
     model = ScriptedModel(default="ok")
     agent = Agent("a", "", model, memory=memory)
     for i in range(4):
-        agent.generate(
-            f"message {i}", thread="t", resource="r", memory_options={"last_messages": 2}
-        )
+        agent.generate(f"message {i}", thread="t", resource="r", memory_options={"last_messages": 2})
     sent = model.calls[-1][0]
     assert [m["content"] for m in sent] == ["message 2", "ok", "message 3"]
 
 
 def test_thread_dict_sets_title_and_metadata_on_creation(memory: Memory) -> None:
     agent = Agent("a", "hi", ScriptedModel(default="ok"), memory=memory)
-    agent.generate(
-        "hello", thread={"id": "t-9", "title": "Trip", "metadata": {"k": 1}}, resource="r"
-    )
+    agent.generate("hello", thread={"id": "t-9", "title": "Trip", "metadata": {"k": 1}}, resource="r")
     thread = memory.get_thread_by_id("t-9")
     assert thread is not None and thread.title == "Trip" and thread.metadata == {"k": 1}
     assert thread.resource_id == "r"
@@ -262,9 +254,7 @@ def test_failing_unknown_and_invalid_tool_calls_become_error_results(memory: Mem
     assert "invalid arguments" in errors["c3"]
     assert "not valid JSON" in errors["c4"]
     tool_msgs = [m for m in model.calls[1][0] if m["role"] == "tool"]
-    assert [json.loads(m["content"])["error"] for m in tool_msgs] == [
-        errors[c] for c in ("c1", "c2", "c3", "c4")
-    ]
+    assert [json.loads(m["content"])["error"] for m in tool_msgs] == [errors[c] for c in ("c1", "c2", "c3", "c4")]
 
 
 def test_max_steps_bounds_the_tool_loop(memory: Memory) -> None:
@@ -488,10 +478,6 @@ def test_a_second_process_sees_what_the_first_saved(db_url: str) -> None:
     first = run("My name is Ana and I live in Lisbon.")
     assert first == "history: Be brief. | My name is Ana and I live in Lisbon."
     second = run("What is my name?")
-    assert second == (
-        "history: Be brief. | My name is Ana and I live in Lisbon. | "
-        + first
-        + " | What is my name?"
-    )
+    assert second == ("history: Be brief. | My name is Ana and I live in Lisbon. | " + first + " | What is my name?")
     with Memory(LibSQLStore(db_url)) as mem:
         assert [m.role for m in stored(mem, "demo")] == ["user", "assistant", "user", "assistant"]

@@ -111,9 +111,7 @@ def test_ingest_locomo(db: str, locomo_file: Path) -> None:
         page = memory.list_threads(resource_id="conv-a", direction="ASC")
         assert [t.id for t in page.threads] == ["conv-a-s1", "conv-a-s2"]
         s1 = page.threads[0]
-        assert (
-            "8 May, 2023" in s1.title and s1.created_at.isoformat() == "2023-05-08T13:56:00+00:00"
-        )
+        assert "8 May, 2023" in s1.title and s1.created_at.isoformat() == "2023-05-08T13:56:00+00:00"
         assert s1.metadata["session"] == 1
         msgs = memory.list_messages("conv-a-s1", per_page=False).messages
         assert [m.id for m in msgs] == ["conv-a:D1:1", "conv-a:D1:2", "conv-a:D1:3"]
@@ -193,24 +191,13 @@ def test_ingest_chat_json(db: str, tmp_path: Path) -> None:
     assert "ingested 2 threads (2 new) and 4 messages (4 new) for 2 resources" in result.output
     with Memory(LibSQLStore(db)) as memory:
         thread = memory.get_thread_by_id("trip")
-        assert (
-            thread is not None
-            and thread.title == "Trip planning"
-            and thread.metadata == {"topic": "travel"}
-        )
+        assert thread is not None and thread.title == "Trip planning" and thread.metadata == {"topic": "travel"}
         msgs = memory.list_messages("trip", per_page=False).messages
         assert [m.role for m in msgs] == ["user", "assistant", "assistant"]
         assert msgs[0].content.metadata == {"lang": "en"}
         call = msgs[1].content.parts[0]
-        assert (
-            isinstance(call, ToolInvocationPart)
-            and call.result == {"ok": True}
-            and call.state == "result"
-        )
-        assert (
-            msgs[2].id == "m-final"
-            and msgs[2].created_at.isoformat() == "2024-03-01T10:05:00+00:00"
-        )
+        assert isinstance(call, ToolInvocationPart) and call.result == {"ok": True} and call.state == "result"
+        assert msgs[2].id == "m-final" and msgs[2].created_at.isoformat() == "2024-03-01T10:05:00+00:00"
         ids = [m.id for m in msgs]
     again = invoke("ingest", str(path), "--db", db, "--format", "chat")
     assert "(0 new) and 4 messages (0 new)" in again.output
@@ -268,23 +255,15 @@ def test_threads_list_show_clone_delete_and_recall(db: str, locomo_file: Path) -
     invoke("ingest", str(locomo_file), "--db", db)
 
     listed = invoke("threads", "list", "--db", db, "--resource", "conv-a", "--per-page", "1")
-    assert (
-        listed.exit_code == 0 and "conv-a-s2" in listed.output and "conv-a-s1" not in listed.output
-    )
+    assert listed.exit_code == 0 and "conv-a-s2" in listed.output and "conv-a-s1" not in listed.output
     assert "page 0: 1 of 2 threads; next: --page 1" in listed.output
-    page1 = invoke(
-        "threads", "list", "--db", db, "--resource", "conv-a", "--per-page", "1", "--page", "1"
-    )
+    page1 = invoke("threads", "list", "--db", db, "--resource", "conv-a", "--per-page", "1", "--page", "1")
     assert "conv-a-s1" in page1.output
     as_json = json.loads(invoke("threads", "list", "--db", db, "--json").output)
     assert as_json["total"] == 3 and len(as_json["threads"]) == 3
 
     shown = invoke("threads", "show", "conv-a-s1", "--db", db)
-    assert (
-        "user (Ana)" in shown.output
-        and "I moved to Lisbon" in shown.output
-        and "a photo of a tram" in shown.output
-    )
+    assert "user (Ana)" in shown.output and "I moved to Lisbon" in shown.output and "a photo of a tram" in shown.output
     last = invoke("threads", "show", "conv-a-s1", "--db", db, "--last", "1")
     assert "Lisbon" not in last.output and "2 older messages" in last.output
     data = json.loads(invoke("threads", "show", "conv-a-s1", "--db", db, "--json").output)
@@ -303,9 +282,7 @@ def test_threads_list_show_clone_delete_and_recall(db: str, locomo_file: Path) -
         "--new-id",
         "conv-a-copy",
     )
-    assert (
-        cloned.exit_code == 0 and "conv-a-copy" in cloned.output and "2 messages" in cloned.output
-    )
+    assert cloned.exit_code == 0 and "conv-a-copy" in cloned.output and "2 messages" in cloned.output
     with Memory(LibSQLStore(db)) as memory:
         clone = memory.get_thread_by_id("conv-a-copy")
         assert clone is not None and clone.title == "what-if" and Memory.is_clone(clone)
@@ -315,14 +292,10 @@ def test_threads_list_show_clone_delete_and_recall(db: str, locomo_file: Path) -
             "Here it is.\n[shares a photo: a photo of a tram]",
         ]
 
-    recalled = invoke(
-        "recall", "--db", db, "--thread", "conv-a-s1", "--query", "tram", "--last", "2"
-    )
+    recalled = invoke("recall", "--db", db, "--thread", "conv-a-s1", "--query", "tram", "--last", "2")
     assert recalled.exit_code == 0 and "2 recalled of 3 messages" in recalled.output
     assert "Send a picture" in recalled.output and "Lisbon" not in recalled.output
-    mismatch = runner.invoke(
-        app, ["recall", "--db", db, "--thread", "conv-a-s1", "--resource", "conv-b"]
-    )
+    mismatch = runner.invoke(app, ["recall", "--db", db, "--thread", "conv-a-s1", "--resource", "conv-b"])
     assert mismatch.exit_code == 1 and "belongs to resource 'conv-a'" in mismatch.output
 
     deleted = invoke("threads", "delete", "conv-a-copy", "--db", db, "--yes")
@@ -332,10 +305,7 @@ def test_threads_list_show_clone_delete_and_recall(db: str, locomo_file: Path) -
     missing = runner.invoke(app, ["threads", "show", "nope", "--db", db])
     assert missing.exit_code == 1 and "not found" in missing.output
     with Memory(LibSQLStore(db)) as memory:
-        assert (
-            memory.get_thread_by_id("conv-a-copy") is None
-            and memory.get_thread_by_id("conv-a-s1") is not None
-        )
+        assert memory.get_thread_by_id("conv-a-copy") is None and memory.get_thread_by_id("conv-a-s1") is not None
 
 
 # -- chat -------------------------------------------------------------------------------------
@@ -435,9 +405,7 @@ def test_cli_in_real_subprocesses(tmp_path: Path) -> None:
         "-s",
         "mock_response=Hello Ana",
     )
-    assert "Your name is Ana" in run(
-        "chat", "-m", "What is my name?", *common, "-s", "mock_response=Your name is Ana"
-    )
+    assert "Your name is Ana" in run("chat", "-m", "What is my name?", *common, "-s", "mock_response=Your name is Ana")
     assert (tmp_path / "mastra.db").exists()  # the default --db is file:./mastra.db
     listed = run("threads", "list", "--json")
     assert [t["id"] for t in json.loads(listed)["threads"]] == ["demo"]

@@ -114,9 +114,7 @@ def test_litellm_mock_tool_calls_and_malformed_arguments() -> None:
 
 
 def test_litellm_stream_with_mock_response_reports_usage() -> None:
-    deltas, final = run_stream(
-        LiteLLMModel("openai/x").stream(USER, mock_response="one two three four")
-    )
+    deltas, final = run_stream(LiteLLMModel("openai/x").stream(USER, mock_response="one two three four"))
     assert len(deltas) > 1 and "".join(deltas) == "one two three four" == final.text
     assert final.usage.prompt_tokens > 0 and final.usage.completion_tokens > 0
 
@@ -155,18 +153,13 @@ class StubServer:
                     self._send(
                         reply["status"],
                         "application/json",
-                        json.dumps(
-                            {"error": {"message": reply["error"], "type": "server_error"}}
-                        ).encode(),
+                        json.dumps({"error": {"message": reply["error"], "type": "server_error"}}).encode(),
                     )
                 elif body.get("stream"):
                     self._send(
                         200,
                         "text/event-stream",
-                        b"".join(
-                            b"data: " + json.dumps(c).encode() + b"\n\n"
-                            for c in stub.chunks(reply, body)
-                        )
+                        b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in stub.chunks(reply, body))
                         + b"data: [DONE]\n\n",
                     )
                 else:
@@ -243,24 +236,8 @@ class StubServer:
                     }
                 )
             )
-            out.append(
-                chunk(
-                    {
-                        "tool_calls": [
-                            {"index": n, "function": {"arguments": call["arguments"][:half]}}
-                        ]
-                    }
-                )
-            )
-            out.append(
-                chunk(
-                    {
-                        "tool_calls": [
-                            {"index": n, "function": {"arguments": call["arguments"][half:]}}
-                        ]
-                    }
-                )
-            )
+            out.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": call["arguments"][:half]}}]}))
+            out.append(chunk({"tool_calls": [{"index": n, "function": {"arguments": call["arguments"][half:]}}]}))
         out.append(chunk({}, "tool_calls" if reply.get("tool_calls") else "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
             out.append(
@@ -300,9 +277,7 @@ def test_loopback_generate_with_tool_calls(stub: StubServer) -> None:
     ]
     response = loopback_model(stub).generate(USER, tools=[ADD_TOOL], temperature=0.5)
     assert response.text == ""
-    assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [
-        ("c1", "add", {"a": 2, "b": 3})
-    ]
+    assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == [("c1", "add", {"a": 2, "b": 3})]
     assert (response.usage.prompt_tokens, response.usage.completion_tokens) == (11, 7)
     assert response.finish_reason == "tool_calls"
     request = stub.requests[0]
@@ -377,9 +352,7 @@ def test_agent_through_litellm_and_loopback_server(stub: StubServer, tmp_path: P
         assert "".join(stream) == "Thinking.Now 10."
         messages = memory.list_messages("t", per_page=False).messages
     assert [m.role for m in messages] == ["user", "assistant", "user", "assistant"]
-    results = [
-        p.result for m in messages for p in m.content.parts if isinstance(p, ToolInvocationPart)
-    ]
+    results = [p.result for m in messages for p in m.content.parts if isinstance(p, ToolInvocationPart)]
     assert results == [5, 10]
     # the second HTTP request carried the tool result; the third carried the whole history
     assert stub.requests[1]["messages"][-1] == {
@@ -476,9 +449,7 @@ def test_local_model_trims_the_oldest_messages_to_fit(smollm2: Any) -> None:
     kept_users = [m["content"][:1] for m in kept if m["role"] == "user"][:-1]
     assert kept_users == sorted(kept_users) and "0" not in kept_users  # the oldest went first
     with pytest.raises(ModelError, match="prompt needs"):
-        smollm2._fit(
-            llama, _plain_messages([{"role": "user", "content": long_text * 5}]), max_tokens=256
-        )
+        smollm2._fit(llama, _plain_messages([{"role": "user", "content": long_text * 5}]), max_tokens=256)
 
 
 @needs_llama

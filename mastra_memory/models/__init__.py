@@ -39,8 +39,7 @@ def resolve_model(model: Any, model_settings: dict[str, Any] | None = None) -> C
             local = name[len(LOCAL_PREFIX) :]
             if local not in LOCAL_MODELS:
                 raise ConfigurationError(
-                    f"unknown local model {name!r}; known: "
-                    + ", ".join(LOCAL_PREFIX + n for n in sorted(LOCAL_MODELS))
+                    f"unknown local model {name!r}; known: " + ", ".join(LOCAL_PREFIX + n for n in sorted(LOCAL_MODELS))
                 )
             return LocalLlamaModel(local, **settings)
         from mastra_memory.models.litellm_model import LiteLLMModel
@@ -49,6 +48,5 @@ def resolve_model(model: Any, model_settings: dict[str, Any] | None = None) -> C
     if isinstance(model, ChatModel):
         return model
     raise ConfigurationError(
-        f"model must be a model string or an object with generate() and stream(), "
-        f"not {type(model).__name__}"
+        f"model must be a model string or an object with generate() and stream(), not {type(model).__name__}"
     )

@@ -100,11 +100,7 @@ def _to_response(raw: Any) -> ModelResponse:
         args, error = parse_tool_arguments(_get(fn, "arguments"))
         if error:
             logger.debug("tool call %s: %s", name, error)
-        calls.append(
-            ToolCall(
-                id=_get(call, "id") or f"call_{i}", name=name, arguments=args, arguments_error=error
-            )
-        )
+        calls.append(ToolCall(id=_get(call, "id") or f"call_{i}", name=name, arguments=args, arguments_error=error))
     usage = _get(raw, "usage")
     content = _get(message, "content")
     return ModelResponse(
@@ -142,9 +138,7 @@ class LiteLLMModel:
     def __repr__(self) -> str:
         return f"LiteLLMModel({self.name!r})"
 
-    def _kwargs(
-        self, tools: list[dict[str, Any]] | None, settings: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _kwargs(self, tools: list[dict[str, Any]] | None, settings: dict[str, Any]) -> dict[str, Any]:
         kwargs = {**self.model_settings, **settings}
         if tools:
             kwargs["tools"] = tools
@@ -164,9 +158,7 @@ class LiteLLMModel:
         """
         litellm = _litellm()
         try:
-            raw = litellm.completion(
-                model=self.name, messages=messages, **self._kwargs(tools, settings)
-            )
+            raw = litellm.completion(model=self.name, messages=messages, **self._kwargs(tools, settings))
         except Exception as exc:
             raise ModelError(f"{self.name}: {exc}") from exc
         return _to_response(raw)
@@ -191,9 +183,7 @@ class LiteLLMModel:
         kwargs.setdefault("stream_options", {"include_usage": True})
         chunks: list[Any] = []
         try:
-            for chunk in litellm.completion(
-                model=self.name, messages=messages, stream=True, **kwargs
-            ):
+            for chunk in litellm.completion(model=self.name, messages=messages, stream=True, **kwargs):
                 chunks.append(chunk)
                 choices = _get(chunk, "choices") or []
                 delta = _get(choices[0], "delta") if choices else None

