@@ -410,3 +410,31 @@ def test_cli_in_real_subprocesses(tmp_path: Path) -> None:
     listed = run("threads", "list", "--json")
     assert [t["id"] for t in json.loads(listed)["threads"]] == ["demo"]
     assert "4 messages" in run("threads", "clone", "demo", "--title", "what-if")
+
+
+def test_plugin_modules_add_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+
+    from mastra_memory import cli
+
+    (tmp_path / "mm_plugin_ok.py").write_text(
+        "import typer\n"
+        "def register(app):\n"
+        "    om = typer.Typer()\n"
+        "    @om.command('show')\n"
+        "    def show(thread: str = typer.Option(...)):\n"
+        "        print('observations of', thread)\n"
+        "    app.add_typer(om, name='om')\n"
+    )
+    (tmp_path / "mm_plugin_broken.py").write_text("import a_dependency_that_is_not_installed\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, "PLUGIN_MODULES", ("mm_plugin_missing", "mm_plugin_broken", "mm_plugin_ok"))
+    target = typer.Typer()
+
+    @target.command()
+    def version() -> None:
+        print("0")
+
+    cli._register_plugins(target)
+    result = runner.invoke(target, ["om", "show", "--thread", "t-1"])
+    assert result.exit_code == 0 and "observations of t-1" in result.output
