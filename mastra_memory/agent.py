@@ -273,10 +273,7 @@ class Agent:
         try:
             self._prepare(turn, thread, memory_options)
             for step in range(self.max_steps):
-                response = self._call(
-                    turn,
-                    lambda: self.model.generate(turn.chat, tools=turn.tool_specs, **self._call_settings),
-                )
+                response = self._generate_step(turn)
                 if not self._apply_step(turn, response, step):
                     break
             return self._finish(turn)
@@ -317,7 +314,7 @@ class Agent:
                 except MastraMemoryError:
                     raise
                 except Exception as exc:
-                    raise ModelError(f"{getattr(self.model, 'name', 'model')}: {exc}") from exc
+                    raise self._model_error(exc) from exc
                 if final is None:
                     raise ModelError("the model stream ended without a final response")
                 if not self._apply_step(turn, final, step):
@@ -423,13 +420,17 @@ class Agent:
             out.append(msg)
         return out
 
-    def _call(self, turn: _Turn, fn: Any) -> ModelResponse:
+    def _model_error(self, exc: Exception) -> ModelError:
+        return ModelError(f"{getattr(self.model, 'name', 'model')}: {exc}")
+
+    def _generate_step(self, turn: _Turn) -> ModelResponse:
+        """One model call; provider exceptions become ModelError (library errors pass)."""
         try:
-            response = fn()
+            response = self.model.generate(turn.chat, tools=turn.tool_specs, **self._call_settings)
         except MastraMemoryError:
             raise
         except Exception as exc:
-            raise ModelError(f"{getattr(self.model, 'name', 'model')}: {exc}") from exc
+            raise self._model_error(exc) from exc
         if not isinstance(response, ModelResponse):
             raise ModelError(f"the model returned {type(response).__name__}, not a ModelResponse")
         return response
