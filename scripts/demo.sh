@@ -16,7 +16,15 @@ ROOT="$(pwd)"
 export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_MODE=PRODUCTION
 
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
-run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+# mm ARGS...: show the command as a user would type it, then run it from the project's .venv
+mm() {
+  local shown="mastra-memory" a
+  for a in "$@"; do
+    if [[ "$a" == *" "* ]]; then shown+=" \"$a\""; else shown+=" $a"; fi
+  done
+  printf '\033[2m$ %s\033[0m\n' "$shown"
+  "$MM" "$@"
+}
 
 if [ "${DEMO_SKIP_INSTALL:-0}" != "1" ]; then
   step "Installing mastra-memory[local] into .venv (llama.cpp compiles once; later runs are quick)"
@@ -35,20 +43,20 @@ cd "$WORK"
 step "Working in $WORK: memory lives in ./mastra.db (embedded libSQL), model local/smollm2 (offline)"
 
 step "Process 1: tell the agent who you are (thread 'demo', resource 'ana')"
-run "$MM" chat -m "My name is Ana and I live in Lisbon." --thread demo --resource ana
+mm chat -m "My name is Ana and I live in Lisbon." --thread demo --resource ana
 
 step "Process 2: a new process continues the same thread; history is loaded from ./mastra.db"
-run "$MM" chat -m "What is my name?" --thread demo --resource ana
+mm chat -m "What is my name?" --thread demo --resource ana
 echo "(SmolLM2-135M is tiny and may answer poorly; the history it was given is shown below)"
-run "$MM" threads show demo
+mm threads show demo
 
 step "List the threads"
-run "$MM" threads list
+mm threads list
 
 step "Clone the conversation into a what-if branch"
-run "$MM" threads clone demo --title "what-if" --new-id demo-what-if
-run "$MM" threads list --resource ana
-run "$MM" threads show demo-what-if
+mm threads clone demo --title "what-if" --new-id demo-what-if
+mm threads list --resource ana
+mm threads show demo-what-if
 
 if [ -n "${DEMO_DIR:-}" ]; then
   step "Done. Continue interactively: $MM chat --thread demo --db file:$WORK/mastra.db"
