@@ -469,3 +469,29 @@ def test_agent_turn_with_the_local_model(smollm2: Any, tmp_path: Path) -> None:
         rows = memory.list_messages("t", per_page=False).messages
     assert [m.role for m in rows] == ["user", "assistant", "user", "assistant"]
     assert rows[1].text == first.text and rows[3].text == stream.result.text
+
+
+def test_local_model_message_rendering_without_llama() -> None:
+    from mastra_memory.models.local import _plain_messages
+
+    chat = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "system", "content": "Working memory: likes tea."},
+        {"role": "user", "content": [{"type": "text", "text": "2+3?"}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "add", "arguments": '{"a": 2, "b": 3}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "c1", "content": "5"},
+        {"role": "assistant", "content": "5"},
+    ]
+    assert _plain_messages(chat) == [
+        {"role": "system", "content": "Be brief.\n\nWorking memory: likes tea."},
+        {"role": "user", "content": "2+3?"},
+        {"role": "assistant", "content": '[called add({"a": 2, "b": 3})]'},
+        {"role": "user", "content": "[tool result] 5"},
+        {"role": "assistant", "content": "5"},
+    ]
