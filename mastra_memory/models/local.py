@@ -42,7 +42,7 @@ LOCAL_MODELS: dict[str, tuple[str, str, str]] = {
 
 DEFAULT_N_CTX = 4096
 DEFAULT_N_THREADS = 2
-DEFAULT_MAX_TOKENS = 256
+DEFAULT_MAX_TOKENS = 128  # SmolLM2 rambles; keeps one CPU turn short
 DEFAULT_TEMPERATURE = 0.2  # SmolLM2's model card suggests a low temperature
 DEFAULT_REPEAT_PENALTY = 1.1  # damps the word loops a 135M model falls into (1.0 = off)
 _MESSAGE_OVERHEAD = 5  # ChatML tokens around each message: <|im_start|>role\n ... <|im_end|>\n
@@ -156,7 +156,7 @@ class LocalLlamaModel:
         n_ctx: Context window in tokens (4096).
         n_threads: CPU threads (2).
         **model_settings: Defaults for ``create_chat_completion``: ``temperature`` (0.2),
-            ``max_tokens`` (256), ``repeat_penalty`` (1.1), ``top_p``, ``stop``, ``seed``,
+            ``max_tokens`` (128), ``repeat_penalty`` (1.1), ``top_p``, ``stop``, ``seed``,
             ``response_format`` (JSON output constrained by a grammar), ...;
             settings llama.cpp does not know (``api_base``, ...) are ignored (debug log).
 
