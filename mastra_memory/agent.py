@@ -24,7 +24,6 @@ import json
 import logging
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -397,28 +396,8 @@ class Agent:
             for tool in turn.context.tools:
                 turn.tools.setdefault(tool.name, tool)
             seen = {m.id for m in turn.context.history}
-            turn.inputs = self._after_history(turn.context, [m for m in turn.inputs if m.id not in seen])
+            turn.inputs = [m for m in turn.inputs if m.id not in seen]
         turn.chat = build_chat_messages(self.instructions, turn.context, turn.inputs)
-
-    def _after_history(self, context: TurnContext, inputs: list[Message]) -> list[Message]:
-        """Move new messages after the thread's newest stored message, so that a turn started
-        within the same millisecond as the previous one ended still sorts after it."""
-        if context.history:
-            newest = context.history[-1].created_at
-        elif context.created_thread or self.memory is None:
-            return inputs
-        else:
-            last = self.memory.list_messages(context.thread.id, per_page=1).messages
-            if not last:
-                return inputs
-            newest = last[-1].created_at
-        out = []
-        for msg in inputs:
-            if msg.created_at <= newest:
-                msg = msg.model_copy(update={"created_at": newest + timedelta(milliseconds=1)})
-            newest = msg.created_at
-            out.append(msg)
-        return out
 
     def _model_error(self, exc: Exception) -> ModelError:
         return ModelError(f"{getattr(self.model, 'name', 'model')}: {exc}")
