@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mastra_memory.observational.records import ObservationalMemoryRecord
 from mastra_memory.types import (
     Message,
     MessageContent,
@@ -28,6 +29,7 @@ from storage_adapters.base import MessageQuery, ThreadQuery
 __all__ = [
     "MESSAGES",
     "MIGRATIONS_TABLE",
+    "OBSERVATIONAL_MEMORY",
     "RESOURCES",
     "THREADS",
     "Dialect",
@@ -39,6 +41,7 @@ __all__ = [
 THREADS = "mastra_threads"
 MESSAGES = "mastra_messages"
 RESOURCES = "mastra_resources"
+OBSERVATIONAL_MEMORY = "mastra_observational_memory"
 MIGRATIONS_TABLE = "mastra_memory_migrations"
 THREAD_STATS = "mastra_memory_thread_stats"
 
@@ -150,6 +153,7 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
                 '("resourceId", "updatedAt")',
             ),
         ),
+        Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
         Migration(
             6,
             "per-thread message counts kept by triggers (a page's total without counting rows)",
@@ -173,6 +177,167 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
             ),
         ),
     ]
+
+
+# -- observational memory -------------------------------------------------------------------------
+
+# (column, SQLite type, kind) in the original's order; kind drives encoding:
+# text | int | bool | ts | json (JSON text).
+OM_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("id", "TEXT NOT NULL PRIMARY KEY", "text"),
+    ("lookupKey", "TEXT NOT NULL", "text"),
+    ("scope", "TEXT NOT NULL", "text"),
+    ("resourceId", "TEXT", "text"),
+    ("threadId", "TEXT", "text"),
+    ("activeObservations", "TEXT NOT NULL", "text"),
+    ("activeObservationsPendingUpdate", "TEXT", "text"),
+    ("originType", "TEXT", "text"),
+    ("config", "TEXT NOT NULL", "json"),
+    ("generationCount", "INTEGER", "int"),
+    ("lastObservedAt", "TEXT", "ts"),
+    ("lastReflectionAt", "TEXT", "ts"),
+    ("pendingMessageTokens", "INTEGER", "int"),
+    ("totalTokensObserved", "INTEGER", "int"),
+    ("observationTokenCount", "INTEGER", "int"),
+    ("isObserving", "INTEGER", "bool"),
+    ("isReflecting", "INTEGER", "bool"),
+    ("observedMessageIds", "TEXT", "json"),
+    ("observedTimezone", "TEXT", "text"),
+    ("bufferedObservations", "TEXT", "text"),
+    ("bufferedObservationTokens", "INTEGER", "int"),
+    ("bufferedMessageIds", "TEXT", "json"),
+    ("bufferedReflection", "TEXT", "text"),
+    ("bufferedReflectionTokens", "INTEGER", "int"),
+    ("bufferedReflectionInputTokens", "INTEGER", "int"),
+    ("reflectedObservationLineCount", "INTEGER", "int"),
+    ("bufferedObservationChunks", "TEXT", "json"),
+    ("isBufferingObservation", "INTEGER", "bool"),
+    ("isBufferingReflection", "INTEGER", "bool"),
+    ("lastBufferedAtTokens", "INTEGER", "int"),
+    ("lastBufferedAtTime", "TEXT", "ts"),
+    ("metadata", "TEXT", "json"),
+    ("createdAt", "TEXT NOT NULL", "ts"),
+    ("updatedAt", "TEXT NOT NULL", "ts"),
+)
+_OM_DEPRECATED = {"bufferedObservations", "bufferedObservationTokens", "bufferedMessageIds"}
+
+
+def om_table_statements(d: Dialect) -> tuple[str, ...]:
+    """DDL of ``mastra_observational_memory`` (columns as the original's) and its indexes; the
+    unique ``(lookupKey, generationCount)`` index makes a duplicated generation impossible."""
+    cols = ", ".join(f'"{name}" {sqltype}' for name, sqltype, _ in OM_COLUMNS)
+    return (
+        f"CREATE TABLE IF NOT EXISTS {d.t(OBSERVATIONAL_MEMORY)} ({cols})",
+        f'CREATE INDEX IF NOT EXISTS mm_om_lookup_key ON {d.t(OBSERVATIONAL_MEMORY)} ("lookupKey")',
+        f"CREATE UNIQUE INDEX IF NOT EXISTS mm_om_lookup_generation ON {d.t(OBSERVATIONAL_MEMORY)} "
+        '("lookupKey", "generationCount")',
+    )
+
+
+def om_select_columns(d: Dialect) -> str:
+    """The select list for OM rows (JSON columns read as JSON text)."""
+    out = []
+    for name, _, kind in OM_COLUMNS:
+        col = f'"{name}"'
+        out.append(d.json_out.format(col) if kind == "json" and d.name == "sqlite" else col)
+    return ", ".join(out)
+
+
+def om_row_to_record(row: Sequence_) -> ObservationalMemoryRecord:
+    """Decode an OM row selected with :func:`om_select_columns`."""
+    data: dict[str, Any] = {}
+    for (name, _, kind), value in zip(OM_COLUMNS, row, strict=True):
+        if name in _OM_DEPRECATED or value is None:
+            continue
+        if kind == "json":
+            value = load_json(value)
+        elif kind == "ts":
+            value = parse_ts(value)
+        elif kind == "bool":
+            value = bool(value)
+        data[name] = value
+    if not isinstance(data.get("observedMessageIds"), list):
+        data["observedMessageIds"] = []
+    if not isinstance(data.get("bufferedObservationChunks"), list):
+        data["bufferedObservationChunks"] = []
+    return ObservationalMemoryRecord.model_validate(data)
+
+
+def om_record_params(record: ObservationalMemoryRecord) -> list[Any]:
+    """Parameters for :func:`om_upsert_sql`, in column order."""
+    data = record.model_dump(by_alias=True, mode="python")
+    data["bufferedObservationChunks"] = [
+        c.model_dump(by_alias=True, mode="json", exclude_none=True) for c in record.buffered_observation_chunks
+    ]
+    out: list[Any] = []
+    for name, _, kind in OM_COLUMNS:
+        value = data.get(name)
+        if name in _OM_DEPRECATED:
+            value = None
+        elif value is None:
+            pass
+        elif kind == "json":
+            value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        elif kind == "ts":
+            value = format_ts(value)
+        elif kind == "bool":
+            value = 1 if value else 0
+        out.append(value)
+    return out
+
+
+def om_upsert_sql(d: Dialect) -> str:
+    names = [name for name, _, _ in OM_COLUMNS]
+    cols = ", ".join(f'"{n}"' for n in names)
+    marks = ", ".join(d.param for _ in names)
+    updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != "id")
+    return (
+        f"INSERT INTO {d.t(OBSERVATIONAL_MEMORY)} ({cols}) VALUES ({marks}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}"
+    )
+
+
+def om_head_sql(d: Dialect) -> str:
+    """Head of a lookup key (param: lookupKey)."""
+    return om_history_sql(d, limited=False) + " LIMIT 1"
+
+
+def om_history_sql(d: Dialect, limited: bool) -> str:
+    """Generations newest first (params: lookupKey[, limit, offset])."""
+    sql = (
+        f"SELECT {om_select_columns(d)} FROM {d.t(OBSERVATIONAL_MEMORY)} WHERE \"lookupKey\" = {d.param} "
+        'ORDER BY "generationCount" DESC'
+    )
+    return sql + (f" LIMIT {d.param} OFFSET {d.param}" if limited else "")
+
+
+def om_floor_sql(d: Dialect, n: int) -> str:
+    """Latest cursor per lookup key among ``n`` keys (params: keys)."""
+    marks = ", ".join(d.param for _ in range(n))
+    return (
+        f'SELECT "lookupKey", max("lastObservedAt") FROM {d.t(OBSERVATIONAL_MEMORY)} '
+        f'WHERE "lookupKey" IN ({marks}) GROUP BY "lookupKey"'
+    )
+
+
+def message_refs_sql(d: Dialect, n_threads: int | None, after: bool, limited: bool) -> str:
+    """Refs ``(id, thread_id, createdAt, length(content))`` ordered by ``(createdAt, id)``:
+    params are the thread ids (or the resource id when ``n_threads`` is None), then the
+    ``after`` time and the limit when given. Served by the ``(thread_id, createdAt, id)`` and
+    ``(resourceId, createdAt)`` indexes."""
+    if n_threads is None:
+        where = f'"resourceId" = {d.param}'
+    elif n_threads == 1:
+        where = f"thread_id = {d.param}"
+    else:
+        where = f"thread_id IN ({', '.join(d.param for _ in range(n_threads))})"
+    if after:
+        where += f' AND "createdAt" > {d.param}'
+    sql = (
+        f'SELECT id, thread_id, "createdAt", length(content) FROM {d.t(MESSAGES)} WHERE {where} '
+        'ORDER BY "createdAt", id'
+    )
+    return sql + (f" LIMIT {d.param}" if limited else "")
 
 
 # -- row decoding ---------------------------------------------------------------------------------

@@ -18,6 +18,10 @@ Contract (checked by :mod:`mastra_memory.testing`, the conformance suite every a
 * ``include`` windows are resolved with indexed range queries on ``(thread_id, createdAt, id)``,
   never with a window function over the whole table.
 * ``setup()`` is idempotent and applies a numbered migrations list; stores are context managers.
+* Observational memory (optional per backend, ``supports_observational_memory``): records live
+  in ``mastra_observational_memory``, one row per generation; every commit goes through the
+  serialized ``_om_update`` hook and the pure mutations of :mod:`storage_adapters._om`; saving a
+  new message never places it at or before its scope's observation cursor.
 """
 
 from __future__ import annotations
@@ -28,9 +32,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 from mastra_memory.errors import ResourceMismatchError, ThreadNotFoundError, ValidationError
+from mastra_memory.observational.records import (
+    BufferedChunk,
+    MessageRef,
+    ObservationalMemoryRecord,
+    OMScope,
+    lookup_key,
+)
 from mastra_memory.types import (
     CloneResult,
     IncludeSpec,
@@ -48,6 +59,9 @@ from mastra_memory.types import (
     validate_json,
 )
 
+if TYPE_CHECKING:
+    from storage_adapters._om import CommitResult, Mutation, ObservationCommit
+
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "Direction",
@@ -64,6 +78,7 @@ __all__ = [
 Direction = Literal["ASC", "DESC"]
 ThreadOrder = Literal["created_at", "updated_at"]
 PerPage = int | Literal[False]
+_T = TypeVar("_T")
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 _METADATA_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -472,6 +487,173 @@ class MemoryStorage(ABC):
         thread = self._insert_thread_with_messages(new_thread, copies)
         return CloneResult(thread=thread, cloned_messages=copies, message_id_map=id_map)
 
+    # -- observational memory -------------------------------------------------------------------
+
+    @property
+    def supports_observational_memory(self) -> bool:
+        """True when the backend implements the ``_om_*`` hooks."""
+        return type(self)._om_update is not MemoryStorage._om_update
+
+    def list_message_refs(
+        self,
+        thread_ids: Sequence[str] | None = None,
+        resource_id: str | None = None,
+        after: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[MessageRef]:
+        """Ids and positions (no content) of messages created strictly after ``after``, oldest
+        first, from an indexed range scan: of the given threads, or of every thread of
+        ``resource_id`` when ``thread_ids`` is None.
+
+        Raises:
+            ValidationError: on bad ids, or when neither threads nor a resource are given.
+        """
+        if thread_ids is None:
+            if resource_id is None:
+                raise ValidationError("list_message_refs needs thread_ids or resource_id")
+            validate_id(resource_id, "resource_id")
+            ids: tuple[str, ...] | None = None
+        else:
+            ids = tuple(validate_id(t, "thread_id") for t in _as_id_list(thread_ids))
+            if not ids:
+                return []
+        if limit is not None and (isinstance(limit, bool) or limit <= 0):
+            raise ValidationError("limit must be a positive integer")
+        return self._list_message_refs(ids, resource_id, truncate_ms(after) if after else None, limit)
+
+    def get_observational_memory(
+        self, thread_id: str | None, resource_id: str | None = None
+    ) -> ObservationalMemoryRecord | None:
+        """The head (newest generation) of a thread's record, or of a resource's record when
+        ``thread_id`` is None; ``None`` when there is none.
+
+        Raises:
+            ValidationError: on bad ids.
+        """
+        return self._om_head(self._om_key(thread_id, resource_id))
+
+    def get_observational_memory_history(
+        self, thread_id: str | None, resource_id: str | None = None, limit: int = 10, offset: int = 0
+    ) -> list[ObservationalMemoryRecord]:
+        """Generations of a record, newest first (``limit`` rows after skipping ``offset``)."""
+        validate_pagination(0, limit)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError("offset must be an integer >= 0")
+        return self._om_history(self._om_key(thread_id, resource_id), limit, offset)
+
+    def commit_observations(self, commit: ObservationCommit) -> CommitResult:
+        """Append observations covering ``commit.messages`` and advance the cursor, atomically.
+
+        Creates the record on first use. Rejected (nothing written) when any covered message is
+        already observed; see :func:`storage_adapters._om.observe_mutation`.
+        """
+        from storage_adapters import _om
+
+        key = self._om_key_for(commit.scope, commit.thread_id, commit.resource_id)
+        return self._om_update(key, _om.observe_mutation(commit))
+
+    def buffer_observation_chunk(
+        self,
+        scope: OMScope,
+        thread_id: str | None,
+        resource_id: str,
+        chunk: BufferedChunk,
+        messages: Sequence[MessageRef],
+        config: dict[str, Any] | None = None,
+    ) -> CommitResult:
+        """Store a background-observed chunk for later activation (see
+        :func:`storage_adapters._om.buffer_chunk_mutation`)."""
+        from storage_adapters import _om
+
+        key = self._om_key_for(scope, thread_id, resource_id)
+        validate_json(chunk.model_dump(mode="json", by_alias=True), "buffered chunk")
+        return self._om_update(
+            key, _om.buffer_chunk_mutation(chunk, list(messages), scope, thread_id, resource_id, config or {})
+        )
+
+    def activate_observation_chunks(
+        self, scope: OMScope, thread_id: str | None, resource_id: str, chunk_ids: Sequence[str]
+    ) -> CommitResult:
+        """Move buffered chunks into the active observations and advance the cursor."""
+        from storage_adapters import _om
+
+        return self._om_update(
+            self._om_key_for(scope, thread_id, resource_id), _om.activate_chunks_mutation(list(chunk_ids))
+        )
+
+    def commit_reflection(
+        self,
+        scope: OMScope,
+        thread_id: str | None,
+        resource_id: str,
+        base_generation: int,
+        base_observations: str,
+        base_tokens: int,
+        reflection: str,
+        reflection_tokens: int,
+    ) -> CommitResult:
+        """Create a new generation from a reflection of ``base_observations`` (the head's text
+        when the Reflector read it); the old generation is kept as history."""
+        from storage_adapters import _om
+
+        if not reflection.strip():
+            raise ValidationError("a reflection must not be empty")
+        return self._om_update(
+            self._om_key_for(scope, thread_id, resource_id),
+            _om.reflect_mutation(base_generation, base_observations, base_tokens, reflection, reflection_tokens),
+        )
+
+    def buffer_reflection(
+        self,
+        scope: OMScope,
+        thread_id: str | None,
+        resource_id: str,
+        base_generation: int,
+        line_count: int,
+        reflection: str,
+        reflection_tokens: int,
+        input_tokens: int,
+    ) -> CommitResult:
+        """Store a background reflection of the head's first ``line_count`` lines."""
+        from storage_adapters import _om
+
+        if not reflection.strip() or line_count <= 0:
+            raise ValidationError("a buffered reflection needs text and a positive line count")
+        return self._om_update(
+            self._om_key_for(scope, thread_id, resource_id),
+            _om.buffer_reflection_mutation(base_generation, line_count, reflection, reflection_tokens, input_tokens),
+        )
+
+    def activate_buffered_reflection(
+        self, scope: OMScope, thread_id: str | None, resource_id: str
+    ) -> CommitResult:
+        """Turn the head's buffered reflection into a new generation."""
+        from storage_adapters import _om
+
+        return self._om_update(self._om_key_for(scope, thread_id, resource_id), _om.activate_reflection_mutation())
+
+    def clear_observational_memory(self, thread_id: str | None, resource_id: str | None = None) -> None:
+        """Delete every generation of a thread's (or, with ``thread_id=None``, a resource's)
+        record. Idempotent."""
+        self._om_delete(self._om_key(thread_id, resource_id))
+
+    def _om_key(self, thread_id: str | None, resource_id: str | None) -> str:
+        if thread_id is not None:
+            return lookup_key("thread", validate_id(thread_id, "thread_id"), None)
+        if resource_id is None:
+            raise ValidationError("observational memory needs a thread_id or a resource_id")
+        return lookup_key("resource", None, validate_id(resource_id, "resource_id"))
+
+    def _om_key_for(self, scope: OMScope, thread_id: str | None, resource_id: str) -> str:
+        validate_id(resource_id, "resource_id")
+        if scope == "thread":
+            if thread_id is None:
+                raise ValidationError("thread-scope observational memory needs a thread_id")
+            return lookup_key("thread", validate_id(thread_id, "thread_id"), None)
+        if scope != "resource":
+            raise ValidationError(f"scope must be 'thread' or 'resource', not {scope!r}")
+        return lookup_key("resource", None, resource_id)
+
     # -- hooks for backends ---------------------------------------------------------------------
 
     @abstractmethod
@@ -532,6 +714,43 @@ class MemoryStorage(ABC):
     @abstractmethod
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
         """Insert a new thread and its messages in one transaction (used by clone)."""
+
+    # -- observational-memory hooks (optional; see storage_adapters._om) --------------------------
+
+    def _list_message_refs(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        """Refs of messages with ``createdAt > after`` ordered by ``(createdAt, id)``: of
+        ``thread_ids``, or of ``resource_id`` (its ``resourceId`` column) when None."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement list_message_refs")
+
+    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
+        """The newest generation of ``lookup_key`` or None."""
+        raise NotImplementedError(_om_missing(self))
+
+    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
+        """Generations of ``lookup_key``, newest first."""
+        raise NotImplementedError(_om_missing(self))
+
+    def _om_update(self, lookup_key: str, mutation: Mutation[_T]) -> _T:
+        """Serialized read-modify-write: in one transaction that excludes every other writer of
+        ``lookup_key`` (across processes), read the head, call ``mutation(OMView)``, upsert the
+        records it returns (by id), return its result. ``mutation`` may be called again on
+        retry. Saving messages must take the same lock and move new messages after the
+        cursor (:func:`storage_adapters._om.restamp_after_cursor`)."""
+        raise NotImplementedError(_om_missing(self))
+
+    def _om_delete(self, lookup_key: str) -> None:
+        """Delete every generation of ``lookup_key``."""
+        raise NotImplementedError(_om_missing(self))
+
+
+def _om_missing(store: object) -> str:
+    return (
+        f"{type(store).__name__} does not support observational memory; use LibSQLStore, "
+        "InMemoryStore or another store whose supports_observational_memory is True"
+    )
 
 
 def resolve_owners(messages: Sequence[Message], owners: dict[str, str]) -> list[Message]:

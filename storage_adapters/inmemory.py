@@ -11,11 +11,15 @@ from __future__ import annotations
 import bisect
 import threading
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import ResourceMismatchError, ThreadNotFoundError, ValidationError
-from mastra_memory.types import Message, Resource, Thread
+from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, Resource, Thread, now_utc
+from storage_adapters import _om
 from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
+
+_T = TypeVar("_T")
 
 __all__ = ["InMemoryStore"]
 
@@ -39,6 +43,7 @@ class InMemoryStore(MemoryStorage):
         self._messages: dict[str, Message] = {}
         self._by_thread: dict[str, list[tuple[tuple[datetime, str], Message]]] = {}
         self._resources: dict[str, Resource] = {}
+        self._om: dict[str, list[ObservationalMemoryRecord]] = {}  # generations, oldest first
 
     @classmethod
     def from_url(cls, url: str = "memory://") -> InMemoryStore:
@@ -79,6 +84,7 @@ class InMemoryStore(MemoryStorage):
             self._threads.pop(thread_id, None)
             for _, m in self._by_thread.pop(thread_id, []):
                 self._messages.pop(m.id, None)
+            self._om.pop(f"thread:{thread_id}", None)
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
         with self._lock:
@@ -117,6 +123,10 @@ class InMemoryStore(MemoryStorage):
                 if old is not None and old.thread_id != m.thread_id:
                     raise ValidationError(f"message id {m.id!r} already exists in another thread")
                 stored.append(m)
+            owners = {m.thread_id: self._threads[m.thread_id].resource_id for m in stored}
+            stored = _om.restamp_after_cursor(
+                stored, {m.id for m in stored if m.id in self._messages}, self._om_floors(owners)
+            )
             for m in stored:
                 old = self._messages.get(m.id)
                 if old is not None:
@@ -200,6 +210,88 @@ class InMemoryStore(MemoryStorage):
             )
             self._resources[resource_id] = updated
             return updated
+
+    # -- observational memory -------------------------------------------------------------------
+
+    def _om_floors(self, owners: dict[str, str]) -> dict[str, datetime]:
+        floors: dict[str, datetime] = {}
+        for tid, rid in owners.items():
+            times = [
+                r.last_observed_at
+                for key in (f"thread:{tid}", f"resource:{rid}")
+                for r in self._om.get(key, [])[-1:]
+                if r.last_observed_at is not None
+            ]
+            if times:
+                floors[tid] = max(times)
+        return floors
+
+    def _refs(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        if thread_ids is not None:
+            msgs = [m for tid in thread_ids for _, m in self._by_thread.get(tid, [])]
+        else:
+            msgs = [m for m in self._messages.values() if m.resource_id == resource_id]
+        if after is not None:
+            msgs = [m for m in msgs if m.created_at > after]
+        msgs.sort(key=_key)
+        if limit is not None:
+            msgs = msgs[:limit]
+        return [
+            MessageRef(id=m.id, thread_id=m.thread_id, created_at=m.created_at, size=len(m.content.to_json()))
+            for m in msgs
+        ]
+
+    def _list_message_refs(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        with self._lock:
+            return self._refs(thread_ids, resource_id, after, limit)
+
+    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
+        with self._lock:
+            gens = self._om.get(lookup_key)
+            return gens[-1] if gens else None
+
+    def _om_history(
+        self, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
+        with self._lock:
+            gens = list(reversed(self._om.get(lookup_key, [])))
+        gens = gens[offset:]
+        return gens if limit is False else gens[:limit]
+
+    def _om_update(self, lookup_key: str, mutation: _om.Mutation[_T]) -> _T:
+        scope, _, ident = lookup_key.partition(":")
+        with self._lock:
+            gens = self._om.setdefault(lookup_key, [])
+            head = gens[-1] if gens else None
+
+            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
+                if scope == "thread":
+                    return self._refs((ident,), None, after, limit)
+                return self._refs(None, ident, after, limit)
+
+            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
+            for record in records:
+                for i, existing in enumerate(gens):
+                    if existing.id == record.id:
+                        gens[i] = record
+                        break
+                else:
+                    if any(g.generation_count == record.generation_count for g in gens):
+                        raise ValidationError(f"generation {record.generation_count} of {lookup_key} exists")
+                    gens.append(record)
+            if not gens:
+                self._om.pop(lookup_key, None)
+            return result
+
+    def _om_delete(self, lookup_key: str) -> None:
+        with self._lock:
+            self._om.pop(lookup_key, None)
 
     # -- clone ----------------------------------------------------------------------------------
 

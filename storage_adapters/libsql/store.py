@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
     ConcurrencyError,
@@ -27,9 +27,10 @@ from mastra_memory.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.types import Message, Resource, Thread
-from storage_adapters import _sql
-from storage_adapters._sql import MESSAGES, RESOURCES, THREADS, Dialect, Migration
+from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, Resource, Thread, now_utc
+from storage_adapters import _om, _sql
+from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
 from storage_adapters.base import (
     Direction,
     MemoryStorage,
@@ -45,6 +46,7 @@ __all__ = ["LibSQLStore"]
 logger = logging.getLogger(__name__)
 
 _CHUNK = 400  # ids per IN (...) list, under SQLite's parameter limit
+_T = TypeVar("_T")
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -272,7 +274,8 @@ class LibSQLStore(MemoryStorage):
             self._after_delete_thread(conn, thread_id)
 
     def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
-        """Hook for tables that hang off a thread (observational memory, ...)."""
+        """Hook for tables that hang off a thread: its observational-memory generations go."""
+        conn.execute(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (f"thread:{thread_id}",))
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
         sql, params, count_sql, count_params = _sql.select_threads_sql(self.dialect, query)
@@ -296,6 +299,7 @@ class LibSQLStore(MemoryStorage):
             stored = resolve_owners(messages, owners)
             ids = [m.id for m in stored]
             wanted = {m.id: m.thread_id for m in stored}
+            existing: set[str] = set()
             for chunk in _chunks(ids):
                 marks = ", ".join("?" for _ in chunk)
                 for mid, tid in conn.execute(
@@ -303,6 +307,8 @@ class LibSQLStore(MemoryStorage):
                 ).fetchall():
                     if tid != wanted[mid]:
                         raise ValidationError(f"message id {mid!r} already exists in another thread")
+                    existing.add(mid)
+            stored = _om.restamp_after_cursor(stored, existing, self._om_floors(conn, owners))
             conn.executemany(_sql.upsert_message_sql(self.dialect), [_sql.message_params(m) for m in stored])
             stamp = _sql.format_ts(now)
             for chunk in _chunks(thread_ids):
@@ -428,6 +434,89 @@ class LibSQLStore(MemoryStorage):
                 (resource_id, wm, dumps(merged), _sql.format_ts(current.created_at), stamp),
             )
         return current.model_copy(update={"working_memory": wm, "metadata": merged, "updated_at": now})
+
+    # -- observational memory -------------------------------------------------------------------
+
+    def _om_floors(self, conn: Any, owners: dict[str, str]) -> dict[str, datetime]:
+        """Observation cursor per thread (latest of the thread's and its resource's record)."""
+        keys = [f"thread:{t}" for t in owners] + [f"resource:{r}" for r in set(owners.values())]
+        found: dict[str, datetime] = {}
+        for chunk in _chunks(keys):
+            for key, ts in conn.execute(_sql.om_floor_sql(self.dialect, len(chunk)), list(chunk)).fetchall():
+                if ts is not None:
+                    found[key] = _sql.parse_ts(ts)
+        floors: dict[str, datetime] = {}
+        for tid, rid in owners.items():
+            candidates = [t for t in (found.get(f"thread:{tid}"), found.get(f"resource:{rid}")) if t is not None]
+            if candidates:
+                floors[tid] = max(candidates)
+        return floors
+
+    def _refs(
+        self, conn: Any, thread_ids: tuple[str, ...] | None, resource_id: str | None,
+        after: datetime | None, limit: int | None,
+    ) -> list[MessageRef]:
+        params: list[Any] = list(thread_ids) if thread_ids is not None else [resource_id]
+        if after is not None:
+            params.append(_sql.format_ts(after))
+        if limit is not None:
+            params.append(limit)
+        sql = _sql.message_refs_sql(
+            self.dialect, None if thread_ids is None else len(thread_ids), after is not None, limit is not None
+        )
+        return [
+            MessageRef(id=r[0], thread_id=r[1], created_at=_sql.parse_ts(r[2]), size=int(r[3] or 0))
+            for r in conn.execute(sql, params).fetchall()
+        ]
+
+    def _list_message_refs(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        with self._read() as conn:
+            if thread_ids is None or len(thread_ids) <= _CHUNK:
+                return self._refs(conn, thread_ids, resource_id, after, limit)
+            refs = [r for c in _chunks(thread_ids) for r in self._refs(conn, tuple(c), None, after, limit)]
+        refs.sort(key=lambda r: (r.created_at, r.id))
+        return refs[:limit] if limit is not None else refs
+
+    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
+        with self._read() as conn:
+            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
+        return _sql.om_row_to_record(row) if row else None
+
+    def _om_history(
+        self, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
+        with self._read() as conn:
+            if limit is False:
+                rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()
+                rows = rows[offset:]
+            else:
+                rows = conn.execute(
+                    _sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)
+                ).fetchall()
+        return [_sql.om_row_to_record(r) for r in rows]
+
+    def _om_update(self, lookup_key: str, mutation: _om.Mutation[_T]) -> _T:
+        scope, _, ident = lookup_key.partition(":")
+        with self._write() as conn:  # BEGIN IMMEDIATE: one writer across processes
+            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
+            head = _sql.om_row_to_record(row) if row else None
+
+            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
+                if scope == "thread":
+                    return self._refs(conn, (ident,), None, after, limit)
+                return self._refs(conn, None, ident, after, limit)
+
+            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
+            for record in records:
+                conn.execute(_sql.om_upsert_sql(self.dialect), _sql.om_record_params(record))
+        return result
+
+    def _om_delete(self, lookup_key: str) -> None:
+        with self._write() as conn:
+            conn.execute(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (lookup_key,))
 
     # -- clone ----------------------------------------------------------------------------------
 

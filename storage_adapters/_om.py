@@ -1,0 +1,471 @@
+"""The observational-memory commit algebra every backend shares (pure; no I/O).
+
+A backend provides one serialized read-modify-write primitive, ``_om_update(lookup_key,
+mutation)``: inside a write transaction (libSQL ``BEGIN IMMEDIATE``, PostgreSQL row lock,
+MongoDB compare-and-set on ``metadata.version`` with retry) it reads the head record of the key,
+calls ``mutation(view)`` and writes the records the mutation returns. Mutations may be re-run
+(optimistic backends retry them), so they only read from ``view``.
+
+Invariants the mutations keep (the original's known loss/duplication bugs are the reason):
+
+* **Monotonic cursor.** ``last_observed_at`` only moves forward. Every message of the scope
+  created at or before it is observed; observed messages created after it are listed in
+  ``observed_message_ids``. The cursor advances over a prefix of the scope's messages only while
+  every message of that prefix is observed, so a message saved concurrently inside the range
+  (a "newcomer") keeps it from moving past that message.
+* **No late arrivals below the cursor.** Stores move a *new* message whose ``created_at`` is at
+  or before the cursor to just after it, in the same transaction as the save
+  (:func:`restamp_after_cursor`); otherwise a message created before a slow model call and
+  saved after another process observed past it would never be observed.
+* **No duplicates.** A commit that covers a message already observed is rejected whole (its
+  messages that were not observed stay unobserved and are observed by a later cycle), and
+  buffered chunks overlapping a commit are dropped.
+* **Lossless reflection.** A reflection replaces exactly the observation text it read (a prefix
+  of the head, since observation commits only append) and carries later lines, the cursor and
+  buffered chunks forward into the new generation; a reflection of a stale generation is
+  rejected. Old generations are kept as history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from mastra_memory.observational.records import (
+    BufferedChunk,
+    MessageRef,
+    ObservationalMemoryRecord,
+    OMScope,
+)
+from mastra_memory.types import Message, new_id
+
+__all__ = [
+    "CommitResult",
+    "OMView",
+    "ObservationCommit",
+    "activate_chunks_mutation",
+    "activate_reflection_mutation",
+    "advance_cursor",
+    "append_observations",
+    "buffer_chunk_mutation",
+    "buffer_reflection_mutation",
+    "observe_mutation",
+    "reflect_mutation",
+    "restamp_after_cursor",
+]
+
+T = TypeVar("T")
+Walk = Callable[[datetime | None, int], list[MessageRef]]
+_WALK_BATCH = 256
+
+
+@dataclass
+class OMView:
+    """What a mutation may read inside the transaction.
+
+    Attributes:
+        lookup_key: The record's key.
+        head: The newest generation, or ``None``.
+        walk: ``walk(after, limit)`` returns up to ``limit`` refs of the scope's messages with
+            ``created_at > after`` (all when ``after`` is None), ordered by ``(created_at, id)``.
+        now: The transaction's time.
+    """
+
+    lookup_key: str
+    head: ObservationalMemoryRecord | None
+    walk: Walk
+    now: datetime
+
+
+Mutation = Callable[[OMView], tuple[list[ObservationalMemoryRecord], T]]
+
+
+class CommitResult(BaseModel):
+    """Outcome of a commit.
+
+    Attributes:
+        status: ``"committed"``, or ``"rejected"`` when the commit would duplicate or lose
+            observations (nothing was written).
+        record: The head after the commit (the unchanged head when rejected).
+        reason: Why it was rejected.
+        activated: Chunks activated by an activation commit.
+        dropped: Chunks dropped because their messages were observed meanwhile.
+    """
+
+    status: Literal["committed", "rejected"]
+    record: ObservationalMemoryRecord | None = None
+    reason: str | None = None
+    activated: list[BufferedChunk] = Field(default_factory=list)
+    dropped: list[str] = Field(default_factory=list)
+
+    @property
+    def committed(self) -> bool:
+        return self.status == "committed"
+
+
+class ObservationCommit(BaseModel):
+    """Observations covering a set of messages, to be appended to the head.
+
+    Attributes:
+        scope, thread_id, resource_id: The record's identity (used to create it if missing).
+        config: OM config JSON stored on a new record.
+        observations: Observation lines to append.
+        observation_tokens: Their tokens.
+        messages: Refs of the messages they cover (all must still be unobserved).
+        message_tokens: Tokens of those messages.
+        pending_message_tokens: Unobserved tokens left after the commit, if known.
+    """
+
+    scope: OMScope
+    thread_id: str | None
+    resource_id: str
+    config: dict[str, Any] = Field(default_factory=dict)
+    observations: str
+    observation_tokens: int
+    messages: list[MessageRef]
+    message_tokens: int = 0
+    pending_message_tokens: int | None = None
+
+
+def new_record(
+    lookup_key: str, scope: OMScope, thread_id: str | None, resource_id: str,
+    config: dict[str, Any], now: datetime,
+) -> ObservationalMemoryRecord:
+    """A fresh generation-0 record."""
+    return ObservationalMemoryRecord(
+        lookup_key=lookup_key, scope=scope, resource_id=resource_id,
+        thread_id=thread_id if scope == "thread" else None, config=config,
+        created_at=now, updated_at=now,
+    )
+
+
+def _touch(record: ObservationalMemoryRecord, now: datetime, **changes: Any) -> ObservationalMemoryRecord:
+    meta = dict(record.metadata)
+    meta["version"] = record.version + 1
+    return record.model_copy(update={**changes, "metadata": meta, "updated_at": now})
+
+
+def _date_header(line: str) -> bool:
+    return line.startswith("Date:")
+
+
+def append_observations(existing: str, new: str) -> str:
+    """Append observation lines; a leading date header equal to the last one is not repeated.
+
+    The result always starts with ``existing`` verbatim (reflection relies on that prefix).
+    """
+    new = new.strip("\n")
+    if not existing.strip():
+        return new
+    if not new.strip():
+        return existing
+    lines = new.split("\n")
+    last_header = next((ln for ln in reversed(existing.split("\n")) if _date_header(ln)), None)
+    if lines and _date_header(lines[0]) and lines[0].strip() == (last_header or "").strip():
+        lines = lines[1:]
+    if not lines:
+        return existing
+    return existing.rstrip("\n") + "\n" + "\n".join(lines)
+
+
+def advance_cursor(
+    last_observed_at: datetime | None, observed: set[str], walk: Walk
+) -> tuple[datetime | None, set[str]]:
+    """Move the cursor over the longest prefix of messages that are all observed.
+
+    Args:
+        last_observed_at: The current cursor.
+        observed: Observed ids created after the cursor (including a new commit's ids).
+        walk: See :class:`OMView`.
+
+    Returns:
+        ``(cursor, ids)``: the new cursor (never earlier) and the observed ids still after it.
+        Timestamp ties are handled as a group: the cursor passes a timestamp only when every
+        message at that timestamp is observed.
+    """
+    cursor = last_observed_at
+    remaining = set(observed)
+    limit = _WALK_BATCH
+    while True:
+        refs = walk(cursor, limit)
+        if not refs:
+            return cursor, set()  # ids not found any more were deleted
+        groups: list[tuple[datetime, list[str]]] = []
+        for ref in refs:
+            if groups and groups[-1][0] == ref.created_at:
+                groups[-1][1].append(ref.id)
+            else:
+                groups.append((ref.created_at, [ref.id]))
+        full = len(refs) >= limit
+        if full:
+            if len(groups) == 1:
+                limit *= 2  # one huge tie group: read it whole
+                continue
+            groups = groups[:-1]  # the last group may be cut by the limit
+        for ts, ids in groups:
+            if all(i in remaining for i in ids):
+                cursor = ts
+                remaining.difference_update(ids)
+            else:
+                return cursor, remaining
+        if not full:
+            return cursor, set()
+
+
+def _observed(head: ObservationalMemoryRecord, refs: Sequence[MessageRef]) -> list[str]:
+    cur = head.cursor
+    return [r.id for r in refs if cur.is_observed(r.id, r.created_at)]
+
+
+def observe_mutation(commit: ObservationCommit) -> Mutation[CommitResult]:
+    """Append ``commit.observations`` and advance the cursor over its messages.
+
+    Rejected (nothing written) when the commit is empty or any of its messages is already
+    observed. Buffered chunks that overlap the commit are dropped.
+    """
+
+    def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
+        head = view.head or new_record(
+            view.lookup_key, commit.scope, commit.thread_id, commit.resource_id, commit.config, view.now
+        )
+        if not commit.messages or not commit.observations.strip():
+            return [], CommitResult(status="rejected", record=view.head, reason="empty commit")
+        dup = _observed(head, commit.messages)
+        if dup:
+            return [], CommitResult(
+                status="rejected", record=view.head,
+                reason=f"{len(dup)} message(s) already observed (e.g. {dup[0]!r})",
+            )
+        ids = {r.id for r in commit.messages}
+        chunks = [c for c in head.buffered_observation_chunks if not ids.intersection(c.message_ids)]
+        dropped = [c.id for c in head.buffered_observation_chunks if ids.intersection(c.message_ids)]
+        cursor, remaining = advance_cursor(
+            head.last_observed_at, set(head.observed_message_ids) | ids, view.walk
+        )
+        record = _touch(
+            head, view.now,
+            active_observations=append_observations(head.active_observations, commit.observations),
+            observation_token_count=head.observation_token_count + commit.observation_tokens,
+            last_observed_at=cursor,
+            observed_message_ids=sorted(remaining),
+            total_tokens_observed=head.total_tokens_observed + commit.message_tokens,
+            pending_message_tokens=(
+                commit.pending_message_tokens
+                if commit.pending_message_tokens is not None else head.pending_message_tokens
+            ),
+            buffered_observation_chunks=chunks,
+        )
+        return [record], CommitResult(status="committed", record=record, dropped=dropped)
+
+    return mutate
+
+
+def buffer_chunk_mutation(
+    chunk: BufferedChunk, refs: Sequence[MessageRef], scope: OMScope, thread_id: str | None,
+    resource_id: str, config: dict[str, Any],
+) -> Mutation[CommitResult]:
+    """Append a background-observed chunk to the head's buffer.
+
+    Rejected when its cycle was already stored, or any message is observed or covered by
+    another chunk.
+    """
+
+    def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
+        head = view.head or new_record(view.lookup_key, scope, thread_id, resource_id, config, view.now)
+        if not refs or not chunk.observations.strip():
+            return [], CommitResult(status="rejected", record=view.head, reason="empty chunk")
+        if any(c.cycle_id == chunk.cycle_id for c in head.buffered_observation_chunks):
+            return [], CommitResult(status="rejected", record=view.head, reason="cycle already buffered")
+        dup = _observed(head, refs)
+        covered = head.buffered_message_ids.intersection(r.id for r in refs)
+        if dup or covered:
+            return [], CommitResult(
+                status="rejected", record=view.head, reason="messages already observed or buffered"
+            )
+        stored = chunk.model_copy(update={"created_at": view.now})
+        record = _touch(
+            head, view.now,
+            buffered_observation_chunks=[*head.buffered_observation_chunks, stored],
+            last_buffered_at_time=view.now,
+        )
+        return [record], CommitResult(status="committed", record=record)
+
+    return mutate
+
+
+def activate_chunks_mutation(chunk_ids: Sequence[str]) -> Mutation[CommitResult]:
+    """Move the listed buffered chunks (in buffer order) into the active observations.
+
+    A chunk whose messages were observed meanwhile is dropped instead of activated.
+    """
+    wanted = set(chunk_ids)
+
+    def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
+        head = view.head
+        if head is None:
+            return [], CommitResult(status="rejected", reason="no record")
+        text = head.active_observations
+        tokens = head.observation_token_count
+        observed_tokens = head.total_tokens_observed
+        ids: set[str] = set(head.observed_message_ids)
+        cursor = head.cursor
+        activated: list[BufferedChunk] = []
+        dropped: list[str] = []
+        keep: list[BufferedChunk] = []
+        for chunk in head.buffered_observation_chunks:
+            if chunk.id not in wanted:
+                keep.append(chunk)
+                continue
+            if any(mid in ids or mid in cursor.observed_message_ids for mid in chunk.message_ids) or (
+                cursor.last_observed_at is not None
+                and chunk.last_observed_at is not None
+                and chunk.last_observed_at <= cursor.last_observed_at
+            ):
+                dropped.append(chunk.id)
+                continue
+            text = append_observations(text, chunk.observations)
+            tokens += chunk.token_count
+            observed_tokens += chunk.message_tokens
+            ids.update(chunk.message_ids)
+            activated.append(chunk)
+        if not activated and not dropped:
+            return [], CommitResult(status="rejected", record=head, reason="chunks not found")
+        new_cursor, remaining = advance_cursor(head.last_observed_at, ids, view.walk)
+        record = _touch(
+            head, view.now, active_observations=text, observation_token_count=tokens,
+            total_tokens_observed=observed_tokens, last_observed_at=new_cursor,
+            observed_message_ids=sorted(remaining), buffered_observation_chunks=keep,
+        )
+        return [record], CommitResult(status="committed", record=record, activated=activated, dropped=dropped)
+
+    return mutate
+
+
+def _split_lines(text: str, count: int) -> tuple[str, str]:
+    lines = text.split("\n")
+    base, rest = lines[:count], lines[count:]
+    if rest and not _date_header(rest[0]):
+        header = next((ln for ln in reversed(base) if _date_header(ln)), None)
+        if header is not None:
+            rest = [header, *rest]
+    return "\n".join(base), "\n".join(rest)
+
+
+def _new_generation(
+    head: ObservationalMemoryRecord, text: str, tokens: int, now: datetime
+) -> ObservationalMemoryRecord:
+    return head.model_copy(
+        update={
+            "id": new_id(), "active_observations": text, "observation_token_count": max(tokens, 0),
+            "origin_type": "reflection", "generation_count": head.generation_count + 1,
+            "last_reflection_at": now, "buffered_reflection": None,
+            "buffered_reflection_tokens": None, "buffered_reflection_input_tokens": None,
+            "reflected_observation_line_count": None, "is_reflecting": False,
+            "is_buffering_reflection": False, "metadata": {**head.metadata, "version": 0},
+            "created_at": now, "updated_at": now,
+        }
+    )
+
+
+def reflect_mutation(
+    base_generation: int, base_text: str, base_tokens: int, reflection: str, reflection_tokens: int
+) -> Mutation[CommitResult]:
+    """Create a new generation whose observations are ``reflection`` plus whatever was appended
+    to the head after the Reflector read ``base_text``.
+
+    Rejected when the head's generation changed or its text no longer starts with ``base_text``.
+    """
+
+    def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
+        head = view.head
+        if head is None:
+            return [], CommitResult(status="rejected", reason="no record")
+        if head.generation_count != base_generation or not head.active_observations.startswith(base_text):
+            return [], CommitResult(status="rejected", record=head, reason="stale generation")
+        suffix = head.active_observations[len(base_text):].strip("\n")
+        if suffix and not _date_header(suffix):
+            header = next((ln for ln in reversed(base_text.split("\n")) if _date_header(ln)), None)
+            suffix = f"{header}\n{suffix}" if header else suffix
+        text = append_observations(reflection.strip("\n"), suffix) if suffix else reflection.strip("\n")
+        tokens = reflection_tokens + (head.observation_token_count - base_tokens)
+        record = _new_generation(head, text, tokens, view.now)
+        return [record], CommitResult(status="committed", record=record)
+
+    return mutate
+
+
+def buffer_reflection_mutation(
+    base_generation: int, line_count: int, reflection: str, reflection_tokens: int, input_tokens: int
+) -> Mutation[CommitResult]:
+    """Store a background reflection of the head's first ``line_count`` lines."""
+
+    def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
+        head = view.head
+        if head is None or head.generation_count != base_generation:
+            return [], CommitResult(status="rejected", record=head, reason="stale generation")
+        if head.active_observations.count("\n") + 1 < line_count:
+            return [], CommitResult(status="rejected", record=head, reason="observations shrank")
+        record = _touch(
+            head, view.now, buffered_reflection=reflection, buffered_reflection_tokens=reflection_tokens,
+            buffered_reflection_input_tokens=input_tokens, reflected_observation_line_count=line_count,
+        )
+        return [record], CommitResult(status="committed", record=record)
+
+    return mutate
+
+
+def activate_reflection_mutation() -> Mutation[CommitResult]:
+    """Turn the head's buffered reflection into a new generation (reflected lines replaced,
+    later lines kept)."""
+
+    def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
+        head = view.head
+        if head is None or not head.buffered_reflection or not head.reflected_observation_line_count:
+            return [], CommitResult(status="rejected", record=head, reason="no buffered reflection")
+        _, rest = _split_lines(head.active_observations, head.reflected_observation_line_count)
+        text = append_observations(head.buffered_reflection.strip("\n"), rest) if rest.strip() else (
+            head.buffered_reflection.strip("\n")
+        )
+        tokens = (head.buffered_reflection_tokens or 0) + (
+            head.observation_token_count - (head.buffered_reflection_input_tokens or 0)
+        )
+        record = _new_generation(head, text, tokens, view.now)
+        return [record], CommitResult(status="committed", record=record)
+
+    return mutate
+
+
+def restamp_after_cursor(
+    messages: Sequence[Message], existing_ids: set[str], floors: dict[str, datetime]
+) -> list[Message]:
+    """Move new messages created at or before their thread's observation cursor to just after
+    it (keeping their order), so no message ever lands behind the cursor.
+
+    Args:
+        messages: The batch being saved, oldest first per thread.
+        existing_ids: Ids already stored (updates keep their time).
+        floors: Cursor per thread id (the latest of the thread's and its resource's records).
+    """
+    if not floors:
+        return list(messages)
+    out: list[Message] = []
+    last: dict[str, datetime] = {}
+    for m in messages:
+        floor = floors.get(m.thread_id)
+        prev = last.get(m.thread_id)
+        created = m.created_at
+        if floor is not None and m.id not in existing_ids:
+            if created <= floor:
+                created = floor + timedelta(milliseconds=1)
+            if prev is not None and created <= prev:
+                created = prev + timedelta(milliseconds=1)
+        if created != m.created_at:
+            m = m.model_copy(update={"created_at": created})
+        last[m.thread_id] = max(created, prev) if prev is not None else created
+        out.append(m)
+    return out
+
