@@ -103,35 +103,89 @@ class WorkingMemoryConfig(_Frozen):
 
 
 class ObservationConfig(_Frozen):
-    """Observer options (token counts are o200k_base tokens).
+    """Observer options (token counts are o200k_base tokens, see :mod:`mastra_memory.tokens`).
+
+    Defaults are the original's (@mastra/memory ``observationalMemory.observation``).
 
     Attributes:
         message_tokens: Unobserved-message tokens that trigger observation (30,000).
-        buffer_tokens: Background buffering interval: a ratio of ``message_tokens`` in (0, 1),
-            an absolute count >= 1, or ``False`` to disable all background work (0.2).
-        buffer_activation: Share of pending history removed on activation (0.8), or an
-            absolute count of tokens to keep when >= 1000.
-        block_after: Above this the turn waits for observation: a multiple of
-            ``message_tokens`` in [1, 100) or an absolute count (1.2).
-        max_tokens_per_batch: Resource scope: Observer batch size in tokens (10,000).
-        instruction: Extra instructions appended to the Observer prompt.
-        thread_title: Let the Observer set the thread title.
-        failure_policy: ``"throw"`` (default), ``"warn"`` or ``"bypass"``.
-        model: Observer model (falls back to the top-level model).
-        model_settings: Passed to the model call.
+        buffer_tokens: Background buffering interval: a ratio of ``message_tokens`` in (0, 1)
+            (0.2, i.e. every 6,000 tokens), an absolute count >= 1, or ``False`` to disable all
+            background work (observation and reflection). Must resolve below ``message_tokens``.
+        buffer_activation: On activation, remove buffered history until about
+            ``message_tokens * (1 - buffer_activation)`` tokens remain (0.8 keeps 6,000); a value
+            >= 1000 is an absolute number of tokens to keep.
+        block_after: With buffering on, a turn never waits for the Observer below this many
+            unobserved tokens; above it, it waits for the in-flight buffer and observes the rest
+            synchronously. A multiple of ``message_tokens`` in [1, 100) or an absolute count
+            >= 100 (1.2, i.e. 36,000).
+        max_tokens_per_batch: Largest Observer input in message tokens; a larger backlog is
+            observed in several calls (10,000).
+        previous_observer_tokens: Tail of the existing observations shown to the Observer
+            (2,000 tokens; 0 omits them, ``False`` shows all).
+        truncate_message_tokens: A single message longer than this is shortened (head and tail
+            kept) in the Observer's transcript (10,000 tokens, the original's tool-result cap).
+        max_attempts: Observer calls per cycle when the output is empty, malformed or
+            degenerate (2); after that the cycle fails and ``failure_policy`` applies.
+        buffer_wait_seconds: How long a blocked turn waits for an in-flight buffer (60 s).
+        instruction: Extra instructions appended to the Observer's system prompt.
+        thread_title: Let the Observer set the thread title (only while the title is empty or
+            was set by the Observer).
+        failure_policy: When a synchronous observation or reflection fails: ``"throw"``
+            (default: ``ModelError`` after the turn's messages were saved), ``"warn"`` (log a
+            warning and continue unobserved) or ``"bypass"`` (continue silently).
+        model: Observer model (falls back to the top-level ``model``).
+        model_settings: Passed to the Observer's model call (``temperature=0.3``).
     """
 
     message_tokens: int = Field(default=30_000, gt=0)
     buffer_tokens: float | Literal[False] = 0.2
-    buffer_activation: float = 0.8
-    block_after: float = 1.2
-    max_tokens_per_batch: int = 10_000
+    buffer_activation: float = Field(default=0.8, gt=0)
+    block_after: float = Field(default=1.2, ge=1)
+    max_tokens_per_batch: int = Field(default=10_000, gt=0)
     previous_observer_tokens: int | Literal[False] = 2_000
+    truncate_message_tokens: int = Field(default=10_000, gt=0)
+    max_attempts: int = Field(default=2, ge=1, le=10)
+    buffer_wait_seconds: float = Field(default=60.0, ge=0)
     instruction: str | None = None
     thread_title: bool = False
     failure_policy: Literal["throw", "warn", "bypass"] = "throw"
     model: Any = None
     model_settings: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0.3})
+
+    @field_validator("buffer_tokens", mode="before")
+    @classmethod
+    def _buffer(cls, value: Any) -> Any:
+        if value is True:
+            return 0.2
+        if value is not False and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            raise ValueError("buffer_tokens must be a ratio in (0, 1), a count >= 1, or False")
+        return value
+
+    @field_validator("buffer_activation")
+    @classmethod
+    def _activation(cls, value: float) -> float:
+        if not (0 < value < 1 or value >= 1000):
+            raise ValueError("buffer_activation must be a ratio in (0, 1) or an absolute count >= 1000")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> ObservationConfig:
+        buffer = self.resolved_buffer_tokens
+        if buffer is not None and buffer >= self.message_tokens:
+            raise ValueError("observation.buffer_tokens must resolve below observation.message_tokens")
+        if self.block_after >= 100 and self.block_after <= self.message_tokens:
+            raise ValueError("an absolute observation.block_after must exceed message_tokens")
+        return self
+
+    @property
+    def resolved_buffer_tokens(self) -> int | None:
+        """The buffering interval in tokens, or None when buffering is off."""
+        if self.buffer_tokens is False:
+            return None
+        if self.buffer_tokens < 1:
+            return max(1, int(self.message_tokens * self.buffer_tokens))
+        return int(self.buffer_tokens)
 
 
 class ReflectionConfig(_Frozen):
@@ -139,16 +193,21 @@ class ReflectionConfig(_Frozen):
 
     Attributes:
         observation_tokens: Observation tokens that trigger reflection (40,000).
-        buffer_activation: Start background reflection at this share of the threshold (0.5).
-        block_after: Reflect synchronously above this multiple of the threshold (1.2).
+        buffer_activation: With buffering on, start a background reflection once observations
+            reach this share of ``observation_tokens`` (0.5).
+        block_after: Reflect synchronously (waiting) above this multiple of
+            ``observation_tokens`` when no background reflection is ready (1.2).
+        max_level: Highest compression level tried (0-3, default 3): each attempt whose output
+            is still above ``observation_tokens`` retries one level more compressed.
         instruction: Extra instructions for the Reflector.
-        model: Reflector model (falls back to the top-level model).
-        model_settings: Passed to the model call.
+        model: Reflector model (falls back to the top-level ``model``).
+        model_settings: Passed to the Reflector's model call (``temperature=0``).
     """
 
     observation_tokens: int = Field(default=40_000, gt=0)
-    buffer_activation: float = 0.5
-    block_after: float = 1.2
+    buffer_activation: float = Field(default=0.5, gt=0, le=1)
+    block_after: float = Field(default=1.2, ge=1)
+    max_level: int = Field(default=3, ge=0, le=3)
     instruction: str | None = None
     model: Any = None
     model_settings: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0.0})
@@ -159,11 +218,15 @@ class ObservationalMemoryConfig(_Frozen):
 
     Attributes:
         enabled: True when a config object is given.
-        model: Model for both agents (a litellm string, ``"local/smollm2"`` or a model object).
-        model_settings: Passed to litellm like the agent's (api_base, temperature, ...).
-        scope: ``"thread"`` (default) or ``"resource"``.
-        share_token_budget: Let history use the unused observation budget; requires
-            ``observation.buffer_tokens=False``.
+        model: Model for both agents: a litellm model string, ``"local/smollm2"`` (the offline
+            default) or a model object implementing :class:`~mastra_memory.models.base.ChatModel`.
+        model_settings: Passed to the model like the agent's (api_base, temperature, ...);
+            ``observation.model_settings``/``reflection.model_settings`` are merged over it.
+        scope: ``"thread"`` (default) or ``"resource"`` (one record shared by all of a
+            resource's threads; background buffering is off in this scope, as the original).
+        share_token_budget: Let history use the unused observation budget: the observation
+            threshold becomes ``max(message_tokens + observation_tokens - current observation
+            tokens, message_tokens)``. Requires ``observation.buffer_tokens=False``.
         observation: Observer options.
         reflection: Reflector options.
     """
@@ -181,6 +244,36 @@ class ObservationalMemoryConfig(_Frozen):
         if self.share_token_budget and self.observation.buffer_tokens is not False:
             raise ValueError("share_token_budget=True requires observation.buffer_tokens=False")
         return self
+
+    @property
+    def buffering(self) -> bool:
+        """True when background observation/reflection is on (thread scope only)."""
+        return self.scope == "thread" and self.observation.buffer_tokens is not False
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe summary stored on records (model objects reduced to their names)."""
+
+        def name(model: Any) -> Any:
+            return model if model is None or isinstance(model, str) else getattr(model, "name", type(model).__name__)
+
+        return {
+            "scope": self.scope,
+            "model": name(self.model),
+            "shareTokenBudget": self.share_token_budget,
+            "observation": {
+                "messageTokens": self.observation.message_tokens,
+                "bufferTokens": self.observation.buffer_tokens,
+                "bufferActivation": self.observation.buffer_activation,
+                "blockAfter": self.observation.block_after,
+                "model": name(self.observation.model),
+            },
+            "reflection": {
+                "observationTokens": self.reflection.observation_tokens,
+                "bufferActivation": self.reflection.buffer_activation,
+                "blockAfter": self.reflection.block_after,
+                "model": name(self.reflection.model),
+            },
+        }
 
 
 class GenerateTitleConfig(_Frozen):

@@ -8,7 +8,7 @@ observational memory) are composed here.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +35,9 @@ from mastra_memory.types import (
 )
 
 if TYPE_CHECKING:  # storage_adapters imports mastra_memory; keep the import one-way at runtime
+    from mastra_memory.observational.engine import ObservationalMemoryEngine
+    from mastra_memory.observational.records import ObservationalMemoryRecord
+    from mastra_memory.processors.base import MemoryProcessor
     from storage_adapters.base import Direction, MemoryStorage, PerPage, ThreadOrder
 
 __all__ = ["Memory"]
@@ -59,6 +62,9 @@ class Memory:
         embedder: An embedder (object or model string such as ``"local/all-minilm-l6-v2"``),
             required with semantic recall.
         options: A :class:`~mastra_memory.config.MemoryConfig` or a dict of its fields.
+        processors: Memory processors applied to the history of each turn
+            (:class:`~mastra_memory.processors.ToolCallFilter`,
+            :class:`~mastra_memory.processors.TokenLimiter`, ...); filters run before limiters.
 
     Raises:
         ConfigurationError: on an invalid configuration, e.g. semantic recall without
@@ -71,6 +77,7 @@ class Memory:
         vector: Any = None,
         embedder: Any = None,
         options: MemoryConfig | dict[str, Any] | None = None,
+        processors: Sequence[MemoryProcessor] | None = None,
     ) -> None:
         try:
             self.config = options if isinstance(options, MemoryConfig) else MemoryConfig.model_validate(options or {})
@@ -87,11 +94,23 @@ class Memory:
             from mastra_memory.semantic_recall import SemanticRecall
 
             self._semantic = SemanticRecall(self.storage, vector, embedder)
+        self.processors: list[MemoryProcessor] = list(processors or [])
+        for processor in self.processors:
+            if not callable(getattr(processor, "process", None)):
+                raise ConfigurationError(f"not a memory processor: {processor!r}")
+        self._om_engine: ObservationalMemoryEngine | None = None
+        if self.config.observational_memory is not False and not self.storage.supports_observational_memory:
+            raise ConfigurationError(
+                f"observational_memory needs a store that supports it; {type(self.storage).__name__} does not"
+            )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the storage (and vector store, if it has ``close``)."""
+        """Wait for background observational-memory work, then close the storage (and vector
+        store, if it has ``close``)."""
+        if self._om_engine is not None:
+            self._om_engine.close()
         self.storage.close()
         if self.vector is not None and hasattr(self.vector, "close"):
             self.vector.close()
@@ -472,42 +491,149 @@ class Memory:
         thread, created = self.get_or_create_thread(thread_id, resource_id, title, metadata)
         ctx = TurnContext(thread=thread, resource_id=resource_id, config=config, created_thread=created)
         query = next((m.text for m in reversed(input_messages) if m.role == "user" and m.text), None)
-        if config.last_messages is not False or config.semantic_recall is not False:
+        om = config.observational_memory
+        if om is not False:
+            state = self.observational_engine.prepare(om, thread, resource_id)
+            ctx.state["om"] = state
+            if state.system_message:
+                ctx.system_messages.append(state.system_message)
+            ctx.history = ([state.reminder] if state.reminder else []) + state.thread_messages
+        if config.semantic_recall is not False or (om is False and config.last_messages is not False):
             result = self.recall(
-                thread_id, resource_id, vector_search_string=query, memory_options=config
+                thread_id, resource_id, vector_search_string=query,
+                per_page=0 if om is not False else None, memory_options=config,
             )
-            ctx.history = [m for m in result.messages if m.thread_id == thread_id]
+            seen = {m.id for m in ctx.history}
+            same = [m for m in result.messages if m.thread_id == thread_id and m.id not in seen]
+            ctx.history = sorted([*ctx.history, *same], key=lambda m: (m.created_at, m.id))
             others = [m for m in result.messages if m.thread_id != thread_id]
             if others:
                 from mastra_memory.semantic_recall import format_other_threads
 
                 ctx.system_messages.append(format_other_threads(others))
+        if self.processors:
+            from mastra_memory.processors.base import ProcessorContext, apply_processors
+
+            ctx.history = apply_processors(
+                self.processors, ctx.history,
+                ProcessorContext(system_messages=list(ctx.system_messages), input_messages=list(input_messages)),
+            )
         return ctx
 
     def finish_turn(self, context: TurnContext, new_messages: Sequence[Message]) -> list[Message]:
         """Persist a turn's new messages (input, assistant and tool messages) in one transaction,
-        embed them for semantic recall, and run post-turn memory work. Nothing is written in
-        read-only mode.
+        embed them for semantic recall, and run post-turn memory work: with observational
+        memory on, observation/reflection when thresholds are crossed (see
+        :meth:`mastra_memory.observational.engine.ObservationalMemoryEngine.after_turn`; its
+        report lands in ``context.state["om_report"]``). Nothing is written in read-only mode.
 
         Returns:
             The stored messages.
+
+        Raises:
+            ModelError: a synchronous observation failed with ``failure_policy="throw"`` (the
+                messages are saved first).
         """
         if context.config.read_only:
             return []
-        return self.save_messages(new_messages, memory_options=context.config)
+        stored = self.save_messages(new_messages, memory_options=context.config)
+        state = context.state.get("om")
+        if state is not None:
+            context.state["om_report"] = self.observational_engine.after_turn(state, stored)
+        return stored
 
     # -- observational memory -------------------------------------------------------------------
 
-    def get_observational_memory(self, thread_id: str, resource_id: str | None = None) -> Any:
-        """The current observational-memory record (observations, generation, token counts,
-        cursor) for the thread or resource, or ``None`` when there is none yet."""
-        getter: Callable[..., Any] | None = getattr(self.storage, "get_observational_memory", None)
-        if getter is None:
-            return None
-        config = self.config.observational_memory
-        scope = config.scope if config is not False else "thread"
+    @property
+    def observational_engine(self) -> ObservationalMemoryEngine:
+        """The observational-memory engine of this Memory (created on first use)."""
+        if self._om_engine is None:
+            from mastra_memory.observational.engine import ObservationalMemoryEngine
+
+            self._om_engine = ObservationalMemoryEngine(self.storage)
+        return self._om_engine
+
+    def _om_config(self, memory_options: MemoryConfig | dict[str, Any] | None = None) -> Any:
+        from mastra_memory.config import ObservationalMemoryConfig
+
+        om = self.resolved_config(memory_options).observational_memory
+        return om if om is not False else ObservationalMemoryConfig(enabled=False)
+
+    def get_observational_memory(
+        self, thread_id: str, resource_id: str | None = None,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> ObservationalMemoryRecord | None:
+        """The current observational-memory record of the thread (or, in resource scope, of the
+        thread's resource): observations, generation, token counts and the cursor
+        (``last_observed_at`` + ``observed_message_ids``), or ``None`` when there is none yet.
+
+        Raises:
+            ResourceMismatchError: if ``resource_id`` does not own the thread.
+            ValidationError: resource scope with neither a resource id nor a known thread.
+        """
+        scope = self._om_config(memory_options).scope
         thread = self.get_thread_by_id(thread_id, resource_id)
+        rid = resource_id or (thread.resource_id if thread else None)
         if scope == "resource":
-            rid = resource_id or (thread.resource_id if thread else None)
-            return getter(None, rid)
-        return getter(thread_id, resource_id or (thread.resource_id if thread else None))
+            if rid is None:
+                raise ValidationError("resource-scope observational memory needs a resource_id")
+            return self.storage.get_observational_memory(None, rid)
+        return self.storage.get_observational_memory(thread_id, rid)
+
+    def get_observational_memory_history(
+        self, thread_id: str, resource_id: str | None = None, limit: int = 10,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> list[ObservationalMemoryRecord]:
+        """Every generation of the record, newest first (reflections keep old ones)."""
+        scope = self._om_config(memory_options).scope
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        rid = resource_id or (thread.resource_id if thread else None)
+        if scope == "resource":
+            return self.storage.get_observational_memory_history(None, rid, limit)
+        return self.storage.get_observational_memory_history(thread_id, rid, limit)
+
+    def observe(
+        self, thread_id: str, resource_id: str | None = None,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> int:
+        """Observe every unobserved message of the thread's scope now, whatever the thresholds.
+
+        Returns:
+            Committed Observer batches (0 when nothing was unobserved).
+
+        Raises:
+            ConfigurationError: if observational memory is off.
+            ModelError: if the Observer failed.
+        """
+        om = self.resolved_config(memory_options).observational_memory
+        if om is False:
+            raise ConfigurationError("observational memory is off in this Memory's options")
+        thread = self._require_thread(thread_id, resource_id)
+        return self.observational_engine.observe(om, thread.id, thread.resource_id)
+
+    def reflect(
+        self, thread_id: str, resource_id: str | None = None,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> bool:
+        """Condense the observations into a new generation now, whatever the thresholds.
+
+        Returns:
+            True when a new generation was committed.
+
+        Raises:
+            ConfigurationError: if observational memory is off.
+            ModelError: if the Reflector failed.
+        """
+        om = self.resolved_config(memory_options).observational_memory
+        if om is False:
+            raise ConfigurationError("observational memory is off in this Memory's options")
+        thread = self._require_thread(thread_id, resource_id)
+        return self.observational_engine.reflect(om, thread.id, thread.resource_id, force=True)
+
+    def settled(self, timeout: float | None = None) -> bool:
+        """Wait for background observational-memory work (buffering, reflection).
+
+        Returns:
+            True when nothing is left running.
+        """
+        return True if self._om_engine is None else self._om_engine.settle(timeout)

@@ -1,0 +1,629 @@
+"""The observational-memory engine: what happens around each agent turn.
+
+Per turn (called by :meth:`mastra_memory.Memory.prepare_turn` / ``finish_turn``):
+
+1. **prepare** (read only): the head record (1 query), the refs of unobserved messages
+   (``created_at`` after the cursor, an index-only range scan), and the content of refs not
+   already in the process's message cache. The agent then sees the observations system
+   message, a continuation reminder and the unobserved messages instead of last-N history.
+2. **after the turn**: the new messages were saved; the engine adds their cached token counts
+   to the pending total and decides (:func:`~mastra_memory.observational.thresholds.plan_observation`):
+   activate buffered chunks, start a background buffer, or observe synchronously; then the same
+   for reflection.
+
+Model calls never run inside a storage transaction: the Observer/Reflector read a snapshot,
+and the result is committed through the store's serialized compare-and-commit methods, which
+reject a commit that would duplicate observations (see :mod:`storage_adapters._om`). Background
+work runs on a small thread pool; :meth:`ObservationalMemoryEngine.settle` waits for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from mastra_memory.config import ObservationalMemoryConfig
+from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelError
+from mastra_memory.models.base import ChatModel
+from mastra_memory.observational.observer import Observer, resolve_chat_model
+from mastra_memory.observational.parsing import optimize_for_context
+from mastra_memory.observational.prompts import (
+    CONTINUATION_REMINDER,
+    context_system_message,
+    format_transcript,
+)
+from mastra_memory.observational.records import (
+    BufferedChunk,
+    MessageRef,
+    ObservationalMemoryRecord,
+    lookup_key,
+)
+from mastra_memory.observational.reflector import Reflector
+from mastra_memory.observational.thresholds import plan_observation, plan_reflection
+from mastra_memory.tokens import TokenCounter, default_counter
+from mastra_memory.types import Message, MessageContent, TextPart, Thread
+
+if TYPE_CHECKING:
+    from storage_adapters.base import MemoryStorage
+
+__all__ = ["OMStats", "OMTurnState", "ObservationalMemoryEngine", "continuation_message"]
+
+logger = logging.getLogger(__name__)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OTHER_THREADS_CHARS = 8_000
+
+
+def continuation_message(thread_id: str) -> Message:
+    """The synthetic reminder shown after the observations (id ``om-continuation``, created at
+    the epoch so it sorts first; never stored)."""
+    return Message.model_construct(
+        id="om-continuation", thread_id=thread_id, resource_id=None, role="user", created_at=_EPOCH,
+        content=MessageContent(parts=[TextPart(text=CONTINUATION_REMINDER)]), type="v2",
+    )
+
+
+@dataclass
+class OMStats:
+    """Counters of one engine (for benchmarks, logs and the CLI)."""
+
+    observer_calls: int = 0
+    reflector_calls: int = 0
+    observations_committed: int = 0
+    chunks_buffered: int = 0
+    chunks_activated: int = 0
+    reflections_committed: int = 0
+    rejected_commits: int = 0
+    unusable_outputs: int = 0
+    failures: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class OMTurnState:
+    """What ``prepare`` loaded, carried to ``after_turn`` in ``TurnContext.state["om"]``.
+
+    Attributes:
+        config: The OM config of the turn.
+        thread_id, resource_id: The turn's thread and resource.
+        record: The head record (None before the first observation).
+        unobserved: Unobserved messages of the scope, oldest first.
+        pending_tokens: Their tokens.
+        system_message: The observations system message, or None when there are none.
+        reminder: The continuation reminder message, or None.
+    """
+
+    config: ObservationalMemoryConfig
+    thread_id: str
+    resource_id: str
+    record: ObservationalMemoryRecord | None
+    unobserved: list[Message]
+    pending_tokens: int
+    system_message: str | None = None
+    reminder: Message | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def thread_messages(self) -> list[Message]:
+        """Unobserved messages of this turn's thread."""
+        return [m for m in self.unobserved if m.thread_id == self.thread_id]
+
+
+class _MessageCache:
+    """LRU of loaded messages keyed by id, with the stored content size as a change check."""
+
+    def __init__(self, max_entries: int) -> None:
+        self.max_entries = max_entries
+        self._data: OrderedDict[str, tuple[int, Message]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, ref: MessageRef) -> Message | None:
+        with self._lock:
+            hit = self._data.get(ref.id)
+            if hit is None or (ref.size and hit[0] and hit[0] != ref.size):
+                return None
+            self._data.move_to_end(ref.id)
+            return hit[1]
+
+    def put(self, message: Message, size: int) -> None:
+        with self._lock:
+            self._data[message.id] = (size, message)
+            self._data.move_to_end(message.id)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+
+def _ref(message: Message) -> MessageRef:
+    return MessageRef(id=message.id, thread_id=message.thread_id, created_at=message.created_at)
+
+
+class ObservationalMemoryEngine:
+    """Runs observation, buffering, activation and reflection for one storage.
+
+    Args:
+        storage: A store with ``supports_observational_memory``.
+        counter: Token counter (the shared default).
+        max_workers: Background threads (2).
+        cache_messages: Messages kept in the in-process cache (50,000).
+
+    Attributes:
+        stats: Counters of model calls and commits.
+    """
+
+    def __init__(
+        self,
+        storage: MemoryStorage,
+        counter: TokenCounter | None = None,
+        max_workers: int = 2,
+        cache_messages: int = 50_000,
+    ) -> None:
+        if not storage.supports_observational_memory:
+            raise ConfigurationError(
+                f"{type(storage).__name__} does not support observational memory"
+            )
+        self.storage = storage
+        self.counter = counter or default_counter()
+        self.max_workers = max_workers
+        self.stats = OMStats()
+        self._cache = _MessageCache(cache_messages)
+        self._render: dict[str, tuple[tuple[str, int, str], str]] = {}
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._inflight: dict[str, Future[None]] = {}
+        self._errors: list[BaseException] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait for background work; True when none is left running."""
+        with self._lock:
+            futures = list(self._inflight.values())
+        if not futures:
+            return True
+        done, not_done = wait_futures(futures, timeout=timeout)
+        return not not_done
+
+    def close(self) -> None:
+        """Wait for background work and stop the worker threads."""
+        self.settle()
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def _submit(self, name: str, fn: Callable[[], None]) -> bool:
+        with self._lock:
+            running = self._inflight.get(name)
+            if running is not None and not running.done():
+                return False
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix="mastra-om")
+            future = self._executor.submit(self._guard, name, fn)
+            self._inflight[name] = future
+            return True
+
+    def _guard(self, name: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:  # background work never raises into the turn
+            self.stats.failures += 1
+            logger.warning("observational memory background %s failed: %s", name.split(":")[0], exc)
+        finally:
+            with self._lock:
+                if self._inflight.get(name) is not None and self._inflight[name].done():
+                    self._inflight.pop(name, None)
+
+    def _in_flight(self, name: str) -> bool:
+        with self._lock:
+            future = self._inflight.get(name)
+            return future is not None and not future.done()
+
+    def _wait_for(self, name: str, timeout: float) -> None:
+        with self._lock:
+            future = self._inflight.get(name)
+        if future is not None:
+            wait_futures([future], timeout=timeout)
+
+    # -- models ---------------------------------------------------------------------------------
+
+    def _model(self, config: ObservationalMemoryConfig, which: str) -> tuple[ChatModel, dict[str, Any]]:
+        sub = config.observation if which == "observation" else config.reflection
+        model = sub.model if sub.model is not None else config.model
+        settings = {**config.model_settings, **sub.model_settings}
+        return resolve_chat_model(model, config.model_settings), settings
+
+    def _observer(self, config: ObservationalMemoryConfig) -> Observer:
+        model, settings = self._model(config, "observation")
+        return Observer(model, config.observation, settings, self.counter)
+
+    def _reflector(self, config: ObservationalMemoryConfig) -> Reflector:
+        model, settings = self._model(config, "reflection")
+        return Reflector(model, config.reflection, settings, self.counter)
+
+    # -- loading --------------------------------------------------------------------------------
+
+    @staticmethod
+    def key(config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> str:
+        return lookup_key(config.scope, thread_id, resource_id)
+
+    def head(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> ObservationalMemoryRecord | None:
+        """The head record of the turn's scope."""
+        if config.scope == "resource":
+            return self.storage.get_observational_memory(None, resource_id)
+        return self.storage.get_observational_memory(thread_id, resource_id)
+
+    def load_unobserved(
+        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str,
+        record: ObservationalMemoryRecord | None,
+    ) -> list[Message]:
+        """Unobserved messages of the scope, oldest first (cached content, fresh positions)."""
+        after = record.last_observed_at if record is not None else None
+        if config.scope == "resource":
+            refs = self.storage.list_message_refs(None, resource_id, after=after)
+        else:
+            refs = self.storage.list_message_refs([thread_id], after=after)
+        observed = set(record.observed_message_ids) if record is not None else set()
+        refs = [r for r in refs if r.id not in observed]
+        found: dict[str, Message] = {}
+        missing: list[MessageRef] = []
+        for ref in refs:
+            hit = self._cache.get(ref)
+            if hit is None:
+                missing.append(ref)
+            else:
+                found[ref.id] = hit
+        if missing:
+            sizes = {r.id: r.size for r in missing}
+            for m in self.storage.list_messages_by_id([r.id for r in missing]):
+                self._cache.put(m, sizes.get(m.id, 0))
+                found[m.id] = m
+        out: list[Message] = []
+        for ref in refs:
+            m = found.get(ref.id)
+            if m is None:
+                continue
+            if m.created_at != ref.created_at:  # restamped or edited since cached
+                m = m.model_copy(update={"created_at": ref.created_at})
+                self._cache.put(m, ref.size)
+            out.append(m)
+        return out
+
+    def _rendered(self, record: ObservationalMemoryRecord) -> str:
+        today = datetime.now(UTC).date().isoformat()
+        key = (record.id, record.version, today)
+        with self._lock:
+            hit = self._render.get(record.lookup_key)
+            if hit is not None and hit[0] == key:
+                return hit[1]
+        text = optimize_for_context(record.active_observations)
+        with self._lock:
+            self._render[record.lookup_key] = (key, text)
+        return text
+
+    # -- the turn -------------------------------------------------------------------------------
+
+    def prepare(self, config: ObservationalMemoryConfig, thread: Thread, resource_id: str) -> OMTurnState:
+        """Load the record and the unobserved messages and build the context pieces."""
+        record = self.head(config, thread.id, resource_id)
+        unobserved = self.load_unobserved(config, thread.id, resource_id, record)
+        state = OMTurnState(
+            config=config, thread_id=thread.id, resource_id=resource_id, record=record,
+            unobserved=unobserved, pending_tokens=self.counter.count_messages(unobserved),
+        )
+        if record is not None and record.active_observations.strip():
+            meta = _om_meta(thread)
+            others = None
+            if config.scope == "resource":
+                other_msgs = [m for m in unobserved if m.thread_id != thread.id]
+                if other_msgs:
+                    others = format_transcript(other_msgs)[-_OTHER_THREADS_CHARS:]
+            state.system_message = context_system_message(
+                self._rendered(record), config.scope, meta.get("currentTask"),
+                meta.get("suggestedResponse"), others,
+            )
+            state.reminder = continuation_message(thread.id)
+        return state
+
+    def after_turn(self, state: OMTurnState, saved: Sequence[Message]) -> dict[str, Any]:
+        """Account for the turn's saved messages and run the observation/reflection plan.
+
+        Returns:
+            A report: ``pending_tokens``, ``threshold`` and the actions taken.
+
+        Raises:
+            ModelError: a synchronous observation/reflection failed and the failure policy is
+                ``"throw"`` (the turn's messages are saved already).
+        """
+        config = state.config
+        for m in saved:
+            self._cache.put(m, len(m.content.to_json()))
+        known = {m.id for m in state.unobserved}
+        unobserved = [*state.unobserved, *(m for m in saved if m.id not in known)]
+        pending = self.counter.count_messages(unobserved)
+        record = state.record
+        obs_tokens = record.observation_token_count if record else 0
+        chunks = record.buffered_observation_chunks if record else []
+        key = self.key(config, state.thread_id, state.resource_id)
+        plan = plan_observation(
+            config, pending, obs_tokens, [c.message_tokens for c in chunks], self._in_flight(f"buffer:{key}")
+        )
+        report: dict[str, Any] = {"pending_tokens": pending, "threshold": plan.threshold, "actions": []}
+        try:
+            if plan.activate:
+                record = self._activate(config, state, [c.id for c in chunks[: plan.activate]]) or record
+                report["actions"].append(f"activated {plan.activate} chunk(s)")
+            if plan.observe:
+                if config.buffering:
+                    self._wait_for(f"buffer:{key}", config.observation.buffer_wait_seconds)
+                    fresh = self.head(config, state.thread_id, state.resource_id)
+                    if fresh is not None and fresh.buffered_observation_chunks:
+                        record = self._activate(
+                            config, state, [c.id for c in fresh.buffered_observation_chunks]
+                        ) or fresh
+                committed = self.observe(config, state.thread_id, state.resource_id)
+                report["actions"].append(f"observed {committed} batch(es)")
+                record = self.head(config, state.thread_id, state.resource_id)
+            elif plan.buffer and self._submit(
+                f"buffer:{key}", lambda: self._buffer(config, state.thread_id, state.resource_id)
+            ):
+                report["actions"].append("buffering started")
+            report["actions"].extend(self._maybe_reflect(config, state, record))
+        except ModelError as exc:
+            self._on_failure(config, exc)
+            report["actions"].append(f"failed: {exc}")
+        state.report = report
+        return report
+
+    def _on_failure(self, config: ObservationalMemoryConfig, exc: ModelError) -> None:
+        self.stats.failures += 1
+        policy = config.observation.failure_policy
+        if policy == "throw":
+            raise exc
+        if policy == "warn":
+            logger.warning("observational memory failed; continuing unobserved: %s", exc)
+        else:
+            logger.debug("observational memory failed (bypass): %s", exc)
+
+    # -- observation ----------------------------------------------------------------------------
+
+    def _batches(self, messages: Sequence[Message], limit: int) -> list[list[Message]]:
+        batches: list[list[Message]] = [[]]
+        used = 0.0
+        for m in messages:
+            tokens = self.counter.count_message(m)
+            if batches[-1] and used + tokens > limit:
+                batches.append([])
+                used = 0.0
+            batches[-1].append(m)
+            used += tokens
+        return [b for b in batches if b]
+
+    def observe(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> int:
+        """Observe every unobserved message of the scope now (in batches of at most
+        ``observation.max_tokens_per_batch`` tokens), committing each batch.
+
+        Returns:
+            The number of committed batches (0 when nothing was unobserved, or another process
+            observed the same messages first).
+
+        Raises:
+            ModelError: when the Observer failed or gave unusable output every time.
+        """
+        record = self.head(config, thread_id, resource_id)
+        messages = self.load_unobserved(config, thread_id, resource_id, record)
+        if not messages:
+            return 0  # never run the Observer with nothing to observe (the original's bug H4)
+        observer = self._observer(config)
+        committed = 0
+        remaining = self.counter.count_messages(messages)
+        for batch in self._batches(messages, config.observation.max_tokens_per_batch):
+            previous = record.active_observations if record else ""
+            meta = self._thread_meta(thread_id)
+            self.stats.observer_calls += 1
+            try:
+                result = observer.observe(batch, previous, meta.get("currentTask"), meta.get("suggestedResponse"))
+            except ModelError:
+                self.stats.unusable_outputs += 1
+                raise
+            batch_tokens = self.counter.count_messages(batch)
+            remaining = max(0, remaining - batch_tokens)
+            from storage_adapters._om import ObservationCommit
+
+            outcome = self.storage.commit_observations(
+                ObservationCommit(
+                    scope=config.scope, thread_id=thread_id if config.scope == "thread" else None,
+                    resource_id=resource_id, config=config.to_json(),
+                    observations=result.output.observations, observation_tokens=result.tokens,
+                    messages=[_ref(m) for m in batch], message_tokens=batch_tokens,
+                    pending_message_tokens=remaining,
+                )
+            )
+            if not outcome.committed:
+                self.stats.rejected_commits += 1
+                logger.info("observation commit rejected: %s", outcome.reason)
+                break
+            committed += 1
+            self.stats.observations_committed += 1
+            record = outcome.record
+            self._update_thread_meta(
+                config, thread_id, result.output.current_task, result.output.suggested_response,
+                result.output.thread_title,
+            )
+        return committed
+
+    def _buffer(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
+        """Background: observe the unobserved messages not covered by chunks into a new chunk."""
+        record = self.head(config, thread_id, resource_id)
+        covered = record.buffered_message_ids if record else set()
+        messages = [
+            m for m in self.load_unobserved(config, thread_id, resource_id, record) if m.id not in covered
+        ]
+        if not messages:
+            return
+        batch = self._batches(messages, config.observation.max_tokens_per_batch)[0]
+        self.stats.observer_calls += 1
+        try:
+            result = self._observer(config).observe(
+                batch, record.active_observations if record else "", buffered=True
+            )
+        except ModelError:
+            self.stats.unusable_outputs += 1
+            raise
+        chunk = BufferedChunk(
+            observations=result.output.observations, token_count=result.tokens,
+            message_ids=[m.id for m in batch], message_tokens=self.counter.count_messages(batch),
+            last_observed_at=batch[-1].created_at, thread_title=result.output.thread_title,
+        )
+        outcome = self.storage.buffer_observation_chunk(
+            config.scope, thread_id if config.scope == "thread" else None, resource_id, chunk,
+            [_ref(m) for m in batch], config.to_json(),
+        )
+        if outcome.committed:
+            self.stats.chunks_buffered += 1
+        else:
+            self.stats.rejected_commits += 1
+            logger.info("buffered chunk rejected: %s", outcome.reason)
+
+    def _activate(
+        self, config: ObservationalMemoryConfig, state: OMTurnState, chunk_ids: list[str]
+    ) -> ObservationalMemoryRecord | None:
+        outcome = self.storage.activate_observation_chunks(
+            config.scope, state.thread_id if config.scope == "thread" else None, state.resource_id, chunk_ids
+        )
+        if not outcome.committed:
+            return None
+        self.stats.chunks_activated += len(outcome.activated)
+        titles = [c.thread_title for c in outcome.activated if c.thread_title]
+        # activated chunks clear the stored task/suggestion (they would be stale), as the original
+        self._update_thread_meta(config, state.thread_id, None, None, titles[-1] if titles else None, clear=True)
+        return outcome.record
+
+    # -- reflection -----------------------------------------------------------------------------
+
+    def _maybe_reflect(
+        self, config: ObservationalMemoryConfig, state: OMTurnState, record: ObservationalMemoryRecord | None
+    ) -> list[str]:
+        if record is None:
+            return []
+        key = self.key(config, state.thread_id, state.resource_id)
+        decision = plan_reflection(
+            config, record.observation_token_count, bool(record.buffered_reflection),
+            self._in_flight(f"reflect:{key}"),
+        )
+        if decision == "activate":
+            outcome = self.storage.activate_buffered_reflection(
+                config.scope, state.thread_id if config.scope == "thread" else None, state.resource_id
+            )
+            if outcome.committed:
+                self.stats.reflections_committed += 1
+                return ["activated buffered reflection"]
+            return []
+        if decision == "buffer":
+            if self._submit(f"reflect:{key}", lambda: self._buffer_reflection(config, state.thread_id, state.resource_id)):
+                return ["reflection buffering started"]
+            return []
+        if decision == "reflect":
+            if config.buffering:
+                self._wait_for(f"reflect:{key}", config.observation.buffer_wait_seconds)
+            return ["reflected"] if self.reflect(config, state.thread_id, state.resource_id) else []
+        return []
+
+    def reflect(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str, force: bool = False) -> bool:
+        """Reflect synchronously when the head is over ``reflection.observation_tokens`` (or
+        always with ``force``); True when a new generation was committed.
+
+        Raises:
+            ModelError: when the Reflector gave no usable, smaller output.
+        """
+        head = self.head(config, thread_id, resource_id)
+        if head is None or not head.active_observations.strip():
+            return False
+        if head.buffered_reflection and not force:
+            outcome = self.storage.activate_buffered_reflection(
+                config.scope, thread_id if config.scope == "thread" else None, resource_id
+            )
+            if outcome.committed:
+                self.stats.reflections_committed += 1
+                return True
+        if not force and head.observation_token_count < config.reflection.observation_tokens:
+            return False
+        self.stats.reflector_calls += 1
+        result = self._reflector(config).reflect(head.active_observations)
+        outcome = self.storage.commit_reflection(
+            config.scope, thread_id if config.scope == "thread" else None, resource_id,
+            head.generation_count, head.active_observations, head.observation_token_count,
+            result.observations, result.tokens,
+        )
+        if outcome.committed:
+            self.stats.reflections_committed += 1
+            return True
+        self.stats.rejected_commits += 1
+        return False
+
+    def _buffer_reflection(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
+        head = self.head(config, thread_id, resource_id)
+        if head is None or head.buffered_reflection or not head.active_observations.strip():
+            return
+        text = head.active_observations
+        self.stats.reflector_calls += 1
+        result = self._reflector(config).reflect(text)
+        outcome = self.storage.buffer_reflection(
+            config.scope, thread_id if config.scope == "thread" else None, resource_id,
+            head.generation_count, text.count("\n") + 1, result.observations, result.tokens,
+            head.observation_token_count,
+        )
+        if not outcome.committed:
+            self.stats.rejected_commits += 1
+
+    # -- thread metadata (current task, suggested response, title) -----------------------------
+
+    def _thread_meta(self, thread_id: str) -> dict[str, Any]:
+        thread = self.storage.get_thread_by_id(thread_id)
+        return _om_meta(thread) if thread is not None else {}
+
+    def _update_thread_meta(
+        self, config: ObservationalMemoryConfig, thread_id: str, task: str | None,
+        suggestion: str | None, title: str | None, clear: bool = False,
+    ) -> None:
+        if not (task or suggestion or title or clear):
+            return
+        thread = self.storage.get_thread_by_id(thread_id)
+        if thread is None:
+            return
+        mastra = dict(thread.metadata.get("mastra") or {}) if isinstance(thread.metadata.get("mastra"), dict) else {}
+        om = dict(mastra.get("om") or {}) if isinstance(mastra.get("om"), dict) else {}
+        if clear:
+            om.pop("currentTask", None)
+            om.pop("suggestedResponse", None)
+        if task:
+            om["currentTask"] = task
+        if suggestion:
+            om["suggestedResponse"] = suggestion
+        new_title = None
+        if title and config.observation.thread_title and (not thread.title or thread.title == om.get("threadTitle")):
+            om["threadTitle"] = title
+            new_title = title
+        om["updatedAt"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        mastra["om"] = om
+        try:
+            self.storage.update_thread(thread_id, title=new_title, metadata={"mastra": mastra})
+        except MastraMemoryError as exc:  # hints only; never fail a turn over them
+            logger.debug("could not store observer hints on thread %s: %s", thread_id, exc)
+
+
+def _om_meta(thread: Thread) -> dict[str, Any]:
+    mastra = thread.metadata.get("mastra")
+    om = mastra.get("om") if isinstance(mastra, dict) else None
+    return om if isinstance(om, dict) else {}
+
+
