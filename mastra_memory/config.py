@@ -184,7 +184,7 @@ class ObservationConfig(_Frozen):
         if self.buffer_tokens is False:
             return None
         if self.buffer_tokens < 1:
-            return max(1, int(self.message_tokens * self.buffer_tokens))
+            return max(1, round(self.message_tokens * self.buffer_tokens))
         return int(self.buffer_tokens)
 
 

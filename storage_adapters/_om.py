@@ -41,6 +41,7 @@ from mastra_memory.observational.records import (
     ObservationalMemoryRecord,
     OMScope,
 )
+from mastra_memory.tokens import count_tokens
 from mastra_memory.types import Message, new_id
 
 __all__ = [
@@ -113,8 +114,7 @@ class ObservationCommit(BaseModel):
     Attributes:
         scope, thread_id, resource_id: The record's identity (used to create it if missing).
         config: OM config JSON stored on a new record.
-        observations: Observation lines to append.
-        observation_tokens: Their tokens.
+        observations: Observation lines to append (the head's token count is recounted).
         messages: Refs of the messages they cover (all must still be unobserved).
         message_tokens: Tokens of those messages.
         pending_message_tokens: Unobserved tokens left after the commit, if known.
@@ -125,7 +125,6 @@ class ObservationCommit(BaseModel):
     resource_id: str
     config: dict[str, Any] = Field(default_factory=dict)
     observations: str
-    observation_tokens: int
     messages: list[MessageRef]
     message_tokens: int = 0
     pending_message_tokens: int | None = None
@@ -246,10 +245,11 @@ def observe_mutation(commit: ObservationCommit) -> Mutation[CommitResult]:
         cursor, remaining = advance_cursor(
             head.last_observed_at, set(head.observed_message_ids) | ids, view.walk
         )
+        text = append_observations(head.active_observations, commit.observations)
         record = _touch(
             head, view.now,
-            active_observations=append_observations(head.active_observations, commit.observations),
-            observation_token_count=head.observation_token_count + commit.observation_tokens,
+            active_observations=text,
+            observation_token_count=count_tokens(text),
             last_observed_at=cursor,
             observed_message_ids=sorted(remaining),
             total_tokens_observed=head.total_tokens_observed + commit.message_tokens,
@@ -309,7 +309,6 @@ def activate_chunks_mutation(chunk_ids: Sequence[str]) -> Mutation[CommitResult]
         if head is None:
             return [], CommitResult(status="rejected", reason="no record")
         text = head.active_observations
-        tokens = head.observation_token_count
         observed_tokens = head.total_tokens_observed
         ids: set[str] = set(head.observed_message_ids)
         cursor = head.cursor
@@ -328,7 +327,6 @@ def activate_chunks_mutation(chunk_ids: Sequence[str]) -> Mutation[CommitResult]
                 dropped.append(chunk.id)
                 continue
             text = append_observations(text, chunk.observations)
-            tokens += chunk.token_count
             observed_tokens += chunk.message_tokens
             ids.update(chunk.message_ids)
             activated.append(chunk)
@@ -336,7 +334,7 @@ def activate_chunks_mutation(chunk_ids: Sequence[str]) -> Mutation[CommitResult]
             return [], CommitResult(status="rejected", record=head, reason="chunks not found")
         new_cursor, remaining = advance_cursor(head.last_observed_at, ids, view.walk)
         record = _touch(
-            head, view.now, active_observations=text, observation_token_count=tokens,
+            head, view.now, active_observations=text, observation_token_count=count_tokens(text),
             total_tokens_observed=observed_tokens, last_observed_at=new_cursor,
             observed_message_ids=sorted(remaining), buffered_observation_chunks=keep,
         )
@@ -355,12 +353,10 @@ def _split_lines(text: str, count: int) -> tuple[str, str]:
     return "\n".join(base), "\n".join(rest)
 
 
-def _new_generation(
-    head: ObservationalMemoryRecord, text: str, tokens: int, now: datetime
-) -> ObservationalMemoryRecord:
+def _new_generation(head: ObservationalMemoryRecord, text: str, now: datetime) -> ObservationalMemoryRecord:
     return head.model_copy(
         update={
-            "id": new_id(), "active_observations": text, "observation_token_count": max(tokens, 0),
+            "id": new_id(), "active_observations": text, "observation_token_count": count_tokens(text),
             "origin_type": "reflection", "generation_count": head.generation_count + 1,
             "last_reflection_at": now, "buffered_reflection": None,
             "buffered_reflection_tokens": None, "buffered_reflection_input_tokens": None,
@@ -371,9 +367,7 @@ def _new_generation(
     )
 
 
-def reflect_mutation(
-    base_generation: int, base_text: str, base_tokens: int, reflection: str, reflection_tokens: int
-) -> Mutation[CommitResult]:
+def reflect_mutation(base_generation: int, base_text: str, reflection: str) -> Mutation[CommitResult]:
     """Create a new generation whose observations are ``reflection`` plus whatever was appended
     to the head after the Reflector read ``base_text``.
 
@@ -391,8 +385,7 @@ def reflect_mutation(
             header = next((ln for ln in reversed(base_text.split("\n")) if _date_header(ln)), None)
             suffix = f"{header}\n{suffix}" if header else suffix
         text = append_observations(reflection.strip("\n"), suffix) if suffix else reflection.strip("\n")
-        tokens = reflection_tokens + (head.observation_token_count - base_tokens)
-        record = _new_generation(head, text, tokens, view.now)
+        record = _new_generation(head, text, view.now)
         return [record], CommitResult(status="committed", record=record)
 
     return mutate
@@ -430,10 +423,7 @@ def activate_reflection_mutation() -> Mutation[CommitResult]:
         text = append_observations(head.buffered_reflection.strip("\n"), rest) if rest.strip() else (
             head.buffered_reflection.strip("\n")
         )
-        tokens = (head.buffered_reflection_tokens or 0) + (
-            head.observation_token_count - (head.buffered_reflection_input_tokens or 0)
-        )
-        record = _new_generation(head, text, tokens, view.now)
+        record = _new_generation(head, text, view.now)
         return [record], CommitResult(status="committed", record=record)
 
     return mutate

@@ -588,9 +588,7 @@ class MemoryStorage(ABC):
         resource_id: str,
         base_generation: int,
         base_observations: str,
-        base_tokens: int,
         reflection: str,
-        reflection_tokens: int,
     ) -> CommitResult:
         """Create a new generation from a reflection of ``base_observations`` (the head's text
         when the Reflector read it); the old generation is kept as history."""
@@ -600,7 +598,7 @@ class MemoryStorage(ABC):
             raise ValidationError("a reflection must not be empty")
         return self._om_update(
             self._om_key_for(scope, thread_id, resource_id),
-            _om.reflect_mutation(base_generation, base_observations, base_tokens, reflection, reflection_tokens),
+            _om.reflect_mutation(base_generation, base_observations, reflection),
         )
 
     def buffer_reflection(

@@ -443,7 +443,7 @@ class ObservationalMemoryEngine:
                 ObservationCommit(
                     scope=config.scope, thread_id=thread_id if config.scope == "thread" else None,
                     resource_id=resource_id, config=config.to_json(),
-                    observations=result.output.observations, observation_tokens=result.tokens,
+                    observations=result.output.observations,
                     messages=[_ref(m) for m in batch], message_tokens=batch_tokens,
                     pending_message_tokens=remaining,
                 )
@@ -561,8 +561,7 @@ class ObservationalMemoryEngine:
         result = self._reflector(config).reflect(head.active_observations)
         outcome = self.storage.commit_reflection(
             config.scope, thread_id if config.scope == "thread" else None, resource_id,
-            head.generation_count, head.active_observations, head.observation_token_count,
-            result.observations, result.tokens,
+            head.generation_count, head.active_observations, result.observations,
         )
         if outcome.committed:
             self.stats.reflections_committed += 1

@@ -159,6 +159,7 @@ def _content_key(line: str) -> str:
     key = line
     for marker in PRIORITY_MARKERS:
         key = key.replace(marker, "")
+    key = re.sub(r"^[\s*\-]*\(\d{1,2}:\d{2}\)", "", key.strip())
     return re.sub(r"[\s*\-]+", " ", key).strip().lower()
 
 

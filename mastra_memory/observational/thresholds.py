@@ -49,14 +49,14 @@ def effective_message_threshold(config: ObservationalMemoryConfig, observation_t
 
 def block_after_tokens(block_after: float, threshold: int) -> int:
     """``block_after`` as tokens: a multiple of ``threshold`` below 100, else absolute."""
-    return int(threshold * block_after) if block_after < 100 else int(block_after)
+    return round(threshold * block_after) if block_after < 100 else int(block_after)
 
 
 def retention_floor(threshold: int, activation: float) -> int:
     """Tokens of history to keep after activation (``activation >= 1000`` is absolute)."""
     if activation >= 1000:
         return int(activation)
-    return int(threshold * (1 - activation))
+    return round(threshold * (1 - activation))
 
 
 def should_buffer(pending: int, covered: int, threshold: int, buffer_tokens: int) -> bool:
@@ -191,7 +191,7 @@ def plan_reflection(
         return "activate"
     if observation_tokens >= block_after_tokens(config.reflection.block_after, limit):
         return "reflect"
-    start = int(limit * config.reflection.buffer_activation)
+    start = round(limit * config.reflection.buffer_activation)
     if observation_tokens >= start and not has_buffered and not in_flight:
         return "buffer"
     return "none"

@@ -1,0 +1,100 @@
+"""``mastra-memory om``: inspect observational memory from the command line.
+
+The main CLI wires this in with ``register(app)``; ``python -m mastra_memory.observational.cli``
+runs it on its own::
+
+    mastra-memory om show --thread t-1 --db file:./mastra.db
+    mastra-memory om show --resource user-ana --history --json
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["app", "main", "register"]
+
+app = typer.Typer(help="Observational memory: inspect observations, generations and the cursor.")
+
+
+@app.callback()
+def _group() -> None:
+    """Observational memory: inspect observations, generations and the cursor."""
+
+
+def _store(db: str) -> Any:
+    import mastra_memory  # noqa: F401  (imports the core before storage; see memory.py)
+    from storage_adapters.libsql import LibSQLStore
+
+    return LibSQLStore(db)
+
+
+@app.command("show")
+def show(
+    thread: Annotated[str | None, typer.Option("--thread", "-t", help="Thread id (thread scope).")] = None,
+    resource: Annotated[
+        str | None, typer.Option("--resource", "-r", help="Resource id (resource scope, or the thread's owner).")
+    ] = None,
+    db: Annotated[str, typer.Option("--db", help="libSQL URL or path.")] = "file:./mastra.db",
+    history: Annotated[bool, typer.Option("--history", help="List every generation, newest first.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the record(s) as JSON.")] = False,
+) -> None:
+    """Show the current observational-memory record of a thread or resource."""
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from mastra_memory.errors import MastraMemoryError
+
+    console = Console()
+    if thread is None and resource is None:
+        console.print("[red]give --thread or --resource[/red]")
+        raise typer.Exit(2)
+    store = _store(db)
+    try:
+        if history:
+            records = store.get_observational_memory_history(thread, resource, limit=False)
+        else:
+            head = store.get_observational_memory(thread, resource)
+            records = [head] if head is not None else []
+    except MastraMemoryError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        store.close()
+    if not records:
+        console.print(f"no observational memory for {'thread ' + thread if thread else 'resource ' + str(resource)}")
+        raise typer.Exit(1)
+    if as_json:
+        payload = [r.model_dump(mode="json", by_alias=True) for r in records]
+        typer.echo(json.dumps(payload if history else payload[0], ensure_ascii=False, indent=2))
+        return
+    for record in records:
+        table = Table(show_header=False, box=None)
+        table.add_row("lookup key", record.lookup_key)
+        table.add_row("generation", f"{record.generation_count} ({record.origin_type})")
+        table.add_row("observation tokens", str(record.observation_token_count))
+        table.add_row("message tokens observed", str(record.total_tokens_observed))
+        table.add_row("cursor (lastObservedAt)", str(record.last_observed_at or "-"))
+        table.add_row("observed ids after cursor", str(len(record.observed_message_ids)))
+        table.add_row("buffered chunks", str(len(record.buffered_observation_chunks)))
+        table.add_row("buffered reflection", "yes" if record.buffered_reflection else "no")
+        table.add_row("updated", str(record.updated_at))
+        console.print(table)
+        console.print(Panel(record.active_observations or "(empty)", title="observations"))
+
+
+def register(parent: typer.Typer) -> None:
+    """Add the ``om`` command group to the main CLI app."""
+    parent.add_typer(app, name="om")
+
+
+def main() -> None:  # pragma: no cover - thin entry point
+    """Run the ``om`` commands on their own."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
