@@ -609,7 +609,7 @@ class Memory:
         if om is False:
             raise ConfigurationError("observational memory is off in this Memory's options")
         thread = self._require_thread(thread_id, resource_id)
-        return self.observational_engine.observe(om, thread.id, thread.resource_id)
+        return self.observational_engine.observe(om, thread.id, thread.resource_id, use_lease=False)
 
     def reflect(
         self, thread_id: str, resource_id: str | None = None,

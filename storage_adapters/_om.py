@@ -54,6 +54,7 @@ __all__ = [
     "append_observations",
     "buffer_chunk_mutation",
     "buffer_reflection_mutation",
+    "lease_mutation",
     "observe_mutation",
     "reflect_mutation",
     "restamp_after_cursor",
@@ -425,6 +426,44 @@ def activate_reflection_mutation() -> Mutation[CommitResult]:
         )
         record = _new_generation(head, text, view.now)
         return [record], CommitResult(status="committed", record=record)
+
+    return mutate
+
+
+def lease_mutation(
+    kind: str, owner: str, ttl_seconds: float, release: bool, scope: OMScope, thread_id: str | None,
+    resource_id: str, config: dict[str, Any],
+) -> Mutation[bool]:
+    """Claim (or release) a short lease so only one process runs a model call of ``kind``
+    (``"observe"``, ``"buffer"``, ``"reflect"``) for a record at a time.
+
+    Leases only save duplicate model calls: correctness never depends on them (commits are
+    checked on their own), and an expired lease is simply taken over. Stored in
+    ``metadata["leases"][kind] = {"owner", "expiresAt"}``.
+
+    Returns (as the mutation result):
+        True when the lease is now held by ``owner`` (or was released).
+    """
+
+    def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], bool]:
+        head = view.head
+        leases = dict((head.metadata.get("leases") if head else None) or {})
+        current = leases.get(kind)
+        held_by_other = (
+            isinstance(current, dict) and current.get("owner") != owner
+            and str(current.get("expiresAt", "")) > view.now.isoformat()
+        )
+        if release:
+            if not isinstance(current, dict) or current.get("owner") != owner or head is None:
+                return [], True
+            leases.pop(kind, None)
+        else:
+            if held_by_other:
+                return [], False
+            leases[kind] = {"owner": owner, "expiresAt": (view.now + timedelta(seconds=ttl_seconds)).isoformat()}
+        base = head or new_record(view.lookup_key, scope, thread_id, resource_id, config, view.now)
+        record = base.model_copy(update={"metadata": {**base.metadata, "leases": leases}, "updated_at": view.now})
+        return [record], True
 
     return mutate
 

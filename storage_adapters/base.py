@@ -630,6 +630,32 @@ class MemoryStorage(ABC):
 
         return self._om_update(self._om_key_for(scope, thread_id, resource_id), _om.activate_reflection_mutation())
 
+    def om_lease(
+        self,
+        kind: str,
+        owner: str,
+        scope: OMScope,
+        thread_id: str | None,
+        resource_id: str,
+        ttl_seconds: float = 120.0,
+        release: bool = False,
+        config: dict[str, Any] | None = None,
+    ) -> bool:
+        """Claim or release a lease that keeps other processes from running the same model
+        call (``kind``) for a record; a hint that saves work, never a lock commits rely on.
+
+        Returns:
+            True when ``owner`` holds the lease now (or released it).
+        """
+        from storage_adapters import _om
+
+        if ttl_seconds <= 0:
+            raise ValidationError("ttl_seconds must be positive")
+        return self._om_update(
+            self._om_key_for(scope, thread_id, resource_id),
+            _om.lease_mutation(kind, owner, ttl_seconds, release, scope, thread_id, resource_id, config or {}),
+        )
+
     def clear_observational_memory(self, thread_id: str | None, resource_id: str | None = None) -> None:
         """Delete every generation of a thread's (or, with ``thread_id=None``, a resource's)
         record. Idempotent."""

@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from contextlib import contextmanager
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -180,7 +182,8 @@ class ObservationalMemoryEngine:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: dict[str, Future[None]] = {}
-        self._errors: list[BaseException] = []
+        self.owner = f"om-{uuid.uuid4()}"
+        self.lease_seconds = 120.0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -233,6 +236,28 @@ class ObservationalMemoryEngine:
             future = self._inflight.get(name)
         if future is not None:
             wait_futures([future], timeout=timeout)
+
+    @contextmanager
+    def _lease(
+        self, config: ObservationalMemoryConfig, kind: str, thread_id: str, resource_id: str, enabled: bool = True
+    ) -> Iterator[bool]:
+        """Hold the record's ``kind`` lease while a model call runs (skips duplicate calls in
+        other processes); yields False when another owner holds it."""
+        if not enabled:
+            yield True
+            return
+        tid = thread_id if config.scope == "thread" else None
+        got = self.storage.om_lease(
+            kind, self.owner, config.scope, tid, resource_id, self.lease_seconds, config=config.to_json()
+        )
+        try:
+            yield got
+        finally:
+            if got:
+                try:
+                    self.storage.om_lease(kind, self.owner, config.scope, tid, resource_id, release=True)
+                except MastraMemoryError as exc:  # expires on its own
+                    logger.debug("could not release the %s lease: %s", kind, exc)
 
     # -- models ---------------------------------------------------------------------------------
 
@@ -371,7 +396,9 @@ class ObservationalMemoryEngine:
                             config, state, [c.id for c in fresh.buffered_observation_chunks]
                         ) or fresh
                 committed = self.observe(config, state.thread_id, state.resource_id)
-                report["actions"].append(f"observed {committed} batch(es)")
+                report["actions"].append(
+                    f"observed {committed} batch(es)" if committed else "observation skipped"
+                )
                 record = self.head(config, state.thread_id, state.resource_id)
             elif plan.buffer and self._submit(
                 f"buffer:{key}", lambda: self._buffer(config, state.thread_id, state.resource_id)
@@ -408,17 +435,33 @@ class ObservationalMemoryEngine:
             used += tokens
         return [b for b in batches if b]
 
-    def observe(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> int:
+    def observe(
+        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str, use_lease: bool = True
+    ) -> int:
         """Observe every unobserved message of the scope now (in batches of at most
         ``observation.max_tokens_per_batch`` tokens), committing each batch.
 
+        Args:
+            config: The OM config.
+            thread_id: The turn's thread.
+            resource_id: Its resource.
+            use_lease: Skip when another process holds the observe lease (turns do; explicit
+                calls do not, commits stay safe either way).
+
         Returns:
-            The number of committed batches (0 when nothing was unobserved, or another process
-            observed the same messages first).
+            The number of committed batches (0 when nothing was unobserved, another process is
+            observing, or it observed the same messages first).
 
         Raises:
             ModelError: when the Observer failed or gave unusable output every time.
         """
+        with self._lease(config, "observe", thread_id, resource_id, use_lease) as held:
+            if not held:
+                logger.debug("another process is observing %s; skipped", thread_id)
+                return 0
+            return self._observe(config, thread_id, resource_id)
+
+    def _observe(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> int:
         record = self.head(config, thread_id, resource_id)
         messages = self.load_unobserved(config, thread_id, resource_id, record)
         if not messages:
@@ -463,6 +506,11 @@ class ObservationalMemoryEngine:
 
     def _buffer(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
         """Background: observe the unobserved messages not covered by chunks into a new chunk."""
+        with self._lease(config, "buffer", thread_id, resource_id) as held:
+            if held:
+                self._buffer_locked(config, thread_id, resource_id)
+
+    def _buffer_locked(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
         record = self.head(config, thread_id, resource_id)
         covered = record.buffered_message_ids if record else set()
         messages = [
@@ -557,12 +605,18 @@ class ObservationalMemoryEngine:
                 return True
         if not force and head.observation_token_count < config.reflection.observation_tokens:
             return False
-        self.stats.reflector_calls += 1
-        result = self._reflector(config).reflect(head.active_observations)
-        outcome = self.storage.commit_reflection(
-            config.scope, thread_id if config.scope == "thread" else None, resource_id,
-            head.generation_count, head.active_observations, result.observations,
-        )
+        with self._lease(config, "reflect", thread_id, resource_id, not force) as held:
+            if not held:
+                return False
+            head = self.head(config, thread_id, resource_id)  # fresh, now that we hold the lease
+            if head is None or (not force and head.observation_token_count < config.reflection.observation_tokens):
+                return False
+            self.stats.reflector_calls += 1
+            result = self._reflector(config).reflect(head.active_observations)
+            outcome = self.storage.commit_reflection(
+                config.scope, thread_id if config.scope == "thread" else None, resource_id,
+                head.generation_count, head.active_observations, result.observations,
+            )
         if outcome.committed:
             self.stats.reflections_committed += 1
             return True
@@ -570,6 +624,11 @@ class ObservationalMemoryEngine:
         return False
 
     def _buffer_reflection(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
+        with self._lease(config, "reflect", thread_id, resource_id) as held:
+            if held:
+                self._buffer_reflection_locked(config, thread_id, resource_id)
+
+    def _buffer_reflection_locked(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
         head = self.head(config, thread_id, resource_id)
         if head is None or head.buffered_reflection or not head.active_observations.strip():
             return
