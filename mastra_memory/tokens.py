@@ -48,6 +48,7 @@ IMAGE_TOKENS = 765
 MEDIA_URL_TOKENS = 258
 """Estimate for a non-image file given by URL (Mastra's TokenLimiterProcessor)."""
 
+_ROLE_TOKENS: dict[str, int] = {}
 _ENCODING_NAME = "o200k_base"
 _O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
 _load_lock = threading.Lock()
@@ -170,7 +171,10 @@ class TokenCounter:
         return count_tokens(text)
 
     def _count_parts(self, message: Message) -> float:
-        total: float = count_tokens(message.role) + self.message_overhead
+        role = _ROLE_TOKENS.get(message.role)
+        if role is None:
+            role = _ROLE_TOKENS[message.role] = count_tokens(message.role)
+        total: float = role + self.message_overhead
         for part in message.content.parts:
             if isinstance(part, TextPart):
                 total += count_tokens(part.text)

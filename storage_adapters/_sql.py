@@ -320,6 +320,13 @@ def om_floor_sql(d: Dialect, n: int) -> str:
     )
 
 
+def message_refs_summary_sql(d: Dialect, n_threads: int | None, after: bool) -> str:
+    """``count(*)`` and summed ``length(content)`` of the rows :func:`message_refs_sql` selects."""
+    sql = message_refs_sql(d, n_threads, after, False)
+    where = sql[sql.index(" WHERE ") : sql.index(" ORDER BY ")]
+    return f"SELECT count(*), coalesce(sum(length(content)), 0) FROM {d.t(MESSAGES)}{where}"
+
+
 def message_refs_sql(d: Dialect, n_threads: int | None, after: bool, limited: bool) -> str:
     """Refs ``(id, thread_id, createdAt, length(content))`` ordered by ``(createdAt, id)``:
     params are the thread ids (or the resource id when ``n_threads`` is None), then the

@@ -521,6 +521,21 @@ class MemoryStorage(ABC):
             raise ValidationError("limit must be a positive integer")
         return self._list_message_refs(ids, resource_id, truncate_ms(after) if after else None, limit)
 
+    def message_refs_summary(
+        self, thread_ids: Sequence[str] | None = None, resource_id: str | None = None,
+        after: datetime | None = None,
+    ) -> tuple[int, int]:
+        """``(count, total size)`` of the messages :meth:`list_message_refs` would return: a
+        cheap check that a cached list of refs is still complete and unedited."""
+        if thread_ids is None:
+            if resource_id is None:
+                raise ValidationError("message_refs_summary needs thread_ids or resource_id")
+            validate_id(resource_id, "resource_id")
+            ids: tuple[str, ...] | None = None
+        else:
+            ids = tuple(validate_id(t, "thread_id") for t in _as_id_list(thread_ids))
+        return self._message_refs_summary(ids, resource_id, truncate_ms(after) if after else None)
+
     def get_observational_memory(
         self, thread_id: str | None, resource_id: str | None = None
     ) -> ObservationalMemoryRecord | None:
@@ -748,6 +763,13 @@ class MemoryStorage(ABC):
         """Refs of messages with ``createdAt > after`` ordered by ``(createdAt, id)``: of
         ``thread_ids``, or of ``resource_id`` (its ``resourceId`` column) when None."""
         raise NotImplementedError(f"{type(self).__name__} does not implement list_message_refs")
+
+    def _message_refs_summary(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
+    ) -> tuple[int, int]:
+        """Count and summed size of the refs; the default reads the refs themselves."""
+        refs = self._list_message_refs(thread_ids, resource_id, after, None) if thread_ids != () else []
+        return len(refs), sum(r.size for r in refs)
 
     def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
         """The newest generation of ``lookup_key`` or None."""

@@ -20,6 +20,7 @@ work runs on a small thread pool; :meth:`ObservationalMemoryEngine.settle` waits
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import uuid
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from mastra_memory.config import ObservationalMemoryConfig
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelError
 from mastra_memory.models.base import ChatModel
 from mastra_memory.observational.observer import Observer, resolve_chat_model
-from mastra_memory.observational.parsing import optimize_for_context
+from mastra_memory.observational.parsing import render_observations
 from mastra_memory.observational.prompts import (
     CONTINUATION_REMINDER,
     context_system_message,
@@ -111,42 +112,89 @@ class OMTurnState:
     record: ObservationalMemoryRecord | None
     unobserved: list[Message]
     pending_tokens: int
+    token_sum: float = 0.0
+    unobserved_ids: frozenset[str] | set[str] = frozenset()
     system_message: str | None = None
     reminder: Message | None = None
     report: dict[str, Any] = field(default_factory=dict)
 
     @property
     def thread_messages(self) -> list[Message]:
-        """Unobserved messages of this turn's thread."""
+        """Unobserved messages of this turn's thread (do not mutate: shared with the cache)."""
+        if self.config.scope == "thread":
+            return self.unobserved
         return [m for m in self.unobserved if m.thread_id == self.thread_id]
 
 
+class _Tail:
+    """The refs after a record's cursor seen last time, with their messages and token counts,
+    plus derived lists cached until something changes (so a quiet turn does no O(n) work)."""
+
+    __slots__ = ("_view", "after", "entries", "ids", "size")
+
+    def __init__(self, after: datetime | None, entries: list[tuple[MessageRef, Message, float]]) -> None:
+        self.after = after
+        self.entries = entries
+        self.ids = {r.id for r, _, _ in entries}
+        self.size = sum(r.size for r, _, _ in entries)
+        self._view: tuple[frozenset[str], list[Message], float] | None = None
+
+    def advance(self, after: datetime | None) -> None:
+        if after is None or (self.after is not None and after <= self.after):
+            return
+        if self.entries and self.entries[0][0].created_at <= after:
+            self.entries = [e for e in self.entries if e[0].created_at > after]
+            self.ids = {r.id for r, _, _ in self.entries}
+            self.size = sum(r.size for r, _, _ in self.entries)
+            self._view = None
+        self.after = after
+
+    def extend(self, entries: list[tuple[MessageRef, Message, float]]) -> None:
+        if not entries:
+            return
+        self.entries = self.entries + entries
+        self.ids.update(r.id for r, _, _ in entries)
+        self.size += sum(r.size for r, _, _ in entries)
+        if self._view is not None:  # extend the cached view instead of rebuilding it
+            observed, messages, token_sum = self._view
+            kept = [(m, t) for r, m, t in entries if r.id not in observed]
+            self._view = (observed, messages + [m for m, _ in kept], token_sum + sum(t for _, t in kept))
+
+    def view(self, observed: frozenset[str]) -> tuple[list[Message], float]:
+        """``(unobserved messages, their summed tokens)`` without ``observed`` ids."""
+        if self._view is None or self._view[0] != observed:
+            kept = [(m, t) for r, m, t in self.entries if r.id not in observed]
+            self._view = (observed, [m for m, _ in kept], sum(t for _, t in kept))
+        return self._view[1], self._view[2]
+
+
 class _MessageCache:
-    """LRU of loaded messages keyed by id, with the stored content size as a change check."""
+    """LRU of loaded messages keyed by id with their token counts; the stored content size
+    (from the ref query) tells when a cached message was edited since."""
 
     def __init__(self, max_entries: int) -> None:
         self.max_entries = max_entries
-        self._data: OrderedDict[str, tuple[int, Message]] = OrderedDict()
+        self._data: OrderedDict[str, tuple[int, Message, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, ref: MessageRef) -> Message | None:
+    def get(self, ref: MessageRef) -> tuple[Message, float] | None:
         with self._lock:
             hit = self._data.get(ref.id)
             if hit is None or (ref.size and hit[0] and hit[0] != ref.size):
                 return None
             self._data.move_to_end(ref.id)
-            return hit[1]
+            return hit[1], hit[2]
 
-    def put(self, message: Message, size: int) -> None:
+    def put(self, message: Message, size: int, tokens: float) -> None:
         with self._lock:
-            self._data[message.id] = (size, message)
+            self._data[message.id] = (size, message, tokens)
             self._data.move_to_end(message.id)
             while len(self._data) > self.max_entries:
                 self._data.popitem(last=False)
 
 
 def _ref(message: Message) -> MessageRef:
-    return MessageRef(id=message.id, thread_id=message.thread_id, created_at=message.created_at)
+    return MessageRef(message.id, message.thread_id, message.created_at)
 
 
 class ObservationalMemoryEngine:
@@ -178,7 +226,9 @@ class ObservationalMemoryEngine:
         self.max_workers = max_workers
         self.stats = OMStats()
         self._cache = _MessageCache(cache_messages)
-        self._render: dict[str, tuple[tuple[str, int, str], str]] = {}
+        self._render: dict[str, tuple[tuple[str, str], str, str, str | None]] = {}
+        self._tail_lock = threading.Lock()
+        self._tails: OrderedDict[str, _Tail] = OrderedDict()
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: dict[str, Future[None]] = {}
@@ -292,14 +342,57 @@ class ObservationalMemoryEngine:
         record: ObservationalMemoryRecord | None,
     ) -> list[Message]:
         """Unobserved messages of the scope, oldest first (cached content, fresh positions)."""
+        return list(self._load_tail(config, thread_id, resource_id, record)[0])
+
+    def _load_tail(
+        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str,
+        record: ObservationalMemoryRecord | None,
+    ) -> tuple[list[Message], float, set[str]]:
+        """Unobserved messages, their summed tokens, and the ids after the cursor.
+
+        Incremental: the refs after the cursor seen last time are kept per record; a turn reads
+        only refs newer than the newest known one, and checks the cached list is still exact
+        with one ``count(*)``/``sum(length(content))`` query over the range (a message saved
+        in between, deleted or edited elsewhere makes the check fail and the list is re-read).
+        """
+        with self._tail_lock:
+            return self._load_tail_locked(config, thread_id, resource_id, record)
+
+    def _load_tail_locked(
+        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str,
+        record: ObservationalMemoryRecord | None,
+    ) -> tuple[list[Message], float, set[str]]:
+        key = self.key(config, thread_id, resource_id)
         after = record.last_observed_at if record is not None else None
-        if config.scope == "resource":
-            refs = self.storage.list_message_refs(None, resource_id, after=after)
-        else:
-            refs = self.storage.list_message_refs([thread_id], after=after)
-        observed = set(record.observed_message_ids) if record is not None else set()
-        refs = [r for r in refs if r.id not in observed]
-        found: dict[str, Message] = {}
+        threads: list[str] | None = None if config.scope == "resource" else [thread_id]
+        with self._lock:
+            tail = self._tails.get(key)
+        valid = False
+        if tail is not None and (tail.after is None or (after is not None and after >= tail.after)):
+            tail.advance(after)
+            newest = tail.entries[-1][0].created_at if tail.entries else after
+            fresh = [
+                r for r in self.storage.list_message_refs(threads, resource_id, after=newest)
+                if r.id not in tail.ids
+            ]
+            count, size = self.storage.message_refs_summary(threads, resource_id, after=after)
+            if count == len(tail.entries) + len(fresh) and size == tail.size + sum(r.size for r in fresh):
+                tail.extend(self._messages_for(fresh))
+                valid = True
+        if tail is None or not valid:
+            tail = _Tail(after, self._messages_for(self.storage.list_message_refs(threads, resource_id, after=after)))
+        with self._lock:
+            self._tails[key] = tail
+            self._tails.move_to_end(key)
+            while len(self._tails) > 1_024:
+                self._tails.popitem(last=False)
+        observed = frozenset(record.observed_message_ids) if record is not None else frozenset()
+        messages, token_sum = tail.view(observed)
+        return messages, token_sum, tail.ids
+
+    def _messages_for(self, refs: Sequence[MessageRef]) -> list[tuple[MessageRef, Message, float]]:
+        """Messages (with token counts) for refs, from the cache or one batched read."""
+        found: dict[str, tuple[Message, float]] = {}
         missing: list[MessageRef] = []
         for ref in refs:
             hit = self._cache.get(ref)
@@ -310,46 +403,58 @@ class ObservationalMemoryEngine:
         if missing:
             sizes = {r.id: r.size for r in missing}
             for m in self.storage.list_messages_by_id([r.id for r in missing]):
-                self._cache.put(m, sizes.get(m.id, 0))
-                found[m.id] = m
-        out: list[Message] = []
+                tokens = self.counter.count_message(m)
+                self._cache.put(m, sizes.get(m.id, 0), tokens)
+                found[m.id] = (m, tokens)
+        out: list[tuple[MessageRef, Message, float]] = []
         for ref in refs:
-            m = found.get(ref.id)
-            if m is None:
-                continue
+            hit = found.get(ref.id)
+            if hit is None:
+                continue  # deleted meanwhile
+            m, tokens = hit
             if m.created_at != ref.created_at:  # restamped or edited since cached
                 m = m.model_copy(update={"created_at": ref.created_at})
-                self._cache.put(m, ref.size)
-            out.append(m)
+                self._cache.put(m, ref.size, tokens)
+            out.append((ref, m, tokens))
         return out
 
+    def _pending(self, token_sum: float, count: int) -> int:
+        return 0 if count == 0 else math.ceil(token_sum + self.counter.conversation_overhead)
+
     def _rendered(self, record: ObservationalMemoryRecord) -> str:
+        """The observations rendered for context, cached per record; appended lines are
+        rendered alone (observation commits only append within a generation)."""
         today = datetime.now(UTC).date().isoformat()
-        key = (record.id, record.version, today)
+        text = record.active_observations
         with self._lock:
             hit = self._render.get(record.lookup_key)
-            if hit is not None and hit[0] == key:
-                return hit[1]
-        text = optimize_for_context(record.active_observations)
+        if hit is not None and hit[0] == (record.id, today) and text.startswith(hit[1]):
+            if len(text) == len(hit[1]):
+                return hit[2]
+            suffix, last = render_observations(text[len(hit[1]):], last_header=hit[3])
+            rendered = f"{hit[2]}\n{suffix}" if suffix and hit[2] else (hit[2] or suffix)
+        else:
+            rendered, last = render_observations(text)
         with self._lock:
-            self._render[record.lookup_key] = (key, text)
-        return text
+            self._render[record.lookup_key] = ((record.id, today), text, rendered, last)
+        return rendered
 
     # -- the turn -------------------------------------------------------------------------------
 
     def prepare(self, config: ObservationalMemoryConfig, thread: Thread, resource_id: str) -> OMTurnState:
         """Load the record and the unobserved messages and build the context pieces."""
         record = self.head(config, thread.id, resource_id)
-        unobserved = self.load_unobserved(config, thread.id, resource_id, record)
+        messages, token_sum, ids = self._load_tail(config, thread.id, resource_id, record)
         state = OMTurnState(
             config=config, thread_id=thread.id, resource_id=resource_id, record=record,
-            unobserved=unobserved, pending_tokens=self.counter.count_messages(unobserved),
+            unobserved=messages, pending_tokens=self._pending(token_sum, len(messages)),
+            token_sum=token_sum, unobserved_ids=ids,
         )
         if record is not None and record.active_observations.strip():
             meta = _om_meta(thread)
             others = None
             if config.scope == "resource":
-                other_msgs = [m for m in unobserved if m.thread_id != thread.id]
+                other_msgs = [m for m in state.unobserved if m.thread_id != thread.id]
                 if other_msgs:
                     others = format_transcript(other_msgs)[-_OTHER_THREADS_CHARS:]
             state.system_message = context_system_message(
@@ -370,11 +475,15 @@ class ObservationalMemoryEngine:
                 ``"throw"`` (the turn's messages are saved already).
         """
         config = state.config
+        known = state.unobserved_ids
+        token_sum, count = state.token_sum, len(state.unobserved)
         for m in saved:
-            self._cache.put(m, len(m.content.to_json()))
-        known = {m.id for m in state.unobserved}
-        unobserved = [*state.unobserved, *(m for m in saved if m.id not in known)]
-        pending = self.counter.count_messages(unobserved)
+            tokens = self.counter.count_message(m)
+            self._cache.put(m, len(m.content.to_json()), tokens)
+            if m.id not in known:
+                token_sum += tokens
+                count += 1
+        pending = self._pending(token_sum, count)
         record = state.record
         obs_tokens = record.observation_token_count if record else 0
         chunks = record.buffered_observation_chunks if record else []

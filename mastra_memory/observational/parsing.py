@@ -32,6 +32,7 @@ __all__ = [
     "is_degenerate",
     "optimize_for_context",
     "parse_observer_output",
+    "render_observations",
     "truncate_observations",
 ]
 
@@ -249,13 +250,22 @@ def optimize_for_context(observations: str, now: datetime | None = None) -> str:
     """Render observations for the agent: 🟡/🟢 markers and ``->`` arrows removed (🔴 and ✅
     kept), whitespace collapsed, repeated date headers merged, and each date annotated with
     its distance from ``now`` ("3 weeks ago")."""
+    return render_observations(observations, now)[0]
+
+
+def render_observations(
+    observations: str, now: datetime | None = None, last_header: str | None = None
+) -> tuple[str, str | None]:
+    """:func:`optimize_for_context` that can continue a previous rendering: pass the last date
+    label it ended with, get ``(text, last date label)`` back (appended observations are
+    rendered alone and joined, so a turn never re-renders the whole log)."""
     now = now or datetime.now(UTC)
     out: list[str] = []
-    last_header: str | None = None
     for line in observations.split("\n"):
-        if not line.strip():
+        stripped = line.strip()
+        if not stripped:
             continue
-        date = _DATE.match(line)
+        date = _DATE.match(line) if "ate" in stripped[:8].lower() else None
         if date:
             label = date.group(1).strip()
             if label == last_header:
@@ -267,13 +277,12 @@ def optimize_for_context(observations: str, now: datetime | None = None) -> str:
             except ValueError:
                 out.append(f"Date: {label}")
             continue
-        indent = "  " if line.startswith((" ", "\t")) else ""
-        body = line.strip().replace("🟡", "").replace("🟢", "").replace("->", "")
-        body = re.sub(r"\s+", " ", body).strip()
+        indent = "  " if line[0] in " \t" else ""
+        body = " ".join(stripped.replace("🟡", "").replace("🟢", "").replace("->", "").split())
         if body in ("*", ""):
             continue
         out.append(f"{indent}{body}")
-    return "\n".join(out)
+    return "\n".join(out), last_header
 
 
 def truncate_observations(observations: str, max_tokens: int | bool, count: Callable[[str], int]) -> str:

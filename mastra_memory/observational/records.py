@@ -14,7 +14,7 @@ message is *unobserved* exactly when ``created_at > last_observed_at`` and its i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -48,8 +48,10 @@ class _Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
 
-class MessageRef(_Camel):
+class MessageRef(NamedTuple):
     """A message's identity and position, without its content (what cursor logic needs).
+
+    A named tuple, not a pydantic model: hundreds are built per turn on the hot path.
 
     Attributes:
         id: Message id.
@@ -57,8 +59,6 @@ class MessageRef(_Camel):
         created_at: Its ``created_at`` (ms precision, UTC).
         size: Length of the stored content JSON in characters (a cheap change detector).
     """
-
-    model_config = ConfigDict(frozen=True)
 
     id: str
     thread_id: str

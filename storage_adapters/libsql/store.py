@@ -464,8 +464,10 @@ class LibSQLStore(MemoryStorage):
         sql = _sql.message_refs_sql(
             self.dialect, None if thread_ids is None else len(thread_ids), after is not None, limit is not None
         )
+        build = MessageRef
+        parse = _sql.parse_ts
         return [
-            MessageRef(id=r[0], thread_id=r[1], created_at=_sql.parse_ts(r[2]), size=int(r[3] or 0))
+            build(id=r[0], thread_id=r[1], created_at=parse(r[2]), size=int(r[3] or 0))
             for r in conn.execute(sql, params).fetchall()
         ]
 
@@ -479,6 +481,23 @@ class LibSQLStore(MemoryStorage):
             refs = [r for c in _chunks(thread_ids) for r in self._refs(conn, tuple(c), None, after, limit)]
         refs.sort(key=lambda r: (r.created_at, r.id))
         return refs[:limit] if limit is not None else refs
+
+    def _message_refs_summary(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
+    ) -> tuple[int, int]:
+        if thread_ids is not None and len(thread_ids) > _CHUNK:
+            return super()._message_refs_summary(thread_ids, resource_id, after)
+        if thread_ids == ():
+            return 0, 0
+        params: list[Any] = list(thread_ids) if thread_ids is not None else [resource_id]
+        if after is not None:
+            params.append(_sql.format_ts(after))
+        sql = _sql.message_refs_summary_sql(
+            self.dialect, None if thread_ids is None else len(thread_ids), after is not None
+        )
+        with self._read() as conn:
+            count, size = conn.execute(sql, params).fetchone()
+        return int(count), int(size or 0)
 
     def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
         with self._read() as conn:
