@@ -31,8 +31,34 @@ from mastra_memory import Memory, Message
 from mastra_memory.testing import ScriptedModel
 from storage_adapters.libsql import LibSQLStore
 
-WORDS = ("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
-         "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu").split()
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+]
 
 
 def text(i: int, words: int = 45) -> str:
@@ -122,7 +148,10 @@ def main() -> None:
     stats = memory.observational_engine.stats
     head = memory.get_observational_memory("bench")
     total_msgs = memory.list_messages("bench", per_page=1).total
-    print(f"thread: {total_msgs} messages (seeded {args.messages} in {seed:.1f}s), mode: {'sync' if args.sync else 'buffered'}")
+    print(
+        f"thread: {total_msgs} messages (seeded {args.messages} in {seed:.1f}s), "
+        f"mode: {'sync' if args.sync else 'buffered'}"
+    )
     print(f"turns measured: {len(total_ms)} (after {args.warmup} warm-up)")
     rows = (("prepare_turn", prepare_ms), ("finish_turn", finish_ms), ("turn total", total_ms), ("turn CPU", cpu_ms))
     for name, values in rows:
@@ -133,8 +162,10 @@ def main() -> None:
     acted = sum(1 for r in reports if r)
     print(f"turns with OM work: {acted}; engine stats: {stats.as_dict()}")
     if head is not None:
-        print(f"record: generation {head.generation_count}, {head.observation_token_count} observation tokens, "
-              f"cursor {head.last_observed_at}")
+        print(
+            f"record: generation {head.generation_count}, {head.observation_token_count} observation tokens, "
+            f"cursor {head.last_observed_at}"
+        )
     load = os.getloadavg()[0]
     print(f"load average during the run: {load:.1f} on {os.cpu_count()} CPUs (wall time includes waiting for them)")
     p95 = pct(total_ms, 95)

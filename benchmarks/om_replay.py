@@ -143,8 +143,11 @@ def main() -> None:
         i += len(batch)
         steps += 1
         if steps % 25 == 0:
-            print(f"  {i}/{len(turns)} messages, {time.perf_counter() - started:.0f}s, "
-                  f"observer calls {sum(c['kind'] == 'observer' for c in model.calls)}", flush=True)
+            print(
+                f"  {i}/{len(turns)} messages, {time.perf_counter() - started:.0f}s, "
+                f"observer calls {sum(c['kind'] == 'observer' for c in model.calls)}",
+                flush=True,
+            )
     elapsed = time.perf_counter() - started
 
     counter = TokenCounter()
@@ -157,24 +160,36 @@ def main() -> None:
     observed_tokens = history_tokens - counter.count_messages(unobserved) if unobserved else history_tokens
     stats = memory.observational_engine.stats.as_dict()
     kinds = Counter(c["kind"] for c in model.calls)
-    outcomes = Counter(f"{c['kind']}: {'error' if c.get('error') else classify(c['text']).split(' (')[0]}" for c in model.calls)
-    reasons = Counter(classify(c["text"]) for c in model.calls if not c.get("error") and classify(c["text"]).startswith("unusable"))
+    outcomes = Counter(
+        f"{c['kind']}: {'error' if c.get('error') else classify(c['text']).split(' (')[0]}" for c in model.calls
+    )
+    reasons = Counter(
+        classify(c["text"]) for c in model.calls if not c.get("error") and classify(c["text"]).startswith("unusable")
+    )
 
     print(f"\nconversation {sample}: {len(history)} messages, {history_tokens} history tokens (o200k_base)")
-    print(f"model {args.model}; thresholds: message_tokens={args.message_tokens}, "
-          f"observation_tokens={args.observation_tokens}; {steps} turns in {elapsed:.0f}s")
-    print(f"Observer calls: {kinds['observer']}, Reflector calls: {kinds['reflector']} "
-          f"(avg {sum(c['seconds'] for c in model.calls) / max(1, len(model.calls)):.1f}s per call)")
+    print(
+        f"model {args.model}; thresholds: message_tokens={args.message_tokens}, "
+        f"observation_tokens={args.observation_tokens}; {steps} turns in {elapsed:.0f}s"
+    )
+    print(
+        f"Observer calls: {kinds['observer']}, Reflector calls: {kinds['reflector']} "
+        f"(avg {sum(c['seconds'] for c in model.calls) / max(1, len(model.calls)):.1f}s per call)"
+    )
     print(f"outcomes: {dict(outcomes)}")
     if reasons:
         print(f"unusable output reasons: {dict(reasons)}")
     print(f"engine: {stats}")
-    print(f"generations: {len(generations)}; head generation {head.generation_count if head else '-'}; "
-          f"observation tokens {obs_tokens}")
+    print(
+        f"generations: {len(generations)}; head generation {head.generation_count if head else '-'}; "
+        f"observation tokens {obs_tokens}"
+    )
     if obs_tokens:
-        print(f"compression: observed history tokens / observation tokens = {observed_tokens} / {obs_tokens} "
-              f"= {observed_tokens / obs_tokens:.1f}x (all history: {history_tokens / obs_tokens:.1f}x); "
-              f"{len(unobserved)} messages still unobserved")
+        print(
+            f"compression: observed history tokens / observation tokens = {observed_tokens} / {obs_tokens} "
+            f"= {observed_tokens / obs_tokens:.1f}x (all history: {history_tokens / obs_tokens:.1f}x); "
+            f"{len(unobserved)} messages still unobserved"
+        )
     if head is not None:
         print("\nfirst lines of the observations:")
         for line in head.active_observations.split("\n")[:20]:

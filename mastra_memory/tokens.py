@@ -106,9 +106,7 @@ def get_encoding() -> Any:
                     os.environ["TIKTOKEN_CACHE_DIR"] = saved
         if _encoding is None:
             _encoding_failed = True
-            logger.warning(
-                "tiktoken %s is unavailable offline; token counts use a len/4 estimate", _ENCODING_NAME
-            )
+            logger.warning("tiktoken %s is unavailable offline; token counts use a len/4 estimate", _ENCODING_NAME)
         return _encoding
 
 

@@ -132,14 +132,22 @@ class ObservationCommit(BaseModel):
 
 
 def new_record(
-    lookup_key: str, scope: OMScope, thread_id: str | None, resource_id: str,
-    config: dict[str, Any], now: datetime,
+    lookup_key: str,
+    scope: OMScope,
+    thread_id: str | None,
+    resource_id: str,
+    config: dict[str, Any],
+    now: datetime,
 ) -> ObservationalMemoryRecord:
     """A fresh generation-0 record."""
     return ObservationalMemoryRecord(
-        lookup_key=lookup_key, scope=scope, resource_id=resource_id,
-        thread_id=thread_id if scope == "thread" else None, config=config,
-        created_at=now, updated_at=now,
+        lookup_key=lookup_key,
+        scope=scope,
+        resource_id=resource_id,
+        thread_id=thread_id if scope == "thread" else None,
+        config=config,
+        created_at=now,
+        updated_at=now,
     )
 
 
@@ -237,18 +245,18 @@ def observe_mutation(commit: ObservationCommit) -> Mutation[CommitResult]:
         dup = _observed(head, commit.messages)
         if dup:
             return [], CommitResult(
-                status="rejected", record=view.head,
+                status="rejected",
+                record=view.head,
                 reason=f"{len(dup)} message(s) already observed (e.g. {dup[0]!r})",
             )
         ids = {r.id for r in commit.messages}
         chunks = [c for c in head.buffered_observation_chunks if not ids.intersection(c.message_ids)]
         dropped = [c.id for c in head.buffered_observation_chunks if ids.intersection(c.message_ids)]
-        cursor, remaining = advance_cursor(
-            head.last_observed_at, set(head.observed_message_ids) | ids, view.walk
-        )
+        cursor, remaining = advance_cursor(head.last_observed_at, set(head.observed_message_ids) | ids, view.walk)
         text = append_observations(head.active_observations, commit.observations)
         record = _touch(
-            head, view.now,
+            head,
+            view.now,
             active_observations=text,
             observation_token_count=count_tokens(text),
             last_observed_at=cursor,
@@ -256,7 +264,8 @@ def observe_mutation(commit: ObservationCommit) -> Mutation[CommitResult]:
             total_tokens_observed=head.total_tokens_observed + commit.message_tokens,
             pending_message_tokens=(
                 commit.pending_message_tokens
-                if commit.pending_message_tokens is not None else head.pending_message_tokens
+                if commit.pending_message_tokens is not None
+                else head.pending_message_tokens
             ),
             buffered_observation_chunks=chunks,
         )
@@ -266,8 +275,12 @@ def observe_mutation(commit: ObservationCommit) -> Mutation[CommitResult]:
 
 
 def buffer_chunk_mutation(
-    chunk: BufferedChunk, refs: Sequence[MessageRef], scope: OMScope, thread_id: str | None,
-    resource_id: str, config: dict[str, Any],
+    chunk: BufferedChunk,
+    refs: Sequence[MessageRef],
+    scope: OMScope,
+    thread_id: str | None,
+    resource_id: str,
+    config: dict[str, Any],
 ) -> Mutation[CommitResult]:
     """Append a background-observed chunk to the head's buffer.
 
@@ -284,12 +297,11 @@ def buffer_chunk_mutation(
         dup = _observed(head, refs)
         covered = head.buffered_message_ids.intersection(r.id for r in refs)
         if dup or covered:
-            return [], CommitResult(
-                status="rejected", record=view.head, reason="messages already observed or buffered"
-            )
+            return [], CommitResult(status="rejected", record=view.head, reason="messages already observed or buffered")
         stored = chunk.model_copy(update={"created_at": view.now})
         record = _touch(
-            head, view.now,
+            head,
+            view.now,
             buffered_observation_chunks=[*head.buffered_observation_chunks, stored],
             last_buffered_at_time=view.now,
         )
@@ -335,9 +347,14 @@ def activate_chunks_mutation(chunk_ids: Sequence[str]) -> Mutation[CommitResult]
             return [], CommitResult(status="rejected", record=head, reason="chunks not found")
         new_cursor, remaining = advance_cursor(head.last_observed_at, ids, view.walk)
         record = _touch(
-            head, view.now, active_observations=text, observation_token_count=count_tokens(text),
-            total_tokens_observed=observed_tokens, last_observed_at=new_cursor,
-            observed_message_ids=sorted(remaining), buffered_observation_chunks=keep,
+            head,
+            view.now,
+            active_observations=text,
+            observation_token_count=count_tokens(text),
+            total_tokens_observed=observed_tokens,
+            last_observed_at=new_cursor,
+            observed_message_ids=sorted(remaining),
+            buffered_observation_chunks=keep,
         )
         return [record], CommitResult(status="committed", record=record, activated=activated, dropped=dropped)
 
@@ -357,13 +374,21 @@ def _split_lines(text: str, count: int) -> tuple[str, str]:
 def _new_generation(head: ObservationalMemoryRecord, text: str, now: datetime) -> ObservationalMemoryRecord:
     return head.model_copy(
         update={
-            "id": new_id(), "active_observations": text, "observation_token_count": count_tokens(text),
-            "origin_type": "reflection", "generation_count": head.generation_count + 1,
-            "last_reflection_at": now, "buffered_reflection": None,
-            "buffered_reflection_tokens": None, "buffered_reflection_input_tokens": None,
-            "reflected_observation_line_count": None, "is_reflecting": False,
-            "is_buffering_reflection": False, "metadata": {**head.metadata, "version": 0},
-            "created_at": now, "updated_at": now,
+            "id": new_id(),
+            "active_observations": text,
+            "observation_token_count": count_tokens(text),
+            "origin_type": "reflection",
+            "generation_count": head.generation_count + 1,
+            "last_reflection_at": now,
+            "buffered_reflection": None,
+            "buffered_reflection_tokens": None,
+            "buffered_reflection_input_tokens": None,
+            "reflected_observation_line_count": None,
+            "is_reflecting": False,
+            "is_buffering_reflection": False,
+            "metadata": {**head.metadata, "version": 0},
+            "created_at": now,
+            "updated_at": now,
         }
     )
 
@@ -381,7 +406,7 @@ def reflect_mutation(base_generation: int, base_text: str, reflection: str) -> M
             return [], CommitResult(status="rejected", reason="no record")
         if head.generation_count != base_generation or not head.active_observations.startswith(base_text):
             return [], CommitResult(status="rejected", record=head, reason="stale generation")
-        suffix = head.active_observations[len(base_text):].strip("\n")
+        suffix = head.active_observations[len(base_text) :].strip("\n")
         if suffix and not _date_header(suffix):
             header = next((ln for ln in reversed(base_text.split("\n")) if _date_header(ln)), None)
             suffix = f"{header}\n{suffix}" if header else suffix
@@ -404,8 +429,12 @@ def buffer_reflection_mutation(
         if head.active_observations.count("\n") + 1 < line_count:
             return [], CommitResult(status="rejected", record=head, reason="observations shrank")
         record = _touch(
-            head, view.now, buffered_reflection=reflection, buffered_reflection_tokens=reflection_tokens,
-            buffered_reflection_input_tokens=input_tokens, reflected_observation_line_count=line_count,
+            head,
+            view.now,
+            buffered_reflection=reflection,
+            buffered_reflection_tokens=reflection_tokens,
+            buffered_reflection_input_tokens=input_tokens,
+            reflected_observation_line_count=line_count,
         )
         return [record], CommitResult(status="committed", record=record)
 
@@ -421,8 +450,10 @@ def activate_reflection_mutation() -> Mutation[CommitResult]:
         if head is None or not head.buffered_reflection or not head.reflected_observation_line_count:
             return [], CommitResult(status="rejected", record=head, reason="no buffered reflection")
         _, rest = _split_lines(head.active_observations, head.reflected_observation_line_count)
-        text = append_observations(head.buffered_reflection.strip("\n"), rest) if rest.strip() else (
-            head.buffered_reflection.strip("\n")
+        text = (
+            append_observations(head.buffered_reflection.strip("\n"), rest)
+            if rest.strip()
+            else (head.buffered_reflection.strip("\n"))
         )
         record = _new_generation(head, text, view.now)
         return [record], CommitResult(status="committed", record=record)
@@ -431,8 +462,14 @@ def activate_reflection_mutation() -> Mutation[CommitResult]:
 
 
 def lease_mutation(
-    kind: str, owner: str, ttl_seconds: float, release: bool, scope: OMScope, thread_id: str | None,
-    resource_id: str, config: dict[str, Any],
+    kind: str,
+    owner: str,
+    ttl_seconds: float,
+    release: bool,
+    scope: OMScope,
+    thread_id: str | None,
+    resource_id: str,
+    config: dict[str, Any],
 ) -> Mutation[bool]:
     """Claim (or release) a short lease so only one process runs a model call of ``kind``
     (``"observe"``, ``"buffer"``, ``"reflect"``) for a record at a time.
@@ -450,7 +487,8 @@ def lease_mutation(
         leases = dict((head.metadata.get("leases") if head else None) or {})
         current = leases.get(kind)
         held_by_other = (
-            isinstance(current, dict) and current.get("owner") != owner
+            isinstance(current, dict)
+            and current.get("owner") != owner
             and str(current.get("expiresAt", "")) > view.now.isoformat()
         )
         if release:
@@ -497,4 +535,3 @@ def restamp_after_cursor(
         last[m.thread_id] = max(created, prev) if prev is not None else created
         out.append(m)
     return out
-

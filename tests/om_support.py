@@ -47,8 +47,13 @@ def scripted() -> ScriptedModel:
 
 
 def turn(
-    memory: Memory, thread: str, resource: str, n: int, at: datetime | None = None,
-    words: int = 12, processors_input: Sequence[Message] | None = None,
+    memory: Memory,
+    thread: str,
+    resource: str,
+    n: int,
+    at: datetime | None = None,
+    words: int = 12,
+    processors_input: Sequence[Message] | None = None,
 ) -> tuple[Any, list[Message]]:
     """One simulated agent turn: a user and an assistant message carrying markers m<n>-u/-a."""
     at = at or BASE + timedelta(minutes=n)

@@ -15,11 +15,10 @@ import time
 from typing import Any
 
 import mastra_memory  # noqa: F401
-from tests.om_support import MARK, observer_reply
-
 from mastra_memory import Memory, Message
 from mastra_memory.testing import ScriptedModel
 from storage_adapters.libsql import LibSQLStore
+from tests.om_support import MARK, observer_reply
 
 
 def slow_observer(messages: list[dict[str, Any]]) -> str:

@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from tests.om_support import BASE, markers_in, om_options, reflector_reply, scripted, turn
-
 from mastra_memory import Memory, Message, ModelError
 from mastra_memory.observational.engine import OMTurnState
 from mastra_memory.testing import ScriptedModel
@@ -20,6 +18,7 @@ from mastra_memory.tokens import TokenCounter
 from storage_adapters.base import MemoryStorage
 from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
+from tests.om_support import BASE, markers_in, om_options, reflector_reply, scripted, turn
 
 
 @pytest.fixture(params=["inmemory", "libsql"])
@@ -54,8 +53,12 @@ def test_observation_fires_at_the_message_token_threshold(store: MemoryStorage) 
     # every observed message appears exactly once; unobserved ones not at all
     observed = markers_in(record.active_observations)
     assert len(observed) == len(set(observed))
-    unobserved = {m for msg in memory.list_messages("t1", per_page=False).messages
-                  if not record.cursor.is_observed(msg.id, msg.created_at) for m in markers_in(msg.text)}
+    unobserved = {
+        m
+        for msg in memory.list_messages("t1", per_page=False).messages
+        if not record.cursor.is_observed(msg.id, msg.created_at)
+        for m in markers_in(msg.text)
+    }
     assert not unobserved & set(observed)
     assert len(observed) + len(unobserved) == 24
 
@@ -78,7 +81,9 @@ def test_context_is_observations_reminder_and_unobserved_tail(store: MemoryStora
 
 def test_reflection_creates_a_new_generation_and_keeps_history(store: MemoryStorage) -> None:
     reflector = ScriptedModel(default=reflector_reply, name="reflector")
-    memory = Memory(storage=store, options=om_options(scripted(), reflection={"observation_tokens": 80, "model": reflector}))
+    memory = Memory(
+        storage=store, options=om_options(scripted(), reflection={"observation_tokens": 80, "model": reflector})
+    )
     for n in range(9):
         turn(memory, "t1", "r1", n)
     history = memory.get_observational_memory_history("t1")
@@ -92,9 +97,15 @@ def test_reflection_creates_a_new_generation_and_keeps_history(store: MemoryStor
 
 
 def test_reflection_escalates_compression_until_it_fits(store: MemoryStorage) -> None:
-    too_long = "<observations>\nDate: Mar 1, 2025\n" + "\n".join(f"* 🔴 detail {i} kept verbatim" for i in range(12)) + "\n</observations>"
+    too_long = (
+        "<observations>\nDate: Mar 1, 2025\n"
+        + "\n".join(f"* 🔴 detail {i} kept verbatim" for i in range(12))
+        + "\n</observations>"
+    )
     reflector = ScriptedModel([too_long, too_long], default=reflector_reply, name="reflector")
-    memory = Memory(storage=store, options=om_options(scripted(), reflection={"observation_tokens": 100, "model": reflector}))
+    memory = Memory(
+        storage=store, options=om_options(scripted(), reflection={"observation_tokens": 100, "model": reflector})
+    )
     for n in range(10):
         turn(memory, "t1", "r1", n)
     prompts = [c[0][-1]["content"] for c in reflector.calls[:3]]
@@ -108,13 +119,15 @@ def test_reflection_escalates_compression_until_it_fits(store: MemoryStorage) ->
 def test_share_token_budget_moves_the_threshold(store: MemoryStorage) -> None:
     reflector = ScriptedModel(default=reflector_reply)
     opts = om_options(
-        scripted(), share_token_budget=True, observation={"message_tokens": 200},
+        scripted(),
+        share_token_budget=True,
+        observation={"message_tokens": 200},
         reflection={"observation_tokens": 300, "model": reflector},
     )
     memory = Memory(storage=store, options=opts)
     first_fire = None
     for n in range(14):
-        ctx, stored = turn(memory, "t1", "r1", n)
+        ctx, _ = turn(memory, "t1", "r1", n)
         report = ctx.state["om_report"]
         obs_tokens = ctx.state["om"].record.observation_token_count if ctx.state["om"].record else 0
         assert report["threshold"] == max(500 - obs_tokens, 200)
@@ -161,7 +174,9 @@ def test_failed_buffering_falls_back_to_sync_observation_above_block_after(store
 
         return observer_reply(messages)
 
-    opts = om_options(ScriptedModel(default=model_fn), observation={"message_tokens": 300, "buffer_tokens": 0.3, "block_after": 1.2})
+    opts = om_options(
+        ScriptedModel(default=model_fn), observation={"message_tokens": 300, "buffer_tokens": 0.3, "block_after": 1.2}
+    )
     memory = Memory(storage=store, options=opts)
     sync_at = []
     for n in range(12):
@@ -187,7 +202,9 @@ def test_failure_policy_throw_keeps_messages_and_cursor(store: MemoryStorage) ->
     assert len(model.calls) == 2  # max_attempts
 
 
-def test_failure_policy_warn_continues_and_later_observes_everything(store: MemoryStorage, caplog: pytest.LogCaptureFixture) -> None:
+def test_failure_policy_warn_continues_and_later_observes_everything(
+    store: MemoryStorage, caplog: pytest.LogCaptureFixture
+) -> None:
     from tests.om_support import observer_reply
 
     replies: list[Any] = [ModelError("down"), ModelError("down")]
@@ -268,7 +285,9 @@ def test_delete_thread_removes_its_records(store: MemoryStorage) -> None:
 
 
 def test_thread_title_from_the_observer(store: MemoryStorage) -> None:
-    memory = Memory(storage=store, options=om_options(scripted(), observation={"message_tokens": 100, "thread_title": True}))
+    memory = Memory(
+        storage=store, options=om_options(scripted(), observation={"message_tokens": 100, "thread_title": True})
+    )
     for n in range(4):
         turn(memory, "t1", "r1", n)
     thread = memory.get_thread_by_id("t1")
@@ -287,7 +306,13 @@ def test_record_fields_and_read_only(store: MemoryStorage) -> None:
     record = memory.get_observational_memory("t1", "r1")
     assert record is not None
     dumped = record.model_dump(by_alias=True)
-    assert {"activeObservations", "generationCount", "observationTokenCount", "lastObservedAt", "observedMessageIds"} <= set(dumped)
+    assert {
+        "activeObservations",
+        "generationCount",
+        "observationTokenCount",
+        "lastObservedAt",
+        "observedMessageIds",
+    } <= set(dumped)
     assert record.observation_token_count == TokenCounter().count_text(record.active_observations)
     ro = Memory(storage=store, options={**om_options(scripted()), "read_only": True})
     user = Message.user("m77-u hi", "t1")

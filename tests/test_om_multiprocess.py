@@ -15,29 +15,31 @@ from pathlib import Path
 
 import pytest
 
-from tests.om_support import markers_in
-from tests.om_worker import keep_markers_reflector, slow_observer
-
 from mastra_memory import Memory
 from mastra_memory.testing import ScriptedModel
 from storage_adapters.libsql import LibSQLStore
+from tests.om_support import markers_in
+from tests.om_worker import keep_markers_reflector, slow_observer
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 4
 TURNS = 12
 
+OM = "mastra_observational_memory"
+CUR = '"lastObservedAt"'
 GUARDS = [
     "CREATE TABLE om_cursor_audit (key TEXT, old TEXT, new TEXT, generation INTEGER)",
-    """CREATE TRIGGER om_cursor_guard BEFORE UPDATE OF "lastObservedAt" ON mastra_observational_memory
-       WHEN OLD."lastObservedAt" IS NOT NULL AND (NEW."lastObservedAt" IS NULL OR NEW."lastObservedAt" < OLD."lastObservedAt")
+    f"""CREATE TRIGGER om_cursor_guard BEFORE UPDATE OF {CUR} ON {OM}
+       WHEN OLD.{CUR} IS NOT NULL AND (NEW.{CUR} IS NULL OR NEW.{CUR} < OLD.{CUR})
        BEGIN SELECT RAISE(ABORT, 'observation cursor moved backwards'); END""",
-    """CREATE TRIGGER om_cursor_guard_new BEFORE INSERT ON mastra_observational_memory
-       WHEN NEW."lastObservedAt" < (SELECT max("lastObservedAt") FROM mastra_observational_memory WHERE "lookupKey" = NEW."lookupKey")
+    f"""CREATE TRIGGER om_cursor_guard_new BEFORE INSERT ON {OM}
+       WHEN NEW.{CUR} < (SELECT max({CUR}) FROM {OM} WHERE "lookupKey" = NEW."lookupKey")
        BEGIN SELECT RAISE(ABORT, 'new generation moved the cursor backwards'); END""",
-    """CREATE TRIGGER om_cursor_log AFTER UPDATE OF "lastObservedAt" ON mastra_observational_memory
-       BEGIN INSERT INTO om_cursor_audit VALUES (NEW."lookupKey", OLD."lastObservedAt", NEW."lastObservedAt", NEW."generationCount"); END""",
-    """CREATE TRIGGER om_cursor_log_new AFTER INSERT ON mastra_observational_memory
-       BEGIN INSERT INTO om_cursor_audit VALUES (NEW."lookupKey", NULL, NEW."lastObservedAt", NEW."generationCount"); END""",
+    f"""CREATE TRIGGER om_cursor_log AFTER UPDATE OF {CUR} ON {OM}
+       BEGIN INSERT INTO om_cursor_audit
+       VALUES (NEW."lookupKey", OLD.{CUR}, NEW.{CUR}, NEW."generationCount"); END""",
+    f"""CREATE TRIGGER om_cursor_log_new AFTER INSERT ON {OM}
+       BEGIN INSERT INTO om_cursor_audit VALUES (NEW."lookupKey", NULL, NEW.{CUR}, NEW."generationCount"); END""",
 ]
 
 
@@ -57,7 +59,11 @@ def test_four_processes_one_thread(tmp_path: Path, buffering: bool) -> None:
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "tests.om_worker", db, str(w), str(TURNS), "1" if buffering else "0"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for w in range(1, WORKERS + 1)
     ]

@@ -48,7 +48,9 @@ def test_well_formed_output() -> None:
 
 
 def test_no_tags_falls_back_to_bullets_and_adds_a_date() -> None:
-    out = parse_observer_output("Sure!\n* User likes tea\n* User has a cat named Bo\nThanks", datetime(2024, 1, 5, tzinfo=UTC))
+    out = parse_observer_output(
+        "Sure!\n* User likes tea\n* User has a cat named Bo\nThanks", datetime(2024, 1, 5, tzinfo=UTC)
+    )
     assert out.observations.split("\n")[0] == "Date: Jan 5, 2024"
     assert out.line_count == 2
 
@@ -58,7 +60,9 @@ def test_unclosed_block_keeps_what_it_has() -> None:
     assert out.line_count == 1 and out.current_task == "none"
 
 
-@pytest.mark.parametrize("text", ["", "   ", None, "I'm sorry, I can't help with that.", "<observations>\n</observations>"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", None, "I'm sorry, I can't help with that.", "<observations>\n</observations>"]
+)
 def test_empty_or_malformed_output_raises(text: str | None) -> None:
     with pytest.raises(ObservationParseError):
         parse_observer_output(text)
@@ -89,7 +93,13 @@ def test_prompt_echoes_and_repeats_are_dropped() -> None:
 def test_context_rendering_and_truncation() -> None:
     obs = "Date: Jan 1, 2024\n* 🔴 (10:00) A\n* 🟡 (10:01) B\n  * -> C\nDate: Jan 1, 2024\n* ✅ (10:02) D"
     rendered = optimize_for_context(obs, now=datetime(2024, 1, 22, tzinfo=UTC))
-    assert rendered.split("\n") == ["Date: Jan 1, 2024 (3 weeks ago)", "* 🔴 (10:00) A", "* (10:01) B", "  * C", "* ✅ (10:02) D"]
+    assert rendered.split("\n") == [
+        "Date: Jan 1, 2024 (3 weeks ago)",
+        "* 🔴 (10:00) A",
+        "* (10:01) B",
+        "  * C",
+        "* ✅ (10:02) D",
+    ]
     long = "\n".join(["Date: Jan 1, 2024", "* 🔴 keep me"] + [f"* 🟡 filler line {i}" for i in range(400)])
     short = truncate_observations(long, 200, count_tokens)
     assert count_tokens(short) <= 220 and "* 🔴 keep me" in short and "filler line 399" in short

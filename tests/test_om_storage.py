@@ -34,14 +34,42 @@ def test_libsql_migration_3_has_the_original_columns(tmp_path: Path) -> None:
     store.setup()
     conn = store._conn()
     cols = [r[1] for r in conn.execute("PRAGMA table_info(mastra_observational_memory)").fetchall()]
-    expected = (
-        "id lookupKey scope resourceId threadId activeObservations activeObservationsPendingUpdate originType "
-        "config generationCount lastObservedAt lastReflectionAt pendingMessageTokens totalTokensObserved "
-        "observationTokenCount isObserving isReflecting observedMessageIds observedTimezone bufferedObservations "
-        "bufferedObservationTokens bufferedMessageIds bufferedReflection bufferedReflectionTokens "
-        "bufferedReflectionInputTokens reflectedObservationLineCount bufferedObservationChunks "
-        "isBufferingObservation isBufferingReflection lastBufferedAtTokens lastBufferedAtTime metadata createdAt updatedAt"
-    ).split()
+    expected = [
+        "id",
+        "lookupKey",
+        "scope",
+        "resourceId",
+        "threadId",
+        "activeObservations",
+        "activeObservationsPendingUpdate",
+        "originType",
+        "config",
+        "generationCount",
+        "lastObservedAt",
+        "lastReflectionAt",
+        "pendingMessageTokens",
+        "totalTokensObserved",
+        "observationTokenCount",
+        "isObserving",
+        "isReflecting",
+        "observedMessageIds",
+        "observedTimezone",
+        "bufferedObservations",
+        "bufferedObservationTokens",
+        "bufferedMessageIds",
+        "bufferedReflection",
+        "bufferedReflectionTokens",
+        "bufferedReflectionInputTokens",
+        "reflectedObservationLineCount",
+        "bufferedObservationChunks",
+        "isBufferingObservation",
+        "isBufferingReflection",
+        "lastBufferedAtTokens",
+        "lastBufferedAtTime",
+        "metadata",
+        "createdAt",
+        "updatedAt",
+    ]
     assert cols == expected
     versions = [r[0] for r in conn.execute("SELECT version FROM mastra_memory_migrations ORDER BY version").fetchall()]
     assert 3 in versions

@@ -45,7 +45,7 @@ def test_config_validation() -> None:
 def test_buffer_interval_halves_near_threshold() -> None:
     assert not should_buffer(5_999, 0, 30_000, 6_000)
     assert should_buffer(6_000, 0, 30_000, 6_000)
-    assert not should_buffer(12_000, 6_000, 30_000, 6_000) is False  # a second interval reached
+    assert should_buffer(12_000, 6_000, 30_000, 6_000) is not False  # a second interval reached
     assert not should_buffer(11_000, 6_000, 30_000, 6_000)
     # within 1.1 * 6000 of the threshold the interval is 3000
     assert should_buffer(24_000, 21_000, 30_000, 6_000)

@@ -32,11 +32,17 @@ def test_message_and_conversation_overheads() -> None:
 
 def test_tool_result_counts_an_extra_message_overhead() -> None:
     counter = TokenCounter()
-    part = ToolInvocationPart(tool_call_id="c1", tool_name="weather", args={"city": "Lisbon"}, result="sunny", state="result")
+    part = ToolInvocationPart(
+        tool_call_id="c1", tool_name="weather", args={"city": "Lisbon"}, result="sunny", state="result"
+    )
     m = Message(role="assistant", thread_id="t", content=MessageContent(parts=[part]))
     expected = (
-        count_tokens("assistant") + 3.8 + count_tokens("weather") + count_tokens('{"city":"Lisbon"}')
-        + count_tokens("sunny") + 3.8
+        count_tokens("assistant")
+        + 3.8
+        + count_tokens("weather")
+        + count_tokens('{"city":"Lisbon"}')
+        + count_tokens("sunny")
+        + 3.8
     )
     assert counter.count_message(m) == expected
 
@@ -48,6 +54,12 @@ def test_counts_are_cached_by_id_and_content() -> None:
     assert counter.misses == 50
     assert counter.count_messages(msgs) == first
     assert counter.misses == 50 and counter.hits == 50
-    changed = msgs[0].model_copy(update={"content": MessageContent.model_validate({"parts": [{"type": "text", "text": "now much longer text than before"}]})})
+    changed = msgs[0].model_copy(
+        update={
+            "content": MessageContent.model_validate(
+                {"parts": [{"type": "text", "text": "now much longer text than before"}]}
+            )
+        }
+    )
     counter.count_message(changed)
     assert counter.misses == 51

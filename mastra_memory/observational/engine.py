@@ -23,12 +23,11 @@ import logging
 import math
 import threading
 import uuid
-from contextlib import contextmanager
-
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -69,8 +68,13 @@ def continuation_message(thread_id: str) -> Message:
     """The synthetic reminder shown after the observations (id ``om-continuation``, created at
     the epoch so it sorts first; never stored)."""
     return Message.model_construct(
-        id="om-continuation", thread_id=thread_id, resource_id=None, role="user", created_at=_EPOCH,
-        content=MessageContent(parts=[TextPart(text=CONTINUATION_REMINDER)]), type="v2",
+        id="om-continuation",
+        thread_id=thread_id,
+        resource_id=None,
+        role="user",
+        created_at=_EPOCH,
+        content=MessageContent(parts=[TextPart(text=CONTINUATION_REMINDER)]),
+        type="v2",
     )
 
 
@@ -218,9 +222,7 @@ class ObservationalMemoryEngine:
         cache_messages: int = 50_000,
     ) -> None:
         if not storage.supports_observational_memory:
-            raise ConfigurationError(
-                f"{type(storage).__name__} does not support observational memory"
-            )
+            raise ConfigurationError(f"{type(storage).__name__} does not support observational memory")
         self.storage = storage
         self.counter = counter or default_counter()
         self.max_workers = max_workers
@@ -243,7 +245,7 @@ class ObservationalMemoryEngine:
             futures = list(self._inflight.values())
         if not futures:
             return True
-        done, not_done = wait_futures(futures, timeout=timeout)
+        _, not_done = wait_futures(futures, timeout=timeout)
         return not not_done
 
     def close(self) -> None:
@@ -331,21 +333,29 @@ class ObservationalMemoryEngine:
     def key(config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> str:
         return lookup_key(config.scope, thread_id, resource_id)
 
-    def head(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> ObservationalMemoryRecord | None:
+    def head(
+        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str
+    ) -> ObservationalMemoryRecord | None:
         """The head record of the turn's scope."""
         if config.scope == "resource":
             return self.storage.get_observational_memory(None, resource_id)
         return self.storage.get_observational_memory(thread_id, resource_id)
 
     def load_unobserved(
-        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str,
+        self,
+        config: ObservationalMemoryConfig,
+        thread_id: str,
+        resource_id: str,
         record: ObservationalMemoryRecord | None,
     ) -> list[Message]:
         """Unobserved messages of the scope, oldest first (cached content, fresh positions)."""
         return list(self._load_tail(config, thread_id, resource_id, record)[0])
 
     def _load_tail(
-        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str,
+        self,
+        config: ObservationalMemoryConfig,
+        thread_id: str,
+        resource_id: str,
         record: ObservationalMemoryRecord | None,
     ) -> tuple[list[Message], float, set[str]]:
         """Unobserved messages, their summed tokens, and the ids after the cursor.
@@ -359,7 +369,10 @@ class ObservationalMemoryEngine:
             return self._load_tail_locked(config, thread_id, resource_id, record)
 
     def _load_tail_locked(
-        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str,
+        self,
+        config: ObservationalMemoryConfig,
+        thread_id: str,
+        resource_id: str,
         record: ObservationalMemoryRecord | None,
     ) -> tuple[list[Message], float, set[str]]:
         key = self.key(config, thread_id, resource_id)
@@ -372,8 +385,7 @@ class ObservationalMemoryEngine:
             tail.advance(after)
             newest = tail.entries[-1][0].created_at if tail.entries else after
             fresh = [
-                r for r in self.storage.list_message_refs(threads, resource_id, after=newest)
-                if r.id not in tail.ids
+                r for r in self.storage.list_message_refs(threads, resource_id, after=newest) if r.id not in tail.ids
             ]
             count, size = self.storage.message_refs_summary(threads, resource_id, after=after)
             if count == len(tail.entries) + len(fresh) and size == tail.size + sum(r.size for r in fresh):
@@ -431,7 +443,7 @@ class ObservationalMemoryEngine:
         if hit is not None and hit[0] == (record.id, today) and text.startswith(hit[1]):
             if len(text) == len(hit[1]):
                 return hit[2]
-            suffix, last = render_observations(text[len(hit[1]):], last_header=hit[3])
+            suffix, last = render_observations(text[len(hit[1]) :], last_header=hit[3])
             rendered = f"{hit[2]}\n{suffix}" if suffix and hit[2] else (hit[2] or suffix)
         else:
             rendered, last = render_observations(text)
@@ -446,9 +458,14 @@ class ObservationalMemoryEngine:
         record = self.head(config, thread.id, resource_id)
         messages, token_sum, ids = self._load_tail(config, thread.id, resource_id, record)
         state = OMTurnState(
-            config=config, thread_id=thread.id, resource_id=resource_id, record=record,
-            unobserved=messages, pending_tokens=self._pending(token_sum, len(messages)),
-            token_sum=token_sum, unobserved_ids=ids,
+            config=config,
+            thread_id=thread.id,
+            resource_id=resource_id,
+            record=record,
+            unobserved=messages,
+            pending_tokens=self._pending(token_sum, len(messages)),
+            token_sum=token_sum,
+            unobserved_ids=ids,
         )
         if record is not None and record.active_observations.strip():
             meta = _om_meta(thread)
@@ -458,8 +475,11 @@ class ObservationalMemoryEngine:
                 if other_msgs:
                     others = format_transcript(other_msgs)[-_OTHER_THREADS_CHARS:]
             state.system_message = context_system_message(
-                self._rendered(record), config.scope, meta.get("currentTask"),
-                meta.get("suggestedResponse"), others,
+                self._rendered(record),
+                config.scope,
+                meta.get("currentTask"),
+                meta.get("suggestedResponse"),
+                others,
             )
             state.reminder = continuation_message(thread.id)
         return state
@@ -501,13 +521,11 @@ class ObservationalMemoryEngine:
                     self._wait_for(f"buffer:{key}", config.observation.buffer_wait_seconds)
                     fresh = self.head(config, state.thread_id, state.resource_id)
                     if fresh is not None and fresh.buffered_observation_chunks:
-                        record = self._activate(
-                            config, state, [c.id for c in fresh.buffered_observation_chunks]
-                        ) or fresh
+                        record = (
+                            self._activate(config, state, [c.id for c in fresh.buffered_observation_chunks]) or fresh
+                        )
                 committed = self.observe(config, state.thread_id, state.resource_id)
-                report["actions"].append(
-                    f"observed {committed} batch(es)" if committed else "observation skipped"
-                )
+                report["actions"].append(f"observed {committed} batch(es)" if committed else "observation skipped")
                 record = self.head(config, state.thread_id, state.resource_id)
             elif plan.buffer and self._submit(
                 f"buffer:{key}", lambda: self._buffer(config, state.thread_id, state.resource_id)
@@ -593,10 +611,13 @@ class ObservationalMemoryEngine:
 
             outcome = self.storage.commit_observations(
                 ObservationCommit(
-                    scope=config.scope, thread_id=thread_id if config.scope == "thread" else None,
-                    resource_id=resource_id, config=config.to_json(),
+                    scope=config.scope,
+                    thread_id=thread_id if config.scope == "thread" else None,
+                    resource_id=resource_id,
+                    config=config.to_json(),
                     observations=result.output.observations,
-                    messages=[_ref(m) for m in batch], message_tokens=batch_tokens,
+                    messages=[_ref(m) for m in batch],
+                    message_tokens=batch_tokens,
                     pending_message_tokens=remaining,
                 )
             )
@@ -608,7 +629,10 @@ class ObservationalMemoryEngine:
             self.stats.observations_committed += 1
             record = outcome.record
             self._update_thread_meta(
-                config, thread_id, result.output.current_task, result.output.suggested_response,
+                config,
+                thread_id,
+                result.output.current_task,
+                result.output.suggested_response,
                 result.output.thread_title,
             )
         return committed
@@ -622,28 +646,31 @@ class ObservationalMemoryEngine:
     def _buffer_locked(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
         record = self.head(config, thread_id, resource_id)
         covered = record.buffered_message_ids if record else set()
-        messages = [
-            m for m in self.load_unobserved(config, thread_id, resource_id, record) if m.id not in covered
-        ]
+        messages = [m for m in self.load_unobserved(config, thread_id, resource_id, record) if m.id not in covered]
         if not messages:
             return
         batch = self._batches(messages, config.observation.max_tokens_per_batch)[0]
         self.stats.observer_calls += 1
         try:
-            result = self._observer(config).observe(
-                batch, record.active_observations if record else "", buffered=True
-            )
+            result = self._observer(config).observe(batch, record.active_observations if record else "", buffered=True)
         except ModelError:
             self.stats.unusable_outputs += 1
             raise
         chunk = BufferedChunk(
-            observations=result.output.observations, token_count=result.tokens,
-            message_ids=[m.id for m in batch], message_tokens=self.counter.count_messages(batch),
-            last_observed_at=batch[-1].created_at, thread_title=result.output.thread_title,
+            observations=result.output.observations,
+            token_count=result.tokens,
+            message_ids=[m.id for m in batch],
+            message_tokens=self.counter.count_messages(batch),
+            last_observed_at=batch[-1].created_at,
+            thread_title=result.output.thread_title,
         )
         outcome = self.storage.buffer_observation_chunk(
-            config.scope, thread_id if config.scope == "thread" else None, resource_id, chunk,
-            [_ref(m) for m in batch], config.to_json(),
+            config.scope,
+            thread_id if config.scope == "thread" else None,
+            resource_id,
+            chunk,
+            [_ref(m) for m in batch],
+            config.to_json(),
         )
         if outcome.committed:
             self.stats.chunks_buffered += 1
@@ -674,7 +701,9 @@ class ObservationalMemoryEngine:
             return []
         key = self.key(config, state.thread_id, state.resource_id)
         decision = plan_reflection(
-            config, record.observation_token_count, bool(record.buffered_reflection),
+            config,
+            record.observation_token_count,
+            bool(record.buffered_reflection),
             self._in_flight(f"reflect:{key}"),
         )
         if decision == "activate":
@@ -686,7 +715,9 @@ class ObservationalMemoryEngine:
                 return ["activated buffered reflection"]
             return []
         if decision == "buffer":
-            if self._submit(f"reflect:{key}", lambda: self._buffer_reflection(config, state.thread_id, state.resource_id)):
+            if self._submit(
+                f"reflect:{key}", lambda: self._buffer_reflection(config, state.thread_id, state.resource_id)
+            ):
                 return ["reflection buffering started"]
             return []
         if decision == "reflect":
@@ -723,8 +754,12 @@ class ObservationalMemoryEngine:
             self.stats.reflector_calls += 1
             result = self._reflector(config).reflect(head.active_observations)
             outcome = self.storage.commit_reflection(
-                config.scope, thread_id if config.scope == "thread" else None, resource_id,
-                head.generation_count, head.active_observations, result.observations,
+                config.scope,
+                thread_id if config.scope == "thread" else None,
+                resource_id,
+                head.generation_count,
+                head.active_observations,
+                result.observations,
             )
         if outcome.committed:
             self.stats.reflections_committed += 1
@@ -745,8 +780,13 @@ class ObservationalMemoryEngine:
         self.stats.reflector_calls += 1
         result = self._reflector(config).reflect(text)
         outcome = self.storage.buffer_reflection(
-            config.scope, thread_id if config.scope == "thread" else None, resource_id,
-            head.generation_count, text.count("\n") + 1, result.observations, result.tokens,
+            config.scope,
+            thread_id if config.scope == "thread" else None,
+            resource_id,
+            head.generation_count,
+            text.count("\n") + 1,
+            result.observations,
+            result.tokens,
             head.observation_token_count,
         )
         if not outcome.committed:
@@ -759,8 +799,13 @@ class ObservationalMemoryEngine:
         return _om_meta(thread) if thread is not None else {}
 
     def _update_thread_meta(
-        self, config: ObservationalMemoryConfig, thread_id: str, task: str | None,
-        suggestion: str | None, title: str | None, clear: bool = False,
+        self,
+        config: ObservationalMemoryConfig,
+        thread_id: str,
+        task: str | None,
+        suggestion: str | None,
+        title: str | None,
+        clear: bool = False,
     ) -> None:
         if not (task or suggestion or title or clear):
             return
@@ -792,5 +837,3 @@ def _om_meta(thread: Thread) -> dict[str, Any]:
     mastra = thread.metadata.get("mastra")
     om = mastra.get("om") if isinstance(mastra, dict) else None
     return om if isinstance(om, dict) else {}
-
-

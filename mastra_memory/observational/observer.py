@@ -106,7 +106,10 @@ class Observer:
         )
         prompt = build_observer_messages(
             format_transcript(messages, max_message_chars=self.config.truncate_message_tokens * 4),
-            shown, prior_task, prior_suggestion, buffered=buffered,
+            shown,
+            prior_task,
+            prior_suggestion,
+            buffered=buffered,
             thread_title=self.config.thread_title and not buffered,
             instruction=self.config.instruction,
         )

@@ -112,7 +112,7 @@ def _tag(text: str, name: str) -> str | None:
     match = re.search(rf"^[ \t]*<{name}>[ \t]*(.*)$", text, re.M | re.I)
     if match is None:
         return None
-    rest = text[match.start(1):]
+    rest = text[match.start(1) :]
     end = re.search(rf"</{name}>", rest, re.I)
     if end is not None:
         return rest[: end.start()].strip()
@@ -188,7 +188,9 @@ def parse_observer_output(
     block = _tag(text, "observations")
     if block is None:
         block = "\n".join(
-            ln for ln in text.split("\n") if _BULLET.match(ln) or _DATE.match(ln) or ln.strip().startswith(PRIORITY_MARKERS)
+            ln
+            for ln in text.split("\n")
+            if _BULLET.match(ln) or _DATE.match(ln) or ln.strip().startswith(PRIORITY_MARKERS)
         )
     seen = {_content_key(p) for p in previous if p.strip() and not _DATE.match(p)}
     out: list[str] = []

@@ -194,8 +194,7 @@ def build_observer_messages(
 _COMPRESSION = {
     0: "",
     1: "Compress slightly more than usual: aim for about 8/10 of the detail.",
-    2: "Compress aggressively: aim for about 6/10 of the detail. Merge related lines and drop "
-    "procedural steps.",
+    2: "Compress aggressively: aim for about 6/10 of the detail. Merge related lines and drop procedural steps.",
     3: "Compress hard, the log is far too long: summarise the oldest 50-70% into a few short "
     "paragraphs per date, keep only 🔴 facts and final outcomes there, about 4/10 of the detail. "
     "Keep the newest part detailed.",

@@ -24,9 +24,9 @@ from mastra_memory.types import new_id, now_utc
 __all__ = [
     "BufferedChunk",
     "MessageRef",
+    "OMScope",
     "ObservationCursor",
     "ObservationalMemoryRecord",
-    "OMScope",
     "lookup_key",
 ]
 

@@ -170,7 +170,8 @@ def plan_observation(
     if blocking:
         return ObservationPlan(threshold=threshold, activate=activate, observe=True)
     return ObservationPlan(
-        threshold=threshold, activate=activate,
+        threshold=threshold,
+        activate=activate,
         buffer=left >= threshold and not buffer_in_flight and pending - covered > 0,
     )
 

@@ -60,9 +60,7 @@ class TokenLimiter:
         fixed += sum(counter.count_message(m) for m in context.input_messages)
         fixed += sum(counter.count_message(m) for m in messages if m.id in PINNED_IDS)
         if fixed > self.limit:
-            raise ValidationError(
-                f"system messages and input need {fixed:.0f} tokens, over the limit of {self.limit}"
-            )
+            raise ValidationError(f"system messages and input need {fixed:.0f} tokens, over the limit of {self.limit}")
         budget = self.limit - fixed
         keep: set[str] = set()
         trimmed = False

@@ -34,9 +34,14 @@ def refs(msgs: list[Message]) -> list[MessageRef]:
 
 def commit(store: MemoryStorage, msgs: list[Message], text: str) -> bool:
     return store.commit_observations(
-        ObservationCommit(scope="thread", thread_id="t", resource_id="r", observations=f"Date: Mar 1, 2025\n* 🔴 {text}", messages=refs(msgs))
+        ObservationCommit(
+            scope="thread",
+            thread_id="t",
+            resource_id="r",
+            observations=f"Date: Mar 1, 2025\n* 🔴 {text}",
+            messages=refs(msgs),
+        )
     ).committed
-
 
 
 class ObservationalMemoryConformance:
@@ -54,9 +59,12 @@ class ObservationalMemoryConformance:
         assert head is not None and head.last_observed_at == msgs[2].created_at and head.observed_message_ids == []
         assert not commit(store, [msgs[1], msgs[3]], "dup")  # m1 already observed: rejected whole
         after = store.get_observational_memory("t", "r")
-        assert after is not None and after.last_observed_at == msgs[2].created_at and "dup" not in after.active_observations
+        assert (
+            after is not None
+            and after.last_observed_at == msgs[2].created_at
+            and "dup" not in after.active_observations
+        )
         assert after.version == head.version
-
 
     def test_new_message_behind_the_cursor_is_moved_after_it(self, store: MemoryStorage) -> None:
         store.save_thread(Thread(id="t", resource_id="r"))
@@ -70,12 +78,21 @@ class ObservationalMemoryConformance:
         [upd] = store.save_messages([msgs[0].model_copy(update={"content": msgs[1].content})])
         assert upd.created_at == msgs[0].created_at
 
-
     def test_buffered_chunks_activate_and_drop_duplicates(self, store: MemoryStorage) -> None:
         store.save_thread(Thread(id="t", resource_id="r"))
         msgs = save(store, 4)
-        chunk1 = BufferedChunk(observations="Date: Mar 1, 2025\n* 🔴 c1", message_ids=["m0", "m1"], message_tokens=10, last_observed_at=msgs[1].created_at)
-        chunk2 = BufferedChunk(observations="Date: Mar 1, 2025\n* 🔴 c2", message_ids=["m2"], message_tokens=5, last_observed_at=msgs[2].created_at)
+        chunk1 = BufferedChunk(
+            observations="Date: Mar 1, 2025\n* 🔴 c1",
+            message_ids=["m0", "m1"],
+            message_tokens=10,
+            last_observed_at=msgs[1].created_at,
+        )
+        chunk2 = BufferedChunk(
+            observations="Date: Mar 1, 2025\n* 🔴 c2",
+            message_ids=["m2"],
+            message_tokens=5,
+            last_observed_at=msgs[2].created_at,
+        )
         assert store.buffer_observation_chunk("thread", "t", "r", chunk1, refs(msgs[:2])).committed
         assert not store.buffer_observation_chunk("thread", "t", "r", chunk1, refs(msgs[:2])).committed  # same cycle
         overlap = BufferedChunk(observations="* 🔴 x", message_ids=["m1"], last_observed_at=msgs[1].created_at)
@@ -89,7 +106,6 @@ class ObservationalMemoryConformance:
         assert head.last_observed_at == msgs[2].created_at
         assert head.active_observations.count("c1") == 1 and "c2" not in head.active_observations
 
-
     def test_reflection_is_lossless_and_rejects_stale_generations(self, store: MemoryStorage) -> None:
         store.save_thread(Thread(id="t", resource_id="r"))
         msgs = save(store, 4)
@@ -102,13 +118,16 @@ class ObservationalMemoryConformance:
         assert done.committed and done.record is not None
         new = done.record
         assert new.generation_count == 1 and new.origin_type == "reflection"
-        assert "ONE" in new.active_observations and "two" in new.active_observations and "one" not in new.active_observations
+        assert (
+            "ONE" in new.active_observations
+            and "two" in new.active_observations
+            and "one" not in new.active_observations
+        )
         assert new.last_observed_at == msgs[2].created_at  # cursor carried over
         stale = store.commit_reflection("thread", "t", "r", head.generation_count, base, "* 🔴 again")
         assert not stale.committed
         history = store.get_observational_memory_history("t", "r")
         assert [r.generation_count for r in history] == [1, 0]
-
 
     def test_buffered_reflection_replaces_only_the_lines_it_read(self, store: MemoryStorage) -> None:
         store.save_thread(Thread(id="t", resource_id="r"))
@@ -117,7 +136,9 @@ class ObservationalMemoryConformance:
         head = store.get_observational_memory("t", "r")
         assert head is not None
         lines = head.active_observations.count("\n") + 1
-        assert store.buffer_reflection("thread", "t", "r", 0, lines, "Date: Mar 1, 2025\n* 🔴 R", 8, head.observation_token_count).committed
+        assert store.buffer_reflection(
+            "thread", "t", "r", 0, lines, "Date: Mar 1, 2025\n* 🔴 R", 8, head.observation_token_count
+        ).committed
         assert commit(store, msgs[2:], "later")
         done = store.activate_buffered_reflection("thread", "t", "r")
         assert done.committed and done.record is not None
@@ -150,8 +171,13 @@ class ObservationalMemoryConformance:
         b = store.save_messages([Message.user("b", "u", id="b1", created_at=BASE + timedelta(seconds=1))])
         refs_ab = [MessageRef(m.id, m.thread_id, m.created_at) for m in a + b]
         result = store.commit_observations(
-            ObservationCommit(scope="resource", thread_id=None, resource_id="r",
-                              observations="Date: Mar 1, 2025\n* 🔴 both", messages=refs_ab)
+            ObservationCommit(
+                scope="resource",
+                thread_id=None,
+                resource_id="r",
+                observations="Date: Mar 1, 2025\n* 🔴 both",
+                messages=refs_ab,
+            )
         )
         assert result.committed and result.record is not None and result.record.lookup_key == "resource:r"
         assert result.record.last_observed_at == b[0].created_at
