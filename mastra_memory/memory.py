@@ -605,10 +605,7 @@ class Memory:
             ConfigurationError: if observational memory is off.
             ModelError: if the Observer failed.
         """
-        om = self.resolved_config(memory_options).observational_memory
-        if om is False:
-            raise ConfigurationError("observational memory is off in this Memory's options")
-        thread = self._require_thread(thread_id, resource_id)
+        om, thread = self._om_target(thread_id, resource_id, memory_options)
         return self.observational_engine.observe(om, thread.id, thread.resource_id, use_lease=False)
 
     def reflect(
@@ -624,11 +621,16 @@ class Memory:
             ConfigurationError: if observational memory is off.
             ModelError: if the Reflector failed.
         """
+        om, thread = self._om_target(thread_id, resource_id, memory_options)
+        return self.observational_engine.reflect(om, thread.id, thread.resource_id, force=True)
+
+    def _om_target(
+        self, thread_id: str, resource_id: str | None, memory_options: MemoryConfig | dict[str, Any] | None
+    ) -> tuple[Any, Thread]:
         om = self.resolved_config(memory_options).observational_memory
         if om is False:
             raise ConfigurationError("observational memory is off in this Memory's options")
-        thread = self._require_thread(thread_id, resource_id)
-        return self.observational_engine.reflect(om, thread.id, thread.resource_id, force=True)
+        return om, self._require_thread(thread_id, resource_id)
 
     def settled(self, timeout: float | None = None) -> bool:
         """Wait for background observational-memory work (buffering, reflection).

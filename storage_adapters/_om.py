@@ -224,6 +224,29 @@ def advance_cursor(
             return cursor, set()
 
 
+def _apply(
+    head: ObservationalMemoryRecord,
+    view: OMView,
+    text: str,
+    observed: set[str],
+    total_observed: int,
+    **changes: Any,
+) -> ObservationalMemoryRecord:
+    """The head with new observation text (tokens recounted), the cursor advanced over
+    ``observed`` ids, and ``changes``."""
+    cursor, remaining = advance_cursor(head.last_observed_at, observed, view.walk)
+    return _touch(
+        head,
+        view.now,
+        active_observations=text,
+        observation_token_count=count_tokens(text),
+        last_observed_at=cursor,
+        observed_message_ids=sorted(remaining),
+        total_tokens_observed=total_observed,
+        **changes,
+    )
+
+
 def _observed(head: ObservationalMemoryRecord, refs: Sequence[MessageRef]) -> list[str]:
     cur = head.cursor
     return [r.id for r in refs if cur.is_observed(r.id, r.created_at)]
@@ -252,22 +275,18 @@ def observe_mutation(commit: ObservationCommit) -> Mutation[CommitResult]:
         ids = {r.id for r in commit.messages}
         chunks = [c for c in head.buffered_observation_chunks if not ids.intersection(c.message_ids)]
         dropped = [c.id for c in head.buffered_observation_chunks if ids.intersection(c.message_ids)]
-        cursor, remaining = advance_cursor(head.last_observed_at, set(head.observed_message_ids) | ids, view.walk)
-        text = append_observations(head.active_observations, commit.observations)
-        record = _touch(
+        record = _apply(
             head,
-            view.now,
-            active_observations=text,
-            observation_token_count=count_tokens(text),
-            last_observed_at=cursor,
-            observed_message_ids=sorted(remaining),
-            total_tokens_observed=head.total_tokens_observed + commit.message_tokens,
+            view,
+            append_observations(head.active_observations, commit.observations),
+            set(head.observed_message_ids) | ids,
+            head.total_tokens_observed + commit.message_tokens,
+            buffered_observation_chunks=chunks,
             pending_message_tokens=(
                 commit.pending_message_tokens
                 if commit.pending_message_tokens is not None
                 else head.pending_message_tokens
             ),
-            buffered_observation_chunks=chunks,
         )
         return [record], CommitResult(status="committed", record=record, dropped=dropped)
 
@@ -345,17 +364,7 @@ def activate_chunks_mutation(chunk_ids: Sequence[str]) -> Mutation[CommitResult]
             activated.append(chunk)
         if not activated and not dropped:
             return [], CommitResult(status="rejected", record=head, reason="chunks not found")
-        new_cursor, remaining = advance_cursor(head.last_observed_at, ids, view.walk)
-        record = _touch(
-            head,
-            view.now,
-            active_observations=text,
-            observation_token_count=count_tokens(text),
-            total_tokens_observed=observed_tokens,
-            last_observed_at=new_cursor,
-            observed_message_ids=sorted(remaining),
-            buffered_observation_chunks=keep,
-        )
+        record = _apply(head, view, text, ids, observed_tokens, buffered_observation_chunks=keep)
         return [record], CommitResult(status="committed", record=record, activated=activated, dropped=dropped)
 
     return mutate

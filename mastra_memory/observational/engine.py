@@ -528,7 +528,7 @@ class ObservationalMemoryEngine:
                 report["actions"].append(f"observed {committed} batch(es)" if committed else "observation skipped")
                 record = self.head(config, state.thread_id, state.resource_id)
             elif plan.buffer and self._submit(
-                f"buffer:{key}", lambda: self._buffer(config, state.thread_id, state.resource_id)
+                f"buffer:{key}", self._leased("buffer", self._buffer_locked, config, state.thread_id, state.resource_id)
             ):
                 report["actions"].append("buffering started")
             report["actions"].extend(self._maybe_reflect(config, state, record))
@@ -637,11 +637,22 @@ class ObservationalMemoryEngine:
             )
         return committed
 
-    def _buffer(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
-        """Background: observe the unobserved messages not covered by chunks into a new chunk."""
-        with self._lease(config, "buffer", thread_id, resource_id) as held:
-            if held:
-                self._buffer_locked(config, thread_id, resource_id)
+    def _leased(
+        self,
+        kind: str,
+        fn: Callable[[ObservationalMemoryConfig, str, str], None],
+        config: ObservationalMemoryConfig,
+        thread_id: str,
+        resource_id: str,
+    ) -> Callable[[], None]:
+        """A background job running ``fn`` while holding the record's ``kind`` lease."""
+
+        def job() -> None:
+            with self._lease(config, kind, thread_id, resource_id) as held:
+                if held:
+                    fn(config, thread_id, resource_id)
+
+        return job
 
     def _buffer_locked(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
         record = self.head(config, thread_id, resource_id)
@@ -716,7 +727,8 @@ class ObservationalMemoryEngine:
             return []
         if decision == "buffer":
             if self._submit(
-                f"reflect:{key}", lambda: self._buffer_reflection(config, state.thread_id, state.resource_id)
+                f"reflect:{key}",
+                self._leased("reflect", self._buffer_reflection_locked, config, state.thread_id, state.resource_id),
             ):
                 return ["reflection buffering started"]
             return []
@@ -766,11 +778,6 @@ class ObservationalMemoryEngine:
             return True
         self.stats.rejected_commits += 1
         return False
-
-    def _buffer_reflection(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
-        with self._lease(config, "reflect", thread_id, resource_id) as held:
-            if held:
-                self._buffer_reflection_locked(config, thread_id, resource_id)
 
     def _buffer_reflection_locked(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
         head = self.head(config, thread_id, resource_id)
