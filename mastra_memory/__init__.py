@@ -39,6 +39,7 @@ from mastra_memory.errors import (
     ValidationError,
 )
 from mastra_memory.memory import Memory
+from mastra_memory.observational.records import ObservationalMemoryRecord
 from mastra_memory.types import (
     CloneResult,
     FilePart,
@@ -73,6 +74,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelError",
     "ObservationalMemoryConfig",
+    "ObservationalMemoryRecord",
     "ReasoningPart",
     "RecallResult",
     "Resource",
