@@ -151,6 +151,19 @@ def new_record(
     )
 
 
+def observation_tokens(old_text: str, old_tokens: int, new_text: str) -> int:
+    """Tokens of ``new_text`` when it extends ``old_text`` (whose count is ``old_tokens``):
+    only the old last line and what follows are re-tokenised. o200k_base pre-tokenisation never
+    joins characters across the start of a line, so counts add up at that boundary; anything
+    that is not an extension is counted in full."""
+    if not old_text or not new_text.startswith(old_text):
+        return count_tokens(new_text)
+    cut = old_text.rfind("\n") + 1
+    if new_text[cut : cut + 1] == "/":  # a line starting with "/" can join the previous newline
+        return count_tokens(new_text)
+    return old_tokens - count_tokens(old_text[cut:]) + count_tokens(new_text[cut:])
+
+
 def _touch(record: ObservationalMemoryRecord, now: datetime, **changes: Any) -> ObservationalMemoryRecord:
     meta = dict(record.metadata)
     meta["version"] = record.version + 1
@@ -239,7 +252,7 @@ def _apply(
         head,
         view.now,
         active_observations=text,
-        observation_token_count=count_tokens(text),
+        observation_token_count=observation_tokens(head.active_observations, head.observation_token_count, text),
         last_observed_at=cursor,
         observed_message_ids=sorted(remaining),
         total_tokens_observed=total_observed,

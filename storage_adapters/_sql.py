@@ -297,6 +297,23 @@ def om_upsert_sql(d: Dialect) -> str:
     )
 
 
+def om_changed_columns(
+    new: ObservationalMemoryRecord, old: ObservationalMemoryRecord
+) -> tuple[str, list[Any]] | None:
+    """An ``UPDATE`` of only the columns that differ between two versions of one row (a lease
+    or cursor change does not rewrite the observation text); ``None`` when nothing changed.
+    Returns ``(sql, params)`` for the SQLite dialect."""
+    changed = [
+        (name, value)
+        for (name, _, _), value, before in zip(OM_COLUMNS, om_record_params(new), om_record_params(old), strict=True)
+        if value != before and name != "id"
+    ]
+    if not changed:
+        return None
+    sets = ", ".join(f'"{name}" = ?' for name, _ in changed)
+    return f"UPDATE {OBSERVATIONAL_MEMORY} SET {sets} WHERE id = ?", [v for _, v in changed] + [new.id]
+
+
 def om_head_sql(d: Dialect) -> str:
     """Head of a lookup key (param: lookupKey)."""
     return om_history_sql(d, limited=False) + " LIMIT 1"

@@ -63,3 +63,21 @@ def test_counts_are_cached_by_id_and_content() -> None:
     )
     counter.count_message(changed)
     assert counter.misses == 51
+
+
+def test_incremental_observation_token_count_is_exact() -> None:
+    import random
+
+    from storage_adapters._om import append_observations, observation_tokens
+
+    rng = random.Random(7)
+    pieces = ["User said hi.", "🔴 (10:00) likes tea!", "-> sub item", "done ✅", "path a/b", "x\u00e9\u4e2d", "3.14"]
+    text, tokens = "", 0
+    for i in range(200):
+        lines = [f"{'  * ' if rng.random() < 0.2 else '* '}{rng.choice(pieces)} {i}" for _ in range(rng.randint(1, 3))]
+        if rng.random() < 0.1:
+            lines.insert(0, f"Date: Jan {i % 28 + 1}, 2025")
+        new = append_observations(text, "\n".join(lines))
+        tokens = observation_tokens(text, tokens, new)
+        text = new
+        assert tokens == count_tokens(text)

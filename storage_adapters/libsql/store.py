@@ -530,7 +530,12 @@ class LibSQLStore(MemoryStorage):
 
             records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
             for record in records:
-                conn.execute(_sql.om_upsert_sql(self.dialect), _sql.om_record_params(record))
+                if head is not None and record.id == head.id:
+                    update = _sql.om_changed_columns(record, head)
+                    if update is not None:
+                        conn.execute(*update)
+                else:
+                    conn.execute(_sql.om_upsert_sql(self.dialect), _sql.om_record_params(record))
         return result
 
     def _om_delete(self, lookup_key: str) -> None:
