@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--previous-observer-tokens", type=int, default=600)
     parser.add_argument("--max-output-tokens", type=int, default=400)
     parser.add_argument("--max-turns", type=int, default=0, help="0 = the whole conversation")
+    parser.add_argument("--threads", type=int, default=0, help="llama.cpp threads for local models (0 = default)")
     parser.add_argument("--db", default=None)
     args = parser.parse_args()
 
@@ -111,7 +112,8 @@ def main() -> None:
     if args.max_turns:
         turns = turns[: args.max_turns]
     settings = {"max_tokens": args.max_output_tokens}
-    model = RecordingModel(resolve_chat_model(args.model, settings))
+    build = dict(settings, **({"n_threads": args.threads} if args.threads else {}))
+    model = RecordingModel(resolve_chat_model(args.model, build))
     db = args.db or f"file:{tempfile.mkdtemp(prefix='om-replay-')}/replay.db"
     options = {
         "observational_memory": {
