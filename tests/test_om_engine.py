@@ -318,3 +318,17 @@ def test_record_fields_and_read_only(store: MemoryStorage) -> None:
     user = Message.user("m77-u hi", "t1")
     ctx = ro.prepare_turn("t1", "r1", [user])
     assert ro.finish_turn(ctx, [user]) == [] and "om_report" not in ctx.state
+
+
+def test_failing_model_is_not_called_every_turn(store: MemoryStorage) -> None:
+    model = ScriptedModel(default="I do not know how to do that.")  # never usable
+    memory = Memory(storage=store, options=om_options(model, observation={"failure_policy": "bypass"}))
+    attempts = []
+    for n in range(40):
+        ctx, _ = turn(memory, "t1", "r1", n)
+        if any(a.startswith("failed") for a in ctx.state["om_report"]["actions"]):
+            attempts.append(ctx.state["om_report"]["pending_tokens"])
+    # exponential backoff: the gaps between attempts grow (30, 60, 120, ... tokens)
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert len(attempts) < 12 and gaps == sorted(gaps) and gaps[-1] > gaps[0]
+    assert len(model.calls) == 2 * len(attempts)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -231,6 +231,7 @@ class ObservationalMemoryEngine:
         self._render: dict[str, tuple[tuple[str, str], str, str, str | None]] = {}
         self._tail_lock = threading.Lock()
         self._tails: OrderedDict[str, _Tail] = OrderedDict()
+        self._backoff: dict[str, tuple[int, int]] = {}
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._inflight: dict[str, Future[None]] = {}
@@ -512,6 +513,9 @@ class ObservationalMemoryEngine:
             config, pending, obs_tokens, [c.message_tokens for c in chunks], self._in_flight(f"buffer:{key}")
         )
         report: dict[str, Any] = {"pending_tokens": pending, "threshold": plan.threshold, "actions": []}
+        if (plan.observe or plan.buffer) and not self._may_retry(key, pending, plan.threshold):
+            plan = replace(plan, observe=False, buffer=False)
+            report["actions"].append("observation backing off after a failure")
         try:
             if plan.activate:
                 record = self._activate(config, state, [c.id for c in chunks[: plan.activate]]) or record
@@ -524,11 +528,21 @@ class ObservationalMemoryEngine:
                         record = (
                             self._activate(config, state, [c.id for c in fresh.buffered_observation_chunks]) or fresh
                         )
-                committed = self.observe(config, state.thread_id, state.resource_id)
+                try:
+                    committed = self.observe(config, state.thread_id, state.resource_id)
+                except ModelError:
+                    self._failed(key, pending)
+                    raise
+                self._succeeded(key)
                 report["actions"].append(f"observed {committed} batch(es)" if committed else "observation skipped")
                 record = self.head(config, state.thread_id, state.resource_id)
             elif plan.buffer and self._submit(
-                f"buffer:{key}", self._leased("buffer", self._buffer_locked, config, state.thread_id, state.resource_id)
+                f"buffer:{key}",
+                self._tracked(
+                    key,
+                    pending,
+                    self._leased("buffer", self._buffer_locked, config, state.thread_id, state.resource_id),
+                ),
             ):
                 report["actions"].append("buffering started")
             report["actions"].extend(self._maybe_reflect(config, state, record))
@@ -537,6 +551,42 @@ class ObservationalMemoryEngine:
             report["actions"].append(f"failed: {exc}")
         state.report = report
         return report
+
+    # -- retry backoff after failures ------------------------------------------------------------
+
+    def _may_retry(self, key: str, pending: int, threshold: int) -> bool:
+        """After ``n`` failed cycles, try again only once pending tokens grew by
+        ``threshold / 10 * 2**(n-1)`` (capped at the threshold): a failing or unusable model is
+        not called on every turn."""
+        with self._lock:
+            entry = self._backoff.get(key)
+        if entry is None:
+            return True
+        failures, at = entry
+        step: int = min(threshold, max(1, threshold // 10) << (failures - 1))
+        return pending >= at + step
+
+    def _failed(self, key: str, pending: int) -> None:
+        with self._lock:
+            failures, _ = self._backoff.get(key, (0, 0))
+            self._backoff[key] = (failures + 1, pending)
+
+    def _succeeded(self, key: str) -> None:
+        with self._lock:
+            self._backoff.pop(key, None)
+
+    def _tracked(self, key: str, pending: int, job: Callable[[], None]) -> Callable[[], None]:
+        """``job`` that records success or failure for the backoff."""
+
+        def run() -> None:
+            try:
+                job()
+            except ModelError:
+                self._failed(key, pending)
+                raise
+            self._succeeded(key)
+
+        return run
 
     def _on_failure(self, config: ObservationalMemoryConfig, exc: ModelError) -> None:
         self.stats.failures += 1
