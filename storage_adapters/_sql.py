@@ -298,11 +298,11 @@ def om_upsert_sql(d: Dialect) -> str:
 
 
 def om_changed_columns(
-    new: ObservationalMemoryRecord, old: ObservationalMemoryRecord
+    new: ObservationalMemoryRecord, old: ObservationalMemoryRecord, d: Dialect = SQLITE
 ) -> tuple[str, list[Any]] | None:
     """An ``UPDATE`` of only the columns that differ between two versions of one row (a lease
     or cursor change does not rewrite the observation text); ``None`` when nothing changed.
-    Returns ``(sql, params)`` for the SQLite dialect."""
+    Returns ``(sql, params)``."""
     changed = [
         (name, value)
         for (name, _, _), value, before in zip(OM_COLUMNS, om_record_params(new), om_record_params(old), strict=True)
@@ -310,8 +310,9 @@ def om_changed_columns(
     ]
     if not changed:
         return None
-    sets = ", ".join(f'"{name}" = ?' for name, _ in changed)
-    return f"UPDATE {OBSERVATIONAL_MEMORY} SET {sets} WHERE id = ?", [v for _, v in changed] + [new.id]
+    sets = ", ".join(f'"{name}" = {d.param}' for name, _ in changed)
+    sql = f"UPDATE {d.t(OBSERVATIONAL_MEMORY)} SET {sets} WHERE id = {d.param}"
+    return sql, [v for _, v in changed] + [new.id]
 
 
 def om_head_sql(d: Dialect) -> str:
@@ -359,7 +360,7 @@ def message_refs_sql(d: Dialect, n_threads: int | None, after: bool, limited: bo
         where += f' AND "createdAt" > {d.param}'
     sql = (
         f'SELECT id, thread_id, "createdAt", length(content) FROM {d.t(MESSAGES)} WHERE {where} '
-        'ORDER BY "createdAt", id'
+        f'ORDER BY "createdAt", {d.id_col}'
     )
     return sql + (f" LIMIT {d.param}" if limited else "")
 
@@ -586,4 +587,5 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
                 '("resourceId", "updatedAt", id COLLATE "C")',
             ),
         ),
+        Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
     ]

@@ -3,6 +3,7 @@ store and on a real libSQL file."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,11 +19,16 @@ from mastra_memory.tokens import TokenCounter
 from storage_adapters.base import MemoryStorage
 from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
+from tests import servers
 from tests.om_support import BASE, markers_in, om_options, reflector_reply, scripted, turn
 
 
-@pytest.fixture(params=["inmemory", "libsql"])
+@pytest.fixture(params=["inmemory", "libsql", "pg"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStorage]:
+    if request.param == "pg":
+        with servers.postgres_store() as pg:
+            yield pg
+        return
     s: MemoryStorage = InMemoryStore() if request.param == "inmemory" else LibSQLStore(f"file:{tmp_path}/om.db")
     yield s
     s.close()
@@ -329,6 +335,6 @@ def test_failing_model_is_not_called_every_turn(store: MemoryStorage) -> None:
         if any(a.startswith("failed") for a in ctx.state["om_report"]["actions"]):
             attempts.append(ctx.state["om_report"]["pending_tokens"])
     # exponential backoff: the gaps between attempts grow (30, 60, 120, ... tokens)
-    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert len(attempts) < 12 and gaps == sorted(gaps) and gaps[-1] > gaps[0]
     assert len(model.calls) == 2 * len(attempts)

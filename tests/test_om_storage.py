@@ -12,11 +12,18 @@ from mastra_memory.testing.om_conformance import ObservationalMemoryConformance
 from storage_adapters.base import MemoryStorage
 from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
+from tests import servers
+
+SERVER_STORES = {"pg": servers.postgres_store}
 
 
 class TestObservationalMemoryStorage(ObservationalMemoryConformance):
-    @pytest.fixture(params=["inmemory", "libsql-file", "libsql-memory"])
+    @pytest.fixture(params=["inmemory", "libsql-file", "libsql-memory", *SERVER_STORES])
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStorage]:
+        if request.param in SERVER_STORES:
+            with SERVER_STORES[request.param]() as server_store:
+                yield server_store
+            return
         s: MemoryStorage
         if request.param == "inmemory":
             s = InMemoryStore()

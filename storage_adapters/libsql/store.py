@@ -458,7 +458,7 @@ class LibSQLStore(MemoryStorage):
     ) -> list[MessageRef]:
         params: list[Any] = list(thread_ids) if thread_ids is not None else [resource_id]
         if after is not None:
-            params.append(_sql.format_ts(after))
+            params.append(self.dialect.ts(after))
         if limit is not None:
             params.append(limit)
         sql = _sql.message_refs_sql(
@@ -491,7 +491,7 @@ class LibSQLStore(MemoryStorage):
             return 0, 0
         params: list[Any] = list(thread_ids) if thread_ids is not None else [resource_id]
         if after is not None:
-            params.append(_sql.format_ts(after))
+            params.append(self.dialect.ts(after))
         sql = _sql.message_refs_summary_sql(
             self.dialect, None if thread_ids is None else len(thread_ids), after is not None
         )
@@ -531,7 +531,7 @@ class LibSQLStore(MemoryStorage):
             records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
             for record in records:
                 if head is not None and record.id == head.id:
-                    update = _sql.om_changed_columns(record, head)
+                    update = _sql.om_changed_columns(record, head, self.dialect)
                     if update is not None:
                         conn.execute(*update)
                 else:

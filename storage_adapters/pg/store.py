@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
     ConcurrencyError,
@@ -45,9 +45,10 @@ from mastra_memory.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.types import Message, Resource, Thread
-from storage_adapters import _sql
-from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, RESOURCES, THREADS, Migration
+from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, Resource, Thread, now_utc
+from storage_adapters import _om, _sql
+from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Migration
 from storage_adapters.base import (
     Direction,
     MemoryStorage,
@@ -284,8 +285,11 @@ class PostgresStore(MemoryStorage):
         self._write(work)
 
     def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
-        """Hook for tables that hang off a thread (observational memory, ...); runs inside the
-        delete transaction."""
+        """Hook for tables that hang off a thread; runs inside the delete transaction. The
+        thread's observational-memory generations go."""
+        conn.execute(
+            f'DELETE FROM {self.dialect.t(OBSERVATIONAL_MEMORY)} WHERE "lookupKey" = %s', (f"thread:{thread_id}",)
+        )
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
         sql, params, count_sql, count_params = _sql.select_threads_sql(self.dialect, query)
@@ -351,10 +355,11 @@ class PostgresStore(MemoryStorage):
         )
 
         def work(conn: Any) -> list[Message]:
-            rows = conn.execute(sql, [*self._columns(messages), _naive(now), now, thread_ids]).fetchall()
+            batch = self._restamp_after_cursor(conn, messages, thread_ids)
+            rows = conn.execute(sql, [*self._columns(batch), _naive(now), now, thread_ids]).fetchall()
             owners = {r[0]: r[1] for r in rows}
             written = rows[0][2] if rows else 0
-            stored = resolve_owners(messages, owners)
+            stored = resolve_owners(batch, owners)
             if written != len(stored):
                 self._raise_moved(conn, stored)
             return stored
@@ -483,6 +488,140 @@ class PostgresStore(MemoryStorage):
         params = (resource_id, working_memory, dumps(metadata or {}), _naive(now), _naive(now), now, now)
         row = self._write(lambda conn: conn.execute(sql, params).fetchone())
         return _sql.row_to_resource(row)
+
+    # -- observational memory -------------------------------------------------------------------
+    #
+    # Serialization: an OM commit takes the transaction-scoped advisory lock of its lookup key
+    # exclusively (pg_advisory_xact_lock); a message save takes the same locks of its threads'
+    # and resources' keys in shared mode before reading their cursors, so a save and a commit of
+    # one scope never interleave, while saves never block each other. A lock exists without a
+    # row, which also covers the first record of a key (the original's #24923).
+
+    @staticmethod
+    def _om_lock_key(lookup_key: str) -> str:
+        return f"mastra_om:{lookup_key}"
+
+    def _restamp_after_cursor(
+        self, conn: Any, messages: list[Message], thread_ids: list[str]
+    ) -> list[Message]:
+        om = self.dialect.t(OBSERVATIONAL_MEMORY)
+        owners = dict(
+            conn.execute(f'SELECT id, "resourceId" FROM {self._threads} WHERE id = ANY(%s)', (thread_ids,)).fetchall()
+        )
+        keys = sorted({f"thread:{t}" for t in owners} | {f"resource:{r}" for r in owners.values()})
+        if not keys:
+            return messages
+        conn.execute(
+            "SELECT pg_advisory_xact_lock_shared(hashtext(k)) FROM unnest(%s::text[]) AS k ORDER BY k",
+            ([self._om_lock_key(k) for k in keys],),
+        )
+        found = dict(
+            conn.execute(
+                f'SELECT "lookupKey", max("lastObservedAt") FROM {om} WHERE "lookupKey" = ANY(%s) GROUP BY 1',
+                (keys,),
+            ).fetchall()
+        )
+        floors: dict[str, datetime] = {}
+        for tid, rid in owners.items():
+            stamps = [_sql.parse_ts(v) for v in (found.get(f"thread:{tid}"), found.get(f"resource:{rid}")) if v]
+            if stamps:
+                floors[tid] = max(stamps)
+        if not floors:
+            return messages
+        existing = {
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM {self._messages} WHERE id = ANY(%s)", ([m.id for m in messages],)
+            ).fetchall()
+        }
+        return _om.restamp_after_cursor(messages, existing, floors)
+
+    def _refs(
+        self, conn: Any, thread_ids: tuple[str, ...] | None, resource_id: str | None,
+        after: datetime | None, limit: int | None,
+    ) -> list[MessageRef]:
+        where = '"resourceId" = %s' if thread_ids is None else "thread_id = ANY(%s)"
+        params: list[Any] = [resource_id if thread_ids is None else list(thread_ids)]
+        if after is not None:
+            where += ' AND "createdAt" > %s'
+            params.append(_naive(after))
+        sql = (
+            f'SELECT id, thread_id, "createdAt", length(content) FROM {self._messages} WHERE {where} '
+            f'ORDER BY "createdAt", {self.dialect.id_col}'
+        )
+        if limit is not None:
+            sql += " LIMIT %s"
+            params.append(limit)
+        parse = _sql.parse_ts
+        return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(sql, params).fetchall()]
+
+    def _list_message_refs(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        with self._conn() as conn:
+            return self._refs(conn, thread_ids, resource_id, after, limit)
+
+    def _message_refs_summary(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
+    ) -> tuple[int, int]:
+        where = '"resourceId" = %s' if thread_ids is None else "thread_id = ANY(%s)"
+        params: list[Any] = [resource_id if thread_ids is None else list(thread_ids)]
+        if after is not None:
+            where += ' AND "createdAt" > %s'
+            params.append(_naive(after))
+        with self._conn() as conn:
+            count, size = conn.execute(
+                f"SELECT count(*), coalesce(sum(length(content)), 0) FROM {self._messages} WHERE {where}", params
+            ).fetchone()
+        return int(count), int(size or 0)
+
+    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
+        with self._conn() as conn:
+            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
+        return _sql.om_row_to_record(row) if row else None
+
+    def _om_history(
+        self, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
+        with self._conn() as conn:
+            if limit is False:
+                rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()[offset:]
+            else:
+                rows = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)).fetchall()
+        return [_sql.om_row_to_record(r) for r in rows]
+
+    def _om_update(self, lookup_key: str, mutation: _om.Mutation[T]) -> T:
+        scope, _, ident = lookup_key.partition(":")
+
+        def work(conn: Any) -> T:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._om_lock_key(lookup_key),))
+            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
+            head = _sql.om_row_to_record(row) if row else None
+
+            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
+                if scope == "thread":
+                    return self._refs(conn, (ident,), None, after, limit)
+                return self._refs(conn, None, ident, after, limit)
+
+            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
+            for record in records:
+                if head is not None and record.id == head.id:
+                    update = _sql.om_changed_columns(record, head, self.dialect)
+                    if update is not None:
+                        conn.execute(*update)
+                else:
+                    conn.execute(_sql.om_upsert_sql(self.dialect), _sql.om_record_params(record))
+            return result
+
+        return self._write(work)
+
+    def _om_delete(self, lookup_key: str) -> None:
+        def work(conn: Any) -> None:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._om_lock_key(lookup_key),))
+            conn.execute(f'DELETE FROM {self.dialect.t(OBSERVATIONAL_MEMORY)} WHERE "lookupKey" = %s', (lookup_key,))
+
+        self._write(work)
 
     # -- clone ----------------------------------------------------------------------------------
 
