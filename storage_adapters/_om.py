@@ -522,7 +522,8 @@ def lease_mutation(
                 return [], False
             leases[kind] = {"owner": owner, "expiresAt": (view.now + timedelta(seconds=ttl_seconds)).isoformat()}
         base = head or new_record(view.lookup_key, scope, thread_id, resource_id, config, view.now)
-        record = base.model_copy(update={"metadata": {**base.metadata, "leases": leases}, "updated_at": view.now})
+        meta = {**base.metadata, "leases": leases, "version": base.version + 1}
+        record = base.model_copy(update={"metadata": meta, "updated_at": view.now})
         return [record], True
 
     return mutate
