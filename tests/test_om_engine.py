@@ -22,12 +22,14 @@ from storage_adapters.libsql import LibSQLStore
 from tests import servers
 from tests.om_support import BASE, markers_in, om_options, reflector_reply, scripted, turn
 
+SERVER_STORES = {"pg": servers.postgres_store, "mongodb": servers.mongodb_store}
 
-@pytest.fixture(params=["inmemory", "libsql", "pg"])
+
+@pytest.fixture(params=["inmemory", "libsql", *SERVER_STORES])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStorage]:
-    if request.param == "pg":
-        with servers.postgres_store() as pg:
-            yield pg
+    if request.param in SERVER_STORES:
+        with SERVER_STORES[request.param]() as server_store:
+            yield server_store
         return
     s: MemoryStorage = InMemoryStore() if request.param == "inmemory" else LibSQLStore(f"file:{tmp_path}/om.db")
     yield s

@@ -14,7 +14,7 @@ from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
 from tests import servers
 
-SERVER_STORES = {"pg": servers.postgres_store}
+SERVER_STORES = {"pg": servers.postgres_store, "mongodb": servers.mongodb_store}
 
 
 class TestObservationalMemoryStorage(ObservationalMemoryConformance):

@@ -30,17 +30,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
+    ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
     StorageError,
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.types import Message, MessageContent, Resource, Thread, construct
-from storage_adapters._sql import MESSAGES, RESOURCES, THREADS
+from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, MessageContent, Resource, Thread, construct, now_utc
+from storage_adapters import _om
+from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 from storage_adapters.base import (
     Direction,
     MemoryStorage,
@@ -68,6 +71,39 @@ def _is_write_conflict(exc: Any) -> bool:
         getattr(exc, "code", None) == _WRITE_CONFLICT or "TransientTransactionError" in labels
         or "write conflict" in str(exc).lower()
     )
+
+
+class _Conflict(Exception):
+    """A compare-and-set on an observational-memory record lost."""
+
+
+_OM_TIMES = ("lastObservedAt", "lastReflectionAt", "lastBufferedAtTime", "createdAt", "updatedAt")
+
+
+def _om_doc(record: ObservationalMemoryRecord) -> dict[str, Any]:
+    """A record as a document: the original's field names, times as BSON dates."""
+    doc = record.model_dump(by_alias=True, mode="json")
+    for name in _OM_TIMES:
+        value = getattr(record, _SNAKE[name])
+        doc[name] = value
+    return doc
+
+
+def _doc_to_om(doc: dict[str, Any]) -> ObservationalMemoryRecord:
+    doc = dict(doc)
+    for name in _OM_TIMES:
+        if doc.get(name) is not None:
+            doc[name] = _utc(doc[name])
+    return ObservationalMemoryRecord.model_validate(doc)
+
+
+_SNAKE = {
+    "lastObservedAt": "last_observed_at",
+    "lastReflectionAt": "last_reflection_at",
+    "lastBufferedAtTime": "last_buffered_at_time",
+    "createdAt": "created_at",
+    "updatedAt": "updated_at",
+}
 
 
 def _utc(value: Any) -> datetime:
@@ -193,6 +229,7 @@ class MongoDBStore(MemoryStorage):
         self._threads = self._db[THREADS]
         self._messages = self._db[MESSAGES]
         self._resources = self._db[RESOURCES]
+        self._om = self._db[OBSERVATIONAL_MEMORY]
         self._transactions = transactions
         self.max_retries = max_retries
         self._setup_lock = threading.Lock()
@@ -221,6 +258,8 @@ class MongoDBStore(MemoryStorage):
                 self._messages.create_index([("thread_id", asc), ("createdAt", asc), ("id", asc)])
                 self._messages.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
                 self._resources.create_index([("id", asc)], unique=True)
+                self._om.create_index([("id", asc)], unique=True)
+                self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
                 self._after_setup(self._db)
             except pymongo.errors.PyMongoError as exc:
                 raise StorageError(f"MongoDB setup failed: {exc}") from exc
@@ -327,8 +366,9 @@ class MongoDBStore(MemoryStorage):
         self._write(work)
 
     def _after_delete_thread(self, session: Any, thread_id: str) -> None:
-        """Hook for collections that hang off a thread (observational memory, ...); runs in the
-        delete's session (``None`` without transactions)."""
+        """Hook for collections that hang off a thread; runs in the delete's session (``None``
+        without transactions). The thread's observational-memory generations go."""
+        self._om.delete_many({"lookupKey": f"thread:{thread_id}"}, session=session)
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
 
@@ -357,10 +397,16 @@ class MongoDBStore(MemoryStorage):
             }
             stored = resolve_owners(messages, owners)
             wanted = {m.id: m.thread_id for m in stored}
+            existing: set[str] = set()
             for d in self._messages.find({"id": {"$in": list(wanted)}}, {"_id": 0, "id": 1, "thread_id": 1},
                                          session=session):
                 if d["thread_id"] != wanted[d["id"]]:
                     raise ValidationError(f"message id {d['id']!r} already exists in another thread")
+                existing.add(d["id"])
+            new_ids.clear()
+            new_ids.update(wanted.keys() - existing)
+            stored = _om.restamp_after_cursor(stored, existing, self._om_floors(owners, session))
+            owner_map.update(owners)
             ops = [
                 pymongo.ReplaceOne({"id": m.id, "thread_id": m.thread_id}, _message_doc(m), upsert=True)
                 for m in stored
@@ -376,7 +422,10 @@ class MongoDBStore(MemoryStorage):
             self._threads.update_many({"id": {"$in": thread_ids}}, {"$set": {"updatedAt": now}}, session=session)
             return stored
 
-        return self._write(work)
+        new_ids: set[str] = set()
+        owner_map: dict[str, str] = {}
+        stored = self._write(work)
+        return self._settle_after_cursor(stored, new_ids, owner_map)
 
     def _message_filter(self, query: MessageQuery) -> dict[str, Any]:
         ids = list(query.thread_ids)
@@ -477,6 +526,140 @@ class MongoDBStore(MemoryStorage):
                 return_document=pymongo.ReturnDocument.AFTER,
             )
         return _doc_to_resource(doc)
+
+    # -- observational memory -------------------------------------------------------------------
+    #
+    # No locks: every OM write is a compare-and-set on ``metadata.version`` (updates) or on the
+    # unique ``(lookupKey, generationCount)`` index (new generations), re-run on conflict. A
+    # message save moves new messages behind a cursor forward inside its write, then re-checks
+    # the cursors after the write and moves them again while a concurrent commit passed them
+    # (a commit that runs after the message is visible stops the cursor before it).
+
+    def _om_floors(self, owners: dict[str, str], session: Any = None) -> dict[str, datetime]:
+        keys = [f"thread:{t}" for t in owners] + [f"resource:{r}" for r in set(owners.values())]
+        found: dict[str, datetime] = {}
+        for d in self._om.find(
+            {"lookupKey": {"$in": keys}, "lastObservedAt": {"$ne": None}},
+            {"_id": 0, "lookupKey": 1, "lastObservedAt": 1},
+            session=session,
+        ):
+            ts = _utc(d["lastObservedAt"])
+            if d["lookupKey"] not in found or ts > found[d["lookupKey"]]:
+                found[d["lookupKey"]] = ts
+        floors: dict[str, datetime] = {}
+        for tid, rid in owners.items():
+            stamps = [t for t in (found.get(f"thread:{tid}"), found.get(f"resource:{rid}")) if t is not None]
+            if stamps:
+                floors[tid] = max(stamps)
+        return floors
+
+    def _settle_after_cursor(self, stored: list[Message], new_ids: set[str], owners: dict[str, str]) -> list[Message]:
+        import pymongo
+
+        for _ in range(20):
+            with self._errors():
+                floors = self._om_floors({t: owners[t] for t in {m.thread_id for m in stored} if t in owners})
+            fixed = _om.restamp_after_cursor(stored, {m.id for m in stored} - new_ids, floors)
+            moved = [m for m, before in zip(fixed, stored, strict=True) if m.created_at != before.created_at]
+            if not moved:
+                return fixed
+            with self._errors():
+                self._messages.bulk_write(
+                    [pymongo.UpdateOne({"id": m.id}, {"$set": {"createdAt": m.created_at}}) for m in moved]
+                )
+            stored = fixed
+        raise ConcurrencyError("observation cursors kept moving past a saved message")  # pragma: no cover
+
+    def _refs(
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
+        limit: int | None,
+        session: Any = None,
+    ) -> list[MessageRef]:
+        import pymongo
+
+        flt: dict[str, Any] = (
+            {"resourceId": resource_id}
+            if thread_ids is None
+            else {"thread_id": thread_ids[0] if len(thread_ids) == 1 else {"$in": list(thread_ids)}}
+        )
+        if after is not None:
+            flt["createdAt"] = {"$gt": after}
+        cursor = self._messages.find(
+            flt, {"_id": 0, "id": 1, "thread_id": 1, "createdAt": 1, "content": 1}, session=session
+        ).sort([("createdAt", pymongo.ASCENDING), ("id", pymongo.ASCENDING)])
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [MessageRef(d["id"], d["thread_id"], _utc(d["createdAt"]), len(d.get("content") or "")) for d in cursor]
+
+    def _list_message_refs(
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        with self._errors():
+            return self._refs(thread_ids, resource_id, after, limit)
+
+    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
+        import pymongo
+
+        with self._errors():
+            doc = self._om.find_one(
+                {"lookupKey": lookup_key}, {"_id": 0}, sort=[("generationCount", pymongo.DESCENDING)]
+            )
+        return _doc_to_om(doc) if doc else None
+
+    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
+        import pymongo
+
+        with self._errors():
+            cursor = self._om.find({"lookupKey": lookup_key}, {"_id": 0}).sort("generationCount", pymongo.DESCENDING)
+            cursor = cursor.skip(offset)
+            if limit is not False:
+                cursor = cursor.limit(limit)
+            return [_doc_to_om(d) for d in cursor]
+
+    def _om_update(self, lookup_key: str, mutation: _om.Mutation[T]) -> T:
+        import pymongo
+
+        scope, _, ident = lookup_key.partition(":")
+
+        def walk(after: datetime | None, limit: int) -> list[MessageRef]:
+            if scope == "thread":
+                return self._refs((ident,), None, after, limit)
+            return self._refs(None, ident, after, limit)
+
+        delay = 0.005
+        with self._errors():
+            for attempt in range(self.max_retries * 4 + 1):
+                head_doc = self._om.find_one(
+                    {"lookupKey": lookup_key}, {"_id": 0}, sort=[("generationCount", pymongo.DESCENDING)]
+                )
+                head = _doc_to_om(head_doc) if head_doc else None
+                records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
+                try:
+                    for record in records:
+                        doc = _om_doc(record)
+                        if head is not None and record.id == head.id:
+                            done = self._om.replace_one({"id": record.id, "metadata.version": head.version}, doc)
+                            if done.matched_count == 0:
+                                raise _Conflict
+                        else:
+                            self._om.insert_one(doc)
+                    return result
+                except (_Conflict, pymongo.errors.DuplicateKeyError):
+                    logger.debug("observational memory compare-and-set lost (attempt %d)", attempt + 1)
+                    time.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, 0.2)
+        raise ConcurrencyError(f"observational memory record {lookup_key!r} kept changing")
+
+    def _om_delete(self, lookup_key: str) -> None:
+        with self._errors():
+            self._om.delete_many({"lookupKey": lookup_key})
 
     # -- clone ----------------------------------------------------------------------------------
 
