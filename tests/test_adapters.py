@@ -30,7 +30,8 @@ def test_pg_tables_mirror_mastra_pg_ddl() -> None:
     assert cols["mastra_messages.createdAtZ"] == "timestamp with time zone"
     assert cols["mastra_messages.content"] == "text"
     assert cols["mastra_resources.workingMemory"] == "text"
-    assert versions == [1, 2]
+    assert versions == [1, 2, 3]  # 3: observational memory
+    assert cols["mastra_observational_memory.lookupKey"] == "text"
 
 
 def test_pg_writes_both_timestamp_columns_and_setup_is_idempotent() -> None:
