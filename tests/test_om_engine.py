@@ -3,6 +3,7 @@ store and on a real libSQL file."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections.abc import Iterator
@@ -22,7 +23,12 @@ from storage_adapters.libsql import LibSQLStore
 from tests import servers
 from tests.om_support import BASE, markers_in, om_options, reflector_reply, scripted, turn
 
-SERVER_STORES = {"pg": servers.postgres_store, "mongodb": servers.mongodb_store}
+SERVER_STORES = {
+    "pg": servers.postgres_store,
+    "mongodb": servers.mongodb_store,
+    "sqlalchemy-pg": functools.partial(servers.sqlalchemy_store, "postgres"),
+    "sqlalchemy-mariadb": functools.partial(servers.sqlalchemy_store, "mariadb"),
+}
 
 
 @pytest.fixture(params=["inmemory", "libsql", *SERVER_STORES])

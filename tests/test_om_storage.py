@@ -3,6 +3,7 @@ store that supports it, plus libSQL's migration 3 with the original's column nam
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +15,21 @@ from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
 from tests import servers
 
-SERVER_STORES = {"pg": servers.postgres_store, "mongodb": servers.mongodb_store}
+SERVER_STORES = {
+    "pg": servers.postgres_store,
+    "mongodb": servers.mongodb_store,
+    "sqlalchemy-pg": functools.partial(servers.sqlalchemy_store, "postgres"),
+    "sqlalchemy-mariadb": functools.partial(servers.sqlalchemy_store, "mariadb"),
+}
 
 
 class TestObservationalMemoryStorage(ObservationalMemoryConformance):
-    @pytest.fixture(params=["inmemory", "libsql-file", "libsql-memory", *SERVER_STORES])
+    @pytest.fixture(params=["inmemory", "libsql-file", "libsql-memory", "sqlalchemy-sqlite", *SERVER_STORES])
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStorage]:
+        if request.param == "sqlalchemy-sqlite":
+            with servers.sqlalchemy_store(f"sqlite:///{tmp_path}/om-sa.db") as sa_store:
+                yield sa_store
+            return
         if request.param in SERVER_STORES:
             with SERVER_STORES[request.param]() as server_store:
                 yield server_store

@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
     ConcurrencyError,
@@ -42,9 +42,10 @@ from mastra_memory.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.types import Message, Resource, Thread
-from storage_adapters import _sql
-from storage_adapters._sql import MESSAGES, MIGRATIONS_TABLE, RESOURCES, THREADS
+from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, Resource, Thread, now_utc
+from storage_adapters import _om, _sql
+from storage_adapters._sql import MESSAGES, MIGRATIONS_TABLE, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 from storage_adapters.base import (
     Direction,
     MemoryStorage,
@@ -276,7 +277,10 @@ class SQLAlchemyStore(MemoryStorage):
         self._write(work)
 
     def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
-        """Hook for tables that hang off a thread; runs inside the delete transaction."""
+        """Hook for tables that hang off a thread; runs inside the delete transaction. The
+        thread's observational-memory generations go."""
+        om = self._t.om
+        conn.execute(om.delete().where(om.c.lookupKey == f"thread:{thread_id}"))
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
         import sqlalchemy as sa
@@ -331,6 +335,7 @@ class SQLAlchemyStore(MemoryStorage):
                     if tid != wanted[mid]:
                         raise ValidationError(f"message id {mid!r} already exists in another thread")
                     existing.add(mid)
+            stored = _om.restamp_after_cursor(stored, existing, self._om_floors(conn, owners))
             new = [t.message_values(m) for m in stored if m.id not in existing]
             if new:
                 conn.execute(t.messages.insert(), new)
@@ -522,6 +527,157 @@ class SQLAlchemyStore(MemoryStorage):
 
         return self._write(work)
 
+    # -- observational memory -------------------------------------------------------------------
+    #
+    # Serialization per dialect: SQLite writes start with BEGIN IMMEDIATE (one writer); on
+    # PostgreSQL commits take the transaction advisory lock of their lookup key exclusively and
+    # saves take their keys' locks shared (as PostgresStore); on MySQL/MariaDB commits lock the
+    # scope's thread rows FOR UPDATE, the rows every save locks first.
+
+    def _om_lock_commit(self, conn: Any, lookup_key: str) -> None:
+        import sqlalchemy as sa
+
+        t = self._t
+        if t.is_pg:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"mastra_om:{lookup_key}"})
+        elif t.is_mysql:
+            scope, _, ident = lookup_key.partition(":")
+            col = t.threads.c.id if scope == "thread" else t.threads.c.resourceId
+            conn.execute(sa.select(t.threads.c.id).where(col == ident).order_by(t.threads.c.id).with_for_update())
+
+    def _om_floors(self, conn: Any, owners: dict[str, str]) -> dict[str, datetime]:
+        import sqlalchemy as sa
+
+        t = self._t
+        keys = sorted({f"thread:{tid}" for tid in owners} | {f"resource:{rid}" for rid in owners.values()})
+        if not keys:
+            return {}
+        if t.is_pg:
+            for key in keys:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock_shared(hashtext(:k))"), {"k": f"mastra_om:{key}"})
+        om = t.om
+        found: dict[str, datetime] = {}
+        for chunk in _chunks(keys):
+            stmt = sa.select(om.c.lookupKey, sa.func.max(om.c.lastObservedAt)).where(
+                om.c.lookupKey.in_(chunk)).group_by(om.c.lookupKey)
+            for key, ts in conn.execute(stmt):
+                if ts is not None:
+                    found[key] = _sql.parse_ts(ts)
+        floors: dict[str, datetime] = {}
+        for tid, rid in owners.items():
+            stamps = [v for v in (found.get(f"thread:{tid}"), found.get(f"resource:{rid}")) if v is not None]
+            if stamps:
+                floors[tid] = max(stamps)
+        return floors
+
+    def _refs_stmt(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
+    ) -> tuple[Any, Any]:
+        import sqlalchemy as sa
+
+        t = self._t
+        m = t.messages.c
+        size = sa.func.char_length(m.content) if t.is_mysql else sa.func.length(m.content)
+        cond = [m.resourceId == resource_id] if thread_ids is None else [m.thread_id.in_(thread_ids)]
+        if after is not None:
+            cond.append(m.createdAt > after)
+        return sa.select(m.id, m.thread_id, m.createdAt, size).where(*cond), sa.and_(*cond)
+
+    def _refs(
+        self, conn: Any, thread_ids: tuple[str, ...] | None, resource_id: str | None,
+        after: datetime | None, limit: int | None,
+    ) -> list[MessageRef]:
+        stmt, _ = self._refs_stmt(thread_ids, resource_id, after)
+        stmt = stmt.order_by(self._t.messages.c.createdAt, self._t.order_id(self._t.messages))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        parse = _sql.parse_ts
+        return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(stmt)]
+
+    def _list_message_refs(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        return self._read(lambda conn: self._refs(conn, thread_ids, resource_id, after, limit))
+
+    def _message_refs_summary(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
+    ) -> tuple[int, int]:
+        import sqlalchemy as sa
+
+        m = self._t.messages.c
+        _, cond = self._refs_stmt(thread_ids, resource_id, after)
+        size = sa.func.char_length(m.content) if self._t.is_mysql else sa.func.length(m.content)
+        stmt = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(size), 0)).where(cond)
+        count, total = self._read(lambda conn: conn.execute(stmt).one())
+        return int(count), int(total or 0)
+
+    def _om_select(self) -> Any:
+        import sqlalchemy as sa
+
+        om = self._t.om
+        return sa.select(*(om.c[name] for name, _, _ in _sql.OM_COLUMNS))
+
+    def _om_values(self, record: ObservationalMemoryRecord) -> dict[str, Any]:
+        return dict(zip((name for name, _, _ in _sql.OM_COLUMNS), _sql.om_record_params(record), strict=True))
+
+    def _om_head_row(self, conn: Any, lookup_key: str) -> Any:
+        om = self._t.om
+        return conn.execute(
+            self._om_select().where(om.c.lookupKey == lookup_key).order_by(om.c.generationCount.desc()).limit(1)
+        ).first()
+
+    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
+        row = self._read(lambda conn: self._om_head_row(conn, lookup_key))
+        return _sql.om_row_to_record(row) if row else None
+
+    def _om_history(
+        self, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
+        om = self._t.om
+        stmt = self._om_select().where(om.c.lookupKey == lookup_key).order_by(om.c.generationCount.desc())
+        if limit is not False:
+            stmt = stmt.limit(limit)
+        stmt = stmt.offset(offset) if offset else stmt
+        return [_sql.om_row_to_record(r) for r in self._read(lambda conn: conn.execute(stmt).all())]
+
+    def _om_update(self, lookup_key: str, mutation: _om.Mutation[T]) -> T:
+        scope, _, ident = lookup_key.partition(":")
+        om = self._t.om
+
+        def work(conn: Any) -> T:
+            self._om_lock_commit(conn, lookup_key)
+            row = self._om_head_row(conn, lookup_key)
+            head = _sql.om_row_to_record(row) if row else None
+
+            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
+                if scope == "thread":
+                    return self._refs(conn, (ident,), None, after, limit)
+                return self._refs(conn, None, ident, after, limit)
+
+            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
+            for record in records:
+                values = self._om_values(record)
+                if head is not None and record.id == head.id:
+                    before = self._om_values(head)
+                    changed = {k: v for k, v in values.items() if v != before[k] and k != "id"}
+                    if changed:
+                        conn.execute(om.update().where(om.c.id == record.id).values(changed))
+                else:
+                    conn.execute(om.insert().values(values))
+            return result
+
+        return self._write(work)
+
+    def _om_delete(self, lookup_key: str) -> None:
+        om = self._t.om
+
+        def work(conn: Any) -> None:
+            self._om_lock_commit(conn, lookup_key)
+            conn.execute(om.delete().where(om.c.lookupKey == lookup_key))
+
+        self._write(work)
+
     # -- clone ----------------------------------------------------------------------------------
 
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
@@ -612,6 +768,18 @@ class _Tables:
             sa.Column("updatedAt", ts, nullable=False),
             *z("createdAt", "updatedAt"),
         )
+        key: Any = sa.String(300, collation="utf8mb4_bin") if self.is_mysql else sa.Text()
+        om_types = {"text": text, "json": text, "ts": sa.Text(), "int": sa.Integer(), "bool": sa.Integer()}
+        self.om = sa.Table(
+            OBSERVATIONAL_MEMORY, md,
+            *(
+                sa.Column(name, ident, primary_key=True) if name == "id"
+                else sa.Column(name, key, nullable=False) if name == "lookupKey"
+                else sa.Column(name, ident) if name in ("resourceId", "threadId")
+                else sa.Column(name, om_types[kind], nullable="NOT NULL" not in sqltype)
+                for name, sqltype, kind in _sql.OM_COLUMNS
+            ),
+        )
         self.migrations = sa.Table(
             MIGRATIONS_TABLE, md,
             sa.Column("version", sa.Integer(), primary_key=True, autoincrement=False),
@@ -639,7 +807,14 @@ class _Tables:
             ):
                 index.create(conn, checkfirst=True)
 
-        return [(1, "core tables", tables), (2, "indexes for the hot paths", indexes)]
+        def observational_memory(conn: Any) -> None:
+            self.om.create(conn, checkfirst=True)
+            sa.Index("mm_om_lookup_key", self.om.c.lookupKey).create(conn, checkfirst=True)
+            sa.Index("mm_om_lookup_generation", self.om.c.lookupKey, self.om.c.generationCount,
+                     unique=True).create(conn, checkfirst=True)
+
+        return [(1, "core tables", tables), (2, "indexes for the hot paths", indexes),
+                (3, "observational memory (one row per generation)", observational_memory)]
 
     # -- expressions ------------------------------------------------------------------------------
 
