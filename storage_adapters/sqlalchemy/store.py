@@ -578,7 +578,7 @@ class SQLAlchemyStore(MemoryStorage):
         t = self._t
         m = t.messages.c
         size = sa.func.char_length(m.content) if t.is_mysql else sa.func.length(m.content)
-        cond = [m.resourceId == resource_id] if thread_ids is None else [m.thread_id.in_(thread_ids)]
+        cond: list[Any] = [m.resourceId == resource_id] if thread_ids is None else [m.thread_id.in_(thread_ids)]
         if after is not None:
             cond.append(m.createdAt > after)
         return sa.select(m.id, m.thread_id, m.createdAt, size).where(*cond), sa.and_(*cond)
