@@ -346,3 +346,28 @@ def test_failing_model_is_not_called_every_turn(store: MemoryStorage) -> None:
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
     assert len(attempts) < 12 and gaps == sorted(gaps) and gaps[-1] > gaps[0]
     assert len(model.calls) == 2 * len(attempts)
+
+
+def test_agent_turns_see_observations_through_the_seam(tmp_path: Path) -> None:
+    from mastra_memory import Agent
+
+    observer = scripted()
+    memory = Memory(
+        storage=LibSQLStore(f"file:{tmp_path}/agent.db"),
+        options=om_options(observer, observation={"message_tokens": 120}),
+    )
+    seen: list[list[dict[str, Any]]] = []
+
+    def reply(messages: list[dict[str, Any]]) -> str:
+        seen.append(messages)
+        return f"m{len(seen)}-a noted, tell me more"
+
+    agent = Agent(name="a", instructions="Be brief.", model=ScriptedModel(default=reply), memory=memory)
+    for n in range(8):
+        agent.generate(f"m{n}-u fact number {n} about me " + "lorem " * 10, thread="t1", resource="ana")
+    last = seen[-1]
+    system = "\n".join(m["content"] for m in last if m["role"] == "system")
+    assert "<observations>" in system and "noted m0-u" in system
+    assert any("<system-reminder>" in str(m.get("content")) for m in last if m["role"] == "user")
+    assert observer.calls  # the Observer ran from the agent's finish_turn
+    memory.close()
