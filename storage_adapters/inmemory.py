@@ -18,10 +18,11 @@ from mastra_memory.observational.records import MessageRef, ObservationalMemoryR
 from mastra_memory.types import Message, Resource, Thread, now_utc
 from storage_adapters import _om
 from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
+from storage_adapters.inmemory_vector import InMemoryVector
 
 _T = TypeVar("_T")
 
-__all__ = ["InMemoryStore"]
+__all__ = ["InMemoryStore", "InMemoryVector"]
 
 
 def _key(m: Message) -> tuple[datetime, str]:

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from storage_adapters.libsql.store import LibSQLStore
+from storage_adapters.libsql.vector import LibSQLVector
 
-__all__ = ["LibSQLStore"]
+__all__ = ["LibSQLStore", "LibSQLVector"]
