@@ -27,3 +27,47 @@ class TestLibSQLVector(VectorStoreConformance):
         store = LibSQLVector(db_url)
         yield store
         store.close()
+
+
+class TestPgVector(VectorStoreConformance):
+    @pytest.fixture
+    def vector(self, pg_url: str) -> Iterator[VectorStore]:
+        from storage_adapters.pg import PgVector
+
+        store = PgVector(pg_url, schema_name="recall_conformance")
+        yield store
+        store.close()
+
+
+class TestPgVectorFlat(VectorStoreConformance):
+    """The same contract with exact search (no ANN index)."""
+
+    @pytest.fixture
+    def vector(self, pg_url: str) -> Iterator[VectorStore]:
+        from storage_adapters.pg import PgVector
+
+        store = PgVector(pg_url)
+        original = store._create_index
+
+        def flat(name, dim, metric, config, fields):  # type: ignore[no-untyped-def]
+            original(name, dim, metric, {**config, "type": "flat"}, fields)
+
+        store._create_index = flat  # type: ignore[method-assign]
+        yield store
+        store.close()
+
+
+class TestMongoDBVector(VectorStoreConformance):
+    """On the MongoDB wire server (no Atlas): the exact-search path over pre-filtered candidates."""
+
+    @pytest.fixture
+    def vector(self, mongo_url: str, unique: str) -> Iterator[VectorStore]:
+        from storage_adapters.mongodb import MongoDBVector
+
+        store = MongoDBVector(mongo_url, db_name=f"recall_{unique}")
+        yield store
+        store._client.drop_database(f"recall_{unique}")
+        store.close()
+
+    def test_mode_falls_back_to_exact(self, vector: VectorStore, index: str) -> None:
+        assert vector.search_mode == "exact"  # type: ignore[attr-defined]

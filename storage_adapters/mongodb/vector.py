@@ -1,0 +1,244 @@
+"""``MongoDBVector``: vectors in MongoDB (``pip install "mastra-memory[mongodb]"``).
+
+Layout: one collection per index holding ``{_id: <vector id>, embedding: [float, ...],
+metadata: {...}}``, ascending indexes on ``metadata.<field>`` for the pre-filter fields, and a
+registry collection ``mastra_vector_indexes`` (``{_id: name, dimension, metric}``).
+
+Search, by ``vector_search``:
+
+* ``"atlas"``: MongoDB Atlas Vector Search. ``create_index`` also creates an Atlas
+  ``vectorSearch`` index on ``embedding`` (with the metadata fields as ``filter`` fields) and
+  ``query`` runs a ``$vectorSearch`` stage (approximate, ``num_candidates = max(100, 10 *
+  top_k)``). Atlas scores are mapped back to this library's scores (cosine and dot product
+  ``2 * s - 1``). This path needs an Atlas cluster and is not exercised by this project's tests
+  (no Atlas is reachable from the test machines).
+* ``"exact"``: exact search on any MongoDB server: the filter runs as a normal query (using the
+  metadata indexes, e.g. one resource's messages), the candidates' vectors come back and are
+  scored with numpy. Cost is linear in the number of candidates, so keep the filter selective
+  (semantic recall always filters by resource or thread).
+* ``"auto"`` (default): ``"atlas"`` if the server accepts the search-index command, else
+  ``"exact"``; decided once per store.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Literal
+
+import numpy as np
+
+from mastra_memory.errors import MissingDependencyError, StorageError, ValidationError
+from storage_adapters._vector_filter import FilterNode, to_mongo
+from storage_adapters.vector_base import (
+    DimensionMismatchError,
+    IndexStats,
+    Metric,
+    QueryResult,
+    VectorStore,
+)
+
+__all__ = ["MongoDBVector"]
+
+REGISTRY = "mastra_vector_indexes"
+_ATLAS_SIMILARITY = {"cosine": "cosine", "euclidean": "euclidean", "dotproduct": "dotProduct"}
+
+SearchMode = Literal["auto", "atlas", "exact"]
+
+
+class MongoDBVector(VectorStore):
+    """Vector store on MongoDB.
+
+    Args:
+        url: A MongoDB connection string.
+        db_name: The database (``"mastra"``).
+        vector_search: ``"auto"`` (default), ``"atlas"`` or ``"exact"`` (see the module docs).
+        client: An existing ``pymongo.MongoClient`` to use instead of ``url``.
+
+    Raises:
+        MissingDependencyError: without the ``[mongodb]`` extra.
+    """
+
+    def __init__(
+        self,
+        url: str = "mongodb://127.0.0.1:27017",
+        db_name: str = "mastra",
+        *,
+        vector_search: SearchMode = "auto",
+        client: Any = None,
+    ) -> None:
+        super().__init__()
+        try:
+            import pymongo
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise MissingDependencyError("pymongo", "mongodb") from exc
+        if vector_search not in ("auto", "atlas", "exact"):
+            raise ValidationError("vector_search must be 'auto', 'atlas' or 'exact'")
+        self._pymongo = pymongo
+        self._own_client = client is None
+        self._client = client if client is not None else pymongo.MongoClient(url, tz_aware=True)
+        self._db = self._client[db_name]
+        self._mode: SearchMode = vector_search
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        if self._own_client:
+            self._client.close()
+
+    @property
+    def search_mode(self) -> SearchMode:
+        """``"atlas"`` or ``"exact"`` once decided; ``"auto"`` until the first index is made."""
+        return self._mode
+
+    def _err(self, exc: Exception) -> StorageError:
+        return StorageError(f"MongoDB vector operation failed: {exc}")
+
+    # -- indexes --------------------------------------------------------------------------------
+
+    def _create_atlas_index(self, index_name: str, dimension: int, metric: Metric, fields: tuple[str, ...]) -> bool:
+        from pymongo.operations import SearchIndexModel
+
+        definition = {
+            "fields": [
+                {"type": "vector", "path": "embedding", "numDimensions": dimension,
+                 "similarity": _ATLAS_SIMILARITY[metric]},
+                *({"type": "filter", "path": f"metadata.{f}"} for f in fields),
+            ]
+        }
+        try:
+            self._db[index_name].create_search_index(
+                SearchIndexModel(definition=definition, name=f"{index_name}_vector_idx", type="vectorSearch")
+            )
+            return True
+        except self._pymongo.errors.PyMongoError:
+            if self._mode == "atlas":
+                raise
+            return False
+
+    def _create_index(
+        self, index_name: str, dimension: int, metric: Metric, config: dict[str, Any],
+        metadata_indexes: tuple[str, ...],
+    ) -> None:
+        try:
+            self._db[REGISTRY].update_one(
+                {"_id": index_name},
+                {"$setOnInsert": {"dimension": dimension, "metric": metric}},
+                upsert=True,
+            )
+            doc = self._db[REGISTRY].find_one({"_id": index_name})
+            if doc is not None and int(doc["dimension"]) != dimension:  # lost a creation race
+                raise DimensionMismatchError(index_name, int(doc["dimension"]), dimension)
+            coll = self._db[index_name]
+            for field in metadata_indexes:
+                coll.create_index([(f"metadata.{field}", 1)])
+            if self._mode in ("auto", "atlas"):
+                with self._lock:
+                    ok = self._create_atlas_index(index_name, dimension, metric, metadata_indexes)
+                    if self._mode == "auto":
+                        self._mode = "atlas" if ok else "exact"
+        except self._pymongo.errors.PyMongoError as exc:
+            raise self._err(exc) from exc
+
+    def _describe(self, index_name: str) -> IndexStats | None:
+        try:
+            doc = self._db[REGISTRY].find_one({"_id": index_name})
+            if doc is None:
+                return None
+            count = self._db[index_name].count_documents({})
+        except self._pymongo.errors.PyMongoError as exc:
+            raise self._err(exc) from exc
+        return IndexStats(dimension=int(doc["dimension"]), count=int(count), metric=doc["metric"])
+
+    def _list_indexes(self) -> list[str]:
+        try:
+            return [d["_id"] for d in self._db[REGISTRY].find({}, {"_id": 1})]
+        except self._pymongo.errors.PyMongoError as exc:
+            raise self._err(exc) from exc
+
+    def _delete_index(self, index_name: str) -> None:
+        try:
+            self._db[index_name].drop()
+            self._db[REGISTRY].delete_one({"_id": index_name})
+        except self._pymongo.errors.PyMongoError as exc:
+            raise self._err(exc) from exc
+
+    # -- vectors --------------------------------------------------------------------------------
+
+    def _upsert(
+        self, index_name: str, ids: list[str], vectors: list[list[float]], metadata: list[dict[str, Any]]
+    ) -> None:
+        from pymongo import ReplaceOne
+
+        ops = [
+            ReplaceOne({"_id": vid}, {"_id": vid, "embedding": vec, "metadata": meta}, upsert=True)
+            for vid, vec, meta in zip(ids, vectors, metadata, strict=True)
+        ]
+        try:
+            self._db[index_name].bulk_write(ops, ordered=False)
+        except self._pymongo.errors.PyMongoError as exc:
+            raise self._err(exc) from exc
+
+    def _query(
+        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        include_vector: bool, metric: Metric,
+    ) -> list[QueryResult]:
+        if self._mode == "atlas":
+            return self._query_atlas(index_name, vector, top_k, node, include_vector, metric)
+        try:
+            docs = list(self._db[index_name].find(to_mongo(node), {"embedding": 1, "metadata": 1}))
+        except self._pymongo.errors.PyMongoError as exc:
+            raise self._err(exc) from exc
+        if not docs:
+            return []
+        mat = np.asarray([d["embedding"] for d in docs], dtype=np.float32)
+        q = np.asarray(vector, dtype=np.float32)
+        if metric == "cosine":
+            norms = np.linalg.norm(mat, axis=1) * (np.linalg.norm(q) or 1.0)
+            scores = (mat @ q) / np.where(norms == 0, 1.0, norms)
+        elif metric == "dotproduct":
+            scores = mat @ q
+        else:
+            scores = 1.0 / (1.0 + np.linalg.norm(mat - q, axis=1))
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return [
+            QueryResult(
+                id=str(docs[i]["_id"]), score=float(scores[i]), metadata=docs[i].get("metadata") or {},
+                vector=[float(x) for x in docs[i]["embedding"]] if include_vector else None,
+            )
+            for i in order
+        ]
+
+    def _query_atlas(
+        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        include_vector: bool, metric: Metric,
+    ) -> list[QueryResult]:  # pragma: no cover - needs MongoDB Atlas
+        stage: dict[str, Any] = {
+            "index": f"{index_name}_vector_idx", "path": "embedding", "queryVector": vector,
+            "numCandidates": max(100, 10 * top_k), "limit": top_k,
+        }
+        if node is not None:
+            stage["filter"] = to_mongo(node)
+        project: dict[str, Any] = {"metadata": 1, "score": {"$meta": "vectorSearchScore"}}
+        if include_vector:
+            project["embedding"] = 1
+        try:
+            docs = list(self._db[index_name].aggregate([{"$vectorSearch": stage}, {"$project": project}]))
+        except self._pymongo.errors.PyMongoError as exc:
+            raise self._err(exc) from exc
+        out = []
+        for d in docs:
+            s = float(d["score"])
+            score = 2 * s - 1 if metric in ("cosine", "dotproduct") else s
+            out.append(QueryResult(
+                id=str(d["_id"]), score=score, metadata=d.get("metadata") or {},
+                vector=[float(x) for x in d["embedding"]] if include_vector else None,
+            ))
+        return out
+
+    def _delete(self, index_name: str, ids: list[str], node: FilterNode | None) -> None:
+        try:
+            if ids:
+                self._db[index_name].delete_many({"_id": {"$in": ids}})
+            else:
+                self._db[index_name].delete_many(to_mongo(node))
+        except self._pymongo.errors.PyMongoError as exc:
+            raise self._err(exc) from exc

@@ -1,0 +1,270 @@
+"""``PgVector``: vectors in PostgreSQL with pgvector (``pip install "mastra-memory[pg]"``).
+
+Layout, one table per index, as @mastra/pg's ``PgVector`` creates it::
+
+    <schema>.<index>(id SERIAL PRIMARY KEY, vector_id TEXT UNIQUE NOT NULL,
+                     embedding vector(<dim>), metadata JSONB DEFAULT '{}')
+
+plus btree expression indexes on ``(metadata ->> '<field>')`` for the pre-filter fields and a
+registry table ``mastra_vector_indexes(name, dimension, metric, index_type)``.
+
+Index types (``index_config={"type": ...}``): ``"hnsw"`` (default; ``m=16``,
+``ef_construction=64``, ``ef_search=40``), ``"ivfflat"`` (``lists=100``, ``probes=10``; build it
+after loading data) or ``"flat"`` (exact search only). Metrics map to pgvector operators:
+cosine ``<=>``, euclidean ``<->``, dotproduct ``<#>``. Filtered queries run with
+``hnsw.iterative_scan = strict_order`` (pgvector >= 0.8) so a selective filter still returns
+``top_k`` rows; the planner uses the metadata btree indexes (exact search inside one resource or
+thread) when that is cheaper.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mastra_memory.errors import MissingDependencyError, StorageError, ValidationError
+from storage_adapters._vector_filter import FilterNode, to_postgres
+from storage_adapters.vector_base import (
+    DimensionMismatchError,
+    IndexNotFoundError,
+    IndexStats,
+    Metric,
+    QueryResult,
+    VectorStore,
+    score_from_distance,
+)
+
+__all__ = ["PgVector"]
+
+REGISTRY = "mastra_vector_indexes"
+_OPS: dict[str, tuple[str, str]] = {
+    "cosine": ("<=>", "vector_cosine_ops"),
+    "euclidean": ("<->", "vector_l2_ops"),
+    "dotproduct": ("<#>", "vector_ip_ops"),
+}
+_CHUNK = 1000
+
+
+class PgVector(VectorStore):
+    """Vector store on PostgreSQL + pgvector.
+
+    Args:
+        connection_string: A libpq URL (``postgresql://user@host:5432/db``).
+        schema_name: Schema for the tables (created if missing); default ``public``.
+        min_size: Pool connections kept open (1).
+        max_size: Pool connections at most (4).
+
+    Raises:
+        MissingDependencyError: without the ``[pg]`` extra.
+        StorageError: if the server can not be reached or has no pgvector.
+    """
+
+    def __init__(
+        self,
+        connection_string: str,
+        *,
+        schema_name: str | None = None,
+        min_size: int = 1,
+        max_size: int = 4,
+    ) -> None:
+        super().__init__()
+        try:
+            import psycopg
+            from pgvector.psycopg import register_vector
+            from psycopg_pool import ConnectionPool
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise MissingDependencyError("psycopg, psycopg_pool and pgvector", "pg") from exc
+        if schema_name is not None:
+            self._check_name(schema_name)
+        self.schema = schema_name or "public"
+        self._prefix = f'"{self.schema}".'
+        self._psycopg = psycopg
+        try:
+            with psycopg.connect(connection_string, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                if schema_name is not None:
+                    conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {self._prefix}{REGISTRY} (name TEXT PRIMARY KEY, "
+                    "dimension INTEGER NOT NULL, metric TEXT NOT NULL, index_type TEXT NOT NULL)"
+                )
+        except psycopg.Error as exc:
+            raise StorageError(f"could not prepare PostgreSQL for vectors: {exc}") from exc
+        self._pool = ConnectionPool(
+            connection_string, min_size=min_size, max_size=max_size, open=True,
+            configure=register_vector, kwargs={"autocommit": True},
+        )
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @contextmanager
+    def _conn(self) -> Iterator[Any]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (ValidationError, StorageError):
+            raise
+        except self._psycopg.Error as exc:
+            raise StorageError(f"PostgreSQL vector operation failed: {exc}") from exc
+
+    def _t(self, index_name: str) -> str:
+        return f'{self._prefix}"{index_name}"'
+
+    # -- indexes --------------------------------------------------------------------------------
+
+    def _create_index(
+        self, index_name: str, dimension: int, metric: Metric, config: dict[str, Any],
+        metadata_indexes: tuple[str, ...],
+    ) -> None:
+        kind = config.get("type", "hnsw")
+        allowed = {"type", "m", "ef_construction", "lists"}
+        if kind not in ("hnsw", "ivfflat", "flat") or set(config) - allowed:
+            raise ValidationError(f"bad pgvector index_config {config!r} (type hnsw|ivfflat|flat, m, ef_construction, lists)")
+        _, opclass = _OPS[metric]
+        table = self._t(index_name)
+        with self._conn() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mastra_vector:{index_name}",))
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {table} (id SERIAL PRIMARY KEY, vector_id TEXT UNIQUE NOT NULL, "
+                f"embedding vector({dimension}), metadata JSONB DEFAULT '{{}}'::jsonb)"
+            )
+            for field in metadata_indexes:
+                segs = field.split(".")
+                expr = f"metadata ->> '{segs[0]}'" if len(segs) == 1 else "metadata #>> '{" + ",".join(segs) + "}'"
+                conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{index_name}_m_{field.replace(".", "_")}" ON {table} (({expr}))'
+                )
+            if kind == "hnsw":
+                m = int(config.get("m", 16))
+                efc = int(config.get("ef_construction", 64))
+                conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{index_name}_vector_idx" ON {table} USING hnsw '
+                    f"(embedding {opclass}) WITH (m = {m}, ef_construction = {efc})"
+                )
+            elif kind == "ivfflat":
+                lists = int(config.get("lists", 100))
+                conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{index_name}_vector_idx" ON {table} USING ivfflat '
+                    f"(embedding {opclass}) WITH (lists = {lists})"
+                )
+            conn.execute(
+                f"INSERT INTO {self._prefix}{REGISTRY} (name, dimension, metric, index_type) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET dimension = excluded.dimension, metric = excluded.metric, "
+                "index_type = excluded.index_type",
+                (index_name, dimension, metric, kind),
+            )
+
+    def _describe_conn(self, conn: Any, index_name: str) -> tuple[int, Metric, str] | None:
+        row = conn.execute(
+            "SELECT a.atttypmod FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND a.attname = 'embedding' AND NOT a.attisdropped",
+            (self.schema, index_name),
+        ).fetchone()
+        if row is None:
+            return None
+        reg = conn.execute(
+            f"SELECT metric, index_type FROM {self._prefix}{REGISTRY} WHERE name = %s", (index_name,)
+        ).fetchone()
+        metric, kind = (reg[0], reg[1]) if reg else ("cosine", "hnsw")
+        return int(row[0]), metric, kind
+
+    def _describe(self, index_name: str) -> IndexStats | None:
+        with self._conn() as conn:
+            info = self._describe_conn(conn, index_name)
+            if info is None:
+                return None
+            count = conn.execute(f"SELECT count(*) FROM {self._t(index_name)}").fetchone()[0]
+        return IndexStats(dimension=info[0], count=int(count), metric=info[1])
+
+    def _list_indexes(self) -> list[str]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT c.relname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_type t ON t.oid = a.atttypid "
+                "WHERE n.nspname = %s AND c.relkind = 'r' AND a.attname = 'embedding' AND t.typname = 'vector'",
+                (self.schema,),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def _delete_index(self, index_name: str) -> None:
+        with self._conn() as conn, conn.transaction():
+            conn.execute(f"DROP TABLE IF EXISTS {self._t(index_name)}")
+            conn.execute(f"DELETE FROM {self._prefix}{REGISTRY} WHERE name = %s", (index_name,))
+
+    # -- vectors --------------------------------------------------------------------------------
+
+    def _upsert(
+        self, index_name: str, ids: list[str], vectors: list[list[float]], metadata: list[dict[str, Any]]
+    ) -> None:
+        import numpy as np
+
+        rows = [
+            (vid, np.asarray(vec, dtype=np.float32), json.dumps(meta, ensure_ascii=False))
+            for vid, vec, meta in zip(ids, vectors, metadata, strict=True)
+        ]
+        sql = (
+            f"INSERT INTO {self._t(index_name)} (vector_id, embedding, metadata) VALUES (%s, %s, %s::jsonb) "
+            "ON CONFLICT (vector_id) DO UPDATE SET embedding = excluded.embedding, metadata = excluded.metadata"
+        )
+        with self._conn() as conn:
+            try:
+                with conn.transaction(), conn.cursor() as cur:
+                    for i in range(0, len(rows), _CHUNK):
+                        cur.executemany(sql, rows[i : i + _CHUNK])
+            except self._psycopg.errors.UndefinedTable as exc:
+                raise IndexNotFoundError(index_name) from exc
+            except self._psycopg.errors.DataException as exc:
+                info = self._describe_conn(conn, index_name)
+                if info is not None and info[0] != len(vectors[0]):
+                    raise DimensionMismatchError(index_name, info[0], len(vectors[0])) from exc
+                raise
+
+    def _query(
+        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        include_vector: bool, metric: Metric,
+    ) -> list[QueryResult]:
+        import numpy as np
+
+        op, _ = _OPS[metric]
+        where, params = to_postgres(node)
+        cols = "vector_id, metadata, d" + (", embedding" if include_vector else "")
+        sql = (
+            f"SELECT {cols} FROM (SELECT vector_id, metadata, embedding, embedding {op} %s AS d "
+            f"FROM {self._t(index_name)} WHERE {where} ORDER BY embedding {op} %s LIMIT %s) AS q ORDER BY d"
+        )
+        q = np.asarray(vector, dtype=np.float32)
+        with self._conn() as conn:
+            try:
+                with conn.transaction():
+                    conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, top_k)}")
+                    if node is not None:
+                        conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+                        conn.execute(f"SET LOCAL ivfflat.probes = {10}")
+                    rows = conn.execute(sql, [q, *params, q, top_k]).fetchall()
+            except self._psycopg.errors.UndefinedTable as exc:
+                raise IndexNotFoundError(index_name) from exc
+        return [
+            QueryResult(
+                id=r[0], score=score_from_distance(metric, float(r[2])),
+                metadata=r[1] if isinstance(r[1], dict) else json.loads(r[1] or "{}"),
+                vector=[float(x) for x in np.asarray(r[3].to_numpy() if hasattr(r[3], "to_numpy") else r[3])] if include_vector else None,
+            )
+            for r in rows
+        ]
+
+    def _delete(self, index_name: str, ids: list[str], node: FilterNode | None) -> None:
+        with self._conn() as conn, conn.transaction():
+            if ids:
+                for i in range(0, len(ids), _CHUNK):
+                    conn.execute(
+                        f"DELETE FROM {self._t(index_name)} WHERE vector_id = ANY(%s)", (ids[i : i + _CHUNK],)
+                    )
+            else:
+                where, params = to_postgres(node)
+                conn.execute(f"DELETE FROM {self._t(index_name)} WHERE {where}", params)
