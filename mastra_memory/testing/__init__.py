@@ -6,6 +6,7 @@ Third-party adapters can run the same conformance suite as the built-in ones (se
 
 from __future__ import annotations
 
+from mastra_memory.testing.embedders import HashingEmbedder
 from mastra_memory.testing.models import ScriptedModel
 
-__all__ = ["ScriptedModel"]
+__all__ = ["HashingEmbedder", "ScriptedModel"]
