@@ -59,8 +59,17 @@ class SemanticRecallConfig(_Frozen):
             unlike the original, which applies it only in its agent processor).
         index_name: Override the vector index name (default ``memory_messages_<dim>``).
         filter: Extra Mongo-style vector filter, ANDed with the scope filter.
-        hybrid: Also run keyword (BM25) search and fuse it with the vector ranking.
-        hybrid_weight: Weight of the dense score in the fusion (0..1).
+        hybrid: Also run keyword search (BM25 with English stemming) and fuse it with the vector
+            ranking by a weighted sum of per-query min-max-normalised scores.
+        hybrid_weight: Weight of the dense score in the fusion (0..1, default 0.6; LoCoMo
+            recall is flat for 0.4-0.7, see docs/semantic-recall.md).
+        context_messages: Earlier messages of the same thread added to each message's embedded
+            text (1; 0 embeds the message alone, as the original). Gives short replies
+            ("yes, last May") the context that makes them findable.
+        chunk_chars: Longest text embedded as one vector, in characters (16,384 as the
+            original; lowered to the embedder's ``max_input_chars`` when it declares one).
+        candidates: Hits fetched from each ranking before fusion and de-duplication
+            (default ``max(50, 5 * top_k)``).
     """
 
     top_k: int = Field(default=4, ge=1)
@@ -71,6 +80,9 @@ class SemanticRecallConfig(_Frozen):
     filter: dict[str, Any] | None = None
     hybrid: bool = False
     hybrid_weight: float = Field(default=0.6, ge=0.0, le=1.0)
+    context_messages: int = Field(default=1, ge=0, le=10)
+    chunk_chars: int = Field(default=16_384, ge=100)
+    candidates: int | None = Field(default=None, ge=1)
 
     @field_validator("message_range", mode="before")
     @classmethod

@@ -25,6 +25,7 @@ from mastra_memory.types import (
     IncludeSpec,
     Message,
     RecallResult,
+    SemanticHit,
     Thread,
     ThreadPage,
     format_timestamp,
@@ -280,15 +281,19 @@ class Memory:
             return self.storage.list_messages(thread_id, resource_id=resource_id, per_page=per_page, page=page)
         thread = self.get_thread_by_id(thread_id, resource_id)
         sr = config.semantic_recall
-        assert sr is not False
+        assert sr is not False and self._semantic is not None and vector_search_string
         if sr.scope == "resource" and resource_id is None:
             resource_id = thread.resource_id if thread is not None else None
             if resource_id is None:
                 raise ValidationError("resource-scope semantic recall needs a resource_id")
-        include: list[IncludeSpec] = self._semantic.search(vector_search_string, thread_id, resource_id, sr)
+        hits: list[SemanticHit] = self._semantic.search_hits(vector_search_string, thread_id, resource_id, sr)
+        include: list[IncludeSpec] = self._semantic.to_includes(hits, sr)
         if thread is None and not include:
             return RecallResult(messages=[], total=0, page=page, per_page=per_page, has_more=False)
-        return self.storage.list_messages(thread_id, include=include, per_page=per_page, page=page)
+        result = self.storage.list_messages(thread_id, include=include, per_page=per_page, page=page)
+        if hits:
+            result = result.model_copy(update={"semantic_hits": hits})
+        return result
 
     def list_messages(
         self,

@@ -34,6 +34,7 @@ __all__ = [
     "RecallResult",
     "Resource",
     "Role",
+    "SemanticHit",
     "TextPart",
     "Thread",
     "ThreadPage",
@@ -530,10 +531,26 @@ class ThreadPage(_Model):
     has_more: bool
 
 
+class SemanticHit(_Model):
+    """One semantic-recall hit, in rank order in :attr:`RecallResult.semantic_hits`.
+
+    Attributes:
+        message_id: The matching message.
+        thread_id: Its thread.
+        score: Relevance, higher is better: cosine similarity, or the fused score in [0, 1]
+            with hybrid retrieval.
+    """
+
+    message_id: str
+    thread_id: str
+    score: float
+
+
 class RecallResult(_Model):
     """Messages in chronological ``(created_at, id)`` order plus pagination of the history page.
 
     ``total`` counts all messages matching the history query (included neighbours are extra).
+    ``semantic_hits`` lists the semantic-recall hits best first (empty without a search).
     """
 
     messages: list[Message]
@@ -541,6 +558,7 @@ class RecallResult(_Model):
     page: int
     per_page: int | Literal[False]
     has_more: bool
+    semantic_hits: list[SemanticHit] = Field(default_factory=list)
 
 
 class CloneResult(_Model):

@@ -1,0 +1,351 @@
+"""Semantic recall: embedding saved messages and finding them again for a query.
+
+Indexing (on ``Memory.save_messages`` and after each agent turn): every non-system message with
+text gets one vector per chunk (texts longer than ``chunk_chars`` are split on whitespace; vector
+id ``<message id>`` for the first chunk, ``<message id>#<n>`` for the others) in the index
+``memory_messages_<dimension>``, with metadata ``message_id, thread_id, resource_id, role,
+created_at, chunk`` plus the thread's own top-level metadata (so ``SemanticRecallConfig.filter``
+can select on it, as in the original). With ``context_messages=N`` (default 1) the embedded
+text is the message followed by the previous N messages of its thread, which makes short
+replies findable by what they answer. Embeddings go through the embedder's cache, so a message
+is never embedded twice.
+
+Querying: the query is embedded once and searched with the scope filter (``resource_id`` or
+``thread_id``) ANDed with ``config.filter``; hits below ``threshold`` (cosine) are dropped,
+chunks collapse to their message (best score), and the ``top_k`` messages come back as include
+windows of ``message_range`` neighbours, which storage resolves with indexed range queries.
+With ``hybrid=True`` a BM25 ranking (:mod:`mastra_memory.keyword_search`) of the same scope is
+fused in: ``score = w * dense + (1 - w) * bm25`` over per-query min-max-normalised scores
+(``w = hybrid_weight``), which finds the evidence turn in the top 10 for 75% of LoCoMo questions
+against 51% for dense search alone (``benchmarks/locomo_retrieval.py``).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from mastra_memory.config import SemanticRecallConfig
+from mastra_memory.embedders import CachedEmbedder, resolve_embedder
+from mastra_memory.keyword_search import KeywordIndex
+from mastra_memory.types import IncludeSpec, Message, SemanticHit
+from storage_adapters.base import MemoryStorage
+from storage_adapters.vector_base import IndexNotFoundError, VectorStore, memory_index_name
+
+__all__ = ["SemanticRecall", "chunk_text", "format_other_threads"]
+
+logger = logging.getLogger(__name__)
+
+_INDEX_PREFIX = "memory_messages"
+_CONTEXT_CHARS = 600  # characters of each context message added to an embedded text
+
+
+def chunk_text(text: str, max_chars: int) -> list[str]:
+    """Split ``text`` on whitespace into pieces of at most ``max_chars`` characters.
+
+    A single word longer than ``max_chars`` is cut hard. Empty text gives ``[]``.
+    """
+    text = text.strip()
+    if not text:
+        return []
+    if len(text) <= max_chars:
+        return [text]
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for word in re.split(r"\s+", text):
+        while len(word) > max_chars:
+            if current:
+                chunks.append(" ".join(current))
+                current, size = [], 0
+            chunks.append(word[:max_chars])
+            word = word[max_chars:]
+        extra = len(word) + (1 if current else 0)
+        if size + extra > max_chars and current:
+            chunks.append(" ".join(current))
+            current, size = [], 0
+            extra = len(word)
+        if word:
+            current.append(word)
+            size += extra
+    if current:
+        chunks.append(" ".join(current))
+    return chunks
+
+
+def _min_max(scores: dict[str, float]) -> dict[str, float]:
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    if hi - lo < 1e-12:
+        return {k: 1.0 for k in scores}
+    return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
+
+
+class SemanticRecall:
+    """Indexes messages into a vector store and searches them.
+
+    Args:
+        storage: The memory storage (messages, threads).
+        vector: A :class:`~storage_adapters.vector_base.VectorStore`.
+        embedder: An embedder or model string (see :func:`~mastra_memory.embedders.resolve_embedder`).
+    """
+
+    def __init__(self, storage: MemoryStorage, vector: VectorStore, embedder: Any) -> None:
+        self.storage = storage
+        self.vector = vector
+        self.embedder: CachedEmbedder = resolve_embedder(embedder)
+        self.keywords = KeywordIndex()
+        self._created: set[str] = set()
+        self._lock = threading.Lock()
+        self.last_query_embedding_seconds = 0.0
+
+    # -- index names ----------------------------------------------------------------------------
+
+    def index_name(self, config: SemanticRecallConfig) -> str:
+        """``config.index_name`` or ``memory_messages_<dimension>``."""
+        return config.index_name or memory_index_name(self.embedder.dimension, self.vector.index_separator)
+
+    def _ensure_index(self, name: str) -> None:
+        if name in self._created:
+            return
+        with self._lock:
+            if name not in self._created:
+                self.vector.create_index(name, self.embedder.dimension, metric="cosine")
+                self._created.add(name)
+
+    def _memory_indexes(self) -> list[str]:
+        sep = self.vector.index_separator
+        prefix = f"memory{sep}messages"
+        return [n for n in self.vector.list_indexes() if n == prefix or n.startswith(prefix + sep)]
+
+    # -- indexing -------------------------------------------------------------------------------
+
+    def _previous_texts(self, thread_id: str, batch: list[Message], n: int) -> list[str]:
+        """Texts of the ``n`` messages stored right before the batch's first message."""
+        if n <= 0:
+            return []
+        first = batch[0]
+        ids = {m.id for m in batch}
+        page = self.storage.list_messages(
+            thread_id, per_page=n + len(batch), direction="DESC", end=first.created_at
+        ).messages
+        earlier = [m for m in page if m.id not in ids and (m.created_at, m.id) < (first.created_at, first.id)]
+        return [m.text for m in earlier[-n:] if m.role != "system"]
+
+    def index_messages(self, messages: Sequence[Message], config: SemanticRecallConfig) -> int:
+        """Embed and upsert messages; returns the number of vectors written.
+
+        Messages must already be stored (their ``resource_id`` filled). System messages and
+        messages without text are skipped. Re-indexing a message replaces its vectors.
+        """
+        msgs = [m for m in messages if m.role != "system"]
+        if not msgs:
+            return 0
+        limit = config.chunk_chars
+        declared = getattr(self.embedder, "max_input_chars", None)
+        if declared:
+            limit = min(limit, int(declared))
+        by_thread: dict[str, list[Message]] = {}
+        for m in msgs:
+            by_thread.setdefault(m.thread_id, []).append(m)
+        texts: list[str] = []
+        ids: list[str] = []
+        metas: list[dict[str, Any]] = []
+        indexed_ids: list[str] = []
+        for thread_id, batch in by_thread.items():
+            batch.sort(key=lambda m: (m.created_at, m.id))
+            thread = self.storage.get_thread_by_id(thread_id)
+            base_meta = {k: v for k, v in (thread.metadata if thread else {}).items()
+                         if k not in ("workingMemory", "clone") and _scalar(v)}
+            history = self._previous_texts(thread_id, batch, config.context_messages)
+            for m in batch:
+                text = m.text
+                context = [t for t in history[-config.context_messages:] if t] if config.context_messages else []
+                history.append(text)
+                pieces = chunk_text(text, limit)
+                if not pieces:
+                    continue
+                indexed_ids.append(m.id)
+                suffix = "".join("\n" + t[:_CONTEXT_CHARS] for t in reversed(context))
+                for i, piece in enumerate(pieces):
+                    texts.append(piece + suffix if i == 0 else piece)
+                    ids.append(m.id if i == 0 else f"{m.id}#{i}")
+                    metas.append({
+                        **base_meta,
+                        "message_id": m.id, "thread_id": m.thread_id,
+                        "resource_id": m.resource_id or (thread.resource_id if thread else None),
+                        "role": m.role, "created_at": m.created_at.astimezone(UTC).isoformat(),
+                        "chunk": i,
+                    })
+        if not texts:
+            return 0
+        vectors = self.embedder.embed_many(texts)
+        name = self.index_name(config)
+        self._ensure_index(name)
+        # Drop extra chunks a longer earlier version of these messages may have left.
+        self.vector.delete_vectors(name, filter={"message_id": {"$in": indexed_ids}, "chunk": {"$gte": 1}})
+        self.vector.upsert(name, vectors, metas, ids=ids)
+        self.keywords.forget(lambda k: k[0] == "thread" and k[1] in by_thread or k[0] == "resource"
+                             and k[1] in {str(m.get("resource_id")) for m in metas})
+        return len(ids)
+
+    # -- searching ------------------------------------------------------------------------------
+
+    def _scope_filter(
+        self, thread_id: str, resource_id: str | None, config: SemanticRecallConfig
+    ) -> dict[str, Any]:
+        scope: dict[str, Any] = (
+            {"resource_id": resource_id} if config.scope == "resource" and resource_id else {"thread_id": thread_id}
+        )
+        if config.filter:
+            return {"$and": [scope, dict(config.filter)]}
+        return scope
+
+    def _keyword_hits(
+        self, query: str, thread_id: str, resource_id: str | None, config: SemanticRecallConfig, limit: int
+    ) -> list[tuple[str, str, float]]:
+        storage = self.storage
+        if config.scope == "resource" and resource_id:
+            rid = resource_id
+
+            def version() -> Any:
+                page = storage.list_messages_by_resource_id(rid, per_page=1, direction="DESC")
+                newest = (page.messages[0].created_at, page.messages[0].id) if page.messages else None
+                return (page.total, newest)
+
+            def load() -> tuple[Any, list[tuple[str, str, str]]]:
+                page = storage.list_messages_by_resource_id(rid, per_page=False, direction="ASC")
+                newest = (page.messages[-1].created_at, page.messages[-1].id) if page.messages else None
+                docs = [(m.id, m.thread_id, m.text) for m in page.messages if m.role != "system"]
+                return (page.total, newest), docs
+
+            scope = ("resource", rid)
+        else:
+
+            def version() -> Any:
+                page = storage.list_messages(thread_id, per_page=1, direction="DESC")
+                newest = (page.messages[-1].created_at, page.messages[-1].id) if page.messages else None
+                return (page.total, newest)
+
+            def load() -> tuple[Any, list[tuple[str, str, str]]]:
+                page = storage.list_messages(thread_id, per_page=False, direction="ASC")
+                newest = (page.messages[-1].created_at, page.messages[-1].id) if page.messages else None
+                return (page.total, newest), [(m.id, m.thread_id, m.text) for m in page.messages if m.role != "system"]
+
+            scope = ("thread", thread_id)
+        return self.keywords.search(scope, query, limit, version, load)
+
+    def search_hits(
+        self, query: str, thread_id: str, resource_id: str | None, config: SemanticRecallConfig
+    ) -> list[SemanticHit]:
+        """The ``top_k`` best messages for ``query`` in the configured scope, best first."""
+        if not query or not query.strip():
+            return []
+        name = self.index_name(config)
+        import time
+
+        started = time.perf_counter()
+        qvec = self.embedder.embed_many([query])[0]
+        self.last_query_embedding_seconds = time.perf_counter() - started
+        n = config.candidates or max(50, 5 * config.top_k) if config.hybrid else config.top_k * 3
+        flt = self._scope_filter(thread_id, resource_id, config)
+        try:
+            results = self.vector.query(name, qvec, top_k=n, filter=flt)
+        except IndexNotFoundError:
+            results = []
+        dense: dict[str, float] = {}
+        threads: dict[str, str] = {}
+        for r in results:
+            if config.threshold is not None and r.score < config.threshold:
+                continue
+            mid = str(r.metadata.get("message_id", r.id))
+            if mid not in dense or r.score > dense[mid]:
+                dense[mid] = r.score
+                threads[mid] = str(r.metadata.get("thread_id", thread_id))
+        if not config.hybrid:
+            ranked = sorted(dense.items(), key=lambda kv: (-kv[1], kv[0]))[: config.top_k]
+            return [SemanticHit(message_id=m, thread_id=threads[m], score=s) for m, s in ranked]
+        keyword = self._keyword_hits(query, thread_id, resource_id, config, n)
+        if config.filter:  # keyword hits must satisfy the extra filter too: keep those the vectors allow
+            allowed = set(dense)
+            keyword = [k for k in keyword if k[0] in allowed]
+        sparse = {mid: score for mid, _, score in keyword}
+        for mid, tid, _ in keyword:
+            threads.setdefault(mid, tid)
+        nd, ns = _min_max(dense), _min_max(sparse)
+        w = config.hybrid_weight
+        fused = {mid: w * nd.get(mid, 0.0) + (1 - w) * ns.get(mid, 0.0) for mid in set(nd) | set(ns)}
+        ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: config.top_k]
+        return [SemanticHit(message_id=m, thread_id=threads[m], score=s) for m, s in ranked]
+
+    def search(
+        self, query: str, thread_id: str, resource_id: str | None, config: SemanticRecallConfig
+    ) -> list[IncludeSpec]:
+        """Hits as include windows of ``message_range`` neighbours (storage resolves them)."""
+        return self.to_includes(self.search_hits(query, thread_id, resource_id, config), config)
+
+    @staticmethod
+    def to_includes(hits: Sequence[SemanticHit], config: SemanticRecallConfig) -> list[IncludeSpec]:
+        return [
+            IncludeSpec(
+                id=h.message_id, thread_id=h.thread_id,
+                with_previous_messages=config.message_range.before,
+                with_next_messages=config.message_range.after,
+            )
+            for h in hits
+        ]
+
+    # -- deletion -------------------------------------------------------------------------------
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete the thread's vectors from every ``memory_messages*`` index."""
+        for name in self._memory_indexes():
+            self.vector.delete_vectors(name, filter={"thread_id": thread_id})
+        self.keywords.forget(lambda k: k == ("thread", thread_id) or k[0] == "resource")
+
+    def delete_messages(self, ids: Sequence[str]) -> None:
+        """Delete the messages' vectors (all chunks) from every ``memory_messages*`` index."""
+        id_list = list(ids)
+        if not id_list:
+            return
+        for name in self._memory_indexes():
+            for i in range(0, len(id_list), 500):
+                self.vector.delete_vectors(name, filter={"message_id": {"$in": id_list[i : i + 500]}})
+        self.keywords.forget()
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def format_other_threads(messages: Sequence[Message]) -> str:
+    """Render other threads' recalled messages as one system block, as the original does.
+
+    Messages are sorted by ``(created_at, thread_id, role, id)``; a date line starts each new day;
+    each message reads ``Message from previous conversation at 3:04 PM: User: text``. Text is
+    XML-escaped (``& < >``) because it is user-derived data inside tags.
+    """
+    ordered = sorted(messages, key=lambda m: (m.created_at, m.thread_id, m.role, m.id))
+    lines = [
+        "The following messages were remembered from a different conversation with this user. "
+        "They are background, not part of the current conversation:",
+        "<remembered_from_other_conversation>",
+    ]
+    day = None
+    for m in ordered:
+        at = m.created_at.astimezone(UTC)
+        current = (at.year, at.month, at.day)
+        if current != day:
+            day = current
+            lines.append(f"the following messages are from {at.year}, {at.strftime('%b')}, {at.day}")
+        clock = at.strftime("%I:%M %p").lstrip("0")
+        text = html.escape(m.text, quote=False)
+        lines.append(f"Message from previous conversation at {clock}: {m.role.capitalize()}: {text}")
+    lines.append("</remembered_from_other_conversation>")
+    return "\n".join(lines)
