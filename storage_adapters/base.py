@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
@@ -440,6 +442,65 @@ class MemoryStorage(ABC):
             validate_json(metadata)
         return self._update_resource(resource_id, working_memory, metadata, now_utc())
 
+    # -- working memory (atomic read-modify-write) ----------------------------------------------
+
+    def update_working_memory_atomic(
+        self,
+        fn: Callable[[str | None], str | None],
+        *,
+        resource_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> str | None:
+        """Read, transform and write working memory as one atomic step.
+
+        Exactly one of ``resource_id`` (``mastra_resources.workingMemory``; the row is created
+        when missing) and ``thread_id`` (``thread.metadata["workingMemory"]``) is given.
+        ``fn(current)`` returns the new value, or ``None`` to leave it unchanged; it must be
+        quick and free of I/O because it runs inside the transaction (SQL backends) or under
+        the key's lock. If ``fn`` raises, nothing is written.
+
+        Backends override :meth:`_update_working_memory_atomic` with a transaction
+        (``BEGIN IMMEDIATE`` on libSQL, ``SELECT ... FOR UPDATE`` on PostgreSQL), which makes it
+        atomic across processes; the default here serialises per key within one process only.
+
+        Returns:
+            The value stored after the call.
+
+        Raises:
+            ValidationError: on bad ids or unless exactly one id is given.
+            ThreadNotFoundError: for a thread that does not exist.
+        """
+        if (resource_id is None) == (thread_id is None):
+            raise ValidationError("give exactly one of resource_id and thread_id")
+        if not callable(fn):
+            raise ValidationError("fn must be callable")
+        if resource_id is not None:
+            return self._update_working_memory_atomic("resource", validate_id(resource_id, "resource_id"), fn, now_utc())
+        return self._update_working_memory_atomic("thread", validate_id(thread_id, "thread_id"), fn, now_utc())
+
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        with _key_lock(f"{id(self)}:{scope}:{key}"):
+            if scope == "thread":
+                thread = self._get_thread(key)
+                if thread is None:
+                    raise ThreadNotFoundError(key)
+                raw = thread.metadata.get("workingMemory")
+                current = raw if isinstance(raw, str) else None
+                new = fn(current)
+                if new is not None and new != current:
+                    self._update_thread(key, None, {"workingMemory": new}, now)
+                    return new
+                return current
+            resource = self._get_resource(key)
+            current = resource.working_memory if resource is not None else None
+            new = fn(current)
+            if new is not None and new != current:
+                self._update_resource(key, new, None, now)
+                return new
+            return current
+
     # -- clone ----------------------------------------------------------------------------------
 
     def clone_thread(
@@ -797,6 +858,14 @@ def _om_missing(store: object) -> str:
         f"{type(store).__name__} does not support observational memory; use LibSQLStore, "
         "InMemoryStore or another store whose supports_observational_memory is True"
     )
+
+
+_KEY_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def _key_lock(key: str) -> threading.Lock:
+    """One of 64 striped locks (bounded memory, unlike a lock per key; original issue #13389)."""
+    return _KEY_LOCKS[zlib.crc32(key.encode("utf-8")) % len(_KEY_LOCKS)]
 
 
 def resolve_owners(messages: Sequence[Message], owners: dict[str, str]) -> list[Message]:

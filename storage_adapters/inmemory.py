@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
@@ -293,6 +294,12 @@ class InMemoryStore(MemoryStorage):
     def _om_delete(self, lookup_key: str) -> None:
         with self._lock:
             self._om.pop(lookup_key, None)
+
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        with self._lock:  # the store's one lock: atomic against every other write
+            return super()._update_working_memory_atomic(scope, key, fn, now)
 
     # -- clone ----------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -541,6 +541,41 @@ class LibSQLStore(MemoryStorage):
     def _om_delete(self, lookup_key: str) -> None:
         with self._write() as conn:
             conn.execute(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (lookup_key,))
+
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        """Read and write in one ``BEGIN IMMEDIATE`` transaction: other processes wait for the
+        write lock, so concurrent read-modify-writes serialise and none is lost."""
+        stamp = _sql.format_ts(now)
+        with self._write() as conn:
+            if scope == "thread":
+                thread = self._thread_row(conn, key)
+                if thread is None:
+                    raise ThreadNotFoundError(key)
+                raw = thread.metadata.get("workingMemory")
+                current = raw if isinstance(raw, str) else None
+                new = fn(current)
+                if new is None or new == current:
+                    return current
+                merged = {**thread.metadata, "workingMemory": new}
+                conn.execute(
+                    f'UPDATE {THREADS} SET metadata = jsonb(?), "updatedAt" = ? WHERE id = ?',
+                    (dumps(merged), stamp, key),
+                )
+                return new
+            resource = self._resource_row(conn, key)
+            current = resource.working_memory if resource is not None else None
+            new = fn(current)
+            if new is None or new == current:
+                return current
+            conn.execute(
+                f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+                "VALUES (?, ?, jsonb('{}'), ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                '"workingMemory" = excluded."workingMemory", "updatedAt" = excluded."updatedAt"',
+                (key, new, stamp, stamp),
+            )
+            return new
 
     # -- clone ----------------------------------------------------------------------------------
 
