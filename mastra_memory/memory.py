@@ -7,12 +7,14 @@ observational memory) are composed here.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from mastra_memory.config import MemoryConfig
+from mastra_memory import working_memory as wm
+from mastra_memory.config import MemoryConfig, WorkingMemoryConfig
 from mastra_memory.context import TurnContext
 from mastra_memory.errors import (
     ConfigurationError,
@@ -39,6 +41,7 @@ if TYPE_CHECKING:  # storage_adapters imports mastra_memory; keep the import one
     from mastra_memory.observational.engine import ObservationalMemoryEngine
     from mastra_memory.observational.records import ObservationalMemoryRecord
     from mastra_memory.processors.base import MemoryProcessor
+    from mastra_memory.tools import Tool
     from storage_adapters.base import Direction, MemoryStorage, PerPage, ThreadOrder
 
 __all__ = ["Memory"]
@@ -91,10 +94,11 @@ class Memory:
         if self.config.semantic_recall is not False and (vector is None or embedder is None):
             raise ConfigurationError("semantic_recall requires both `vector` and `embedder`")
         self._semantic: Any = None
-        if self.config.semantic_recall is not False:
+        if vector is not None and embedder is not None:
             from mastra_memory.semantic_recall import SemanticRecall
 
             self._semantic = SemanticRecall(self.storage, vector, embedder)
+            self.embedder = self._semantic.embedder
         self.processors: list[MemoryProcessor] = list(processors or [])
         for processor in self.processors:
             if not callable(getattr(processor, "process", None)):
@@ -243,7 +247,7 @@ class Memory:
         config = self.resolved_config(memory_options)
         if config.read_only:
             return []
-        stored = self.storage.save_messages(messages)
+        stored = self.storage.save_messages(wm.strip_working_memory(messages))
         if self._semantic is not None and stored and config.semantic_recall is not False:
             self._semantic.index_messages(stored, config.semantic_recall)
         return stored
@@ -420,6 +424,26 @@ class Memory:
 
     # -- working memory -------------------------------------------------------------------------
 
+    def _wm_target(
+        self, thread_id: str, resource_id: str | None, config: WorkingMemoryConfig
+    ) -> tuple[Literal["resource", "thread"], str]:
+        """Where working memory lives for this scope: ``("thread", id)`` or ``("resource", id)``."""
+        thread = self.get_thread_by_id(thread_id, resource_id)
+        if config.scope == "thread":
+            if thread is None:
+                raise ThreadNotFoundError(thread_id)
+            return "thread", thread_id
+        rid = resource_id or (thread.resource_id if thread is not None else None)
+        if rid is None:
+            raise ValidationError("resource-scope working memory needs a resource_id (or use scope='thread')")
+        return "resource", rid
+
+    def _wm_config(self, memory_options: MemoryConfig | dict[str, Any] | None) -> WorkingMemoryConfig:
+        config = self.resolved_config(memory_options).working_memory
+        if not config.enabled:
+            raise ConfigurationError("working memory is disabled in this Memory's options")
+        return config
+
     def get_working_memory(
         self, thread_id: str, resource_id: str | None = None,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
@@ -447,25 +471,112 @@ class Memory:
     ) -> None:
         """Replace the stored working memory for the configured scope.
 
+        In schema mode ``working_memory`` must be a JSON object matching the schema (it replaces
+        the stored object; use :meth:`merge_working_memory` to merge).
+
         Raises:
             ConfigurationError: if working memory is disabled.
-            ResourceMismatchError, ValidationError: on bad ids.
+            ThreadNotFoundError: thread scope and the thread does not exist.
+            ResourceMismatchError, ValidationError: on bad ids or data.
         """
-        config = self.resolved_config(memory_options)
-        if not config.working_memory.enabled:
-            raise ConfigurationError("working memory is disabled in this Memory's options")
+        config = self._wm_config(memory_options)
         if not isinstance(working_memory, str):
             raise ValidationError("working_memory must be a string")
-        thread = self.get_thread_by_id(thread_id, resource_id)
-        if config.working_memory.scope == "thread":
-            if thread is None:
-                raise ThreadNotFoundError(thread_id)
-            self.storage.update_thread(thread_id, metadata={"workingMemory": working_memory})
-            return
-        rid = resource_id or (thread.resource_id if thread is not None else None)
-        if rid is None:
-            raise ValidationError("resource-scope working memory needs a resource_id (or use scope='thread')")
-        self.storage.update_resource(rid, working_memory=working_memory)
+        value = working_memory
+        if wm.schema_of(config) is not None:
+            try:
+                parsed = json.loads(working_memory)
+            except json.JSONDecodeError as exc:
+                raise ValidationError(f"schema-mode working memory must be JSON: {exc}") from exc
+            value = wm.dump_data(wm.validate_schema_data(parsed, config))
+        scope, key = self._wm_target(thread_id, resource_id, config)
+        self.storage.update_working_memory_atomic(lambda _current: value, **{f"{scope}_id": key})
+
+    def merge_working_memory(
+        self, thread_id: str, resource_id: str | None, update: dict[str, Any],
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Deep-merge ``update`` into schema-mode working memory, atomically, and return the result.
+
+        Objects merge recursively, arrays replace, ``None`` deletes a key. The read, merge,
+        schema validation and write happen in one storage transaction, so concurrent merges
+        from several processes all survive.
+
+        Raises:
+            ConfigurationError: if working memory is disabled or not in schema mode.
+            ValidationError: if the merged object does not match the schema (nothing is written).
+        """
+        config = self._wm_config(memory_options)
+        if wm.schema_of(config) is None:
+            raise ConfigurationError("merge_working_memory needs schema mode (WorkingMemoryConfig(schema=...))")
+        if not isinstance(update, dict):
+            raise ValidationError("update must be a dict")
+        scope, key = self._wm_target(thread_id, resource_id, config)
+
+        def merge(current: str | None) -> str:
+            merged = wm.deep_merge(wm.parse_stored(current), update)
+            return wm.dump_data(wm.validate_schema_data(merged, config))
+
+        stored = self.storage.update_working_memory_atomic(merge, **{f"{scope}_id": key})
+        return wm.parse_stored(stored)
+
+    def get_working_memory_template(
+        self, memory_options: MemoryConfig | dict[str, Any] | None = None
+    ) -> tuple[Literal["markdown", "json"], str]:
+        """``("markdown", template)`` or ``("json", <empty object from the schema>)``."""
+        return wm.template_of(self.resolved_config(memory_options).working_memory)
+
+    def get_system_message(
+        self, thread_id: str, resource_id: str | None = None,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> str | None:
+        """The working-memory system message for this thread/resource, or ``None`` when working
+        memory is off (or read-only with nothing stored)."""
+        config = self.resolved_config(memory_options)
+        if not config.working_memory.enabled:
+            return None
+        data = self.get_working_memory(thread_id, resource_id, memory_options=config)
+        return wm.render_system_message(data, config.working_memory, read_only=config.read_only)
+
+    def working_memory_tool(
+        self, thread_id: str, resource_id: str | None = None,
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> Tool:
+        """The ``update_working_memory`` tool bound to this thread and resource.
+
+        Template mode replaces the document (refusing to overwrite real data with the empty
+        template); schema mode deep-merges atomically. The tool reports problems in its result
+        (``{"success": false, "reason": ...}``) so the model can correct itself.
+
+        Raises:
+            ConfigurationError: if working memory is disabled or the memory is read-only.
+        """
+        options = self.resolved_config(memory_options)
+        config = self._wm_config(options)
+        if options.read_only:
+            raise ConfigurationError("read-only memory has no working memory tool")
+
+        def update_text(text: str) -> dict[str, Any]:
+            scope, key = self._wm_target(thread_id, resource_id, config)
+            refused = False
+
+            def replace(current: str | None) -> str | None:
+                nonlocal refused
+                new = wm.apply_template_update(current, text, config.template)
+                refused = new is None
+                return new
+
+            self.storage.update_working_memory_atomic(replace, **{f"{scope}_id": key})
+            if refused:
+                return {"success": False, "reason": "refused to replace existing working memory with the empty "
+                        "template; send the whole document with the information kept"}
+            return {"success": True}
+
+        def merge(update: dict[str, Any]) -> dict[str, Any]:
+            self.merge_working_memory(thread_id, resource_id, update, memory_options=options)
+            return {"success": True}
+
+        return wm.make_tool(update_text, merge, config)
 
     # -- agent turns ----------------------------------------------------------------------------
 
@@ -495,6 +606,12 @@ class Memory:
         config = self.resolved_config(memory_options)
         thread, created = self.get_or_create_thread(thread_id, resource_id, title, metadata)
         ctx = TurnContext(thread=thread, resource_id=resource_id, config=config, created_thread=created)
+        if config.working_memory.enabled:
+            block = self.get_system_message(thread_id, resource_id, memory_options=config)
+            if block:
+                ctx.system_messages.append(block)
+            if not config.read_only:
+                ctx.tools.append(self.working_memory_tool(thread_id, resource_id, memory_options=config))
         query = next((m.text for m in reversed(input_messages) if m.role == "user" and m.text), None)
         om = config.observational_memory
         if om is not False:

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -47,6 +48,7 @@ __all__ = [
     "make_tool",
     "render_system_message",
     "schema_of",
+    "strip_working_memory",
     "template_of",
     "validate_schema_data",
 ]
@@ -276,6 +278,47 @@ def render_system_message(data: str | None, config: WorkingMemoryConfig, read_on
         "</working_memory_data>",
         f"Remember: call `{TOOL_NAME}` whenever there is relevant information to store, and keep the format.",
     ])
+
+
+# -- saving messages --------------------------------------------------------------------------
+
+_TAGS = re.compile(r"<working_memory>.*?</working_memory>", re.S)
+
+
+def strip_working_memory(messages: Sequence[Any]) -> list[Any]:
+    """Drop working-memory traces before messages are saved, as the original does: calls to
+    the ``update_working_memory`` tool (and its older names) and ``<working_memory>`` blocks in
+    text (the removed text-tag mode). A message left empty is dropped; others pass unchanged.
+    """
+    from mastra_memory.types import Message, TextPart, ToolInvocationPart
+
+    out: list[Any] = []
+    for m in messages:
+        if not isinstance(m, Message):
+            out.append(m)  # storage reports the type error
+            continue
+        parts = m.content.parts
+        touched = any(
+            (isinstance(p, ToolInvocationPart) and p.tool_name in LEGACY_TOOL_NAMES)
+            or (isinstance(p, TextPart) and "<working_memory>" in p.text)
+            for p in parts
+        )
+        if not touched:
+            out.append(m)
+            continue
+        kept: list[Any] = []
+        for p in parts:
+            if isinstance(p, ToolInvocationPart) and p.tool_name in LEGACY_TOOL_NAMES:
+                continue
+            if isinstance(p, TextPart) and "<working_memory>" in p.text:
+                text = _TAGS.sub("", p.text).strip()
+                if not text:
+                    continue
+                p = p.model_copy(update={"text": text})
+            kept.append(p)
+        if kept:
+            out.append(m.model_copy(update={"content": m.content.model_copy(update={"parts": kept})}))
+    return out
 
 
 # -- the tool ---------------------------------------------------------------------------------
