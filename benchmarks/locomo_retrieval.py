@@ -37,8 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
 
-from mastra_memory import Memory, Message  # noqa: E402
-from mastra_memory.embedders import EmbeddingCache, resolve_embedder  # noqa: E402
+from mastra_memory import Memory, Message
+from mastra_memory.embedders import EmbeddingCache, resolve_embedder
 
 _EVIDENCE = re.compile(r"D(\d+):(\d+)")
 KS = (1, 5, 10)
@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"config: embedder={embedder.name} backend={args.backend} hybrid={args.hybrid} "
           f"weight={args.weight} context={args.context}")
     print(f"ingest: {ingest_s:.1f} s ({total_turns / ingest_s:.0f} turns/s, embedding included)")
-    print(f"{'category':>10} {'n':>5} " + " ".join(f"turn@{k:<3}" for k in KS) + " " + " ".join(f"sess@{k:<3}" for k in KS))
+    header = " ".join(f"turn@{k:<3}" for k in KS) + " " + " ".join(f"sess@{k:<3}" for k in KS)
+    print(f"{'category':>10} {'n':>5} {header}")
     summary: dict[str, Any] = {}
     for cat in (1, 2, 3, 4, "all"):
         n = counts[cat]

@@ -39,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
 
-from mastra_memory import Memory, Message  # noqa: E402
-from mastra_memory.embedders import EmbeddingCache  # noqa: E402
-from storage_adapters.libsql import LibSQLStore  # noqa: E402
-from storage_adapters.vector_base import VectorStore, memory_index_name  # noqa: E402
+from mastra_memory import Memory, Message
+from mastra_memory.embedders import EmbeddingCache
+from storage_adapters.libsql import LibSQLStore
+from storage_adapters.vector_base import VectorStore, memory_index_name
 
 
 class FixedEmbedder:
@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
 
             pg = PgVector(args.pg_url, schema_name="vector_bench")
             name = memory_index_name(args.dim)
-            run_backend("PgVector", pg, store, rows, mat, args, after_load=lambda: pg.build_index(name, {"type": "hnsw"}))
+            run_backend("PgVector", pg, store, rows, mat, args,
+                        after_load=lambda: pg.build_index(name, {"type": "hnsw"}))
             pg.delete_index(name)
             pg.close()
     if args.embed:

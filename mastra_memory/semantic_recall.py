@@ -191,8 +191,8 @@ class SemanticRecall:
         # Drop extra chunks a longer earlier version of these messages may have left.
         self.vector.delete_vectors(name, filter={"message_id": {"$in": indexed_ids}, "chunk": {"$gte": 1}})
         self.vector.upsert(name, vectors, metas, ids=ids)
-        self.keywords.forget(lambda k: k[0] == "thread" and k[1] in by_thread or k[0] == "resource"
-                             and k[1] in {str(m.get("resource_id")) for m in metas})
+        self.keywords.forget(lambda k: (k[0] == "thread" and k[1] in by_thread) or (k[0] == "resource"
+                             and k[1] in {str(m.get("resource_id")) for m in metas}))
         return len(ids)
 
     # -- searching ------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ FilterNode = Cmp | Exists | And | Or | Not
 
 def _scalar(value: Any, where: str) -> Scalar:
     if value is None or isinstance(value, (str, bool, int)):
-        return value  # type: ignore[no-any-return]
+        return value
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValidationError(f"{where}: NaN and infinity are not JSON values")

@@ -475,7 +475,8 @@ class MemoryStorage(ABC):
         if not callable(fn):
             raise ValidationError("fn must be callable")
         if resource_id is not None:
-            return self._update_working_memory_atomic("resource", validate_id(resource_id, "resource_id"), fn, now_utc())
+            rid = validate_id(resource_id, "resource_id")
+            return self._update_working_memory_atomic("resource", rid, fn, now_utc())
         return self._update_working_memory_atomic("thread", validate_id(thread_id, "thread_id"), fn, now_utc())
 
     def _update_working_memory_atomic(

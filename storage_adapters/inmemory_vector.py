@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from storage_adapters._vector_filter import FilterNode, equality_terms, matches
-from storage_adapters.vector_base import IndexStats, Metric, QueryResult, VectorStore
+from storage_adapters.vector_base import IndexStats, Metric, QueryResult, VectorStore, exact_scores
 
 __all__ = ["InMemoryVector"]
 
@@ -151,13 +151,7 @@ class InMemoryVector(VectorStore):
             sub = idx.matrix[rows]
             ids = [idx.ids[r] for r in rows]
             metas = [idx.meta[r] for r in rows]
-        if metric == "cosine":
-            norms = np.linalg.norm(sub, axis=1) * (np.linalg.norm(q) or 1.0)
-            scores = (sub @ q) / np.where(norms == 0, 1.0, norms)
-        elif metric == "dotproduct":
-            scores = sub @ q
-        else:
-            scores = 1.0 / (1.0 + np.linalg.norm(sub - q, axis=1))
+        scores = exact_scores(sub, q, metric)
         k = min(top_k, len(rows))
         top = np.argpartition(-scores, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
         order = top[np.argsort(-scores[top], kind="stable")]

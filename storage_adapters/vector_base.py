@@ -120,6 +120,23 @@ def score_from_distance(metric: Metric, distance: float) -> float:
     return -distance
 
 
+def exact_scores(
+    matrix: npt.NDArray[np.float32], query: npt.NDArray[np.float32], metric: Metric
+) -> npt.NDArray[np.float64]:
+    """Scores (higher is better, the contract's scale) of every row of ``matrix`` for ``query``.
+
+    Shared by the stores that search in process (in-memory, MongoDB without Atlas).
+    """
+    m = matrix.astype(np.float64)
+    q = query.astype(np.float64)
+    if metric == "cosine":
+        norms = np.linalg.norm(m, axis=1) * (float(np.linalg.norm(q)) or 1.0)
+        return np.asarray((m @ q) / np.where(norms == 0, 1.0, norms), dtype=np.float64)
+    if metric == "dotproduct":
+        return np.asarray(m @ q, dtype=np.float64)
+    return np.asarray(1.0 / (1.0 + np.linalg.norm(m - q, axis=1)), dtype=np.float64)
+
+
 def check_vectors(vectors: Any, dimension: int, index_name: str, what: str = "vector") -> npt.NDArray[np.float32]:
     """Return ``vectors`` (one vector or a sequence of them) as a float32 array of shape
     ``(n, dimension)``, checked to be finite.
@@ -307,7 +324,7 @@ class VectorStore(ABC):
         index_name: str,
         query_vector: Sequence[float],
         top_k: int = 10,
-        filter: Mapping[str, Any] | None = None,  # noqa: A002 - the original's name
+        filter: Mapping[str, Any] | None = None,
         include_vector: bool = False,
     ) -> list[QueryResult]:
         """Return the ``top_k`` nearest vectors that match ``filter``, best first.
@@ -328,7 +345,7 @@ class VectorStore(ABC):
         self,
         index_name: str,
         ids: Sequence[str] | None = None,
-        filter: Mapping[str, Any] | None = None,  # noqa: A002
+        filter: Mapping[str, Any] | None = None,
     ) -> None:
         """Delete vectors by ids or by filter (exactly one of them). A missing index is a no-op.
 

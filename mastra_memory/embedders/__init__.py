@@ -27,7 +27,7 @@ __all__ = [
 
 
 def resolve_embedder(
-    embedder: str | Embedder | Any, *, cache: EmbeddingCache | None | bool = True, **model_settings: Any
+    embedder: str | Embedder | Any, *, cache: EmbeddingCache | bool | None = True, **model_settings: Any
 ) -> CachedEmbedder:
     """Return ``embedder`` as a :class:`CachedEmbedder`.
 

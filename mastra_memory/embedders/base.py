@@ -207,7 +207,9 @@ class CachedEmbedder:
                 for (k, _), vec in zip(batch, vectors, strict=True):
                     arr = np.asarray(vec, dtype=np.float32)
                     if arr.shape != (self.dimension,):
-                        raise ModelError(f"{self.name} returned a vector of shape {arr.shape}, expected ({self.dimension},)")
+                        raise ModelError(
+                            f"{self.name} returned a vector of shape {arr.shape}, expected ({self.dimension},)"
+                        )
                     fresh[k] = arr
             self.cache.put_many(fresh)
             found.update(fresh)

@@ -84,7 +84,7 @@ class LocalEmbedder:
             data = resources.files("mastra_memory.embedders").joinpath("data/all-minilm-l6-v2.tokenizer.json.gz")
             tokenizer = Tokenizer.from_str(gzip.decompress(data.read_bytes()).decode("utf-8"))
         tokenizer.enable_truncation(max_length=_MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a secret
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()
         if self.threads:
             options.intra_op_num_threads = self.threads

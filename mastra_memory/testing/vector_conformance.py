@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import pytest
 
 from mastra_memory.errors import ValidationError
-from storage_adapters.vector_base import DimensionMismatchError, IndexNotFoundError, VectorStore
+from storage_adapters.vector_base import DimensionMismatchError, IndexNotFoundError, Metric, VectorStore
 
 __all__ = ["FILTER_CASES", "VectorStoreConformance"]
 
@@ -206,13 +206,14 @@ class VectorStoreConformance:
         assert vector.describe_index(loaded).count == 4
 
     def test_metrics(self, vector: VectorStore) -> None:
-        for metric in ("cosine", "euclidean", "dotproduct"):
+        metrics: tuple[Metric, ...] = ("cosine", "euclidean", "dotproduct")
+        for metric in metrics:
             name = f"m_{metric}_{uuid.uuid4().hex[:6]}"
             if metric not in self.supports_metrics:
                 with pytest.raises(ValidationError):
-                    vector.create_index(name, 2, metric=metric)  # type: ignore[arg-type]
+                    vector.create_index(name, 2, metric=metric)
                 continue
-            vector.create_index(name, 2, metric=metric)  # type: ignore[arg-type]
+            vector.create_index(name, 2, metric=metric)
             try:
                 assert vector.describe_index(name).metric == metric
                 vector.upsert(name, [[1.0, 0.0], [3.0, 0.0], [0.0, 1.0]], ids=["near", "far", "orth"])

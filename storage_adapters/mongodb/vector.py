@@ -36,6 +36,7 @@ from storage_adapters.vector_base import (
     Metric,
     QueryResult,
     VectorStore,
+    exact_scores,
 )
 
 __all__ = ["MongoDBVector"]
@@ -192,13 +193,7 @@ class MongoDBVector(VectorStore):
             return []
         mat = np.asarray([d["embedding"] for d in docs], dtype=np.float32)
         q = vector
-        if metric == "cosine":
-            norms = np.linalg.norm(mat, axis=1) * (np.linalg.norm(q) or 1.0)
-            scores = (mat @ q) / np.where(norms == 0, 1.0, norms)
-        elif metric == "dotproduct":
-            scores = mat @ q
-        else:
-            scores = 1.0 / (1.0 + np.linalg.norm(mat - q, axis=1))
+        scores = exact_scores(mat, q, metric)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [
             QueryResult(

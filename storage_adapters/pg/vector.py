@@ -51,6 +51,12 @@ _OPS: dict[str, tuple[str, str]] = {
 _CHUNK = 1000
 
 
+def _as_floats(value: Any) -> list[float]:
+    """A pgvector ``Vector`` (or array) as a list of floats."""
+    arr = value.to_numpy() if hasattr(value, "to_numpy") else np.asarray(value)
+    return [float(x) for x in arr]
+
+
 class PgVector(VectorStore):
     """Vector store on PostgreSQL + pgvector.
 
@@ -128,7 +134,9 @@ class PgVector(VectorStore):
         kind = config.get("type", "hnsw")
         allowed = {"type", "m", "ef_construction", "lists"}
         if kind not in ("hnsw", "ivfflat", "flat") or set(config) - allowed:
-            raise ValidationError(f"bad pgvector index_config {config!r} (type hnsw|ivfflat|flat, m, ef_construction, lists)")
+            raise ValidationError(
+                f"bad pgvector index_config {config!r} (type hnsw|ivfflat|flat, m, ef_construction, lists)"
+            )
         _, opclass = _OPS[metric]
         table = self._t(index_name)
         with self._conn() as conn, conn.transaction():
@@ -176,7 +184,7 @@ class PgVector(VectorStore):
         kind = config.get("type", "hnsw")
         if kind not in ("hnsw", "ivfflat", "flat") or set(config) - {"type", "m", "ef_construction", "lists"}:
             raise ValidationError(f"bad pgvector index_config {config!r}")
-        dim, metric = self._index_info(index_name)
+        _, metric = self._index_info(index_name)
         _, opclass = _OPS[metric]
         table = self._t(index_name)
         with self._conn() as conn, conn.transaction():
@@ -208,7 +216,8 @@ class PgVector(VectorStore):
         reg = conn.execute(
             f"SELECT metric, index_type FROM {self._prefix}{REGISTRY} WHERE name = %s", (index_name,)
         ).fetchone()
-        metric, kind = (reg[0], reg[1]) if reg else ("cosine", "hnsw")
+        metric: Metric = reg[0] if reg else "cosine"
+        kind: str = reg[1] if reg else "hnsw"
         return int(row[0]), metric, kind
 
     def _describe(self, index_name: str) -> IndexStats | None:
@@ -241,7 +250,8 @@ class PgVector(VectorStore):
     ) -> None:
 
         rows = [
-            (vid, vectors[i], json.dumps(meta, ensure_ascii=False)) for i, (vid, meta) in enumerate(zip(ids, metadata, strict=True))
+            (vid, vectors[i], json.dumps(meta, ensure_ascii=False))
+            for i, (vid, meta) in enumerate(zip(ids, metadata, strict=True))
         ]
         sql = (
             f"INSERT INTO {self._t(index_name)} (vector_id, embedding, metadata) VALUES (%s, %s, %s::jsonb) "
@@ -291,7 +301,7 @@ class PgVector(VectorStore):
             QueryResult(
                 id=r[0], score=score_from_distance(metric, float(r[2])),
                 metadata=r[1] if isinstance(r[1], dict) else json.loads(r[1] or "{}"),
-                vector=[float(x) for x in np.asarray(r[3].to_numpy() if hasattr(r[3], "to_numpy") else r[3])] if include_vector else None,
+                vector=_as_floats(r[3]) if include_vector else None,
             )
             for r in rows
         ]

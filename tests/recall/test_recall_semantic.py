@@ -190,7 +190,8 @@ def test_hybrid_keyword_index_sees_other_writers(tmp_path: Any) -> None:
     b = Memory(storage=LibSQLStore(url), vector=LibSQLVector(url), embedder=HashingEmbedder(32), options=options)
     _conversation(a, "t", "ana", ["the weather is fine", "lunch was good"], T0)
     assert a.recall("t", vector_search_string="zeppelin", per_page=0).semantic_hits[0].score >= 0
-    b.save_messages([Message(role="user", thread_id="t", content="we saw a zeppelin", created_at=T0 + timedelta(hours=1))])
+    later = T0 + timedelta(hours=1)
+    b.save_messages([Message(role="user", thread_id="t", content="we saw a zeppelin", created_at=later)])
     hit = a.recall("t", vector_search_string="zeppelin", per_page=0).semantic_hits[0]
     assert a.list_messages("t", per_page=1).messages[-1].id == hit.message_id
     a.close()
