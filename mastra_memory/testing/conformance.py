@@ -332,6 +332,55 @@ class MemoryStorageConformance:
         replaced = store.get_resource_by_id("r9")
         assert replaced is not None and replaced.working_memory is None and replaced.metadata == {}
 
+    # -- working memory: atomic read-modify-write ------------------------------------------------
+
+    def test_working_memory_atomic_resource(self, store: MemoryStorage) -> None:
+        seen: list[str | None] = []
+
+        def first(current: str | None) -> str:
+            seen.append(current)
+            return "# v1"
+
+        assert store.update_working_memory_atomic(first, resource_id="r7") == "# v1"
+        assert seen == [None]
+        assert store.update_working_memory_atomic(lambda cur: (cur or "") + "+v2", resource_id="r7") == "# v1+v2"
+        assert store.update_working_memory_atomic(lambda cur: None, resource_id="r7") == "# v1+v2"  # no write
+        got = store.get_resource_by_id("r7")
+        assert got is not None and got.working_memory == "# v1+v2"
+
+        def boom(current: str | None) -> str:
+            raise ValidationError("rejected")
+
+        with pytest.raises(ValidationError):
+            store.update_working_memory_atomic(boom, resource_id="r7")
+        assert (store.get_resource_by_id("r7") or Resource(id="x")).working_memory == "# v1+v2"
+
+    def test_working_memory_atomic_thread(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1", metadata={"keep": 1}))
+        assert store.update_working_memory_atomic(lambda cur: f"{cur}!", thread_id="t1") == "None!"
+        got = store.get_thread_by_id("t1")
+        assert got is not None and got.metadata == {"keep": 1, "workingMemory": "None!"}
+        with pytest.raises(ThreadNotFoundError):
+            store.update_working_memory_atomic(lambda cur: "x", thread_id="missing")
+        with pytest.raises(ValidationError):
+            store.update_working_memory_atomic(lambda cur: "x", thread_id="t1", resource_id="r1")
+        with pytest.raises(ValidationError):
+            store.update_working_memory_atomic(lambda cur: "x")
+
+    def test_working_memory_atomic_concurrent_threads(self, store: MemoryStorage) -> None:
+        import json
+        from concurrent.futures import ThreadPoolExecutor
+
+        def add(key: str) -> None:
+            store.update_working_memory_atomic(
+                lambda cur: json.dumps({**json.loads(cur or "{}"), key: True}), resource_id="r8"
+            )
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(add, [f"k{i}" for i in range(24)]))
+        got = store.get_resource_by_id("r8")
+        assert got is not None and len(json.loads(got.working_memory or "{}")) == 24
+
     # -- clone ----------------------------------------------------------------------------------
 
     def test_clone_all_and_limited(self, store: MemoryStorage) -> None:
