@@ -457,7 +457,8 @@ class MemoryStorage(ABC):
         when missing) and ``thread_id`` (``thread.metadata["workingMemory"]``) is given.
         ``fn(current)`` returns the new value, or ``None`` to leave it unchanged; it must be
         quick and free of I/O because it runs inside the transaction (SQL backends) or under
-        the key's lock. If ``fn`` raises, nothing is written.
+        the key's lock. If ``fn`` raises, nothing is written and the error propagates (a
+        non-library exception may arrive wrapped in ``StorageError`` by SQL backends).
 
         Backends override :meth:`_update_working_memory_atomic` with a transaction
         (``BEGIN IMMEDIATE`` on libSQL, ``SELECT ... FOR UPDATE`` on PostgreSQL), which makes it

@@ -71,3 +71,24 @@ class TestMongoDBVector(VectorStoreConformance):
 
     def test_mode_falls_back_to_exact(self, vector: VectorStore, index: str) -> None:
         assert vector.search_mode == "exact"  # type: ignore[attr-defined]
+
+
+def test_libsql_ann_index_is_optional_and_used_without_filter(db_url: str) -> None:
+    import numpy as np
+
+    store = LibSQLVector(db_url)
+    rng = np.random.default_rng(3)
+    mat = rng.normal(size=(60, 8)).astype(np.float32)
+    store.create_index("ann_idx", 8, index_config={"ann": True})
+    store.upsert("ann_idx", mat.tolist(), [{"thread_id": f"t{i % 3}"} for i in range(60)],
+                 ids=[f"v{i}" for i in range(60)])
+    with store._db._read() as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
+    assert "ann_idx_vector_idx" in names
+    hits = store.query("ann_idx", mat[7].tolist(), top_k=3)  # vector_top_k path
+    assert hits[0].id == "v7" and hits[0].score == pytest.approx(1.0, abs=1e-4)
+    scoped = store.query("ann_idx", mat[7].tolist(), top_k=3, filter={"thread_id": "t1"})  # exact path
+    assert scoped[0].id == "v7" and all(h.metadata["thread_id"] == "t1" for h in scoped)
+    with pytest.raises(Exception, match="cosine and euclidean"):
+        store.create_index("dot_idx", 8, metric="dotproduct")
+    store.close()
