@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -259,25 +259,116 @@ def equality_terms(node: FilterNode | None) -> dict[str, Scalar]:
 # -- SQL compilation ------------------------------------------------------------------------------
 
 
-def _sql_tree(
-    node: FilterNode, leaf: Callable[[Cmp | Exists, list[Any]], str], params: list[Any], false: str
-) -> str:
-    if isinstance(node, (Cmp, Exists)):
-        return leaf(node, params)
+class _SqlDialect:
+    """The three dialect-specific SQL pieces; :func:`_compile_sql` does the rest."""
+
+    false = "0"
+
+    def exists(self, path: str, want: bool) -> str:
+        raise NotImplementedError
+
+    def eq(self, path: str, value: Scalar, ps: list[Any]) -> str:
+        raise NotImplementedError
+
+    def range(self, path: str, sym: str, value: str | int | float, ps: list[Any]) -> str:
+        raise NotImplementedError
+
+
+class _Sqlite(_SqlDialect):
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def _val_typ(self, path: str) -> tuple[str, str]:
+        jp = f"'$.{path}'"
+        return f"json_extract({self.column}, {jp})", f"json_type({self.column}, {jp})"
+
+    def exists(self, path: str, want: bool) -> str:
+        _, typ = self._val_typ(path)
+        return f"({typ} IS {'NOT ' if want else ''}NULL)"
+
+    def eq(self, path: str, value: Scalar, ps: list[Any]) -> str:
+        val, typ = self._val_typ(path)
+        if value is None:
+            return f"({typ} IS NULL OR {typ} = 'null')"
+        if isinstance(value, bool):
+            return f"({typ} = '{'true' if value else 'false'}')"
+        ps.append(value)
+        if isinstance(value, str):
+            return f"{val} = ?"  # exactly the indexed expression
+        return f"({typ} IN ('integer', 'real') AND {val} = ?)"
+
+    def range(self, path: str, sym: str, value: str | int | float, ps: list[Any]) -> str:
+        val, typ = self._val_typ(path)
+        ps.append(value)
+        kinds = "('text')" if isinstance(value, str) else "('integer', 'real')"
+        return f"({typ} IN {kinds} AND {val} {sym} ?)"
+
+
+class _Postgres(_SqlDialect):
+    false = "FALSE"
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def _exprs(self, path: str) -> tuple[str, str, str]:
+        segs = path.split(".")
+        if len(segs) == 1:
+            obj, txt = f"({self.column} -> '{segs[0]}')", f"({self.column} ->> '{segs[0]}')"
+        else:
+            key = "'{" + ",".join(segs) + "}'"
+            obj, txt = f"({self.column} #> {key})", f"({self.column} #>> {key})"
+        return obj, txt, f"jsonb_typeof{obj}"
+
+    def exists(self, path: str, want: bool) -> str:
+        obj, _, _ = self._exprs(path)
+        return f"({obj} IS {'NOT ' if want else ''}NULL)"
+
+    def eq(self, path: str, value: Scalar, ps: list[Any]) -> str:
+        obj, txt, typ = self._exprs(path)
+        if value is None:
+            return f"({obj} IS NULL OR {typ} = 'null')"
+        if isinstance(value, str):
+            ps.append(value)
+            return f"({txt} = %s AND {typ} = 'string')"  # uses the (metadata ->> 'f') index
+        ps.append(json.dumps(value))
+        return f"({obj} = %s::jsonb)"
+
+    def range(self, path: str, sym: str, value: str | int | float, ps: list[Any]) -> str:
+        _, txt, typ = self._exprs(path)
+        ps.append(value)
+        if isinstance(value, str):
+            return f"({typ} = 'string' AND {txt} {sym} %s)"
+        return f"({typ} = 'number' AND ({txt})::double precision {sym} %s)"
+
+
+def _compile_sql(node: FilterNode, d: _SqlDialect, ps: list[Any]) -> str:
+    f = d.false
+    if isinstance(node, Exists):
+        return d.exists(node.path, node.exists)
+    if isinstance(node, Cmp):
+        if node.op == "$eq":
+            return d.eq(node.path, node.value, ps)
+        if node.op == "$ne":  # NULL (missing field) must count as "not equal"
+            return f"(NOT COALESCE({d.eq(node.path, node.value, ps)}, {f}))"
+        if node.op in ("$in", "$nin"):
+            parts = [f"COALESCE({d.eq(node.path, v, ps)}, {f})" for v in node.value] or [f]
+            inner = "(" + " OR ".join(parts) + ")"
+            return inner if node.op == "$in" else f"(NOT {inner})"
+        return d.range(node.path, _RANGE_OPS[node.op], node.value, ps)
     if isinstance(node, And):
         if not node.items:
-            return f"(NOT {false})"
-        return "(" + " AND ".join(_sql_tree(n, leaf, params, false) for n in node.items) + ")"
+            return f"(NOT {f})"
+        return "(" + " AND ".join(_compile_sql(n, d, ps) for n in node.items) + ")"
     if isinstance(node, Or):
         if not node.items:
-            return f"({false})"
-        return "(" + " OR ".join(_sql_tree(n, leaf, params, false) for n in node.items) + ")"
+            return f"({f})"
+        return "(" + " OR ".join(_compile_sql(n, d, ps) for n in node.items) + ")"
     # SQL's NULL (a missing field) must count as false before it is negated.
-    return f"(NOT COALESCE({_sql_tree(node.item, leaf, params, false)}, {false}))"
+    return f"(NOT COALESCE({_compile_sql(node.item, d, ps)}, {f}))"
 
 
 def to_sqlite(node: FilterNode | None, column: str = "metadata") -> tuple[str, list[Any]]:
-    """Compile to an SQLite/libSQL ``WHERE`` fragment over a JSON text column.
+    """Compile to an SQLite/libSQL ``WHERE`` fragment over a JSON text column (``?`` params).
 
     ``path == string`` compiles to ``json_extract(col, '$.path') = ?`` exactly, so expression
     indexes on ``json_extract(metadata, '$.thread_id')`` are used.
@@ -288,46 +379,7 @@ def to_sqlite(node: FilterNode | None, column: str = "metadata") -> tuple[str, l
     if node is None:
         return "1=1", []
     params: list[Any] = []
-
-    def leaf(n: Cmp | Exists, ps: list[Any]) -> str:
-        jp = f"'$.{n.path}'"
-        val = f"json_extract({column}, {jp})"
-        typ = f"json_type({column}, {jp})"
-        if isinstance(n, Exists):
-            return f"({typ} IS {'NOT ' if n.exists else ''}NULL)"
-
-        def eq(v: Scalar) -> str:
-            if v is None:
-                return f"({typ} IS NULL OR {typ} = 'null')"
-            if isinstance(v, bool):
-                return f"({typ} = '{'true' if v else 'false'}')"
-            if isinstance(v, str):
-                ps.append(v)
-                return f"{val} = ?"
-            ps.append(v)
-            return f"({typ} IN ('integer', 'real') AND {val} = ?)"
-
-        if n.op == "$eq":
-            return eq(n.value)
-        if n.op == "$ne":
-            return f"(NOT {eq(n.value)})" if n.value is None else f"(NOT COALESCE({eq(n.value)}, 0))"
-        if n.op in ("$in", "$nin"):
-            parts = [eq(v) for v in n.value] or ["1=0"]
-            inner = "(" + " OR ".join(f"COALESCE({p}, 0)" for p in parts) + ")"
-            return inner if n.op == "$in" else f"(NOT {inner})"
-        sym = _RANGE_OPS[n.op]
-        ps.append(n.value)
-        kinds = "('text')" if isinstance(n.value, str) else "('integer', 'real')"
-        return f"({typ} IN {kinds} AND {val} {sym} ?)"
-
-    return _sql_tree(node, leaf, params, "0"), params
-
-
-def _pg_path(path: str) -> tuple[str, str]:
-    segs = path.split(".")
-    if len(segs) == 1:
-        return f"'{segs[0]}'", "single"
-    return "'{" + ",".join(segs) + "}'", "multi"
+    return _compile_sql(node, _Sqlite(column), params), params
 
 
 def to_postgres(node: FilterNode | None, column: str = "metadata") -> tuple[str, list[Any]]:
@@ -339,39 +391,7 @@ def to_postgres(node: FilterNode | None, column: str = "metadata") -> tuple[str,
     if node is None:
         return "TRUE", []
     params: list[Any] = []
-
-    def leaf(n: Cmp | Exists, ps: list[Any]) -> str:
-        key, kind = _pg_path(n.path)
-        obj = f"({column} -> {key})" if kind == "single" else f"({column} #> {key})"
-        txt = f"({column} ->> {key})" if kind == "single" else f"({column} #>> {key})"
-        typ = f"jsonb_typeof{obj}"
-        if isinstance(n, Exists):
-            return f"({obj} IS {'NOT ' if n.exists else ''}NULL)"
-
-        def eq(v: Scalar) -> str:
-            if v is None:
-                return f"({obj} IS NULL OR {typ} = 'null')"
-            if isinstance(v, str):
-                ps.append(v)
-                return f"({txt} = %s AND {typ} = 'string')"
-            ps.append(json.dumps(v))
-            return f"({obj} = %s::jsonb)"
-
-        if n.op == "$eq":
-            return eq(n.value)
-        if n.op == "$ne":
-            return f"(NOT {eq(n.value)})" if n.value is None else f"(NOT COALESCE({eq(n.value)}, FALSE))"
-        if n.op in ("$in", "$nin"):
-            parts = [f"COALESCE({eq(v)}, FALSE)" for v in n.value] or ["FALSE"]
-            inner = "(" + " OR ".join(parts) + ")"
-            return inner if n.op == "$in" else f"(NOT {inner})"
-        sym = _RANGE_OPS[n.op]
-        ps.append(n.value)
-        if isinstance(n.value, str):
-            return f"({typ} = 'string' AND {txt} {sym} %s)"
-        return f"({typ} = 'number' AND ({txt})::double precision {sym} %s)"
-
-    return _sql_tree(node, leaf, params, "FALSE"), params
+    return _compile_sql(node, _Postgres(column), params), params
 
 
 # -- MongoDB compilation --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ thread) when that is cheaper.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,11 +172,14 @@ class PgVector(VectorStore):
                 (index_name, dimension, metric, kind),
             )
 
-    def build_index(self, index_name: str, index_config: dict[str, Any] | None = None) -> None:
+    def build_index(
+        self, index_name: str, index_config: dict[str, Any] | None = None, maintenance_work_mem: str = "1GB"
+    ) -> None:
         """(Re)build the ANN index of an existing table, e.g. after a bulk load (building HNSW
         once over loaded rows is much faster than growing it row by row; IVFFlat needs the data
         to choose its lists). ``index_config`` as in :meth:`create_index`; ``{"type": "flat"}``
-        drops the ANN index.
+        drops the ANN index. ``maintenance_work_mem`` is set for the build only: an HNSW graph
+        that does not fit in it is built far more slowly (pgvector warns about this).
 
         Raises:
             IndexNotFoundError: if the index does not exist.
@@ -187,7 +191,10 @@ class PgVector(VectorStore):
         _, metric = self._index_info(index_name)
         _, opclass = _OPS[metric]
         table = self._t(index_name)
+        if not re.fullmatch(r"\d+\s*(kB|MB|GB)", maintenance_work_mem):
+            raise ValidationError("maintenance_work_mem must look like '512MB' or '1GB'")
         with self._conn() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL maintenance_work_mem = '{maintenance_work_mem}'")
             conn.execute(f'DROP INDEX IF EXISTS {self._prefix}"{index_name}_vector_idx"')
             if kind == "hnsw":
                 conn.execute(
