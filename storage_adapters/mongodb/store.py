@@ -661,6 +661,42 @@ class MongoDBStore(MemoryStorage):
         with self._errors():
             self._om.delete_many({"lookupKey": lookup_key})
 
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        """Compare-and-set on the stored value: read it, compute, then update only where the
+        field still holds what was read (a resource is inserted only where none exists, the
+        unique index on ``id`` rejecting a concurrent creator); on a lost race, read again.
+        Works on standalone servers too (no transactions needed)."""
+        import pymongo
+
+        coll = self._threads if scope == "thread" else self._resources
+        field = "metadata.workingMemory" if scope == "thread" else "workingMemory"
+        delay = 0.005
+        with self._errors():
+            for _ in range(100):
+                doc = coll.find_one({"id": key}, {"_id": 0, "metadata": 1, "workingMemory": 1})
+                if doc is None and scope == "thread":
+                    raise ThreadNotFoundError(key)
+                holder = (doc or {}).get("metadata") if scope == "thread" else doc
+                raw = (holder or {}).get("workingMemory")
+                current = raw if isinstance(raw, str) else None
+                new = fn(current)
+                if new is None or new == current:
+                    return current
+                update: dict[str, Any] = {"$set": {field: new, "updatedAt": now}}
+                if scope == "resource":
+                    update["$setOnInsert"] = {"metadata": {}, "createdAt": now}
+                try:
+                    result = coll.update_one({"id": key, field: raw}, update, upsert=doc is None)
+                except pymongo.errors.DuplicateKeyError:
+                    result = None  # another process created the resource first
+                if result is not None and (result.matched_count or result.upserted_id is not None):
+                    return new
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 0.2)
+        raise ConcurrencyError(f"working memory of {scope} {key!r} kept changing; gave up after 100 attempts")
+
     # -- clone ----------------------------------------------------------------------------------
 
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:

@@ -623,6 +623,50 @@ class PostgresStore(MemoryStorage):
 
         self._write(work)
 
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        """One transaction: the thread row is locked with ``SELECT ... FOR UPDATE``; a resource
+        (whose row may not exist yet) with a transaction-scoped advisory lock on its id, so
+        concurrent read-modify-writes from any number of processes serialise."""
+
+        def work(conn: Any) -> str | None:
+            if scope == "thread":
+                row = conn.execute(
+                    f"SELECT metadata FROM {self._threads} WHERE id = %s FOR UPDATE", (key,)
+                ).fetchone()
+                if row is None:
+                    raise ThreadNotFoundError(key)
+                meta = _sql.load_json(row[0]) or {}
+                raw = meta.get("workingMemory")
+                current = raw if isinstance(raw, str) else None
+                new = fn(current)
+                if new is None or new == current:
+                    return current
+                conn.execute(
+                    f"UPDATE {self._threads} SET metadata = COALESCE(metadata, '{{}}'::jsonb) || %s::jsonb, "
+                    '"updatedAt" = %s, "updatedAtZ" = %s WHERE id = %s',
+                    (dumps({"workingMemory": new}), _naive(now), now, key),
+                )
+                return new
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mastra_wm:{self.schema_name}:{key}",))
+            row = conn.execute(
+                f'SELECT "workingMemory" FROM {self._resources} WHERE id = %s FOR UPDATE', (key,)
+            ).fetchone()
+            current = row[0] if row is not None else None
+            new = fn(current)
+            if new is None or new == current:
+                return current
+            conn.execute(
+                self._RESOURCE_INSERT.format(t=self._resources)
+                + 'ON CONFLICT (id) DO UPDATE SET "workingMemory" = excluded."workingMemory", '
+                '"updatedAt" = excluded."updatedAt", "updatedAtZ" = excluded."updatedAtZ"',
+                (key, new, "{}", _naive(now), _naive(now), now, now),
+            )
+            return new
+
+        return self._write(work)
+
     # -- clone ----------------------------------------------------------------------------------
 
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:

@@ -678,6 +678,47 @@ class SQLAlchemyStore(MemoryStorage):
 
         self._write(work)
 
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        """One transaction with the row locked (``SELECT ... FOR UPDATE``; ``BEGIN IMMEDIATE`` on
+        SQLite). Two processes creating the same resource at once: the loser's insert hits the
+        primary key and is retried, now finding (and locking) the winner's row."""
+        import sqlalchemy as sa
+
+        t = self._t
+
+        def work(conn: Any) -> str | None:
+            if scope == "thread":
+                row = conn.execute(t.thread_select().where(t.threads.c.id == key).with_for_update()).first()
+                if row is None:
+                    raise ThreadNotFoundError(key)
+                thread = _sql.row_to_thread(row)
+                raw = thread.metadata.get("workingMemory")
+                current = raw if isinstance(raw, str) else None
+                new = fn(current)
+                if new is None or new == current:
+                    return current
+                conn.execute(t.threads.update().where(t.threads.c.id == key).values(
+                    metadata={**thread.metadata, "workingMemory": new}, **t.ts_values("updatedAt", now)))
+                return new
+            row = conn.execute(t.resource_select().where(t.resources.c.id == key).with_for_update()).first()
+            resource = _sql.row_to_resource(row) if row else Resource(id=key, created_at=now, updated_at=now)
+            new = fn(resource.working_memory)
+            if new is None or new == resource.working_memory:
+                return resource.working_memory
+            self._put_resource(conn, resource.model_copy(update={"working_memory": new, "updated_at": now}),
+                               row is not None)
+            return new
+
+        for attempt in range(3):
+            try:
+                return self._write(work)
+            except StorageError as exc:
+                if attempt == 2 or not isinstance(exc.__cause__, sa.exc.IntegrityError):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- clone ----------------------------------------------------------------------------------
 
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:

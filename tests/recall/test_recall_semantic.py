@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,22 +35,24 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any, unique: str) -> Itera
             pair = (LibSQLStore(url), LibSQLVector(url))
         elif kind == "pgvector":
             url = request.getfixturevalue("pg_url")
-            from storage_adapters.pg import PgVector
+            from storage_adapters.pg import PgVector, PostgresStore
 
-            pair = (LibSQLStore(f"file:{tmp_path / 'sr.db'}"), PgVector(url, schema_name=f"sr_{unique}"))
+            pair = (PostgresStore(url, schema_name=f"sr_{unique}"), PgVector(url, schema_name=f"sr_{unique}"))
         else:
             url = request.getfixturevalue("mongo_url")
-            from storage_adapters.mongodb import MongoDBVector
+            from storage_adapters.mongodb import MongoDBStore, MongoDBVector
 
-            pair = (LibSQLStore(f"file:{tmp_path / 'sr.db'}"), MongoDBVector(url, db_name=f"sr_{unique}"))
+            pair = (MongoDBStore(url, db_name=f"sr_{unique}"), MongoDBVector(url, db_name=f"sr_{unique}"))
         made.append(pair)
         return pair
 
     yield make
     for store, vec in made:
         if request.param == "pgvector":
-            for name in vec.list_indexes():
-                vec.delete_index(name)
+            import psycopg
+
+            with psycopg.connect(os.environ["MASTRA_TEST_PG_URL"], autocommit=True) as conn:
+                conn.execute(f'DROP SCHEMA IF EXISTS "sr_{unique}" CASCADE')
         if request.param == "mongodb":
             vec._client.drop_database(f"sr_{unique}")  # type: ignore[attr-defined]
         vec.close()

@@ -50,11 +50,33 @@ JSON_SCHEMA = {
 }
 
 
-@pytest.fixture(params=["inmemory", "libsql"])
-def store(request: pytest.FixtureRequest, db_url: str) -> Iterator[Any]:
-    s = InMemoryStore() if request.param == "inmemory" else LibSQLStore(db_url)
+@pytest.fixture(params=["inmemory", "libsql", "pg", "mongodb"])
+def store(request: pytest.FixtureRequest, db_url: str, unique: str) -> Iterator[Any]:
+    if request.param == "inmemory":
+        s: Any = InMemoryStore()
+    elif request.param == "libsql":
+        s = LibSQLStore(db_url)
+    elif request.param == "pg":
+        s = _open("pg", request.getfixturevalue("pg_url"), f"wm_{unique}")
+    else:
+        s = _open("mongodb", request.getfixturevalue("mongo_url"), f"wm_{unique}")
     yield s
+    _drop(request.param, f"wm_{unique}")
     s.close()
+
+
+def _drop(kind: str, name: str) -> None:
+    import os
+
+    if kind == "pg":
+        import psycopg
+
+        with psycopg.connect(os.environ["MASTRA_TEST_PG_URL"], autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    elif kind == "mongodb":
+        import pymongo
+
+        pymongo.MongoClient(os.environ["MASTRA_TEST_MONGODB_URL"]).drop_database(name)
 
 
 def _mem(store: Any, **wm: Any) -> Memory:
@@ -248,35 +270,76 @@ WORKER = textwrap.dedent(
     """
     import json, sys
     from mastra_memory import Memory
-    from storage_adapters.libsql import LibSQLStore
-    url, worker, n, scope = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-    schema = json.loads(sys.argv[5])
-    memory = Memory(storage=LibSQLStore(url), options={"working_memory": {"enabled": True, "schema": schema,
-                                                                          "scope": scope}})
+    kind, url, worker, n, scope, schema = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], \
+        json.loads(sys.argv[6])
+    if kind == "libsql":
+        from storage_adapters.libsql import LibSQLStore
+        store = LibSQLStore(url)
+    elif kind == "pg":
+        from storage_adapters.pg import PostgresStore
+        store = PostgresStore(url, schema_name=sys.argv[7])
+    elif kind == "mongodb":
+        from storage_adapters.mongodb import MongoDBStore
+        store = MongoDBStore(url, db_name=sys.argv[7])
+    else:
+        from storage_adapters.sqlalchemy import SQLAlchemyStore
+        store = SQLAlchemyStore(url)
+    memory = Memory(storage=store, options={"working_memory": {"enabled": True, "schema": schema, "scope": scope}})
+    tid, rid = sys.argv[8], sys.argv[9]
     for j in range(n):
-        memory.merge_working_memory("t1", "ana", {"fields": {f"p{worker}_{j}": j}})
+        memory.merge_working_memory(tid, rid, {"fields": {f"p{worker}_{j}": j}})
     memory.close()
     """
 )
 
+_KINDS = ["libsql", "pg", "mongodb", "mariadb"]
+
+
+def _open(kind: str, url: str, name: str) -> Any:
+    if kind == "libsql":
+        return LibSQLStore(url)
+    if kind == "pg":
+        from storage_adapters.pg import PostgresStore
+
+        return PostgresStore(url, schema_name=name)
+    if kind == "mongodb":
+        from storage_adapters.mongodb import MongoDBStore
+
+        return MongoDBStore(url, db_name=name)
+    from storage_adapters.sqlalchemy import SQLAlchemyStore
+
+    return SQLAlchemyStore(url)
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scope", ["resource", "thread"])
-def test_concurrent_processes_lose_no_field(db_url: str, scope: str) -> None:
-    setup = LibSQLStore(db_url)
-    _mem(setup, schema=JSON_SCHEMA, scope=scope)
-    setup.close()
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, db_url, str(i), "15", scope, json.dumps(JSON_SCHEMA)],
-                         cwd=ROOT, stderr=subprocess.PIPE)
-        for i in range(4)
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err.decode()
-    check = LibSQLStore(db_url)
-    memory = Memory(storage=check, options={"working_memory": {"enabled": True, "schema": JSON_SCHEMA,
-                                                               "scope": scope}})
-    fields = json.loads(memory.get_working_memory("t1", "ana") or "{}")["fields"]
-    assert len(fields) == 60 and fields["p3_14"] == 14
-    check.close()
+@pytest.mark.parametrize("kind", _KINDS)
+def test_concurrent_processes_lose_no_field(kind: str, scope: str, db_url: str, unique: str) -> None:
+    import os
+
+    url = {"libsql": db_url, "pg": os.environ.get("MASTRA_TEST_PG_URL"),
+           "mongodb": os.environ.get("MASTRA_TEST_MONGODB_URL"),
+           "mariadb": os.environ.get("MASTRA_TEST_MARIADB_URL")}[kind]
+    if not url:
+        pytest.skip(f"no {kind} server configured (scripts/services.sh start)")
+    name = f"wm_{unique}"
+    tid, rid = f"t-{unique}", f"r-{unique}"  # MariaDB's `test` database is shared between runs
+    setup = _open(kind, url, name)
+    Memory(storage=setup).create_thread(rid, thread_id=tid)
+    try:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", WORKER, kind, url, str(i), "15", scope, json.dumps(JSON_SCHEMA),
+                              name, tid, rid], cwd=ROOT, stderr=subprocess.PIPE)
+            for i in range(4)
+        ]
+        for p in procs:
+            _, err = p.communicate(timeout=180)
+            assert p.returncode == 0, err.decode()
+        memory = Memory(storage=setup, options={"working_memory": {"enabled": True, "schema": JSON_SCHEMA,
+                                                                   "scope": scope}})
+        fields = json.loads(memory.get_working_memory(tid, rid) or "{}")["fields"]
+        assert len(fields) == 60 and fields["p3_14"] == 14
+    finally:
+        setup.delete_thread(tid)
+        _drop(kind, name)
+        setup.close()
