@@ -26,6 +26,7 @@ import html
 import logging
 import re
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
@@ -94,6 +95,12 @@ class SemanticRecall:
         storage: The memory storage (messages, threads).
         vector: A :class:`~storage_adapters.vector_base.VectorStore`.
         embedder: An embedder or model string (see :func:`~mastra_memory.embedders.resolve_embedder`).
+
+    Attributes:
+        embedder: The resolved, cached embedder.
+        keywords: The in-process BM25 index used by hybrid retrieval.
+        last_query_embedding_seconds: Time the last search spent embedding its query (seconds),
+            so callers can report search latency without it.
     """
 
     def __init__(self, storage: MemoryStorage, vector: VectorStore, embedder: Any) -> None:
@@ -248,12 +255,11 @@ class SemanticRecall:
         if not query or not query.strip():
             return []
         name = self.index_name(config)
-        import time
-
         started = time.perf_counter()
         qvec = self.embedder.embed_many([query])[0]
         self.last_query_embedding_seconds = time.perf_counter() - started
-        n = config.candidates or max(50, 5 * config.top_k) if config.hybrid else config.top_k * 3
+        # candidates per ranking: enough for fusion, or for chunks of one message to collapse
+        n = config.candidates or (max(50, 5 * config.top_k) if config.hybrid else 3 * config.top_k)
         flt = self._scope_filter(thread_id, resource_id, config)
         try:
             results = self.vector.query(name, qvec, top_k=n, filter=flt)
