@@ -32,7 +32,8 @@ class LocalEmbedder:
 
     Args:
         model: ``"local/all-minilm-l6-v2"`` (the only local model so far; case-insensitive).
-        batch_size: Texts per ONNX run (32); texts are sorted by length to limit padding.
+        batch_size: Texts per ONNX run (4); texts are sorted by length first. Small batches
+            waste less on padding: on LoCoMo turns with context, 4 ran 2x faster than 32.
         threads: ONNX Runtime intra-op threads (default: the runtime's choice).
         tokenizer_path: Use this ``tokenizer.json`` instead of the bundled one.
 
@@ -48,7 +49,7 @@ class LocalEmbedder:
     max_input_chars = 1000
 
     def __init__(
-        self, model: str = "local/all-minilm-l6-v2", *, batch_size: int = 32, threads: int | None = None,
+        self, model: str = "local/all-minilm-l6-v2", *, batch_size: int = 4, threads: int | None = None,
         tokenizer_path: str | Path | None = None,
     ) -> None:
         key = model.lower().removeprefix("local/")
