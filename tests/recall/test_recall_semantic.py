@@ -181,7 +181,7 @@ def test_hybrid_finds_stemmed_keyword_matches(backend: Backend) -> None:
                               memory_options={"semantic_recall": {"top_k": 1, "message_range": 0, "hybrid": True,
                                                                   "context_messages": 0}}).semantic_hits
     target = dense.list_messages("t", per_page=1).messages[-1].id
-    assert hybrid_hit[0].message_id == target
+    assert hybrid_hit[0].message_id == target, (hybrid_hit, dense_hit, target)
     assert 0.0 <= hybrid_hit[0].score <= 1.0
     assert dense_hit[0].message_id != target
 
