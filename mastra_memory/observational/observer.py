@@ -39,14 +39,9 @@ def resolve_chat_model(model: Any, settings: dict[str, Any] | None = None) -> Ch
     if hasattr(model, "generate"):
         return model  # type: ignore[no-any-return]
     if isinstance(model, str):
-        try:
-            from mastra_memory.models import resolve_model  # type: ignore[attr-defined]
-        except ImportError as exc:
-            raise ConfigurationError(
-                f"cannot resolve model string {model!r}: mastra_memory.models.resolve_model is "
-                "not available; pass a model object"
-            ) from exc
-        return resolve_model(model, settings or {})  # type: ignore[no-any-return]
+        from mastra_memory.models import resolve_model
+
+        return resolve_model(model, settings or {})
     raise ConfigurationError(f"not a chat model: {model!r}")
 
 
