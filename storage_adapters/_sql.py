@@ -27,6 +27,7 @@ from mastra_memory.types import (
 from storage_adapters.base import MessageQuery, ThreadQuery
 
 __all__ = [
+    "KV",
     "MESSAGES",
     "MIGRATIONS_TABLE",
     "OBSERVATIONAL_MEMORY",
@@ -44,6 +45,7 @@ RESOURCES = "mastra_resources"
 OBSERVATIONAL_MEMORY = "mastra_observational_memory"
 MIGRATIONS_TABLE = "mastra_memory_migrations"
 THREAD_STATS = "mastra_memory_thread_stats"
+KV = "mastra_kv"
 
 THREAD_ORDER_COLUMNS = {"created_at": '"createdAt"', "updated_at": '"updatedAt"'}
 
@@ -154,6 +156,17 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
             ),
         ),
         Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
+        Migration(
+            4,
+            "key-value memory",
+            (
+                f'CREATE TABLE IF NOT EXISTS {d.t(KV)} (namespace TEXT NOT NULL, "key" TEXT NOT NULL, '
+                'value TEXT NOT NULL, "expiresAt" TEXT, "createdAt" TEXT NOT NULL, '
+                '"updatedAt" TEXT NOT NULL, PRIMARY KEY (namespace, "key"))',
+                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") '
+                'WHERE "expiresAt" IS NOT NULL',
+            ),
+        ),
         Migration(
             6,
             "per-thread message counts kept by triggers (a page's total without counting rows)",
@@ -589,3 +602,97 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
         ),
         Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
     ]
+
+
+# -- key-value memory (table mastra_kv) -----------------------------------------------------------
+# Every statement addresses rows by the primary key (namespace, "key") or by the partial index on
+# "expiresAt"; prefix listing is a range on the primary key. Timestamp parameters are whatever the
+# backend stores in its timestamp columns (ISO text in libSQL).
+
+KV_LIVE = '("expiresAt" IS NULL OR "expiresAt" > {p})'
+
+
+def kv_upsert_sql(d: Dialect) -> str:
+    """Params ``(namespace, key, value_json, expiresAt, createdAt, updatedAt)``; an overwrite keeps
+    ``createdAt`` unless the old entry had expired."""
+    p, t = d.param, d.t(KV)
+    return (
+        f'INSERT INTO {t} (namespace, "key", value, "expiresAt", "createdAt", "updatedAt") '
+        f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}) "
+        'ON CONFLICT (namespace, "key") DO UPDATE SET value = excluded.value, '
+        '"expiresAt" = excluded."expiresAt", "updatedAt" = excluded."updatedAt", '
+        f'"createdAt" = CASE WHEN {t}."expiresAt" IS NOT NULL AND {t}."expiresAt" <= excluded."updatedAt" '
+        f'THEN excluded."createdAt" ELSE {t}."createdAt" END'
+    )
+
+
+def kv_select_sql(d: Dialect, for_update: bool = False) -> str:
+    """Params ``(namespace, key)``; the row whether live or not."""
+    p = d.param
+    lock = " FOR UPDATE" if for_update and d.name == "postgres" else ""
+    return (
+        f'SELECT value, "expiresAt", "createdAt", "updatedAt" FROM {d.t(KV)} '
+        f'WHERE namespace = {p} AND "key" = {p}{lock}'
+    )
+
+
+def kv_exists_sql(d: Dialect) -> str:
+    """Params ``(namespace, key, now)``."""
+    p = d.param
+    return f'SELECT 1 FROM {d.t(KV)} WHERE namespace = {p} AND "key" = {p} AND {KV_LIVE.format(p=p)}'
+
+
+def kv_delete_sql(d: Dialect) -> str:
+    """Params ``(namespace, key)``; returns the deleted row's ``expiresAt``."""
+    p = d.param
+    return f'DELETE FROM {d.t(KV)} WHERE namespace = {p} AND "key" = {p} RETURNING "expiresAt"'
+
+
+def kv_delete_expired_one_sql(d: Dialect) -> str:
+    """Params ``(namespace, key, now)``: delete the row only if it has expired."""
+    p = d.param
+    return f'DELETE FROM {d.t(KV)} WHERE namespace = {p} AND "key" = {p} AND "expiresAt" <= {p}'
+
+
+def kv_list_keys_sql(
+    d: Dialect, namespace: str, prefix: str, upper: str | None, after_key: str | None, now: Any, limit: int
+) -> tuple[str, list[Any]]:
+    """A primary-key range scan for one page of live keys (see ``prefix_upper_bound``)."""
+    p = d.param
+    where = [f"namespace = {p}", KV_LIVE.format(p=p)]
+    params: list[Any] = [namespace, now]
+    if prefix:
+        where.append(f'"key" >= {p}')
+        params.append(prefix)
+    if upper is not None and prefix:
+        where.append(f'"key" < {p}')
+        params.append(upper)
+    if after_key is not None:
+        where.append(f'"key" > {p}')
+        params.append(after_key)
+    sql = f'SELECT "key" FROM {d.t(KV)} WHERE {" AND ".join(where)} ORDER BY "key" LIMIT {p}'
+    return sql, [*params, limit]
+
+
+def kv_clear_sql(d: Dialect) -> str:
+    """Params ``(namespace,)``."""
+    return f"DELETE FROM {d.t(KV)} WHERE namespace = {d.param}"
+
+
+def kv_stats_sql(d: Dialect) -> str:
+    """Params ``(namespace, now)``: ``(live keys, bytes of their values)``."""
+    p = d.param
+    size = "octet_length(value)" if d.name == "postgres" else "length(CAST(value AS BLOB))"
+    return (
+        f"SELECT count(*), coalesce(sum({size}), 0) FROM {d.t(KV)} "
+        f"WHERE namespace = {p} AND {KV_LIVE.format(p=p)}"
+    )
+
+
+def kv_purge_sql(d: Dialect) -> str:
+    """Params ``(now, limit)``: delete one batch of expired rows, found by the expiry index."""
+    p, t = d.param, d.t(KV)
+    return (
+        f'DELETE FROM {t} WHERE (namespace, "key") IN (SELECT namespace, "key" FROM {t} '
+        f'WHERE "expiresAt" <= {p} LIMIT {p})'
+    )

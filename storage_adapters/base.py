@@ -22,19 +22,25 @@ Contract (checked by :mod:`mastra_memory.testing`, the conformance suite every a
   in ``mastra_observational_memory``, one row per generation; every commit goes through the
   serialized ``_om_update`` hook and the pure mutations of :mod:`storage_adapters._om`; saving a
   new message never places it at or before its scope's observation cursor.
+* Key-value memory (``kv_*``, table ``mastra_kv``, primary key ``(namespace, key)``) stores each
+  value's JSON text verbatim so every JSON value keeps its type; expired entries are never
+  returned; ``kv_increment`` and ``kv_compare_and_set`` are atomic across processes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import re
 import threading
+import time
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, TypeVar
 
 from mastra_memory.errors import ResourceMismatchError, ThreadNotFoundError, ValidationError
 from mastra_memory.observational.records import (
@@ -60,6 +66,24 @@ from mastra_memory.types import (
     validate_id,
     validate_json,
 )
+from storage_adapters._kv import (
+    DEFAULT_MAX_KV_VALUE_BYTES,
+    KV_MAX_KEY_LENGTH,
+    KV_MISSING,
+    KVEntry,
+    KVKeyPage,
+    KVModifier,
+    KVRow,
+    KVStats,
+    KVWrite,
+    canonical_json,
+    decode_kv_value,
+    encode_kv_value,
+    validate_kv_key,
+    validate_kv_namespace,
+    validate_kv_number,
+    validate_kv_ttl,
+)
 
 if TYPE_CHECKING:
     from storage_adapters._om import CommitResult, Mutation, ObservationCommit
@@ -67,6 +91,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "Direction",
+    "KVEntry",
+    "KVKeyPage",
+    "KVStats",
     "MemoryStorage",
     "MessageQuery",
     "PerPage",
@@ -76,6 +103,8 @@ __all__ = [
     "validate_metadata_filter",
     "validate_pagination",
 ]
+
+logger = logging.getLogger(__name__)
 
 Direction = Literal["ASC", "DESC"]
 ThreadOrder = Literal["created_at", "updated_at"]
@@ -855,6 +884,249 @@ class MemoryStorage(ABC):
         raise NotImplementedError(_om_missing(self))
 
 
+    # -- key-value memory -----------------------------------------------------------------------
+    #
+    # Namespaced keys holding any JSON value, with optional expiry (table ``mastra_kv``). The
+    # public ``kv_*`` methods validate and encode once; backends implement the ``_kv_*`` hooks
+    # below, which by default raise NotImplementedError so a backend without key-value support
+    # fails clearly. Expired entries are invisible to every read, deleted when a read meets
+    # them, and swept in bounded batches at most every ``kv_purge_interval`` seconds by writes
+    # (and completely by :meth:`kv_purge_expired`).
+
+    max_kv_value_bytes: int = DEFAULT_MAX_KV_VALUE_BYTES
+    kv_purge_interval: float = 60.0
+    kv_purge_batch: int = 1000
+    _kv_next_purge: float = 0.0
+
+    def kv_set(self, namespace: str, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` under ``(namespace, key)``, replacing what was there.
+
+        Args:
+            namespace: See :func:`~storage_adapters._kv.validate_kv_namespace`.
+            key: See :func:`~storage_adapters._kv.validate_kv_key` (1-512 characters).
+            value: Any JSON value; it comes back with its type (see :mod:`storage_adapters._kv`).
+            ttl: Seconds until the entry expires (finite, > 0); ``None`` (default) never
+                expires and clears an earlier expiry.
+
+        Raises:
+            ValidationError: on a bad namespace, key, ttl, or a value that is not JSON or is over
+                :attr:`max_kv_value_bytes`.
+        """
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        seconds = validate_kv_ttl(ttl)
+        encoded = encode_kv_value(value, self.max_kv_value_bytes)
+        now = now_utc()
+        self._kv_set(ns, k, encoded, _expiry(now, seconds), now)
+        self._kv_maybe_purge(now)
+
+    def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        """Return the live entry (decoded value and times) or ``None`` if missing or expired."""
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        row = self._kv_get(ns, k, now_utc())
+        if row is None:
+            return None
+        return KVEntry(ns, k, decode_kv_value(row.value_json), row.expires_at, row.created_at, row.updated_at)
+
+    def kv_exists(self, namespace: str, key: str) -> bool:
+        """True if a live (unexpired) entry exists."""
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        return self._kv_exists(ns, k, now_utc())
+
+    def kv_delete(self, namespace: str, key: str) -> bool:
+        """Delete an entry. Returns True if a live entry was deleted (idempotent)."""
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        return self._kv_delete(ns, k, now_utc())
+
+    def kv_list_keys(
+        self, namespace: str, prefix: str | None = None, after_key: str | None = None, limit: int = 1000
+    ) -> KVKeyPage:
+        """One page of live keys in ascending code-point order (keyset pagination).
+
+        Args:
+            namespace: The namespace.
+            prefix: Only keys starting with this string (``None`` or ``""``: all).
+            after_key: Only keys after this one (the previous page's ``next_after``).
+            limit: Page size, 1-10,000 (1,000).
+
+        Returns:
+            The keys and ``next_after`` (``None`` on the last page). Pages stay consistent
+            under concurrent writes: no key is skipped or repeated because another was added
+            or deleted, as there are no offsets.
+
+        Raises:
+            ValidationError: on a bad namespace, prefix, cursor or limit.
+        """
+        ns = validate_kv_namespace(namespace)
+        if prefix is not None and not isinstance(prefix, str):
+            raise ValidationError("prefix must be a string")
+        if after_key is not None:
+            validate_kv_key(after_key, max_length=4 * KV_MAX_KEY_LENGTH)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise ValidationError(f"limit must be an integer from 1 to 10000, got {limit!r}")
+        keys = self._kv_list_keys(ns, prefix or "", after_key, limit + 1, now_utc())
+        if len(keys) > limit:
+            return KVKeyPage(keys[:limit], keys[limit - 1])
+        return KVKeyPage(keys, None)
+
+    def kv_clear(self, namespace: str) -> int:
+        """Delete every entry of a namespace. Returns how many rows were deleted."""
+        return self._kv_clear(validate_kv_namespace(namespace))
+
+    def kv_increment(
+        self, namespace: str, key: str, by: int | float = 1, ttl: float | None = None
+    ) -> int | float:
+        """Atomically add ``by`` to a numeric value and return the new value.
+
+        A missing (or expired) key counts as ``0`` and is created, with ``ttl`` if given; an
+        existing key keeps its expiry (``ttl`` only applies on creation, like Redis'
+        ``INCR`` + ``EXPIRE NX``). ``int + int`` stays an ``int`` (unbounded); a ``float`` on
+        either side gives a ``float``. Concurrent increments from threads or processes are never
+        lost: the read and the write happen in one backend transaction.
+
+        Raises:
+            ValidationError: if ``by`` is not a number, the stored value is not a number
+                (``bool`` included), or the result is not finite.
+        """
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        step = validate_kv_number(by)
+        seconds = validate_kv_ttl(ttl)
+        now = now_utc()
+        out: list[int | float] = []
+
+        def add(row: KVRow | None) -> KVWrite:
+            current: Any = 0 if row is None else decode_kv_value(row.value_json)
+            if isinstance(current, bool) or not isinstance(current, (int, float)):
+                raise ValidationError(
+                    f"can not increment {ns}/{k}: it holds a {type(current).__name__}, not a number"
+                )
+            result = current + step
+            if isinstance(result, float) and not math.isfinite(result):
+                raise ValidationError(f"incrementing {ns}/{k} would give {result!r}")
+            out.clear()
+            out.append(result)
+            expires = _expiry(now, seconds) if row is None else row.expires_at
+            return KVWrite(encode_kv_value(result, self.max_kv_value_bytes), expires)
+
+        self._kv_modify(ns, k, now, add)
+        self._kv_maybe_purge(now)
+        return out[0]
+
+    def kv_compare_and_set(
+        self, namespace: str, key: str, expected: Any, new: Any, ttl: float | None = None
+    ) -> bool:
+        """Atomically replace the value with ``new`` only if it currently equals ``expected``.
+
+        Args:
+            expected: The value the entry must hold, compared type-strictly
+                (``1 != 1.0 != True``, object key order ignored), or :data:`KV_MISSING` to
+                require that the key does not exist (``None`` means a stored JSON ``null``).
+            new: The value to store.
+            ttl: Expiry of the new value in seconds (``None``: never).
+
+        Returns:
+            True if the value was replaced, False if the current value differed.
+
+        Raises:
+            ValidationError: on bad input.
+        """
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        seconds = validate_kv_ttl(ttl)
+        want = None if expected is KV_MISSING else canonical_json(
+            decode_kv_value(encode_kv_value(expected, self.max_kv_value_bytes))
+        )
+        encoded = encode_kv_value(new, self.max_kv_value_bytes)
+        now = now_utc()
+        swapped: list[bool] = [False]
+
+        def swap(row: KVRow | None) -> KVWrite | None:
+            if want is None:
+                ok = row is None
+            else:
+                ok = row is not None and canonical_json(decode_kv_value(row.value_json)) == want
+            swapped[0] = ok
+            return KVWrite(encoded, _expiry(now, seconds)) if ok else None
+
+        self._kv_modify(ns, k, now, swap)
+        self._kv_maybe_purge(now)
+        return swapped[0]
+
+    def kv_stats(self, namespace: str) -> KVStats:
+        """Live keys and their encoded bytes in a namespace (one indexed range scan)."""
+        return self._kv_stats(validate_kv_namespace(namespace), now_utc())
+
+    def kv_purge_expired(self) -> int:
+        """Delete every expired entry now (all namespaces). Returns how many were deleted."""
+        total = 0
+        now = now_utc()
+        while True:
+            deleted = self._kv_purge_expired(now, self.kv_purge_batch)
+            total += deleted
+            if deleted < self.kv_purge_batch:
+                return total
+
+    def _kv_maybe_purge(self, now: datetime) -> None:
+        """Sweep one bounded batch of expired entries if the purge interval has passed."""
+        tick = time.monotonic()
+        if tick < self._kv_next_purge:
+            return
+        self._kv_next_purge = tick + self.kv_purge_interval
+        try:
+            self._kv_purge_expired(now, self.kv_purge_batch)
+        except Exception:  # never fail a write because housekeeping failed
+            logger.warning("purging expired key-value entries failed", exc_info=True)
+
+    # -- key-value hooks (default: not supported) -------------------------------------------------
+
+    def _kv_unsupported(self, hook: str) -> NoReturn:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support key-value memory (missing hook {hook}); "
+            "use a store that does, such as storage_adapters.libsql.LibSQLStore or "
+            "storage_adapters.inmemory.InMemoryStore"
+        )
+
+    def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+        """Upsert the entry (``createdAt`` kept unless the old entry had expired; ``updatedAt=now``)."""
+        self._kv_unsupported("_kv_set")
+
+    def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
+        """Return the live row or None; an expired row is not returned (and may be deleted)."""
+        self._kv_unsupported("_kv_get")
+
+    def _kv_exists(self, namespace: str, key: str, now: datetime) -> bool:
+        """True if a live row exists (default: via :meth:`_kv_get`)."""
+        return self._kv_get(namespace, key, now) is not None
+
+    def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
+        """Delete the row; return True if it was live."""
+        self._kv_unsupported("_kv_delete")
+
+    def _kv_list_keys(
+        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
+    ) -> list[str]:
+        """Up to ``limit`` live keys ``> after_key`` starting with ``prefix``, ascending in
+        code-point order, as an index range (see :func:`~storage_adapters._kv.prefix_upper_bound`)."""
+        self._kv_unsupported("_kv_list_keys")
+
+    def _kv_clear(self, namespace: str) -> int:
+        """Delete every row of the namespace; return the count."""
+        self._kv_unsupported("_kv_clear")
+
+    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
+        """Atomic read-modify-write: in one transaction that excludes concurrent writers of the
+        key (across processes too), read the live row (None if missing or expired), call
+        ``modify`` and write what it returns (nothing if None). Exceptions from ``modify`` abort
+        the transaction and propagate unchanged."""
+        self._kv_unsupported("_kv_modify")
+
+    def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
+        """Count live rows and sum their value sizes (bytes of UTF-8) in the namespace."""
+        self._kv_unsupported("_kv_stats")
+
+    def _kv_purge_expired(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` rows with ``expiresAt <= now`` (indexed); return the count."""
+        self._kv_unsupported("_kv_purge_expired")
+
+
 def _om_missing(store: object) -> str:
     return (
         f"{type(store).__name__} does not support observational memory; use LibSQLStore, "
@@ -912,3 +1184,8 @@ def _as_id_list(ids: Any) -> list[str]:
 def dumps(value: Any) -> str:
     """Compact JSON as stored in metadata/content columns."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _expiry(now: datetime, ttl: float | None) -> datetime | None:
+    """``now + ttl`` rounded to the storage precision (milliseconds), or None."""
+    return None if ttl is None else truncate_ms(now + timedelta(seconds=ttl))

@@ -18,6 +18,7 @@ from mastra_memory.errors import ResourceMismatchError, ThreadNotFoundError, Val
 from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Message, Resource, Thread, now_utc
 from storage_adapters import _om
+from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
 from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
 from storage_adapters.inmemory_vector import InMemoryVector
 
@@ -46,6 +47,8 @@ class InMemoryStore(MemoryStorage):
         self._by_thread: dict[str, list[tuple[tuple[datetime, str], Message]]] = {}
         self._resources: dict[str, Resource] = {}
         self._om: dict[str, list[ObservationalMemoryRecord]] = {}  # generations, oldest first
+        self._kv: dict[str, dict[str, KVRow]] = {}
+        self._kv_keys: dict[str, list[str]] = {}  # per namespace, sorted (code-point order)
 
     @classmethod
     def from_url(cls, url: str = "memory://") -> InMemoryStore:
@@ -314,3 +317,89 @@ class InMemoryStore(MemoryStorage):
                 bucket.append((_key(m), m))
             bucket.sort(key=lambda e: e[0])
         return thread
+
+    # -- key-value memory -----------------------------------------------------------------------
+
+    def _kv_live(self, namespace: str, key: str, now: datetime) -> KVRow | None:
+        row = self._kv.get(namespace, {}).get(key)
+        if row is None:
+            return None
+        if row.expires_at is not None and row.expires_at <= now:
+            self._kv_remove(namespace, key)
+            return None
+        return row
+
+    def _kv_remove(self, namespace: str, key: str) -> KVRow | None:
+        rows = self._kv.get(namespace, {})
+        row = rows.pop(key, None)
+        if row is not None:
+            keys = self._kv_keys[namespace]
+            del keys[bisect.bisect_left(keys, key)]
+        return row
+
+    def _kv_put(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+        rows = self._kv.setdefault(namespace, {})
+        old = self._kv_live(namespace, key, now)
+        if old is None:
+            bisect.insort(self._kv_keys.setdefault(namespace, []), key)
+        rows[key] = KVRow(value_json, expires_at, old.created_at if old else now, now)
+
+    def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+        with self._lock:
+            self._kv_put(namespace, key, value_json, expires_at, now)
+
+    def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
+        with self._lock:
+            return self._kv_live(namespace, key, now)
+
+    def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
+        with self._lock:
+            row = self._kv_remove(namespace, key)
+        return row is not None and (row.expires_at is None or row.expires_at > now)
+
+    def _kv_list_keys(
+        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
+    ) -> list[str]:
+        with self._lock:
+            keys = self._kv_keys.get(namespace, [])
+            rows = self._kv.get(namespace, {})
+            i = bisect.bisect_left(keys, prefix)
+            if after_key is not None:
+                i = max(i, bisect.bisect_right(keys, after_key))
+            upper = prefix_upper_bound(prefix) if prefix else None
+            out: list[str] = []
+            while i < len(keys) and len(out) < limit:
+                key = keys[i]
+                i += 1
+                if upper is not None and key >= upper:
+                    break
+                exp = rows[key].expires_at
+                if exp is None or exp > now:
+                    out.append(key)
+            return out
+
+    def _kv_clear(self, namespace: str) -> int:
+        with self._lock:
+            self._kv_keys.pop(namespace, None)
+            return len(self._kv.pop(namespace, {}))
+
+    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
+        with self._lock:
+            write = modify(self._kv_live(namespace, key, now))
+            if write is not None:
+                self._kv_put(namespace, key, write.value_json, write.expires_at, now)
+
+    def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
+        with self._lock:
+            live = [r for r in self._kv.get(namespace, {}).values() if r.expires_at is None or r.expires_at > now]
+        return KVStats(len(live), sum(len(r.value_json.encode("utf-8")) for r in live))
+
+    def _kv_purge_expired(self, now: datetime, limit: int) -> int:
+        with self._lock:
+            expired = [
+                (ns, key) for ns, rows in self._kv.items() for key, r in rows.items()
+                if r.expires_at is not None and r.expires_at <= now
+            ][:limit]
+            for ns, key in expired:
+                self._kv_remove(ns, key)
+            return len(expired)

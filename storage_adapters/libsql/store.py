@@ -30,6 +30,7 @@ from mastra_memory.errors import (
 from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Message, Resource, Thread, now_utc
 from storage_adapters import _om, _sql
+from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
 from storage_adapters.base import (
     Direction,
@@ -588,6 +589,76 @@ class LibSQLStore(MemoryStorage):
                 conn.executemany(_sql.upsert_message_sql(self.dialect), [_sql.message_params(m) for m in messages])
         return thread
 
+    # -- key-value memory -----------------------------------------------------------------------
+    # Timestamps are ISO text in one fixed format, so "is it live" is a text comparison that the
+    # primary key and the partial index on "expiresAt" answer.
+
+    def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+        stamp = _sql.format_ts(now)
+        expires = None if expires_at is None else _sql.format_ts(expires_at)
+        with self._write() as conn:
+            conn.execute(_sql.kv_upsert_sql(self.dialect), (namespace, key, value_json, expires, stamp, stamp))
+
+    def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
+        stamp = _sql.format_ts(now)
+        with self._read() as conn:
+            row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
+        if row is None:
+            return None
+        if not _live(row, stamp):
+            with self._write() as conn:  # lazy purge; only deletes if still expired
+                conn.execute(_sql.kv_delete_expired_one_sql(self.dialect), (namespace, key, stamp))
+            return None
+        return _kv_row(row)
+
+    def _kv_exists(self, namespace: str, key: str, now: datetime) -> bool:
+        with self._read() as conn:
+            row = conn.execute(_sql.kv_exists_sql(self.dialect), (namespace, key, _sql.format_ts(now))).fetchone()
+        return row is not None
+
+    def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
+        with self._write() as conn:
+            rows = conn.execute(_sql.kv_delete_sql(self.dialect), (namespace, key)).fetchall()
+        stamp = _sql.format_ts(now)
+        return any(r[0] is None or r[0] > stamp for r in rows)
+
+    def _kv_list_keys(
+        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
+    ) -> list[str]:
+        sql, params = _sql.kv_list_keys_sql(
+            self.dialect, namespace, prefix, prefix_upper_bound(prefix), after_key, _sql.format_ts(now), limit
+        )
+        with self._read() as conn:
+            return [r[0] for r in conn.execute(sql, params).fetchall()]
+
+    def _kv_clear(self, namespace: str) -> int:
+        with self._write() as conn:
+            return int(conn.execute(_sql.kv_clear_sql(self.dialect), (namespace,)).rowcount)
+
+    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
+        # BEGIN IMMEDIATE takes the database write lock before the read, so no other process can
+        # write between our read and our write: the read-modify-write is atomic.
+        stamp = _sql.format_ts(now)
+        with self._write() as conn:
+            row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
+            current = _kv_row(row) if row is not None and _live(row, stamp) else None
+            write = modify(current)
+            if write is None:
+                return
+            expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
+            conn.execute(
+                _sql.kv_upsert_sql(self.dialect), (namespace, key, write.value_json, expires, stamp, stamp)
+            )
+
+    def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
+        with self._read() as conn:
+            keys, size = conn.execute(_sql.kv_stats_sql(self.dialect), (namespace, _sql.format_ts(now))).fetchone()
+        return KVStats(int(keys), int(size))
+
+    def _kv_purge_expired(self, now: datetime, limit: int) -> int:
+        with self._write() as conn:
+            return int(conn.execute(_sql.kv_purge_sql(self.dialect), (_sql.format_ts(now), limit)).rowcount)
+
 
 def _dedupe_sorted(rows: list[Any]) -> list[Message]:
     seen: dict[str, Any] = {}
@@ -595,3 +666,16 @@ def _dedupe_sorted(rows: list[Any]) -> list[Message]:
         seen.setdefault(r[0], r)
     ordered = sorted(seen.values(), key=lambda r: (r[4], r[0]))
     return [_sql.row_to_message(r) for r in ordered]
+
+
+def _kv_row(row: Any) -> KVRow:
+    return KVRow(
+        value_json=row[0],
+        expires_at=None if row[1] is None else _sql.parse_ts(row[1]),
+        created_at=_sql.parse_ts(row[2]),
+        updated_at=_sql.parse_ts(row[3]),
+    )
+
+
+def _live(row: Any, now_text: str) -> bool:
+    return row[1] is None or row[1] > now_text
