@@ -28,16 +28,19 @@ from mastra_memory.config import (
     WorkingMemoryConfig,
 )
 from mastra_memory.errors import (
+    AccessDeniedError,
     ConcurrencyError,
     ConfigurationError,
     MastraMemoryError,
     MissingDependencyError,
     ModelError,
+    QuotaExceededError,
     ResourceMismatchError,
     StorageError,
     ThreadNotFoundError,
     ValidationError,
 )
+from mastra_memory.kv import KVMemory
 from mastra_memory.memory import Memory
 from mastra_memory.observational.records import ObservationalMemoryRecord
 from mastra_memory.types import (
@@ -59,6 +62,7 @@ from mastra_memory.types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessDeniedError",
     "Agent",
     "AgentStream",
     "CloneResult",
@@ -66,6 +70,7 @@ __all__ = [
     "ConfigurationError",
     "FilePart",
     "GenerateResult",
+    "KVMemory",
     "MastraMemoryError",
     "Memory",
     "MemoryConfig",
@@ -75,6 +80,7 @@ __all__ = [
     "ModelError",
     "ObservationalMemoryConfig",
     "ObservationalMemoryRecord",
+    "QuotaExceededError",
     "ReasoningPart",
     "RecallResult",
     "Resource",

@@ -12,7 +12,9 @@ original stays available as ``__cause__``::
     │   └── ConcurrencyError       a compare-and-set lost, or a lock could not be taken
     ├── ConfigurationError         an invalid or contradictory configuration
     │   └── MissingDependencyError an optional extra is not installed (names the pip command)
-    └── ModelError                 a language model or embedder call failed or returned junk
+    ├── ModelError                 a language model or embedder call failed or returned junk
+    ├── AccessDeniedError          the memory server refused the API key (HTTP 401/403)
+    └── QuotaExceededError         a namespace's write rate or storage cap was hit (HTTP 429/507)
 
 ``MemoryError`` (the builtin) is never shadowed.
 """
@@ -20,11 +22,13 @@ original stays available as ``__cause__``::
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
     "ConcurrencyError",
     "ConfigurationError",
     "MastraMemoryError",
     "MissingDependencyError",
     "ModelError",
+    "QuotaExceededError",
     "ResourceMismatchError",
     "StorageError",
     "ThreadNotFoundError",
@@ -101,3 +105,28 @@ class MissingDependencyError(ConfigurationError, ImportError):
 
 class ModelError(MastraMemoryError):
     """A language model or embedding call failed, or returned output that could not be used."""
+
+
+class AccessDeniedError(MastraMemoryError, PermissionError):
+    """The memory server refused the request: no or an unknown API key (HTTP 401), or a key not
+    scoped to the namespace or resource (HTTP 403).
+
+    Attributes:
+        status_code: The HTTP status (401 or 403).
+    """
+
+    def __init__(self, message: str, status_code: int = 403) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class QuotaExceededError(MastraMemoryError):
+    """A namespace's write quota (HTTP 429) or storage cap (HTTP 507) was exceeded.
+
+    Attributes:
+        retry_after: Seconds to wait before retrying (rate quota), or ``None`` (storage cap).
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
