@@ -1,0 +1,120 @@
+"""``mastra-memory serve``: run the HTTP service with uvicorn.
+
+The main CLI wires this in with :func:`register`; ``python -m mastra_memory.server`` runs it on
+its own. On an address other than loopback the server refuses to start without API keys.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mastra_memory.errors import ConfigurationError, MissingDependencyError
+from mastra_memory.server.config import ApiKey, ServerLimits, load_api_keys
+
+__all__ = ["is_loopback", "register", "serve"]
+
+API_KEY_ENV = "MASTRA_MEMORY_API_KEY"
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback IP literals (``127.0.0.0/8``, ``::1``); every other
+    name or address (``0.0.0.0`` included) counts as reachable from the network."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _limits(
+    limits_file: Path | None, max_value_bytes: int | None, max_key_length: int | None,
+    write_rate: float | None, write_burst: int | None, max_keys: int | None, max_bytes: int | None,
+) -> ServerLimits:
+    data: dict[str, Any] = {}
+    if limits_file is not None:
+        try:
+            data = json.loads(limits_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"could not read limits from {limits_file}: {exc}") from exc
+    if max_value_bytes is not None:
+        data["max_value_bytes"] = max_value_bytes
+    if max_key_length is not None:
+        data["max_key_length"] = max_key_length
+    quota = {"write_rate": write_rate, "write_burst": write_burst, "max_keys": max_keys, "max_bytes": max_bytes}
+    given = {k: v for k, v in quota.items() if v is not None}
+    if given:
+        data["default"] = {**dict(data.get("default") or {}), **given}
+    try:
+        return ServerLimits.model_validate(data)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid limits: {exc}") from exc
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; anything but loopback requires API keys.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    db: Annotated[
+        str, typer.Option(help="libSQL database URL or path (file:./mastra.db, :memory:).")
+    ] = "file:./mastra.db",
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(help=f"An API key with full access (repeatable; also read from ${API_KEY_ENV})."),
+    ] = None,
+    api_keys_file: Annotated[
+        Path | None, typer.Option(help="JSON list of scoped keys: token, name, namespaces, resources, read_only.")
+    ] = None,
+    limits_file: Annotated[Path | None, typer.Option(help="JSON of ServerLimits (per-namespace overrides).")] = None,
+    max_value_bytes: Annotated[int | None, typer.Option(help="Largest value in bytes (default 1 MiB).")] = None,
+    max_key_length: Annotated[int | None, typer.Option(help="Longest key in characters (default 512).")] = None,
+    write_rate: Annotated[float | None, typer.Option(help="Writes per second per namespace.")] = None,
+    write_burst: Annotated[int | None, typer.Option(help="Burst of writes per namespace.")] = None,
+    max_keys: Annotated[int | None, typer.Option(help="Most keys per namespace.")] = None,
+    max_bytes: Annotated[int | None, typer.Option(help="Most value bytes per namespace.")] = None,
+    memory_options: Annotated[
+        str | None, typer.Option(help='MemoryConfig as JSON, e.g. \'{"working_memory": {"enabled": true}}\'.')
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve key-value and conversation memory over HTTP (FastAPI; docs at /docs)."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MissingDependencyError("uvicorn", "server") from exc
+    from mastra_memory.memory import Memory
+    from mastra_memory.server import create_app
+    from storage_adapters.libsql import LibSQLStore
+
+    keys: list[ApiKey | str] = list(api_key or [])
+    if os.environ.get(API_KEY_ENV):
+        keys.append(os.environ[API_KEY_ENV])
+    if api_keys_file is not None:
+        keys.extend(load_api_keys(api_keys_file))
+    if not keys and not is_loopback(host):
+        typer.echo(
+            f"refusing to serve on {host}: it is not a loopback address and no API key is configured "
+            f"(use --api-key, --api-keys-file or ${API_KEY_ENV})",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    limits = _limits(limits_file, max_value_bytes, max_key_length, write_rate, write_burst, max_keys, max_bytes)
+    options = json.loads(memory_options) if memory_options else None
+    memory = Memory(LibSQLStore(db), options=options)
+    app = create_app(memory, keys, limits)
+    typer.echo(f"mastra-memory serving {db} on http://{host}:{port} (auth: {'on' if keys else 'off'})", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)
+    finally:
+        memory.close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` to a typer app (the ``mastra-memory`` CLI)."""
+    app.command("serve")(serve)
+

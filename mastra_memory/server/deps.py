@@ -1,0 +1,92 @@
+"""Request plumbing shared by the routers: the app state, the caller's API key, bounded bodies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mastra_memory.memory import Memory
+from mastra_memory.server.config import ApiKey, ServerLimits
+from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
+from storage_adapters.base import MemoryStorage
+
+__all__ = ["Caller", "ServerState", "caller", "read_json_body", "state"]
+
+
+@dataclass
+class ServerState:
+    """Everything the routes need, built once by :func:`~mastra_memory.server.create_app`."""
+
+    memory: Memory
+    storage: MemoryStorage
+    keys: KeyRing
+    limits: ServerLimits
+    rates: RateLimiter
+    usage: UsageTracker
+
+
+def state(request: Request) -> ServerState:
+    """The app's :class:`ServerState`."""
+    value: ServerState = request.app.state.mastra
+    return value
+
+
+# Declared for the OpenAPI document (the "Authorize" button); the header is checked by KeyRing.
+_bearer = HTTPBearer(auto_error=False, description="API key: 'Authorization: Bearer <key>'")
+
+
+def caller(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
+) -> ApiKey | None:
+    """The authenticated API key (``None`` when the server runs without keys).
+
+    Raises:
+        AccessDeniedError: 401 on a missing, malformed or unknown key.
+    """
+    return state(request).keys.authenticate(request.headers.get("authorization"))
+
+
+Caller = Annotated[ApiKey | None, Depends(caller)]
+State = Annotated[ServerState, Depends(state)]
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json_body(request: Request, limit: int) -> Any:
+    """Read at most ``limit`` bytes of body and parse them as strict JSON (no NaN/Infinity).
+
+    Raises:
+        HTTPException: 413 if the body is larger than ``limit`` (checked against
+            Content-Length first, then while streaming, so a huge body is never buffered),
+            415 if the Content-Type is not JSON, 400 if the body is not valid JSON or is empty.
+    """
+    ctype = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if ctype != "application/json" and not ctype.endswith("+json"):
+        # also keeps browsers from sending "simple" cross-site requests to a keyless server
+        raise HTTPException(415, f"Content-Type must be application/json, not {ctype!r}")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise HTTPException(400, "invalid Content-Length")
+        if int(declared) > limit:
+            raise HTTPException(413, f"body of {declared} bytes is over the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise HTTPException(400, "empty body: send a JSON value")
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise HTTPException(400, f"body is not valid JSON: {str(exc)[:200]}") from None

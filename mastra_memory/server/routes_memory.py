@@ -1,0 +1,238 @@
+"""Conversation-memory routes: threads, messages, recall, working memory, observational memory.
+
+Every route calls only the public :class:`~mastra_memory.memory.Memory` API. A thread is reached
+through its owner: a key scoped to other resources gets 404 for it (the thread's existence is
+not revealed), and 403 when it names an out-of-scope ``resource_id`` itself. Thread ids used in
+these paths can not contain ``/``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_jsonable_python
+
+from mastra_memory.errors import ValidationError
+from mastra_memory.server.deps import Caller, ServerState, state
+from mastra_memory.server.guards import KeyRing
+from mastra_memory.types import Message, RecallResult, Thread, ThreadPage, from_chat_messages
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["memory"])
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CreateThread(_Body):
+    resource_id: str
+    thread_id: str | None = None
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class UpdateThread(_Body):
+    title: str | None = None
+    metadata: dict[str, Any] | None = Field(default=None, description="Merged into the thread's metadata")
+
+
+class CloneThread(_Body):
+    new_thread_id: str | None = None
+    title: str | None = None
+    metadata: dict[str, Any] | None = None
+    message_limit: int | None = Field(default=None, ge=0)
+
+
+class SaveMessages(_Body):
+    messages: list[dict[str, Any]] = Field(
+        description="OpenAI-style chat messages (format 'openai': role, content, tool_calls, tool_call_id) "
+        "or stored messages (format 'mastra': role, content parts, optional id and created_at)",
+        max_length=10_000,
+    )
+    format: Literal["openai", "mastra"] = "openai"
+
+
+class SavedMessages(BaseModel):
+    messages: list[Message]
+
+
+class WorkingMemoryBody(_Body):
+    working_memory: str
+    resource_id: str | None = None
+
+
+class WorkingMemoryOut(BaseModel):
+    thread_id: str
+    working_memory: str | None
+
+
+class ObservationalMemoryOut(BaseModel):
+    thread_id: str
+    record: dict[str, Any] | None = Field(description="The current record, or null when there is none")
+
+
+class Deleted(BaseModel):
+    deleted: bool
+
+
+def _thread(st: ServerState, caller: Any, thread_id: str, write: bool) -> Thread:
+    thread = st.memory.get_thread_by_id(thread_id)
+    if thread is None or (caller is not None and not caller.allows_resource(thread.resource_id)):
+        raise HTTPException(404, f"thread {thread_id!r} not found")
+    KeyRing.require_resource(caller, thread.resource_id, write)
+    return thread
+
+
+def _plain(record: Any) -> dict[str, Any] | None:
+    """A pydantic model, dataclass or dict record as JSON-ready data."""
+    if record is None:
+        return None
+    data = to_jsonable_python(record)
+    if not isinstance(data, dict):
+        raise HTTPException(500, f"unsupported observational memory record type {type(record).__name__}")
+    return data
+
+
+@router.post("/threads", response_model=Thread, status_code=201, summary="Create a thread")
+def create_thread(body: CreateThread, request: Request, caller: Caller) -> Thread:
+    st = state(request)
+    KeyRing.require_resource(caller, body.resource_id, write=True)
+    return st.memory.create_thread(body.resource_id, body.thread_id, body.title, body.metadata)
+
+
+@router.get("/threads", response_model=ThreadPage, summary="List threads")
+def list_threads(
+    request: Request,
+    caller: Caller,
+    resource_id: str | None = None,
+    page: Annotated[int, Query(ge=0)] = 0,
+    per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
+    order_by: Literal["created_at", "updated_at"] = "created_at",
+    direction: Literal["ASC", "DESC"] = "DESC",
+) -> ThreadPage:
+    """Threads of ``resource_id`` (required for keys scoped to particular resources)."""
+    st = state(request)
+    if resource_id is None:
+        if caller is not None and not caller.all_resources:
+            raise HTTPException(403, "this API key is scoped to resources: pass resource_id")
+    else:
+        KeyRing.require_resource(caller, resource_id, write=False)
+    return st.memory.list_threads(resource_id, None, page, per_page, order_by, direction)
+
+
+@router.get("/threads/{thread_id}", response_model=Thread, summary="Get a thread")
+def get_thread(thread_id: str, request: Request, caller: Caller) -> Thread:
+    return _thread(state(request), caller, thread_id, write=False)
+
+
+@router.patch("/threads/{thread_id}", response_model=Thread, summary="Update title and/or merge metadata")
+def update_thread(thread_id: str, body: UpdateThread, request: Request, caller: Caller) -> Thread:
+    st = state(request)
+    _thread(st, caller, thread_id, write=True)
+    return st.memory.update_thread(thread_id, body.title, body.metadata)
+
+
+@router.delete("/threads/{thread_id}", response_model=Deleted, summary="Delete a thread and its messages")
+def delete_thread(thread_id: str, request: Request, caller: Caller) -> Deleted:
+    st = state(request)
+    _thread(st, caller, thread_id, write=True)
+    st.memory.delete_thread(thread_id)
+    return Deleted(deleted=True)
+
+
+@router.post("/threads/{thread_id}/clone", response_model=Thread, status_code=201, summary="Clone a thread")
+def clone_thread(thread_id: str, body: CloneThread, request: Request, caller: Caller) -> Thread:
+    st = state(request)
+    source = _thread(st, caller, thread_id, write=True)
+    result = st.memory.clone_thread(
+        thread_id, body.new_thread_id, source.resource_id, body.title, body.metadata, body.message_limit
+    )
+    return result.thread
+
+
+@router.get("/threads/{thread_id}/messages", response_model=RecallResult, summary="Page through messages")
+def list_messages(
+    thread_id: str,
+    request: Request,
+    caller: Caller,
+    page: Annotated[int, Query(ge=0)] = 0,
+    per_page: Annotated[int, Query(ge=0, le=1000)] = 40,
+    direction: Literal["ASC", "DESC"] = "DESC",
+) -> RecallResult:
+    """``DESC`` pages from the newest end (page 0 = newest); messages come oldest first."""
+    st = state(request)
+    thread = _thread(st, caller, thread_id, write=False)
+    return st.memory.list_messages(thread_id, thread.resource_id, per_page, page, direction)
+
+
+@router.post(
+    "/threads/{thread_id}/messages", response_model=SavedMessages, status_code=201, summary="Save messages"
+)
+def save_messages(thread_id: str, body: SaveMessages, request: Request, caller: Caller) -> SavedMessages:
+    """Upsert messages (by id) into the thread in one transaction; system messages are skipped."""
+    st = state(request)
+    thread = _thread(st, caller, thread_id, write=True)
+    if body.format == "openai":
+        messages = from_chat_messages(body.messages, thread_id, thread.resource_id)
+    else:
+        try:
+            messages = [
+                Message.model_validate({**m, "thread_id": thread_id, "resource_id": thread.resource_id})
+                for m in body.messages
+            ]
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+    return SavedMessages(messages=st.memory.save_messages(messages))
+
+
+@router.get("/threads/{thread_id}/recall", response_model=RecallResult, summary="Recall context for a turn")
+def recall(
+    thread_id: str,
+    request: Request,
+    caller: Caller,
+    q: Annotated[str | None, Query(description="Text to search semantically (semantic recall on)")] = None,
+    per_page: Annotated[int | None, Query(ge=0, le=1000)] = None,
+    page: Annotated[int, Query(ge=0)] = 0,
+) -> RecallResult:
+    """The newest ``last_messages`` (or ``per_page``) plus semantic hits for ``q``."""
+    st = state(request)
+    thread = _thread(st, caller, thread_id, write=False)
+    return st.memory.recall(thread_id, thread.resource_id, vector_search_string=q, per_page=per_page, page=page)
+
+
+@router.get("/threads/{thread_id}/working-memory", response_model=WorkingMemoryOut, summary="Read working memory")
+def get_working_memory(thread_id: str, request: Request, caller: Caller) -> WorkingMemoryOut:
+    st = state(request)
+    thread = _thread(st, caller, thread_id, write=False)
+    return WorkingMemoryOut(
+        thread_id=thread_id, working_memory=st.memory.get_working_memory(thread_id, thread.resource_id)
+    )
+
+
+@router.put("/threads/{thread_id}/working-memory", response_model=WorkingMemoryOut, summary="Replace working memory")
+def put_working_memory(
+    thread_id: str, body: WorkingMemoryBody, request: Request, caller: Caller
+) -> WorkingMemoryOut:
+    """409 if working memory is disabled in the server's memory options."""
+    st = state(request)
+    thread = _thread(st, caller, thread_id, write=True)
+    if body.resource_id is not None and body.resource_id != thread.resource_id:
+        raise HTTPException(403, "resource_id does not own this thread")
+    st.memory.update_working_memory(thread_id, thread.resource_id, body.working_memory)
+    return WorkingMemoryOut(thread_id=thread_id, working_memory=body.working_memory)
+
+
+@router.get(
+    "/threads/{thread_id}/observational-memory", response_model=ObservationalMemoryOut,
+    summary="Read the observational-memory record",
+)
+def get_observational_memory(thread_id: str, request: Request, caller: Caller) -> ObservationalMemoryOut:
+    """``record`` is null when observational memory is off, unsupported by the store, or empty."""
+    st = state(request)
+    thread = _thread(st, caller, thread_id, write=False)
+    record = st.memory.get_observational_memory(thread_id, thread.resource_id)
+    return ObservationalMemoryOut(thread_id=thread_id, record=_plain(record))
