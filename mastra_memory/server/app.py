@@ -1,4 +1,4 @@
-"""The FastAPI application: state, error mapping, body limits, health and housekeeping.
+"""The FastAPI application: state, error mapping, health and housekeeping.
 
 Routes live in :mod:`.routes_kv` and :mod:`.routes_memory`; this module wires them. Library
 errors map to HTTP statuses in one place (:data:`STATUS`).
@@ -12,11 +12,10 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mastra_memory.errors import (
     AccessDeniedError,
@@ -33,7 +32,7 @@ from mastra_memory.errors import (
 from mastra_memory.memory import Memory
 from mastra_memory.server import routes_kv, routes_memory
 from mastra_memory.server.config import ApiKey, ServerLimits
-from mastra_memory.server.deps import Caller, ServerState, state
+from mastra_memory.server.deps import ServerState, state
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
 
 __all__ = ["STATUS", "create_app"]
@@ -61,40 +60,6 @@ listens on a non-loopback address). Keys are scoped to namespaces and resources.
 """
 
 
-class _BodyLimit:
-    """ASGI middleware: refuse request bodies over ``limit`` bytes with 413, by Content-Length
-    up front and by counting while the app reads (chunked bodies). The key-value routes apply
-    their own, smaller limits."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                response = JSONResponse(
-                    {"detail": f"body of {int(value)} bytes is over the limit of {self.limit} bytes"}, 413
-                )
-                await response(scope, receive, send)
-                return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise HTTPException(413, f"body is over the limit of {self.limit} bytes")
-            return message
-
-        await self.app(scope, counted, send)
-
-
 class Health(BaseModel):
     status: str
     version: str
@@ -116,10 +81,18 @@ def _error_response(exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status)
 
 
+def _is_embedded(storage: Any) -> bool:
+    from storage_adapters.inmemory import InMemoryStore
+    from storage_adapters.libsql import LibSQLStore
+
+    return isinstance(storage, InMemoryStore) or (isinstance(storage, LibSQLStore) and not storage.is_remote)
+
+
 def create_app(
     memory: Memory | None = None,
     api_keys: Sequence[ApiKey | str] | None = None,
     limits: ServerLimits | dict[str, Any] | None = None,
+    inline_storage: bool | None = None,
 ) -> FastAPI:
     """Build the HTTP application.
 
@@ -130,6 +103,9 @@ def create_app(
             or token strings (full access). ``None``/empty: no authentication (only sensible on
             a loopback address; ``mastra-memory serve`` refuses otherwise).
         limits: A :class:`~mastra_memory.server.config.ServerLimits` or a dict of its fields.
+        inline_storage: Run key-value storage calls on the event loop (no thread-pool hop).
+            Default: on for embedded stores (InMemoryStore, a local libSQL file), off otherwise.
+            Turn it off when other processes hold the libSQL file's write lock for long.
 
     Returns:
         A FastAPI app; OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
@@ -150,6 +126,7 @@ def create_app(
     st = ServerState(
         memory=mem, storage=storage, keys=keys, limits=server_limits, rates=RateLimiter(),
         usage=UsageTracker(storage, server_limits.usage_refresh_seconds),
+        inline_storage=_is_embedded(storage) if inline_storage is None else inline_storage,
     )
 
     @contextlib.asynccontextmanager
@@ -166,10 +143,11 @@ def create_app(
                     await task
 
     app = FastAPI(
-        title="mastra-memory", version=__version__, description=_OPENAPI_DESCRIPTION, lifespan=lifespan
+        title="mastra-memory", version=__version__, description=_OPENAPI_DESCRIPTION, lifespan=lifespan,
+        # every body is bounded (413); the key-value routes apply their own, smaller limits
+        max_body_size=max(server_limits.max_request_bytes, 2 * server_limits.max_value_bytes + 1024),
     )
     app.state.mastra = st
-    app.add_middleware(_BodyLimit, limit=max(server_limits.max_request_bytes, 2 * server_limits.max_value_bytes + 1024))
 
     for exc_type in (MastraMemoryError, NotImplementedError):
         app.add_exception_handler(exc_type, _handler)
@@ -179,7 +157,7 @@ def create_app(
         """200 when the storage answers a read; 503 otherwise. Needs no API key."""
         s = state(request)
         try:
-            await run_in_threadpool(s.storage.kv_exists, "_health", "ping")
+            await s.call(s.storage.kv_exists, "_health", "ping")
         except Exception as exc:
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, 503)
         return JSONResponse(
@@ -187,16 +165,40 @@ def create_app(
         )
 
     @app.post("/admin/purge-expired", tags=["service"], summary="Delete expired key-value entries now")
-    async def purge_expired(request: Request, caller: Caller) -> JSONResponse:
+    async def purge_expired(request: Request) -> JSONResponse:
         """Needs a key scoped to every namespace (``*``) that is not read-only."""
         s = state(request)
+        caller = s.keys.authenticate(request.headers.get("authorization"))
         if caller is not None and not caller.is_admin:
             raise AccessDeniedError("purging needs an API key scoped to all namespaces ('*')", 403)
         return JSONResponse({"deleted": await run_in_threadpool(s.storage.kv_purge_expired)})
 
     app.include_router(routes_kv.router)
     app.include_router(routes_memory.router)
+    _declare_bearer_auth(app)
     return app
+
+
+def _declare_bearer_auth(app: FastAPI) -> None:
+    """Add the Bearer scheme to the OpenAPI document for every route but ``/health`` (one
+    declaration instead of a security dependency on each route, which would cost a dependency
+    resolution per request)."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}
+            }
+            schema["security"] = [{"bearerAuth": []}]
+            schema["paths"].get("/health", {}).get("get", {})["security"] = []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 async def _handler(request: Request, exc: Exception) -> JSONResponse:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from mastra_memory.memory import Memory
 from mastra_memory.server.config import ApiKey, ServerLimits
@@ -16,10 +17,18 @@ from storage_adapters.base import MemoryStorage
 
 __all__ = ["Caller", "ServerState", "caller", "read_json_body", "state"]
 
+T = TypeVar("T")
+
 
 @dataclass
 class ServerState:
-    """Everything the routes need, built once by :func:`~mastra_memory.server.create_app`."""
+    """Everything the routes need, built once by :func:`~mastra_memory.server.create_app`.
+
+    Attributes:
+        inline_storage: Run key-value storage calls on the event loop instead of the thread
+            pool. Right for embedded stores whose calls take microseconds (a thread-pool hop
+            costs more than the call); wrong for stores that wait on a network.
+    """
 
     memory: Memory
     storage: MemoryStorage
@@ -27,22 +36,25 @@ class ServerState:
     limits: ServerLimits
     rates: RateLimiter
     usage: UsageTracker
+    inline_storage: bool = False
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking storage call inline or in the thread pool (see ``inline_storage``)."""
+        if self.inline_storage:
+            return fn(*args)
+        return await run_in_threadpool(fn, *args)
 
 
 def state(request: Request) -> ServerState:
-    """The app's :class:`ServerState`."""
+    """The app's :class:`ServerState` (a plain function for route bodies)."""
     value: ServerState = request.app.state.mastra
     return value
 
 
-# Declared for the OpenAPI document (the "Authorize" button); the header is checked by KeyRing.
-_bearer = HTTPBearer(auto_error=False, description="API key: 'Authorization: Bearer <key>'")
-
-
-def caller(
-    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
-) -> ApiKey | None:
-    """The authenticated API key (``None`` when the server runs without keys).
+async def caller(request: Request) -> ApiKey | None:
+    """The authenticated API key (``None`` when the server runs without keys). ``async`` so
+    FastAPI runs it on the event loop instead of a thread-pool hop (it does no I/O). The
+    OpenAPI document declares the Bearer scheme once for every route (see ``app.py``).
 
     Raises:
         AccessDeniedError: 401 on a missing, malformed or unknown key.
@@ -51,7 +63,6 @@ def caller(
 
 
 Caller = Annotated[ApiKey | None, Depends(caller)]
-State = Annotated[ServerState, Depends(state)]
 
 
 def _reject_constant(name: str) -> Any:

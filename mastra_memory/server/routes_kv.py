@@ -3,7 +3,8 @@
 The body of ``PUT`` is the JSON value itself (``curl -X PUT --json '{"a": 1}' .../memory/ns/k``)
 and the TTL a query parameter (``?ttl=60``, seconds). Keys may contain ``/`` and any character
 that is percent-encoded in the URL; ``.`` and ``..`` segments are refused (400) so no proxy can
-normalise a key into another path. Every storage call runs in the thread pool.
+normalise a key into another path. Storage calls run inline for embedded stores and in the thread
+pool otherwise (``ServerState.inline_storage``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from mastra_memory.errors import ValidationError
 from mastra_memory.kv import decode_cursor, encode_cursor
-from mastra_memory.server.deps import Caller, ServerState, read_json_body, state
+from mastra_memory.server.deps import ServerState, read_json_body, state
 from mastra_memory.types import format_timestamp
 from storage_adapters._kv import (
     KV_MISSING,
@@ -103,7 +103,7 @@ async def _admit_write(st: ServerState, ns: str, key: str, size: int) -> None:
     limits = st.limits.for_namespace(ns)
     st.rates.take(ns, limits)
     if limits.max_keys is not None or limits.max_bytes is not None:
-        await run_in_threadpool(st.usage.check_write, ns, key, size, limits)
+        await st.call(st.usage.check_write, ns, key, size, limits)
 
 
 def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
@@ -119,51 +119,54 @@ def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
 async def list_keys(
     namespace: str,
     request: Request,
-    caller: Caller,
     prefix: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> JSONResponse:
     """Live keys in code-point order, ``limit`` per page; follow ``next_cursor`` to the end."""
     st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
     ns, _ = _names(st, namespace)
     st.keys.require_namespace(caller, ns, write=False)
-    page = await run_in_threadpool(st.storage.kv_list_keys, ns, prefix, decode_cursor(cursor), limit)
+    page = await st.call(st.storage.kv_list_keys, ns, prefix, decode_cursor(cursor), limit)
     return JSONResponse({"namespace": ns, "keys": page.keys, "next_cursor": encode_cursor(page.next_after)})
 
 
 @router.delete("/{namespace}", response_model=KVDeleted, summary="Delete every key of a namespace")
-async def clear_namespace(namespace: str, request: Request, caller: Caller) -> JSONResponse:
+async def clear_namespace(namespace: str, request: Request) -> JSONResponse:
     st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
     ns, _ = _names(st, namespace)
     st.keys.require_namespace(caller, ns, write=True)
-    deleted = await run_in_threadpool(st.storage.kv_clear, ns)
+    deleted = await st.call(st.storage.kv_clear, ns)
     st.usage.forget(ns)
     return JSONResponse({"deleted": deleted})
 
 
 @router.post("/{namespace}/{key:path}/increment", response_model=KVIncremented, summary="Atomic increment")
-async def increment(namespace: str, key: str, request: Request, caller: Caller) -> JSONResponse:
+async def increment(namespace: str, key: str, request: Request) -> JSONResponse:
     """Body ``{"by": 1, "ttl": null}`` (both optional). A missing key counts as 0; ``ttl``
     applies only when the key is created. 422 if the stored value is not a number."""
     st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
     ns, k = _names(st, namespace, key)
     st.keys.require_namespace(caller, ns, write=True)
     body = _object(await read_json_body(request, 1024), {"by", "ttl"})
     by = validate_kv_number(body.get("by", 1))
     ttl = validate_kv_ttl(body.get("ttl"))
     await _admit_write(st, ns, k, 32)
-    value = await run_in_threadpool(st.storage.kv_increment, ns, k, by, ttl)
+    value = await st.call(st.storage.kv_increment, ns, k, by, ttl)
     return JSONResponse({"value": value})
 
 
 @router.post(
     "/{namespace}/{key:path}/compare-and-set", response_model=KVSwapped, summary="Atomic compare-and-set"
 )
-async def compare_and_set(namespace: str, key: str, request: Request, caller: Caller) -> JSONResponse:
+async def compare_and_set(namespace: str, key: str, request: Request) -> JSONResponse:
     """Body ``{"expected": <json>, "value": <json>, "ttl": null}``, or ``"expect_missing": true``
     instead of ``expected`` to create only if absent. Equality is type-strict."""
     st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
     ns, k = _names(st, namespace, key)
     st.keys.require_namespace(caller, ns, write=True)
     limit = 2 * st.limits.max_value_bytes + 1024
@@ -177,7 +180,7 @@ async def compare_and_set(namespace: str, key: str, request: Request, caller: Ca
     ttl = validate_kv_ttl(body.get("ttl"))
     size = len(_encode(st, body["value"]).encode("utf-8"))
     await _admit_write(st, ns, k, size)
-    swapped = await run_in_threadpool(st.storage.kv_compare_and_set, ns, k, expected, body["value"], ttl)
+    swapped = await st.call(st.storage.kv_compare_and_set, ns, k, expected, body["value"], ttl)
     return JSONResponse({"swapped": swapped})
 
 
@@ -188,27 +191,28 @@ async def put_value(
     namespace: str,
     key: str,
     request: Request,
-    caller: Caller,
     ttl: Annotated[float | None, Query(gt=0, description="Seconds until the key expires")] = None,
 ) -> JSONResponse:
     """The body is the value. 413 if it is over the server's ``max_value_bytes``."""
     st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
     ns, k = _names(st, namespace, key)
     st.keys.require_namespace(caller, ns, write=True)
     value = await read_json_body(request, st.limits.max_value_bytes)
     seconds = validate_kv_ttl(ttl)
     size = len(_encode(st, value).encode("utf-8"))
     await _admit_write(st, ns, k, size)
-    await run_in_threadpool(st.storage.kv_set, ns, k, value, seconds)
+    await st.call(st.storage.kv_set, ns, k, value, seconds)
     return JSONResponse({"namespace": ns, "key": k, "bytes": size, "ttl": seconds})
 
 
 @router.head("/{namespace}/{key:path}", summary="Does the key exist? (200 or 404, no body)")
-async def head_value(namespace: str, key: str, request: Request, caller: Caller) -> Response:
+async def head_value(namespace: str, key: str, request: Request) -> Response:
     st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
     ns, k = _names(st, namespace, key)
     st.keys.require_namespace(caller, ns, write=False)
-    found = await run_in_threadpool(st.storage.kv_exists, ns, k)
+    found = await st.call(st.storage.kv_exists, ns, k)
     return Response(status_code=200 if found else 404)
 
 
@@ -216,11 +220,12 @@ async def head_value(namespace: str, key: str, request: Request, caller: Caller)
     "/{namespace}/{key:path}", response_model=KVValue, summary="Read a value",
     responses={404: {"description": "No such key, or it expired"}},
 )
-async def get_value(namespace: str, key: str, request: Request, caller: Caller) -> JSONResponse:
+async def get_value(namespace: str, key: str, request: Request) -> JSONResponse:
     st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
     ns, k = _names(st, namespace, key)
     st.keys.require_namespace(caller, ns, write=False)
-    entry = await run_in_threadpool(st.storage.kv_get, ns, k)
+    entry = await st.call(st.storage.kv_get, ns, k)
     if entry is None:
         return JSONResponse({"detail": f"no key {k!r} in namespace {ns!r}"}, status_code=404)
     return JSONResponse(
@@ -236,9 +241,10 @@ async def get_value(namespace: str, key: str, request: Request, caller: Caller) 
 
 
 @router.delete("/{namespace}/{key:path}", response_model=KVDeleted, summary="Delete a key")
-async def delete_value(namespace: str, key: str, request: Request, caller: Caller) -> JSONResponse:
+async def delete_value(namespace: str, key: str, request: Request) -> JSONResponse:
     st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
     ns, k = _names(st, namespace, key)
     st.keys.require_namespace(caller, ns, write=True)
-    deleted = await run_in_threadpool(st.storage.kv_delete, ns, k)
+    deleted = await st.call(st.storage.kv_delete, ns, k)
     return JSONResponse({"deleted": deleted})
