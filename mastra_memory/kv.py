@@ -76,8 +76,9 @@ def decode_cursor(cursor: str | None) -> str | None:
     if not cursor:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("utf-8")
-    except (ValueError, UnicodeDecodeError) as exc:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        return raw.decode("utf-8")
+    except (ValueError, UnicodeDecodeError) as exc:  # binascii.Error is a ValueError
         raise ValidationError(f"invalid cursor: {cursor!r}") from exc
 
 

@@ -50,7 +50,8 @@ class TestKeyValueConformance(KeyValueConformance):
 def test_migration_4_creates_the_table_and_indexes(tmp_path: Path) -> None:
     with LibSQLStore(f"file:{tmp_path}/m.db") as store:
         conn = store._conn()
-        versions = [r[0] for r in conn.execute("SELECT version FROM mastra_memory_migrations ORDER BY version").fetchall()]
+        rows = conn.execute("SELECT version FROM mastra_memory_migrations ORDER BY version").fetchall()
+        versions = [r[0] for r in rows]
         assert 4 in versions
         cols = [r[1] for r in conn.execute("PRAGMA table_info(mastra_kv)").fetchall()]
         assert cols == ["namespace", "key", "value", "expiresAt", "createdAt", "updatedAt"]

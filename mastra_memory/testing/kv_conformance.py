@@ -28,7 +28,7 @@ from mastra_memory.errors import MastraMemoryError, ValidationError
 from storage_adapters._kv import KV_MISSING
 from storage_adapters.base import MemoryStorage
 
-__all__ = ["KeyValueConformance", "TYPED_VALUES"]
+__all__ = ["TYPED_VALUES", "KeyValueConformance"]
 
 TYPED_VALUES: list[Any] = [
     0,
