@@ -260,7 +260,9 @@ async def test_types_ttl_listing_and_atomic_ops(client: httpx.AsyncClient) -> No
     cursor = None
     pages = 0
     while True:
-        params: dict[str, str | int] = {"prefix": "k", "limit": 500} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, str | int] = {"prefix": "k", "limit": 500}
+        if cursor:
+            params["cursor"] = cursor
         page = (await client.get("/memory/list", params=params, headers=h)).json()
         keys += page["keys"]
         pages += 1
