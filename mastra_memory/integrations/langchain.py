@@ -1,0 +1,142 @@
+"""LangChain chat history stored in mastra-memory threads.
+
+``MastraChatMessageHistory`` implements ``langchain_core.chat_history.BaseChatMessageHistory``
+over one thread, so ``RunnableWithMessageHistory`` and anything else that takes a LangChain
+history keeps its conversation in any mastra-memory store (embedded libSQL by default)::
+
+    from mastra_memory import Memory
+    from mastra_memory.integrations.langchain import MastraChatMessageHistory
+
+    history = MastraChatMessageHistory(Memory(), thread_id="t-1", resource_id="user-ana")
+    history.add_user_message("My name is Ana.")
+    history.messages  # [HumanMessage("My name is Ana.")]
+
+Messages cross over as OpenAI-style chat messages, with LangChain's own converters on one side
+(``convert_to_openai_messages`` / ``convert_to_messages``) and mastra-memory's on the other
+(:func:`~mastra_memory.types.from_chat_messages` / :func:`~mastra_memory.types.to_chat_messages`),
+so tool calls and their results survive the round trip. As in Mastra, system messages are not
+stored. ``langchain-core`` is imported when this module is; a missing install raises
+:class:`~mastra_memory.errors.MissingDependencyError` naming ``pip install "mastra-memory[langchain]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from mastra_memory.errors import MissingDependencyError
+from mastra_memory.memory import Memory
+from mastra_memory.types import Message, from_chat_messages, now_utc, to_chat_messages
+
+if TYPE_CHECKING:
+    from langchain_core.chat_history import BaseChatMessageHistory
+    from langchain_core.messages import BaseMessage
+else:
+    try:
+        from langchain_core.chat_history import BaseChatMessageHistory
+    except ImportError:  # the class below raises MissingDependencyError when constructed
+        BaseChatMessageHistory = object
+
+__all__ = ["MastraChatMessageHistory", "from_langchain_messages", "to_langchain_messages"]
+
+
+def _langchain_messages_module() -> Any:
+    try:
+        import langchain_core.messages as module
+    except ImportError as exc:
+        raise MissingDependencyError("langchain-core", "langchain") from exc
+    return module
+
+
+def from_langchain_messages(
+    messages: Sequence[BaseMessage], thread_id: str, resource_id: str | None = None, start: Any = None
+) -> list[Message]:
+    """Convert LangChain messages into mastra-memory messages of ``thread_id``.
+
+    A tool message that answers a preceding AI tool call becomes that call's result (one
+    assistant message holds the call and its result, as Mastra stores them).
+
+    Raises:
+        MissingDependencyError: if langchain-core is not installed.
+    """
+    lc = _langchain_messages_module()
+    return from_chat_messages(lc.convert_to_openai_messages(list(messages)), thread_id, resource_id, start)
+
+
+def to_langchain_messages(messages: Sequence[Message]) -> list[BaseMessage]:
+    """Convert stored messages into LangChain messages (Human, AI with ``tool_calls``, Tool).
+
+    Raises:
+        MissingDependencyError: if langchain-core is not installed.
+    """
+    lc = _langchain_messages_module()
+    result: list[BaseMessage] = lc.convert_to_messages(to_chat_messages(messages))
+    return result
+
+
+class MastraChatMessageHistory(BaseChatMessageHistory):
+    """A LangChain chat history kept in one mastra-memory thread.
+
+    Args:
+        memory: The :class:`~mastra_memory.memory.Memory` (its storage holds the thread).
+        thread_id: The thread; created on the first write with ``title`` and ``metadata``.
+        resource_id: The owning resource (user); an existing thread of another resource raises
+            :class:`~mastra_memory.errors.ResourceMismatchError`.
+        title: Title of a new thread.
+        metadata: Metadata of a new thread.
+        last_messages: Return only the newest N messages from :attr:`messages` (``None``: all).
+
+    Raises:
+        MissingDependencyError: if langchain-core is not installed.
+    """
+
+    def __init__(
+        self,
+        memory: Memory,
+        thread_id: str,
+        resource_id: str,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        last_messages: int | None = None,
+    ) -> None:
+        if BaseChatMessageHistory is object:
+            raise MissingDependencyError("langchain-core", "langchain")
+        self.memory = memory
+        self.thread_id = thread_id
+        self.resource_id = resource_id
+        self.title = title
+        self.thread_metadata = metadata
+        self.last_messages = last_messages
+        memory.get_thread_by_id(thread_id, resource_id)  # ownership check up front
+
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        """The thread's messages, oldest first (the newest ``last_messages`` if set)."""
+        if self.memory.get_thread_by_id(self.thread_id, self.resource_id) is None:
+            return []
+        per_page = False if self.last_messages is None else self.last_messages
+        page = self.memory.list_messages(self.thread_id, self.resource_id, per_page=per_page)
+        return to_langchain_messages(page.messages)
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Append messages in one transaction (creating the thread on first use). They are
+        timestamped after the thread's newest message, so order holds across calls."""
+        if not messages:
+            return
+        _, created = self.memory.get_or_create_thread(
+            self.thread_id, self.resource_id, self.title, self.thread_metadata
+        )
+        start = now_utc()
+        if not created:
+            newest = self.memory.list_messages(self.thread_id, self.resource_id, per_page=1).messages
+            if newest and newest[-1].created_at >= start:
+                start = newest[-1].created_at + timedelta(milliseconds=1)
+        self.memory.save_messages(from_langchain_messages(messages, self.thread_id, self.resource_id, start))
+
+    def clear(self) -> None:
+        """Delete the thread's messages (the thread and its metadata stay)."""
+        if self.memory.get_thread_by_id(self.thread_id, self.resource_id) is None:
+            return
+        page = self.memory.list_messages(self.thread_id, self.resource_id, per_page=False)
+        self.memory.delete_messages([m.id for m in page.messages])
