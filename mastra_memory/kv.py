@@ -36,7 +36,6 @@ from mastra_memory.errors import (
     MissingDependencyError,
     QuotaExceededError,
     StorageError,
-    ThreadNotFoundError,
     ValidationError,
 )
 from storage_adapters._kv import (
@@ -181,8 +180,6 @@ class _HTTPBackend:
             raise AccessDeniedError(message, status)
         if status in (400, 413, 422):
             raise ValidationError(message)
-        if status == 404 and "thread" in str(detail).lower():
-            raise ThreadNotFoundError(str(detail))
         if status in (429, 507):
             retry = response.headers.get("Retry-After")
             raise QuotaExceededError(message, float(retry) if retry else None)

@@ -90,13 +90,12 @@ def _names(st: ServerState, namespace: str, key: str | None = None) -> tuple[str
     return ns, validate_kv_key(key)
 
 
-def _encode(st: ServerState, value: Any) -> str:
-    try:
-        return encode_kv_value(value, st.limits.max_value_bytes)
-    except ValidationError as exc:
-        if "over the limit" in str(exc):
-            raise HTTPException(413, str(exc)) from None
-        raise
+def _encoded_size(st: ServerState, value: Any) -> int:
+    """Bytes of the value's stored JSON; 413 if over ``max_value_bytes``, 422 if not JSON."""
+    size = len(encode_kv_value(value, 2**62).encode("utf-8"))
+    if size > st.limits.max_value_bytes:
+        raise HTTPException(413, f"value is {size} bytes of JSON, over the limit of {st.limits.max_value_bytes} bytes")
+    return size
 
 
 async def _admit_write(st: ServerState, ns: str, key: str, size: int) -> None:
@@ -209,7 +208,7 @@ async def compare_and_set(namespace: str, key: str, request: Request) -> JSONRes
         raise ValidationError("give exactly one of 'expected' or 'expect_missing': true")
     expected = KV_MISSING if missing else body["expected"]
     ttl = validate_kv_ttl(body.get("ttl"))
-    size = len(_encode(st, body["value"]).encode("utf-8"))
+    size = _encoded_size(st, body["value"])
     await _admit_write(st, ns, k, size)
     swapped = await st.call(st.storage.kv_compare_and_set, ns, k, expected, body["value"], ttl)
     return JSONResponse({"swapped": swapped})
@@ -227,7 +226,7 @@ async def put_value(namespace: str, key: str, request: Request) -> JSONResponse:
     st.keys.require_namespace(caller, ns, write=True)
     seconds = validate_kv_ttl(_query_number(request, "ttl", float, 0, float("inf")))
     value = await read_json_body(request, st.limits.max_value_bytes)
-    size = len(_encode(st, value).encode("utf-8"))
+    size = _encoded_size(st, value)
     await _admit_write(st, ns, k, size)
     await st.call(st.storage.kv_set, ns, k, value, seconds)
     return JSONResponse({"namespace": ns, "key": k, "bytes": size, "ttl": seconds})
