@@ -601,6 +601,18 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
             ),
         ),
         Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
+        Migration(
+            4,
+            "key-value memory",
+            (
+                # "C" collation: keys sort (and prefix ranges work) in code-point order
+                f'CREATE TABLE IF NOT EXISTS {d.t(KV)} (namespace TEXT NOT NULL, "key" TEXT COLLATE "C" NOT NULL, '
+                'value TEXT NOT NULL, "expiresAt" TIMESTAMPTZ, "createdAt" TIMESTAMPTZ NOT NULL, '
+                '"updatedAt" TIMESTAMPTZ NOT NULL, PRIMARY KEY (namespace, "key"))',
+                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") '
+                'WHERE "expiresAt" IS NOT NULL',
+            ),
+        ),
     ]
 
 
@@ -617,12 +629,12 @@ def kv_upsert_sql(d: Dialect) -> str:
     ``createdAt`` unless the old entry had expired."""
     p, t = d.param, d.t(KV)
     return (
-        f'INSERT INTO {t} (namespace, "key", value, "expiresAt", "createdAt", "updatedAt") '
+        f'INSERT INTO {t} AS kv (namespace, "key", value, "expiresAt", "createdAt", "updatedAt") '
         f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}) "
         'ON CONFLICT (namespace, "key") DO UPDATE SET value = excluded.value, '
         '"expiresAt" = excluded."expiresAt", "updatedAt" = excluded."updatedAt", '
-        f'"createdAt" = CASE WHEN {t}."expiresAt" IS NOT NULL AND {t}."expiresAt" <= excluded."updatedAt" '
-        f'THEN excluded."createdAt" ELSE {t}."createdAt" END'
+        '"createdAt" = CASE WHEN kv."expiresAt" IS NOT NULL AND kv."expiresAt" <= excluded."updatedAt" '
+        'THEN excluded."createdAt" ELSE kv."createdAt" END'
     )
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,32 +16,39 @@ from mastra_memory.types import Message, Resource, Thread
 from storage_adapters.base import MemoryStorage
 from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
+from tests.test_conformance import FACTORIES
 
-
-def _inmemory(tmp_path: Path) -> MemoryStorage:
-    return InMemoryStore()
-
-
-def _libsql_file(tmp_path: Path) -> MemoryStorage:
-    return LibSQLStore(f"file:{tmp_path}/kv.db")
-
-
-def _libsql_memory(tmp_path: Path) -> MemoryStorage:
-    return LibSQLStore(":memory:")
-
-
-FACTORIES: dict[str, Callable[[Path], MemoryStorage]] = {
-    "inmemory": _inmemory,
-    "libsql-file": _libsql_file,
-    "libsql-memory": _libsql_memory,
-}
+# The mongoeco test server slows down with every document (a unique-index insert scans the
+# collection): its conformance run lists 150 keys in pages of 100, and listing beyond 1,000 keys
+# runs once in test_mongodb_listing_beyond_one_thousand_keys. Key-value memory uses no
+# multi-document transactions, so the "mongodb-no-transactions" variant adds nothing here.
+SLOW_INSERTS = {"mongodb"}
+SKIPPED = {"mongodb-no-transactions"}
 
 
 class TestKeyValueConformance(KeyValueConformance):
-    @pytest.fixture(params=sorted(FACTORIES))
+    """Every adapter of the storage conformance run (servers skipped when their URL is unset)."""
+
+    @pytest.fixture(params=[name for name in FACTORIES if name not in SKIPPED])
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStorage]:
+        if request.param in SLOW_INSERTS:
+            self.many_keys, self.page_size = 150, 100
         with FACTORIES[request.param](tmp_path) as store:
             yield store
+
+
+@pytest.mark.slow
+def test_mongodb_listing_beyond_one_thousand_keys(tmp_path: Path) -> None:
+    """The real-server check for MongoDB: 1,001 keys listed completely past the 1,000-key page."""
+    with FACTORIES["mongodb"](tmp_path) as store:
+        keys = [f"k/{i:04d}" for i in range(1001)]
+        for key in keys:
+            store.kv_set("many", key, 1)
+        store.kv_set("many", "other", 1)
+        first = store.kv_list_keys("many", prefix="k/")
+        assert len(first.keys) == 1000 and first.next_after is not None
+        second = store.kv_list_keys("many", prefix="k/", after_key=first.next_after)
+        assert first.keys + second.keys == keys and second.next_after is None
 
 
 # -- libSQL specifics --------------------------------------------------------------------------
@@ -111,30 +118,66 @@ def test_a_second_process_sees_the_values(tmp_path: Path) -> None:
         assert entry is not None and entry.value == {"pid": 1, "pi": 3.14}
 
 
-def _increment_in_child(url: str, n: int, barrier: Any) -> None:
-    with LibSQLStore(url) as store:
-        store.setup()
-        barrier.wait(30)
-        for _ in range(n):
-            store.kv_increment("ctr", "hits")
+def _reopen(spec: tuple[str, dict[str, Any]]) -> MemoryStorage:
+    """The same store, opened again in another process."""
+    kind, kwargs = spec
+    if kind == "libsql":
+        return LibSQLStore(**kwargs)
+    if kind == "pg":
+        from storage_adapters.pg import PostgresStore
+
+        return PostgresStore(**kwargs)
+    if kind == "mongodb":
+        from storage_adapters.mongodb import MongoDBStore
+
+        return MongoDBStore(**kwargs)
+    from storage_adapters.sqlalchemy import SQLAlchemyStore
+
+    return SQLAlchemyStore(**kwargs)
+
+
+def _spec(store: MemoryStorage) -> tuple[str, dict[str, Any]]:
+    import os
+
+    if isinstance(store, LibSQLStore):
+        return "libsql", {"url": store.url}
+    name = type(store).__name__
+    if name == "PostgresStore":
+        return "pg", {"connection_string": os.environ["MASTRA_TEST_PG_URL"], "schema_name": store.schema_name}  # type: ignore[attr-defined]
+    if name == "MongoDBStore":
+        return "mongodb", {"url": os.environ["MASTRA_TEST_MONGODB_URL"], "db_name": store.db_name}  # type: ignore[attr-defined]
+    engine = store.engine  # type: ignore[attr-defined]
+    return "sqlalchemy", {"url": engine.url.render_as_string(hide_password=False), "schema": store.schema}  # type: ignore[attr-defined]
+
+
+def _increment_in_child(spec: tuple[str, dict[str, Any]], n: int, barrier: Any) -> None:
+    with _reopen(spec) as store:
+        barrier.wait(60)
+        for i in range(n):
+            store.kv_increment("ctr", f"hits-{i % 2}")
             store.kv_increment("ctr", "float", 0.5)
 
 
-def test_concurrent_increments_from_processes_lose_nothing(tmp_path: Path) -> None:
-    url = f"file:{tmp_path}/ctr.db"
-    LibSQLStore(url).setup()
-    procs, n = 4, 150
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(procs)
-    workers = [ctx.Process(target=_increment_in_child, args=(url, n, barrier)) for _ in range(procs)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
-    assert [w.exitcode for w in workers] == [0] * procs
-    with LibSQLStore(url) as store:
-        hits, half = store.kv_get("ctr", "hits"), store.kv_get("ctr", "float")
-        assert hits is not None and hits.value == procs * n and type(hits.value) is int
+@pytest.mark.parametrize(
+    ("backend", "procs", "n"),
+    [("libsql-file", 8, 100), ("postgres", 8, 100), ("sqlalchemy-postgres", 8, 50),
+     ("sqlalchemy-mariadb", 8, 50), ("sqlalchemy-sqlite", 8, 50), ("mongodb", 8, 25)],
+)
+def test_concurrent_increments_from_processes_lose_nothing(tmp_path: Path, backend: str, procs: int, n: int) -> None:
+    """8 processes increment two int counters and one float counter on one real store."""
+    with FACTORIES[backend](tmp_path) as store:
+        ctx = mp.get_context("spawn")
+        barrier = ctx.Barrier(procs)
+        workers = [ctx.Process(target=_increment_in_child, args=(_spec(store), n, barrier)) for _ in range(procs)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(600)
+        assert [w.exitcode for w in workers] == [0] * procs
+        hits = [store.kv_get("ctr", f"hits-{i}") for i in range(2)]
+        half = store.kv_get("ctr", "float")
+        assert all(h is not None and type(h.value) is int for h in hits)
+        assert sum(h.value for h in hits if h is not None) == procs * n
         assert half is not None and half.value == procs * n * 0.5
 
 

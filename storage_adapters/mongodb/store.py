@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from mastra_memory.errors import (
     ConcurrencyError,
@@ -43,7 +43,8 @@ from mastra_memory.errors import (
 from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Message, MessageContent, Resource, Thread, construct, now_utc
 from storage_adapters import _om
-from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
+from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from storage_adapters._sql import KV, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 from storage_adapters.base import (
     Direction,
     MemoryStorage,
@@ -230,6 +231,7 @@ class MongoDBStore(MemoryStorage):
         self._messages = self._db[MESSAGES]
         self._resources = self._db[RESOURCES]
         self._om = self._db[OBSERVATIONAL_MEMORY]
+        self._kv = self._db[KV]
         self._transactions = transactions
         self.max_retries = max_retries
         self._setup_lock = threading.Lock()
@@ -260,6 +262,7 @@ class MongoDBStore(MemoryStorage):
                 self._resources.create_index([("id", asc)], unique=True)
                 self._om.create_index([("id", asc)], unique=True)
                 self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
+                self._kv_indexes()
                 self._after_setup(self._db)
             except pymongo.errors.PyMongoError as exc:
                 raise StorageError(f"MongoDB setup failed: {exc}") from exc
@@ -696,6 +699,147 @@ class MongoDBStore(MemoryStorage):
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 0.2)
         raise ConcurrencyError(f"working memory of {scope} {key!r} kept changing; gave up after 100 attempts")
+
+    # -- key-value memory -----------------------------------------------------------------------
+    # Collection mastra_kv: {namespace, key, value (JSON text), size (its bytes), expiresAt,
+    # createdAt, updatedAt, rev}. A unique (namespace, key) index serves lookups, prefix ranges
+    # and ordering (MongoDB compares strings by their UTF-8 bytes, i.e. code-point order); a TTL
+    # index on expiresAt lets the server delete expired documents by itself, and every read
+    # filters them anyway. Atomic updates are optimistic: write only if ``rev`` is unchanged.
+
+    _KV_PROJECTION: ClassVar[dict[str, int]] = {
+        "_id": 0, "value": 1, "expiresAt": 1, "createdAt": 1, "updatedAt": 1, "rev": 1,
+    }
+
+    def _kv_indexes(self) -> None:
+        import pymongo
+
+        asc = pymongo.ASCENDING
+        self._kv.create_index([("namespace", asc), ("key", asc)], unique=True)
+        try:
+            self._kv.create_index([("expiresAt", asc)], expireAfterSeconds=0)
+        except pymongo.errors.OperationFailure:  # servers without TTL indexes: a plain index
+            self._kv.create_index([("expiresAt", asc)])
+
+    @staticmethod
+    def _kv_live(now: datetime) -> dict[str, Any]:
+        return {"$or": [{"expiresAt": None}, {"expiresAt": {"$gt": now}}]}
+
+    @staticmethod
+    def _kv_expired_filter(now: datetime) -> dict[str, Any]:
+        # "$ne": None keeps null expiries out on servers whose $lte matches null (MongoDB's
+        # type bracketing already does; the mongoeco test server does not)
+        return {"expiresAt": {"$ne": None, "$lte": now}}
+
+    @staticmethod
+    def _kv_expired(doc: dict[str, Any], now: datetime) -> bool:
+        return doc.get("expiresAt") is not None and _utc(doc["expiresAt"]) <= now
+
+    @staticmethod
+    def _kv_row(doc: dict[str, Any]) -> KVRow:
+        expires = doc.get("expiresAt")
+        return KVRow(doc["value"], None if expires is None else _utc(expires), _utc(doc["createdAt"]),
+                     _utc(doc["updatedAt"]))
+
+    def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+        import pymongo
+
+        ident = {"namespace": namespace, "key": key}
+        update = {
+            "$set": {"value": value_json, "size": len(value_json.encode("utf-8")), "expiresAt": expires_at,
+                     "updatedAt": now},
+            "$setOnInsert": {"createdAt": now},
+            "$inc": {"rev": 1},
+        }
+        with self._errors():
+            self._kv.delete_one({**ident, **self._kv_expired_filter(now)})  # an expired entry starts afresh
+            try:
+                self._kv.update_one(ident, update, upsert=True)
+            except pymongo.errors.DuplicateKeyError:  # two upserts raced to insert: now it exists
+                self._kv.update_one(ident, update, upsert=True)
+
+    def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
+        with self._errors():
+            doc = self._kv.find_one({"namespace": namespace, "key": key}, self._KV_PROJECTION)
+            if doc is None:
+                return None
+            if self._kv_expired(doc, now):
+                self._kv.delete_one({"namespace": namespace, "key": key, **self._kv_expired_filter(now)})
+                return None
+        return self._kv_row(doc)
+
+    def _kv_exists(self, namespace: str, key: str, now: datetime) -> bool:
+        with self._errors():
+            return bool(self._kv.count_documents({"namespace": namespace, "key": key, **self._kv_live(now)}, limit=1))
+
+    def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
+        with self._errors():
+            doc = self._kv.find_one_and_delete({"namespace": namespace, "key": key}, projection={"expiresAt": 1})
+        return doc is not None and not self._kv_expired(doc, now)
+
+    def _kv_list_keys(
+        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
+    ) -> list[str]:
+        bounds: dict[str, Any] = {}
+        if prefix:
+            bounds["$gte"] = prefix
+            upper = prefix_upper_bound(prefix)
+            if upper is not None:
+                bounds["$lt"] = upper
+        if after_key is not None:
+            bounds["$gt"] = after_key
+        query: dict[str, Any] = {"namespace": namespace, **self._kv_live(now)}
+        if bounds:
+            query["key"] = bounds
+        with self._errors():
+            docs = self._kv.find(query, {"_id": 0, "key": 1}).sort([("key", 1)]).limit(limit)
+            return [d["key"] for d in docs]
+
+    def _kv_clear(self, namespace: str) -> int:
+        with self._errors():
+            return int(self._kv.delete_many({"namespace": namespace}).deleted_count)
+
+    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
+        import pymongo
+
+        ident = {"namespace": namespace, "key": key}
+        with self._errors():
+            for _ in range(1000):
+                doc = self._kv.find_one(ident, self._KV_PROJECTION)
+                live = doc is not None and not self._kv_expired(doc, now)
+                write = modify(self._kv_row(doc) if doc is not None and live else None)
+                if write is None:
+                    return
+                fields = {"value": write.value_json, "size": len(write.value_json.encode("utf-8")),
+                          "expiresAt": write.expires_at, "updatedAt": now}
+                if doc is None:
+                    try:
+                        self._kv.insert_one({**ident, **fields, "createdAt": now, "rev": 1})
+                        return
+                    except pymongo.errors.DuplicateKeyError:
+                        continue  # inserted concurrently: read it and try again
+                if not live:
+                    fields["createdAt"] = now
+                done = self._kv.update_one({**ident, "rev": doc.get("rev")}, {"$set": fields, "$inc": {"rev": 1}})
+                if done.matched_count:
+                    return
+        raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
+
+    def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
+        with self._errors():
+            rows = list(self._kv.aggregate([
+                {"$match": {"namespace": namespace, **self._kv_live(now)}},
+                {"$group": {"_id": None, "keys": {"$sum": 1}, "size": {"$sum": "$size"}}},
+            ]))
+        return KVStats(int(rows[0]["keys"]), int(rows[0]["size"])) if rows else KVStats(0, 0)
+
+    def _kv_purge_expired(self, now: datetime, limit: int) -> int:
+        with self._errors():
+            expired = self._kv_expired_filter(now)
+            ids = [d["_id"] for d in self._kv.find(expired, {"_id": 1}).limit(limit)]
+            if not ids:
+                return 0
+            return int(self._kv.delete_many({"_id": {"$in": ids}, **expired}).deleted_count)
 
     # -- clone ----------------------------------------------------------------------------------
 

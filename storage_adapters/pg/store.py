@@ -48,6 +48,7 @@ from mastra_memory.errors import (
 from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Message, Resource, Thread, now_utc
 from storage_adapters import _om, _sql
+from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
 from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Migration
 from storage_adapters.base import (
     Direction,
@@ -680,6 +681,90 @@ class PostgresStore(MemoryStorage):
 
         self._write(work)
         return thread
+
+    # -- key-value memory -----------------------------------------------------------------------
+    # Table mastra_kv (migration 4): TIMESTAMPTZ times, keys in the "C" collation so that prefix
+    # ranges and ordering are code-point order; every statement uses the primary key or the
+    # partial index on "expiresAt".
+
+    def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+        sql = _sql.kv_upsert_sql(self.dialect)
+        self._write(lambda conn: conn.execute(sql, (namespace, key, value_json, expires_at, now, now)))
+
+    def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
+        with self._conn() as conn:
+            row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
+        if row is None:
+            return None
+        if row[1] is not None and row[1] <= now:
+            sql = _sql.kv_delete_expired_one_sql(self.dialect)
+            self._write(lambda conn: conn.execute(sql, (namespace, key, now)))
+            return None
+        return KVRow(row[0], row[1], row[2], row[3])
+
+    def _kv_exists(self, namespace: str, key: str, now: datetime) -> bool:
+        with self._conn() as conn:
+            return conn.execute(_sql.kv_exists_sql(self.dialect), (namespace, key, now)).fetchone() is not None
+
+    def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
+        sql = _sql.kv_delete_sql(self.dialect)
+        rows = self._write(lambda conn: conn.execute(sql, (namespace, key)).fetchall())
+        return any(r[0] is None or r[0] > now for r in rows)
+
+    def _kv_list_keys(
+        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
+    ) -> list[str]:
+        sql, params = _sql.kv_list_keys_sql(
+            self.dialect, namespace, prefix, prefix_upper_bound(prefix), after_key, now, limit
+        )
+        with self._conn() as conn:
+            return [r[0] for r in conn.execute(sql, params).fetchall()]
+
+    def _kv_clear(self, namespace: str) -> int:
+        sql = _sql.kv_clear_sql(self.dialect)
+        return int(self._write(lambda conn: conn.execute(sql, (namespace,)).rowcount))
+
+    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
+        # An existing row is locked (SELECT ... FOR UPDATE) for the read-modify-write. A missing
+        # row can not be locked, so it is created with INSERT ... ON CONFLICT DO NOTHING; if a
+        # concurrent transaction inserted it first, the loop reads (and locks) that row instead.
+        t = self.dialect.t(_sql.KV)
+        select = _sql.kv_select_sql(self.dialect, for_update=True)
+        insert = (
+            f'INSERT INTO {t} (namespace, "key", value, "expiresAt", "createdAt", "updatedAt") '
+            'VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (namespace, "key") DO NOTHING RETURNING 1'
+        )
+        update = (
+            f'UPDATE {t} SET value = %s, "expiresAt" = %s, "updatedAt" = %s, "createdAt" = CASE '
+            'WHEN "expiresAt" IS NOT NULL AND "expiresAt" <= %s THEN %s ELSE "createdAt" END '
+            'WHERE namespace = %s AND "key" = %s'
+        )
+
+        def work(conn: Any) -> None:
+            for _ in range(100):
+                row = conn.execute(select, (namespace, key)).fetchone()
+                live = row is not None and (row[1] is None or row[1] > now)
+                write = modify(KVRow(row[0], row[1], row[2], row[3]) if live else None)
+                if write is None:
+                    return
+                if row is not None:
+                    conn.execute(update, (write.value_json, write.expires_at, now, now, now, namespace, key))
+                    return
+                inserted = conn.execute(insert, (namespace, key, write.value_json, write.expires_at, now, now))
+                if inserted.fetchone() is not None:
+                    return
+            raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
+
+        self._write(work)
+
+    def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
+        with self._conn() as conn:
+            keys, size = conn.execute(_sql.kv_stats_sql(self.dialect), (namespace, now)).fetchone()
+        return KVStats(int(keys), int(size))
+
+    def _kv_purge_expired(self, now: datetime, limit: int) -> int:
+        sql = _sql.kv_purge_sql(self.dialect)
+        return int(self._write(lambda conn: conn.execute(sql, (now, limit)).rowcount))
 
 
 def _sql_url(url: str) -> str:

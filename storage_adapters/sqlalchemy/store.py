@@ -45,7 +45,8 @@ from mastra_memory.errors import (
 from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Message, Resource, Thread, now_utc
 from storage_adapters import _om, _sql
-from storage_adapters._sql import MESSAGES, MIGRATIONS_TABLE, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
+from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from storage_adapters._sql import KV, MESSAGES, MIGRATIONS_TABLE, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 from storage_adapters.base import (
     Direction,
     MemoryStorage,
@@ -734,6 +735,168 @@ class SQLAlchemyStore(MemoryStorage):
         self._write(work)
         return thread
 
+    # -- key-value memory -----------------------------------------------------------------------
+    # Table mastra_kv (migration 4). Writes are read-modify-write transactions: the row is read
+    # with SELECT ... FOR UPDATE (PostgreSQL, MySQL) or under SQLite's BEGIN IMMEDIATE write
+    # lock; a missing row is inserted under a savepoint, and if a concurrent transaction
+    # inserted it first, the loop reads (and locks) that row instead.
+
+    def _kv_live(self, now: datetime) -> Any:
+        import sqlalchemy as sa
+
+        c = self._t.kv.c
+        return sa.or_(c.expiresAt.is_(None), c.expiresAt > now)
+
+    def _kv_where(self, namespace: str, key: str) -> Any:
+        import sqlalchemy as sa
+
+        c = self._t.kv.c
+        return sa.and_(c.namespace == namespace, c.key == key)
+
+    def _kv_select(self, namespace: str, key: str, lock: bool) -> Any:
+        import sqlalchemy as sa
+
+        c = self._t.kv.c
+        query = sa.select(c.value, c.expiresAt, c.createdAt, c.updatedAt).where(self._kv_where(namespace, key))
+        return query.with_for_update() if lock and not self._t.is_sqlite else query
+
+    @staticmethod
+    def _kv_expired(row: Any, now: datetime) -> bool:
+        return row is not None and row[1] is not None and _sql.parse_ts(row[1]) <= now
+
+    @staticmethod
+    def _kv_row(row: Any) -> KVRow:
+        return KVRow(row[0], None if row[1] is None else _sql.parse_ts(row[1]), _sql.parse_ts(row[2]),
+                     _sql.parse_ts(row[3]))
+
+    def _kv_put(self, conn: Any, namespace: str, key: str, row: Any, value_json: str,
+                expires_at: datetime | None, now: datetime) -> bool:
+        """Update the locked ``row`` or insert a new one; False if a concurrent insert won."""
+        import sqlalchemy as sa
+
+        kv = self._t.kv
+        values = {"value": value_json, "expiresAt": expires_at, "updatedAt": now}
+        if row is not None:
+            if self._kv_expired(row, now):
+                values["createdAt"] = now
+            conn.execute(kv.update().where(self._kv_where(namespace, key)).values(values))
+            return True
+        row_values = {"namespace": namespace, "key": key, "createdAt": now, **values}
+        insert = self._t.insert_if_absent(kv)
+        if insert is not None:  # ON CONFLICT DO NOTHING / INSERT IGNORE: no row if it now exists
+            if self._t.is_mysql:
+                return int(conn.execute(insert.values(row_values)).rowcount) == 1
+            # RETURNING, not rowcount: SQLAlchemy reports -1 for this statement on psycopg
+            return conn.execute(insert.values(row_values).returning(kv.c.key)).first() is not None
+        try:
+            with conn.begin_nested():
+                conn.execute(kv.insert().values(row_values))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+        def work(conn: Any) -> None:
+            for _ in range(100):
+                row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
+                if self._kv_put(conn, namespace, key, row, value_json, expires_at, now):
+                    return
+            raise ConcurrencyError(f"key {namespace}/{key} kept changing during a write")
+
+        self._write(work)
+
+    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
+        def work(conn: Any) -> None:
+            for _ in range(100):
+                row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
+                live = row is not None and not self._kv_expired(row, now)
+                write = modify(self._kv_row(row) if live else None)
+                if write is None or self._kv_put(conn, namespace, key, row, write.value_json, write.expires_at, now):
+                    return
+            raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
+
+        self._write(work)
+
+    def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
+        row = self._read(lambda c: c.execute(self._kv_select(namespace, key, lock=False)).first())
+        if row is None:
+            return None
+        if self._kv_expired(row, now):
+            kv = self._t.kv
+            self._write(lambda c: c.execute(
+                kv.delete().where(self._kv_where(namespace, key), kv.c.expiresAt <= now)))
+            return None
+        return self._kv_row(row)
+
+    def _kv_exists(self, namespace: str, key: str, now: datetime) -> bool:
+        import sqlalchemy as sa
+
+        query = sa.select(sa.literal(1)).select_from(self._t.kv).where(
+            self._kv_where(namespace, key), self._kv_live(now))
+        return self._read(lambda c: c.execute(query).first()) is not None
+
+    def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
+        kv = self._t.kv
+
+        def work(conn: Any) -> bool:
+            row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
+            if row is None:
+                return False
+            conn.execute(kv.delete().where(self._kv_where(namespace, key)))
+            return not self._kv_expired(row, now)
+
+        return self._write(work)
+
+    def _kv_list_keys(
+        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
+    ) -> list[str]:
+        import sqlalchemy as sa
+
+        c = self._t.kv.c
+        conditions = [c.namespace == namespace, self._kv_live(now)]
+        if prefix:
+            conditions.append(c.key >= prefix)
+            upper = prefix_upper_bound(prefix)
+            if upper is not None:
+                conditions.append(c.key < upper)
+        if after_key is not None:
+            conditions.append(c.key > after_key)
+        query = sa.select(c.key).where(*conditions).order_by(c.key).limit(limit)
+        return [r[0] for r in self._read(lambda conn: conn.execute(query).fetchall())]
+
+    def _kv_clear(self, namespace: str) -> int:
+        kv = self._t.kv
+        return int(self._write(lambda c: c.execute(kv.delete().where(kv.c.namespace == namespace)).rowcount))
+
+    def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
+        import sqlalchemy as sa
+
+        c = self._t.kv.c
+        if self._t.is_sqlite:
+            size: Any = sa.func.length(sa.cast(c.value, sa.LargeBinary()))
+        elif self._t.is_pg:
+            size = sa.func.octet_length(c.value)
+        else:  # MySQL/MariaDB LENGTH() counts bytes
+            size = sa.func.length(c.value)
+        query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(size), 0)).where(
+            c.namespace == namespace, self._kv_live(now))
+        keys, total = self._read(lambda conn: conn.execute(query).one())
+        return KVStats(int(keys), int(total))
+
+    def _kv_purge_expired(self, now: datetime, limit: int) -> int:
+        import sqlalchemy as sa
+
+        kv = self._t.kv
+
+        def work(conn: Any) -> int:
+            pairs = conn.execute(sa.select(kv.c.namespace, kv.c.key).where(kv.c.expiresAt <= now).limit(limit)).all()
+            if not pairs:
+                return 0
+            return int(conn.execute(kv.delete().where(
+                sa.tuple_(kv.c.namespace, kv.c.key).in_([tuple(p) for p in pairs]), kv.c.expiresAt <= now)).rowcount)
+
+        return self._write(work)
+
 
 def _meta_matches(stored: Any, wanted: dict[str, Any]) -> bool:
     return isinstance(stored, dict) and all(k in stored and stored[k] == v for k, v in wanted.items())
@@ -821,6 +984,19 @@ class _Tables:
                 for name, sqltype, kind in _sql.OM_COLUMNS
             ),
         )
+        # key-value memory: keys compare in code-point order on every dialect (binary / "C")
+        kv_key: Any = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql").with_variant(
+            sa.String(512, collation="utf8mb4_bin"), "mysql", "mariadb")
+        kv_ts: Any = sa.DateTime(timezone=True) if self.is_pg else ts
+        self.kv = sa.Table(
+            KV, md,
+            sa.Column("namespace", ident, primary_key=True),
+            sa.Column("key", kv_key, primary_key=True),
+            sa.Column("value", text, nullable=False),
+            sa.Column("expiresAt", kv_ts),
+            sa.Column("createdAt", kv_ts, nullable=False),
+            sa.Column("updatedAt", kv_ts, nullable=False),
+        )
         self.migrations = sa.Table(
             MIGRATIONS_TABLE, md,
             sa.Column("version", sa.Integer(), primary_key=True, autoincrement=False),
@@ -854,10 +1030,33 @@ class _Tables:
             sa.Index("mm_om_lookup_generation", self.om.c.lookupKey, self.om.c.generationCount,
                      unique=True).create(conn, checkfirst=True)
 
+        def kv(conn: Any) -> None:
+            self.kv.create(conn, checkfirst=True)
+            expires = self.kv.c.expiresAt
+            sa.Index("mm_kv_expires", expires, sqlite_where=expires.isnot(None),
+                     postgresql_where=expires.isnot(None)).create(conn, checkfirst=True)
+
         return [(1, "core tables", tables), (2, "indexes for the hot paths", indexes),
-                (3, "observational memory (one row per generation)", observational_memory)]
+                (3, "observational memory (one row per generation)", observational_memory),
+                (4, "key-value memory", kv)]
 
     # -- expressions ------------------------------------------------------------------------------
+
+    def insert_if_absent(self, table: Any) -> Any:
+        """An INSERT that skips a row whose primary key exists (no error, rowcount 0), or None on
+        dialects without one (callers fall back to a savepoint). Not a savepoint on MySQL: a
+        deadlock there rolls back the whole transaction, savepoint included."""
+        if self.is_pg:
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table).on_conflict_do_nothing()
+        if self.is_sqlite:
+            from sqlalchemy.dialects import sqlite
+
+            return sqlite.insert(table).on_conflict_do_nothing()
+        if self.is_mysql:
+            return table.insert().prefix_with("IGNORE")
+        return None
 
     def order_id(self, table: Any) -> Any:
         """The id column as ordered: code point order on every dialect."""
