@@ -30,8 +30,9 @@ def test_pg_tables_mirror_mastra_pg_ddl() -> None:
     assert cols["mastra_messages.createdAtZ"] == "timestamp with time zone"
     assert cols["mastra_messages.content"] == "text"
     assert cols["mastra_resources.workingMemory"] == "text"
-    assert versions == [1, 2, 3]  # 3: observational memory
+    assert versions == [1, 2, 3, 4]  # 3: observational memory, 4: key-value memory
     assert cols["mastra_observational_memory.lookupKey"] == "text"
+    assert cols["mastra_kv.expiresAt"] == "timestamp with time zone"
 
 
 def test_pg_writes_both_timestamp_columns_and_setup_is_idempotent() -> None:
