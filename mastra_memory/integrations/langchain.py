@@ -22,12 +22,12 @@ stored. ``langchain-core`` is imported when this module is; a missing install ra
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mastra_memory.errors import MissingDependencyError
 from mastra_memory.memory import Memory
-from mastra_memory.types import Message, from_chat_messages, now_utc, to_chat_messages
+from mastra_memory.types import Message, from_chat_messages, to_chat_messages
 
 if TYPE_CHECKING:
     from langchain_core.chat_history import BaseChatMessageHistory
@@ -50,12 +50,13 @@ def _langchain_messages_module() -> Any:
 
 
 def from_langchain_messages(
-    messages: Sequence[BaseMessage], thread_id: str, resource_id: str | None = None, start: Any = None
+    messages: Sequence[BaseMessage], thread_id: str, resource_id: str | None = None, start: datetime | None = None
 ) -> list[Message]:
     """Convert LangChain messages into mastra-memory messages of ``thread_id``.
 
     A tool message that answers a preceding AI tool call becomes that call's result (one
-    assistant message holds the call and its result, as Mastra stores them).
+    assistant message holds the call and its result, as Mastra stores them). Timestamps are
+    ``start`` plus 1 ms per message, or left to storage (after the thread's newest message).
 
     Raises:
         MissingDependencyError: if langchain-core is not installed.
@@ -120,19 +121,12 @@ class MastraChatMessageHistory(BaseChatMessageHistory):
         return to_langchain_messages(page.messages)
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
-        """Append messages in one transaction (creating the thread on first use). They are
-        timestamped after the thread's newest message, so order holds across calls."""
+        """Append messages in one transaction (creating the thread on first use). Storage stamps
+        them after the thread's newest message, so order holds across calls."""
         if not messages:
             return
-        _, created = self.memory.get_or_create_thread(
-            self.thread_id, self.resource_id, self.title, self.thread_metadata
-        )
-        start = now_utc()
-        if not created:
-            newest = self.memory.list_messages(self.thread_id, self.resource_id, per_page=1).messages
-            if newest and newest[-1].created_at >= start:
-                start = newest[-1].created_at + timedelta(milliseconds=1)
-        self.memory.save_messages(from_langchain_messages(messages, self.thread_id, self.resource_id, start))
+        self.memory.get_or_create_thread(self.thread_id, self.resource_id, self.title, self.thread_metadata)
+        self.memory.save_messages(from_langchain_messages(messages, self.thread_id, self.resource_id))
 
     def clear(self) -> None:
         """Delete the thread's messages (the thread and its metadata stay)."""
