@@ -59,8 +59,23 @@ def _loadavg() -> str:
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of a process and its live children (uvicorn workers)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        kids = [int(k) for k in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return [k for kid in kids for k in (kid, *_children(kid))]
 
 
 # -- phase 1: embedded -----------------------------------------------------------------------------
@@ -190,6 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per throughput phase (8)")
     parser.add_argument("--clients", type=int, default=4, help="HTTP client processes (4)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes, `serve --workers` (1)")
     parser.add_argument("--max-requests", type=int, default=50_000, help="cap per HTTP client (50,000)")
     parser.add_argument("--increment-clients", type=int, default=8, help="incrementing processes (8)")
     parser.add_argument("--increments", type=int, default=250, help="increments per process (250)")
@@ -201,11 +217,12 @@ def main() -> None:
         print(f"embedded  : {r['ops']} ops in {r['seconds']:.2f} s = {r['ops'] / r['seconds']:,.0f} ops/s, "
               f"errors {r['errors']}, p50 {_pct(r['lat'], .5):.3f} ms, p99 {_pct(r['lat'], .99):.3f} ms")
 
-        with live_server(f"file:{tmp}/server.db", api_keys=[TOKEN]) as server:
-            pid = server.process.pid
-            h = http_load(server.port, pid, args.clients, args.duration, args.max_requests)
+        serve_args = ["--workers", str(args.workers)]
+        with live_server(f"file:{tmp}/server.db", api_keys=[TOKEN], extra_args=serve_args) as server:
+            h = http_load(server.port, server.process.pid, args.clients, args.duration, args.max_requests)
             rate = h["requests"] / h["wall"]
-            print(f"http      : {h['requests']} requests from {args.clients} processes in {h['wall']:.2f} s = "
+            print(f"http      : {h['requests']} requests from {args.clients} processes to {args.workers} server "
+                  f"process(es) in {h['wall']:.2f} s = "
                   f"{rate:,.0f} req/s, errors {h['errors']}, p50 {_pct(h['lat'], .5):.2f} ms, "
                   f"p99 {_pct(h['lat'], .99):.2f} ms")
             per_request = 1000 * h["server_cpu"] / max(h["requests"], 1)

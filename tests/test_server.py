@@ -483,3 +483,43 @@ def test_serve_command_registers_on_a_typer_app() -> None:
 
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--api-keys-file" in result.output
+
+
+def test_open_store_picks_the_backend_from_the_url(tmp_path: Path) -> None:
+    import os
+
+    from mastra_memory.server.cli import open_store
+
+    assert type(open_store(f"file:{tmp_path}/a.db")).__name__ == "LibSQLStore"
+    assert type(open_store(":memory:")).__name__ == "LibSQLStore"
+    pytest.importorskip("sqlalchemy")
+    store = open_store(f"sqlite+pysqlite:///{tmp_path}/b.db")
+    assert type(store).__name__ == "SQLAlchemyStore"
+    store.kv_set("ns", "k", 1.5)
+    assert store.kv_get("ns", "k").value == 1.5  # type: ignore[union-attr]
+    store.close()
+    if os.environ.get("MASTRA_TEST_PG_URL"):
+        pg = open_store(os.environ["MASTRA_TEST_PG_URL"])
+        assert type(pg).__name__ == "PostgresStore"
+        pg.close()
+
+
+def test_two_workers_share_one_database_and_lose_no_increment(tmp_path: Path) -> None:
+    """``--workers 2``: two uvicorn processes on one libSQL file; 4 client threads increment."""
+    import threading
+
+    from mastra_memory.kv import KVMemory
+
+    with live_server(f"file:{tmp_path}/w.db", api_keys=[ADMIN], extra_args=["--workers", "2"]) as srv:
+        def hammer() -> None:
+            with KVMemory("workers", base_url=srv.url, api_key=ADMIN, timeout=30) as kv:
+                for _ in range(50):
+                    kv.increment("n")
+
+        threads = [threading.Thread(target=hammer) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        with KVMemory("workers", base_url=srv.url, api_key=ADMIN) as kv:
+            assert kv.get("n") == 200

@@ -30,6 +30,7 @@ def create_app(
     api_keys: Sequence[ApiKey | str] | None = None,
     limits: ServerLimits | dict[str, Any] | None = None,
     inline_storage: bool | None = None,
+    close_on_shutdown: bool | None = None,
 ) -> FastAPI:
     """Build the FastAPI app; see :func:`mastra_memory.server.app.create_app`.
 
@@ -42,4 +43,4 @@ def create_app(
         raise MissingDependencyError("fastapi", "server") from exc
     from mastra_memory.server.app import create_app as _create_app
 
-    return _create_app(memory, api_keys, limits, inline_storage)
+    return _create_app(memory, api_keys, limits, inline_storage, close_on_shutdown)

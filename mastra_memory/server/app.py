@@ -93,6 +93,7 @@ def create_app(
     api_keys: Sequence[ApiKey | str] | None = None,
     limits: ServerLimits | dict[str, Any] | None = None,
     inline_storage: bool | None = None,
+    close_on_shutdown: bool | None = None,
 ) -> FastAPI:
     """Build the HTTP application.
 
@@ -106,6 +107,8 @@ def create_app(
         inline_storage: Run key-value storage calls on the event loop (no thread-pool hop).
             Default: on for embedded stores (InMemoryStore, a local libSQL file), off otherwise.
             Turn it off when other processes hold the libSQL file's write lock for long.
+        close_on_shutdown: Close the memory (its store) when the app shuts down. Default: only
+            when ``memory`` is None (the app made it).
 
     Returns:
         A FastAPI app; OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
@@ -121,6 +124,7 @@ def create_app(
     except ValueError as exc:
         raise ConfigurationError(f"invalid server configuration: {exc}") from exc
     mem = memory if memory is not None else Memory()
+    close_memory = memory is None if close_on_shutdown is None else close_on_shutdown
     storage = mem.storage
     storage.max_kv_value_bytes = max(storage.max_kv_value_bytes, server_limits.max_value_bytes)
     st = ServerState(
@@ -141,6 +145,8 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if close_memory:
+                mem.close()
 
     app = FastAPI(
         title="mastra-memory", version=__version__, description=_OPENAPI_DESCRIPTION, lifespan=lifespan,

@@ -16,8 +16,9 @@ import typer
 
 from mastra_memory.errors import ConfigurationError, MissingDependencyError
 from mastra_memory.server.config import ApiKey, ServerLimits, load_api_keys
+from storage_adapters.base import MemoryStorage
 
-__all__ = ["is_loopback", "register", "serve"]
+__all__ = ["app_from_environment", "is_loopback", "open_store", "register", "serve"]
 
 API_KEY_ENV = "MASTRA_MEMORY_API_KEY"
 
@@ -31,6 +32,52 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def open_store(url: str) -> MemoryStorage:
+    """The store for a ``--db`` URL: ``postgresql://`` (PostgresStore, extra ``[pg]``),
+    ``mongodb://`` / ``mongodb+srv://`` (MongoDBStore on the URL's database or ``mastra``, extra
+    ``[mongodb]``), a SQLAlchemy URL with a driver (``sqlite+pysqlite://``,
+    ``mysql+pymysql://``, ...: SQLAlchemyStore, extra ``[sqlalchemy]``), else libSQL (a path,
+    ``file:``, ``:memory:``, ``http(s)://``, ``libsql://``, ``ws(s)://``).
+
+    Raises:
+        MissingDependencyError: if the backend's extra is not installed.
+    """
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme in ("postgresql", "postgres"):
+        from storage_adapters.pg import PostgresStore
+
+        return PostgresStore(url)
+    if scheme in ("mongodb", "mongodb+srv"):
+        from urllib.parse import urlsplit
+
+        from storage_adapters.mongodb import MongoDBStore
+
+        return MongoDBStore(url=url, db_name=urlsplit(url).path.strip("/") or "mastra")
+    if "+" in scheme or scheme in ("sqlite", "mysql", "mariadb", "mssql", "oracle"):
+        from storage_adapters.sqlalchemy import SQLAlchemyStore
+
+        return SQLAlchemyStore(url)
+    from storage_adapters.libsql import LibSQLStore
+
+    return LibSQLStore(url)
+
+
+CONFIG_ENV = "MASTRA_MEMORY_SERVE_CONFIG"
+"""Environment variable through which ``serve`` hands its settings to uvicorn worker processes."""
+
+
+def app_from_environment() -> Any:
+    """The app for uvicorn workers (``--workers N``): settings come from :data:`CONFIG_ENV`,
+    written by :func:`serve` (database URL, API keys, limits, memory options)."""
+    from mastra_memory.memory import Memory
+    from mastra_memory.server import create_app
+
+    config = json.loads(os.environ[CONFIG_ENV])
+    keys = [ApiKey.model_validate(k) for k in config["api_keys"]]
+    memory = Memory(open_store(config["db"]), options=config["memory_options"])
+    return create_app(memory, keys, ServerLimits.model_validate(config["limits"]), close_on_shutdown=True)
 
 
 def _limits(
@@ -61,7 +108,8 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback requires API keys.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     db: Annotated[
-        str, typer.Option(help="libSQL database URL or path (file:./mastra.db, :memory:).")
+        str, typer.Option(help="Store URL: a libSQL path/URL (file:./mastra.db), postgresql://, mongodb://, "
+                          "or a SQLAlchemy URL (mysql+pymysql://...).")
     ] = "file:./mastra.db",
     api_key: Annotated[
         list[str] | None,
@@ -80,6 +128,9 @@ def serve(
     memory_options: Annotated[
         str | None, typer.Option(help='MemoryConfig as JSON, e.g. \'{"working_memory": {"enabled": true}}\'.')
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes (uvicorn workers); quotas then apply per process.")
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve key-value and conversation memory over HTTP (FastAPI; docs at /docs)."""
@@ -87,10 +138,6 @@ def serve(
         import uvicorn
     except ImportError as exc:
         raise MissingDependencyError("uvicorn", "server") from exc
-    from mastra_memory.memory import Memory
-    from mastra_memory.server import create_app
-    from storage_adapters.libsql import LibSQLStore
-
     keys: list[ApiKey | str] = list(api_key or [])
     if os.environ.get(API_KEY_ENV):
         keys.append(os.environ[API_KEY_ENV])
@@ -105,16 +152,20 @@ def serve(
         raise typer.Exit(code=2)
     limits = _limits(limits_file, max_value_bytes, max_key_length, write_rate, write_burst, max_keys, max_bytes)
     options = json.loads(memory_options) if memory_options else None
-    memory = Memory(LibSQLStore(db), options=options)
-    app = create_app(memory, keys, limits)
-    typer.echo(f"mastra-memory serving {db} on http://{host}:{port} (auth: {'on' if keys else 'off'})", err=True)
-    try:
-        uvicorn.run(
-            app, host=host, port=port, log_level=log_level, server_header=False,
-            access_log=log_level in ("trace", "debug", "info"),  # its arguments cost CPU even when filtered
-        )
-    finally:
-        memory.close()
+    api_keys = [k if isinstance(k, ApiKey) else ApiKey(token=k, name="cli") for k in keys]  # type: ignore[arg-type]
+    os.environ[CONFIG_ENV] = json.dumps({
+        "db": db, "limits": limits.model_dump(mode="json"), "memory_options": options,
+        "api_keys": [{**k.model_dump(mode="json"), "token": k.token.get_secret_value()} for k in api_keys],
+    })
+    typer.echo(
+        f"mastra-memory serving {db} on http://{host}:{port} with {workers} worker(s) "
+        f"(auth: {'on' if keys else 'off'})", err=True,
+    )
+    uvicorn.run(
+        "mastra_memory.server.cli:app_from_environment", factory=True, workers=workers,
+        host=host, port=port, log_level=log_level, server_header=False,
+        access_log=log_level in ("trace", "debug", "info"),  # its arguments cost CPU even when filtered
+    )
 
 
 def register(app: typer.Typer) -> None:
