@@ -159,21 +159,13 @@ def http_load(port: int, server_pid: int, clients: int, duration: float, max_req
 # -- phase 3: increments ---------------------------------------------------------------------------
 
 
-def _increment_http(url: str, n: int, barrier: Any, out: Any) -> None:
-    kv = KVMemory("counters", base_url=url, api_key=TOKEN, timeout=60)
-    barrier.wait(60)
-    errors = 0
-    for i in range(n):
-        try:
-            kv.increment(f"c{i % COUNTERS}")
-        except Exception:
-            errors += 1
-    kv.close()
-    out.put(errors)
-
-
-def _increment_embedded(db: str, n: int, barrier: Any, out: Any) -> None:
-    kv = KVMemory("counters", storage=LibSQLStore(db))
+def _increment(where: tuple[str, str], n: int, barrier: Any, out: Any) -> None:
+    """Increment COUNTERS counters n times: ``("http", url)`` or ``("embedded", db_url)``."""
+    kind, target = where
+    if kind == "http":
+        kv = KVMemory("counters", base_url=target, api_key=TOKEN, timeout=60)
+    else:
+        kv = KVMemory("counters", storage=LibSQLStore(target))
     kv.exists("warm-up")
     barrier.wait(60)
     errors = 0
@@ -186,10 +178,10 @@ def _increment_embedded(db: str, n: int, barrier: Any, out: Any) -> None:
     out.put(errors)
 
 
-def increments(target: Any, arg: str, procs: int, n: int) -> dict[str, Any]:
+def increments(where: tuple[str, str], procs: int, n: int) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(procs + 1), ctx.Queue()
-    workers = [ctx.Process(target=target, args=(arg, n, barrier, out)) for _ in range(procs)]
+    workers = [ctx.Process(target=_increment, args=(where, n, barrier, out)) for _ in range(procs)]
     for w in workers:
         w.start()
     barrier.wait(60)
@@ -230,7 +222,7 @@ def main() -> None:
                   f"{1000 / per_request if per_request else float('inf'):,.0f} req/s per fully available core")
 
             n, procs = args.increments, args.increment_clients
-            inc = increments(_increment_http, server.url, procs, n)
+            inc = increments(("http", server.url), procs, n)
             kv = KVMemory("counters", base_url=server.url, api_key=TOKEN)
             total = sum(int(kv.get(f"c{i}", 0)) for i in range(COUNTERS))
             kv.close()
@@ -241,7 +233,7 @@ def main() -> None:
 
         db = f"file:{tmp}/counters.db"
         LibSQLStore(db).setup()
-        inc = increments(_increment_embedded, db, procs, n)
+        inc = increments(("embedded", db), procs, n)
         kv = KVMemory("counters", storage=LibSQLStore(db))
         total = sum(int(kv.get(f"c{i}", 0)) for i in range(COUNTERS))
         kv.close()

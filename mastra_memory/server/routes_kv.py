@@ -9,7 +9,6 @@ pool otherwise (``ServerState.inline_storage``).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -22,6 +21,7 @@ from mastra_memory.server.deps import ServerState, read_json_body, state
 from mastra_memory.types import format_timestamp
 from storage_adapters._kv import (
     KV_MISSING,
+    KVEntry,
     encode_kv_value,
     validate_kv_key,
     validate_kv_namespace,
@@ -32,17 +32,6 @@ from storage_adapters._kv import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/memory", tags=["key-value"])
-
-
-class KVValue(BaseModel):
-    """A stored value and its times (UTC, ISO-8601 with milliseconds)."""
-
-    namespace: str
-    key: str
-    value: Any
-    expires_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
 
 
 class KVWritten(BaseModel):
@@ -79,6 +68,16 @@ _JSON_BODY = {
         "content": {"application/json": {"schema": {}}},
     }
 }
+
+
+def _authorized(request: Request, namespace: str, key: str | None, write: bool) -> tuple[ServerState, str, str]:
+    """Authenticate (401), validate the names (422) and check the key's scope (403), in that
+    order, before any body is read."""
+    st = state(request)
+    caller = st.keys.authenticate(request.headers.get("authorization"))
+    ns, k = _names(st, namespace, key)
+    st.keys.require_namespace(caller, ns, write=write)
+    return st, ns, k
 
 
 def _names(st: ServerState, namespace: str, key: str | None = None) -> tuple[str, str]:
@@ -152,10 +151,7 @@ def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
 )
 async def list_keys(namespace: str, request: Request) -> JSONResponse:
     """Live keys in code-point order, ``limit`` per page; follow ``next_cursor`` to the end."""
-    st = state(request)
-    caller = st.keys.authenticate(request.headers.get("authorization"))
-    ns, _ = _names(st, namespace)
-    st.keys.require_namespace(caller, ns, write=False)
+    st, ns, _ = _authorized(request, namespace, None, write=False)
     limit = _query_number(request, "limit", int, 1, 10_000) or 1000
     cursor = decode_cursor(_query(request, "cursor"))
     page = await st.call(st.storage.kv_list_keys, ns, _query(request, "prefix"), cursor, limit)
@@ -164,10 +160,7 @@ async def list_keys(namespace: str, request: Request) -> JSONResponse:
 
 @router.delete("/{namespace}", response_model=KVDeleted, summary="Delete every key of a namespace")
 async def clear_namespace(namespace: str, request: Request) -> JSONResponse:
-    st = state(request)
-    caller = st.keys.authenticate(request.headers.get("authorization"))
-    ns, _ = _names(st, namespace)
-    st.keys.require_namespace(caller, ns, write=True)
+    st, ns, _ = _authorized(request, namespace, None, write=True)
     deleted = await st.call(st.storage.kv_clear, ns)
     st.usage.forget(ns)
     return JSONResponse({"deleted": deleted})
@@ -177,10 +170,7 @@ async def clear_namespace(namespace: str, request: Request) -> JSONResponse:
 async def increment(namespace: str, key: str, request: Request) -> JSONResponse:
     """Body ``{"by": 1, "ttl": null}`` (both optional). A missing key counts as 0; ``ttl``
     applies only when the key is created. 422 if the stored value is not a number."""
-    st = state(request)
-    caller = st.keys.authenticate(request.headers.get("authorization"))
-    ns, k = _names(st, namespace, key)
-    st.keys.require_namespace(caller, ns, write=True)
+    st, ns, k = _authorized(request, namespace, key, write=True)
     body = _object(await read_json_body(request, 1024), {"by", "ttl"})
     by = validate_kv_number(body.get("by", 1))
     ttl = validate_kv_ttl(body.get("ttl"))
@@ -195,10 +185,7 @@ async def increment(namespace: str, key: str, request: Request) -> JSONResponse:
 async def compare_and_set(namespace: str, key: str, request: Request) -> JSONResponse:
     """Body ``{"expected": <json>, "value": <json>, "ttl": null}``, or ``"expect_missing": true``
     instead of ``expected`` to create only if absent. Equality is type-strict."""
-    st = state(request)
-    caller = st.keys.authenticate(request.headers.get("authorization"))
-    ns, k = _names(st, namespace, key)
-    st.keys.require_namespace(caller, ns, write=True)
+    st, ns, k = _authorized(request, namespace, key, write=True)
     limit = 2 * st.limits.max_value_bytes + 1024
     body = _object(await read_json_body(request, limit), {"expected", "value", "ttl", "expect_missing"})
     if "value" not in body:
@@ -220,10 +207,7 @@ async def compare_and_set(namespace: str, key: str, request: Request) -> JSONRes
 )
 async def put_value(namespace: str, key: str, request: Request) -> JSONResponse:
     """The body is the value. 413 if it is over the server's ``max_value_bytes``."""
-    st = state(request)
-    caller = st.keys.authenticate(request.headers.get("authorization"))
-    ns, k = _names(st, namespace, key)
-    st.keys.require_namespace(caller, ns, write=True)
+    st, ns, k = _authorized(request, namespace, key, write=True)
     seconds = validate_kv_ttl(_query_number(request, "ttl", float, 0, float("inf")))
     value = await read_json_body(request, st.limits.max_value_bytes)
     size = _encoded_size(st, value)
@@ -234,23 +218,17 @@ async def put_value(namespace: str, key: str, request: Request) -> JSONResponse:
 
 @router.head("/{namespace}/{key:path}", summary="Does the key exist? (200 or 404, no body)")
 async def head_value(namespace: str, key: str, request: Request) -> Response:
-    st = state(request)
-    caller = st.keys.authenticate(request.headers.get("authorization"))
-    ns, k = _names(st, namespace, key)
-    st.keys.require_namespace(caller, ns, write=False)
+    st, ns, k = _authorized(request, namespace, key, write=False)
     found = await st.call(st.storage.kv_exists, ns, k)
     return Response(status_code=200 if found else 404)
 
 
 @router.get(
-    "/{namespace}/{key:path}", response_model=KVValue, summary="Read a value",
+    "/{namespace}/{key:path}", response_model=KVEntry, summary="Read a value",
     responses={404: {"description": "No such key, or it expired"}},
 )
 async def get_value(namespace: str, key: str, request: Request) -> JSONResponse:
-    st = state(request)
-    caller = st.keys.authenticate(request.headers.get("authorization"))
-    ns, k = _names(st, namespace, key)
-    st.keys.require_namespace(caller, ns, write=False)
+    st, ns, k = _authorized(request, namespace, key, write=False)
     entry = await st.call(st.storage.kv_get, ns, k)
     if entry is None:
         return JSONResponse({"detail": f"no key {k!r} in namespace {ns!r}"}, status_code=404)
@@ -268,9 +246,6 @@ async def get_value(namespace: str, key: str, request: Request) -> JSONResponse:
 
 @router.delete("/{namespace}/{key:path}", response_model=KVDeleted, summary="Delete a key")
 async def delete_value(namespace: str, key: str, request: Request) -> JSONResponse:
-    st = state(request)
-    caller = st.keys.authenticate(request.headers.get("authorization"))
-    ns, k = _names(st, namespace, key)
-    st.keys.require_namespace(caller, ns, write=True)
+    st, ns, k = _authorized(request, namespace, key, write=True)
     deleted = await st.call(st.storage.kv_delete, ns, k)
     return JSONResponse({"deleted": deleted})
