@@ -523,3 +523,25 @@ def test_two_workers_share_one_database_and_lose_no_increment(tmp_path: Path) ->
             t.join(300)
         with KVMemory("workers", base_url=srv.url, api_key=ADMIN) as kv:
             assert kv.get("n") == 200
+
+
+def test_missing_server_extra_names_the_install_command() -> None:
+    code = (
+        "import sys; sys.modules['fastapi'] = None; sys.modules['httpx'] = None\n"
+        "import mastra_memory.server as server\n"
+        "from mastra_memory.kv import KVMemory\n"
+        "for make in (server.create_app, lambda: KVMemory('ns', base_url='http://127.0.0.1:1')):\n"
+        "    try:\n"
+        "        make()\n"
+        "    except ImportError as exc:\n"
+        "        print(type(exc).__name__, exc)\n"
+    )
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin",
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert lines == [
+        'MissingDependencyError fastapi is not installed; install it with: pip install "mastra-memory[server]"',
+        'MissingDependencyError httpx is not installed; install it with: pip install "mastra-memory[server]"',
+    ]
