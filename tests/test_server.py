@@ -530,7 +530,7 @@ def test_missing_server_extra_names_the_install_command() -> None:
         "import sys; sys.modules['fastapi'] = None; sys.modules['httpx'] = None\n"
         "import mastra_memory.server as server\n"
         "from mastra_memory.kv import KVMemory\n"
-        "for make in (server.create_app, lambda: KVMemory('ns', base_url='http://127.0.0.1:1')):\n"
+        "for make in (lambda: server.create_app(), lambda: KVMemory('ns', base_url='http://127.0.0.1:1')):\n"
         "    try:\n"
         "        make()\n"
         "    except ImportError as exc:\n"
