@@ -164,6 +164,7 @@ def serve(
     uvicorn.run(
         "mastra_memory.server.cli:app_from_environment", factory=True, workers=workers,
         host=host, port=port, log_level=log_level, server_header=False,
+        proxy_headers=False,  # nothing here uses the client address; one middleware less per request
         access_log=log_level in ("trace", "debug", "info"),  # its arguments cost CPU even when filtered
     )
 

@@ -46,6 +46,8 @@ __all__ = ["LibSQLStore"]
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 _CHUNK = 400  # ids per IN (...) list, under SQLite's parameter limit
 _T = TypeVar("_T")
 
@@ -182,19 +184,38 @@ class LibSQLStore(MemoryStorage):
                 raise StorageError(f"libSQL write failed: {exc}") from exc
 
     def _begin(self, conn: Any) -> None:
+        self._busy_retry(lambda: conn.execute("BEGIN" if self.is_remote else "BEGIN IMMEDIATE"),
+                         "could not start a transaction")
+
+    def _busy_retry(self, action: Callable[[], T], failure: str) -> T:
+        """Run ``action``, retried with jittered exponential backoff while another process holds
+        the write lock (after SQLite's own ``busy_timeout``)."""
         delay = 0.01
         for attempt in range(self.max_retries + 1):
             try:
-                conn.execute("BEGIN" if self.is_remote else "BEGIN IMMEDIATE")
-                return
+                return action()
             except Exception as exc:
                 if not _is_busy(exc) or attempt == self.max_retries:
                     if _is_busy(exc):
                         raise ConcurrencyError(f"database stayed locked: {exc}") from exc
-                    raise StorageError(f"could not start a transaction: {exc}") from exc
+                    raise StorageError(f"{failure}: {exc}") from exc
                 logger.debug("libSQL busy, retrying in %.3fs (attempt %d)", delay, attempt + 1)
                 time.sleep(delay * (1 + random.random()))
                 delay = min(delay * 2, 1.0)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write_one(self, sql: str, params: Sequence[Any]) -> tuple[list[Any], int]:
+        """One write statement on its own: in autocommit mode it is atomic by itself, so it
+        needs no BEGIN/COMMIT round trips. Returns ``(rows it returned, rowcount)``."""
+        with self._lock:
+            self._ensure_setup()
+            conn = self._conn()
+
+            def run() -> tuple[list[Any], int]:
+                cursor = conn.execute(sql, params)
+                return cursor.fetchall(), int(cursor.rowcount)
+
+            return self._busy_retry(run, "libSQL write failed")
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -596,8 +617,7 @@ class LibSQLStore(MemoryStorage):
     def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
         stamp = _sql.format_ts(now)
         expires = None if expires_at is None else _sql.format_ts(expires_at)
-        with self._write() as conn:
-            conn.execute(_sql.kv_upsert_sql(self.dialect), (namespace, key, value_json, expires, stamp, stamp))
+        self._write_one(_sql.kv_upsert_sql(self.dialect), (namespace, key, value_json, expires, stamp, stamp))
 
     def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
         stamp = _sql.format_ts(now)
@@ -605,9 +625,8 @@ class LibSQLStore(MemoryStorage):
             row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
         if row is None:
             return None
-        if not _live(row, stamp):
-            with self._write() as conn:  # lazy purge; only deletes if still expired
-                conn.execute(_sql.kv_delete_expired_one_sql(self.dialect), (namespace, key, stamp))
+        if not _live(row, stamp):  # lazy purge; deletes only if still expired
+            self._write_one(_sql.kv_delete_expired_one_sql(self.dialect), (namespace, key, stamp))
             return None
         return _kv_row(row)
 
@@ -617,8 +636,7 @@ class LibSQLStore(MemoryStorage):
         return row is not None
 
     def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
-        with self._write() as conn:
-            rows = conn.execute(_sql.kv_delete_sql(self.dialect), (namespace, key)).fetchall()
+        rows, _ = self._write_one(_sql.kv_delete_sql(self.dialect), (namespace, key))
         stamp = _sql.format_ts(now)
         return any(r[0] is None or r[0] > stamp for r in rows)
 
@@ -632,8 +650,7 @@ class LibSQLStore(MemoryStorage):
             return [r[0] for r in conn.execute(sql, params).fetchall()]
 
     def _kv_clear(self, namespace: str) -> int:
-        with self._write() as conn:
-            return int(conn.execute(_sql.kv_clear_sql(self.dialect), (namespace,)).rowcount)
+        return self._write_one(_sql.kv_clear_sql(self.dialect), (namespace,))[1]
 
     def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
         # BEGIN IMMEDIATE takes the database write lock before the read, so no other process can
@@ -656,8 +673,7 @@ class LibSQLStore(MemoryStorage):
         return KVStats(int(keys), int(size))
 
     def _kv_purge_expired(self, now: datetime, limit: int) -> int:
-        with self._write() as conn:
-            return int(conn.execute(_sql.kv_purge_sql(self.dialect), (_sql.format_ts(now), limit)).rowcount)
+        return self._write_one(_sql.kv_purge_sql(self.dialect), (_sql.format_ts(now), limit))[1]
 
 
 def _dedupe_sorted(rows: list[Any]) -> list[Message]:
