@@ -43,6 +43,7 @@ __all__ = [
     "validate_kv_key",
     "validate_kv_namespace",
     "validate_kv_number",
+    "validate_kv_prefix",
     "validate_kv_ttl",
 ]
 
@@ -197,6 +198,18 @@ def validate_kv_key(key: Any, max_length: int = KV_MAX_KEY_LENGTH) -> str:
     if any(seg in (".", "..") for seg in key.split("/")):
         raise ValidationError(f"key may not contain '.' or '..' path segments: {key!r}")
     return str(key)
+
+
+def validate_kv_prefix(prefix: Any) -> str:
+    """Check a listing prefix: a string of at most 512 characters without control characters
+    (it may end anywhere, so ``.`` segments are allowed).
+
+    Raises:
+        ValidationError: if the prefix is not acceptable.
+    """
+    if prefix == "":
+        return ""
+    return _check_text(prefix, "prefix", KV_MAX_KEY_LENGTH)
 
 
 def validate_kv_ttl(ttl: Any) -> float | None:

@@ -68,7 +68,6 @@ from mastra_memory.types import (
 )
 from storage_adapters._kv import (
     DEFAULT_MAX_KV_VALUE_BYTES,
-    KV_MAX_KEY_LENGTH,
     KV_MISSING,
     KVEntry,
     KVKeyPage,
@@ -82,6 +81,7 @@ from storage_adapters._kv import (
     validate_kv_key,
     validate_kv_namespace,
     validate_kv_number,
+    validate_kv_prefix,
     validate_kv_ttl,
 )
 
@@ -957,10 +957,10 @@ class MemoryStorage(ABC):
             ValidationError: on a bad namespace, prefix, cursor or limit.
         """
         ns = validate_kv_namespace(namespace)
-        if prefix is not None and not isinstance(prefix, str):
-            raise ValidationError("prefix must be a string")
+        if prefix:
+            validate_kv_prefix(prefix)
         if after_key is not None:
-            validate_kv_key(after_key, max_length=4 * KV_MAX_KEY_LENGTH)
+            validate_kv_key(after_key)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise ValidationError(f"limit must be an integer from 1 to 10000, got {limit!r}")
         keys = self._kv_list_keys(ns, prefix or "", after_key, limit + 1, now_utc())

@@ -461,6 +461,16 @@ def test_serve_refuses_a_public_address_without_keys(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()
 
 
+def test_serve_refuses_a_short_api_key(tmp_path: Path) -> None:
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin",
+           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    result = subprocess.run(
+        [sys.executable, "-m", "mastra_memory.server", "--api-key", "short", "--port", "1"],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "invalid API key" in result.stderr and "16 characters" in result.stderr
+
+
 def test_is_loopback() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("127.1.2.3") and is_loopback("::1") and is_loopback("localhost")
     assert is_loopback("[::1]")

@@ -152,7 +152,11 @@ def serve(
         raise typer.Exit(code=2)
     limits = _limits(limits_file, max_value_bytes, max_key_length, write_rate, write_burst, max_keys, max_bytes)
     options = json.loads(memory_options) if memory_options else None
-    api_keys = [k if isinstance(k, ApiKey) else ApiKey(token=k, name="cli") for k in keys]  # type: ignore[arg-type]
+    try:
+        api_keys = [k if isinstance(k, ApiKey) else ApiKey(token=k, name="cli") for k in keys]  # type: ignore[arg-type]
+    except ValueError as exc:
+        typer.echo(f"invalid API key: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     os.environ[CONFIG_ENV] = json.dumps({
         "db": db, "limits": limits.model_dump(mode="json"), "memory_options": options,
         "api_keys": [{**k.model_dump(mode="json"), "token": k.token.get_secret_value()} for k in api_keys],

@@ -230,6 +230,11 @@ class KeyValueConformance:
             store.kv_set("ns", key, 1)
         assert store.kv_list_keys("ns").keys == sorted(keys)
 
+    @pytest.mark.parametrize("prefix", ["a\x00", "\ud800", "p" * 513, 7])
+    def test_invalid_prefix(self, store: MemoryStorage, prefix: Any) -> None:
+        with pytest.raises(ValidationError):
+            store.kv_list_keys("ns", prefix=prefix)
+
     @pytest.mark.parametrize("limit", [0, -1, 10_001, True, 1.5])
     def test_list_limit_is_validated(self, store: MemoryStorage, limit: Any) -> None:
         with pytest.raises(ValidationError):
