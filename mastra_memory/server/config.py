@@ -54,11 +54,11 @@ class ApiKey(_Frozen):
 
     def allows_namespace(self, namespace: str) -> bool:
         """True if a pattern in :attr:`namespaces` matches ``namespace``."""
-        return any(fnmatchcase(namespace, p) for p in self.namespaces)
+        return "*" in self.namespaces or any(fnmatchcase(namespace, p) for p in self.namespaces)
 
     def allows_resource(self, resource_id: str) -> bool:
         """True if a pattern in :attr:`resources` matches ``resource_id``."""
-        return any(fnmatchcase(resource_id, p) for p in self.resources)
+        return "*" in self.resources or any(fnmatchcase(resource_id, p) for p in self.resources)
 
     @property
     def all_resources(self) -> bool:

@@ -87,14 +87,16 @@ async def read_json_body(request: Request, limit: int) -> Any:
             raise HTTPException(400, "invalid Content-Length")
         if int(declared) > limit:
             raise HTTPException(413, f"body of {declared} bytes is over the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HTTPException(413, f"body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
+        body = await request.body()  # the server stops at Content-Length
+    else:  # chunked: count while streaming
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, f"body is over the limit of {limit} bytes")
+            chunks.append(chunk)
+        body = b"".join(chunks)
     if not body.strip():
         raise HTTPException(400, "empty body: send a JSON value")
     try:

@@ -8,11 +8,12 @@ the app maps to responses.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from pydantic import SecretStr
 
 from mastra_memory.errors import AccessDeniedError, QuotaExceededError
 from mastra_memory.server.config import ApiKey, NamespaceLimits
@@ -37,7 +38,8 @@ class KeyRing:
         self._keys: dict[bytes, ApiKey] = {}
         for item in keys:
             key = ApiKey(token=item, name="cli") if isinstance(item, str) else item  # type: ignore[arg-type]
-            self._keys[_digest(key.token.get_secret_value())] = key
+            digest = _digest(key.token.get_secret_value())
+            self._keys[digest] = key.model_copy(update={"token": SecretStr("<redacted>")})
 
     @property
     def enabled(self) -> bool:
@@ -58,11 +60,12 @@ class KeyRing:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AccessDeniedError("malformed Authorization header (expected 'Bearer <key>')", 401)
-        digest = _digest(token.strip())
-        for known, key in self._keys.items():  # constant-time comparison of digests
-            if hmac.compare_digest(known, digest):
-                return key
-        raise AccessDeniedError("unknown API key", 401)
+        # A lookup by SHA-256 digest: timing can reveal nothing useful, as finding a token whose
+        # digest matches a stored one in any prefix is a preimage search.
+        key = self._keys.get(_digest(token.strip()))
+        if key is None:
+            raise AccessDeniedError("unknown API key", 401)
+        return key
 
     @staticmethod
     def require_namespace(key: ApiKey | None, namespace: str, write: bool) -> None:
