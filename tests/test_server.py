@@ -357,6 +357,23 @@ async def test_thread_message_recall_working_memory_routes(client: httpx.AsyncCl
     assert (await client.post("/threads/missing/messages", json={"messages": []}, headers=h)).status_code == 404
 
 
+async def test_observational_memory_route_returns_the_record(tmp_path: Path) -> None:
+    from tests.om_support import om_options, scripted, turn
+
+    memory = Memory(LibSQLStore(f"file:{tmp_path}/om.db"), options=om_options(scripted()))
+    for n in range(9):  # enough turns to cross the 300-token observation threshold
+        turn(memory, "t1", "r1", n)
+    expected = memory.get_observational_memory("t1")
+    assert expected is not None
+    async for client in _client(create_app(memory)):
+        body = (await client.get("/threads/t1/observational-memory")).json()
+        record = body["record"]
+        assert record is not None and "noted m0-u" in record["activeObservations"]  # the original's spelling
+        assert record["generationCount"] == expected.generation_count == 0
+        assert (await client.get("/threads/nope/observational-memory")).status_code == 404
+    memory.close()
+
+
 async def test_working_memory_disabled_is_409(tmp_path: Path) -> None:
     memory = Memory(InMemoryStore())
     async for client in _client(create_app(memory)):
