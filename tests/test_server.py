@@ -357,6 +357,24 @@ async def test_thread_message_recall_working_memory_routes(client: httpx.AsyncCl
     assert (await client.post("/threads/missing/messages", json={"messages": []}, headers=h)).status_code == 404
 
 
+async def test_recall_route_adds_semantic_hits(tmp_path: Path) -> None:
+    from mastra_memory.testing import HashingEmbedder
+    from storage_adapters.inmemory import InMemoryVector
+
+    memory = Memory(InMemoryStore(), vector=InMemoryVector(), embedder=HashingEmbedder(),
+                    options={"last_messages": 1, "semantic_recall": {"top_k": 1, "message_range": 0}})
+    async for client in _client(create_app(memory)):
+        await client.post("/threads", json={"resource_id": "r", "thread_id": "t"})
+        chat = [{"role": "user", "content": text} for text in
+                ["my cat is named Pixel", "the weather is grey today", "I bought new running shoes"]]
+        assert (await client.post("/threads/t/messages", json={"messages": chat})).status_code == 201
+        plain = (await client.get("/threads/t/recall")).json()["messages"]
+        assert [m["content"]["parts"][0]["text"] for m in plain] == ["I bought new running shoes"]
+        hits = (await client.get("/threads/t/recall", params={"q": "what is my cat called"})).json()["messages"]
+        texts = [m["content"]["parts"][0]["text"] for m in hits]
+        assert texts == ["my cat is named Pixel", "I bought new running shoes"]
+
+
 async def test_observational_memory_route_returns_the_record(tmp_path: Path) -> None:
     from tests.om_support import om_options, scripted, turn
 
