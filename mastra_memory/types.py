@@ -12,6 +12,7 @@ format is ISO-8601 text with milliseconds and a ``Z`` suffix).
 from __future__ import annotations
 
 import json
+import os
 import re
 import uuid
 from collections.abc import Iterable, Sequence
@@ -42,6 +43,7 @@ __all__ = [
     "format_timestamp",
     "from_chat_messages",
     "new_id",
+    "new_ids",
     "now_utc",
     "to_chat_messages",
 ]
@@ -101,6 +103,12 @@ def construct(cls: type[_M], _private: dict[str, Any] | None = None, **values: A
 def new_id() -> str:
     """Return a new random id (a UUID4 string), the format the original uses."""
     return str(uuid.uuid4())
+
+
+def new_ids(n: int) -> list[str]:
+    """Return ``n`` new UUID4 strings from one ``os.urandom`` call (bulk copies, e.g. clones)."""
+    raw = os.urandom(16 * n)
+    return [str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, 16 * n, 16)]
 
 
 def validate_id(value: Any, what: str = "id") -> str:

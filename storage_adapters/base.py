@@ -61,6 +61,7 @@ from mastra_memory.types import (
     ThreadPage,
     construct,
     new_id,
+    new_ids,
     now_utc,
     truncate_ms,
     validate_id,
@@ -567,7 +568,7 @@ class MemoryStorage(ABC):
             result = [m for m in result if m.id in wanted]
         if message_limit is not None:
             result = result[len(result) - message_limit:] if message_limit else []
-        id_map = {m.id: new_id() for m in result}
+        id_map = dict(zip((m.id for m in result), new_ids(len(result)), strict=True))
         copies = [
             construct(
                 Message, {"_content_json": m.content_json()}, id=id_map[m.id], thread_id=new_thread.id,
@@ -576,8 +577,16 @@ class MemoryStorage(ABC):
             )
             for m in result
         ]
-        thread = self._insert_thread_with_messages(new_thread, copies)
+        thread = self._clone_into(new_thread, copies, id_map)
         return CloneResult(thread=thread, cloned_messages=copies, message_id_map=id_map)
+
+    def _clone_into(self, thread: Thread, copies: list[Message], id_map: dict[str, str]) -> Thread:
+        """Insert the clone thread and its message copies in one transaction.
+
+        ``id_map`` maps each source message id to its copy's id. The default writes the copies;
+        a backend may instead copy the rows inside the database (``INSERT ... SELECT``).
+        """
+        return self._insert_thread_with_messages(thread, copies)
 
     # -- observational memory -------------------------------------------------------------------
 

@@ -610,6 +610,22 @@ class LibSQLStore(MemoryStorage):
                 conn.executemany(_sql.upsert_message_sql(self.dialect), [_sql.message_params(m) for m in messages])
         return thread
 
+    def _clone_into(self, thread: Thread, copies: list[Message], id_map: dict[str, str]) -> Thread:
+        """Copy the rows inside the database: one ``INSERT ... SELECT`` joined to the id map passed
+        as one JSON parameter (``json_each``), instead of binding every row from Python."""
+        with self._write() as conn:
+            if self._thread_row(conn, thread.id) is not None:
+                raise ValidationError(f"thread {thread.id!r} already exists")
+            conn.execute(_sql.insert_thread_sql(self.dialect), _sql.thread_params(thread))
+            if id_map:
+                conn.execute(
+                    f'INSERT INTO {MESSAGES} (id, thread_id, content, role, type, "createdAt", "resourceId") '
+                    "SELECT j.value ->> 1, ?, m.content, m.role, m.type, m.\"createdAt\", ? "
+                    f"FROM json_each(?) AS j JOIN {MESSAGES} AS m ON m.id = j.value ->> 0",
+                    (thread.id, thread.resource_id, dumps([[old, new] for old, new in id_map.items()])),
+                )
+        return thread
+
     # -- key-value memory -----------------------------------------------------------------------
     # Timestamps are ISO text in one fixed format, so "is it live" is a text comparison that the
     # primary key and the partial index on "expiresAt" answer.
