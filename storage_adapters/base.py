@@ -60,7 +60,6 @@ from mastra_memory.types import (
     Thread,
     ThreadPage,
     construct,
-    new_id,
     new_ids,
     now_utc,
     truncate_ms,
