@@ -108,6 +108,8 @@ def _query(request: Request, name: str) -> str | None:
     """One query parameter. The hot routes read their few query parameters themselves: FastAPI's
     per-request resolution of declared ``Query`` parameters costs about a third of a small
     request's CPU here. They are declared for OpenAPI with :func:`_doc_params` instead."""
+    if not request.scope.get("query_string"):
+        return None
     return request.query_params.get(name)
 
 
