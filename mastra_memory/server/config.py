@@ -97,7 +97,7 @@ class ServerLimits(_Frozen):
         max_request_bytes: Largest body of the thread and message routes (4 MiB).
         default: Quotas of every namespace without an override.
         namespaces: Per-namespace overrides (exact names); fields left ``None`` fall back to
-            :attr:`default`.
+            :attr:`default` (except ``write_burst``, which follows an overridden ``write_rate``).
         usage_refresh_seconds: How long a namespace's cached usage (for ``max_keys`` /
             ``max_bytes``) is trusted before it is counted again (5.0). Near a cap, usage is
             always counted exactly.
@@ -120,6 +120,8 @@ class ServerLimits(_Frozen):
             return self.default
         merged: dict[str, Any] = self.default.model_dump()
         merged.update(override.model_dump(exclude_none=True))
+        if override.write_rate is not None and override.write_burst is None:
+            merged["write_burst"] = None  # a new rate brings its own default burst (= the rate)
         return NamespaceLimits(**merged)
 
 
