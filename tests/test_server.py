@@ -591,3 +591,14 @@ def test_missing_server_extra_names_the_install_command() -> None:
         'MissingDependencyError fastapi is not installed; install it with: pip install "mastra-memory[server]"',
         'MissingDependencyError httpx is not installed; install it with: pip install "mastra-memory[server]"',
     ]
+
+
+def test_namespace_overrides_merge_over_the_default() -> None:
+    limits = ServerLimits(
+        default=NamespaceLimits(write_rate=1, write_burst=3, max_keys=5),
+        namespaces={"fast": NamespaceLimits(write_rate=10), "big": NamespaceLimits(max_keys=100)},
+    )
+    fast, big, other = (limits.for_namespace(n) for n in ("fast", "big", "other"))
+    assert (fast.write_rate, fast.write_burst, fast.max_keys) == (10, None, 5)
+    assert (big.write_rate, big.write_burst, big.max_keys) == (1, 3, 100)
+    assert other == limits.default
