@@ -196,7 +196,7 @@ def increments(where: tuple[str, str], procs: int, n: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per throughput phase (8)")
-    parser.add_argument("--clients", type=int, default=4, help="HTTP client processes (4)")
+    parser.add_argument("--clients", type=int, default=3, help="HTTP client processes (3)")
     parser.add_argument("--workers", type=int, default=1, help="server processes, `serve --workers` (1)")
     parser.add_argument("--max-requests", type=int, default=50_000, help="cap per HTTP client (50,000)")
     parser.add_argument("--increment-clients", type=int, default=8, help="incrementing processes (8)")
