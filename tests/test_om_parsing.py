@@ -123,3 +123,13 @@ def test_near_duplicates_example_paraphrases_and_ungrounded_lines_are_dropped() 
         "* 🔴 (10:00) User adopted a greyhound named Pixel last spring.",
     ]
     assert out.dropped_lines == 3
+
+
+def test_meta_lines_impossible_times_and_empty_lines_are_dropped() -> None:
+    text = (
+        "<observations>\nDate: Jul 12, 2023\n* 🟡 Added a new observation in this task.\n* 🟢 (14:4\n"
+        "* 🟢 (34:59) User thanked Melanie for the necklace.\n* 🔴 (14:05) User thanked Melanie for the necklace.\n"
+        "</observations>"
+    )
+    out = parse_observer_output(text, source="User (14:05): Thanks for the necklace, Melanie!")
+    assert out.observations.split("\n") == ["Date: Jul 12, 2023", "* 🔴 (14:05) User thanked Melanie for the necklace."]

@@ -166,16 +166,40 @@ _STOP_WORDS = (
     "mine"
 )
 _STOP = frozenset(_STOP_WORDS.split())
+_META_WORDS = frozenset(
+    [
+        "observation",
+        "observations",
+        "note",
+        "notes",
+        "line",
+        "lines",
+        "message",
+        "messages",
+        "history",
+        "task",
+        "tasks",
+        "added",
+        "new",
+        "above",
+        "below",
+        "output",
+        "format",
+        "previous",
+    ]
+)
+_TIME = re.compile(r"\((\d{1,2}):(\d{1,2})\)")
 _NEAR_DUPLICATE = 0.7
 _ECHO_SIMILARITY = 0.5
 
 
 def _words(text: str) -> frozenset[str]:
-    """Content words: lower case, no stop words, at least 3 characters (2 with a digit)."""
+    """Content words: lower case, no stop words or bare numbers, at least 3 characters (or
+    mixing letters and digits, like ``m0``)."""
     return frozenset(
         w
         for w in _WORD.findall(text.lower())
-        if w not in _STOP and (len(w) >= 3 or (len(w) == 2 and any(c.isdigit() for c in w)))
+        if w not in _STOP and not w.isdigit() and (len(w) >= 3 or any(c.isdigit() for c in w))
     )
 
 
@@ -204,10 +228,11 @@ def parse_observer_output(
 ) -> ObserverOutput:
     """Parse a reply of the Observer or the Reflector.
 
-    Besides exact repeats, a line is dropped when it is a near duplicate (70% of its content
-    words shared) of an earlier line or of a previous observation, when it paraphrases the
-    prompt's format example (50%), or, given ``source``, when none of its content words occurs
-    in the source (an observation about nothing that was said: small models invent them).
+    Besides exact repeats, a line is dropped when it has no content word or only words about
+    the notes themselves ("Added a new observation"), an impossible time (``(34:59)``), is a
+    near duplicate (70% of its content words shared) of an earlier line or of a previous
+    observation, paraphrases the prompt's format example (50%), or, given ``source``, when none
+    of its content words occurs in the source (small models invent such lines).
 
     Args:
         text: The model's reply.
@@ -253,8 +278,12 @@ def parse_observer_output(
             continue
         key = _content_key(line)
         words = _words(key)
+        time = _TIME.search(line)
         if (
-            key in seen
+            not words  # nothing but markers, times or stop words
+            or words <= _META_WORDS  # talk about the notes themselves
+            or (time is not None and (int(time.group(1)) > 23 or int(time.group(2)) > 59))
+            or key in seen
             or any(_similar(words, w, _NEAR_DUPLICATE) for w in seen_words)
             or any(_similar(words, w, _ECHO_SIMILARITY) for w in _EXAMPLE_WORDS)
             or (source_words is not None and words and not words & source_words)
