@@ -46,14 +46,20 @@ class RecordingModel:
         self.calls: list[dict[str, Any]] = []
 
     def generate(self, messages: list[dict[str, Any]], *, tools: Any = None, **settings: Any) -> ModelResponse:
-        kind = "reflector" if "## OBSERVATIONS TO REFLECT ON" in messages[-1]["content"] else "observer"
+        prompt = messages[-1]["content"]
+        kind = "reflector" if "## OBSERVATIONS TO REFLECT ON" in prompt else "observer"
+        source = prompt.split("## Previous Observations")[0].split("## Your Task")[0]
         start = time.perf_counter()
         try:
             response: ModelResponse = self.inner.generate(messages, tools=tools, **settings)
         except Exception as exc:
-            self.calls.append({"kind": kind, "seconds": time.perf_counter() - start, "error": str(exc), "text": ""})
+            self.calls.append(
+                {"kind": kind, "seconds": time.perf_counter() - start, "error": str(exc), "text": "", "source": source}
+            )
             raise
-        self.calls.append({"kind": kind, "seconds": time.perf_counter() - start, "text": response.text})
+        self.calls.append(
+            {"kind": kind, "seconds": time.perf_counter() - start, "text": response.text, "source": source}
+        )
         return response
 
     def stream(self, messages: list[dict[str, Any]], *, tools: Any = None, **settings: Any) -> Any:
@@ -86,9 +92,10 @@ def load_turns(path: Path, sample_id: str | None) -> tuple[str, list[tuple[str, 
     return item["sample_id"], turns
 
 
-def classify(text: str) -> str:
+def classify(text: str, source: str | None = None) -> str:
+    """How the parser judges a reply (with the transcript, as the engine does)."""
     try:
-        out = parse_observer_output(text)
+        out = parse_observer_output(text, source=source)
     except ObservationParseError as exc:
         return f"unusable ({exc.reason})"
     return f"usable ({out.line_count} lines, {out.dropped_lines} dropped)"
@@ -163,10 +170,11 @@ def main() -> None:
     stats = memory.observational_engine.stats.as_dict()
     kinds = Counter(c["kind"] for c in model.calls)
     outcomes = Counter(
-        f"{c['kind']}: {'error' if c.get('error') else classify(c['text']).split(' (')[0]}" for c in model.calls
+        f"{c['kind']}: {'error' if c.get('error') else classify(c['text'], c['source']).split(' (')[0]}"
+        for c in model.calls
     )
     reasons = Counter(
-        classify(c["text"]) for c in model.calls if not c.get("error") and classify(c["text"]).startswith("unusable")
+        r for c in model.calls if not c.get("error") and (r := classify(c["text"], c["source"])).startswith("unusable")
     )
 
     print(f"\nconversation {sample}: {len(history)} messages, {history_tokens} history tokens (o200k_base)")
@@ -196,7 +204,7 @@ def main() -> None:
         print("\nfirst lines of the observations:")
         for line in head.active_observations.split("\n")[:20]:
             print("  " + line[:160])
-    bad = [c for c in model.calls if not c.get("error") and classify(c["text"]).startswith("unusable")]
+    bad = [c for c in model.calls if not c.get("error") and classify(c["text"], c["source"]).startswith("unusable")]
     if bad:
         print("\nexample of unusable output:")
         print("  " + re.sub(r"\s+", " ", bad[0]["text"])[:400])

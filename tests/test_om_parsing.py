@@ -105,3 +105,31 @@ def test_context_rendering_and_truncation() -> None:
     assert count_tokens(short) <= 220 and "* 🔴 keep me" in short and "filler line 399" in short
     assert truncate_observations(long, 0, count_tokens) == ""
     assert truncate_observations(long, False, count_tokens) == long
+
+
+def test_near_duplicates_example_paraphrases_and_ungrounded_lines_are_dropped() -> None:
+    source = "User (10:00): I adopted a greyhound named Pixel last spring.\nAssistant (10:01): Lovely!"
+    text = (
+        "<observations>\nDate: Jan 1, 2024\n"
+        "* 🔴 (10:00) User adopted a greyhound named Pixel last spring.\n"
+        "* 🔴 (10:00) User adopted a greyhound called Pixel last spring.\n"  # near duplicate
+        "* 🟡 User requested a dinner recipe; assistant proposed a Thai curry without peanuts.\n"  # example echo
+        "* 🟡 (10:02) User plays the violin in an orchestra.\n"  # not in the source at all
+        "</observations>"
+    )
+    out = parse_observer_output(text, source=source)
+    assert out.observations.split("\n") == [
+        "Date: Jan 1, 2024",
+        "* 🔴 (10:00) User adopted a greyhound named Pixel last spring.",
+    ]
+    assert out.dropped_lines == 3
+
+
+def test_meta_lines_impossible_times_and_empty_lines_are_dropped() -> None:
+    text = (
+        "<observations>\nDate: Jul 12, 2023\n* 🟡 Added a new observation in this task.\n* 🟢 (14:4\n"
+        "* 🟢 (34:59) User thanked Melanie for the necklace.\n* 🔴 (14:05) User thanked Melanie for the necklace.\n"
+        "</observations>"
+    )
+    out = parse_observer_output(text, source="User (14:05): Thanks for the necklace, Melanie!")
+    assert out.observations.split("\n") == ["Date: Jul 12, 2023", "* 🔴 (14:05) User thanked Melanie for the necklace."]

@@ -99,8 +99,9 @@ class Observer:
         shown = truncate_observations(
             previous_observations, self.config.previous_observer_tokens, self.counter.count_text
         )
+        transcript = format_transcript(messages, max_message_chars=self.config.truncate_message_tokens * 4)
         prompt = build_observer_messages(
-            format_transcript(messages, max_message_chars=self.config.truncate_message_tokens * 4),
+            transcript,
             shown,
             prior_task,
             prior_suggestion,
@@ -125,7 +126,9 @@ class Observer:
                 continue
             usage = usage + response.usage
             try:
-                output = parse_observer_output(response.text, messages[-1].created_at, previous_lines)
+                output = parse_observer_output(
+                    response.text, messages[-1].created_at, previous_lines, source=transcript
+                )
             except ObservationParseError as exc:
                 last = exc
                 logger.warning("observer output unusable (attempt %d): %s", attempt, exc)

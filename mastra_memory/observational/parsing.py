@@ -9,7 +9,8 @@ Rules (from the original's design, reference section 5.4, plus fixes for its kno
 * Lines are normalised to ``* <marker> text`` (a missing priority marker becomes 🟡), longer
   than 10,000 characters are cut, repeated lines and lines already in the previous observations
   are dropped, and echoes of the prompt itself (section headers, system reminders, the format
-  example) are removed (the original stored its own control prompt as user facts, #22195).
+  example) are removed (the original stored its own control prompt as user facts, #22195);
+  near duplicates and lines sharing no content word with the transcript are dropped too.
 * Degenerate output (at least 2,000 characters where more than 40% of 50 sampled 200-character
   windows repeat elsewhere, or a line over 50,000 characters) and output with no observation
   line raise :class:`ObservationParseError`, so it is retried or discarded, never stored.
@@ -156,6 +157,61 @@ def _normalise(line: str) -> str | None:
     return f"* {body}"
 
 
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP_WORDS = (
+    "the a an and or but of to in on at for with from by about as is are was were be been it its this "
+    "that these those they them their there then than user users assistant said stated asked told also "
+    "very just some into over after before when what which who whom how why not no yes can could would "
+    "should will shall may might has have had do does did done our your his her she he you we i me my "
+    "mine"
+)
+_STOP = frozenset(_STOP_WORDS.split())
+_META_WORDS = frozenset(
+    [
+        "observation",
+        "observations",
+        "note",
+        "notes",
+        "line",
+        "lines",
+        "message",
+        "messages",
+        "history",
+        "task",
+        "tasks",
+        "added",
+        "new",
+        "above",
+        "below",
+        "output",
+        "format",
+        "previous",
+    ]
+)
+_TIME = re.compile(r"\((\d{1,2}):(\d{1,2})\)")
+_NEAR_DUPLICATE = 0.7
+_ECHO_SIMILARITY = 0.5
+
+
+def _words(text: str) -> frozenset[str]:
+    """Content words: lower case, no stop words or bare numbers, at least 3 characters (or
+    mixing letters and digits, like ``m0``)."""
+    return frozenset(
+        w
+        for w in _WORD.findall(text.lower())
+        if w not in _STOP and not w.isdigit() and (len(w) >= 3 or any(c.isdigit() for c in w))
+    )
+
+
+_EXAMPLE_WORDS = [_words(line) for line in _EXAMPLE_LINES]
+
+
+def _similar(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
+    """Jaccard similarity of content words, only for lines of at least 4 content words (short
+    lines differ in a token or two and are compared exactly instead)."""
+    return len(a) >= 4 and len(b) >= 4 and len(a & b) / len(a | b) >= threshold
+
+
 def _content_key(line: str) -> str:
     key = line
     for marker in PRIORITY_MARKERS:
@@ -168,14 +224,23 @@ def parse_observer_output(
     text: str | None,
     default_date: datetime | None = None,
     previous: Iterable[str] = (),
+    source: str | None = None,
 ) -> ObserverOutput:
     """Parse a reply of the Observer or the Reflector.
+
+    Besides exact repeats, a line is dropped when it has no content word or only words about
+    the notes themselves ("Added a new observation"), an impossible time (``(34:59)``), is a
+    near duplicate (70% of its content words shared) of an earlier line or of a previous
+    observation, paraphrases the prompt's format example (50%), or, given ``source``, when none
+    of its content words occurs in the source (small models invent such lines).
 
     Args:
         text: The model's reply.
         default_date: Date for a leading ``Date:`` header when the reply has none (the date of
             the newest observed message).
         previous: Existing observation lines; lines repeating them are dropped.
+        source: The text the observations are about (the transcript, or the log a reflection
+            condenses), for the grounding check.
 
     Raises:
         ObservationParseError: when the reply is empty, degenerate, or has no observation line.
@@ -193,6 +258,8 @@ def parse_observer_output(
             if _BULLET.match(ln) or _DATE.match(ln) or ln.strip().startswith(PRIORITY_MARKERS)
         )
     seen = {_content_key(p) for p in previous if p.strip() and not _DATE.match(p)}
+    seen_words = [_words(p) for p in previous if p.strip() and not _DATE.match(p)]
+    source_words = _words(source) if source is not None else None
     out: list[str] = []
     dropped = 0
     lines = 0
@@ -210,10 +277,21 @@ def parse_observer_output(
             last_header = line
             continue
         key = _content_key(line)
-        if key in seen:
+        words = _words(key)
+        time = _TIME.search(line)
+        if (
+            not words  # nothing but markers, times or stop words
+            or words <= _META_WORDS  # talk about the notes themselves
+            or (time is not None and (int(time.group(1)) > 23 or int(time.group(2)) > 59))
+            or key in seen
+            or any(_similar(words, w, _NEAR_DUPLICATE) for w in seen_words)
+            or any(_similar(words, w, _ECHO_SIMILARITY) for w in _EXAMPLE_WORDS)
+            or (source_words is not None and words and not words & source_words)
+        ):
             dropped += 1
             continue
         seen.add(key)
+        seen_words.append(words)
         out.append(line)
         lines += 1
     while out and out[-1].startswith("Date:"):

@@ -84,7 +84,7 @@ class Reflector:
             try:
                 response = self.model.generate(prompt, **self.settings)
                 usage = usage + response.usage
-                output = parse_observer_output(response.text)
+                output = parse_observer_output(response.text, source=observations)
             except ObservationParseError as exc:
                 last = exc
                 logger.warning("reflector output unusable (level %d): %s", level, exc)

@@ -408,7 +408,9 @@ class MongoDBStore(MemoryStorage):
                 existing.add(d["id"])
             new_ids.clear()
             new_ids.update(wanted.keys() - existing)
-            stored = _om.restamp_after_cursor(stored, existing, self._om_floors(owners, session))
+            # cursors read outside the transaction: OM records stay out of its read set (no conflict
+            # with a concurrent commit); _settle_after_cursor re-checks after the write
+            stored = _om.restamp_after_cursor(stored, existing, self._om_floors(owners))
             owner_map.update(owners)
             ops = [
                 pymongo.ReplaceOne({"id": m.id, "thread_id": m.thread_id}, _message_doc(m), upsert=True)
