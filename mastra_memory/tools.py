@@ -42,7 +42,10 @@ class Tool(BaseModel):
     @classmethod
     def from_function(cls, fn: Callable[..., Any], name: str | None = None, description: str | None = None) -> Tool:
         """Build a tool from a function's signature, type hints and docstring."""
-        sig = inspect.signature(fn)
+        try:  # resolve string annotations (modules using `from __future__ import annotations`)
+            sig = inspect.signature(fn, eval_str=True)
+        except (NameError, TypeError):
+            sig = inspect.signature(fn)
         fields: dict[str, Any] = {}
         for pname, param in sig.parameters.items():
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
