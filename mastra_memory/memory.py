@@ -18,7 +18,9 @@ from mastra_memory.config import MemoryConfig, WorkingMemoryConfig
 from mastra_memory.context import TurnContext
 from mastra_memory.errors import (
     ConfigurationError,
+    MastraMemoryError,
     ResourceMismatchError,
+    StorageError,
     ThreadNotFoundError,
     ValidationError,
 )
@@ -334,7 +336,31 @@ class Memory:
         message_limit: int | None = None,
         message_filter: dict[str, Any] | None = None,
     ) -> CloneResult:
-        """Copy a thread and its messages into a new thread.
+        """Copy a thread and its messages into a new thread, with its observational memory.
+
+        Messages get new ids and keep their ``created_at``. Thread-scope working memory lives in
+        the thread's metadata and is copied with it.
+
+        Observational memory (when the store supports it and the source has a record) is copied
+        too, only its head (current generation; older generations are not):
+
+        * The thread's record (thread scope) is copied to the clone's ``thread:<id>`` key.
+        * The resource's record (resource scope) is shared already when the clone stays on the
+          same resource and is not copied. When ``resource_id`` moves the clone to another
+          resource, it is copied to ``resource:<new resource>`` (all of it: it holds the
+          observations of every thread of the source resource), or appended to that resource's
+          record if it has one.
+        * Message ids are remapped to the copies; messages left out by ``message_limit`` or
+          ``message_filter`` do not appear, and the cursor is rebuilt over the copies (a copy
+          observed in the source is observed in the clone, an unobserved one is not). Buffered
+          chunks covering a message that was not copied are dropped. ``<thread id="...">`` tags
+          of the source thread (raw or the original's hashed form) are pointed at the clone. The
+          ``is_observing``/``is_reflecting``/``is_buffering_*`` hints are reset, leases are not
+          copied, and the copy gets a new record id.
+
+        If anything fails after the clone was created (its metadata, the memory copy), the clone
+        and its messages are deleted again and the error is raised; messages are embedded for
+        semantic recall only after that.
 
         Args:
             source_thread_id: The thread to copy.
@@ -349,6 +375,8 @@ class Memory:
         Raises:
             ThreadNotFoundError: if the source does not exist.
             ValidationError: if ``new_thread_id`` exists or arguments are invalid.
+            StorageError: if copying failed (the clone was rolled back); errors of this library
+                are raised as they are.
         """
         source = self._require_thread(source_thread_id)
         flt = dict(message_filter or {})
@@ -376,12 +404,37 @@ class Memory:
         clone_meta: dict[str, Any] = {"sourceThreadId": source.id, "clonedAt": format_timestamp(now)}
         if result.cloned_messages:
             clone_meta["lastMessageId"] = result.cloned_messages[-1].id
-        updated = self.storage.update_thread(thread.id, metadata={"clone": clone_meta})
+        try:
+            updated = self.storage.update_thread(thread.id, metadata={"clone": clone_meta})
+            if self.storage.supports_observational_memory:
+                self._clone_observational_memory(source, updated, result)
+        except Exception as exc:
+            try:
+                self.storage.delete_thread(thread.id)  # roll back: no half-made clone is left behind
+            except Exception as rollback_exc:
+                logger.error("could not delete clone %s after a failed clone: %s", thread.id, rollback_exc)
+            if isinstance(exc, MastraMemoryError):
+                raise
+            raise StorageError(f"cloning {source.id!r} into {thread.id!r} failed: {exc}") from exc
         if self._semantic is not None and result.cloned_messages and self.config.semantic_recall is not False:
             self._semantic.index_messages(result.cloned_messages, self.config.semantic_recall)
         return CloneResult(
             thread=updated, cloned_messages=result.cloned_messages, message_id_map=result.message_id_map
         )
+
+    def _clone_observational_memory(self, source: Thread, clone: Thread, result: CloneResult) -> None:
+        """Copy the source's observational memory to a new clone (see :meth:`clone_thread`)."""
+        from mastra_memory.observational.records import MessageRef
+
+        copies = [MessageRef(m.id, m.thread_id, m.created_at) for m in result.cloned_messages]
+        records = [self.storage.get_observational_memory(source.id, source.resource_id)]
+        if clone.resource_id != source.resource_id:  # on the same resource the record is shared already
+            records.append(self.storage.get_observational_memory(None, source.resource_id))
+        for record in records:
+            if record is not None:
+                self.storage.copy_observational_memory(
+                    record, source.id, clone.id, clone.resource_id, result.message_id_map, copies
+                )
 
     @staticmethod
     def is_clone(thread: Thread | None) -> bool:

@@ -28,7 +28,7 @@ Invariants the mutations keep (the original's known loss/duplication bugs are th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -41,6 +41,7 @@ from mastra_memory.observational.records import (
     ObservationalMemoryRecord,
     OMScope,
 )
+from mastra_memory.observational.thread_tags import rewrite_thread_tags
 from mastra_memory.tokens import count_tokens
 from mastra_memory.types import Message, new_id
 
@@ -54,6 +55,7 @@ __all__ = [
     "append_observations",
     "buffer_chunk_mutation",
     "buffer_reflection_mutation",
+    "copy_record_mutation",
     "lease_mutation",
     "observe_mutation",
     "reflect_mutation",
@@ -525,6 +527,107 @@ def lease_mutation(
         meta = {**base.metadata, "leases": leases, "version": base.version + 1}
         record = base.model_copy(update={"metadata": meta, "updated_at": view.now})
         return [record], True
+
+    return mutate
+
+
+def copy_record_mutation(
+    source: ObservationalMemoryRecord,
+    source_thread_id: str,
+    thread_id: str,
+    resource_id: str,
+    message_id_map: Mapping[str, str],
+    copies: Sequence[MessageRef],
+) -> Mutation[CommitResult]:
+    """Copy the head ``source`` of a thread's or resource's record for a cloned thread (the
+    mutation runs on the clone's key: ``thread:<thread_id>`` or ``resource:<resource_id>``).
+
+    Message ids are remapped through ``message_id_map`` (source id -> copy id); messages that
+    were not copied never appear. The cursor is rebuilt inside the transaction from which
+    copies were observed in the source (a copy keeps its message's ``created_at``), with
+    :func:`advance_cursor` over the clone's scope: in a new thread it lands where the source's
+    cursor was (or on the newest observed copy), and messages of the target scope that the
+    source never saw (other threads of an existing resource) stay unobserved. ``<thread id>``
+    tags of the source thread are pointed at the clone (:func:`rewrite_thread_tags`).
+
+    When the key has no record yet, the copy is a new record (new id, the source's generation,
+    observation text, counters, config and buffered reflection; metadata without leases and
+    with ``version`` 0; the ``is_*`` hints false; ``active_observations_pending_update``
+    dropped). A buffered chunk is kept, remapped, only when every message it covers was
+    copied; a partially copied chunk is dropped (its copied messages are simply unobserved and
+    get observed again), so no chunk describes messages the clone does not have.
+
+    When the key already has a record (cloning into a resource with its own resource-scope
+    memory), nothing is replaced: the source's observations are appended to it and the
+    observed copies join its cursor, like an observation commit; the source's buffered chunks
+    and reflection are not carried over.
+
+    Args:
+        source: The source head (read before the transaction; only the head generation is
+            copied, never the history).
+        source_thread_id: The cloned thread (whose tags are rewritten).
+        thread_id: The clone.
+        resource_id: The clone's resource.
+        message_id_map: Source message id -> copy id.
+        copies: Refs of the copies (ids of the clone's messages, with their ``created_at``).
+    """
+    inverse = {copy: original for original, copy in message_id_map.items()}
+    cursor = source.cursor
+    observed = {r.id for r in copies if r.id in inverse and cursor.is_observed(inverse[r.id], r.created_at)}
+
+    def retag(text: str) -> str:
+        return rewrite_thread_tags(text, source_thread_id, thread_id)
+
+    def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
+        text = retag(source.active_observations)
+        head = view.head
+        if head is not None:
+            record = _apply(
+                head,
+                view,
+                append_observations(head.active_observations, text),
+                set(head.observed_message_ids) | observed,
+                head.total_tokens_observed + source.total_tokens_observed,
+            )
+            return [record], CommitResult(status="committed", record=record)
+        last_observed_at, remaining = advance_cursor(None, observed, view.walk)
+        chunks: list[BufferedChunk] = []
+        dropped: list[str] = []
+        for chunk in source.buffered_observation_chunks:
+            ids = [message_id_map.get(mid) for mid in chunk.message_ids]
+            kept = [i for i in ids if i is not None]
+            if len(kept) != len(ids):
+                dropped.append(chunk.id)
+                continue
+            chunks.append(chunk.model_copy(update={"message_ids": kept, "observations": retag(chunk.observations)}))
+        meta = {k: v for k, v in source.metadata.items() if k != "leases"}
+        meta["version"] = 0
+        record = source.model_copy(
+            deep=True,
+            update={
+                "id": new_id(),
+                "lookup_key": view.lookup_key,
+                "thread_id": thread_id if source.scope == "thread" else None,
+                "resource_id": resource_id,
+                "active_observations": text,
+                "active_observations_pending_update": None,
+                "observation_token_count": (
+                    source.observation_token_count if text == source.active_observations else count_tokens(text)
+                ),
+                "last_observed_at": last_observed_at,
+                "observed_message_ids": sorted(remaining),
+                "buffered_observation_chunks": chunks,
+                "buffered_reflection": retag(source.buffered_reflection) if source.buffered_reflection else None,
+                "is_observing": False,
+                "is_reflecting": False,
+                "is_buffering_observation": False,
+                "is_buffering_reflection": False,
+                "metadata": meta,
+                "created_at": view.now,
+                "updated_at": view.now,
+            },
+        )
+        return [record], CommitResult(status="committed", record=record, dropped=dropped)
 
     return mutate
 

@@ -37,7 +37,7 @@ import threading
 import time
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, NoReturn, Self, TypeVar
@@ -769,6 +769,52 @@ class MemoryStorage(ABC):
         return self._om_update(
             self._om_key_for(scope, thread_id, resource_id),
             _om.lease_mutation(kind, owner, ttl_seconds, release, scope, thread_id, resource_id, config or {}),
+        )
+
+    def copy_observational_memory(
+        self,
+        source: ObservationalMemoryRecord,
+        source_thread_id: str,
+        thread_id: str,
+        resource_id: str,
+        message_id_map: Mapping[str, str],
+        copies: Sequence[MessageRef],
+    ) -> CommitResult:
+        """Copy a record's head for a cloned thread, atomically (used by
+        :meth:`mastra_memory.Memory.clone_thread`).
+
+        A thread-scope ``source`` is copied to ``thread:<thread_id>``, a resource-scope one to
+        ``resource:<resource_id>``, with message ids remapped, the cursor rebuilt over the
+        copies, ``<thread id>`` tags of ``source_thread_id`` rewritten, the ``is_*`` hints
+        reset and a new record id; into an existing record it is appended instead. See
+        :func:`storage_adapters._om.copy_record_mutation` for the exact rules.
+
+        Args:
+            source: The source head record.
+            source_thread_id: The thread that was cloned.
+            thread_id: The clone (must exist).
+            resource_id: The clone's resource.
+            message_id_map: Source message id -> id of its copy in the clone.
+            copies: Refs of the clone's messages (``created_at`` as in the source).
+
+        Returns:
+            The commit result with the clone's record.
+
+        Raises:
+            ValidationError: on bad ids, or a resource-scope copy onto its own resource (the
+                record is shared already).
+        """
+        from storage_adapters import _om
+
+        validate_id(source_thread_id, "source_thread_id")
+        key = self._om_key_for(source.scope, thread_id, resource_id)
+        if key == source.lookup_key:
+            raise ValidationError(f"observational memory {key!r} cannot be copied onto itself")
+        return self._om_update(
+            key,
+            _om.copy_record_mutation(
+                source, source_thread_id, thread_id, resource_id, dict(message_id_map), list(copies)
+            ),
         )
 
     def clear_observational_memory(self, thread_id: str | None, resource_id: str | None = None) -> None:

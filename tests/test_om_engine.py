@@ -93,6 +93,33 @@ def test_context_is_observations_reminder_and_unobserved_tail(store: MemoryStora
     assert [m.created_at for m in tail] == sorted(m.created_at for m in tail)
 
 
+def test_clone_sees_the_copied_observations_in_its_context(store: MemoryStorage) -> None:
+    memory = Memory(storage=store, options=om_options(scripted()))
+    for n in range(9):
+        turn(memory, "t1", "r1", n)
+    source = memory.get_observational_memory("t1")
+    assert source is not None and "noted m0-u" in source.active_observations
+    unobserved = [
+        m.text
+        for m in memory.list_messages("t1", per_page=False).messages
+        if not source.cursor.is_observed(m.id, m.created_at)
+    ]
+    assert unobserved
+    memory.clone_thread("t1", new_thread_id="c1")
+    user = Message.user("m99-u what do you remember?", "c1", created_at=BASE + timedelta(hours=5))
+    ctx = memory.prepare_turn("c1", "r1", [user])
+    assert len(ctx.system_messages) == 1 and "noted m0-u" in ctx.system_messages[0]
+    assert ctx.history[0].id == "om-continuation"
+    tail = ctx.history[1:]  # only the copies of messages the source had not observed yet
+    assert [m.text for m in tail] == unobserved and all(m.thread_id == "c1" for m in tail)
+    assert memory.observe("c1") >= 1  # observes the unobserved copies, never the observed ones again
+    record = memory.get_observational_memory("c1")
+    assert record is not None
+    observed = markers_in(record.active_observations)
+    assert len(observed) == len(set(observed)) and len(observed) == 18
+    assert memory.get_observational_memory("t1") == source
+
+
 def test_reflection_creates_a_new_generation_and_keeps_history(store: MemoryStorage) -> None:
     reflector = ScriptedModel(default=reflector_reply, name="reflector")
     memory = Memory(
