@@ -139,8 +139,9 @@ def _http_client(port: int, cid: int, duration: float, max_requests: int, barrie
 def http_load(port: int, server_pid: int, clients: int, duration: float, max_requests: int) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     barrier, out = ctx.Barrier(clients + 1), ctx.Queue()
-    procs = [ctx.Process(target=_http_client, args=(port, c, duration, max_requests, barrier, out))
-             for c in range(clients)]
+    procs = [
+        ctx.Process(target=_http_client, args=(port, c, duration, max_requests, barrier, out)) for c in range(clients)
+    ]
     for p in procs:
         p.start()
     barrier.wait(60)
@@ -151,8 +152,12 @@ def http_load(port: int, server_pid: int, clients: int, duration: float, max_req
         p.join(30)
     requests = sum(r[0] for r in results)
     return {
-        "requests": requests, "errors": sum(r[1] for r in results), "seconds": max(r[2] for r in results),
-        "wall": wall, "server_cpu": cpu, "lat": [x for r in results for x in r[3]],
+        "requests": requests,
+        "errors": sum(r[1] for r in results),
+        "seconds": max(r[2] for r in results),
+        "wall": wall,
+        "server_cpu": cpu,
+        "lat": [x for r in results for x in r[3]],
     }
 
 
@@ -206,20 +211,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kv-load-") as tmp:
         print(f"machine: {os.cpu_count()} CPUs, load average {_loadavg()}")
         r = embedded(f"file:{tmp}/embedded.db", args.duration, 500_000)
-        print(f"embedded  : {r['ops']} ops in {r['seconds']:.2f} s = {r['ops'] / r['seconds']:,.0f} ops/s, "
-              f"errors {r['errors']}, p50 {_pct(r['lat'], .5):.3f} ms, p99 {_pct(r['lat'], .99):.3f} ms")
+        print(
+            f"embedded  : {r['ops']} ops in {r['seconds']:.2f} s = {r['ops'] / r['seconds']:,.0f} ops/s, "
+            f"errors {r['errors']}, p50 {_pct(r['lat'], 0.5):.3f} ms, p99 {_pct(r['lat'], 0.99):.3f} ms"
+        )
 
         serve_args = ["--workers", str(args.workers)]
         with live_server(f"file:{tmp}/server.db", api_keys=[TOKEN], extra_args=serve_args) as server:
             h = http_load(server.port, server.process.pid, args.clients, args.duration, args.max_requests)
             rate = h["requests"] / h["wall"]
-            print(f"http      : {h['requests']} requests from {args.clients} processes to {args.workers} server "
-                  f"process(es) in {h['wall']:.2f} s = "
-                  f"{rate:,.0f} req/s, errors {h['errors']}, p50 {_pct(h['lat'], .5):.2f} ms, "
-                  f"p99 {_pct(h['lat'], .99):.2f} ms")
+            print(
+                f"http      : {h['requests']} requests from {args.clients} processes to {args.workers} server "
+                f"process(es) in {h['wall']:.2f} s = "
+                f"{rate:,.0f} req/s, errors {h['errors']}, p50 {_pct(h['lat'], 0.5):.2f} ms, "
+                f"p99 {_pct(h['lat'], 0.99):.2f} ms"
+            )
             per_request = 1000 * h["server_cpu"] / max(h["requests"], 1)
-            print(f"            server CPU {per_request:.3f} ms/request -> "
-                  f"{1000 / per_request if per_request else float('inf'):,.0f} req/s per fully available core")
+            print(
+                f"            server CPU {per_request:.3f} ms/request -> "
+                f"{1000 / per_request if per_request else float('inf'):,.0f} req/s per fully available core"
+            )
 
             n, procs = args.increments, args.increment_clients
             inc = increments(("http", server.url), procs, n)
@@ -227,9 +238,11 @@ def main() -> None:
             total = sum(int(kv.get(f"c{i}", 0)) for i in range(COUNTERS))
             kv.close()
             expected = procs * n
-            print(f"increments: {procs} processes x {n} via HTTP in {inc['seconds']:.2f} s "
-                  f"({expected / inc['seconds']:,.0f}/s): counted {total} of {expected}, "
-                  f"lost {expected - total}, errors {inc['errors']}")
+            print(
+                f"increments: {procs} processes x {n} via HTTP in {inc['seconds']:.2f} s "
+                f"({expected / inc['seconds']:,.0f}/s): counted {total} of {expected}, "
+                f"lost {expected - total}, errors {inc['errors']}"
+            )
 
         db = f"file:{tmp}/counters.db"
         LibSQLStore(db).setup()
@@ -237,9 +250,11 @@ def main() -> None:
         kv = KVMemory("counters", storage=LibSQLStore(db))
         total = sum(int(kv.get(f"c{i}", 0)) for i in range(COUNTERS))
         kv.close()
-        print(f"increments: {procs} processes x {n} on one libSQL file in {inc['seconds']:.2f} s "
-              f"({expected / inc['seconds']:,.0f}/s): counted {total} of {expected}, "
-              f"lost {expected - total}, errors {inc['errors']}")
+        print(
+            f"increments: {procs} processes x {n} on one libSQL file in {inc['seconds']:.2f} s "
+            f"({expected / inc['seconds']:,.0f}/s): counted {total} of {expected}, "
+            f"lost {expected - total}, errors {inc['errors']}"
+        )
         print(f"machine load average after: {_loadavg()}")
 
 

@@ -69,9 +69,12 @@ def ingest(memory: Memory, conv: dict[str, Any]) -> tuple[str, list[str], int]:
         memory.create_thread(sid, thread_id=tid, title=f"session {n}")
         msgs = [
             Message(
-                id=f"{sid}-{t['dia_id']}", thread_id=tid, resource_id=sid,
+                id=f"{sid}-{t['dia_id']}",
+                thread_id=tid,
+                resource_id=sid,
                 role="user" if t["speaker"] == c["speaker_a"] else "assistant",
-                content=turn_text(t), created_at=start + timedelta(seconds=i),
+                content=turn_text(t),
+                created_at=start + timedelta(seconds=i),
             )
             for i, t in enumerate(c[f"session_{n}"])
         ]
@@ -115,10 +118,17 @@ def main(argv: list[str] | None = None) -> int:
 
         storage, vector = InMemoryStore(), InMemoryVector()
     embedder = resolve_embedder(args.embedder, cache=EmbeddingCache(path=args.cache))
-    sr = {"top_k": max(KS), "message_range": 0, "scope": "resource", "hybrid": args.hybrid,
-          "hybrid_weight": args.weight, "context_messages": args.context}
-    memory = Memory(storage=storage, vector=vector, embedder=embedder,
-                    options={"last_messages": False, "semantic_recall": sr})
+    sr = {
+        "top_k": max(KS),
+        "message_range": 0,
+        "scope": "resource",
+        "hybrid": args.hybrid,
+        "hybrid_weight": args.weight,
+        "context_messages": args.context,
+    }
+    memory = Memory(
+        storage=storage, vector=vector, embedder=embedder, options={"last_messages": False, "semantic_recall": sr}
+    )
     semantic = memory._semantic
     assert semantic is not None
 
@@ -163,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
 
     search_ms = [t - e for t, e in zip(total_ms, embed_ms, strict=True)]
     print(f"data: {args.data}: {len(convs)} conversations, {total_turns} turns, {counts['all']} questions (cat 1-4)")
-    print(f"config: embedder={embedder.name} backend={args.backend} hybrid={args.hybrid} "
-          f"weight={args.weight} context={args.context}")
+    print(
+        f"config: embedder={embedder.name} backend={args.backend} hybrid={args.hybrid} "
+        f"weight={args.weight} context={args.context}"
+    )
     print(f"ingest: {ingest_s:.1f} s ({total_turns / ingest_s:.0f} turns/s, embedding included)")
     header = " ".join(f"turn@{k:<3}" for k in KS) + " " + " ".join(f"sess@{k:<3}" for k in KS)
     print(f"{'category':>10} {'n':>5} {header}")
@@ -178,13 +190,18 @@ def main(argv: list[str] | None = None) -> int:
         summary[str(cat)] = {"n": n, "turn": t, "session": s}
         print(f"{cat!s:>10} {n:>5} " + " ".join(f"{v:8.3f}" for v in t) + " " + " ".join(f"{v:8.3f}" for v in s))
     latency = {
-        "recall_p50_ms": statistics.median(total_ms), "recall_p95_ms": percentile(total_ms, 0.95),
-        "search_p50_ms": statistics.median(search_ms), "search_p95_ms": percentile(search_ms, 0.95),
-        "embed_p50_ms": statistics.median(embed_ms), "embed_p95_ms": percentile(embed_ms, 0.95),
+        "recall_p50_ms": statistics.median(total_ms),
+        "recall_p95_ms": percentile(total_ms, 0.95),
+        "search_p50_ms": statistics.median(search_ms),
+        "search_p95_ms": percentile(search_ms, 0.95),
+        "embed_p50_ms": statistics.median(embed_ms),
+        "embed_p95_ms": percentile(embed_ms, 0.95),
     }
-    print("query latency (ms): recall p50 {recall_p50_ms:.1f} p95 {recall_p95_ms:.1f}; without the query "
-          "embedding p50 {search_p50_ms:.1f} p95 {search_p95_ms:.1f}; query embedding p50 "
-          "{embed_p50_ms:.1f} p95 {embed_p95_ms:.1f}".format(**latency))
+    print(
+        "query latency (ms): recall p50 {recall_p50_ms:.1f} p95 {recall_p95_ms:.1f}; without the query "
+        "embedding p50 {search_p50_ms:.1f} p95 {search_p95_ms:.1f}; query embedding p50 "
+        "{embed_p50_ms:.1f} p95 {embed_p95_ms:.1f}".format(**latency)
+    )
     if args.json:
         print(json.dumps({"summary": summary, "latency": latency, "ingest_s": ingest_s}))
     memory.close()

@@ -44,8 +44,11 @@ TEXT = "The quick brown fox jumps over the lazy dog while we plan the trip to Li
 def _messages(thread_id: str, n: int, resource_id: str = "r1") -> list[Message]:
     return [
         Message(
-            id=f"{thread_id}-{i:06d}", thread_id=thread_id, resource_id=resource_id,
-            role="user" if i % 2 == 0 else "assistant", created_at=T0 + timedelta(milliseconds=i),
+            id=f"{thread_id}-{i:06d}",
+            thread_id=thread_id,
+            resource_id=resource_id,
+            role="user" if i % 2 == 0 else "assistant",
+            created_at=T0 + timedelta(milliseconds=i),
             content=MessageContent(parts=[TextPart(text=f"{i} {TEXT}")]),
         )
         for i in range(n)
@@ -157,12 +160,12 @@ def bench_clone(tmp: Path, n: int) -> tuple[float, float]:
     t = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(
-        "INSERT INTO mastra_threads (id, \"resourceId\", title, metadata, \"createdAt\", \"updatedAt\") "
+        'INSERT INTO mastra_threads (id, "resourceId", title, metadata, "createdAt", "updatedAt") '
         "VALUES ('rawclone', 'r1', 'copy', jsonb('{}'), '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z')"
     )
     conn.execute(
         'INSERT INTO mastra_messages (id, thread_id, content, role, type, "createdAt", "resourceId") '
-        "SELECT lower(hex(randomblob(16))), 'rawclone', content, role, type, \"createdAt\", \"resourceId\" "
+        'SELECT lower(hex(randomblob(16))), \'rawclone\', content, role, type, "createdAt", "resourceId" '
         "FROM mastra_messages WHERE thread_id = 'src'"
     )
     conn.execute("COMMIT")
@@ -176,23 +179,32 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--recalls", type=int, default=1_000)
     parser.add_argument("--threads", type=int, default=1_000)
-    parser.add_argument("--adapters", action="store_true",
-                        help="then run benchmarks/storage_bench_adapters.py (servers from the environment)")
+    parser.add_argument(
+        "--adapters",
+        action="store_true",
+        help="then run benchmarks/storage_bench_adapters.py (servers from the environment)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         print(f"libSQL store vs raw libsql driver ({os.cpu_count()} cores)")
         for batch in (1, 100):
             ours, raw = bench_save(tmp, args.messages, batch)
-            print(f"save {args.messages} msgs, batch {batch:>3}: ours {ours:9.0f} msg/s  raw {raw:9.0f} msg/s  "
-                  f"ratio {ours / raw:.2f}")
+            print(
+                f"save {args.messages} msgs, batch {batch:>3}: ours {ours:9.0f} msg/s  raw {raw:9.0f} msg/s  "
+                f"ratio {ours / raw:.2f}"
+            )
         ours_r, raw_r = bench_recall(tmp, args.messages, args.recalls)
-        print(f"recall last 10 x{args.recalls}: ours p50 {_pct(ours_r, 50):.3f} ms p95 {_pct(ours_r, 95):.3f} ms  "
-              f"raw p50 {_pct(raw_r, 50):.3f} ms p95 {_pct(raw_r, 95):.3f} ms  "
-              f"ratio p50 {_pct(ours_r, 50) / _pct(raw_r, 50):.2f}x")
+        print(
+            f"recall last 10 x{args.recalls}: ours p50 {_pct(ours_r, 50):.3f} ms p95 {_pct(ours_r, 95):.3f} ms  "
+            f"raw p50 {_pct(raw_r, 50):.3f} ms p95 {_pct(raw_r, 95):.3f} ms  "
+            f"ratio p50 {_pct(ours_r, 50) / _pct(raw_r, 50):.2f}x"
+        )
         ours_t, raw_t = bench_list_threads(tmp, args.threads, 200)
-        print(f"list_threads (page of 100 of {args.threads // 2}): ours p50 {_pct(ours_t, 50):.3f} ms  "
-              f"raw p50 {_pct(raw_t, 50):.3f} ms  ratio {_pct(ours_t, 50) / _pct(raw_t, 50):.2f}x")
+        print(
+            f"list_threads (page of 100 of {args.threads // 2}): ours p50 {_pct(ours_t, 50):.3f} ms  "
+            f"raw p50 {_pct(raw_t, 50):.3f} ms  ratio {_pct(ours_t, 50) / _pct(raw_t, 50):.2f}x"
+        )
         ours_c, raw_c = bench_clone(tmp, args.messages)
         print(f"clone {args.messages} msgs: ours {ours_c:.3f} s  raw INSERT..SELECT {raw_c:.3f} s")
 

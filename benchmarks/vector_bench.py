@@ -92,8 +92,14 @@ def load_messages(store: LibSQLStore, n: int, resources: int, threads_per: int) 
             tid = f"{rid}-t{t}"
             store.save_thread(Thread(id=tid, resource_id=rid))
             msgs = [
-                Message(id=f"{tid}-m{i}", thread_id=tid, resource_id=rid, role="user" if i % 2 == 0 else "assistant",
-                        content=f"message {i} of {tid}", created_at=t0 + timedelta(seconds=i))
+                Message(
+                    id=f"{tid}-m{i}",
+                    thread_id=tid,
+                    resource_id=rid,
+                    role="user" if i % 2 == 0 else "assistant",
+                    content=f"message {i} of {tid}",
+                    created_at=t0 + timedelta(seconds=i),
+                )
                 for i in range(per_thread)
             ]
             store.save_messages(msgs)
@@ -107,15 +113,23 @@ def load_vectors(vector: VectorStore, name: str, rows: list[tuple[str, str, str]
     for i in range(0, len(rows), batch):
         chunk = rows[i : i + batch]
         vector.upsert(
-            name, mat[i : i + batch].tolist(),
+            name,
+            mat[i : i + batch].tolist(),
             [{"message_id": m, "thread_id": t, "resource_id": r, "role": "user", "chunk": 0} for m, t, r in chunk],
             ids=[m for m, _, _ in chunk],
         )
     return time.perf_counter() - started
 
 
-def run_backend(label: str, vector: VectorStore, store: LibSQLStore, rows: list[tuple[str, str, str]],
-                mat: np.ndarray, args: argparse.Namespace, after_load: Callable[[], None] | None = None) -> None:
+def run_backend(
+    label: str,
+    vector: VectorStore,
+    store: LibSQLStore,
+    rows: list[tuple[str, str, str]],
+    mat: np.ndarray,
+    args: argparse.Namespace,
+    after_load: Callable[[], None] | None = None,
+) -> None:
     dim = mat.shape[1]
     name = memory_index_name(dim)
     vector.delete_index(name)
@@ -140,12 +154,18 @@ def run_backend(label: str, vector: VectorStore, store: LibSQLStore, rows: list[
         res = vector.query(name, queries[f"q{j}"], top_k=4, filter={"resource_id": rid})
         lat_scoped.append((time.perf_counter() - t) * 1000)
         scoped_hits += int(bool(res) and res[0].id == rows[p][0])
-    print(f"   scoped query (top 4 in one resource of {len(rows) // args.resources} vectors): {stats(lat_scoped)};"
-          f" nearest found {scoped_hits}/{len(picks)}")
-    memory = Memory(storage=store, vector=vector,
-                    embedder=__import__("mastra_memory.embedders", fromlist=["resolve_embedder"]).resolve_embedder(
-                        FixedEmbedder(queries, dim), cache=EmbeddingCache(max_entries=0)),
-                    options={"last_messages": 10, "semantic_recall": {"top_k": 4, "message_range": 1}})
+    print(
+        f"   scoped query (top 4 in one resource of {len(rows) // args.resources} vectors): {stats(lat_scoped)};"
+        f" nearest found {scoped_hits}/{len(picks)}"
+    )
+    memory = Memory(
+        storage=store,
+        vector=vector,
+        embedder=__import__("mastra_memory.embedders", fromlist=["resolve_embedder"]).resolve_embedder(
+            FixedEmbedder(queries, dim), cache=EmbeddingCache(max_entries=0)
+        ),
+        options={"last_messages": 10, "semantic_recall": {"top_k": 4, "message_range": 1}},
+    )
     lat_recall: list[float] = []
     for j, p in enumerate(picks):
         _, tid, rid = rows[p]
@@ -168,16 +188,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--backend", choices=["libsql", "pg", "all"], default="all")
     ap.add_argument("--pg-url", default=os.environ.get("MASTRA_TEST_PG_URL"))
-    ap.add_argument("--embed", action=argparse.BooleanOptionalAction, default=True,
-                    help="also time the local embedder on one query")
+    ap.add_argument(
+        "--embed", action=argparse.BooleanOptionalAction, default=True, help="also time the local embedder on one query"
+    )
     args = ap.parse_args(argv)
 
     tmp = tempfile.mkdtemp(prefix="vector-bench-")
     store = LibSQLStore(f"file:{tmp}/bench.db")
     t = time.perf_counter()
     rows = load_messages(store, args.vectors, args.resources, args.threads)
-    print(f"{len(rows):,} messages in {args.resources} resources x {args.threads} threads stored in "
-          f"{time.perf_counter() - t:.1f} s (libSQL file)")
+    print(
+        f"{len(rows):,} messages in {args.resources} resources x {args.threads} threads stored in "
+        f"{time.perf_counter() - t:.1f} s (libSQL file)"
+    )
     rng = np.random.default_rng(42)
     mat = rng.normal(size=(len(rows), args.dim)).astype(np.float32)
     mat /= np.linalg.norm(mat, axis=1, keepdims=True)
@@ -196,8 +219,9 @@ def main(argv: list[str] | None = None) -> int:
 
             pg = PgVector(args.pg_url, schema_name="vector_bench")
             name = memory_index_name(args.dim)
-            run_backend("PgVector", pg, store, rows, mat, args,
-                        after_load=lambda: pg.build_index(name, {"type": "hnsw"}))
+            run_backend(
+                "PgVector", pg, store, rows, mat, args, after_load=lambda: pg.build_index(name, {"type": "hnsw"})
+            )
             pg.delete_index(name)
             pg.close()
     if args.embed:

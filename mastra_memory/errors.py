@@ -54,10 +54,7 @@ class ResourceMismatchError(ValidationError):
     """
 
     def __init__(self, thread_id: str, expected_resource_id: str, resource_id: str) -> None:
-        super().__init__(
-            f"thread {thread_id!r} belongs to resource {expected_resource_id!r}, "
-            f"not {resource_id!r}"
-        )
+        super().__init__(f"thread {thread_id!r} belongs to resource {expected_resource_id!r}, not {resource_id!r}")
         self.thread_id = thread_id
         self.expected_resource_id = expected_resource_id
         self.resource_id = resource_id
@@ -97,9 +94,7 @@ class MissingDependencyError(ConfigurationError, ImportError):
     """
 
     def __init__(self, package: str, extra: str) -> None:
-        super().__init__(
-            f"{package} is not installed; install it with: pip install \"mastra-memory[{extra}]\""
-        )
+        super().__init__(f'{package} is not installed; install it with: pip install "mastra-memory[{extra}]"')
         self.extra = extra
 
 

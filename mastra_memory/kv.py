@@ -189,7 +189,10 @@ class _HTTPBackend:
         body = encode_kv_value(value, 2**62)  # the server enforces its own size limit (413)
         params = {"ttl": repr(ttl)} if ttl is not None else None
         self._request(
-            "PUT", self._path(ns, key), content=body.encode("utf-8"), params=params,
+            "PUT",
+            self._path(ns, key),
+            content=body.encode("utf-8"),
+            params=params,
             headers={"Content-Type": "application/json"},
         )
 
@@ -201,8 +204,12 @@ class _HTTPBackend:
             return None
         expires = data.get("expires_at")
         return KVEntry(
-            ns, key, data["value"], parse_ts(expires) if expires else None,
-            parse_ts(data["created_at"]), parse_ts(data["updated_at"]),
+            ns,
+            key,
+            data["value"],
+            parse_ts(expires) if expires else None,
+            parse_ts(data["created_at"]),
+            parse_ts(data["updated_at"]),
         )
 
     def exists(self, ns: str, key: str) -> bool:
@@ -243,7 +250,9 @@ class _HTTPBackend:
             payload["expected"] = expected
         body = json.dumps(payload, ensure_ascii=False, allow_nan=False)
         _, data = self._request(
-            "POST", f"{self._path(ns, key)}/compare-and-set", content=body.encode("utf-8"),
+            "POST",
+            f"{self._path(ns, key)}/compare-and-set",
+            content=body.encode("utf-8"),
             headers={"Content-Type": "application/json"},
         )
         return bool(data["swapped"])

@@ -165,8 +165,12 @@ class Memory:
         now = now_utc()
         try:
             thread = Thread(
-                id=thread_id or new_id(), resource_id=resource_id, title=title or "",
-                metadata=dict(metadata or {}), created_at=now, updated_at=now,
+                id=thread_id or new_id(),
+                resource_id=resource_id,
+                title=title or "",
+                metadata=dict(metadata or {}),
+                created_at=now,
+                updated_at=now,
             )
         except ValidationError:
             raise
@@ -216,9 +220,7 @@ class Memory:
         """List threads; see :meth:`storage_adapters.base.MemoryStorage.list_threads`."""
         return self.storage.list_threads(resource_id, metadata, page, per_page, order_by, direction)
 
-    def update_thread(
-        self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None
-    ) -> Thread:
+    def update_thread(self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None) -> Thread:
         """Set the title and/or merge metadata keys into the thread's metadata.
 
         Raises:
@@ -313,8 +315,13 @@ class Memory:
     ) -> RecallResult:
         """Page through a thread's messages (oldest first within the page)."""
         return self.storage.list_messages(
-            thread_id, resource_id=resource_id, per_page=per_page, page=page, direction=direction,
-            start=start, end=end,
+            thread_id,
+            resource_id=resource_id,
+            per_page=per_page,
+            page=page,
+            direction=direction,
+            start=start,
+            end=end,
         )
 
     def delete_messages(self, message_ids: Sequence[str]) -> None:
@@ -396,7 +403,9 @@ class Memory:
             updated_at=now,
         )
         result = self.storage.clone_thread(
-            source_thread_id, thread, message_limit=message_limit,
+            source_thread_id,
+            thread,
+            message_limit=message_limit,
             message_ids=flt.get("message_ids", flt.get("messageIds")),
             start=flt.get("start_date", flt.get("startDate")),
             end=flt.get("end_date", flt.get("endDate")),
@@ -418,9 +427,7 @@ class Memory:
             raise StorageError(f"cloning {source.id!r} into {thread.id!r} failed: {exc}") from exc
         if self._semantic is not None and result.cloned_messages and self.config.semantic_recall is not False:
             self._semantic.index_messages(result.cloned_messages, self.config.semantic_recall)
-        return CloneResult(
-            thread=updated, cloned_messages=result.cloned_messages, message_id_map=result.message_id_map
-        )
+        return CloneResult(thread=updated, cloned_messages=result.cloned_messages, message_id_map=result.message_id_map)
 
     def _clone_observational_memory(self, source: Thread, clone: Thread, result: CloneResult) -> None:
         """Copy the source's observational memory to a new clone (see :meth:`clone_thread`)."""
@@ -498,7 +505,9 @@ class Memory:
         return config
 
     def get_working_memory(
-        self, thread_id: str, resource_id: str | None = None,
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> str | None:
         """The stored working memory (Markdown or JSON text) for the configured scope, or None.
@@ -519,7 +528,10 @@ class Memory:
         return resource.working_memory if resource is not None else None
 
     def update_working_memory(
-        self, thread_id: str, resource_id: str | None, working_memory: str,
+        self,
+        thread_id: str,
+        resource_id: str | None,
+        working_memory: str,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> None:
         """Replace the stored working memory for the configured scope.
@@ -546,7 +558,10 @@ class Memory:
         self.storage.update_working_memory_atomic(lambda _current: value, **{f"{scope}_id": key})
 
     def merge_working_memory(
-        self, thread_id: str, resource_id: str | None, update: dict[str, Any],
+        self,
+        thread_id: str,
+        resource_id: str | None,
+        update: dict[str, Any],
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Deep-merge ``update`` into schema-mode working memory, atomically, and return the result.
@@ -580,7 +595,9 @@ class Memory:
         return wm.template_of(self.resolved_config(memory_options).working_memory)
 
     def get_system_message(
-        self, thread_id: str, resource_id: str | None = None,
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> str | None:
         """The working-memory system message for this thread/resource, or ``None`` when working
@@ -592,7 +609,9 @@ class Memory:
         return wm.render_system_message(data, config.working_memory, read_only=config.read_only)
 
     def working_memory_tool(
-        self, thread_id: str, resource_id: str | None = None,
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> Tool:
         """The ``update_working_memory`` tool bound to this thread and resource.
@@ -621,8 +640,11 @@ class Memory:
 
             self.storage.update_working_memory_atomic(replace, **{f"{scope}_id": key})
             if refused:
-                return {"success": False, "reason": "refused to replace existing working memory with the empty "
-                        "template; send the whole document with the information kept"}
+                return {
+                    "success": False,
+                    "reason": "refused to replace existing working memory with the empty "
+                    "template; send the whole document with the information kept",
+                }
             return {"success": True}
 
         def merge(update: dict[str, Any]) -> dict[str, Any]:
@@ -675,8 +697,11 @@ class Memory:
             ctx.history = ([state.reminder] if state.reminder else []) + state.thread_messages
         if config.semantic_recall is not False or (om is False and config.last_messages is not False):
             result = self.recall(
-                thread_id, resource_id, vector_search_string=query,
-                per_page=0 if om is not False else None, memory_options=config,
+                thread_id,
+                resource_id,
+                vector_search_string=query,
+                per_page=0 if om is not False else None,
+                memory_options=config,
             )
             seen = {m.id for m in ctx.history}
             same = [m for m in result.messages if m.thread_id == thread_id and m.id not in seen]
@@ -690,7 +715,8 @@ class Memory:
             from mastra_memory.processors.base import ProcessorContext, apply_processors
 
             ctx.history = apply_processors(
-                self.processors, ctx.history,
+                self.processors,
+                ctx.history,
                 ProcessorContext(system_messages=list(ctx.system_messages), input_messages=list(input_messages)),
             )
         return ctx
@@ -735,7 +761,9 @@ class Memory:
         return om if om is not False else ObservationalMemoryConfig(enabled=False)
 
     def get_observational_memory(
-        self, thread_id: str, resource_id: str | None = None,
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> ObservationalMemoryRecord | None:
         """The current observational-memory record of the thread (or, in resource scope, of the
@@ -756,7 +784,10 @@ class Memory:
         return self.storage.get_observational_memory(thread_id, rid)
 
     def get_observational_memory_history(
-        self, thread_id: str, resource_id: str | None = None, limit: int = 10,
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
+        limit: int = 10,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> list[ObservationalMemoryRecord]:
         """Every generation of the record, newest first (reflections keep old ones)."""
@@ -768,7 +799,9 @@ class Memory:
         return self.storage.get_observational_memory_history(thread_id, rid, limit)
 
     def observe(
-        self, thread_id: str, resource_id: str | None = None,
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> int:
         """Observe every unobserved message of the thread's scope now, whatever the thresholds.
@@ -784,7 +817,9 @@ class Memory:
         return self.observational_engine.observe(om, thread.id, thread.resource_id, use_lease=False)
 
     def reflect(
-        self, thread_id: str, resource_id: str | None = None,
+        self,
+        thread_id: str,
+        resource_id: str | None = None,
         memory_options: MemoryConfig | dict[str, Any] | None = None,
     ) -> bool:
         """Condense the observations into a new generation now, whatever the thresholds.

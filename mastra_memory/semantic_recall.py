@@ -168,12 +168,15 @@ class SemanticRecall:
         for thread_id, batch in by_thread.items():
             batch.sort(key=lambda m: (m.created_at, m.id))
             thread = self.storage.get_thread_by_id(thread_id)
-            base_meta = {k: v for k, v in (thread.metadata if thread else {}).items()
-                         if k not in ("workingMemory", "clone") and _scalar(v)}
+            base_meta = {
+                k: v
+                for k, v in (thread.metadata if thread else {}).items()
+                if k not in ("workingMemory", "clone") and _scalar(v)
+            }
             history = self._previous_texts(thread_id, batch, config.context_messages)
             for m in batch:
                 text = m.text
-                context = [t for t in history[-config.context_messages:] if t] if config.context_messages else []
+                context = [t for t in history[-config.context_messages :] if t] if config.context_messages else []
                 history.append(text)
                 pieces = chunk_text(text, limit)
                 if not pieces:
@@ -183,13 +186,17 @@ class SemanticRecall:
                 for i, piece in enumerate(pieces):
                     texts.append(piece + suffix if i == 0 else piece)
                     ids.append(m.id if i == 0 else f"{m.id}#{i}")
-                    metas.append({
-                        **base_meta,
-                        "message_id": m.id, "thread_id": m.thread_id,
-                        "resource_id": m.resource_id or (thread.resource_id if thread else None),
-                        "role": m.role, "created_at": m.created_at.astimezone(UTC).isoformat(),
-                        "chunk": i,
-                    })
+                    metas.append(
+                        {
+                            **base_meta,
+                            "message_id": m.id,
+                            "thread_id": m.thread_id,
+                            "resource_id": m.resource_id or (thread.resource_id if thread else None),
+                            "role": m.role,
+                            "created_at": m.created_at.astimezone(UTC).isoformat(),
+                            "chunk": i,
+                        }
+                    )
         if not texts:
             return 0
         vectors = self.embedder.embed_many(texts)
@@ -198,15 +205,17 @@ class SemanticRecall:
         # Drop extra chunks a longer earlier version of these messages may have left.
         self.vector.delete_vectors(name, filter={"message_id": {"$in": indexed_ids}, "chunk": {"$gte": 1}})
         self.vector.upsert(name, vectors, metas, ids=ids)
-        self.keywords.forget(lambda k: (k[0] == "thread" and k[1] in by_thread) or (k[0] == "resource"
-                             and k[1] in {str(m.get("resource_id")) for m in metas}))
+        self.keywords.forget(
+            lambda k: (
+                (k[0] == "thread" and k[1] in by_thread)
+                or (k[0] == "resource" and k[1] in {str(m.get("resource_id")) for m in metas})
+            )
+        )
         return len(ids)
 
     # -- searching ------------------------------------------------------------------------------
 
-    def _scope_filter(
-        self, thread_id: str, resource_id: str | None, config: SemanticRecallConfig
-    ) -> dict[str, Any]:
+    def _scope_filter(self, thread_id: str, resource_id: str | None, config: SemanticRecallConfig) -> dict[str, Any]:
         scope: dict[str, Any] = (
             {"resource_id": resource_id} if config.scope == "resource" and resource_id else {"thread_id": thread_id}
         )
@@ -300,7 +309,8 @@ class SemanticRecall:
     def to_includes(hits: Sequence[SemanticHit], config: SemanticRecallConfig) -> list[IncludeSpec]:
         return [
             IncludeSpec(
-                id=h.message_id, thread_id=h.thread_id,
+                id=h.message_id,
+                thread_id=h.thread_id,
                 with_previous_messages=config.message_range.before,
                 with_next_messages=config.message_range.after,
             )

@@ -224,8 +224,12 @@ Part: TypeAlias = Annotated[
 
 _MODEL_PART_KEYS: dict[Any, frozenset[str]] = {
     kind: frozenset(cls.model_fields)
-    for kind, cls in (("text", TextPart), ("reasoning", ReasoningPart), ("tool-invocation", ToolInvocationPart),
-                      ("file", FilePart))
+    for kind, cls in (
+        ("text", TextPart),
+        ("reasoning", ReasoningPart),
+        ("tool-invocation", ToolInvocationPart),
+        ("file", FilePart),
+    )
 }
 _RAW_PART_KEYS = frozenset(RawPart.model_fields)
 _CONTENT_KEYS = frozenset({"format", "parts", "metadata"})
@@ -377,8 +381,9 @@ class MessageContent(_Model):
         if not parts and isinstance(extra.get("content"), str):
             parts = [TextPart(text=extra.pop("content"))]
         metadata = raw.get("metadata")
-        return construct(cls, format=2, parts=parts, metadata=metadata if isinstance(metadata, dict) else {},
-                         extra=extra)
+        return construct(
+            cls, format=2, parts=parts, metadata=metadata if isinstance(metadata, dict) else {}, extra=extra
+        )
 
     @property
     def text(self) -> str:
@@ -431,9 +436,13 @@ class Message(_Model):
     def _coerce_content(cls, value: Any) -> Any:
         if isinstance(value, str):
             return MessageContent(parts=[TextPart(text=value)])
-        if isinstance(value, dict) and isinstance(value.get("parts"), list) and any(
-            isinstance(p, dict) and not p.keys() <= _MODEL_PART_KEYS.get(p.get("type"), _RAW_PART_KEYS)
-            for p in value["parts"]
+        if (
+            isinstance(value, dict)
+            and isinstance(value.get("parts"), list)
+            and any(
+                isinstance(p, dict) and not p.keys() <= _MODEL_PART_KEYS.get(p.get("type"), _RAW_PART_KEYS)
+                for p in value["parts"]
+            )
         ):
             # the stored shape (e.g. a message exported by Mastra), not this model's field names
             return MessageContent.from_storage(value)
@@ -452,9 +461,7 @@ class Message(_Model):
     @classmethod
     def assistant(cls, text: str, thread_id: str, **kwargs: Any) -> Message:
         """Build an assistant text message."""
-        return cls(
-            role="assistant", thread_id=thread_id, content=MessageContent(parts=[TextPart(text=text)]), **kwargs
-        )
+        return cls(role="assistant", thread_id=thread_id, content=MessageContent(parts=[TextPart(text=text)]), **kwargs)
 
 
 class Thread(_Model):
@@ -671,7 +678,10 @@ def from_chat_messages(
             )
             out.append(
                 Message(
-                    role="tool", thread_id=thread_id, resource_id=resource_id, **_stamp(t),
+                    role="tool",
+                    thread_id=thread_id,
+                    resource_id=resource_id,
+                    **_stamp(t),
                     content=MessageContent(parts=[part]),
                 )
             )
@@ -696,8 +706,12 @@ def from_chat_messages(
             kwargs["id"] = str(raw["id"])
         out.append(
             Message(
-                role=role, thread_id=thread_id, resource_id=resource_id, **_stamp(t),
-                content=MessageContent(parts=parts), **kwargs,
+                role=role,
+                thread_id=thread_id,
+                resource_id=resource_id,
+                **_stamp(t),
+                content=MessageContent(parts=parts),
+                **kwargs,
             )
         )
         t = t + timedelta(milliseconds=1) if t else None
@@ -760,8 +774,9 @@ def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
         if msg.role == "tool":
             for part in msg.content.parts:
                 if isinstance(part, ToolInvocationPart) and part.state == "result":
-                    out.append({"role": "tool", "tool_call_id": part.tool_call_id,
-                                "content": _tool_result_text(part.result)})
+                    out.append(
+                        {"role": "tool", "tool_call_id": part.tool_call_id, "content": _tool_result_text(part.result)}
+                    )
             continue
         if msg.role in ("user", "system"):
             texts = [p.text for p in msg.content.parts if isinstance(p, TextPart)]

@@ -240,16 +240,18 @@ def render_system_message(data: str | None, config: WorkingMemoryConfig, read_on
     if read_only:
         if not data or not data.strip():
             return None
-        return "\n".join([
-            "WORKING_MEMORY_SYSTEM_INSTRUCTION (READ-ONLY):",
-            "Below is what is known about the user from earlier conversations. Use it to personalise "
-            "your answers. It can not be changed in this conversation and you have no tool to update it; "
-            "do not mention this memory system to the user.",
-            _UNTRUSTED,
-            "<working_memory_data>",
-            block,
-            "</working_memory_data>",
-        ])
+        return "\n".join(
+            [
+                "WORKING_MEMORY_SYSTEM_INSTRUCTION (READ-ONLY):",
+                "Below is what is known about the user from earlier conversations. Use it to personalise "
+                "your answers. It can not be changed in this conversation and you have no tool to update it; "
+                "do not mention this memory system to the user.",
+                _UNTRUSTED,
+                "<working_memory_data>",
+                block,
+                "</working_memory_data>",
+            ]
+        )
     if fmt == "markdown":
         how = (
             f"Call the `{TOOL_NAME}` tool with `memory` set to the WHOLE updated document as a Markdown "
@@ -262,22 +264,24 @@ def render_system_message(data: str | None, config: WorkingMemoryConfig, read_on
             "that changed; it is merged into what is stored: nested objects merge, arrays are "
             "replaced whole, and a field set to null is removed."
         )
-    return "\n".join([
-        "WORKING_MEMORY_SYSTEM_INSTRUCTION:",
-        "You have a working memory that persists across conversations. Guidelines:",
-        "1. Store anything that could help later: names, preferences, goals, facts, events, projects.",
-        "2. Update it proactively as soon as you learn something new or something changes.",
-        f"3. {how}",
-        "4. Never mention the working memory system to the user; just use what it holds.",
-        f"<working_memory_template format=\"{fmt}\">",
-        template,
-        "</working_memory_template>",
-        _UNTRUSTED,
-        "<working_memory_data>",
-        block,
-        "</working_memory_data>",
-        f"Remember: call `{TOOL_NAME}` whenever there is relevant information to store, and keep the format.",
-    ])
+    return "\n".join(
+        [
+            "WORKING_MEMORY_SYSTEM_INSTRUCTION:",
+            "You have a working memory that persists across conversations. Guidelines:",
+            "1. Store anything that could help later: names, preferences, goals, facts, events, projects.",
+            "2. Update it proactively as soon as you learn something new or something changes.",
+            f"3. {how}",
+            "4. Never mention the working memory system to the user; just use what it holds.",
+            f'<working_memory_template format="{fmt}">',
+            template,
+            "</working_memory_template>",
+            _UNTRUSTED,
+            "<working_memory_data>",
+            block,
+            "</working_memory_data>",
+            f"Remember: call `{TOOL_NAME}` whenever there is relevant information to store, and keep the format.",
+        ]
+    )
 
 
 # -- saving messages --------------------------------------------------------------------------
@@ -330,10 +334,12 @@ def tool_parameters(config: WorkingMemoryConfig) -> dict[str, Any]:
     if schema is None:
         return {
             "type": "object",
-            "properties": {"memory": {
-                "type": "string",
-                "description": "The complete updated working memory, in Markdown, following the template.",
-            }},
+            "properties": {
+                "memory": {
+                    "type": "string",
+                    "description": "The complete updated working memory, in Markdown, following the template.",
+                }
+            },
             "required": ["memory"],
         }
     inner = {k: v for k, v in schema.items() if k not in ("$defs", "definitions", "title", "$schema")}
@@ -389,8 +395,11 @@ def make_tool(
         description=(
             "Update the working memory: persistent notes about the user and the conversation "
             "(names, preferences, goals, facts). "
-            + ("Send only changed fields as an object; they are merged." if schema_mode
-               else "Send the complete updated Markdown document; it replaces the stored one.")
+            + (
+                "Send only changed fields as an object; they are merged."
+                if schema_mode
+                else "Send the complete updated Markdown document; it replaces the stored one."
+            )
         ),
         parameters=tool_parameters(config),
         fn=update_working_memory,

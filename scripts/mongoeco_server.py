@@ -16,9 +16,7 @@ async def _serve(host: str, port: int) -> None:
     import mongoeco.engines
     import mongoeco.wire
 
-    server = mongoeco.wire.AsyncMongoEcoProxyServer(
-        engine=mongoeco.engines.MemoryEngine(), host=host, port=port
-    )
+    server = mongoeco.wire.AsyncMongoEcoProxyServer(engine=mongoeco.engines.MemoryEngine(), host=host, port=port)
     running = await server.start()
     print(f"mongoeco listening on {getattr(running, 'uri', f'{host}:{port}')}", flush=True)
     stop = asyncio.Event()

@@ -258,9 +258,7 @@ def _check_json_value(value: Any) -> None:
         if isinstance(item, dict):
             for k, v in item.items():
                 if not isinstance(k, str):
-                    raise ValidationError(
-                        f"object keys must be strings (JSON would turn {k!r} into a string)"
-                    )
+                    raise ValidationError(f"object keys must be strings (JSON would turn {k!r} into a string)")
                 stack.append(v)
             continue
         if isinstance(item, (list, tuple)):

@@ -130,13 +130,13 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
             1,
             "core tables as @mastra/libsql creates them",
             (
-                f'CREATE TABLE IF NOT EXISTS {d.t(THREADS)} (id TEXT NOT NULL PRIMARY KEY, '
+                f"CREATE TABLE IF NOT EXISTS {d.t(THREADS)} (id TEXT NOT NULL PRIMARY KEY, "
                 '"resourceId" TEXT NOT NULL, title TEXT NOT NULL, metadata TEXT, '
                 '"createdAt" TEXT NOT NULL, "updatedAt" TEXT NOT NULL)',
-                f'CREATE TABLE IF NOT EXISTS {d.t(MESSAGES)} (id TEXT NOT NULL PRIMARY KEY, '
-                'thread_id TEXT NOT NULL, content TEXT NOT NULL, role TEXT NOT NULL, '
+                f"CREATE TABLE IF NOT EXISTS {d.t(MESSAGES)} (id TEXT NOT NULL PRIMARY KEY, "
+                "thread_id TEXT NOT NULL, content TEXT NOT NULL, role TEXT NOT NULL, "
                 'type TEXT NOT NULL, "createdAt" TEXT NOT NULL, "resourceId" TEXT)',
-                f'CREATE TABLE IF NOT EXISTS {d.t(RESOURCES)} (id TEXT NOT NULL PRIMARY KEY, '
+                f"CREATE TABLE IF NOT EXISTS {d.t(RESOURCES)} (id TEXT NOT NULL PRIMARY KEY, "
                 '"workingMemory" TEXT, metadata TEXT, "createdAt" TEXT NOT NULL, '
                 '"updatedAt" TEXT NOT NULL)',
             ),
@@ -145,14 +145,12 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
             2,
             "indexes for the hot paths",
             (
-                f'CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} '
+                f"CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} "
                 '(thread_id, "createdAt", id)',
-                f'CREATE INDEX IF NOT EXISTS mm_messages_resource_created ON {d.t(MESSAGES)} '
+                f"CREATE INDEX IF NOT EXISTS mm_messages_resource_created ON {d.t(MESSAGES)} "
                 '("resourceId", "createdAt")',
-                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} '
-                '("resourceId", "createdAt")',
-                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} '
-                '("resourceId", "updatedAt")',
+                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} ("resourceId", "createdAt")',
+                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} ("resourceId", "updatedAt")',
             ),
         ),
         Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
@@ -163,8 +161,7 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
                 f'CREATE TABLE IF NOT EXISTS {d.t(KV)} (namespace TEXT NOT NULL, "key" TEXT NOT NULL, '
                 'value TEXT NOT NULL, "expiresAt" TEXT, "createdAt" TEXT NOT NULL, '
                 '"updatedAt" TEXT NOT NULL, PRIMARY KEY (namespace, "key"))',
-                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") '
-                'WHERE "expiresAt" IS NOT NULL',
+                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") WHERE "expiresAt" IS NOT NULL',
             ),
         ),
         Migration(
@@ -304,10 +301,7 @@ def om_upsert_sql(d: Dialect) -> str:
     cols = ", ".join(f'"{n}"' for n in names)
     marks = ", ".join(d.param for _ in names)
     updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n != "id")
-    return (
-        f"INSERT INTO {d.t(OBSERVATIONAL_MEMORY)} ({cols}) VALUES ({marks}) "
-        f"ON CONFLICT (id) DO UPDATE SET {updates}"
-    )
+    return f"INSERT INTO {d.t(OBSERVATIONAL_MEMORY)} ({cols}) VALUES ({marks}) ON CONFLICT (id) DO UPDATE SET {updates}"
 
 
 def om_changed_columns(
@@ -336,7 +330,7 @@ def om_head_sql(d: Dialect) -> str:
 def om_history_sql(d: Dialect, limited: bool) -> str:
     """Generations newest first (params: lookupKey[, limit, offset])."""
     sql = (
-        f"SELECT {om_select_columns(d)} FROM {d.t(OBSERVATIONAL_MEMORY)} WHERE \"lookupKey\" = {d.param} "
+        f'SELECT {om_select_columns(d)} FROM {d.t(OBSERVATIONAL_MEMORY)} WHERE "lookupKey" = {d.param} '
         'ORDER BY "generationCount" DESC'
     )
     return sql + (f" LIMIT {d.param} OFFSET {d.param}" if limited else "")
@@ -395,8 +389,13 @@ def resource_columns(d: Dialect) -> str:
 
 def row_to_thread(row: Sequence_) -> Thread:
     return construct(
-        Thread, id=row[0], resource_id=row[1], title=row[2] or "", metadata=load_json(row[3]) or {},
-        created_at=parse_ts(row[4]), updated_at=parse_ts(row[5]),
+        Thread,
+        id=row[0],
+        resource_id=row[1],
+        title=row[2] or "",
+        metadata=load_json(row[3]) or {},
+        created_at=parse_ts(row[4]),
+        updated_at=parse_ts(row[5]),
     )
 
 
@@ -407,16 +406,25 @@ def row_to_message(row: Sequence_) -> Message:
     if isinstance(content, (bytes, bytearray, memoryview)):
         content = bytes(content).decode("utf-8")
     return construct(
-        Message, {"_content_json": content if isinstance(content, str) else None},
-        id=row[0], thread_id=row[1], resource_id=row[2], role=row[3], created_at=parse_ts(row[4]),
-        content=MessageContent.from_storage(content), type=row[6] or "v2",
+        Message,
+        {"_content_json": content if isinstance(content, str) else None},
+        id=row[0],
+        thread_id=row[1],
+        resource_id=row[2],
+        role=row[3],
+        created_at=parse_ts(row[4]),
+        content=MessageContent.from_storage(content),
+        type=row[6] or "v2",
     )
 
 
 def row_to_resource(row: Sequence_) -> Resource:
     return Resource.model_construct(
-        id=row[0], working_memory=row[1], metadata=load_json(row[2]) or {},
-        created_at=parse_ts(row[3]), updated_at=parse_ts(row[4]),
+        id=row[0],
+        working_memory=row[1],
+        metadata=load_json(row[2]) or {},
+        created_at=parse_ts(row[3]),
+        updated_at=parse_ts(row[4]),
     )
 
 
@@ -425,9 +433,12 @@ Sequence_ = Any  # a DB-API row
 
 def thread_params(thread: Thread) -> list[Any]:
     return [
-        thread.id, thread.resource_id, thread.title,
+        thread.id,
+        thread.resource_id,
+        thread.title,
         json.dumps(thread.metadata, ensure_ascii=False, separators=(",", ":")),
-        format_ts(thread.created_at), format_ts(thread.updated_at),
+        format_ts(thread.created_at),
+        format_ts(thread.updated_at),
     ]
 
 
@@ -520,9 +531,9 @@ def neighbour_sql(d: Dialect, before: bool) -> str:
     """Indexed range query for an include window: params ``(thread_id, createdAt, createdAt, id, limit)``."""
     p = d.param
     if before:
-        cond, order = f'("createdAt" < {p} OR ("createdAt" = {p} AND id < {p}))', 'DESC'
+        cond, order = f'("createdAt" < {p} OR ("createdAt" = {p} AND id < {p}))', "DESC"
     else:
-        cond, order = f'("createdAt" > {p} OR ("createdAt" = {p} AND id > {p}))', 'ASC'
+        cond, order = f'("createdAt" > {p} OR ("createdAt" = {p} AND id > {p}))', "ASC"
     return (
         f"SELECT {MESSAGE_COLUMNS} FROM {{table}} WHERE thread_id = {p} AND {cond} "
         f'ORDER BY "createdAt" {order}, id {order} LIMIT {p}'
@@ -552,8 +563,13 @@ def quote_ident(name: str) -> str:
 def postgres_dialect(schema_name: str = "public") -> Dialect:
     """The PostgreSQL spelling, with tables qualified by ``schema_name``."""
     return Dialect(
-        "postgres", param="%s", json_in="{}::jsonb", json_out="{}",
-        table_prefix=f"{quote_ident(schema_name)}.", native_ts=True, id_col='id COLLATE "C"',
+        "postgres",
+        param="%s",
+        json_in="{}::jsonb",
+        json_out="{}",
+        table_prefix=f"{quote_ident(schema_name)}.",
+        native_ts=True,
+        id_col='id COLLATE "C"',
     )
 
 
@@ -571,15 +587,15 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
             1,
             "core tables as @mastra/pg creates them",
             (
-                f'CREATE TABLE IF NOT EXISTS {d.t(THREADS)} (id TEXT PRIMARY KEY NOT NULL, '
+                f"CREATE TABLE IF NOT EXISTS {d.t(THREADS)} (id TEXT PRIMARY KEY NOT NULL, "
                 '"resourceId" TEXT NOT NULL, title TEXT NOT NULL, metadata JSONB, '
                 '"createdAt" TIMESTAMP NOT NULL, "updatedAt" TIMESTAMP NOT NULL, '
                 '"createdAtZ" TIMESTAMPTZ DEFAULT NOW(), "updatedAtZ" TIMESTAMPTZ DEFAULT NOW())',
-                f'CREATE TABLE IF NOT EXISTS {d.t(MESSAGES)} (id TEXT PRIMARY KEY NOT NULL, '
-                'thread_id TEXT NOT NULL, content TEXT NOT NULL, role TEXT NOT NULL, '
+                f"CREATE TABLE IF NOT EXISTS {d.t(MESSAGES)} (id TEXT PRIMARY KEY NOT NULL, "
+                "thread_id TEXT NOT NULL, content TEXT NOT NULL, role TEXT NOT NULL, "
                 'type TEXT NOT NULL, "createdAt" TIMESTAMP NOT NULL, "resourceId" TEXT, '
                 '"createdAtZ" TIMESTAMPTZ DEFAULT NOW())',
-                f'CREATE TABLE IF NOT EXISTS {d.t(RESOURCES)} (id TEXT PRIMARY KEY NOT NULL, '
+                f"CREATE TABLE IF NOT EXISTS {d.t(RESOURCES)} (id TEXT PRIMARY KEY NOT NULL, "
                 '"workingMemory" TEXT, metadata JSONB, "createdAt" TIMESTAMP NOT NULL, '
                 '"updatedAt" TIMESTAMP NOT NULL, "createdAtZ" TIMESTAMPTZ DEFAULT NOW(), '
                 '"updatedAtZ" TIMESTAMPTZ DEFAULT NOW())',
@@ -590,13 +606,13 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
             2,
             "indexes for the hot paths",
             (
-                f'CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} '
+                f"CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} "
                 '(thread_id, "createdAt", id COLLATE "C")',
-                f'CREATE INDEX IF NOT EXISTS mm_messages_resource_created_id ON {d.t(MESSAGES)} '
+                f"CREATE INDEX IF NOT EXISTS mm_messages_resource_created_id ON {d.t(MESSAGES)} "
                 '("resourceId", "createdAt", id COLLATE "C")',
-                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} '
+                f"CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} "
                 '("resourceId", "createdAt", id COLLATE "C")',
-                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} '
+                f"CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} "
                 '("resourceId", "updatedAt", id COLLATE "C")',
             ),
         ),
@@ -609,8 +625,7 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
                 f'CREATE TABLE IF NOT EXISTS {d.t(KV)} (namespace TEXT NOT NULL, "key" TEXT COLLATE "C" NOT NULL, '
                 'value TEXT NOT NULL, "expiresAt" TIMESTAMPTZ, "createdAt" TIMESTAMPTZ NOT NULL, '
                 '"updatedAt" TIMESTAMPTZ NOT NULL, PRIMARY KEY (namespace, "key"))',
-                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") '
-                'WHERE "expiresAt" IS NOT NULL',
+                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") WHERE "expiresAt" IS NOT NULL',
             ),
         ),
     ]
@@ -695,10 +710,7 @@ def kv_stats_sql(d: Dialect) -> str:
     """Params ``(namespace, now)``: ``(live keys, bytes of their values)``."""
     p = d.param
     size = "octet_length(value)" if d.name == "postgres" else "length(CAST(value AS BLOB))"
-    return (
-        f"SELECT count(*), coalesce(sum({size}), 0) FROM {d.t(KV)} "
-        f"WHERE namespace = {p} AND {KV_LIVE.format(p=p)}"
-    )
+    return f"SELECT count(*), coalesce(sum({size}), 0) FROM {d.t(KV)} WHERE namespace = {p} AND {KV_LIVE.format(p=p)}"
 
 
 def kv_purge_sql(d: Dialect) -> str:

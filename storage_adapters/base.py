@@ -243,9 +243,7 @@ class MemoryStorage(ABC):
             raise ValidationError("save_thread expects a Thread")
         return self._save_thread(thread)
 
-    def update_thread(
-        self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None
-    ) -> Thread:
+    def update_thread(self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None) -> Thread:
         """Change the title and/or merge ``metadata`` (top-level keys) into the thread's.
 
         Returns:
@@ -299,7 +297,10 @@ class MemoryStorage(ABC):
         query = ThreadQuery(resource_id, validate_metadata_filter(metadata), page, per_page, order_by, direction)
         threads, total = self._list_threads(query)
         return ThreadPage(
-            threads=threads, total=total, page=page, per_page=per_page,
+            threads=threads,
+            total=total,
+            page=page,
+            per_page=per_page,
             has_more=per_page is not False and (page + 1) * per_page < total,
         )
 
@@ -344,8 +345,7 @@ class MemoryStorage(ABC):
             size = len(encoded.encode("utf-8"))
             if size > self.max_message_bytes:
                 raise ValidationError(
-                    f"message {msg.id!r} content is {size} bytes, over the limit of "
-                    f"{self.max_message_bytes} bytes"
+                    f"message {msg.id!r} content is {size} bytes, over the limit of {self.max_message_bytes} bytes"
                 )
             created = truncate_ms(msg.created_at)
             if "created_at" not in msg.model_fields_set and msg.thread_id not in last_at:
@@ -414,12 +414,21 @@ class MemoryStorage(ABC):
         for spec in specs:
             validate_id(spec.id, "include id")
         query = MessageQuery(
-            ids, resource_id, page, per_page, _direction(direction),
-            truncate_ms(start) if start else None, truncate_ms(end) if end else None, specs,
+            ids,
+            resource_id,
+            page,
+            per_page,
+            _direction(direction),
+            truncate_ms(start) if start else None,
+            truncate_ms(end) if end else None,
+            specs,
         )
         messages, total = self._list_messages(query)
         return RecallResult(
-            messages=messages, total=total, page=page, per_page=per_page,
+            messages=messages,
+            total=total,
+            page=page,
+            per_page=per_page,
             has_more=per_page is not False and (page + 1) * per_page < total,
         )
 
@@ -431,7 +440,10 @@ class MemoryStorage(ABC):
         validate_pagination(page, per_page)
         messages, total = self._list_messages_by_resource(resource_id, per_page, page, _direction(direction))
         return RecallResult(
-            messages=messages, total=total, page=page, per_page=per_page,
+            messages=messages,
+            total=total,
+            page=page,
+            per_page=per_page,
             has_more=per_page is not False and (page + 1) * per_page < total,
         )
 
@@ -559,19 +571,32 @@ class MemoryStorage(ABC):
         if self._get_thread(new_thread.id) is not None:
             raise ValidationError(f"thread {new_thread.id!r} already exists")
         result = self._list_messages(
-            MessageQuery((source_thread_id,), None, 0, False, "ASC",
-                         truncate_ms(start) if start else None, truncate_ms(end) if end else None)
+            MessageQuery(
+                (source_thread_id,),
+                None,
+                0,
+                False,
+                "ASC",
+                truncate_ms(start) if start else None,
+                truncate_ms(end) if end else None,
+            )
         )[0]
         if message_ids is not None:
             wanted = set(_as_id_list(message_ids))
             result = [m for m in result if m.id in wanted]
         if message_limit is not None:
-            result = result[len(result) - message_limit:] if message_limit else []
+            result = result[len(result) - message_limit :] if message_limit else []
         id_map = dict(zip((m.id for m in result), new_ids(len(result)), strict=True))
         copies = [
             construct(
-                Message, {"_content_json": m.content_json()}, id=id_map[m.id], thread_id=new_thread.id,
-                resource_id=new_thread.resource_id, role=m.role, created_at=m.created_at, content=m.content,
+                Message,
+                {"_content_json": m.content_json()},
+                id=id_map[m.id],
+                thread_id=new_thread.id,
+                resource_id=new_thread.resource_id,
+                role=m.role,
+                created_at=m.created_at,
+                content=m.content,
                 type=m.type,
             )
             for m in result
@@ -622,7 +647,9 @@ class MemoryStorage(ABC):
         return self._list_message_refs(ids, resource_id, truncate_ms(after) if after else None, limit)
 
     def message_refs_summary(
-        self, thread_ids: Sequence[str] | None = None, resource_id: str | None = None,
+        self,
+        thread_ids: Sequence[str] | None = None,
+        resource_id: str | None = None,
         after: datetime | None = None,
     ) -> tuple[int, int]:
         """``(count, total size)`` of the messages :meth:`list_message_refs` would return: a
@@ -737,9 +764,7 @@ class MemoryStorage(ABC):
             _om.buffer_reflection_mutation(base_generation, line_count, reflection, reflection_tokens, input_tokens),
         )
 
-    def activate_buffered_reflection(
-        self, scope: OMScope, thread_id: str | None, resource_id: str
-    ) -> CommitResult:
+    def activate_buffered_reflection(self, scope: OMScope, thread_id: str | None, resource_id: str) -> CommitResult:
         """Turn the head's buffered reflection into a new generation."""
         from storage_adapters import _om
 
@@ -903,7 +928,10 @@ class MemoryStorage(ABC):
     # -- observational-memory hooks (optional; see storage_adapters._om) --------------------------
 
     def _list_message_refs(
-        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
         limit: int | None,
     ) -> list[MessageRef]:
         """Refs of messages with ``createdAt > after`` ordered by ``(createdAt, id)``: of
@@ -936,7 +964,6 @@ class MemoryStorage(ABC):
     def _om_delete(self, lookup_key: str) -> None:
         """Delete every generation of ``lookup_key``."""
         raise NotImplementedError(_om_missing(self))
-
 
     # -- key-value memory -----------------------------------------------------------------------
     #
@@ -1026,9 +1053,7 @@ class MemoryStorage(ABC):
         """Delete every entry of a namespace. Returns how many rows were deleted."""
         return self._kv_clear(validate_kv_namespace(namespace))
 
-    def kv_increment(
-        self, namespace: str, key: str, by: int | float = 1, ttl: float | None = None
-    ) -> int | float:
+    def kv_increment(self, namespace: str, key: str, by: int | float = 1, ttl: float | None = None) -> int | float:
         """Atomically add ``by`` to a numeric value and return the new value.
 
         A missing (or expired) key counts as ``0`` and is created, with ``ttl`` if given; an
@@ -1050,9 +1075,7 @@ class MemoryStorage(ABC):
         def add(row: KVRow | None) -> KVWrite:
             current: Any = 0 if row is None else decode_kv_value(row.value_json)
             if isinstance(current, bool) or not isinstance(current, (int, float)):
-                raise ValidationError(
-                    f"can not increment {ns}/{k}: it holds a {type(current).__name__}, not a number"
-                )
+                raise ValidationError(f"can not increment {ns}/{k}: it holds a {type(current).__name__}, not a number")
             result = current + step
             if isinstance(result, float) and not math.isfinite(result):
                 raise ValidationError(f"incrementing {ns}/{k} would give {result!r}")
@@ -1065,9 +1088,7 @@ class MemoryStorage(ABC):
         self._kv_maybe_purge(now)
         return out[0]
 
-    def kv_compare_and_set(
-        self, namespace: str, key: str, expected: Any, new: Any, ttl: float | None = None
-    ) -> bool:
+    def kv_compare_and_set(self, namespace: str, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
         """Atomically replace the value with ``new`` only if it currently equals ``expected``.
 
         Args:
@@ -1085,8 +1106,10 @@ class MemoryStorage(ABC):
         """
         ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
         seconds = validate_kv_ttl(ttl)
-        want = None if expected is KV_MISSING else canonical_json(
-            decode_kv_value(encode_kv_value(expected, self.max_kv_value_bytes))
+        want = (
+            None
+            if expected is KV_MISSING
+            else canonical_json(decode_kv_value(encode_kv_value(expected, self.max_kv_value_bytes)))
         )
         encoded = encode_kv_value(new, self.max_kv_value_bytes)
         now = now_utc()
@@ -1154,9 +1177,7 @@ class MemoryStorage(ABC):
         """Delete the row; return True if it was live."""
         self._kv_unsupported("_kv_delete")
 
-    def _kv_list_keys(
-        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
-    ) -> list[str]:
+    def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
         """Up to ``limit`` live keys ``> after_key`` starting with ``prefix``, ascending in
         code-point order, as an index range (see :func:`~storage_adapters._kv.prefix_upper_bound`)."""
         self._kv_unsupported("_kv_list_keys")

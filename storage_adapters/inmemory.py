@@ -94,7 +94,8 @@ class InMemoryStore(MemoryStorage):
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
         with self._lock:
             found = [
-                t for t in self._threads.values()
+                t
+                for t in self._threads.values()
                 if (query.resource_id is None or t.resource_id == query.resource_id)
                 and all(k in t.metadata and t.metadata[k] == v for k, v in query.metadata.items())
             ]
@@ -232,7 +233,10 @@ class InMemoryStore(MemoryStorage):
         return floors
 
     def _refs(
-        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
         limit: int | None,
     ) -> list[MessageRef]:
         if thread_ids is not None:
@@ -250,7 +254,10 @@ class InMemoryStore(MemoryStorage):
         ]
 
     def _list_message_refs(
-        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
         limit: int | None,
     ) -> list[MessageRef]:
         with self._lock:
@@ -261,9 +268,7 @@ class InMemoryStore(MemoryStorage):
             gens = self._om.get(lookup_key)
             return gens[-1] if gens else None
 
-    def _om_history(
-        self, lookup_key: str, limit: int | Literal[False], offset: int
-    ) -> list[ObservationalMemoryRecord]:
+    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
         with self._lock:
             gens = list(reversed(self._om.get(lookup_key, [])))
         gens = gens[offset:]
@@ -357,9 +362,7 @@ class InMemoryStore(MemoryStorage):
             row = self._kv_remove(namespace, key)
         return row is not None and (row.expires_at is None or row.expires_at > now)
 
-    def _kv_list_keys(
-        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
-    ) -> list[str]:
+    def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
         with self._lock:
             keys = self._kv_keys.get(namespace, [])
             rows = self._kv.get(namespace, {})
@@ -397,7 +400,9 @@ class InMemoryStore(MemoryStorage):
     def _kv_purge_expired(self, now: datetime, limit: int) -> int:
         with self._lock:
             expired = [
-                (ns, key) for ns, rows in self._kv.items() for key, r in rows.items()
+                (ns, key)
+                for ns, rows in self._kv.items()
+                for key, r in rows.items()
                 if r.expires_at is not None and r.expires_at <= now
             ][:limit]
             for ns, key in expired:

@@ -102,13 +102,19 @@ class InMemoryVector(VectorStore):
         self._indexes: dict[str, _Index] = {}
 
     def _create_index(
-        self, index_name: str, dimension: int, metric: Metric, config: dict[str, Any],
+        self,
+        index_name: str,
+        dimension: int,
+        metric: Metric,
+        config: dict[str, Any],
         metadata_indexes: tuple[str, ...],
     ) -> None:
         with self._lock:
             if index_name not in self._indexes:
                 self._indexes[index_name] = _Index(
-                    dimension, metric, tuple(f for f in metadata_indexes if "." not in f),
+                    dimension,
+                    metric,
+                    tuple(f for f in metadata_indexes if "." not in f),
                     np.zeros((16, dimension), dtype=np.float32),
                 )
 
@@ -137,8 +143,13 @@ class InMemoryVector(VectorStore):
                 idx.put(vid, arr[i], metadata[i])
 
     def _query(
-        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
-        include_vector: bool, metric: Metric,
+        self,
+        index_name: str,
+        vector: npt.NDArray[np.float32],
+        top_k: int,
+        node: FilterNode | None,
+        include_vector: bool,
+        metric: Metric,
     ) -> list[QueryResult]:
         q = vector
         with self._lock:
@@ -157,7 +168,9 @@ class InMemoryVector(VectorStore):
         order = top[np.argsort(-scores[top], kind="stable")]
         return [
             QueryResult(
-                id=ids[i], score=float(scores[i]), metadata=dict(metas[i]),
+                id=ids[i],
+                score=float(scores[i]),
+                metadata=dict(metas[i]),
                 vector=[float(x) for x in sub[i]] if include_vector else None,
             )
             for i in order

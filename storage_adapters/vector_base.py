@@ -378,7 +378,11 @@ class VectorStore(ABC):
 
     @abstractmethod
     def _create_index(
-        self, index_name: str, dimension: int, metric: Metric, config: dict[str, Any],
+        self,
+        index_name: str,
+        dimension: int,
+        metric: Metric,
+        config: dict[str, Any],
         metadata_indexes: tuple[str, ...],
     ) -> None: ...
 
@@ -400,8 +404,13 @@ class VectorStore(ABC):
 
     @abstractmethod
     def _query(
-        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
-        include_vector: bool, metric: Metric,
+        self,
+        index_name: str,
+        vector: npt.NDArray[np.float32],
+        top_k: int,
+        node: FilterNode | None,
+        include_vector: bool,
+        metric: Metric,
     ) -> list[QueryResult]:
         """Best ``top_k`` matches of ``node``; ``vector`` is validated float32 of the dimension."""
 

@@ -26,7 +26,7 @@ def url_or_skip(var: str) -> str:
     """The URL in ``var``, or skip the test saying which variable to set."""
     url = os.environ.get(var)
     if not url:
-        pytest.skip(f"{var} is not set (run: eval \"$(scripts/services.sh start)\")")
+        pytest.skip(f'{var} is not set (run: eval "$(scripts/services.sh start)")')
     return url
 
 
@@ -79,10 +79,13 @@ def clear_sqld(url: str) -> None:
 
     conn = libsql.connect(url, isolation_level=None)
     try:
-        names = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND name NOT LIKE 'libsql_%' AND name NOT LIKE '_litestream%'"
-        ).fetchall()]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "AND name NOT LIKE 'libsql_%' AND name NOT LIKE '_litestream%'"
+            ).fetchall()
+        ]
         for name in names:
             conn.execute(f'DROP TABLE IF EXISTS "{name}"')
     finally:

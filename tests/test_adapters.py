@@ -20,9 +20,13 @@ def test_pg_tables_mirror_mastra_pg_ddl() -> None:
 
     with servers.postgres_store() as store, psycopg.connect(servers.url_or_skip(servers.PG)) as conn:
         schema = store.schema_name  # type: ignore[attr-defined]
-        cols = dict(conn.execute(
-            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = %s", (schema,)).fetchall())
+        cols = dict(
+            conn.execute(
+                "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = %s",
+                (schema,),
+            ).fetchall()
+        )
         versions = [r[0] for r in conn.execute(f'SELECT version FROM "{schema}".mastra_memory_migrations ORDER BY 1')]
     assert cols["mastra_threads.metadata"] == "jsonb"
     assert cols["mastra_threads.createdAt"] == "timestamp without time zone"
@@ -60,11 +64,11 @@ def test_pg_include_window_and_recall_use_the_index() -> None:
         url = servers.url_or_skip(servers.PG)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("SET enable_seqscan = off")
-            plan = "\n".join(r[0] for r in conn.execute(
-                "EXPLAIN " + store._include_sql(), ([msgs[20].id], [2], [2])))  # type: ignore[attr-defined]
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + store._include_sql(), ([msgs[20].id], [2], [2])))  # type: ignore[attr-defined]
         assert "mm_messages_thread_created_id" in plan and "WindowAgg" not in plan
-        window = store.list_messages("t", per_page=0, include=[IncludeSpec(
-            id=msgs[20].id, with_previous_messages=2, with_next_messages=2)])
+        window = store.list_messages(
+            "t", per_page=0, include=[IncludeSpec(id=msgs[20].id, with_previous_messages=2, with_next_messages=2)]
+        )
         assert [m.text for m in window.messages] == ["m18", "m19", "m20", "m21", "m22"]
 
 
@@ -80,8 +84,7 @@ def test_pg_accepts_a_user_pool_and_url_spellings() -> None:
         with PostgresStore(pool=pool, schema_name=schema) as store:
             store.save_thread(Thread(id="t", resource_id="r"))
         assert not pool.closed  # the store leaves a pool it does not own open
-        with PostgresStore.from_url(url.replace("postgresql://", "postgresql+psycopg://"),
-                                    schema_name=schema) as again:
+        with PostgresStore.from_url(url.replace("postgresql://", "postgresql+psycopg://"), schema_name=schema) as again:
             assert again.get_thread_by_id("t") is not None
     finally:
         pool.close()
@@ -150,7 +153,10 @@ def test_sqlalchemy_sqlite_file_opens_in_libsql(tmp_path: Path) -> None:
     ("module", "build"),
     [
         ("pymongo", lambda: __import__("storage_adapters.mongodb", fromlist=["x"]).MongoDBStore(url="mongodb://x")),
-        ("libsql_client", lambda: __import__("storage_adapters.libsql.hrana", fromlist=["x"]).HranaConnection("ws://x")),
+        (
+            "libsql_client",
+            lambda: __import__("storage_adapters.libsql.hrana", fromlist=["x"]).HranaConnection("ws://x"),
+        ),
         ("sqlalchemy", lambda: __import__("storage_adapters.sqlalchemy", fromlist=["x"]).SQLAlchemyStore("sqlite://")),
         ("psycopg_pool", lambda: __import__("storage_adapters.pg", fromlist=["x"]).PostgresStore("postgresql://x")),
     ],

@@ -56,8 +56,11 @@ def _writer(kind: str, target: str, thread_id: str, writer: int, start: Any, out
                     # Wall-clock times, but strictly increasing per writer: a batch is spread
                     # 1 ms apart by save_messages, so the next message must not go back in time.
                     last = max(now_utc(), last + timedelta(milliseconds=1))
-                    batch.append(Message.user(f"writer {writer} message {j}", thread_id,
-                                              id=f"w{writer}-{j:04d}", created_at=last))
+                    batch.append(
+                        Message.user(
+                            f"writer {writer} message {j}", thread_id, id=f"w{writer}-{j:04d}", created_at=last
+                        )
+                    )
                 store.save_messages(batch)
                 i += len(batch)
         out.put(("ok", writer))

@@ -35,12 +35,14 @@ def test_langchain_history_round_trip_with_tool_calls(memory: Memory) -> None:
     history = MastraChatMessageHistory(memory, thread_id="t1", resource_id="user-ana", title="LangChain")
     assert history.messages == []
     history.add_user_message("Book a table for two")
-    history.add_messages([
-        lc.AIMessage("", tool_calls=[{"id": "c1", "name": "book", "args": {"people": 2}}]),
-        lc.ToolMessage('{"ok": true}', tool_call_id="c1"),
-        lc.AIMessage("Booked for two."),
-        lc.SystemMessage("not stored, as in Mastra"),
-    ])
+    history.add_messages(
+        [
+            lc.AIMessage("", tool_calls=[{"id": "c1", "name": "book", "args": {"people": 2}}]),
+            lc.ToolMessage('{"ok": true}', tool_call_id="c1"),
+            lc.AIMessage("Booked for two."),
+            lc.SystemMessage("not stored, as in Mastra"),
+        ]
+    )
     history.add_ai_message("Anything else?")
     again = MastraChatMessageHistory(memory, thread_id="t1", resource_id="user-ana").messages
     assert [type(m).__name__ for m in again] == ["HumanMessage", "AIMessage", "ToolMessage", "AIMessage", "AIMessage"]
@@ -114,17 +116,29 @@ def test_missing_langchain_names_the_install_command(tmp_path: Path) -> None:
         "except MissingDependencyError as exc:\n"
         "    print(exc)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    )
     assert out.returncode == 0, out.stderr
     assert 'pip install "mastra-memory[langchain]"' in out.stdout
 
 
 def test_importing_mastra_memory_does_not_import_frameworks() -> None:
-    code = "import sys, mastra_memory, mastra_memory.kv, mastra_memory.integrations.tools; " \
-           "print(sorted(m for m in ('langchain_core', 'fastapi', 'httpx', 'uvicorn') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "LITELLM_LOCAL_MODEL_COST_MAP": "True"})
+    code = (
+        "import sys, mastra_memory, mastra_memory.kv, mastra_memory.integrations.tools; "
+        "print(sorted(m for m in ('langchain_core', 'fastapi', 'httpx', 'uvicorn') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
 

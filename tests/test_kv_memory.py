@@ -84,6 +84,7 @@ def make_kv(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KVFactor
         def factory(ns: str) -> KVMemory:
             made.append(KVMemory(f"{ns}-{suffix}", base_url=live.url, api_key=ADMIN, page_size=400))
             return made[-1]
+
     yield factory
     for kv in made:
         kv.close()

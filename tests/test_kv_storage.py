@@ -160,8 +160,14 @@ def _increment_in_child(spec: tuple[str, dict[str, Any]], n: int, barrier: Any) 
 
 @pytest.mark.parametrize(
     ("backend", "procs", "n"),
-    [("libsql-file", 8, 100), ("postgres", 8, 100), ("sqlalchemy-postgres", 8, 50),
-     ("sqlalchemy-mariadb", 8, 50), ("sqlalchemy-sqlite", 8, 50), ("mongodb", 8, 25)],
+    [
+        ("libsql-file", 8, 100),
+        ("postgres", 8, 100),
+        ("sqlalchemy-postgres", 8, 50),
+        ("sqlalchemy-mariadb", 8, 50),
+        ("sqlalchemy-sqlite", 8, 50),
+        ("mongodb", 8, 25),
+    ],
 )
 def test_concurrent_increments_from_processes_lose_nothing(tmp_path: Path, backend: str, procs: int, n: int) -> None:
     """8 processes increment two int counters and one float counter on one real store."""

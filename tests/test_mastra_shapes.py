@@ -23,18 +23,42 @@ from mastra_memory.types import (
 AGENT_REPLY: dict[str, Any] = {
     "format": 2,
     "parts": [
-        {"type": "reasoning", "reasoning": "need tool", "details": [{"type": "text", "text": "need tool"}],
-         "providerMetadata": {"openai": {"itemId": "rs_1"}}, "createdAt": 1795264420299},
-        {"type": "text", "text": "Let me check.", "providerMetadata": {"openai": {"itemId": "msg_1"}},
-         "createdAt": 1795264420299},
-        {"type": "tool-invocation", "toolInvocation": {
-            "toolCallId": "call_1", "toolName": "weather", "args": {"city": "Oslo"}, "state": "result",
-            "result": {"temp": 3}}, "createdAt": 1795264420299},
+        {
+            "type": "reasoning",
+            "reasoning": "need tool",
+            "details": [{"type": "text", "text": "need tool"}],
+            "providerMetadata": {"openai": {"itemId": "rs_1"}},
+            "createdAt": 1795264420299,
+        },
+        {
+            "type": "text",
+            "text": "Let me check.",
+            "providerMetadata": {"openai": {"itemId": "msg_1"}},
+            "createdAt": 1795264420299,
+        },
+        {
+            "type": "tool-invocation",
+            "toolInvocation": {
+                "toolCallId": "call_1",
+                "toolName": "weather",
+                "args": {"city": "Oslo"},
+                "state": "result",
+                "result": {"temp": 3},
+            },
+            "createdAt": 1795264420299,
+        },
         {"type": "step-start"},
         {"type": "text", "text": "It is 3C.", "createdAt": 1795264420299},
     ],
-    "toolInvocations": [{"toolCallId": "call_1", "toolName": "weather", "args": {"city": "Oslo"},
-                         "state": "result", "result": {"temp": 3}}],
+    "toolInvocations": [
+        {
+            "toolCallId": "call_1",
+            "toolName": "weather",
+            "args": {"city": "Oslo"},
+            "state": "result",
+            "result": {"temp": 3},
+        }
+    ],
     "reasoning": "need tool",
     "content": "It is 3C.",
 }
@@ -48,7 +72,10 @@ def test_agent_reply_decodes_to_modelled_parts() -> None:
     assert isinstance(text, TextPart) and text.extra["providerMetadata"] == {"openai": {"itemId": "msg_1"}}
     assert isinstance(tool, ToolInvocationPart)
     assert (tool.tool_call_id, tool.args, tool.result, tool.extra) == (
-        "call_1", {"city": "Oslo"}, {"temp": 3}, {"createdAt": 1795264420299}
+        "call_1",
+        {"city": "Oslo"},
+        {"temp": 3},
+        {"createdAt": 1795264420299},
     )
     assert isinstance(step, RawPart) and step.type == "step-start"
     assert isinstance(final, TextPart)
@@ -68,11 +95,25 @@ def test_agent_reply_converts_to_chat_with_tool_calls() -> None:
 
 
 def test_unmodelled_tool_invocation_keys_are_kept() -> None:
-    stored = {"format": 2, "parts": [
-        {"type": "tool-invocation", "providerExecuted": True, "toolInvocation": {
-            "state": "output-error", "toolCallId": "c", "toolName": "f", "args": {}, "isError": True,
-            "errorText": "boom", "rawInput": "{}", "step": 1}},
-    ]}
+    stored = {
+        "format": 2,
+        "parts": [
+            {
+                "type": "tool-invocation",
+                "providerExecuted": True,
+                "toolInvocation": {
+                    "state": "output-error",
+                    "toolCallId": "c",
+                    "toolName": "f",
+                    "args": {},
+                    "isError": True,
+                    "errorText": "boom",
+                    "rawInput": "{}",
+                    "step": 1,
+                },
+            },
+        ],
+    }
     content = MessageContent.from_storage(stored)
     (part,) = content.parts
     assert isinstance(part, ToolInvocationPart) and part.state == "output-error" and part.step == 1
@@ -82,43 +123,57 @@ def test_unmodelled_tool_invocation_keys_are_kept() -> None:
 
 
 def test_parts_with_unexpected_value_types_stay_raw() -> None:
-    stored = {"format": 2, "parts": [
-        {"type": "text", "text": 42},
-        {"type": "reasoning", "reasoning": "r", "details": {"not": "a list"}},
-        {"type": "tool-invocation", "toolInvocation": {"toolCallId": 7, "toolName": "f"}},
-        {"type": "file", "mimeType": "image/png", "data": {"bytes": 1}},
-    ]}
+    stored = {
+        "format": 2,
+        "parts": [
+            {"type": "text", "text": 42},
+            {"type": "reasoning", "reasoning": "r", "details": {"not": "a list"}},
+            {"type": "tool-invocation", "toolInvocation": {"toolCallId": 7, "toolName": "f"}},
+            {"type": "file", "mimeType": "image/png", "data": {"bytes": 1}},
+        ],
+    }
     content = MessageContent.from_storage(stored)
     assert all(isinstance(p, RawPart) for p in content.parts)
     assert content.to_storage() == stored
 
 
 def test_file_data_urls_as_mastra_stores_them() -> None:
-    stored = {"format": 2, "parts": [
-        {"type": "text", "text": "look"},
-        {"type": "file", "data": "https://example.com/cat.png", "mimeType": "image/jpeg", "createdAt": 1},
-        {"type": "file", "data": "data:image/png;base64,iVBORw0KGgo=", "mimeType": "image/png"},
-        {"type": "file", "data": "iVBORw0KGgo=", "mimeType": "image/png"},
-    ]}
+    stored = {
+        "format": 2,
+        "parts": [
+            {"type": "text", "text": "look"},
+            {"type": "file", "data": "https://example.com/cat.png", "mimeType": "image/jpeg", "createdAt": 1},
+            {"type": "file", "data": "data:image/png;base64,iVBORw0KGgo=", "mimeType": "image/png"},
+            {"type": "file", "data": "iVBORw0KGgo=", "mimeType": "image/png"},
+        ],
+    }
     msg = Message(role="user", thread_id="t", content=stored)
     assert [type(p) for p in msg.content.parts] == [TextPart, FilePart, FilePart, FilePart]
     (chat,) = to_chat_messages([msg])
     urls = [c["image_url"]["url"] for c in chat["content"] if c["type"] == "image_url"]
-    assert urls == ["https://example.com/cat.png", "data:image/png;base64,iVBORw0KGgo=",
-                    "data:image/png;base64,iVBORw0KGgo="]
+    assert urls == [
+        "https://example.com/cat.png",
+        "data:image/png;base64,iVBORw0KGgo=",
+        "data:image/png;base64,iVBORw0KGgo=",
+    ]
     assert msg.content.to_storage() == stored
 
 
 def test_model_shaped_dicts_still_validate_as_models() -> None:
-    content = MessageContent(parts=[TextPart(text="hi", extra={"createdAt": 1}),
-                                    ToolInvocationPart(tool_call_id="c", tool_name="f")])
+    content = MessageContent(
+        parts=[TextPart(text="hi", extra={"createdAt": 1}), ToolInvocationPart(tool_call_id="c", tool_name="f")]
+    )
     again = Message(role="assistant", thread_id="t", content=content.model_dump())
     assert again.content == content
 
 
 def test_signal_messages_are_not_chat_turns() -> None:
     signal = Message.model_construct(
-        id="s", thread_id="t", resource_id="r", role="signal", type="system-reminder",
+        id="s",
+        thread_id="t",
+        resource_id="r",
+        role="signal",
+        type="system-reminder",
         content=MessageContent(parts=[TextPart(text="<system-reminder>x</system-reminder>")]),
     )
     user = Message.user("hi", "t")

@@ -202,8 +202,14 @@ def test_second_process_sees_what_first_saved(db: str, tmp_path: Path) -> None:
         m.save_messages([Message.user("from the child", "shared")])
         """
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).resolve().parents[1], check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
     assert out.stdout.strip() == "turn 0|turn 1|turn 2"
     again = Memory(storage=LibSQLStore(db))
     assert again.recall("shared").messages[-1].text == "from the child"

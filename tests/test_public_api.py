@@ -6,10 +6,20 @@ import importlib
 
 import pytest
 
-MODULES = ["mastra_memory", "mastra_memory.types", "mastra_memory.errors", "mastra_memory.config",
-           "storage_adapters", "storage_adapters.libsql", "storage_adapters.inmemory",
-           "mastra_memory.embedders", "mastra_memory.working_memory", "mastra_memory.semantic_recall",
-           "mastra_memory.keyword_search", "storage_adapters.vector_base"]
+MODULES = [
+    "mastra_memory",
+    "mastra_memory.types",
+    "mastra_memory.errors",
+    "mastra_memory.config",
+    "storage_adapters",
+    "storage_adapters.libsql",
+    "storage_adapters.inmemory",
+    "mastra_memory.embedders",
+    "mastra_memory.working_memory",
+    "mastra_memory.semantic_recall",
+    "mastra_memory.keyword_search",
+    "storage_adapters.vector_base",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -67,8 +67,7 @@ async def client(memory: Memory) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_missing_malformed_and_unknown_keys_get_401(client: httpx.AsyncClient) -> None:
-    for headers in [{}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"},
-                    bearer("not-a-known-token-123")]:
+    for headers in [{}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"}, bearer("not-a-known-token-123")]:
         r = await client.get("/memory/agent-1/k", headers=headers)
         assert r.status_code == 401, headers
         assert r.headers["www-authenticate"] == "Bearer"
@@ -81,10 +80,13 @@ async def test_scopes_give_403(client: httpx.AsyncClient) -> None:
     assert (await client.put("/memory/other/k", json=1, headers=bearer(AGENT))).status_code == 403
     assert (await client.get("/memory/other", headers=bearer(AGENT))).status_code == 403
     assert (await client.get("/memory/agent-1/k", headers=bearer(READER))).json()["value"] == 1
-    for method, path, body in [("PUT", "/memory/agent-1/k", 2), ("DELETE", "/memory/agent-1/k", None),
-                               ("DELETE", "/memory/agent-1", None),
-                               ("POST", "/memory/agent-1/k/increment", {}),
-                               ("POST", "/threads", {"resource_id": "user-a"})]:
+    for method, path, body in [
+        ("PUT", "/memory/agent-1/k", 2),
+        ("DELETE", "/memory/agent-1/k", None),
+        ("DELETE", "/memory/agent-1", None),
+        ("POST", "/memory/agent-1/k/increment", {}),
+        ("POST", "/threads", {"resource_id": "user-a"}),
+    ]:
         r = await client.request(method, path, json=body, headers=bearer(READER))
         assert r.status_code == 403, (method, path, r.text)
     assert (await client.post("/admin/purge-expired", headers=bearer(AGENT))).status_code == 403
@@ -125,11 +127,23 @@ async def _asgi(app: Any, method: str, raw_path: bytes, body: bytes = b"1") -> i
 
     path = raw_path.decode("latin-1")
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": unquote(path), "raw_path": raw_path, "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"test"), (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()), (b"authorization", f"Bearer {ADMIN}".encode())],
-        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": unquote(path),
+        "raw_path": raw_path,
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"test"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"authorization", f"Bearer {ADMIN}".encode()),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
     }
     sent: list[dict[str, Any]] = []
     delivered = False
@@ -150,8 +164,18 @@ async def _asgi(app: Any, method: str, raw_path: bytes, body: bytes = b"1") -> i
 
 @pytest.mark.parametrize(
     "path",
-    [b"/memory/ns/..%2Fx", b"/memory/ns/a%2F..%2Fb", b"/memory/ns/..", b"/memory/ns/x/../y", b"/memory/../x",
-     b"/memory/ns/.", b"/memory/%2E%2E/k", b"/memory/ns/%2e%2e", b"/memory/ns/a/./b", b"/memory/./k"],
+    [
+        b"/memory/ns/..%2Fx",
+        b"/memory/ns/a%2F..%2Fb",
+        b"/memory/ns/..",
+        b"/memory/ns/x/../y",
+        b"/memory/../x",
+        b"/memory/ns/.",
+        b"/memory/%2E%2E/k",
+        b"/memory/ns/%2e%2e",
+        b"/memory/ns/a/./b",
+        b"/memory/./k",
+    ],
 )
 async def test_path_traversal_is_refused(memory: Memory, path: bytes) -> None:
     app = create_app(memory, api_keys=KEYS)
@@ -198,8 +222,16 @@ async def test_huge_bodies_get_413(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     ("body", "status"),
-    [(b"{not json", 400), (b"", 400), (b"NaN", 400), (b'{"a": Infinity}', 400), (b"[1,]", 400),
-     (b"\xff\xfe", 400), (b"[" * 30_000 + b"]" * 30_000, 400), (b'{"a":1}{"b":2}', 400)],
+    [
+        (b"{not json", 400),
+        (b"", 400),
+        (b"NaN", 400),
+        (b'{"a": Infinity}', 400),
+        (b"[1,]", 400),
+        (b"\xff\xfe", 400),
+        (b"[" * 30_000 + b"]" * 30_000, 400),
+        (b'{"a":1}{"b":2}', 400),
+    ],
     ids=["broken", "empty", "nan", "infinity", "trailing-comma", "not-utf8", "deep", "two-docs"],
 )
 async def test_invalid_json_is_refused(client: httpx.AsyncClient, body: bytes, status: int) -> None:
@@ -283,7 +315,8 @@ async def test_types_ttl_listing_and_atomic_ops(client: httpx.AsyncClient) -> No
 async def test_write_rate_quota_gives_429(memory: Memory) -> None:
     limits = ServerLimits(
         # one token per 100 s: a slow machine can not refill the bucket during the test
-        default=NamespaceLimits(write_rate=0.01, write_burst=3), namespaces={"vip": NamespaceLimits(write_rate=1000)}
+        default=NamespaceLimits(write_rate=0.01, write_burst=3),
+        namespaces={"vip": NamespaceLimits(write_rate=1000)},
     )
     async for client in _client(create_app(memory, limits=limits)):
         codes = [(await client.put(f"/memory/slow/k{i}", json=i)).status_code for i in range(5)]
@@ -315,13 +348,19 @@ async def test_storage_caps_give_507(memory: Memory) -> None:
 
 async def test_thread_message_recall_working_memory_routes(client: httpx.AsyncClient) -> None:
     h = bearer(AGENT)
-    r = await client.post("/threads", json={"resource_id": "user-a", "thread_id": "t1", "title": "Plans",
-                                            "metadata": {"topic": "trip"}}, headers=h)
+    r = await client.post(
+        "/threads",
+        json={"resource_id": "user-a", "thread_id": "t1", "title": "Plans", "metadata": {"topic": "trip"}},
+        headers=h,
+    )
     assert r.status_code == 201 and r.json()["title"] == "Plans"
     chat = [
         {"role": "user", "content": "Book a table for two"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "book", "arguments": '{"n": 2}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "book", "arguments": '{"n": 2}'}}],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": '{"ok": true}'},
         {"role": "assistant", "content": "Booked."},
         {"role": "system", "content": "never stored"},
@@ -330,8 +369,11 @@ async def test_thread_message_recall_working_memory_routes(client: httpx.AsyncCl
     assert r.status_code == 201, r.text
     saved = r.json()["messages"]
     assert [m["role"] for m in saved] == ["user", "assistant", "assistant"]
-    r = await client.post("/threads/t1/messages", json={"format": "mastra", "messages": [
-        {"role": "user", "content": "and dessert", "id": "m-last"}]}, headers=h)
+    r = await client.post(
+        "/threads/t1/messages",
+        json={"format": "mastra", "messages": [{"role": "user", "content": "and dessert", "id": "m-last"}]},
+        headers=h,
+    )
     assert r.status_code == 201 and r.json()["messages"][0]["id"] == "m-last"
     page = (await client.get("/threads/t1/messages?per_page=2", headers=h)).json()
     assert page["total"] == 4 and page["has_more"] is True and page["messages"][-1]["id"] == "m-last"
@@ -361,12 +403,18 @@ async def test_recall_route_adds_semantic_hits(tmp_path: Path) -> None:
     from mastra_memory.testing import HashingEmbedder
     from storage_adapters.inmemory import InMemoryVector
 
-    memory = Memory(InMemoryStore(), vector=InMemoryVector(), embedder=HashingEmbedder(),
-                    options={"last_messages": 1, "semantic_recall": {"top_k": 1, "message_range": 0}})
+    memory = Memory(
+        InMemoryStore(),
+        vector=InMemoryVector(),
+        embedder=HashingEmbedder(),
+        options={"last_messages": 1, "semantic_recall": {"top_k": 1, "message_range": 0}},
+    )
     async for client in _client(create_app(memory)):
         await client.post("/threads", json={"resource_id": "r", "thread_id": "t"})
-        chat = [{"role": "user", "content": text} for text in
-                ["my cat is named Pixel", "the weather is grey today", "I bought new running shoes"]]
+        chat = [
+            {"role": "user", "content": text}
+            for text in ["my cat is named Pixel", "the weather is grey today", "I bought new running shoes"]
+        ]
         assert (await client.post("/threads/t/messages", json={"messages": chat})).status_code == 201
         plain = (await client.get("/threads/t/recall")).json()["messages"]
         assert [m["content"]["parts"][0]["text"] for m in plain] == ["I bought new running shoes"]
@@ -403,9 +451,17 @@ async def test_working_memory_disabled_is_409(tmp_path: Path) -> None:
 async def test_openapi_documents_routes_and_bearer_auth(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/openapi.json")).json()
     paths = spec["paths"]
-    for path in ["/memory/{namespace}", "/memory/{namespace}/{key}", "/memory/{namespace}/{key}/increment",
-                 "/threads", "/threads/{thread_id}/messages", "/threads/{thread_id}/recall",
-                 "/threads/{thread_id}/working-memory", "/threads/{thread_id}/observational-memory", "/health"]:
+    for path in [
+        "/memory/{namespace}",
+        "/memory/{namespace}/{key}",
+        "/memory/{namespace}/{key}/increment",
+        "/threads",
+        "/threads/{thread_id}/messages",
+        "/threads/{thread_id}/recall",
+        "/threads/{thread_id}/working-memory",
+        "/threads/{thread_id}/observational-memory",
+        "/health",
+    ]:
         assert path in paths, path
     assert set(paths["/memory/{namespace}/{key}"]) >= {"get", "put", "delete", "head"}
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
@@ -468,29 +524,49 @@ def test_live_raw_traversal_and_bodies(live: LiveServer) -> None:
     status, _ = _raw(live, b"GET /memory/ns/%2e%2e/x HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n")
     assert status == 422
     # a declared huge body is refused before it is sent
-    status, _ = _raw(live, b"PUT /memory/ns/k HTTP/1.1\r\nHost: x\r\n" + auth
-                     + b"Content-Type: application/json\r\nContent-Length: 999999999\r\n\r\n")
+    status, _ = _raw(
+        live,
+        b"PUT /memory/ns/k HTTP/1.1\r\nHost: x\r\n"
+        + auth
+        + b"Content-Type: application/json\r\nContent-Length: 999999999\r\n\r\n",
+    )
     assert status == 413
     # a chunked body is counted while it streams (server limit: 4096 bytes)
     chunk = b'"' + b"z" * 8000 + b'"'
     body = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n"
-    status, _ = _raw(live, b"PUT /memory/ns/k HTTP/1.1\r\nHost: x\r\n" + auth
-                     + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+    status, _ = _raw(
+        live,
+        b"PUT /memory/ns/k HTTP/1.1\r\nHost: x\r\n"
+        + auth
+        + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + body,
+    )
     assert status == 413
-    status, _ = _raw(live, b"PUT /memory/ns/k HTTP/1.1\r\nHost: x\r\n" + auth
-                     + b"Content-Type: application/json\r\nContent-Length: 5\r\n\r\n{bad}")
+    status, _ = _raw(
+        live,
+        b"PUT /memory/ns/k HTTP/1.1\r\nHost: x\r\n"
+        + auth
+        + b"Content-Type: application/json\r\nContent-Length: 5\r\n\r\n{bad}",
+    )
     assert status == 400
     with httpx.Client(base_url=live.url, timeout=10) as c:
         assert c.get("/memory/ns", headers=bearer(ADMIN)).json()["keys"] == []
 
 
 def test_serve_refuses_a_public_address_without_keys(tmp_path: Path) -> None:
-    env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin",
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PATH": "/usr/bin:/bin",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     args = ["--host", "0.0.0.0", "--port", "1", "--db", f"file:{tmp_path}/x.db"]
     result = subprocess.run(
         [sys.executable, "-m", "mastra_memory.server", *args],
-        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
     )
     assert result.returncode == 2
     assert "not a loopback address and no API key" in result.stderr
@@ -498,11 +574,18 @@ def test_serve_refuses_a_public_address_without_keys(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_a_short_api_key(tmp_path: Path) -> None:
-    env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin",
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PATH": "/usr/bin:/bin",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     result = subprocess.run(
         [sys.executable, "-m", "mastra_memory.server", "--api-key", "short", "--port", "1"],
-        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
     )
     assert result.returncode == 2 and "invalid API key" in result.stderr and "16 characters" in result.stderr
 
@@ -557,6 +640,7 @@ def test_two_workers_share_one_database_and_lose_no_increment(tmp_path: Path) ->
     from mastra_memory.kv import KVMemory
 
     with live_server(f"file:{tmp_path}/w.db", api_keys=[ADMIN], extra_args=["--workers", "2"]) as srv:
+
         def hammer() -> None:
             with KVMemory("workers", base_url=srv.url, api_key=ADMIN, timeout=30) as kv:
                 for _ in range(50):
@@ -582,8 +666,11 @@ def test_missing_server_extra_names_the_install_command() -> None:
         "    except ImportError as exc:\n"
         "        print(type(exc).__name__, exc)\n"
     )
-    env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent), "PATH": "/usr/bin:/bin",
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env = {
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "PATH": "/usr/bin:/bin",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    }
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.strip().splitlines()

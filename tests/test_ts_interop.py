@@ -56,7 +56,10 @@ def ts(script: str, db: Path, ops: list[dict[str, Any]], options: dict[str, Any]
         spec["options"] = options
     proc = subprocess.run(
         ["node", str(SCRIPTS / script), str(db), "-"],
-        input=json.dumps(spec), capture_output=True, text=True, timeout=120,
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "MASTRA_TEST_TS_INTEROP": str(TS_DIR)},
     )
     assert proc.returncode == 0, f"{script} failed:\n{proc.stderr[-4000:]}"
@@ -96,43 +99,81 @@ AGENT_TURN = [  # AI SDK model messages, stored by Mastra's MessageList as an Ag
     {
         "role": "assistant",
         "content": [
-            {"type": "reasoning", "text": "I need the weather tool.",
-             "providerOptions": {"openai": {"itemId": "rs_1"}}},
+            {
+                "type": "reasoning",
+                "text": "I need the weather tool.",
+                "providerOptions": {"openai": {"itemId": "rs_1"}},
+            },
             {"type": "text", "text": "Let me check.", "providerOptions": {"openai": {"itemId": "msg_1"}}},
             {"type": "tool-call", "toolCallId": "call_1", "toolName": "weather", "input": {"city": "Oslo"}},
         ],
     },
     {
         "role": "tool",
-        "content": [{"type": "tool-result", "toolCallId": "call_1", "toolName": "weather",
-                     "output": {"type": "json", "value": {"tempC": 3, "sky": "snow"}}}],
+        "content": [
+            {
+                "type": "tool-result",
+                "toolCallId": "call_1",
+                "toolName": "weather",
+                "output": {"type": "json", "value": {"tempC": 3, "sky": "snow"}},
+            }
+        ],
     },
     {"role": "assistant", "content": [{"type": "text", "text": "It is 3°C and snowing in Oslo."}]},
 ]
 
 
-def _ts_message(mid: str, thread: str, role: str, at: datetime, parts: list[dict[str, Any]],
-                **content: Any) -> dict[str, Any]:
-    return {"id": mid, "threadId": thread, "resourceId": "res-1", "role": role, "createdAt": iso(at),
-            "content": {"format": 2, "parts": parts, **content}}
+def _ts_message(
+    mid: str, thread: str, role: str, at: datetime, parts: list[dict[str, Any]], **content: Any
+) -> dict[str, Any]:
+    return {
+        "id": mid,
+        "threadId": thread,
+        "resourceId": "res-1",
+        "role": role,
+        "createdAt": iso(at),
+        "content": {"format": 2, "parts": parts, **content},
+    }
 
 
 TS_MESSAGES = [
-    _ts_message("m-1", "t-alpha", "user", T0, [{"type": "text", "text": "Hello from TypeScript"}],
-                metadata={"client": "web"}),
+    _ts_message(
+        "m-1", "t-alpha", "user", T0, [{"type": "text", "text": "Hello from TypeScript"}], metadata={"client": "web"}
+    ),
     # two messages in the same millisecond: order is (createdAt, id), so "m-2a" before "m-2b"
-    _ts_message("m-2b", "t-alpha", "assistant", T0 + timedelta(seconds=1), [
-        {"type": "step-start"},
-        {"type": "tool-invocation", "toolInvocation": {
-            "state": "result", "toolCallId": "c-1", "toolName": "lookup", "args": {"q": "tides"},
-            "result": {"high": "06:12"}}},
-        {"type": "text", "text": "High tide is at 06:12."},
-    ]),
+    _ts_message(
+        "m-2b",
+        "t-alpha",
+        "assistant",
+        T0 + timedelta(seconds=1),
+        [
+            {"type": "step-start"},
+            {
+                "type": "tool-invocation",
+                "toolInvocation": {
+                    "state": "result",
+                    "toolCallId": "c-1",
+                    "toolName": "lookup",
+                    "args": {"q": "tides"},
+                    "result": {"high": "06:12"},
+                },
+            },
+            {"type": "text", "text": "High tide is at 06:12."},
+        ],
+    ),
     _ts_message("m-2a", "t-alpha", "user", T0 + timedelta(seconds=1), [{"type": "text", "text": "same ms, id first"}]),
-    _ts_message("m-3", "t-alpha", "assistant", T0 + timedelta(seconds=2), [
-        {"type": "tool-invocation", "toolInvocation": {
-            "state": "call", "toolCallId": "c-2", "toolName": "lookup", "args": {"q": "moon"}}},
-    ]),
+    _ts_message(
+        "m-3",
+        "t-alpha",
+        "assistant",
+        T0 + timedelta(seconds=2),
+        [
+            {
+                "type": "tool-invocation",
+                "toolInvocation": {"state": "call", "toolCallId": "c-2", "toolName": "lookup", "args": {"q": "moon"}},
+            },
+        ],
+    ),
 ]
 
 
@@ -142,20 +183,39 @@ def ts_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
     db = tmp_path_factory.mktemp("ts-first") / "mastra.db"
     results = ts_write(
         db,
-        {"op": "saveThread", "thread": {
-            "id": "t-alpha", "resourceId": "res-1", "title": "Alpha",
-            "metadata": {"topic": "weather", "n": 3, "flag": True, "nested": {"tags": ["x", "y"]}},
-            "createdAt": iso(T0), "updatedAt": iso(T0)}},
-        {"op": "saveThread", "thread": {
-            "id": "t-beta", "resourceId": "res-1", "title": "Beta", "metadata": {},
-            "createdAt": iso(T0 + timedelta(minutes=1)), "updatedAt": iso(T0 + timedelta(minutes=1))}},
+        {
+            "op": "saveThread",
+            "thread": {
+                "id": "t-alpha",
+                "resourceId": "res-1",
+                "title": "Alpha",
+                "metadata": {"topic": "weather", "n": 3, "flag": True, "nested": {"tags": ["x", "y"]}},
+                "createdAt": iso(T0),
+                "updatedAt": iso(T0),
+            },
+        },
+        {
+            "op": "saveThread",
+            "thread": {
+                "id": "t-beta",
+                "resourceId": "res-1",
+                "title": "Beta",
+                "metadata": {},
+                "createdAt": iso(T0 + timedelta(minutes=1)),
+                "updatedAt": iso(T0 + timedelta(minutes=1)),
+            },
+        },
         {"op": "createThread", "resourceId": "res-2", "threadId": "t-other", "title": "Someone else's"},
         {"op": "saveMessages", "messages": TS_MESSAGES},
         {"op": "createThread", "resourceId": "res-1", "threadId": "t-agent", "title": "Agent turn"},
         {"op": "agentTurn", "threadId": "t-agent", "resourceId": "res-1", "messages": AGENT_TURN},
         {"op": "updateThread", "id": "t-beta", "title": "Beta (renamed)", "metadata": {"status": "open"}},
-        {"op": "updateWorkingMemory", "threadId": "t-alpha", "resourceId": "res-1",
-         "workingMemory": "# User\n- name: Ann\n- city: Oslo"},
+        {
+            "op": "updateWorkingMemory",
+            "threadId": "t-alpha",
+            "resourceId": "res-1",
+            "workingMemory": "# User\n- name: Ann\n- city: Oslo",
+        },
         {"op": "cloneThread", "sourceThreadId": "t-alpha", "newThreadId": "t-alpha-copy", "title": "Alpha copy"},
         {"op": "saveMessages", "messages": [SIGNAL]},
     )
@@ -163,11 +223,24 @@ def ts_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Any]]:
 
 
 SIGNAL = {  # the shape @mastra/core gives a stored agent signal (a system reminder)
-    "id": "sig-1", "threadId": "t-beta", "resourceId": "res-1", "role": "signal", "type": "system-reminder",
+    "id": "sig-1",
+    "threadId": "t-beta",
+    "resourceId": "res-1",
+    "role": "signal",
+    "type": "system-reminder",
     "createdAt": iso(T0 + timedelta(minutes=2)),
-    "content": {"format": 2, "parts": [{"type": "text", "text": "<system-reminder>be brief</system-reminder>"}],
-                "metadata": {"signal": {"id": "sig-1", "type": "system-reminder", "tagName": "system-reminder",
-                                        "createdAt": iso(T0 + timedelta(minutes=2))}}},
+    "content": {
+        "format": 2,
+        "parts": [{"type": "text", "text": "<system-reminder>be brief</system-reminder>"}],
+        "metadata": {
+            "signal": {
+                "id": "sig-1",
+                "type": "system-reminder",
+                "tagName": "system-reminder",
+                "createdAt": iso(T0 + timedelta(minutes=2)),
+            }
+        },
+    },
 }
 
 
@@ -214,8 +287,11 @@ def test_ts_messages_order_and_tool_parts(ts_db: tuple[Path, list[Any]]) -> None
         assert first.content.metadata == {"client": "web"}
         assert first.resource_id == "res-1" and first.created_at == T0
         call = [p for p in tool_msg.content.parts if isinstance(p, ToolInvocationPart)]
-        assert call == [ToolInvocationPart(tool_call_id="c-1", tool_name="lookup", args={"q": "tides"},
-                                           result={"high": "06:12"}, state="result")]
+        assert call == [
+            ToolInvocationPart(
+                tool_call_id="c-1", tool_name="lookup", args={"q": "tides"}, result={"high": "06:12"}, state="result"
+            )
+        ]
         assert tool_msg.text == "High tide is at 06:12."
         assert pending.content.parts[0] == ToolInvocationPart(
             tool_call_id="c-2", tool_name="lookup", args={"q": "moon"}, state="call"
@@ -237,13 +313,18 @@ def test_ts_agent_turn_reads_as_text_and_tool_calls(ts_db: tuple[Path, list[Any]
     assert user.role == "user" and user.text == "What is the weather in Oslo?"
     assert assistant.role == "assistant"
     kinds = [type(p).__name__ for p in assistant.content.parts]
-    assert "RawPart" not in [k for k, p in zip(kinds, assistant.content.parts, strict=True)
-                             if getattr(p, "type", "") != "step-start"]
+    assert "RawPart" not in [
+        k for k, p in zip(kinds, assistant.content.parts, strict=True) if getattr(p, "type", "") != "step-start"
+    ]
     reasoning = next(p for p in assistant.content.parts if isinstance(p, ReasoningPart))
     assert reasoning.text == "I need the weather tool."
     tool = next(p for p in assistant.content.parts if isinstance(p, ToolInvocationPart))
     assert (tool.tool_call_id, tool.tool_name, tool.args, tool.result, tool.state) == (
-        "call_1", "weather", {"city": "Oslo"}, {"tempC": 3, "sky": "snow"}, "result"
+        "call_1",
+        "weather",
+        {"city": "Oslo"},
+        {"tempC": 3, "sky": "snow"},
+        "result",
     )
     assert assistant.text == "Let me check.\nIt is 3°C and snowing in Oslo."
     chat = to_chat_messages(messages)
@@ -287,8 +368,9 @@ def test_ts_signal_messages_are_kept_but_not_sent_to_a_model(ts_db: tuple[Path, 
         assert signal.text == "<system-reminder>be brief</system-reminder>"
         assert to_chat_messages([signal]) == []
         clone = memory.clone_thread("t-beta", new_thread_id="t-beta-py")
-    (copied,) = ts_read(db, {"op": "recall", "threadId": "t-beta-py", "resourceId": "res-1", "perPage": False,
-                             "hideSignals": False})[0]["messages"]
+    (copied,) = ts_read(
+        db, {"op": "recall", "threadId": "t-beta-py", "resourceId": "res-1", "perPage": False, "hideSignals": False}
+    )[0]["messages"]
     assert copied["id"] == clone.cloned_messages[0].id
     assert (copied["role"], copied["type"]) == ("signal", "system-reminder")
     assert copied["content"] == SIGNAL["content"]
@@ -318,8 +400,13 @@ def test_ts_content_survives_python_round_trip(ts_db: tuple[Path, list[Any]], tm
     ts_msgs = {m["id"]: m for m in got[0]["messages"]}
     for old_id, new_id in id_map.items():
         assert ts_msgs[new_id]["content"] == json.loads(before[old_id])
-    assert got[1]["metadata"] == {"topic": "weather", "n": 3, "flag": True, "nested": {"tags": ["x", "y"]},
-                                  "reviewed": True}
+    assert got[1]["metadata"] == {
+        "topic": "weather",
+        "n": 3,
+        "flag": True,
+        "nested": {"tags": ["x", "y"]},
+        "reviewed": True,
+    }
 
 
 # -- Python writes, TypeScript reads ---------------------------------------------------------------
@@ -328,23 +415,52 @@ def test_ts_content_survives_python_round_trip(ts_db: tuple[Path, list[Any]], tm
 def _py_messages(thread_id: str) -> list[Message]:
     at = T0 + timedelta(hours=1)
     return [
-        Message(id="p-1", thread_id=thread_id, role="user", created_at=at,
-                content=MessageContent(parts=[TextPart(text="Hi from Python"),
-                                              FilePart(url="https://example.com/cat.png", mime_type="image/png")],
-                                       metadata={"lang": "en"})),
-        Message(id="p-2", thread_id=thread_id, role="assistant", created_at=at + timedelta(seconds=1),
-                content=MessageContent(parts=[
+        Message(
+            id="p-1",
+            thread_id=thread_id,
+            role="user",
+            created_at=at,
+            content=MessageContent(
+                parts=[
+                    TextPart(text="Hi from Python"),
+                    FilePart(url="https://example.com/cat.png", mime_type="image/png"),
+                ],
+                metadata={"lang": "en"},
+            ),
+        ),
+        Message(
+            id="p-2",
+            thread_id=thread_id,
+            role="assistant",
+            created_at=at + timedelta(seconds=1),
+            content=MessageContent(
+                parts=[
                     ReasoningPart(text="Use the calculator."),
-                    ToolInvocationPart(tool_call_id="k-1", tool_name="add", args={"a": 2, "b": 3},
-                                       result=5, state="result"),
+                    ToolInvocationPart(
+                        tool_call_id="k-1", tool_name="add", args={"a": 2, "b": 3}, result=5, state="result"
+                    ),
                     TextPart(text="2 + 3 = 5"),
-                ])),
-        Message(id="p-3", thread_id=thread_id, role="user", created_at=at + timedelta(seconds=2),
-                content=MessageContent(parts=[TextPart(text="thanks")])),
-        Message(id="p-4", thread_id=thread_id, role="assistant", created_at=at + timedelta(seconds=3),
-                content=MessageContent(parts=[
+                ]
+            ),
+        ),
+        Message(
+            id="p-3",
+            thread_id=thread_id,
+            role="user",
+            created_at=at + timedelta(seconds=2),
+            content=MessageContent(parts=[TextPart(text="thanks")]),
+        ),
+        Message(
+            id="p-4",
+            thread_id=thread_id,
+            role="assistant",
+            created_at=at + timedelta(seconds=3),
+            content=MessageContent(
+                parts=[
                     ToolInvocationPart(tool_call_id="k-2", tool_name="add", args={"a": 1, "b": 1}),
-                ])),
+                ]
+            ),
+        ),
     ]
 
 
@@ -354,11 +470,16 @@ def py_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Thread],
     db = tmp_path_factory.mktemp("py-first") / "mastra.db"
     with open_memory(db) as memory:
         threads = [
-            memory.storage.save_thread(Thread(
-                id=f"py-{i}", resource_id="res-py", title=f"Python thread {i}",
-                metadata={"index": i, "kind": "even" if i % 2 == 0 else "odd", "nested": {"i": [i]}},
-                created_at=T0 + timedelta(minutes=i), updated_at=T0 + timedelta(minutes=i),
-            ))
+            memory.storage.save_thread(
+                Thread(
+                    id=f"py-{i}",
+                    resource_id="res-py",
+                    title=f"Python thread {i}",
+                    metadata={"index": i, "kind": "even" if i % 2 == 0 else "odd", "nested": {"i": [i]}},
+                    created_at=T0 + timedelta(minutes=i),
+                    updated_at=T0 + timedelta(minutes=i),
+                )
+            )
             for i in range(5)
         ]
         memory.create_thread("res-other", "py-other", title="not res-py")
@@ -373,8 +494,13 @@ def test_ts_lists_python_threads_with_pagination(py_db: tuple[Path, list[Thread]
     assert {k for _, k in raw_rows(db, "SELECT id, typeof(metadata) FROM mastra_threads")} == {"blob"}
     pages, filtered, one, other = ts_read(
         db,
-        {"op": "listThreads", "filter": {"resourceId": "res-py"}, "perPage": 2, "allPages": True,
-         "orderBy": {"field": "createdAt", "direction": "DESC"}},
+        {
+            "op": "listThreads",
+            "filter": {"resourceId": "res-py"},
+            "perPage": 2,
+            "allPages": True,
+            "orderBy": {"field": "createdAt", "direction": "DESC"},
+        },
         {"op": "listThreads", "filter": {"resourceId": "res-py", "metadata": {"kind": "even"}}, "perPage": 10},
         {"op": "getThreadById", "threadId": "py-3"},
         {"op": "getThreadById", "threadId": "py-other", "resourceId": "res-py"},
@@ -398,8 +524,14 @@ def test_ts_recalls_python_messages(py_db: tuple[Path, list[Thread], list[Messag
     recall, last_two, wm, resource, clones = ts_read(
         db,
         {"op": "recall", "threadId": "py-0", "resourceId": "res-py", "perPage": False},
-        {"op": "recall", "threadId": "py-0", "resourceId": "res-py", "perPage": 2, "page": 0,
-         "orderBy": {"field": "createdAt", "direction": "DESC"}},
+        {
+            "op": "recall",
+            "threadId": "py-0",
+            "resourceId": "res-py",
+            "perPage": 2,
+            "page": 0,
+            "orderBy": {"field": "createdAt", "direction": "DESC"},
+        },
         {"op": "getWorkingMemory", "threadId": "py-0", "resourceId": "res-py"},
         {"op": "getResourceById", "resourceId": "res-py"},
         {"op": "listClones", "sourceThreadId": "py-0", "resourceId": "res-py"},
@@ -412,8 +544,16 @@ def test_ts_recalls_python_messages(py_db: tuple[Path, list[Thread], list[Messag
         assert ts_msg["createdAt"] == iso(py_msg.created_at)
         assert ts_msg["content"] == json.loads(py_msg.content_json())
     tool = recall["messages"][1]["content"]["parts"][1]
-    assert tool == {"type": "tool-invocation", "toolInvocation": {
-        "state": "result", "toolCallId": "k-1", "toolName": "add", "args": {"a": 2, "b": 3}, "result": 5}}
+    assert tool == {
+        "type": "tool-invocation",
+        "toolInvocation": {
+            "state": "result",
+            "toolCallId": "k-1",
+            "toolName": "add",
+            "args": {"a": 2, "b": 3},
+            "result": 5,
+        },
+    }
     assert recall["messages"][0]["content"]["metadata"] == {"lang": "en"}
     assert sorted(m["id"] for m in last_two["messages"]) == ["p-3", "p-4"]
     assert last_two["total"] == 4 and last_two["hasMore"] is True
@@ -440,10 +580,20 @@ def test_schemas_coexist_and_counts_stay_right(first: str, tmp_path: Path) -> No
         ts_write(
             db,
             {"op": "createThread", "resourceId": "res-x", "threadId": "t-ts", "title": "ts"},
-            {"op": "saveMessages", "messages": [
-                {"id": f"early-{i}", "threadId": "t-ts", "resourceId": "res-x", "role": "user",
-                 "createdAt": iso(T0 + timedelta(seconds=i)),
-                 "content": {"format": 2, "parts": [{"type": "text", "text": f"early {i}"}]}} for i in range(3)]},
+            {
+                "op": "saveMessages",
+                "messages": [
+                    {
+                        "id": f"early-{i}",
+                        "threadId": "t-ts",
+                        "resourceId": "res-x",
+                        "role": "user",
+                        "createdAt": iso(T0 + timedelta(seconds=i)),
+                        "content": {"format": 2, "parts": [{"type": "text", "text": f"early {i}"}]},
+                    }
+                    for i in range(3)
+                ],
+            },
         )
         with open_memory(db) as memory:  # message counts of rows written before our schema existed
             assert memory.recall("t-ts", resource_id="res-x", per_page=1).total == 3
@@ -453,10 +603,20 @@ def test_schemas_coexist_and_counts_stay_right(first: str, tmp_path: Path) -> No
     ts_write(
         db,
         {"op": "createThread", "resourceId": "res-x", "threadId": "t-ts2", "title": "ts2"},
-        {"op": "saveMessages", "messages": [
-            {"id": f"ts-{i}", "threadId": "t-py", "resourceId": "res-x", "role": "assistant",
-             "createdAt": iso(T0 + timedelta(seconds=10 + i)),
-             "content": {"format": 2, "parts": [{"type": "text", "text": f"ts {i}"}]}} for i in range(3)]},
+        {
+            "op": "saveMessages",
+            "messages": [
+                {
+                    "id": f"ts-{i}",
+                    "threadId": "t-py",
+                    "resourceId": "res-x",
+                    "role": "assistant",
+                    "createdAt": iso(T0 + timedelta(seconds=10 + i)),
+                    "content": {"format": 2, "parts": [{"type": "text", "text": f"ts {i}"}]},
+                }
+                for i in range(3)
+            ],
+        },
         {"op": "deleteMessages", "messageIds": ["ts-1"]},
         {"op": "updateThread", "id": "t-py", "metadata": {"seenBy": "typescript"}},
     )
@@ -470,8 +630,11 @@ def test_schemas_coexist_and_counts_stay_right(first: str, tmp_path: Path) -> No
         assert thread is not None and thread.metadata == {"origin": "python", "seenBy": "typescript"}
         assert {t.id for t in memory.list_threads("res-x").threads} >= {"t-py", "t-ts2"}
         memory.save_messages([Message.user("py again", "t-ts2")])
-    got = ts_read(db, {"op": "recall", "threadId": "t-ts2", "resourceId": "res-x"},
-                  {"op": "listThreads", "filter": {"resourceId": "res-x"}})
+    got = ts_read(
+        db,
+        {"op": "recall", "threadId": "t-ts2", "resourceId": "res-x"},
+        {"op": "listThreads", "filter": {"resourceId": "res-x"}},
+    )
     assert [m["content"]["parts"] for m in got[0]["messages"]] == [[{"type": "text", "text": "py again"}]]
     assert got[1]["total"] == (3 if first == "typescript" else 2)
     ts_write(db, {"op": "deleteThread", "threadId": "t-py"})
@@ -506,7 +669,10 @@ def test_columns_added_by_a_newer_mastra_survive_python_writes(tmp_path: Path) -
         memory.create_thread("res-n", "t-n2")
     rows = raw_rows(db, 'SELECT id, title, "archivedAt" FROM mastra_threads ORDER BY id')
     assert rows == [("t-n", "upserted", "2025-01-02T00:00:00.000Z"), ("t-n2", "", None)]
-    got = ts_read(db, {"op": "recall", "threadId": "t-n", "resourceId": "res-n"},
-                  {"op": "getWorkingMemory", "threadId": "t-n", "resourceId": "res-n"})
+    got = ts_read(
+        db,
+        {"op": "recall", "threadId": "t-n", "resourceId": "res-n"},
+        {"op": "getWorkingMemory", "threadId": "t-n", "resourceId": "res-n"},
+    )
     assert [m["content"]["parts"][0]["text"] for m in got[0]["messages"]] == ["hello again"]
     assert got[1] == "wm"

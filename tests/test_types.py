@@ -44,8 +44,13 @@ def test_legacy_plain_string_content() -> None:
 def test_chat_roundtrip_with_tool_calls() -> None:
     chat = [
         {"role": "user", "content": "Weather in Oslo?"},
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": '{"city": "Oslo"}'}}
+            ],
+        },
         {"role": "tool", "tool_call_id": "c1", "content": '{"t": 3}'},
         {"role": "assistant", "content": "It is 3 degrees."},
     ]
@@ -63,13 +68,19 @@ def test_chat_roundtrip_with_tool_calls() -> None:
 
 
 def test_one_assistant_message_with_steps_splits_into_provider_sequence() -> None:
-    msg = Message(thread_id="t", role="assistant", content=MessageContent(parts=[
-        TextPart(text="Let me look."),
-        ToolInvocationPart(tool_call_id="a", tool_name="f", args={}, result="r1", state="result"),
-        ToolInvocationPart(tool_call_id="b", tool_name="g", args={"x": 1}, result="r2", state="result"),
-        TextPart(text="Done."),
-        ToolInvocationPart(tool_call_id="z", tool_name="h", args={}, state="call"),
-    ]))
+    msg = Message(
+        thread_id="t",
+        role="assistant",
+        content=MessageContent(
+            parts=[
+                TextPart(text="Let me look."),
+                ToolInvocationPart(tool_call_id="a", tool_name="f", args={}, result="r1", state="result"),
+                ToolInvocationPart(tool_call_id="b", tool_name="g", args={"x": 1}, result="r2", state="result"),
+                TextPart(text="Done."),
+                ToolInvocationPart(tool_call_id="z", tool_name="h", args={}, state="call"),
+            ]
+        ),
+    )
     chat = to_chat_messages([msg])
     assert [c["role"] for c in chat] == ["assistant", "tool", "tool", "assistant"]
     assert chat[0]["content"] == "Let me look." and len(chat[0]["tool_calls"]) == 2

@@ -44,8 +44,10 @@ def resolve_embedder(
         return embedder
     inner: Any
     if isinstance(embedder, str):
-        inner = LocalEmbedder(embedder) if embedder.lower().startswith("local/") else LiteLLMEmbedder(
-            embedder, **model_settings
+        inner = (
+            LocalEmbedder(embedder)
+            if embedder.lower().startswith("local/")
+            else LiteLLMEmbedder(embedder, **model_settings)
         )
     elif isinstance(embedder, Embedder):
         inner = embedder

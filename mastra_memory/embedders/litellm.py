@@ -31,7 +31,12 @@ class LiteLLMEmbedder:
     """
 
     def __init__(
-        self, model: str, *, dimension: int | None = None, batch_size: int = 128, max_retries: int = 3,
+        self,
+        model: str,
+        *,
+        dimension: int | None = None,
+        batch_size: int = 128,
+        max_retries: int = 3,
         **model_settings: Any,
     ) -> None:
         if not isinstance(model, str) or not model:

@@ -50,7 +50,11 @@ class LocalEmbedder:
     max_input_chars = 1000
 
     def __init__(
-        self, model: str = "local/all-minilm-l6-v2", *, batch_size: int = 4, threads: int | None = None,
+        self,
+        model: str = "local/all-minilm-l6-v2",
+        *,
+        batch_size: int = 4,
+        threads: int | None = None,
         tokenizer_path: str | Path | None = None,
     ) -> None:
         key = model.lower().removeprefix("local/")

@@ -72,8 +72,10 @@ class _KeyRoutesFastPath:
 
     _PATH = re.compile(r"^/memory/([^/]+)/(.*)$", re.S)
     _ROUTES: ClassVar[dict[str, Callable[..., Awaitable[Response]]]] = {
-        "GET": routes_kv.get_value, "HEAD": routes_kv.head_value,
-        "PUT": routes_kv.put_value, "DELETE": routes_kv.delete_value,
+        "GET": routes_kv.get_value,
+        "HEAD": routes_kv.head_value,
+        "PUT": routes_kv.put_value,
+        "DELETE": routes_kv.delete_value,
     }
 
     def __init__(self, app: ASGIApp) -> None:
@@ -162,7 +164,11 @@ def create_app(
     storage = mem.storage
     storage.max_kv_value_bytes = max(storage.max_kv_value_bytes, server_limits.max_value_bytes)
     st = ServerState(
-        memory=mem, storage=storage, keys=keys, limits=server_limits, rates=RateLimiter(),
+        memory=mem,
+        storage=storage,
+        keys=keys,
+        limits=server_limits,
+        rates=RateLimiter(),
         usage=UsageTracker(storage, server_limits.usage_refresh_seconds),
         inline_storage=_is_embedded(storage) if inline_storage is None else inline_storage,
     )
@@ -183,7 +189,10 @@ def create_app(
                 mem.close()
 
     app = FastAPI(
-        title="mastra-memory", version=__version__, description=_OPENAPI_DESCRIPTION, lifespan=lifespan,
+        title="mastra-memory",
+        version=__version__,
+        description=_OPENAPI_DESCRIPTION,
+        lifespan=lifespan,
         # every body is bounded (413); the key-value routes apply their own, smaller limits
         max_body_size=max(server_limits.max_request_bytes, 2 * server_limits.max_value_bytes + 1024),
     )
@@ -228,9 +237,7 @@ def _declare_bearer_auth(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes
-            )
+            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             schema.setdefault("components", {})["securitySchemes"] = {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}
             }
@@ -257,4 +264,3 @@ async def _purge_loop(st: ServerState, interval: float) -> None:
             return
         except Exception:
             logger.warning("background purge of expired entries failed", exc_info=True)
-

@@ -81,8 +81,13 @@ def app_from_environment() -> Any:
 
 
 def _limits(
-    limits_file: Path | None, max_value_bytes: int | None, max_key_length: int | None,
-    write_rate: float | None, write_burst: int | None, max_keys: int | None, max_bytes: int | None,
+    limits_file: Path | None,
+    max_value_bytes: int | None,
+    max_key_length: int | None,
+    write_rate: float | None,
+    write_burst: int | None,
+    max_keys: int | None,
+    max_bytes: int | None,
 ) -> ServerLimits:
     data: dict[str, Any] = {}
     if limits_file is not None:
@@ -108,8 +113,11 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback requires API keys.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     db: Annotated[
-        str, typer.Option(help="Store URL: a libSQL path/URL (file:./mastra.db), postgresql://, mongodb://, "
-                          "or a SQLAlchemy URL (mysql+pymysql://...).")
+        str,
+        typer.Option(
+            help="Store URL: a libSQL path/URL (file:./mastra.db), postgresql://, mongodb://, "
+            "or a SQLAlchemy URL (mysql+pymysql://...)."
+        ),
     ] = "file:./mastra.db",
     api_key: Annotated[
         list[str] | None,
@@ -157,17 +165,27 @@ def serve(
     except ValueError as exc:
         typer.echo(f"invalid API key: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    os.environ[CONFIG_ENV] = json.dumps({
-        "db": db, "limits": limits.model_dump(mode="json"), "memory_options": options,
-        "api_keys": [{**k.model_dump(mode="json"), "token": k.token.get_secret_value()} for k in api_keys],
-    })
+    os.environ[CONFIG_ENV] = json.dumps(
+        {
+            "db": db,
+            "limits": limits.model_dump(mode="json"),
+            "memory_options": options,
+            "api_keys": [{**k.model_dump(mode="json"), "token": k.token.get_secret_value()} for k in api_keys],
+        }
+    )
     typer.echo(
         f"mastra-memory serving {db} on http://{host}:{port} with {workers} worker(s) "
-        f"(auth: {'on' if keys else 'off'})", err=True,
+        f"(auth: {'on' if keys else 'off'})",
+        err=True,
     )
     uvicorn.run(
-        "mastra_memory.server.cli:app_from_environment", factory=True, workers=workers,
-        host=host, port=port, log_level=log_level, server_header=False,
+        "mastra_memory.server.cli:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
+        server_header=False,
         proxy_headers=False,  # nothing here uses the client address; one middleware less per request
         access_log=log_level in ("trace", "debug", "info"),  # its arguments cost CPU even when filtered
     )
@@ -176,4 +194,3 @@ def serve(
 def register(app: typer.Typer) -> None:
     """Add ``serve`` to a typer app (the ``mastra-memory`` CLI)."""
     app.command("serve")(serve)
-

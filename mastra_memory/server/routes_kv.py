@@ -127,8 +127,11 @@ def _query_number(request: Request, name: str, kind: type[int] | type[float], lo
 
 
 def _doc_params(*params: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
-    return {"parameters": [{"name": n, "in": "query", "required": False, "schema": schema, "description": d}
-                           for n, schema, d in params]}
+    return {
+        "parameters": [
+            {"name": n, "in": "query", "required": False, "schema": schema, "description": d} for n, schema, d in params
+        ]
+    }
 
 
 _TTL_PARAM = ("ttl", {"type": "number", "exclusiveMinimum": 0}, "Seconds until the key expires (default: never)")
@@ -144,7 +147,9 @@ def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
 
 
 @router.get(
-    "/{namespace}", response_model=KVKeys, summary="List keys (prefix, cursor pagination)",
+    "/{namespace}",
+    response_model=KVKeys,
+    summary="List keys (prefix, cursor pagination)",
     openapi_extra=_doc_params(
         ("prefix", {"type": "string"}, "Only keys starting with this text"),
         ("cursor", {"type": "string"}, "next_cursor of the previous page"),
@@ -181,9 +186,7 @@ async def increment(namespace: str, key: str, request: Request) -> JSONResponse:
     return JSONResponse({"value": value})
 
 
-@router.post(
-    "/{namespace}/{key:path}/compare-and-set", response_model=KVSwapped, summary="Atomic compare-and-set"
-)
+@router.post("/{namespace}/{key:path}/compare-and-set", response_model=KVSwapped, summary="Atomic compare-and-set")
 async def compare_and_set(namespace: str, key: str, request: Request) -> JSONResponse:
     """Body ``{"expected": <json>, "value": <json>, "ttl": null}``, or ``"expect_missing": true``
     instead of ``expected`` to create only if absent. Equality is type-strict."""
@@ -204,7 +207,9 @@ async def compare_and_set(namespace: str, key: str, request: Request) -> JSONRes
 
 
 @router.put(
-    "/{namespace}/{key:path}", response_model=KVWritten, summary="Store a JSON value",
+    "/{namespace}/{key:path}",
+    response_model=KVWritten,
+    summary="Store a JSON value",
     openapi_extra={**_JSON_BODY, **_doc_params(_TTL_PARAM)},
 )
 async def put_value(namespace: str, key: str, request: Request) -> JSONResponse:
@@ -226,7 +231,9 @@ async def head_value(namespace: str, key: str, request: Request) -> Response:
 
 
 @router.get(
-    "/{namespace}/{key:path}", response_model=KVEntry, summary="Read a value",
+    "/{namespace}/{key:path}",
+    response_model=KVEntry,
+    summary="Read a value",
     responses={404: {"description": "No such key, or it expired"}},
 )
 async def get_value(namespace: str, key: str, request: Request) -> JSONResponse:

@@ -169,9 +169,7 @@ def list_messages(
     return st.memory.list_messages(thread_id, thread.resource_id, per_page, page, direction)
 
 
-@router.post(
-    "/threads/{thread_id}/messages", response_model=SavedMessages, status_code=201, summary="Save messages"
-)
+@router.post("/threads/{thread_id}/messages", response_model=SavedMessages, status_code=201, summary="Save messages")
 def save_messages(thread_id: str, body: SaveMessages, request: Request, caller: Caller) -> SavedMessages:
     """Upsert messages (by id) into the thread in one transaction; system messages are skipped."""
     st = state(request)
@@ -214,9 +212,7 @@ def get_working_memory(thread_id: str, request: Request, caller: Caller) -> Work
 
 
 @router.put("/threads/{thread_id}/working-memory", response_model=WorkingMemoryOut, summary="Replace working memory")
-def put_working_memory(
-    thread_id: str, body: WorkingMemoryBody, request: Request, caller: Caller
-) -> WorkingMemoryOut:
+def put_working_memory(thread_id: str, body: WorkingMemoryBody, request: Request, caller: Caller) -> WorkingMemoryOut:
     """409 if working memory is disabled in the server's memory options."""
     st = state(request)
     thread = _thread(st, caller, thread_id, write=True)
@@ -227,7 +223,8 @@ def put_working_memory(
 
 
 @router.get(
-    "/threads/{thread_id}/observational-memory", response_model=ObservationalMemoryOut,
+    "/threads/{thread_id}/observational-memory",
+    response_model=ObservationalMemoryOut,
     summary="Read the observational-memory record",
 )
 def get_observational_memory(thread_id: str, request: Request, caller: Caller) -> ObservationalMemoryOut:

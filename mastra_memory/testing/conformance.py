@@ -170,8 +170,14 @@ class MemoryStorageConformance:
 
     @pytest.mark.parametrize(
         "kwargs",
-        [{"page": -1}, {"per_page": -1}, {"per_page": False, "page": 1}, {"direction": "SIDEWAYS"},
-         {"order_by": "title"}, {"page": "1"}],
+        [
+            {"page": -1},
+            {"per_page": -1},
+            {"per_page": False, "page": 1},
+            {"direction": "SIDEWAYS"},
+            {"order_by": "title"},
+            {"page": "1"},
+        ],
     )
     def test_list_threads_rejects_bad_pagination(self, store: MemoryStorage, kwargs: dict[str, Any]) -> None:
         with pytest.raises(ValidationError):
@@ -198,15 +204,25 @@ class MemoryStorageConformance:
         parts: list[Any] = [
             TextPart(text="Let me check. 🌍 Ünïcödé 日本語 עברית"),
             ReasoningPart(text="thinking"),
-            ToolInvocationPart(tool_call_id="c1", tool_name="weather", args={"city": "Lisbon"},
-                               result={"temp": 21.5, "ok": True}, state="result"),
+            ToolInvocationPart(
+                tool_call_id="c1",
+                tool_name="weather",
+                args={"city": "Lisbon"},
+                result={"temp": 21.5, "ok": True},
+                state="result",
+            ),
             FilePart(url="https://example.invalid/a.png", mime_type="image/png"),
             RawPart(type="step-start", data={}),
             RawPart(type="data-custom", data={"data": {"k": [1, None]}}),
             TextPart(text="It is 21.5°C."),
         ]
-        msg = Message(id="m1", thread_id="t1", role="assistant", created_at=T0,
-                      content=MessageContent(parts=parts, metadata={"source": "test", "n": 1}))
+        msg = Message(
+            id="m1",
+            thread_id="t1",
+            role="assistant",
+            created_at=T0,
+            content=MessageContent(parts=parts, metadata={"source": "test", "n": 1}),
+        )
         store.save_messages([msg])
         (got,) = store.list_messages("t1").messages
         assert got.content.parts == parts
@@ -260,19 +276,25 @@ class MemoryStorageConformance:
     def test_include_windows(self, store: MemoryStorage) -> None:
         msgs = self._seed(store, n=20)
         res = store.list_messages(
-            "t1", per_page=0,
+            "t1",
+            per_page=0,
             include=[{"id": msgs[10].id, "with_previous_messages": 2, "with_next_messages": 1}],
         )
         assert _texts(res.messages) == ["message 8", "message 9", "message 10", "message 11"]
         edges = store.list_messages(
-            "t1", per_page=0,
-            include=[{"id": msgs[0].id, "with_previous_messages": 3},
-                     {"id": msgs[19].id, "with_next_messages": 3}, {"id": "unknown"}],
+            "t1",
+            per_page=0,
+            include=[
+                {"id": msgs[0].id, "with_previous_messages": 3},
+                {"id": msgs[19].id, "with_next_messages": 3},
+                {"id": "unknown"},
+            ],
         )
         assert _texts(edges.messages) == ["message 0", "message 19"]
         merged = store.list_messages(
-            "t1", per_page=3, include=[{"id": msgs[2].id, "with_next_messages": 1},
-                                       {"id": msgs[17].id, "with_previous_messages": 2}],
+            "t1",
+            per_page=3,
+            include=[{"id": msgs[2].id, "with_next_messages": 1}, {"id": msgs[17].id, "with_previous_messages": 2}],
         )
         assert _texts(merged.messages) == [f"message {i}" for i in (2, 3, 15, 16, 17, 18, 19)]
 
@@ -280,15 +302,17 @@ class MemoryStorageConformance:
         store.save_thread(_thread("t1"))
         for mid in ["a", "b", "c", "d", "e"]:
             store.save_messages([_msg("t1", 0, at=T0, mid=mid)])
-        res = store.list_messages("t1", per_page=0, include=[{"id": "c", "with_previous_messages": 1,
-                                                              "with_next_messages": 1}])
+        res = store.list_messages(
+            "t1", per_page=0, include=[{"id": "c", "with_previous_messages": 1, "with_next_messages": 1}]
+        )
         assert [m.id for m in res.messages] == ["b", "c", "d"]
 
     def test_include_from_another_thread(self, store: MemoryStorage) -> None:
         self._seed(store, "t1", 3)
         other = self._seed(store, "t2", 5)
-        res = store.list_messages("t1", per_page=10, include=[{"id": other[2].id, "thread_id": "t2",
-                                                               "with_previous_messages": 1}])
+        res = store.list_messages(
+            "t1", per_page=10, include=[{"id": other[2].id, "thread_id": "t2", "with_previous_messages": 1}]
+        )
         assert {m.thread_id for m in res.messages} == {"t1", "t2"}
         assert [m.id for m in res.messages if m.thread_id == "t2"] == [other[1].id, other[2].id]
 
@@ -297,8 +321,9 @@ class MemoryStorageConformance:
         self._seed(store, "t2", 5)
         both = store.list_messages(["t1", "t2"], per_page=False)
         assert both.total == 10
-        ranged = store.list_messages("t1", per_page=False, start=T0 + timedelta(seconds=1),
-                                     end=T0 + timedelta(seconds=3))
+        ranged = store.list_messages(
+            "t1", per_page=False, start=T0 + timedelta(seconds=1), end=T0 + timedelta(seconds=3)
+        )
         assert _texts(ranged.messages) == ["message 1", "message 2", "message 3"]
 
     def test_list_messages_by_resource_and_id(self, store: MemoryStorage) -> None:

@@ -42,7 +42,7 @@ TYPED_VALUES: list[Any] = [
     False,
     None,
     "",
-    "text with ünïcödé, emoji 🦜 and \"quotes\"\n",
+    'text with ünïcödé, emoji 🦜 and "quotes"\n',
     [],
     {},
     [1, 1.0, True, None, "1"],
@@ -103,7 +103,8 @@ class KeyValueConformance:
         assert entry is not None and entry.value == [1, "a"]
 
     @pytest.mark.parametrize(
-        "bad", [float("nan"), float("inf"), {1: "int key"}, {"a": {2: 3}}, object(), b"bytes", {1, 2}],
+        "bad",
+        [float("nan"), float("inf"), {1: "int key"}, {"a": {2: 3}}, object(), b"bytes", {1, 2}],
         ids=["nan", "inf", "int-key", "nested-int-key", "object", "bytes", "set"],
     )
     def test_non_json_values_are_refused(self, store: MemoryStorage, bad: Any) -> None:
@@ -138,8 +139,8 @@ class KeyValueConformance:
     # -- keys and namespaces --------------------------------------------------------------------
 
     @pytest.mark.parametrize(
-        "key", ["a/b/c", "with space", "ünï/ключ/键", "%2F", "?q=1&x#frag", "/leading", "a//b", "...", ".hidden",
-                "k" * 512],
+        "key",
+        ["a/b/c", "with space", "ünï/ключ/键", "%2F", "?q=1&x#frag", "/leading", "a//b", "...", ".hidden", "k" * 512],
     )
     def test_unusual_but_valid_keys(self, store: MemoryStorage, key: str) -> None:
         store.kv_set("ns", key, key)
@@ -148,8 +149,8 @@ class KeyValueConformance:
         assert store.kv_list_keys("ns").keys == [key]
 
     @pytest.mark.parametrize(
-        "key", ["", "k" * 513, "a\x00b", "tab\there", "\x7f", "..", ".", "../x", "a/../b", "a/./b", "x/..", 5, None,
-                "\ud800"],
+        "key",
+        ["", "k" * 513, "a\x00b", "tab\there", "\x7f", "..", ".", "../x", "a/../b", "a/./b", "x/..", 5, None, "\ud800"],
     )
     def test_invalid_keys(self, store: MemoryStorage, key: Any) -> None:
         with pytest.raises(ValidationError):

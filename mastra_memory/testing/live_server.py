@@ -76,8 +76,20 @@ def live_server(
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="mastra-live-") as tmp:
         log_path = Path(tmp) / "server.log"
-        args = [sys.executable, "-m", "mastra_memory.server", "--host", "127.0.0.1", "--port", str(port),
-                "--db", db_url, "--log-level", "warning", *extra_args]
+        args = [
+            sys.executable,
+            "-m",
+            "mastra_memory.server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            db_url,
+            "--log-level",
+            "warning",
+            *extra_args,
+        ]
         if api_keys:
             keys = [k if isinstance(k, ApiKey) else ApiKey(token=k) for k in api_keys]  # type: ignore[arg-type]
             key_file = Path(tmp) / "keys.json"

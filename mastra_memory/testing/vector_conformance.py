@@ -188,9 +188,7 @@ class VectorStoreConformance:
         assert {h.id for h in vector.query(index, [1.0, 1.0, 0.0, 0.0], top_k=5)} == set(ids)
 
     @pytest.mark.parametrize(("flt", "expected"), FILTER_CASES, ids=[str(c[0]) for c in FILTER_CASES])
-    def test_filter_semantics(
-        self, vector: VectorStore, loaded: str, flt: dict[str, Any], expected: set[str]
-    ) -> None:
+    def test_filter_semantics(self, vector: VectorStore, loaded: str, flt: dict[str, Any], expected: set[str]) -> None:
         hits = vector.query(loaded, [0.25, 0.25, 0.25, 0.25], top_k=50, filter=flt)
         assert {h.id for h in hits} == expected
 

@@ -113,7 +113,7 @@ class LibSQLStore(MemoryStorage):
         if url in (":memory:", "file::memory:"):
             return ":memory:"
         if url.startswith("file:"):
-            url = url[len("file:"):]
+            url = url[len("file:") :]
         if not self.is_remote:
             Path(url).expanduser().parent.mkdir(parents=True, exist_ok=True)
         return url
@@ -184,8 +184,9 @@ class LibSQLStore(MemoryStorage):
                 raise StorageError(f"libSQL write failed: {exc}") from exc
 
     def _begin(self, conn: Any) -> None:
-        self._busy_retry(lambda: conn.execute("BEGIN" if self.is_remote else "BEGIN IMMEDIATE"),
-                         "could not start a transaction")
+        self._busy_retry(
+            lambda: conn.execute("BEGIN" if self.is_remote else "BEGIN IMMEDIATE"), "could not start a transaction"
+        )
 
     def _busy_retry(self, action: Callable[[], T], failure: str) -> T:
         """Run ``action``, retried with jittered exponential backoff while another process holds
@@ -385,7 +386,7 @@ class LibSQLStore(MemoryStorage):
         self, resource_id: str, per_page: PerPage, page: int, direction: Direction
     ) -> tuple[list[Message], int]:
         sql = (
-            f"SELECT {_sql.MESSAGE_COLUMNS} FROM {MESSAGES} WHERE \"resourceId\" = ? "
+            f'SELECT {_sql.MESSAGE_COLUMNS} FROM {MESSAGES} WHERE "resourceId" = ? '
             f'ORDER BY "createdAt" {direction}, id {direction}'
         )
         params: list[Any] = [resource_id]
@@ -433,8 +434,13 @@ class LibSQLStore(MemoryStorage):
                 "VALUES (?, ?, jsonb(?), ?, ?) ON CONFLICT (id) DO UPDATE SET "
                 '"workingMemory" = excluded."workingMemory", metadata = excluded.metadata, '
                 '"createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"',
-                (resource.id, resource.working_memory, dumps(resource.metadata),
-                 _sql.format_ts(resource.created_at), _sql.format_ts(resource.updated_at)),
+                (
+                    resource.id,
+                    resource.working_memory,
+                    dumps(resource.metadata),
+                    _sql.format_ts(resource.created_at),
+                    _sql.format_ts(resource.updated_at),
+                ),
             )
         return resource
 
@@ -475,8 +481,12 @@ class LibSQLStore(MemoryStorage):
         return floors
 
     def _refs(
-        self, conn: Any, thread_ids: tuple[str, ...] | None, resource_id: str | None,
-        after: datetime | None, limit: int | None,
+        self,
+        conn: Any,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
+        limit: int | None,
     ) -> list[MessageRef]:
         params: list[Any] = list(thread_ids) if thread_ids is not None else [resource_id]
         if after is not None:
@@ -494,7 +504,10 @@ class LibSQLStore(MemoryStorage):
         ]
 
     def _list_message_refs(
-        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
         limit: int | None,
     ) -> list[MessageRef]:
         with self._read() as conn:
@@ -526,17 +539,13 @@ class LibSQLStore(MemoryStorage):
             row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
         return _sql.om_row_to_record(row) if row else None
 
-    def _om_history(
-        self, lookup_key: str, limit: int | Literal[False], offset: int
-    ) -> list[ObservationalMemoryRecord]:
+    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
         with self._read() as conn:
             if limit is False:
                 rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()
                 rows = rows[offset:]
             else:
-                rows = conn.execute(
-                    _sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)
-                ).fetchall()
+                rows = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)).fetchall()
         return [_sql.om_row_to_record(r) for r in rows]
 
     def _om_update(self, lookup_key: str, mutation: _om.Mutation[_T]) -> _T:
@@ -620,7 +629,7 @@ class LibSQLStore(MemoryStorage):
             if id_map:
                 conn.execute(
                     f'INSERT INTO {MESSAGES} (id, thread_id, content, role, type, "createdAt", "resourceId") '
-                    "SELECT j.value ->> 1, ?, m.content, m.role, m.type, m.\"createdAt\", ? "
+                    'SELECT j.value ->> 1, ?, m.content, m.role, m.type, m."createdAt", ? '
                     f"FROM json_each(?) AS j JOIN {MESSAGES} AS m ON m.id = j.value ->> 0",
                     (thread.id, thread.resource_id, dumps([[old, new] for old, new in id_map.items()])),
                 )
@@ -656,9 +665,7 @@ class LibSQLStore(MemoryStorage):
         stamp = _sql.format_ts(now)
         return any(r[0] is None or r[0] > stamp for r in rows)
 
-    def _kv_list_keys(
-        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
-    ) -> list[str]:
+    def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
         sql, params = _sql.kv_list_keys_sql(
             self.dialect, namespace, prefix, prefix_upper_bound(prefix), after_key, _sql.format_ts(now), limit
         )
@@ -679,9 +686,7 @@ class LibSQLStore(MemoryStorage):
             if write is None:
                 return
             expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
-            conn.execute(
-                _sql.kv_upsert_sql(self.dialect), (namespace, key, write.value_json, expires, stamp, stamp)
-            )
+            conn.execute(_sql.kv_upsert_sql(self.dialect), (namespace, key, write.value_json, expires, stamp, stamp))
 
     def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
         with self._read() as conn:

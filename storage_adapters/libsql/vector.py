@@ -88,7 +88,11 @@ class LibSQLVector(VectorStore):
     # -- indexes --------------------------------------------------------------------------------
 
     def _create_index(
-        self, index_name: str, dimension: int, metric: Metric, config: dict[str, Any],
+        self,
+        index_name: str,
+        dimension: int,
+        metric: Metric,
+        config: dict[str, Any],
         metadata_indexes: tuple[str, ...],
     ) -> None:
         if metric == "dotproduct":
@@ -121,9 +125,7 @@ class LibSQLVector(VectorStore):
             )
 
     def _table_dim(self, conn: Any, index_name: str) -> int | None:
-        row = conn.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (index_name,)
-        ).fetchone()
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (index_name,)).fetchone()
         if row is None:
             return None
         found = _DIM.search(row[0] or "")
@@ -178,8 +180,13 @@ class LibSQLVector(VectorStore):
             )
 
     def _query(
-        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
-        include_vector: bool, metric: Metric,
+        self,
+        index_name: str,
+        vector: npt.NDArray[np.float32],
+        top_k: int,
+        node: FilterNode | None,
+        include_vector: bool,
+        metric: Metric,
     ) -> list[QueryResult]:
         where, params = to_sqlite(node)
         fn = "vector_distance_l2" if metric == "euclidean" else "vector_distance_cos"
@@ -204,10 +211,14 @@ class LibSQLVector(VectorStore):
         out: list[QueryResult] = []
         for r in rows:
             vec = np.frombuffer(r[3], dtype="<f4").tolist() if include_vector else None
-            out.append(QueryResult(
-                id=r[0], score=score_from_distance(metric, float(r[2])),
-                metadata=json.loads(r[1]) if r[1] else {}, vector=vec,
-            ))
+            out.append(
+                QueryResult(
+                    id=r[0],
+                    score=score_from_distance(metric, float(r[2])),
+                    metadata=json.loads(r[1]) if r[1] else {},
+                    vector=vec,
+                )
+            )
         return out
 
     def _delete(self, index_name: str, ids: list[str], node: FilterNode | None) -> None:

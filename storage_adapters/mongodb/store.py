@@ -69,7 +69,8 @@ _PROJECTION = {"_id": 0}
 def _is_write_conflict(exc: Any) -> bool:
     labels = getattr(exc, "_error_labels", None) or set()
     return (
-        getattr(exc, "code", None) == _WRITE_CONFLICT or "TransientTransactionError" in labels
+        getattr(exc, "code", None) == _WRITE_CONFLICT
+        or "TransientTransactionError" in labels
         or "write conflict" in str(exc).lower()
     )
 
@@ -117,8 +118,12 @@ def _utc(value: Any) -> datetime:
 
 def _doc_to_thread(doc: dict[str, Any]) -> Thread:
     return construct(
-        Thread, id=doc["id"], resource_id=doc["resourceId"], title=doc.get("title") or "",
-        metadata=doc.get("metadata") or {}, created_at=_utc(doc["createdAt"]),
+        Thread,
+        id=doc["id"],
+        resource_id=doc["resourceId"],
+        title=doc.get("title") or "",
+        metadata=doc.get("metadata") or {},
+        created_at=_utc(doc["createdAt"]),
         updated_at=_utc(doc.get("updatedAt", doc["createdAt"])),
     )
 
@@ -126,31 +131,49 @@ def _doc_to_thread(doc: dict[str, Any]) -> Thread:
 def _doc_to_message(doc: dict[str, Any]) -> Message:
     content = doc["content"]
     return construct(
-        Message, {"_content_json": content if isinstance(content, str) else None},
-        id=doc["id"], thread_id=doc["thread_id"], resource_id=doc.get("resourceId"),
-        role=doc["role"], created_at=_utc(doc["createdAt"]),
-        content=MessageContent.from_storage(content), type=doc.get("type") or "v2",
+        Message,
+        {"_content_json": content if isinstance(content, str) else None},
+        id=doc["id"],
+        thread_id=doc["thread_id"],
+        resource_id=doc.get("resourceId"),
+        role=doc["role"],
+        created_at=_utc(doc["createdAt"]),
+        content=MessageContent.from_storage(content),
+        type=doc.get("type") or "v2",
     )
 
 
 def _doc_to_resource(doc: dict[str, Any]) -> Resource:
     return construct(
-        Resource, id=doc["id"], working_memory=doc.get("workingMemory"), metadata=doc.get("metadata") or {},
-        created_at=_utc(doc["createdAt"]), updated_at=_utc(doc.get("updatedAt", doc["createdAt"])),
+        Resource,
+        id=doc["id"],
+        working_memory=doc.get("workingMemory"),
+        metadata=doc.get("metadata") or {},
+        created_at=_utc(doc["createdAt"]),
+        updated_at=_utc(doc.get("updatedAt", doc["createdAt"])),
     )
 
 
 def _message_doc(m: Message) -> dict[str, Any]:
     return {
-        "id": m.id, "thread_id": m.thread_id, "content": m.content_json(), "role": m.role,
-        "type": m.type or "v2", "createdAt": m.created_at, "resourceId": m.resource_id,
+        "id": m.id,
+        "thread_id": m.thread_id,
+        "content": m.content_json(),
+        "role": m.role,
+        "type": m.type or "v2",
+        "createdAt": m.created_at,
+        "resourceId": m.resource_id,
     }
 
 
 def _thread_doc(t: Thread) -> dict[str, Any]:
     return {
-        "id": t.id, "resourceId": t.resource_id, "title": t.title, "metadata": t.metadata,
-        "createdAt": t.created_at, "updatedAt": t.updated_at,
+        "id": t.id,
+        "resourceId": t.resource_id,
+        "title": t.title,
+        "metadata": t.metadata,
+        "createdAt": t.created_at,
+        "updatedAt": t.updated_at,
     }
 
 
@@ -221,7 +244,10 @@ class MongoDBStore(MemoryStorage):
         self._owns_client = client is None
         if client is None:
             client = pymongo.MongoClient(
-                url, tz_aware=True, serverSelectionTimeoutMS=timeout_ms, socketTimeoutMS=timeout_ms,
+                url,
+                tz_aware=True,
+                serverSelectionTimeoutMS=timeout_ms,
+                socketTimeoutMS=timeout_ms,
                 appname="mastra-memory",
             )
         self._client = client
@@ -352,7 +378,9 @@ class MongoDBStore(MemoryStorage):
             changes.update(_merge_pipeline("metadata", metadata))
         with self._errors():
             doc = self._threads.find_one_and_update(
-                {"id": thread_id}, [{"$set": changes}], projection=_PROJECTION,
+                {"id": thread_id},
+                [{"$set": changes}],
+                projection=_PROJECTION,
                 return_document=pymongo.ReturnDocument.AFTER,
             )
         if doc is None:
@@ -381,8 +409,9 @@ class MongoDBStore(MemoryStorage):
         for key, value in query.metadata.items():
             flt[f"metadata.{key}"] = value
         with self._errors():
-            docs, total = _page(self._threads, flt, _ORDER_FIELDS[query.order_by], query.direction,
-                                query.per_page, query.page)
+            docs, total = _page(
+                self._threads, flt, _ORDER_FIELDS[query.order_by], query.direction, query.per_page, query.page
+            )
         return [_doc_to_thread(d) for d in docs], total
 
     # -- messages -------------------------------------------------------------------------------
@@ -395,14 +424,16 @@ class MongoDBStore(MemoryStorage):
         def work(session: Any) -> list[Message]:
             owners = {
                 d["id"]: d["resourceId"]
-                for d in self._threads.find({"id": {"$in": thread_ids}}, {"_id": 0, "id": 1, "resourceId": 1},
-                                            session=session)
+                for d in self._threads.find(
+                    {"id": {"$in": thread_ids}}, {"_id": 0, "id": 1, "resourceId": 1}, session=session
+                )
             }
             stored = resolve_owners(messages, owners)
             wanted = {m.id: m.thread_id for m in stored}
             existing: set[str] = set()
-            for d in self._messages.find({"id": {"$in": list(wanted)}}, {"_id": 0, "id": 1, "thread_id": 1},
-                                         session=session):
+            for d in self._messages.find(
+                {"id": {"$in": list(wanted)}}, {"_id": 0, "id": 1, "thread_id": 1}, session=session
+            ):
                 if d["thread_id"] != wanted[d["id"]]:
                     raise ValidationError(f"message id {d['id']!r} already exists in another thread")
                 existing.add(d["id"])
@@ -413,8 +444,7 @@ class MongoDBStore(MemoryStorage):
             stored = _om.restamp_after_cursor(stored, existing, self._om_floors(owners))
             owner_map.update(owners)
             ops = [
-                pymongo.ReplaceOne({"id": m.id, "thread_id": m.thread_id}, _message_doc(m), upsert=True)
-                for m in stored
+                pymongo.ReplaceOne({"id": m.id, "thread_id": m.thread_id}, _message_doc(m), upsert=True) for m in stored
             ]
             try:
                 self._messages.bulk_write(ops, ordered=True, session=session)
@@ -455,16 +485,23 @@ class MongoDBStore(MemoryStorage):
                 continue
             tid, at, mid = hit["thread_id"], hit["createdAt"], hit["id"]
             if spec.with_previous_messages:
-                docs += self._messages.find(
-                    {"thread_id": tid, "$or": [{"createdAt": {"$lt": at}}, {"createdAt": at, "id": {"$lt": mid}}]},
-                    _PROJECTION,
-                ).sort([("createdAt", pymongo.DESCENDING), ("id", pymongo.DESCENDING)]).limit(
-                    spec.with_previous_messages)
+                docs += (
+                    self._messages.find(
+                        {"thread_id": tid, "$or": [{"createdAt": {"$lt": at}}, {"createdAt": at, "id": {"$lt": mid}}]},
+                        _PROJECTION,
+                    )
+                    .sort([("createdAt", pymongo.DESCENDING), ("id", pymongo.DESCENDING)])
+                    .limit(spec.with_previous_messages)
+                )
             if spec.with_next_messages:
-                docs += self._messages.find(
-                    {"thread_id": tid, "$or": [{"createdAt": {"$gt": at}}, {"createdAt": at, "id": {"$gt": mid}}]},
-                    _PROJECTION,
-                ).sort([("createdAt", pymongo.ASCENDING), ("id", pymongo.ASCENDING)]).limit(spec.with_next_messages)
+                docs += (
+                    self._messages.find(
+                        {"thread_id": tid, "$or": [{"createdAt": {"$gt": at}}, {"createdAt": at, "id": {"$gt": mid}}]},
+                        _PROJECTION,
+                    )
+                    .sort([("createdAt", pymongo.ASCENDING), ("id", pymongo.ASCENDING)])
+                    .limit(spec.with_next_messages)
+                )
         return docs
 
     def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
@@ -506,8 +543,11 @@ class MongoDBStore(MemoryStorage):
 
     def _save_resource(self, resource: Resource) -> Resource:
         doc = {
-            "id": resource.id, "workingMemory": resource.working_memory, "metadata": resource.metadata,
-            "createdAt": resource.created_at, "updatedAt": resource.updated_at,
+            "id": resource.id,
+            "workingMemory": resource.working_memory,
+            "metadata": resource.metadata,
+            "createdAt": resource.created_at,
+            "updatedAt": resource.updated_at,
         }
         with self._errors():
             self._resources.replace_one({"id": resource.id}, doc, upsert=True)
@@ -527,7 +567,10 @@ class MongoDBStore(MemoryStorage):
             changes["workingMemory"] = {"$literal": working_memory}
         with self._errors():
             doc = self._resources.find_one_and_update(
-                {"id": resource_id}, [{"$set": changes}], projection=_PROJECTION, upsert=True,
+                {"id": resource_id},
+                [{"$set": changes}],
+                projection=_PROJECTION,
+                upsert=True,
                 return_document=pymongo.ReturnDocument.AFTER,
             )
         return _doc_to_resource(doc)
@@ -710,7 +753,12 @@ class MongoDBStore(MemoryStorage):
     # filters them anyway. Atomic updates are optimistic: write only if ``rev`` is unchanged.
 
     _KV_PROJECTION: ClassVar[dict[str, int]] = {
-        "_id": 0, "value": 1, "expiresAt": 1, "createdAt": 1, "updatedAt": 1, "rev": 1,
+        "_id": 0,
+        "value": 1,
+        "expiresAt": 1,
+        "createdAt": 1,
+        "updatedAt": 1,
+        "rev": 1,
     }
 
     def _kv_indexes(self) -> None:
@@ -740,16 +788,21 @@ class MongoDBStore(MemoryStorage):
     @staticmethod
     def _kv_row(doc: dict[str, Any]) -> KVRow:
         expires = doc.get("expiresAt")
-        return KVRow(doc["value"], None if expires is None else _utc(expires), _utc(doc["createdAt"]),
-                     _utc(doc["updatedAt"]))
+        return KVRow(
+            doc["value"], None if expires is None else _utc(expires), _utc(doc["createdAt"]), _utc(doc["updatedAt"])
+        )
 
     def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
         import pymongo
 
         ident = {"namespace": namespace, "key": key}
         update = {
-            "$set": {"value": value_json, "size": len(value_json.encode("utf-8")), "expiresAt": expires_at,
-                     "updatedAt": now},
+            "$set": {
+                "value": value_json,
+                "size": len(value_json.encode("utf-8")),
+                "expiresAt": expires_at,
+                "updatedAt": now,
+            },
             "$setOnInsert": {"createdAt": now},
             "$inc": {"rev": 1},
         }
@@ -779,9 +832,7 @@ class MongoDBStore(MemoryStorage):
             doc = self._kv.find_one_and_delete({"namespace": namespace, "key": key}, projection={"expiresAt": 1})
         return doc is not None and not self._kv_expired(doc, now)
 
-    def _kv_list_keys(
-        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
-    ) -> list[str]:
+    def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
         bounds: dict[str, Any] = {}
         if prefix:
             bounds["$gte"] = prefix
@@ -812,8 +863,12 @@ class MongoDBStore(MemoryStorage):
                 write = modify(self._kv_row(doc) if doc is not None and live else None)
                 if write is None:
                     return
-                fields = {"value": write.value_json, "size": len(write.value_json.encode("utf-8")),
-                          "expiresAt": write.expires_at, "updatedAt": now}
+                fields = {
+                    "value": write.value_json,
+                    "size": len(write.value_json.encode("utf-8")),
+                    "expiresAt": write.expires_at,
+                    "updatedAt": now,
+                }
                 if doc is None:
                     try:
                         self._kv.insert_one({**ident, **fields, "createdAt": now, "rev": 1})
@@ -829,10 +884,14 @@ class MongoDBStore(MemoryStorage):
 
     def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
         with self._errors():
-            rows = list(self._kv.aggregate([
-                {"$match": {"namespace": namespace, **self._kv_live(now)}},
-                {"$group": {"_id": None, "keys": {"$sum": 1}, "size": {"$sum": "$size"}}},
-            ]))
+            rows = list(
+                self._kv.aggregate(
+                    [
+                        {"$match": {"namespace": namespace, **self._kv_live(now)}},
+                        {"$group": {"_id": None, "keys": {"$sum": 1}, "size": {"$sum": "$size"}}},
+                    ]
+                )
+            )
         return KVStats(int(rows[0]["keys"]), int(rows[0]["size"])) if rows else KVStats(0, 0)
 
     def _kv_purge_expired(self, now: datetime, limit: int) -> int:

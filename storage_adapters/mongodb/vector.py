@@ -101,8 +101,12 @@ class MongoDBVector(VectorStore):
 
         definition = {
             "fields": [
-                {"type": "vector", "path": "embedding", "numDimensions": dimension,
-                 "similarity": _ATLAS_SIMILARITY[metric]},
+                {
+                    "type": "vector",
+                    "path": "embedding",
+                    "numDimensions": dimension,
+                    "similarity": _ATLAS_SIMILARITY[metric],
+                },
                 *({"type": "filter", "path": f"metadata.{f}"} for f in fields),
             ]
         }
@@ -117,7 +121,11 @@ class MongoDBVector(VectorStore):
             return False
 
     def _create_index(
-        self, index_name: str, dimension: int, metric: Metric, config: dict[str, Any],
+        self,
+        index_name: str,
+        dimension: int,
+        metric: Metric,
+        config: dict[str, Any],
         metadata_indexes: tuple[str, ...],
     ) -> None:
         try:
@@ -180,8 +188,13 @@ class MongoDBVector(VectorStore):
             raise self._err(exc) from exc
 
     def _query(
-        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
-        include_vector: bool, metric: Metric,
+        self,
+        index_name: str,
+        vector: npt.NDArray[np.float32],
+        top_k: int,
+        node: FilterNode | None,
+        include_vector: bool,
+        metric: Metric,
     ) -> list[QueryResult]:
         if self._mode == "atlas":
             return self._query_atlas(index_name, vector, top_k, node, include_vector, metric)
@@ -197,19 +210,29 @@ class MongoDBVector(VectorStore):
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [
             QueryResult(
-                id=str(docs[i]["_id"]), score=float(scores[i]), metadata=docs[i].get("metadata") or {},
+                id=str(docs[i]["_id"]),
+                score=float(scores[i]),
+                metadata=docs[i].get("metadata") or {},
                 vector=[float(x) for x in docs[i]["embedding"]] if include_vector else None,
             )
             for i in order
         ]
 
     def _query_atlas(
-        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
-        include_vector: bool, metric: Metric,
+        self,
+        index_name: str,
+        vector: npt.NDArray[np.float32],
+        top_k: int,
+        node: FilterNode | None,
+        include_vector: bool,
+        metric: Metric,
     ) -> list[QueryResult]:  # pragma: no cover - needs MongoDB Atlas
         stage: dict[str, Any] = {
-            "index": f"{index_name}_vector_idx", "path": "embedding", "queryVector": vector.tolist(),
-            "numCandidates": max(100, 10 * top_k), "limit": top_k,
+            "index": f"{index_name}_vector_idx",
+            "path": "embedding",
+            "queryVector": vector.tolist(),
+            "numCandidates": max(100, 10 * top_k),
+            "limit": top_k,
         }
         if node is not None:
             stage["filter"] = to_mongo(node)
@@ -224,10 +247,14 @@ class MongoDBVector(VectorStore):
         for d in docs:
             s = float(d["score"])
             score = 2 * s - 1 if metric in ("cosine", "dotproduct") else s
-            out.append(QueryResult(
-                id=str(d["_id"]), score=score, metadata=d.get("metadata") or {},
-                vector=[float(x) for x in d["embedding"]] if include_vector else None,
-            ))
+            out.append(
+                QueryResult(
+                    id=str(d["_id"]),
+                    score=score,
+                    metadata=d.get("metadata") or {},
+                    vector=[float(x) for x in d["embedding"]] if include_vector else None,
+                )
+            )
         return out
 
     def _delete(self, index_name: str, ids: list[str], node: FilterNode | None) -> None:

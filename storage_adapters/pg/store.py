@@ -202,8 +202,7 @@ class PostgresStore(MemoryStorage):
             table = f"{schema}.{_sql.MIGRATIONS_TABLE}"
             try:
                 with self._pool.connection() as conn, conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                                 (f"mastra_memory:{self.schema_name}",))
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mastra_memory:{self.schema_name}",))
                     exists = conn.execute(
                         "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema_name,)
                     ).fetchone()
@@ -220,8 +219,7 @@ class PostgresStore(MemoryStorage):
                         logger.info("applying migration %d: %s", mig.version, mig.name)
                         for stmt in mig.statements:
                             conn.execute(stmt)
-                        conn.execute(f"INSERT INTO {table} (version, name) VALUES (%s, %s)",
-                                     (mig.version, mig.name))
+                        conn.execute(f"INSERT INTO {table} (version, name) VALUES (%s, %s)", (mig.version, mig.name))
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL setup failed: {exc}") from exc
             self._ready = True
@@ -242,8 +240,14 @@ class PostgresStore(MemoryStorage):
 
     def _thread_values(self, thread: Thread) -> list[Any]:
         return [
-            thread.id, thread.resource_id, thread.title, dumps(thread.metadata),
-            _naive(thread.created_at), _naive(thread.updated_at), thread.created_at, thread.updated_at,
+            thread.id,
+            thread.resource_id,
+            thread.title,
+            dumps(thread.metadata),
+            _naive(thread.created_at),
+            _naive(thread.updated_at),
+            thread.created_at,
+            thread.updated_at,
         ]
 
     _THREAD_INSERT = (
@@ -271,8 +275,9 @@ class PostgresStore(MemoryStorage):
             '"updatedAt" = %s, "updatedAtZ" = %s WHERE id = %s '
             f"RETURNING {_sql.thread_columns(self.dialect)}"
         )
-        row = self._write(lambda conn: conn.execute(
-            sql, (title, dumps(metadata or {}), _naive(now), now, thread_id)).fetchone())
+        row = self._write(
+            lambda conn: conn.execute(sql, (title, dumps(metadata or {}), _naive(now), now, thread_id)).fetchone()
+        )
         if row is None:
             raise ThreadNotFoundError(thread_id)
         return _sql.row_to_thread(row)
@@ -303,16 +308,25 @@ class PostgresStore(MemoryStorage):
                 [*count_params, *params],
             ).fetchall()
         rows = [r[1:] for r in both if r[1] is not None]
-        rows.sort(key=lambda r: (r[5] if query.order_by == "updated_at" else r[4], r[0]),
-                  reverse=query.direction == "DESC")
+        rows.sort(
+            key=lambda r: (r[5] if query.order_by == "updated_at" else r[4], r[0]), reverse=query.direction == "DESC"
+        )
         return [_sql.row_to_thread(r) for r in rows], int(both[0][0])
 
     # -- messages -------------------------------------------------------------------------------
 
     @staticmethod
     def _message_values(m: Message) -> tuple[Any, ...]:
-        return (m.id, m.thread_id, m.content_json(), m.role, m.type or "v2",
-                _naive(m.created_at), m.created_at, m.resource_id)
+        return (
+            m.id,
+            m.thread_id,
+            m.content_json(),
+            m.role,
+            m.type or "v2",
+            _naive(m.created_at),
+            m.created_at,
+            m.resource_id,
+        )
 
     # %b: arrays travel in binary format (no per-element quoting/escaping on either side).
     _UNNEST = (
@@ -352,7 +366,7 @@ class PostgresStore(MemoryStorage):
             '"createdAtZ", "resourceId") SELECT u.id, u.thread_id, u.content, u.role, u.type, u.ca, u.caz, '
             'l."resourceId" FROM u JOIN locked l ON l.id = u.thread_id '
             f'WHERE u.rid IS NULL OR u.rid = l."resourceId"{self._UPSERT_TAIL} RETURNING 1) '
-            "SELECT l.id, l.\"resourceId\", (SELECT count(*) FROM ins) FROM locked l"
+            'SELECT l.id, l."resourceId", (SELECT count(*) FROM ins) FROM locked l'
         )
 
         def work(conn: Any) -> list[Message]:
@@ -411,11 +425,14 @@ class PostgresStore(MemoryStorage):
                 total = int(conn.execute(count_sql, count_params).fetchone()[0])
             if query.include:
                 spec = query.include
-                rows += conn.execute(self._include_sql(), (
-                    [s.id for s in spec],
-                    [s.with_previous_messages for s in spec],
-                    [s.with_next_messages for s in spec],
-                )).fetchall()
+                rows += conn.execute(
+                    self._include_sql(),
+                    (
+                        [s.id for s in spec],
+                        [s.with_previous_messages for s in spec],
+                        [s.with_next_messages for s in spec],
+                    ),
+                ).fetchall()
         return _sql.dedupe_sorted(rows), total
 
     def _list_messages_by_resource(
@@ -444,8 +461,7 @@ class PostgresStore(MemoryStorage):
         return _sql.dedupe_sorted(rows)
 
     def _delete_messages(self, message_ids: list[str]) -> None:
-        self._write(lambda conn: conn.execute(
-            f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)))
+        self._write(lambda conn: conn.execute(f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)))
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -469,9 +485,15 @@ class PostgresStore(MemoryStorage):
             '"updatedAt" = excluded."updatedAt", "createdAtZ" = excluded."createdAtZ", '
             '"updatedAtZ" = excluded."updatedAtZ"'
         )
-        params = (resource.id, resource.working_memory, dumps(resource.metadata),
-                  _naive(resource.created_at), _naive(resource.updated_at),
-                  resource.created_at, resource.updated_at)
+        params = (
+            resource.id,
+            resource.working_memory,
+            dumps(resource.metadata),
+            _naive(resource.created_at),
+            _naive(resource.updated_at),
+            resource.created_at,
+            resource.updated_at,
+        )
         self._write(lambda conn: conn.execute(sql, params))
         return resource
 
@@ -502,9 +524,7 @@ class PostgresStore(MemoryStorage):
     def _om_lock_key(lookup_key: str) -> str:
         return f"mastra_om:{lookup_key}"
 
-    def _restamp_after_cursor(
-        self, conn: Any, messages: list[Message], thread_ids: list[str]
-    ) -> list[Message]:
+    def _restamp_after_cursor(self, conn: Any, messages: list[Message], thread_ids: list[str]) -> list[Message]:
         om = self.dialect.t(OBSERVATIONAL_MEMORY)
         owners = dict(
             conn.execute(f'SELECT id, "resourceId" FROM {self._threads} WHERE id = ANY(%s)', (thread_ids,)).fetchall()
@@ -538,8 +558,12 @@ class PostgresStore(MemoryStorage):
         return _om.restamp_after_cursor(messages, existing, floors)
 
     def _refs(
-        self, conn: Any, thread_ids: tuple[str, ...] | None, resource_id: str | None,
-        after: datetime | None, limit: int | None,
+        self,
+        conn: Any,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
+        limit: int | None,
     ) -> list[MessageRef]:
         where = '"resourceId" = %s' if thread_ids is None else "thread_id = ANY(%s)"
         params: list[Any] = [resource_id if thread_ids is None else list(thread_ids)]
@@ -557,7 +581,10 @@ class PostgresStore(MemoryStorage):
         return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(sql, params).fetchall()]
 
     def _list_message_refs(
-        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
         limit: int | None,
     ) -> list[MessageRef]:
         with self._conn() as conn:
@@ -582,9 +609,7 @@ class PostgresStore(MemoryStorage):
             row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
         return _sql.om_row_to_record(row) if row else None
 
-    def _om_history(
-        self, lookup_key: str, limit: int | Literal[False], offset: int
-    ) -> list[ObservationalMemoryRecord]:
+    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
         with self._conn() as conn:
             if limit is False:
                 rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()[offset:]
@@ -633,9 +658,7 @@ class PostgresStore(MemoryStorage):
 
         def work(conn: Any) -> str | None:
             if scope == "thread":
-                row = conn.execute(
-                    f"SELECT metadata FROM {self._threads} WHERE id = %s FOR UPDATE", (key,)
-                ).fetchone()
+                row = conn.execute(f"SELECT metadata FROM {self._threads} WHERE id = %s FOR UPDATE", (key,)).fetchone()
                 if row is None:
                     raise ThreadNotFoundError(key)
                 meta = _sql.load_json(row[0]) or {}
@@ -711,9 +734,7 @@ class PostgresStore(MemoryStorage):
         rows = self._write(lambda conn: conn.execute(sql, (namespace, key)).fetchall())
         return any(r[0] is None or r[0] > now for r in rows)
 
-    def _kv_list_keys(
-        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
-    ) -> list[str]:
+    def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
         sql, params = _sql.kv_list_keys_sql(
             self.dialect, namespace, prefix, prefix_upper_bound(prefix), after_key, now, limit
         )

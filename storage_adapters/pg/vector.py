@@ -104,8 +104,12 @@ class PgVector(VectorStore):
         except psycopg.Error as exc:
             raise StorageError(f"could not prepare PostgreSQL for vectors: {exc}") from exc
         self._pool = ConnectionPool(
-            connection_string, min_size=min_size, max_size=max_size, open=True,
-            configure=register_vector, kwargs={"autocommit": True},
+            connection_string,
+            min_size=min_size,
+            max_size=max_size,
+            open=True,
+            configure=register_vector,
+            kwargs={"autocommit": True},
         )
         self._lock = threading.Lock()
         self.ivfflat_probes = 10
@@ -129,7 +133,11 @@ class PgVector(VectorStore):
     # -- indexes --------------------------------------------------------------------------------
 
     def _create_index(
-        self, index_name: str, dimension: int, metric: Metric, config: dict[str, Any],
+        self,
+        index_name: str,
+        dimension: int,
+        metric: Metric,
+        config: dict[str, Any],
         metadata_indexes: tuple[str, ...],
     ) -> None:
         kind = config.get("type", "hnsw")
@@ -206,9 +214,7 @@ class PgVector(VectorStore):
                     f'CREATE INDEX "{index_name}_vector_idx" ON {table} USING ivfflat (embedding {opclass}) '
                     f"WITH (lists = {int(config.get('lists', 100))})"
                 )
-            conn.execute(
-                f"UPDATE {self._prefix}{REGISTRY} SET index_type = %s WHERE name = %s", (kind, index_name)
-            )
+            conn.execute(f"UPDATE {self._prefix}{REGISTRY} SET index_type = %s WHERE name = %s", (kind, index_name))
             conn.execute(f"ANALYZE {table}")
 
     def _describe_conn(self, conn: Any, index_name: str) -> tuple[int, Metric, str] | None:
@@ -278,8 +284,13 @@ class PgVector(VectorStore):
                 raise
 
     def _query(
-        self, index_name: str, vector: npt.NDArray[np.float32], top_k: int, node: FilterNode | None,
-        include_vector: bool, metric: Metric,
+        self,
+        index_name: str,
+        vector: npt.NDArray[np.float32],
+        top_k: int,
+        node: FilterNode | None,
+        include_vector: bool,
+        metric: Metric,
     ) -> list[QueryResult]:
 
         op, _ = _OPS[metric]
@@ -298,15 +309,18 @@ class PgVector(VectorStore):
             try:
                 # one round trip: transaction-local settings and the query, pipelined
                 with conn.pipeline(), conn.transaction():
-                    conn.execute(settings, (str(max(40, top_k)), "strict_order" if node is not None else "off",
-                                            str(self.ivfflat_probes)))
+                    conn.execute(
+                        settings,
+                        (str(max(40, top_k)), "strict_order" if node is not None else "off", str(self.ivfflat_probes)),
+                    )
                     cur = conn.execute(sql, [q, *params, q, top_k])
                 rows = cur.fetchall()
             except self._psycopg.errors.UndefinedTable as exc:
                 raise IndexNotFoundError(index_name) from exc
         return [
             QueryResult(
-                id=r[0], score=score_from_distance(metric, float(r[2])),
+                id=r[0],
+                score=score_from_distance(metric, float(r[2])),
                 metadata=r[1] if isinstance(r[1], dict) else json.loads(r[1] or "{}"),
                 vector=_as_floats(r[3]) if include_vector else None,
             )
@@ -317,9 +331,7 @@ class PgVector(VectorStore):
         with self._conn() as conn, conn.transaction():
             if ids:
                 for i in range(0, len(ids), _CHUNK):
-                    conn.execute(
-                        f"DELETE FROM {self._t(index_name)} WHERE vector_id = ANY(%s)", (ids[i : i + _CHUNK],)
-                    )
+                    conn.execute(f"DELETE FROM {self._t(index_name)} WHERE vector_id = ANY(%s)", (ids[i : i + _CHUNK],))
             else:
                 where, params = to_postgres(node)
                 conn.execute(f"DELETE FROM {self._t(index_name)} WHERE {where}", params)

@@ -125,8 +125,9 @@ class SQLAlchemyStore(MemoryStorage):
             try:
                 engine = sa.create_engine(str(url), **options)
             except ImportError as exc:
-                raise MissingDependencyError(str(exc).split("'")[1] if "'" in str(exc) else "driver",
-                                             "sqlalchemy") from exc
+                raise MissingDependencyError(
+                    str(exc).split("'")[1] if "'" in str(exc) else "driver", "sqlalchemy"
+                ) from exc
             if engine.dialect.name == "sqlite":
                 _sqlite_pragmas(engine)
         self.engine = engine
@@ -202,8 +203,10 @@ class SQLAlchemyStore(MemoryStorage):
                     if self.dialect_name == "sqlite":
                         conn.exec_driver_sql("BEGIN IMMEDIATE")
                     elif self.dialect_name == "postgresql":
-                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
-                                     {"k": f"mastra_memory:{self.schema or 'public'}"})
+                        conn.execute(
+                            sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                            {"k": f"mastra_memory:{self.schema or 'public'}"},
+                        )
                         if self.schema:
                             conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
                     elif self.dialect_name in ("mysql", "mariadb"):
@@ -215,8 +218,11 @@ class SQLAlchemyStore(MemoryStorage):
                             continue
                         logger.info("applying migration %d: %s", version, name)
                         step(conn)
-                        conn.execute(t.migrations.insert().values(
-                            version=version, name=name, applied_at=_sql.format_ts(datetime.now(UTC))))
+                        conn.execute(
+                            t.migrations.insert().values(
+                                version=version, name=name, applied_at=_sql.format_ts(datetime.now(UTC))
+                            )
+                        )
                     if self.dialect_name in ("mysql", "mariadb"):
                         conn.execute(sa.text("SELECT RELEASE_LOCK('mastra_memory_setup')"))
             except sa.exc.SQLAlchemyError as exc:
@@ -239,8 +245,9 @@ class SQLAlchemyStore(MemoryStorage):
         values = t.thread_values(thread)
 
         def work(conn: Any) -> None:
-            exists = conn.execute(t.threads.select().with_only_columns(t.threads.c.id)
-                                  .where(t.threads.c.id == thread.id)).first()
+            exists = conn.execute(
+                t.threads.select().with_only_columns(t.threads.c.id).where(t.threads.c.id == thread.id)
+            ).first()
             if exists:
                 conn.execute(t.threads.update().where(t.threads.c.id == thread.id).values(values))
             else:
@@ -261,8 +268,11 @@ class SQLAlchemyStore(MemoryStorage):
             thread = _sql.row_to_thread(row)
             merged = {**thread.metadata, **(metadata or {})}
             new_title = thread.title if title is None else title
-            conn.execute(t.threads.update().where(t.threads.c.id == thread_id).values(
-                title=new_title, metadata=merged, **t.ts_values("updatedAt", now)))
+            conn.execute(
+                t.threads.update()
+                .where(t.threads.c.id == thread_id)
+                .values(title=new_title, metadata=merged, **t.ts_values("updatedAt", now))
+            )
             return thread.model_copy(update={"title": new_title, "metadata": merged, "updated_at": now})
 
         return self._write(work)
@@ -295,11 +305,19 @@ class SQLAlchemyStore(MemoryStorage):
             cond += [t.meta_match(k, v) for k, v in query.metadata.items()]
         col = t.threads.c.createdAt if query.order_by == "created_at" else t.threads.c.updatedAt
         desc = query.direction == "DESC"
-        stmt = t.thread_select().where(*cond).order_by(
-            col.desc() if desc else col.asc(), t.order_id(t.threads).desc() if desc else t.order_id(t.threads).asc())
+        stmt = (
+            t.thread_select()
+            .where(*cond)
+            .order_by(
+                col.desc() if desc else col.asc(), t.order_id(t.threads).desc() if desc else t.order_id(t.threads).asc()
+            )
+        )
         if python_filter:
-            rows = [r for r in self._read(lambda c: c.execute(stmt).all())
-                    if _meta_matches(_sql.load_json(r[3]), query.metadata)]
+            rows = [
+                r
+                for r in self._read(lambda c: c.execute(stmt).all())
+                if _meta_matches(_sql.load_json(r[3]), query.metadata)
+            ]
             chosen = rows if query.per_page is False else rows[query.offset : query.offset + query.per_page]
             return [_sql.row_to_thread(r) for r in chosen], len(rows)
         page = stmt if query.per_page is False else stmt.limit(query.per_page).offset(query.offset)
@@ -323,15 +341,23 @@ class SQLAlchemyStore(MemoryStorage):
         def work(conn: Any) -> list[Message]:
             owners: dict[str, str] = {}
             for chunk in _chunks(thread_ids):
-                stmt = (t.threads.select().with_only_columns(t.threads.c.id, t.threads.c.resourceId)
-                        .where(t.threads.c.id.in_(chunk)).order_by(t.threads.c.id).with_for_update())
+                stmt = (
+                    t.threads.select()
+                    .with_only_columns(t.threads.c.id, t.threads.c.resourceId)
+                    .where(t.threads.c.id.in_(chunk))
+                    .order_by(t.threads.c.id)
+                    .with_for_update()
+                )
                 owners.update({r[0]: r[1] for r in conn.execute(stmt)})
             stored = resolve_owners(messages, owners)
             wanted = {m.id: m.thread_id for m in stored}
             existing: set[str] = set()
             for chunk in _chunks(list(wanted)):
-                stmt = (t.messages.select().with_only_columns(t.messages.c.id, t.messages.c.thread_id)
-                        .where(t.messages.c.id.in_(chunk)))
+                stmt = (
+                    t.messages.select()
+                    .with_only_columns(t.messages.c.id, t.messages.c.thread_id)
+                    .where(t.messages.c.id.in_(chunk))
+                )
                 for mid, tid in conn.execute(stmt):
                     if tid != wanted[mid]:
                         raise ValidationError(f"message id {mid!r} already exists in another thread")
@@ -346,8 +372,7 @@ class SQLAlchemyStore(MemoryStorage):
                     values.pop("id")
                     conn.execute(t.messages.update().where(t.messages.c.id == m.id).values(values))
             for chunk in _chunks(thread_ids):
-                conn.execute(t.threads.update().where(t.threads.c.id.in_(chunk))
-                             .values(t.ts_values("updatedAt", now)))
+                conn.execute(t.threads.update().where(t.threads.c.id.in_(chunk)).values(t.ts_values("updatedAt", now)))
             return stored
 
         return self._write(work)
@@ -369,15 +394,25 @@ class SQLAlchemyStore(MemoryStorage):
             at = hit[4]
             oid = t.order_id(m)
             if spec.with_previous_messages:
-                rows += conn.execute(t.message_select().where(
-                    m.c.thread_id == tid,
-                    sa.or_(m.c.createdAt < at, sa.and_(m.c.createdAt == at, oid < mid)),
-                ).order_by(m.c.createdAt.desc(), oid.desc()).limit(spec.with_previous_messages)).all()
+                rows += conn.execute(
+                    t.message_select()
+                    .where(
+                        m.c.thread_id == tid,
+                        sa.or_(m.c.createdAt < at, sa.and_(m.c.createdAt == at, oid < mid)),
+                    )
+                    .order_by(m.c.createdAt.desc(), oid.desc())
+                    .limit(spec.with_previous_messages)
+                ).all()
             if spec.with_next_messages:
-                rows += conn.execute(t.message_select().where(
-                    m.c.thread_id == tid,
-                    sa.or_(m.c.createdAt > at, sa.and_(m.c.createdAt == at, oid > mid)),
-                ).order_by(m.c.createdAt.asc(), oid.asc()).limit(spec.with_next_messages)).all()
+                rows += conn.execute(
+                    t.message_select()
+                    .where(
+                        m.c.thread_id == tid,
+                        sa.or_(m.c.createdAt > at, sa.and_(m.c.createdAt == at, oid > mid)),
+                    )
+                    .order_by(m.c.createdAt.asc(), oid.asc())
+                    .limit(spec.with_next_messages)
+                ).all()
         return rows
 
     def _page_statements(self, query: MessageQuery) -> tuple[Any, Any]:
@@ -385,24 +420,33 @@ class SQLAlchemyStore(MemoryStorage):
         are bound at execution (``tid``/``tids``, ``start``, ``end``, ``lim``, ``off``)."""
         import sqlalchemy as sa
 
-        key = (len(query.thread_ids) == 1, query.direction, query.start is not None, query.end is not None,
-               query.per_page is False)
+        key = (
+            len(query.thread_ids) == 1,
+            query.direction,
+            query.start is not None,
+            query.end is not None,
+            query.per_page is False,
+        )
         cached = self._statements.get(key)
         if cached is not None:
             return cached
         t = self._t
         m = t.messages
         one = len(query.thread_ids) == 1
-        cond = [m.c.thread_id == sa.bindparam("tid") if one
-                else m.c.thread_id.in_(sa.bindparam("tids", expanding=True))]
+        cond = [
+            m.c.thread_id == sa.bindparam("tid") if one else m.c.thread_id.in_(sa.bindparam("tids", expanding=True))
+        ]
         if query.start is not None:
             cond.append(m.c.createdAt >= sa.bindparam("start", type_=m.c.createdAt.type))
         if query.end is not None:
             cond.append(m.c.createdAt <= sa.bindparam("end", type_=m.c.createdAt.type))
         desc = query.direction == "DESC"
         oid = t.order_id(m)
-        page = t.message_select().where(*cond).order_by(
-            m.c.createdAt.desc() if desc else m.c.createdAt.asc(), oid.desc() if desc else oid.asc())
+        page = (
+            t.message_select()
+            .where(*cond)
+            .order_by(m.c.createdAt.desc() if desc else m.c.createdAt.asc(), oid.desc() if desc else oid.asc())
+        )
         if query.per_page is not False:
             page = page.limit(sa.bindparam("lim", type_=sa.Integer())).offset(sa.bindparam("off", type_=sa.Integer()))
         count = sa.select(sa.func.count()).select_from(m).where(*cond)
@@ -449,8 +493,11 @@ class SQLAlchemyStore(MemoryStorage):
         m = t.messages
         oid = t.order_id(m)
         desc = direction == "DESC"
-        stmt = t.message_select().where(m.c.resourceId == resource_id).order_by(
-            m.c.createdAt.desc() if desc else m.c.createdAt.asc(), oid.desc() if desc else oid.asc())
+        stmt = (
+            t.message_select()
+            .where(m.c.resourceId == resource_id)
+            .order_by(m.c.createdAt.desc() if desc else m.c.createdAt.asc(), oid.desc() if desc else oid.asc())
+        )
         if per_page is not False:
             stmt = stmt.limit(per_page).offset(page * per_page)
 
@@ -492,8 +539,11 @@ class SQLAlchemyStore(MemoryStorage):
     def _put_resource(self, conn: Any, resource: Resource, exists: bool) -> None:
         t = self._t
         values = {
-            "id": resource.id, "workingMemory": resource.working_memory, "metadata": resource.metadata,
-            **t.ts_values("createdAt", resource.created_at), **t.ts_values("updatedAt", resource.updated_at),
+            "id": resource.id,
+            "workingMemory": resource.working_memory,
+            "metadata": resource.metadata,
+            **t.ts_values("createdAt", resource.created_at),
+            **t.ts_values("updatedAt", resource.updated_at),
         }
         if exists:
             conn.execute(t.resources.update().where(t.resources.c.id == resource.id).values(values))
@@ -518,11 +568,13 @@ class SQLAlchemyStore(MemoryStorage):
         def work(conn: Any) -> Resource:
             row = conn.execute(t.resource_select().where(t.resources.c.id == resource_id).with_for_update()).first()
             current = _sql.row_to_resource(row) if row else Resource(id=resource_id, created_at=now, updated_at=now)
-            updated = current.model_copy(update={
-                "working_memory": current.working_memory if working_memory is None else working_memory,
-                "metadata": {**current.metadata, **(metadata or {})},
-                "updated_at": now,
-            })
+            updated = current.model_copy(
+                update={
+                    "working_memory": current.working_memory if working_memory is None else working_memory,
+                    "metadata": {**current.metadata, **(metadata or {})},
+                    "updated_at": now,
+                }
+            )
             self._put_resource(conn, updated, row is not None)
             return updated
 
@@ -559,8 +611,11 @@ class SQLAlchemyStore(MemoryStorage):
         om = t.om
         found: dict[str, datetime] = {}
         for chunk in _chunks(keys):
-            stmt = sa.select(om.c.lookupKey, sa.func.max(om.c.lastObservedAt)).where(
-                om.c.lookupKey.in_(chunk)).group_by(om.c.lookupKey)
+            stmt = (
+                sa.select(om.c.lookupKey, sa.func.max(om.c.lastObservedAt))
+                .where(om.c.lookupKey.in_(chunk))
+                .group_by(om.c.lookupKey)
+            )
             for key, ts in conn.execute(stmt):
                 if ts is not None:
                     found[key] = _sql.parse_ts(ts)
@@ -585,8 +640,12 @@ class SQLAlchemyStore(MemoryStorage):
         return sa.select(m.id, m.thread_id, m.createdAt, size).where(*cond), sa.and_(*cond)
 
     def _refs(
-        self, conn: Any, thread_ids: tuple[str, ...] | None, resource_id: str | None,
-        after: datetime | None, limit: int | None,
+        self,
+        conn: Any,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
+        limit: int | None,
     ) -> list[MessageRef]:
         stmt, _ = self._refs_stmt(thread_ids, resource_id, after)
         stmt = stmt.order_by(self._t.messages.c.createdAt, self._t.order_id(self._t.messages))
@@ -596,7 +655,10 @@ class SQLAlchemyStore(MemoryStorage):
         return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(stmt)]
 
     def _list_message_refs(
-        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None,
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
         limit: int | None,
     ) -> list[MessageRef]:
         return self._read(lambda conn: self._refs(conn, thread_ids, resource_id, after, limit))
@@ -632,9 +694,7 @@ class SQLAlchemyStore(MemoryStorage):
         row = self._read(lambda conn: self._om_head_row(conn, lookup_key))
         return _sql.om_row_to_record(row) if row else None
 
-    def _om_history(
-        self, lookup_key: str, limit: int | Literal[False], offset: int
-    ) -> list[ObservationalMemoryRecord]:
+    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
         om = self._t.om
         stmt = self._om_select().where(om.c.lookupKey == lookup_key).order_by(om.c.generationCount.desc())
         if limit is not False:
@@ -700,16 +760,20 @@ class SQLAlchemyStore(MemoryStorage):
                 new = fn(current)
                 if new is None or new == current:
                     return current
-                conn.execute(t.threads.update().where(t.threads.c.id == key).values(
-                    metadata={**thread.metadata, "workingMemory": new}, **t.ts_values("updatedAt", now)))
+                conn.execute(
+                    t.threads.update()
+                    .where(t.threads.c.id == key)
+                    .values(metadata={**thread.metadata, "workingMemory": new}, **t.ts_values("updatedAt", now))
+                )
                 return new
             row = conn.execute(t.resource_select().where(t.resources.c.id == key).with_for_update()).first()
             resource = _sql.row_to_resource(row) if row else Resource(id=key, created_at=now, updated_at=now)
             new = fn(resource.working_memory)
             if new is None or new == resource.working_memory:
                 return resource.working_memory
-            self._put_resource(conn, resource.model_copy(update={"working_memory": new, "updated_at": now}),
-                               row is not None)
+            self._put_resource(
+                conn, resource.model_copy(update={"working_memory": new, "updated_at": now}), row is not None
+            )
             return new
 
         for attempt in range(3):
@@ -766,11 +830,13 @@ class SQLAlchemyStore(MemoryStorage):
 
     @staticmethod
     def _kv_row(row: Any) -> KVRow:
-        return KVRow(row[0], None if row[1] is None else _sql.parse_ts(row[1]), _sql.parse_ts(row[2]),
-                     _sql.parse_ts(row[3]))
+        return KVRow(
+            row[0], None if row[1] is None else _sql.parse_ts(row[1]), _sql.parse_ts(row[2]), _sql.parse_ts(row[3])
+        )
 
-    def _kv_put(self, conn: Any, namespace: str, key: str, row: Any, value_json: str,
-                expires_at: datetime | None, now: datetime) -> bool:
+    def _kv_put(
+        self, conn: Any, namespace: str, key: str, row: Any, value_json: str, expires_at: datetime | None, now: datetime
+    ) -> bool:
         """Update the locked ``row`` or insert a new one; False if a concurrent insert won."""
         import sqlalchemy as sa
 
@@ -823,16 +889,16 @@ class SQLAlchemyStore(MemoryStorage):
             return None
         if self._kv_expired(row, now):
             kv = self._t.kv
-            self._write(lambda c: c.execute(
-                kv.delete().where(self._kv_where(namespace, key), kv.c.expiresAt <= now)))
+            self._write(lambda c: c.execute(kv.delete().where(self._kv_where(namespace, key), kv.c.expiresAt <= now)))
             return None
         return self._kv_row(row)
 
     def _kv_exists(self, namespace: str, key: str, now: datetime) -> bool:
         import sqlalchemy as sa
 
-        query = sa.select(sa.literal(1)).select_from(self._t.kv).where(
-            self._kv_where(namespace, key), self._kv_live(now))
+        query = (
+            sa.select(sa.literal(1)).select_from(self._t.kv).where(self._kv_where(namespace, key), self._kv_live(now))
+        )
         return self._read(lambda c: c.execute(query).first()) is not None
 
     def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
@@ -847,9 +913,7 @@ class SQLAlchemyStore(MemoryStorage):
 
         return self._write(work)
 
-    def _kv_list_keys(
-        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
-    ) -> list[str]:
+    def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
         import sqlalchemy as sa
 
         c = self._t.kv.c
@@ -879,7 +943,8 @@ class SQLAlchemyStore(MemoryStorage):
         else:  # MySQL/MariaDB LENGTH() counts bytes
             size = sa.func.length(c.value)
         query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(size), 0)).where(
-            c.namespace == namespace, self._kv_live(now))
+            c.namespace == namespace, self._kv_live(now)
+        )
         keys, total = self._read(lambda conn: conn.execute(query).one())
         return KVStats(int(keys), int(total))
 
@@ -892,8 +957,13 @@ class SQLAlchemyStore(MemoryStorage):
             pairs = conn.execute(sa.select(kv.c.namespace, kv.c.key).where(kv.c.expiresAt <= now).limit(limit)).all()
             if not pairs:
                 return 0
-            return int(conn.execute(kv.delete().where(
-                sa.tuple_(kv.c.namespace, kv.c.key).in_([tuple(p) for p in pairs]), kv.c.expiresAt <= now)).rowcount)
+            return int(
+                conn.execute(
+                    kv.delete().where(
+                        sa.tuple_(kv.c.namespace, kv.c.key).in_([tuple(p) for p in pairs]), kv.c.expiresAt <= now
+                    )
+                ).rowcount
+            )
 
         return self._write(work)
 
@@ -915,6 +985,7 @@ def _sqlite_pragmas(engine: Any) -> None:
             cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
+
 
 class _Tables:
     """The three tables (and the migrations table) for one dialect and schema."""
@@ -943,7 +1014,8 @@ class _Tables:
             return [sa.Column(f"{n}Z", sa.DateTime(timezone=True), server_default=sa.func.now()) for n in names]
 
         self.threads = sa.Table(
-            THREADS, md,
+            THREADS,
+            md,
             sa.Column("id", ident, primary_key=True),
             sa.Column("resourceId", ident, nullable=False),
             sa.Column("title", sa.Text(), nullable=False),
@@ -953,7 +1025,8 @@ class _Tables:
             *z("createdAt", "updatedAt"),
         )
         self.messages = sa.Table(
-            MESSAGES, md,
+            MESSAGES,
+            md,
             sa.Column("id", ident, primary_key=True),
             sa.Column("thread_id", ident, nullable=False),
             sa.Column("content", text, nullable=False),
@@ -964,7 +1037,8 @@ class _Tables:
             *z("createdAt"),
         )
         self.resources = sa.Table(
-            RESOURCES, md,
+            RESOURCES,
+            md,
             sa.Column("id", ident, primary_key=True),
             sa.Column("workingMemory", text),
             sa.Column("metadata", js),
@@ -975,21 +1049,29 @@ class _Tables:
         key: Any = sa.String(300, collation="utf8mb4_bin") if self.is_mysql else sa.Text()
         om_types = {"text": text, "json": text, "ts": sa.Text(), "int": sa.Integer(), "bool": sa.Integer()}
         self.om = sa.Table(
-            OBSERVATIONAL_MEMORY, md,
+            OBSERVATIONAL_MEMORY,
+            md,
             *(
-                sa.Column(name, ident, primary_key=True) if name == "id"
-                else sa.Column(name, key, nullable=False) if name == "lookupKey"
-                else sa.Column(name, ident) if name in ("resourceId", "threadId")
+                sa.Column(name, ident, primary_key=True)
+                if name == "id"
+                else sa.Column(name, key, nullable=False)
+                if name == "lookupKey"
+                else sa.Column(name, ident)
+                if name in ("resourceId", "threadId")
                 else sa.Column(name, om_types[kind], nullable="NOT NULL" not in sqltype)
                 for name, sqltype, kind in _sql.OM_COLUMNS
             ),
         )
         # key-value memory: keys compare in code-point order on every dialect (binary / "C")
-        kv_key: Any = sa.Text().with_variant(postgresql.TEXT(collation="C"), "postgresql").with_variant(
-            sa.String(512, collation="utf8mb4_bin"), "mysql", "mariadb")
+        kv_key: Any = (
+            sa.Text()
+            .with_variant(postgresql.TEXT(collation="C"), "postgresql")
+            .with_variant(sa.String(512, collation="utf8mb4_bin"), "mysql", "mariadb")
+        )
         kv_ts: Any = sa.DateTime(timezone=True) if self.is_pg else ts
         self.kv = sa.Table(
-            KV, md,
+            KV,
+            md,
             sa.Column("namespace", ident, primary_key=True),
             sa.Column("key", kv_key, primary_key=True),
             sa.Column("value", text, nullable=False),
@@ -998,7 +1080,8 @@ class _Tables:
             sa.Column("updatedAt", kv_ts, nullable=False),
         )
         self.migrations = sa.Table(
-            MIGRATIONS_TABLE, md,
+            MIGRATIONS_TABLE,
+            md,
             sa.Column("version", sa.Integer(), primary_key=True, autoincrement=False),
             sa.Column("name", sa.Text(), nullable=False),
             sa.Column("applied_at", sa.Text(), nullable=False),
@@ -1027,18 +1110,23 @@ class _Tables:
         def observational_memory(conn: Any) -> None:
             self.om.create(conn, checkfirst=True)
             sa.Index("mm_om_lookup_key", self.om.c.lookupKey).create(conn, checkfirst=True)
-            sa.Index("mm_om_lookup_generation", self.om.c.lookupKey, self.om.c.generationCount,
-                     unique=True).create(conn, checkfirst=True)
+            sa.Index("mm_om_lookup_generation", self.om.c.lookupKey, self.om.c.generationCount, unique=True).create(
+                conn, checkfirst=True
+            )
 
         def kv(conn: Any) -> None:
             self.kv.create(conn, checkfirst=True)
             expires = self.kv.c.expiresAt
-            sa.Index("mm_kv_expires", expires, sqlite_where=expires.isnot(None),
-                     postgresql_where=expires.isnot(None)).create(conn, checkfirst=True)
+            sa.Index(
+                "mm_kv_expires", expires, sqlite_where=expires.isnot(None), postgresql_where=expires.isnot(None)
+            ).create(conn, checkfirst=True)
 
-        return [(1, "core tables", tables), (2, "indexes for the hot paths", indexes),
-                (3, "observational memory (one row per generation)", observational_memory),
-                (4, "key-value memory", kv)]
+        return [
+            (1, "core tables", tables),
+            (2, "indexes for the hot paths", indexes),
+            (3, "observational memory (one row per generation)", observational_memory),
+            (4, "key-value memory", kv),
+        ]
 
     # -- expressions ------------------------------------------------------------------------------
 
@@ -1069,13 +1157,15 @@ class _Tables:
         col = self.threads.c.metadata
         encoded = dumps(value)
         if self.is_pg:
-            return col.op("->")(sa.literal(key, sa.Text())) == sa.cast(sa.literal(encoded, sa.Text()),
-                                                                       postgresql.JSONB())
+            return col.op("->")(sa.literal(key, sa.Text())) == sa.cast(
+                sa.literal(encoded, sa.Text()), postgresql.JSONB()
+            )
         if self.is_mysql:
             path = sa.literal(f'$."{key}"', sa.Text())
             return sa.func.JSON_EQUALS(sa.func.JSON_EXTRACT(col, path), sa.literal(encoded, sa.Text())) == 1
-        return sa.literal_column(f"{col.name}").op("->")(sa.literal(f"$.{key}", sa.Text())) == \
-            sa.func.json(sa.literal(encoded, sa.Text()))
+        return sa.literal_column(f"{col.name}").op("->")(sa.literal(f"$.{key}", sa.Text())) == sa.func.json(
+            sa.literal(encoded, sa.Text())
+        )
 
     def ts_values(self, column: str, value: datetime) -> dict[str, Any]:
         out: dict[str, Any] = {column: value}
@@ -1085,15 +1175,23 @@ class _Tables:
 
     def thread_values(self, thread: Thread) -> dict[str, Any]:
         return {
-            "id": thread.id, "resourceId": thread.resource_id, "title": thread.title,
+            "id": thread.id,
+            "resourceId": thread.resource_id,
+            "title": thread.title,
             "metadata": thread.metadata,
-            **self.ts_values("createdAt", thread.created_at), **self.ts_values("updatedAt", thread.updated_at),
+            **self.ts_values("createdAt", thread.created_at),
+            **self.ts_values("updatedAt", thread.updated_at),
         }
 
     def message_values(self, m: Message) -> dict[str, Any]:
         return {
-            "id": m.id, "thread_id": m.thread_id, "content": m.content_json(), "role": m.role,
-            "type": m.type or "v2", "resourceId": m.resource_id, **self.ts_values("createdAt", m.created_at),
+            "id": m.id,
+            "thread_id": m.thread_id,
+            "content": m.content_json(),
+            "role": m.role,
+            "type": m.type or "v2",
+            "resourceId": m.resource_id,
+            **self.ts_values("createdAt", m.created_at),
         }
 
     def thread_select(self) -> Any:

@@ -52,8 +52,14 @@ class _Stub:
                     for i, t in enumerate(inputs)
                 ]
                 data.reverse()  # the client must order by index
-                payload = json.dumps({"object": "list", "data": data, "model": body["model"],
-                                      "usage": {"prompt_tokens": 1, "total_tokens": 1}}).encode()
+                payload = json.dumps(
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": body["model"],
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -78,8 +84,9 @@ def stub() -> Iterator[_Stub]:
 
 
 def test_litellm_embedder_against_loopback_server(stub: _Stub) -> None:
-    emb = LiteLLMEmbedder("openai/text-embedding-3-small", api_base=stub.url, api_key="sk-test", batch_size=2,
-                          max_retries=0)
+    emb = LiteLLMEmbedder(
+        "openai/text-embedding-3-small", api_base=stub.url, api_key="sk-test", batch_size=2, max_retries=0
+    )
     texts = ["alpha beta", "gamma", "delta epsilon", "zeta", "eta"]
     vectors = emb.embed_many(texts)
     assert len(stub.requests) == 3  # batches of 2, 2, 1
@@ -113,8 +120,9 @@ def test_cache_never_embeds_a_text_twice(stub: _Stub, tmp_path: Path) -> None:
     assert (emb.hits, emb.misses) == (3, 3)
     cache.close()
     # A new process-like cache over the same file needs no request at all.
-    reopened = resolve_embedder("openai/x", cache=EmbeddingCache(path=tmp_path / "emb.sqlite"),
-                                api_base=stub.url, api_key="k", dimension=8)
+    reopened = resolve_embedder(
+        "openai/x", cache=EmbeddingCache(path=tmp_path / "emb.sqlite"), api_base=stub.url, api_key="k", dimension=8
+    )
     assert np.allclose(reopened.embed_many(["one", "three"]), [first[0], again[2]])
     assert len(stub.requests) == 2
 

@@ -68,8 +68,12 @@ def _memory(backend: Backend, embedder: Any = None, **sr: Any) -> Memory:
 def _conversation(memory: Memory, thread_id: str, resource_id: str, texts: list[str], start: datetime) -> list[Message]:
     memory.create_thread(resource_id, thread_id=thread_id, title=thread_id, metadata={"topic": thread_id})
     msgs = [
-        Message(role="user" if i % 2 == 0 else "assistant", thread_id=thread_id, content=t,
-                created_at=start + timedelta(minutes=i))
+        Message(
+            role="user" if i % 2 == 0 else "assistant",
+            thread_id=thread_id,
+            content=t,
+            created_at=start + timedelta(minutes=i),
+        )
         for i, t in enumerate(texts)
     ]
     return memory.save_messages(msgs)
@@ -113,11 +117,16 @@ def test_thread_scope_top_k_and_threshold(backend: Backend) -> None:
     memory = _memory(backend, scope="thread", top_k=1, message_range=0)
     _conversation(memory, "pets", "ana", PETS, T0)
     work = _conversation(memory, "work", "ana", WORK, T0 + timedelta(days=1))
-    result = memory.recall("work", resource_id="ana", vector_search_string="dog Biscuit beach quarter numbers",
-                           per_page=0)
+    result = memory.recall(
+        "work", resource_id="ana", vector_search_string="dog Biscuit beach quarter numbers", per_page=0
+    )
     assert [m.id for m in result.messages] == [work[2].id]  # only this thread, top_k = 1
-    strict = memory.recall("work", vector_search_string="dog Biscuit beach", per_page=0,
-                           memory_options={"semantic_recall": {"scope": "thread", "threshold": 0.9}})
+    strict = memory.recall(
+        "work",
+        vector_search_string="dog Biscuit beach",
+        per_page=0,
+        memory_options={"semantic_recall": {"scope": "thread", "threshold": 0.9}},
+    )
     assert strict.messages == [] and strict.semantic_hits == []
 
 
@@ -143,9 +152,11 @@ def test_system_messages_skipped_and_never_embedded_twice(backend: Backend) -> N
     cached = resolve_embedder(embedder, cache=EmbeddingCache())
     memory = _memory(backend, embedder=cached, context_messages=0)
     memory.create_thread("ana", thread_id="t")
-    msgs = [Message(role="system", thread_id="t", content="you are a bot"),
-            Message(role="user", thread_id="t", content="first words", created_at=T0),
-            Message(role="assistant", thread_id="t", content="second words", created_at=T0 + timedelta(seconds=1))]
+    msgs = [
+        Message(role="system", thread_id="t", content="you are a bot"),
+        Message(role="user", thread_id="t", content="first words", created_at=T0),
+        Message(role="assistant", thread_id="t", content="second words", created_at=T0 + timedelta(seconds=1)),
+    ]
     stored = memory.save_messages(msgs)
     assert len(stored) == 2 and embedder.texts_embedded == 2
     memory.save_messages(stored)  # the same messages again: upsert, no new embedding
@@ -165,8 +176,17 @@ def test_long_messages_are_chunked(backend: Backend) -> None:
     result = memory.recall("t", vector_search_string="volcano eruption lava", per_page=0)
     assert [m.id for m in result.messages] == [long.id] and len(result.semantic_hits) == 1
     # editing the message down to one chunk removes the stale chunks
-    memory.save_messages([long.model_copy(update={"content": long.content.model_copy(
-        update={"parts": [p.model_copy(update={"text": "short now"}) for p in long.content.parts]})})])
+    memory.save_messages(
+        [
+            long.model_copy(
+                update={
+                    "content": long.content.model_copy(
+                        update={"parts": [p.model_copy(update={"text": "short now"}) for p in long.content.parts]}
+                    )
+                }
+            )
+        ]
+    )
     assert memory.vector.describe_index(name).count == 1
 
 
@@ -177,9 +197,12 @@ def test_hybrid_finds_stemmed_keyword_matches(backend: Backend) -> None:
     _conversation(dense, "t", "ana", texts, T0)
     query = "when did we go hiking on volcanoes"
     dense_hit = dense.recall("t", vector_search_string=query, per_page=0).semantic_hits
-    hybrid_hit = dense.recall("t", vector_search_string=query, per_page=0,
-                              memory_options={"semantic_recall": {"top_k": 1, "message_range": 0, "hybrid": True,
-                                                                  "context_messages": 0}}).semantic_hits
+    hybrid_hit = dense.recall(
+        "t",
+        vector_search_string=query,
+        per_page=0,
+        memory_options={"semantic_recall": {"top_k": 1, "message_range": 0, "hybrid": True, "context_messages": 0}},
+    ).semantic_hits
     target = dense.list_messages("t", per_page=1).messages[-1].id
     assert hybrid_hit[0].message_id == target, (hybrid_hit, dense_hit, target)
     assert 0.0 <= hybrid_hit[0].score <= 1.0
@@ -203,25 +226,37 @@ def test_hybrid_keyword_index_sees_other_writers(tmp_path: Any) -> None:
 
 def test_context_messages_make_short_replies_findable(tmp_path: Any) -> None:
     store, vec = InMemoryStore(), InMemoryVector()
-    memory = Memory(storage=store, vector=vec, embedder=HashingEmbedder(128),
-                    options={"semantic_recall": {"top_k": 1, "message_range": 0, "context_messages": 1}})
+    memory = Memory(
+        storage=store,
+        vector=vec,
+        embedder=HashingEmbedder(128),
+        options={"semantic_recall": {"top_k": 1, "message_range": 0, "context_messages": 1}},
+    )
     msgs = _conversation(memory, "t", "ana", ["where did you travel in spring", "Lisbon", "ok", "something else"], T0)
     hit = memory.recall("t", vector_search_string="travel spring", per_page=0).semantic_hits
     assert hit[0].message_id in {msgs[0].id, msgs[1].id}
-    plain = Memory(storage=InMemoryStore(), vector=InMemoryVector(), embedder=HashingEmbedder(128),
-                   options={"semantic_recall": {"top_k": 3, "message_range": 0, "context_messages": 0}})
+    plain = Memory(
+        storage=InMemoryStore(),
+        vector=InMemoryVector(),
+        embedder=HashingEmbedder(128),
+        options={"semantic_recall": {"top_k": 3, "message_range": 0, "context_messages": 0}},
+    )
     others = _conversation(plain, "t", "ana", ["where did you travel in spring", "Lisbon", "ok", "something else"], T0)
-    assert others[1].id not in {h.message_id for h in plain.recall("t", vector_search_string="travel spring",
-                                                                     per_page=0).semantic_hits[:1]}
+    assert others[1].id not in {
+        h.message_id for h in plain.recall("t", vector_search_string="travel spring", per_page=0).semantic_hits[:1]
+    }
 
 
 def test_filter_on_thread_metadata(backend: Backend) -> None:
     memory = _memory(backend, message_range=0, top_k=5)
     _conversation(memory, "pets", "ana", PETS, T0)
     _conversation(memory, "work", "ana", WORK, T0 + timedelta(days=1))
-    result = memory.recall("pets", vector_search_string="dog budget quarter", per_page=0,
-                           memory_options={"semantic_recall": {"top_k": 5, "message_range": 0,
-                                                               "filter": {"topic": "work"}}})
+    result = memory.recall(
+        "pets",
+        vector_search_string="dog budget quarter",
+        per_page=0,
+        memory_options={"semantic_recall": {"top_k": 5, "message_range": 0, "filter": {"topic": "work"}}},
+    )
     assert result.semantic_hits and {m.thread_id for m in result.messages} == {"work"}
 
 
@@ -255,8 +290,9 @@ def test_prepare_turn_merges_history_and_other_threads(backend: Backend) -> None
 
 
 def test_resource_scope_needs_a_resource() -> None:
-    memory = Memory(storage=InMemoryStore(), vector=InMemoryVector(), embedder=HashingEmbedder(),
-                    options={"semantic_recall": True})
+    memory = Memory(
+        storage=InMemoryStore(), vector=InMemoryVector(), embedder=HashingEmbedder(), options={"semantic_recall": True}
+    )
     with pytest.raises(ValidationError):
         memory.recall("no-such-thread", vector_search_string="anything")
     with pytest.raises(Exception, match="vector"):

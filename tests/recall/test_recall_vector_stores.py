@@ -80,8 +80,9 @@ def test_libsql_ann_index_is_optional_and_used_without_filter(db_url: str) -> No
     rng = np.random.default_rng(3)
     mat = rng.normal(size=(60, 8)).astype(np.float32)
     store.create_index("ann_idx", 8, index_config={"ann": True})
-    store.upsert("ann_idx", mat.tolist(), [{"thread_id": f"t{i % 3}"} for i in range(60)],
-                 ids=[f"v{i}" for i in range(60)])
+    store.upsert(
+        "ann_idx", mat.tolist(), [{"thread_id": f"t{i % 3}"} for i in range(60)], ids=[f"v{i}" for i in range(60)]
+    )
     with store._db._read() as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()}
     assert "ann_idx_vector_idx" in names

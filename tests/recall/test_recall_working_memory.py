@@ -138,14 +138,15 @@ def test_resource_mismatch_and_disabled(store: Any) -> None:
 def test_schema_mode_deep_merges(store: Any) -> None:
     memory = _mem(store, schema=Profile)
     fmt, template = memory.get_working_memory_template()
-    assert fmt == "json" and json.loads(template) == {"name": None, "city": None, "prefs": {}, "pets": [],
-                                                      "age": None}
+    assert fmt == "json" and json.loads(template) == {"name": None, "city": None, "prefs": {}, "pets": [], "age": None}
     tool = memory.working_memory_tool("t1", "ana")
     assert tool.parameters["properties"]["memory"]["properties"]["pets"]
     assert tool.invoke({"memory": {"name": "Ana", "prefs": {"tea": "green", "music": "jazz"}, "pets": ["cat"]}}) == {
-        "success": True}
+        "success": True
+    }
     assert tool.invoke({"memory": {"prefs": {"tea": None, "food": "ramen"}, "pets": ["dog"], "city": "Porto"}})[
-        "success"]
+        "success"
+    ]
     stored = json.loads(memory.get_working_memory("t2", "ana") or "{}")
     assert stored == {"name": "Ana", "prefs": {"music": "jazz", "food": "ramen"}, "pets": ["dog"], "city": "Porto"}
     # invalid data is reported to the model and nothing is written
@@ -181,11 +182,21 @@ def test_json_schema_dict(store: Any) -> None:
 def test_deep_merge_rules() -> None:
     base = {"a": {"b": 1, "c": {"d": 2}}, "l": [1, 2], "s": "x", "keep": True}
     patch = {"a": {"c": {"e": 3}, "b": None}, "l": [3], "s": {"now": "object"}, "new": [1]}
-    assert deep_merge(base, patch) == {"a": {"c": {"d": 2, "e": 3}}, "l": [3], "s": {"now": "object"},
-                                      "keep": True, "new": [1]}
+    assert deep_merge(base, patch) == {
+        "a": {"c": {"d": 2, "e": 3}},
+        "l": [3],
+        "s": {"now": "object"},
+        "keep": True,
+        "new": [1],
+    }
     assert base["a"] == {"b": 1, "c": {"d": 2}}  # inputs untouched
-    assert empty_from_schema(Profile.model_json_schema()) == {"name": None, "city": None, "prefs": {},
-                                                              "pets": [], "age": None}
+    assert empty_from_schema(Profile.model_json_schema()) == {
+        "name": None,
+        "city": None,
+        "prefs": {},
+        "pets": [],
+        "age": None,
+    }
 
 
 # -- what the model sees --------------------------------------------------------------------------
@@ -233,12 +244,16 @@ def test_prepare_turn_adds_block_and_bound_tool(store: Any) -> None:
 
 def test_saved_messages_lose_working_memory_traces(store: Any) -> None:
     memory = _mem(store)
-    call = ToolInvocationPart(tool_call_id="c1", tool_name=TOOL_NAME, args={"memory": "x"}, result={"success": True},
-                              state="result")
+    call = ToolInvocationPart(
+        tool_call_id="c1", tool_name=TOOL_NAME, args={"memory": "x"}, result={"success": True}, state="result"
+    )
     msgs = [
         Message(role="assistant", thread_id="t1", content=MessageContent(parts=[call])),
-        Message(role="assistant", thread_id="t1", content=MessageContent(parts=[
-            TextPart(text="Hello <working_memory># secret</working_memory>Ana"), call])),
+        Message(
+            role="assistant",
+            thread_id="t1",
+            content=MessageContent(parts=[TextPart(text="Hello <working_memory># secret</working_memory>Ana"), call]),
+        ),
     ]
     stored = memory.save_messages(msgs)
     assert [m.text for m in stored] == ["Hello Ana"]
@@ -317,9 +332,12 @@ def _open(kind: str, url: str, name: str) -> Any:
 def test_concurrent_processes_lose_no_field(kind: str, scope: str, db_url: str, unique: str) -> None:
     import os
 
-    url = {"libsql": db_url, "pg": os.environ.get("MASTRA_TEST_PG_URL"),
-           "mongodb": os.environ.get("MASTRA_TEST_MONGODB_URL"),
-           "mariadb": os.environ.get("MASTRA_TEST_MARIADB_URL")}[kind]
+    url = {
+        "libsql": db_url,
+        "pg": os.environ.get("MASTRA_TEST_PG_URL"),
+        "mongodb": os.environ.get("MASTRA_TEST_MONGODB_URL"),
+        "mariadb": os.environ.get("MASTRA_TEST_MARIADB_URL"),
+    }[kind]
     if not url:
         pytest.skip(f"no {kind} server configured (scripts/services.sh start)")
     name = f"wm_{unique}"
@@ -328,15 +346,19 @@ def test_concurrent_processes_lose_no_field(kind: str, scope: str, db_url: str, 
     Memory(storage=setup).create_thread(rid, thread_id=tid)
     try:
         procs = [
-            subprocess.Popen([sys.executable, "-c", WORKER, kind, url, str(i), "15", scope, json.dumps(JSON_SCHEMA),
-                              name, tid, rid], cwd=ROOT, stderr=subprocess.PIPE)
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER, kind, url, str(i), "15", scope, json.dumps(JSON_SCHEMA), name, tid, rid],
+                cwd=ROOT,
+                stderr=subprocess.PIPE,
+            )
             for i in range(4)
         ]
         for p in procs:
             _, err = p.communicate(timeout=180)
             assert p.returncode == 0, err.decode()
-        memory = Memory(storage=setup, options={"working_memory": {"enabled": True, "schema": JSON_SCHEMA,
-                                                                   "scope": scope}})
+        memory = Memory(
+            storage=setup, options={"working_memory": {"enabled": True, "schema": JSON_SCHEMA, "scope": scope}}
+        )
         fields = json.loads(memory.get_working_memory(tid, rid) or "{}")["fields"]
         assert len(fields) == 60 and fields["p3_14"] == 14
     finally:
