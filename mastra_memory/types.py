@@ -11,14 +11,17 @@ format is ISO-8601 text with milliseconds and a ``Z`` suffix).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from mastra_memory.errors import ValidationError
@@ -86,18 +89,46 @@ def parse_timestamp(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+# pydantic's BaseModel keeps its bookkeeping in slots; their descriptors set them without the
+# (validating) BaseModel.__setattr__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
 def construct(cls: type[_M], _private: dict[str, Any] | None = None, **values: Any) -> _M:
     """Build a model from already-valid values without validation (hot read paths only).
 
     Every field must be given. About 10x cheaper than ``model_construct``; used for rows read
     back from storage, which were validated when written.
     """
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(values))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", _private)
+    return construct_from(cls, values, _private)
+
+
+def construct_from(cls: type[_M], values: dict[str, Any], private: dict[str, Any] | None = None) -> _M:
+    """:func:`construct` taking the field dict itself (which the model then owns)."""
+    obj = _new_object(cls)
+    _set_attribute(obj, "__dict__", values)
+    _set_fields_set(obj, set(values))
+    _set_extra(obj, None)
+    _set_private(obj, private)
     return obj
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Decode JSON text with orjson (about 4x faster than :func:`json.loads` on stored content),
+    falling back to :mod:`json` for what orjson refuses but Python accepts (integers wider than
+    64 bits, ``NaN``), so reading never becomes stricter than writing.
+
+    Raises:
+        ValueError: if the text is not JSON for either decoder.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def new_id() -> str:
@@ -106,9 +137,39 @@ def new_id() -> str:
 
 
 def new_ids(n: int) -> list[str]:
-    """Return ``n`` new UUID4 strings from one ``os.urandom`` call (bulk copies, e.g. clones)."""
-    raw = os.urandom(16 * n)
-    return [str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, 16 * n, 16)]
+    """Return ``n`` new UUID4 strings from one ``os.urandom`` call (bulk copies, e.g. clones).
+
+    The version and variant bits are set on the bytes and the text is cut from one ``hex()``:
+    about 0.3 µs per id against 2 µs through ``uuid.UUID``.
+    """
+    raw = bytearray(os.urandom(16 * n))
+    for i in range(6, 16 * n, 16):
+        raw[i] = (raw[i] & 0x0F) | 0x40  # version 4
+        raw[i + 2] = (raw[i + 2] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many objects (bulk reads, clones).
+
+    Every few hundred container allocations CPython runs a collection, and the older
+    generations rescan every live object; decoding 10,000 stored messages measured 4-7x slower
+    with the collector on (0.13-0.23 s against 0.035 s). Nested or concurrent use is safe: only
+    the outermost pause that found the collector enabled turns it back on.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def validate_id(value: Any, what: str = "id") -> str:
@@ -367,13 +428,16 @@ class MessageContent(_Model):
             raw = raw.decode("utf-8")
         if isinstance(raw, str):
             try:
-                raw = json.loads(raw)
-            except json.JSONDecodeError:
+                raw = loads_json(raw)
+            except ValueError:
                 return cls(parts=[TextPart(text=raw)])
         if isinstance(raw, str):
             return cls(parts=[TextPart(text=raw)])
         if not isinstance(raw, dict):
             return cls(parts=[TextPart(text=json.dumps(raw))])
+        fast = _text_only_content(raw)
+        if fast is not None:
+            return fast
         parts_raw = raw.get("parts")
         parts: list[Any]
         parts = [_part_from_storage(p) for p in parts_raw if isinstance(p, dict)] if isinstance(parts_raw, list) else []
@@ -381,8 +445,9 @@ class MessageContent(_Model):
         if not parts and isinstance(extra.get("content"), str):
             parts = [TextPart(text=extra.pop("content"))]
         metadata = raw.get("metadata")
-        return construct(
-            cls, format=2, parts=parts, metadata=metadata if isinstance(metadata, dict) else {}, extra=extra
+        return construct_from(
+            cls,
+            {"format": 2, "parts": parts, "metadata": metadata if isinstance(metadata, dict) else {}, "extra": extra},
         )
 
     @property
@@ -416,9 +481,19 @@ class Message(_Model):
 
     _validate_ids = field_validator("id", "thread_id")(_check_id)
 
+    def __eq__(self, other: object) -> bool:
+        """Equal when the fields are equal; the cached stored JSON (a private detail of where the
+        message came from) does not count."""
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return type(other) is type(self) and self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]  # mutable model, as pydantic's own
+
     def content_json(self) -> str:
         """The stored JSON of ``content``; reuses the text read from or prepared for storage."""
-        cached = self._content_json
+        private = self.__pydantic_private__  # direct: pydantic's __getattr__ costs 2 µs a call
+        cached = private.get("_content_json") if private else None
         return cached if cached is not None else self.content.to_json()
 
     @field_validator("resource_id")
@@ -462,6 +537,96 @@ class Message(_Model):
     def assistant(cls, text: str, thread_id: str, **kwargs: Any) -> Message:
         """Build an assistant text message."""
         return cls(role="assistant", thread_id=thread_id, content=MessageContent(parts=[TextPart(text=text)]), **kwargs)
+
+
+_from_iso = datetime.fromisoformat
+_orjson_loads = orjson.loads
+_OrjsonDecodeError = orjson.JSONDecodeError
+
+
+def _text_only_content(raw: Any) -> MessageContent | None:
+    """Decode the common stored shape ``{"format": 2, "parts": [{"type": "text", "text": ...}]}``
+    (any number of text parts, optionally ``metadata``) without the general per-part dispatch;
+    ``None`` for anything else (the caller then takes :meth:`MessageContent.from_storage`).
+    The objects are built as :func:`construct_from` would, inlined: this is the read hot path."""
+    if type(raw) is not dict:
+        return None
+    parts_raw = raw.get("parts")
+    if type(parts_raw) is not list:
+        return None
+    metadata = raw.get("metadata")
+    if len(raw) != (2 if metadata is None else 3) or "format" not in raw:
+        return None
+    if metadata is None:
+        metadata = {}
+    elif type(metadata) is not dict:
+        return None
+    parts: list[Any] = []
+    for p in parts_raw:
+        if type(p) is not dict or len(p) != 2 or p.get("type") != "text" or type(text := p.get("text")) is not str:
+            return None
+        part = _new_object(TextPart)
+        _set_attribute(part, "__dict__", {"type": "text", "text": text, "extra": {}})
+        _set_fields_set(part, {"type", "text", "extra"})
+        _set_extra(part, None)
+        _set_private(part, None)
+        parts.append(part)
+    content = _new_object(MessageContent)
+    _set_attribute(content, "__dict__", {"format": 2, "parts": parts, "metadata": metadata, "extra": {}})
+    _set_fields_set(content, {"format", "parts", "metadata", "extra"})
+    _set_extra(content, None)
+    _set_private(content, None)
+    return content
+
+
+def message_from_row(row: Sequence[Any]) -> Message:
+    """Build a :class:`Message` from stored columns without re-validation (rows were validated
+    when written): the read hot path of the SQL adapters.
+
+    Args:
+        row: ``(id, thread_id, resource_id, role, created_at, content, type)``: the timestamp as
+            stored text (``...Z``) or a ``datetime``; the content as JSON text, bytes or a
+            decoded dict; ``type`` ``None`` reads as ``"v2"``. Extra trailing columns are ignored.
+
+    About 2 µs for a one-text-part message (orjson decode plus three objects built directly),
+    against 6 µs through :meth:`MessageContent.from_storage` and validation.
+    """
+    content = row[5]
+    decoded = None
+    if type(content) is str:
+        try:  # noqa: SIM105  (contextlib.suppress costs more than the decode it guards)
+            decoded = _text_only_content(_orjson_loads(content))
+        except _OrjsonDecodeError:
+            pass
+    elif isinstance(content, (bytes, bytearray, memoryview)):
+        content = bytes(content).decode("utf-8")
+    if decoded is None:
+        decoded = MessageContent.from_storage(content)
+    created = row[4]
+    if type(created) is str:
+        created = _from_iso(created)
+        if created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+    else:
+        created = parse_timestamp(created)
+    message = _new_object(Message)
+    _set_attribute(
+        message,
+        "__dict__",
+        {
+            "id": row[0],
+            "thread_id": row[1],
+            "resource_id": row[2],
+            "role": row[3],
+            "created_at": created,
+            "content": decoded,
+            "type": row[6] or "v2",
+        },
+    )
+    _set_fields_set(message, {"id", "thread_id", "resource_id", "role", "created_at", "content", "type"})
+    _set_extra(message, None)
+    _set_private(message, {"_content_json": content if type(content) is str else None})
+    return message
 
 
 class Thread(_Model):

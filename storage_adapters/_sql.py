@@ -17,11 +17,13 @@ from typing import Any
 from mastra_memory.observational.records import ObservationalMemoryRecord
 from mastra_memory.types import (
     Message,
-    MessageContent,
     Resource,
     Thread,
     construct,
     format_timestamp,
+    gc_paused,
+    loads_json,
+    message_from_row,
     parse_timestamp,
 )
 from storage_adapters.base import MessageQuery, ThreadQuery
@@ -61,7 +63,7 @@ def load_json(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         value = bytes(value).decode("utf-8")
     if isinstance(value, str):
-        return json.loads(value) if value else {}
+        return loads_json(value) if value else {}
     return value
 
 
@@ -399,23 +401,9 @@ def row_to_thread(row: Sequence_) -> Thread:
     )
 
 
-def row_to_message(row: Sequence_) -> Message:
-    """Decode a ``MESSAGE_COLUMNS`` row without re-validation (rows were validated when written);
-    the content text is kept so a copy (clone) does not re-encode it."""
-    content = row[5]
-    if isinstance(content, (bytes, bytearray, memoryview)):
-        content = bytes(content).decode("utf-8")
-    return construct(
-        Message,
-        {"_content_json": content if isinstance(content, str) else None},
-        id=row[0],
-        thread_id=row[1],
-        resource_id=row[2],
-        role=row[3],
-        created_at=parse_ts(row[4]),
-        content=MessageContent.from_storage(content),
-        type=row[6] or "v2",
-    )
+row_to_message = message_from_row
+"""Decode a ``MESSAGE_COLUMNS`` row without re-validation (rows were validated when written);
+the content text is kept so a copy (clone) does not re-encode it."""
 
 
 def row_to_resource(row: Sequence_) -> Resource:
@@ -527,6 +515,13 @@ def select_messages_sql(d: Dialect, q: MessageQuery) -> tuple[str, list[Any], st
     return sql, page_params, f"SELECT count(*) FROM {d.t(MESSAGES)} WHERE {where}", params
 
 
+def stats_count_sql(threads: int) -> str:
+    """The trigger-kept message count of ``threads`` thread ids (libSQL, migration 6)."""
+    if threads == 1:
+        return f"SELECT message_count FROM {THREAD_STATS} WHERE thread_id = ?"
+    return f"SELECT sum(message_count) FROM {THREAD_STATS} WHERE thread_id IN ({', '.join('?' * threads)})"
+
+
 def neighbour_sql(d: Dialect, before: bool) -> str:
     """Indexed range query for an include window: params ``(thread_id, createdAt, createdAt, id, limit)``."""
     p = d.param
@@ -544,12 +539,24 @@ def sort_key(m: Message) -> tuple[datetime, str]:
     return (m.created_at, m.id)
 
 
+BULK_ROWS = 256
+"""Row count from which decoding pauses the garbage collector (see ``gc_paused``)."""
+
+
+def rows_to_messages(rows: Sequence_) -> list[Message]:
+    """Decode ``MESSAGE_COLUMNS`` rows in their order; large results with the collector paused."""
+    if len(rows) < BULK_ROWS:
+        return [row_to_message(r) for r in rows]
+    with gc_paused():
+        return [row_to_message(r) for r in rows]
+
+
 def dedupe_sorted(rows: list[Any]) -> list[Message]:
     """Rows in ``MESSAGE_COLUMNS`` order -> messages deduplicated by id, oldest first."""
     seen: dict[str, Any] = {}
     for r in rows:
         seen.setdefault(r[0], r)
-    return [row_to_message(r) for r in sorted(seen.values(), key=lambda r: (r[4], r[0]))]
+    return rows_to_messages(sorted(seen.values(), key=lambda r: (r[4], r[0])))
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------------

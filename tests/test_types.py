@@ -16,6 +16,7 @@ from mastra_memory.types import (
     TextPart,
     ToolInvocationPart,
     from_chat_messages,
+    message_from_row,
     to_chat_messages,
 )
 
@@ -96,3 +97,45 @@ def test_unpaired_tool_message_is_kept() -> None:
 def test_bad_role_is_rejected() -> None:
     with pytest.raises(ValidationError):
         from_chat_messages([{"role": "wizard", "content": "x"}], "t")
+
+
+FAST_PATH_SHAPES = [
+    '{"format":2,"parts":[{"type":"text","text":"hello"}]}',
+    '{"format":2,"parts":[{"type":"text","text":"a"},{"type":"text","text":"b"}],"metadata":{"k":[1,2]}}',
+    '{"format":2,"parts":[]}',
+    '{"format":2,"parts":[{"type":"text","text":"x","createdAt":1}]}',  # extra key: general path
+    '{"format":2,"parts":[{"type":"text","text":5}]}',  # bad text type: RawPart
+    '{"format":2,"parts":[{"type":"text","text":"x"}],"metadata":"not a dict"}',
+    '{"format":2,"parts":[{"type":"text","text":"x"}],"content":"x"}',
+    '{"format":2,"content":"legacy only"}',
+    '{"format":2,"parts":[{"type":"text","text":"big"}],"metadata":{"n":123456789012345678901234567890}}',
+    '{"format":2,"parts":[{"type":"text","text":"nan"}],"metadata":{"v":NaN}}',
+    ORIGINAL_ROW,
+    "plain legacy text",
+    '"a JSON string"',
+    "[1, 2]",
+]
+
+
+@pytest.mark.parametrize("stored", FAST_PATH_SHAPES)
+def test_row_decoder_matches_the_validated_model(stored: str) -> None:
+    """The unvalidated read path builds exactly what validation would, for every stored shape."""
+    fast = message_from_row(("m1", "t1", "r1", "user", "2025-01-02T03:04:05.678Z", stored, None))
+    slow = Message(
+        id="m1",
+        thread_id="t1",
+        resource_id="r1",
+        role="user",
+        created_at=datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=UTC),
+        content=MessageContent.model_validate(MessageContent.from_storage(stored).model_dump()),
+    )
+    assert fast == slow
+    assert fast.model_dump() == slow.model_dump()
+    assert fast.content_json() == stored  # kept verbatim, never re-encoded on a copy
+    fast.content.parts.append(TextPart(text="mutable"))  # a fresh object, safe to change
+    assert fast.model_fields_set == slow.model_fields_set | {"created_at", "id", "type", "resource_id"}
+
+
+def test_row_decoder_accepts_bytes_and_naive_timestamps() -> None:
+    m = message_from_row(("m1", "t1", None, "assistant", "2025-01-02T03:04:05.678", b'{"format":2,"parts":[]}', "v2"))
+    assert m.created_at.tzinfo is UTC and m.content.parts == [] and m.resource_id is None

@@ -255,6 +255,20 @@ class MemoryStorageConformance:
         assert res.total == 5 and len({m.id for m in res.messages}) == 5
         assert res.messages[2].text == "edited"
 
+    def test_message_read_back_and_edited_in_place_saves_the_edit(self, store: MemoryStorage) -> None:
+        self._seed(store, n=3)
+        first, second, _ = store.list_messages("t1").messages
+        first.content.parts[0] = TextPart(text="edited in place")
+        second.content = MessageContent(parts=[TextPart(text="replaced")], metadata={"v": 2})
+        store.save_messages([first, second])
+        got = store.list_messages("t1").messages
+        assert [got[0].text, got[1].text] == ["edited in place", "replaced"]
+        assert got[1].content.metadata == {"v": 2}
+        clone = store.clone_thread("t1", _thread("c1")).cloned_messages[0]
+        clone.content.parts.append(TextPart(text="more"))
+        store.save_messages([clone])
+        assert store.list_messages("c1").messages[0].text == "edited in place\nmore"
+
     def test_message_id_cannot_move_to_another_thread(self, store: MemoryStorage) -> None:
         msgs = self._seed(store, n=2)
         store.save_thread(_thread("t2"))

@@ -358,28 +358,35 @@ class LibSQLStore(MemoryStorage):
     def _count(self, conn: Any, query: MessageQuery, count_sql: str, count_params: list[Any]) -> int:
         if query.start is None and query.end is None:
             # per-thread counts kept by triggers (migration 6): no row counting on the hot path
-            marks = ", ".join("?" for _ in query.thread_ids)
-            row = conn.execute(
-                f"SELECT sum(message_count) FROM {_sql.THREAD_STATS} WHERE thread_id IN ({marks})",
-                list(query.thread_ids),
-            ).fetchone()
+            row = conn.execute(_sql.stats_count_sql(len(query.thread_ids)), list(query.thread_ids)).fetchone()
             return int(row[0] or 0)
         return int(conn.execute(count_sql, count_params).fetchone()[0])
 
     def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
         rows: list[Any] = []
         sql, params, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
+        stats_count = query.start is None and query.end is None
+        if stats_count and query.per_page is not False and query.per_page > 0:
+            # the trigger-kept count rides along as one more column: one statement, not two
+            sql = sql.replace(" FROM ", f", ({_sql.stats_count_sql(len(query.thread_ids))}) FROM ", 1)
+            params = [*query.thread_ids, *params]
         with self._read() as conn:
             if query.per_page is False or query.per_page > 0:
                 rows = conn.execute(sql, params).fetchall()
                 if query.page == 0 and (query.per_page is False or len(rows) < query.per_page):
                     total = len(rows)  # the whole result fits the first page
+                elif rows and stats_count:
+                    total = int(rows[0][7] or 0)
                 else:
                     total = self._count(conn, query, count_sql, count_params)
             else:
                 total = self._count(conn, query, count_sql, count_params)
             if query.include:
                 rows += self._include_rows(conn, query)
+        if not query.include:  # one ordered page: no duplicates, no sort needed
+            if query.direction == "DESC":
+                rows.reverse()
+            return _sql.rows_to_messages(rows), total
         return _dedupe_sorted(rows), total
 
     def _list_messages_by_resource(
@@ -697,12 +704,7 @@ class LibSQLStore(MemoryStorage):
         return self._write_one(_sql.kv_purge_sql(self.dialect), (_sql.format_ts(now), limit))[1]
 
 
-def _dedupe_sorted(rows: list[Any]) -> list[Message]:
-    seen: dict[str, Any] = {}
-    for r in rows:
-        seen.setdefault(r[0], r)
-    ordered = sorted(seen.values(), key=lambda r: (r[4], r[0]))
-    return [_sql.row_to_message(r) for r in ordered]
+_dedupe_sorted = _sql.dedupe_sorted
 
 
 def _kv_row(row: Any) -> KVRow:
