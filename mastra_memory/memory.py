@@ -346,7 +346,9 @@ class Memory:
         """Copy a thread and its messages into a new thread, with its observational memory.
 
         Messages get new ids and keep their ``created_at``. Thread-scope working memory lives in
-        the thread's metadata and is copied with it.
+        the thread's metadata and is copied with it. Resource-scope working memory (when working
+        memory is enabled) is copied to the new resource when ``resource_id`` moves the clone to
+        another resource that has none yet; an existing one is kept.
 
         Observational memory (when the store supports it and the source has a record) is copied
         too, only its head (current generation; older generations are not):
@@ -417,6 +419,9 @@ class Memory:
             updated = self.storage.update_thread(thread.id, metadata={"clone": clone_meta})
             if self.storage.supports_observational_memory:
                 self._clone_observational_memory(source, updated, result)
+            wm_config = self.config.working_memory
+            if wm_config.enabled and wm_config.scope == "resource" and thread.resource_id != source.resource_id:
+                self._clone_resource_working_memory(source.resource_id, thread.resource_id)
         except Exception as exc:
             try:
                 self.storage.delete_thread(thread.id)  # roll back: no half-made clone is left behind
@@ -442,6 +447,17 @@ class Memory:
                 self.storage.copy_observational_memory(
                     record, source.id, clone.id, clone.resource_id, result.message_id_map, copies
                 )
+
+    def _clone_resource_working_memory(self, source_resource_id: str, target_resource_id: str) -> None:
+        """Give a clone moved to another resource the source resource's working memory, unless
+        that resource already has its own (which is never overwritten)."""
+        source = self.storage.get_resource_by_id(source_resource_id)
+        if source is None or not source.working_memory:
+            return
+        value = source.working_memory
+        self.storage.update_working_memory_atomic(
+            lambda current: None if current else value, resource_id=target_resource_id
+        )
 
     @staticmethod
     def is_clone(thread: Thread | None) -> bool:

@@ -120,6 +120,24 @@ def test_thread_scope_keeps_threads_apart(store: Any) -> None:
         memory.update_working_memory("missing", None, "x")
 
 
+def test_clones_carry_working_memory(store: Any) -> None:
+    memory = _mem(store)
+    memory.update_working_memory("t1", "ana", "# Ana likes tea")
+    memory.save_messages([Message.user("hello", "t1")])
+    memory.clone_thread("t1", "same", title="same resource")
+    assert memory.get_working_memory("same") == "# Ana likes tea"  # shared, nothing copied
+    memory.clone_thread("t1", "moved", resource_id="bea")
+    assert memory.get_working_memory("moved") == "# Ana likes tea"  # copied to the new resource
+    memory.update_working_memory("moved", "bea", "# Bea's own notes")
+    memory.clone_thread("t1", "again", resource_id="bea")
+    assert memory.get_working_memory("again") == "# Bea's own notes"  # never overwritten
+    assert memory.get_working_memory("t1") == "# Ana likes tea"
+    threads = Memory(storage=store, options={"working_memory": {"enabled": True, "scope": "thread"}})
+    threads.update_working_memory("t1", "ana", "# t1 thread notes")
+    threads.clone_thread("t1", "tclone", resource_id="cy")
+    assert threads.get_working_memory("tclone") == "# t1 thread notes"  # in the thread metadata
+
+
 def test_resource_mismatch_and_disabled(store: Any) -> None:
     memory = _mem(store)
     memory.create_thread("bob", thread_id="bobs")
