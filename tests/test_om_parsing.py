@@ -90,6 +90,21 @@ def test_prompt_echoes_and_repeats_are_dropped() -> None:
     assert out.dropped_lines == 5
 
 
+def test_observation_with_an_echoed_prompt_tail_is_kept_without_the_tail() -> None:
+    # seen from SmolLM2 on LoCoMo: one good line that runs on into the prompt's own heading
+    text = (
+        "  🔴 (14:38) User thanked Caroline for the painting advice. ## Your Task Write new observations "
+        "for the message history above, in the output format, for your next task.\n"
+        "* ## Previous Observations\n"
+    )
+    out = parse_observer_output(text, default_date=datetime(2023, 7, 20, tzinfo=UTC))
+    assert out.observations.split("\n") == [
+        "Date: Jul 20, 2023",
+        "* 🔴 (14:38) User thanked Caroline for the painting advice.",
+    ]
+    assert out.dropped_lines == 1
+
+
 def test_context_rendering_and_truncation() -> None:
     obs = "Date: Jan 1, 2024\n* 🔴 (10:00) A\n* 🟡 (10:01) B\n  * -> C\nDate: Jan 1, 2024\n* ✅ (10:02) D"
     rendered = optimize_for_context(obs, now=datetime(2024, 1, 22, tzinfo=UTC))

@@ -132,8 +132,13 @@ def _normalise(line: str) -> str | None:
     """``* <marker> text`` (or an indented ``  * -> text`` sub-bullet), or None to drop."""
     if not line.strip():
         return None
-    if _ECHO.search(line):
-        return None
+    echo = _ECHO.search(line)
+    if echo:
+        # a real observation followed by the echoed prompt ("... ## Your Task Write new ..."),
+        # a habit of small models: keep the observation, drop the echo
+        line = line[: echo.start()].rstrip()
+        if not _WORD.search(_BULLET.sub(r"\2", line).lower()):
+            return None
     date = _DATE.match(line)
     if date:
         return f"Date: {date.group(1).strip()}"
