@@ -105,6 +105,22 @@ def test_observation_with_an_echoed_prompt_tail_is_kept_without_the_tail() -> No
     assert out.dropped_lines == 1
 
 
+def test_paraphrased_prompt_sentences_and_starred_date_headers() -> None:
+    # seen from SmolLM2 as a Reflector on LoCoMo: a bold-ish header and the prompt read back
+    text = (
+        "Date: ** Jul 20, 2023\n"
+        "* 🟡 Your new lines are appended after the previous ones;\n"
+        "* 🟡 (10:00) Caroline went to an LGBTQ support group yesterday.\n"
+        "* 🔴 Write new observations for the message history in the output format.\n"
+    )
+    out = parse_observer_output(text)
+    assert out.observations.split("\n") == [
+        "Date: Jul 20, 2023",
+        "* 🟡 (10:00) Caroline went to an LGBTQ support group yesterday.",
+    ]
+    assert out.dropped_lines == 2
+
+
 def test_context_rendering_and_truncation() -> None:
     obs = "Date: Jan 1, 2024\n* 🔴 (10:00) A\n* 🟡 (10:01) B\n  * -> C\nDate: Jan 1, 2024\n* ✅ (10:02) D"
     rendered = optimize_for_context(obs, now=datetime(2024, 1, 22, tzinfo=UTC))

@@ -25,7 +25,12 @@ from datetime import UTC, datetime
 from pydantic import BaseModel
 
 from mastra_memory.errors import ModelError
-from mastra_memory.observational.prompts import PRIORITY_MARKERS, format_date
+from mastra_memory.observational.prompts import (
+    PRIORITY_MARKERS,
+    build_observer_messages,
+    build_reflector_messages,
+    format_date,
+)
 
 __all__ = [
     "ObservationParseError",
@@ -47,7 +52,7 @@ _REPEAT_SHARE = 0.4
 _THINK = re.compile(r"<think>.*?(</think>|$)", re.S | re.I)
 _TAG_NAMES = ("observations", "current-task", "suggested-response", "thread-title")
 _BULLET = re.compile(r"^(\s*)(?:[*\-•]|\d+[.)])\s+(.*)$")
-_DATE = re.compile(r"^\s*\**\s*date\s*:\s*(.+?)\s*\**\s*$", re.I)
+_DATE = re.compile(r"^\s*\**\s*date\s*:[\s*]*(.+?)[\s*]*$", re.I)
 _ECHO = re.compile(
     r"(## (new message history|previous observations|your task|prior thread metadata|"
     r"observations to reflect on|specific guidance|compression)|<system-reminder|"
@@ -211,6 +216,29 @@ def _words(text: str) -> frozenset[str]:
 _EXAMPLE_WORDS = [_words(line) for line in _EXAMPLE_LINES]
 
 
+def _prompt_sentences() -> list[frozenset[str]]:
+    """Content words of every sentence of our own Observer and Reflector prompts (at least 3
+    words each): small models paraphrase them back as observations ("Your new lines are
+    appended after the previous ones")."""
+    rendered = build_observer_messages("", "x", "x", "x", thread_title=True)
+    rendered += build_reflector_messages("x", level=3, target_tokens=1)
+    out: list[frozenset[str]] = []
+    for message in rendered:
+        for sentence in re.split(r"[.;:\n]+", message["content"]):
+            words = _words(sentence)
+            if len(words) >= 3 and words not in out:
+                out.append(words)
+    return out
+
+
+_PROMPT_WORDS = _prompt_sentences()
+
+
+def _echoes_prompt(words: frozenset[str]) -> bool:
+    """Half or more of the line's content words (and of the sentence's) are one prompt sentence's."""
+    return len(words) >= 3 and any(len(words & p) / len(words | p) >= _ECHO_SIMILARITY for p in _PROMPT_WORDS)
+
+
 def _similar(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
     """Jaccard similarity of content words, only for lines of at least 4 content words (short
     lines differ in a token or two and are compared exactly instead)."""
@@ -291,6 +319,7 @@ def parse_observer_output(
             or key in seen
             or any(_similar(words, w, _NEAR_DUPLICATE) for w in seen_words)
             or any(_similar(words, w, _ECHO_SIMILARITY) for w in _EXAMPLE_WORDS)
+            or _echoes_prompt(words)
             or (source_words is not None and words and not words & source_words)
         ):
             dropped += 1
