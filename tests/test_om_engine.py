@@ -157,6 +157,22 @@ def test_reflection_escalates_compression_until_it_fits(store: MemoryStorage) ->
     assert head is not None and head.generation_count == 1 and "summary of" in head.active_observations
 
 
+def test_reflection_without_a_date_header_keeps_the_logs_date(store: MemoryStorage) -> None:
+    def headerless(messages: list[dict[str, Any]]) -> str:
+        n = messages[-1]["content"].count("noted m")
+        return f"* 🔴 (09:00) summary of {n} noted lines"  # no <observations>, no Date: line
+
+    reflector = ScriptedModel(default=headerless, name="reflector")
+    memory = Memory(
+        storage=store, options=om_options(scripted(), reflection={"observation_tokens": 100, "model": reflector})
+    )
+    for n in range(10):
+        turn(memory, "t1", "r1", n)
+    head = memory.get_observational_memory("t1")
+    assert head is not None and head.generation_count >= 1
+    assert head.active_observations.startswith("Date: Mar 1, 2025\n"), head.active_observations  # not today
+
+
 def test_share_token_budget_moves_the_threshold(store: MemoryStorage) -> None:
     reflector = ScriptedModel(default=reflector_reply)
     opts = om_options(

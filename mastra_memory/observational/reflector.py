@@ -4,7 +4,9 @@ result fits under ``reflection.observation_tokens`` (levels 0-3, as the original
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from mastra_memory.config import ReflectionConfig
@@ -17,6 +19,20 @@ from mastra_memory.tokens import TokenCounter
 __all__ = ["ReflectionResult", "Reflector"]
 
 logger = logging.getLogger(__name__)
+
+_DATE_HEADER = re.compile(r"^Date: ([A-Z][a-z]{2} \d{1,2}, \d{4})", re.M)
+
+
+def _first_date(observations: str) -> datetime | None:
+    """The first ``Date: Mon D, YYYY`` header of a log: the date a reflection that starts
+    without a header belongs to (not today's)."""
+    match = _DATE_HEADER.search(observations)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%b %d, %Y").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -84,7 +100,9 @@ class Reflector:
             try:
                 response = self.model.generate(prompt, **self.settings)
                 usage = usage + response.usage
-                output = parse_observer_output(response.text, source=observations)
+                output = parse_observer_output(
+                    response.text, default_date=_first_date(observations), source=observations
+                )
             except ObservationParseError as exc:
                 last = exc
                 logger.warning("reflector output unusable (level %d): %s", level, exc)
