@@ -33,6 +33,7 @@ from mastra_memory.types import (
     Thread,
     ThreadPage,
     format_timestamp,
+    gc_paused,
     new_id,
     now_utc,
     validate_id,
@@ -387,6 +388,21 @@ class Memory:
             StorageError: if copying failed (the clone was rolled back); errors of this library
                 are raised as they are.
         """
+        with gc_paused():  # a clone builds several objects per message: see gc_paused
+            return self._clone_thread(
+                source_thread_id, new_thread_id, resource_id, title, metadata, message_limit, message_filter
+            )
+
+    def _clone_thread(
+        self,
+        source_thread_id: str,
+        new_thread_id: str | None,
+        resource_id: str | None,
+        title: str | None,
+        metadata: dict[str, Any] | None,
+        message_limit: int | None,
+        message_filter: dict[str, Any] | None,
+    ) -> CloneResult:
         source = self._require_thread(source_thread_id)
         flt = dict(message_filter or {})
         unknown = set(flt) - {"start_date", "end_date", "message_ids", "startDate", "endDate", "messageIds"}
@@ -438,15 +454,17 @@ class Memory:
         """Copy the source's observational memory to a new clone (see :meth:`clone_thread`)."""
         from mastra_memory.observational.records import MessageRef
 
-        copies = [MessageRef(m.id, m.thread_id, m.created_at) for m in result.cloned_messages]
         records = [self.storage.get_observational_memory(source.id, source.resource_id)]
         if clone.resource_id != source.resource_id:  # on the same resource the record is shared already
             records.append(self.storage.get_observational_memory(None, source.resource_id))
-        for record in records:
-            if record is not None:
-                self.storage.copy_observational_memory(
-                    record, source.id, clone.id, clone.resource_id, result.message_id_map, copies
-                )
+        found = [r for r in records if r is not None]
+        if not found:
+            return
+        copies = [MessageRef(m.id, m.thread_id, m.created_at) for m in result.cloned_messages]
+        for record in found:
+            self.storage.copy_observational_memory(
+                record, source.id, clone.id, clone.resource_id, result.message_id_map, copies
+            )
 
     def _clone_resource_working_memory(self, source_resource_id: str, target_resource_id: str) -> None:
         """Give a clone moved to another resource the source resource's working memory, unless
