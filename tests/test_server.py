@@ -394,6 +394,12 @@ async def test_thread_message_recall_working_memory_routes(client: httpx.AsyncCl
     clone = await client.post("/threads/t1/clone", json={"new_thread_id": "t1-copy", "message_limit": 2}, headers=h)
     assert clone.status_code == 201 and clone.json()["metadata"]["clone"]["sourceThreadId"] == "t1"
     assert (await client.get("/threads/t1-copy/messages", headers=h)).json()["total"] == 2
+    # one message: only through its own thread, only with write access
+    assert (await client.delete("/threads/t1-copy/messages/m-last", headers=h)).status_code == 404
+    assert (await client.delete("/threads/t1/messages/m-last", headers=bearer(READER))).status_code == 403
+    assert (await client.delete("/threads/t1/messages/m-last", headers=h)).json() == {"deleted": True}
+    assert (await client.delete("/threads/t1/messages/m-last", headers=h)).status_code == 404
+    assert (await client.get("/threads/t1/messages", headers=h)).json()["total"] == 3
     assert (await client.delete("/threads/t1", headers=h)).json() == {"deleted": True}
     assert (await client.get("/threads/t1", headers=h)).status_code == 404
     assert (await client.post("/threads/missing/messages", json={"messages": []}, headers=h)).status_code == 404

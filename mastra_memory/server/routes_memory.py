@@ -187,6 +187,21 @@ def save_messages(thread_id: str, body: SaveMessages, request: Request, caller: 
     return SavedMessages(messages=st.memory.save_messages(messages))
 
 
+@router.delete(
+    "/threads/{thread_id}/messages/{message_id}", response_model=Deleted, summary="Delete one message of a thread"
+)
+def delete_message(thread_id: str, message_id: str, request: Request, caller: Caller) -> Deleted:
+    """Delete the message and its semantic-recall vectors. 404 when the thread has no such message
+    (a message of another thread is never touched through this thread)."""
+    st = state(request)
+    _thread(st, caller, thread_id, write=True)
+    found = st.memory.storage.list_messages_by_id([message_id])
+    if not found or found[0].thread_id != thread_id:
+        raise HTTPException(404, f"thread {thread_id!r} has no message {message_id!r}")
+    st.memory.delete_messages([message_id])
+    return Deleted(deleted=True)
+
+
 @router.get("/threads/{thread_id}/recall", response_model=RecallResult, summary="Recall context for a turn")
 def recall(
     thread_id: str,
