@@ -41,10 +41,10 @@ from mastra_memory.errors import (
     ValidationError,
 )
 from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, MessageContent, Resource, Thread, construct, now_utc
+from mastra_memory.types import Message, Resource, Thread, construct, gc_paused, message_from_row, now_utc
 from storage_adapters import _om
 from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
-from storage_adapters._sql import KV, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
+from storage_adapters._sql import BULK_ROWS, KV, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 from storage_adapters.base import (
     Direction,
     MemoryStorage,
@@ -129,17 +129,16 @@ def _doc_to_thread(doc: dict[str, Any]) -> Thread:
 
 
 def _doc_to_message(doc: dict[str, Any]) -> Message:
-    content = doc["content"]
-    return construct(
-        Message,
-        {"_content_json": content if isinstance(content, str) else None},
-        id=doc["id"],
-        thread_id=doc["thread_id"],
-        resource_id=doc.get("resourceId"),
-        role=doc["role"],
-        created_at=_utc(doc["createdAt"]),
-        content=MessageContent.from_storage(content),
-        type=doc.get("type") or "v2",
+    return message_from_row(
+        (
+            doc["id"],
+            doc["thread_id"],
+            doc.get("resourceId"),
+            doc["role"],
+            _utc(doc["createdAt"]),
+            doc["content"],
+            doc.get("type"),
+        )
     )
 
 
@@ -181,7 +180,11 @@ def _sorted_messages(docs: list[dict[str, Any]]) -> list[Message]:
     seen: dict[str, dict[str, Any]] = {}
     for d in docs:
         seen.setdefault(d["id"], d)
-    return [_doc_to_message(d) for d in sorted(seen.values(), key=lambda d: (_utc(d["createdAt"]), d["id"]))]
+    ordered = sorted(seen.values(), key=lambda d: (_utc(d["createdAt"]), d["id"]))
+    if len(ordered) < BULK_ROWS:
+        return [_doc_to_message(d) for d in ordered]
+    with gc_paused():
+        return [_doc_to_message(d) for d in ordered]
 
 
 def _page(
