@@ -313,12 +313,17 @@ class LibSQLStore(MemoryStorage):
         thread_ids = sorted({m.thread_id for m in messages})
         with self._write() as conn:
             owners: dict[str, str] = {}
+            floors: dict[str, datetime] = {}
             for chunk in _chunks(thread_ids):
+                # owners and observation cursors (thread's and resource's record) in one statement
                 marks = ", ".join("?" for _ in chunk)
-                for tid, rid in conn.execute(
-                    f'SELECT id, "resourceId" FROM {THREADS} WHERE id IN ({marks})', list(chunk)
+                for tid, rid, thread_floor, resource_floor in conn.execute(
+                    _OWNERS_AND_FLOORS.format(marks=marks), list(chunk)
                 ).fetchall():
                     owners[tid] = rid
+                    found = [_sql.parse_ts(f) for f in (thread_floor, resource_floor) if f is not None]
+                    if found:
+                        floors[tid] = max(found)
             stored = resolve_owners(messages, owners)
             ids = [m.id for m in stored]
             wanted = {m.id: m.thread_id for m in stored}
@@ -331,7 +336,7 @@ class LibSQLStore(MemoryStorage):
                     if tid != wanted[mid]:
                         raise ValidationError(f"message id {mid!r} already exists in another thread")
                     existing.add(mid)
-            stored = _om.restamp_after_cursor(stored, existing, self._om_floors(conn, owners))
+            stored = _om.restamp_after_cursor(stored, existing, floors)
             conn.executemany(_sql.upsert_message_sql(self.dialect), [_sql.message_params(m) for m in stored])
             stamp = _sql.format_ts(now)
             for chunk in _chunks(thread_ids):
@@ -471,21 +476,6 @@ class LibSQLStore(MemoryStorage):
         return current.model_copy(update={"working_memory": wm, "metadata": merged, "updated_at": now})
 
     # -- observational memory -------------------------------------------------------------------
-
-    def _om_floors(self, conn: Any, owners: dict[str, str]) -> dict[str, datetime]:
-        """Observation cursor per thread (latest of the thread's and its resource's record)."""
-        keys = [f"thread:{t}" for t in owners] + [f"resource:{r}" for r in set(owners.values())]
-        found: dict[str, datetime] = {}
-        for chunk in _chunks(keys):
-            for key, ts in conn.execute(_sql.om_floor_sql(self.dialect, len(chunk)), list(chunk)).fetchall():
-                if ts is not None:
-                    found[key] = _sql.parse_ts(ts)
-        floors: dict[str, datetime] = {}
-        for tid, rid in owners.items():
-            candidates = [t for t in (found.get(f"thread:{tid}"), found.get(f"resource:{rid}")) if t is not None]
-            if candidates:
-                floors[tid] = max(candidates)
-        return floors
 
     def _refs(
         self,
@@ -702,6 +692,16 @@ class LibSQLStore(MemoryStorage):
 
     def _kv_purge_expired(self, now: datetime, limit: int) -> int:
         return self._write_one(_sql.kv_purge_sql(self.dialect), (_sql.format_ts(now), limit))[1]
+
+
+_OWNERS_AND_FLOORS = (
+    'SELECT t.id, t."resourceId", '
+    f'(SELECT max("lastObservedAt") FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = \'thread:\' || t.id), '
+    f'(SELECT max("lastObservedAt") FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = \'resource:\' || t."resourceId") '
+    f"FROM {THREADS} AS t WHERE t.id IN ({{marks}})"
+)
+"""Owners of the threads a save touches and their observation cursors (latest of the thread's and
+its resource's record; saves never land at or before them), in one statement."""
 
 
 _dedupe_sorted = _sql.dedupe_sorted
