@@ -43,8 +43,8 @@ from storage_bench import T0, TEXT, _messages, _timeit
 from storage_bench import _pct as _p
 
 from mastra_memory import Memory, Message, MessageContent, TextPart
+from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.types import IncludeSpec
-from storage_adapters.base import MemoryStorage
 
 
 def _save_rate(mem: Memory, msgs: list[Message], batch: int) -> float:

@@ -41,8 +41,8 @@ os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
 
 from mastra_memory import Memory, Message
 from mastra_memory.embedders import EmbeddingCache
+from mastra_memory.storage.vector import VectorStore, memory_index_name
 from storage_adapters.libsql import LibSQLStore
-from storage_adapters.vector_base import VectorStore, memory_index_name
 
 
 class FixedEmbedder:

@@ -42,7 +42,7 @@ from mastra_memory.errors import (
 )
 from mastra_memory.kv import KVMemory
 from mastra_memory.memory import Memory
-from mastra_memory.observational.records import ObservationalMemoryRecord
+from mastra_memory.storage.records import ObservationalMemoryRecord
 from mastra_memory.types import (
     CloneResult,
     FilePart,

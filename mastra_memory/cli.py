@@ -79,10 +79,11 @@ def _friendly(fn: F) -> F:
 
 
 def open_memory(db: str, **options: Any) -> Memory:
-    """A :class:`Memory` on the libSQL database ``db`` (a ``file:`` URL, a path, or sqld URL)."""
-    from storage_adapters.libsql import LibSQLStore
+    """A :class:`Memory` on the store the URL ``db`` names (see
+    :func:`mastra_memory.storage.open_storage`)."""
+    from mastra_memory.storage.registry import open_storage
 
-    return Memory(LibSQLStore(db), options=options or None)
+    return Memory(open_storage(db), options=options or None)
 
 
 def _settings(pairs: list[str] | None) -> dict[str, Any]:

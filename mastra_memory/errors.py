@@ -31,6 +31,7 @@ __all__ = [
     "QuotaExceededError",
     "ResourceMismatchError",
     "StorageError",
+    "ThreadConflictError",
     "ThreadNotFoundError",
     "ValidationError",
 ]
@@ -58,6 +59,19 @@ class ResourceMismatchError(ValidationError):
         self.thread_id = thread_id
         self.expected_resource_id = expected_resource_id
         self.resource_id = resource_id
+
+
+class ThreadConflictError(ValidationError):
+    """A thread with this id already exists, so an insert-only create was refused (nothing was
+    written and the existing thread kept its owner). The HTTP service answers 409.
+
+    Attributes:
+        thread_id: The id that was taken.
+    """
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(f"thread {thread_id!r} already exists")
+        self.thread_id = thread_id
 
 
 class ThreadNotFoundError(MastraMemoryError, LookupError):

@@ -283,8 +283,8 @@ def ingest(
     started = time.perf_counter()
     for batch in batches:
         thread = batch.thread
-        if memory.get_thread_by_id(thread.id, thread.resource_id) is None:
-            memory.storage.save_thread(thread)
+        _, created = memory.storage.get_or_create_thread(thread)
+        if created:
             stats.threads_created += 1
         existing = memory.storage.list_messages_by_id([m.id for m in batch.messages]) if batch.messages else []
         stored = memory.save_messages(batch.messages)

@@ -1,7 +1,7 @@
 """Key-value agent memory: "remember this value under this key, across restarts and machines".
 
 :class:`KVMemory` is one namespace of keys holding any JSON value. It runs on any
-:class:`~storage_adapters.base.MemoryStorage` (table ``mastra_kv``; the embedded libSQL file by
+:class:`~mastra_memory.storage.base.MemoryStorage` (table ``mastra_kv``; the embedded libSQL file by
 default) or, given ``base_url``, on a ``mastra-memory serve`` HTTP server, with the same
 behaviour either way::
 
@@ -38,7 +38,7 @@ from mastra_memory.errors import (
     StorageError,
     ValidationError,
 )
-from storage_adapters._kv import (
+from mastra_memory.storage.kv import (
     KV_MISSING,
     KVEntry,
     KVKeyPage,
@@ -51,7 +51,7 @@ from storage_adapters._kv import (
 if TYPE_CHECKING:
     import httpx
 
-    from storage_adapters.base import MemoryStorage
+    from mastra_memory.storage.base import MemoryStorage
 
 __all__ = ["KVMemory", "decode_cursor", "encode_cursor"]
 
@@ -95,7 +95,7 @@ class _Backend(Protocol):
 
 
 class _StorageBackend:
-    """Direct calls on a :class:`~storage_adapters.base.MemoryStorage`."""
+    """Direct calls on a :class:`~mastra_memory.storage.base.MemoryStorage`."""
 
     def __init__(self, storage: MemoryStorage, owned: bool) -> None:
         self.storage = storage
@@ -197,7 +197,7 @@ class _HTTPBackend:
         )
 
     def get(self, ns: str, key: str) -> KVEntry | None:
-        from storage_adapters._sql import parse_ts
+        from mastra_memory.types import parse_timestamp as parse_ts
 
         status, data = self._request("GET", self._path(ns, key), ok=(200, 404))
         if status == 404:
@@ -272,7 +272,7 @@ class KVMemory:
     Args:
         namespace: The namespace (1-255 characters, no ``/``, no control characters); e.g. an
             agent, user or tenant id. Namespaces are isolated from each other.
-        storage: A :class:`~storage_adapters.base.MemoryStorage`; default
+        storage: A :class:`~mastra_memory.storage.base.MemoryStorage`; default
             ``LibSQLStore("file:./mastra.db")`` (closed by :meth:`close` only when created
             here). Mutually exclusive with ``base_url``.
         base_url: URL of a ``mastra-memory serve`` server, e.g. ``"http://127.0.0.1:8000"``;
@@ -317,9 +317,9 @@ class KVMemory:
         elif storage is not None:
             self._backend = _StorageBackend(storage, owned=False)
         else:
-            from storage_adapters.libsql import LibSQLStore
+            from mastra_memory.storage.registry import open_storage
 
-            self._backend = _StorageBackend(LibSQLStore("file:./mastra.db"), owned=True)
+            self._backend = _StorageBackend(open_storage(), owned=True)
 
     @property
     def is_remote(self) -> bool:

@@ -24,6 +24,8 @@ from mastra_memory.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
+from mastra_memory.storage.base import Direction, MemoryStorage, PerPage, ThreadOrder
+from mastra_memory.storage.registry import open_storage
 from mastra_memory.types import (
     CloneResult,
     IncludeSpec,
@@ -40,12 +42,11 @@ from mastra_memory.types import (
     validate_json,
 )
 
-if TYPE_CHECKING:  # storage_adapters imports mastra_memory; keep the import one-way at runtime
+if TYPE_CHECKING:
     from mastra_memory.observational.engine import ObservationalMemoryEngine
-    from mastra_memory.observational.records import ObservationalMemoryRecord
     from mastra_memory.processors.base import MemoryProcessor
+    from mastra_memory.storage.records import ObservationalMemoryRecord
     from mastra_memory.tools import Tool
-    from storage_adapters.base import Direction, MemoryStorage, PerPage, ThreadOrder
 
 __all__ = ["Memory"]
 
@@ -53,9 +54,7 @@ logger = logging.getLogger(__name__)
 
 
 def _default_storage() -> MemoryStorage:
-    from storage_adapters.libsql import LibSQLStore
-
-    return LibSQLStore("file:./mastra.db")
+    return open_storage()
 
 
 class Memory:
@@ -63,7 +62,7 @@ class Memory:
     observational memory over a storage adapter.
 
     Args:
-        storage: A :class:`~storage_adapters.base.MemoryStorage`; default
+        storage: A :class:`~mastra_memory.storage.base.MemoryStorage`; default
             ``LibSQLStore("file:./mastra.db")``.
         vector: A vector store, required with semantic recall.
         embedder: An embedder (object or model string such as ``"local/all-minilm-l6-v2"``),
@@ -145,7 +144,7 @@ class Memory:
         title: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> Thread:
-        """Create and store a thread.
+        """Create and store a thread with the store's insert-only primitive (never overwrites).
 
         Args:
             resource_id: The owning resource.
@@ -154,13 +153,18 @@ class Memory:
             metadata: JSON metadata.
 
         Raises:
-            ValidationError: on bad ids, non-JSON metadata, or an id that already exists.
+            ThreadConflictError: if the id already exists (a ``ValidationError``); the existing
+                thread and its owner are unchanged, also when two processes race.
+            ValidationError: on bad ids or non-JSON metadata.
         """
+        return self.storage.create_thread(self._new_thread(resource_id, thread_id, title, metadata))
+
+    def _new_thread(
+        self, resource_id: str, thread_id: str | None, title: str | None, metadata: dict[str, Any] | None
+    ) -> Thread:
         validate_id(resource_id, "resource_id")
         if thread_id is not None:
             validate_id(thread_id, "thread_id")
-            if self.storage.get_thread_by_id(thread_id) is not None:
-                raise ValidationError(f"thread {thread_id!r} already exists")
         if metadata is not None:
             validate_json(metadata)
         now = now_utc()
@@ -177,7 +181,7 @@ class Memory:
             raise
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
-        return self.storage.save_thread(thread)
+        return thread
 
     def get_thread_by_id(self, thread_id: str, resource_id: str | None = None) -> Thread | None:
         """Return the thread or ``None``.
@@ -203,11 +207,17 @@ class Memory:
         title: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> tuple[Thread, bool]:
-        """Return ``(thread, created)``: the existing thread (ownership checked) or a new one."""
-        thread = self.get_thread_by_id(thread_id, resource_id)
-        if thread is not None:
-            return thread, False
-        return self.create_thread(resource_id, thread_id, title, metadata), True
+        """Return ``(thread, created)``: the existing thread (ownership checked) or a new one.
+
+        Race-safe across processes (see :meth:`MemoryStorage.get_or_create_thread`): of two
+        creators of one id, one creates it and the other gets that thread, or
+        ``ResourceMismatchError`` if it belongs to another resource.
+
+        Raises:
+            ResourceMismatchError: if the thread belongs to another resource.
+            ValidationError: on bad ids or non-JSON metadata.
+        """
+        return self.storage.get_or_create_thread(self._new_thread(resource_id, thread_id, title, metadata))
 
     def list_threads(
         self,
@@ -218,7 +228,7 @@ class Memory:
         order_by: ThreadOrder = "created_at",
         direction: Direction = "DESC",
     ) -> ThreadPage:
-        """List threads; see :meth:`storage_adapters.base.MemoryStorage.list_threads`."""
+        """List threads; see :meth:`mastra_memory.storage.base.MemoryStorage.list_threads`."""
         return self.storage.list_threads(resource_id, metadata, page, per_page, order_by, direction)
 
     def update_thread(self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None) -> Thread:
@@ -452,7 +462,7 @@ class Memory:
 
     def _clone_observational_memory(self, source: Thread, clone: Thread, result: CloneResult) -> None:
         """Copy the source's observational memory to a new clone (see :meth:`clone_thread`)."""
-        from mastra_memory.observational.records import MessageRef
+        from mastra_memory.storage.records import MessageRef
 
         records = [self.storage.get_observational_memory(source.id, source.resource_id)]
         if clone.resource_id != source.resource_id:  # on the same resource the record is shared already

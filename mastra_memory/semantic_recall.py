@@ -34,9 +34,9 @@ from typing import Any
 from mastra_memory.config import SemanticRecallConfig
 from mastra_memory.embedders import CachedEmbedder, resolve_embedder
 from mastra_memory.keyword_search import KeywordIndex
+from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.vector import IndexNotFoundError, VectorStore, memory_index_name
 from mastra_memory.types import IncludeSpec, Message, SemanticHit
-from storage_adapters.base import MemoryStorage
-from storage_adapters.vector_base import IndexNotFoundError, VectorStore, memory_index_name
 
 __all__ = ["SemanticRecall", "chunk_text", "format_other_threads"]
 
@@ -93,7 +93,7 @@ class SemanticRecall:
 
     Args:
         storage: The memory storage (messages, threads).
-        vector: A :class:`~storage_adapters.vector_base.VectorStore`.
+        vector: A :class:`~mastra_memory.storage.vector.VectorStore`.
         embedder: An embedder or model string (see :func:`~mastra_memory.embedders.resolve_embedder`).
 
     Attributes:

@@ -10,7 +10,7 @@ Two modes, as in the original (@mastra/memory, reference section 3):
   *deep-merged*: objects merge recursively, arrays are replaced whole, ``null`` deletes a key,
   other values overwrite. The merged object is validated against the schema before it is
   written, and the read-merge-validate-write runs as one storage transaction
-  (:meth:`storage_adapters.base.MemoryStorage.update_working_memory_atomic`), so concurrent
+  (:meth:`mastra_memory.storage.base.MemoryStorage.update_working_memory_atomic`), so concurrent
   updates from several processes never lose a field.
 
 Scope: ``"resource"`` (default) stores in ``mastra_resources.workingMemory`` and is shared by

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from mastra_memory.observational.records import ObservationalMemoryRecord
+from mastra_memory.storage.base import MessageQuery, ThreadQuery
+from mastra_memory.storage.records import ObservationalMemoryRecord
 from mastra_memory.types import (
     Message,
     Resource,
@@ -26,7 +27,6 @@ from mastra_memory.types import (
     message_from_row,
     parse_timestamp,
 )
-from storage_adapters.base import MessageQuery, ThreadQuery
 
 __all__ = [
     "KV",

@@ -1,6 +1,6 @@
 """``InMemoryStore``: a process-local store for unit tests and prototypes (nothing persists).
 
-It implements the full :class:`~storage_adapters.base.MemoryStorage` contract with the same
+It implements the full :class:`~mastra_memory.storage.base.MemoryStorage` contract with the same
 semantics as the SQL stores (validated by the same conformance suite), guarded by one lock.
 Messages of each thread are kept sorted by ``(created_at, id)`` so windows and pages are
 bisections, not scans.
@@ -14,12 +14,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from mastra_memory.errors import ResourceMismatchError, ThreadNotFoundError, ValidationError
-from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.errors import ResourceMismatchError, ThreadConflictError, ThreadNotFoundError, ValidationError
+from mastra_memory.storage import om as _om
+from mastra_memory.storage.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
+from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Message, Resource, Thread, now_utc
-from storage_adapters import _om
-from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
-from storage_adapters.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
 from storage_adapters.inmemory_vector import InMemoryVector
 
 _T = TypeVar("_T")
@@ -39,6 +39,8 @@ def _page(items: list[Message], direction: Direction, per_page: PerPage, offset:
 
 class InMemoryStore(MemoryStorage):
     """Everything in dicts, nothing on disk. Thread-safe within one process."""
+
+    is_embedded = True
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -314,7 +316,7 @@ class InMemoryStore(MemoryStorage):
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
         with self._lock:
             if thread.id in self._threads:
-                raise ValidationError(f"thread {thread.id!r} already exists")
+                raise ThreadConflictError(thread.id)
             self._threads[thread.id] = thread
             bucket = self._by_thread.setdefault(thread.id, [])
             for m in messages:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from storage_adapters._vector_filter import FilterNode, equality_terms, matches
-from storage_adapters.vector_base import IndexStats, Metric, QueryResult, VectorStore, exact_scores
+from mastra_memory.storage._filter import FilterNode, equality_terms, matches
+from mastra_memory.storage.vector import IndexStats, Metric, QueryResult, VectorStore, exact_scores
 
 __all__ = ["InMemoryVector"]
 
@@ -95,6 +95,11 @@ class InMemoryVector(VectorStore):
     Good for tests, notebooks and small single-process apps. Query cost is linear in the number
     of vectors that pass the filter (about 1 ms per 20k x 384 floats on one core).
     """
+
+    @classmethod
+    def from_url(cls, url: str = "memory://") -> InMemoryVector:
+        """Build a store (``url`` is ignored; here for the registry's ``memory://``)."""
+        return cls()
 
     def __init__(self) -> None:
         super().__init__()

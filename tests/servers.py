@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from storage_adapters.base import MemoryStorage
+from mastra_memory.storage.base import MemoryStorage
 
 PG = "MASTRA_TEST_PG_URL"
 MONGODB = "MASTRA_TEST_MONGODB_URL"

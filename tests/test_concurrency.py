@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.types import Message, Thread, now_utc
-from storage_adapters.base import MemoryStorage
 from tests import servers
 
 WRITERS = 8

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.testing.conformance import MemoryStorageConformance
-from storage_adapters.base import MemoryStorage
 from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
 from tests import servers

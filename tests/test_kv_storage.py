@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.testing.kv_conformance import KeyValueConformance
 from mastra_memory.types import Message, Resource, Thread
-from storage_adapters.base import MemoryStorage
 from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
 from tests.test_conformance import FACTORIES

@@ -15,9 +15,9 @@ import pytest
 
 from mastra_memory import Memory, Message, ModelError
 from mastra_memory.observational.engine import OMTurnState
+from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.testing import ScriptedModel
 from mastra_memory.tokens import TokenCounter
-from storage_adapters.base import MemoryStorage
 from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
 from tests import servers

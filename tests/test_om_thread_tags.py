@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from mastra_memory.observational.thread_tags import rewrite_thread_tags, thread_tag_id, xxh32
+from mastra_memory.storage.thread_tags import rewrite_thread_tags, thread_tag_id, xxh32
 
 
 def test_xxh32_reference_vectors() -> None:

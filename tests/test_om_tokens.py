@@ -68,7 +68,7 @@ def test_counts_are_cached_by_id_and_content() -> None:
 def test_incremental_observation_token_count_is_exact() -> None:
     import random
 
-    from storage_adapters._om import append_observations, observation_tokens
+    from mastra_memory.storage.om import append_observations, observation_tokens
 
     rng = random.Random(7)
     pieces = ["User said hi.", "🔴 (10:00) likes tea!", "-> sub item", "done ✅", "path a/b", "x\u00e9\u4e2d", "3.14"]

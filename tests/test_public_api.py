@@ -18,7 +18,7 @@ MODULES = [
     "mastra_memory.working_memory",
     "mastra_memory.semantic_recall",
     "mastra_memory.keyword_search",
-    "storage_adapters.vector_base",
+    "mastra_memory.storage.vector",
 ]
 
 

@@ -479,7 +479,7 @@ def test_store_without_kv_support_gives_501() -> None:
     from fastapi.testclient import TestClient
 
     class NoKV(InMemoryStore):
-        from storage_adapters.base import MemoryStorage as _Base
+        from mastra_memory.storage.base import MemoryStorage as _Base
 
         _kv_get = _Base._kv_get
         _kv_exists = _Base._kv_exists

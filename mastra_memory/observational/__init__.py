@@ -12,7 +12,7 @@ Only the record types are imported eagerly, so storage backends can use them che
 
 from __future__ import annotations
 
-from mastra_memory.observational.records import (
+from mastra_memory.storage.records import (
     BufferedChunk,
     ObservationalMemoryRecord,
     ObservationCursor,

@@ -25,10 +25,9 @@ def _group() -> None:
 
 
 def _store(db: str) -> Any:
-    import mastra_memory  # noqa: F401  (imports the core before storage; see memory.py)
-    from storage_adapters.libsql import LibSQLStore
+    from mastra_memory.storage.registry import open_storage
 
-    return LibSQLStore(db)
+    return open_storage(db, create=False)
 
 
 @app.command("show")

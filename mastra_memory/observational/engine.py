@@ -13,7 +13,7 @@ Per turn (called by :meth:`mastra_memory.Memory.prepare_turn` / ``finish_turn``)
 
 Model calls never run inside a storage transaction: the Observer/Reflector read a snapshot,
 and the result is committed through the store's serialized compare-and-commit methods, which
-reject a commit that would duplicate observations (see :mod:`storage_adapters._om`). Background
+reject a commit that would duplicate observations (see :mod:`mastra_memory.storage.om`). Background
 work runs on a small thread pool; :meth:`ObservationalMemoryEngine.settle` waits for it.
 """
 
@@ -42,19 +42,19 @@ from mastra_memory.observational.prompts import (
     context_system_message,
     format_transcript,
 )
-from mastra_memory.observational.records import (
+from mastra_memory.observational.reflector import Reflector
+from mastra_memory.observational.thresholds import plan_observation, plan_reflection
+from mastra_memory.storage.records import (
     BufferedChunk,
     MessageRef,
     ObservationalMemoryRecord,
     lookup_key,
 )
-from mastra_memory.observational.reflector import Reflector
-from mastra_memory.observational.thresholds import plan_observation, plan_reflection
 from mastra_memory.tokens import TokenCounter, default_counter
 from mastra_memory.types import Message, MessageContent, TextPart, Thread
 
 if TYPE_CHECKING:
-    from storage_adapters.base import MemoryStorage
+    from mastra_memory.storage.base import MemoryStorage
 
 __all__ = ["OMStats", "OMTurnState", "ObservationalMemoryEngine", "continuation_message"]
 
@@ -657,7 +657,7 @@ class ObservationalMemoryEngine:
                 raise
             batch_tokens = self.counter.count_messages(batch)
             remaining = max(0, remaining - batch_tokens)
-            from storage_adapters._om import ObservationCommit
+            from mastra_memory.storage.om import ObservationCommit
 
             outcome = self.storage.commit_observations(
                 ObservationCommit(

@@ -28,6 +28,7 @@ from mastra_memory.errors import (
     QuotaExceededError,
     ResourceMismatchError,
     StorageError,
+    ThreadConflictError,
     ThreadNotFoundError,
     ValidationError,
 )
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 STATUS: dict[type[BaseException], int] = {
     ValidationError: 422,
     ResourceMismatchError: 403,
+    ThreadConflictError: 409,
     ThreadNotFoundError: 404,
     ConfigurationError: 409,
     MissingDependencyError: 501,
@@ -118,10 +120,7 @@ def _error_response(exc: Exception) -> JSONResponse:
 
 
 def _is_embedded(storage: Any) -> bool:
-    from storage_adapters.inmemory import InMemoryStore
-    from storage_adapters.libsql import LibSQLStore
-
-    return isinstance(storage, InMemoryStore) or (isinstance(storage, LibSQLStore) and not storage.is_remote)
+    return bool(getattr(storage, "is_embedded", False))
 
 
 def create_app(

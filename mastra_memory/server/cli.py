@@ -16,7 +16,8 @@ import typer
 
 from mastra_memory.errors import ConfigurationError, MissingDependencyError
 from mastra_memory.server.config import ApiKey, ServerLimits, load_api_keys
-from storage_adapters.base import MemoryStorage
+from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.registry import open_storage
 
 __all__ = ["app_from_environment", "is_loopback", "open_store", "register", "serve"]
 
@@ -35,33 +36,13 @@ def is_loopback(host: str) -> bool:
 
 
 def open_store(url: str) -> MemoryStorage:
-    """The store for a ``--db`` URL: ``postgresql://`` (PostgresStore, extra ``[pg]``),
-    ``mongodb://`` / ``mongodb+srv://`` (MongoDBStore on the URL's database or ``mastra``, extra
-    ``[mongodb]``), a SQLAlchemy URL with a driver (``sqlite+pysqlite://``,
-    ``mysql+pymysql://``, ...: SQLAlchemyStore, extra ``[sqlalchemy]``), else libSQL (a path,
-    ``file:``, ``:memory:``, ``http(s)://``, ``libsql://``, ``ws(s)://``).
+    """The store for a ``--db`` URL (see :func:`mastra_memory.storage.open_storage`).
 
     Raises:
+        UnknownSchemeError: for a scheme no backend handles.
         MissingDependencyError: if the backend's extra is not installed.
     """
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme in ("postgresql", "postgres"):
-        from storage_adapters.pg import PostgresStore
-
-        return PostgresStore(url)
-    if scheme in ("mongodb", "mongodb+srv"):
-        from urllib.parse import urlsplit
-
-        from storage_adapters.mongodb import MongoDBStore
-
-        return MongoDBStore(url=url, db_name=urlsplit(url).path.strip("/") or "mastra")
-    if "+" in scheme or scheme in ("sqlite", "mysql", "mariadb", "mssql", "oracle"):
-        from storage_adapters.sqlalchemy import SQLAlchemyStore
-
-        return SQLAlchemyStore(url)
-    from storage_adapters.libsql import LibSQLStore
-
-    return LibSQLStore(url)
+    return open_storage(url)
 
 
 CONFIG_ENV = "MASTRA_MEMORY_SERVE_CONFIG"

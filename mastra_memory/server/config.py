@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from mastra_memory.errors import ConfigurationError
-from storage_adapters._kv import KV_MAX_KEY_LENGTH
+from mastra_memory.storage.kv import KV_MAX_KEY_LENGTH
 
 __all__ = ["ApiKey", "NamespaceLimits", "ServerLimits", "load_api_keys"]
 

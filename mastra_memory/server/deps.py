@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from mastra_memory.memory import Memory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
-from storage_adapters.base import MemoryStorage
+from mastra_memory.storage.base import MemoryStorage
 
 __all__ = ["Caller", "ServerState", "caller", "read_json_body", "state"]
 

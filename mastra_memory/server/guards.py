@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from mastra_memory.errors import AccessDeniedError, QuotaExceededError
 from mastra_memory.server.config import ApiKey, NamespaceLimits
-from storage_adapters._kv import encode_kv_value
-from storage_adapters.base import MemoryStorage
+from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.kv import encode_kv_value
 
 __all__ = ["KeyRing", "RateLimiter", "UsageTracker"]
 

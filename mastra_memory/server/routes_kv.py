@@ -18,8 +18,7 @@ from pydantic import BaseModel
 from mastra_memory.errors import ValidationError
 from mastra_memory.kv import decode_cursor, encode_cursor
 from mastra_memory.server.deps import ServerState, read_json_body, state
-from mastra_memory.types import format_timestamp
-from storage_adapters._kv import (
+from mastra_memory.storage.kv import (
     KV_MISSING,
     KVEntry,
     encode_kv_value,
@@ -28,6 +27,7 @@ from storage_adapters._kv import (
     validate_kv_number,
     validate_kv_ttl,
 )
+from mastra_memory.types import format_timestamp
 
 __all__ = ["router"]
 

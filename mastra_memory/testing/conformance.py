@@ -1,4 +1,4 @@
-"""The storage conformance suite every :class:`~storage_adapters.base.MemoryStorage` runs.
+"""The storage conformance suite every :class:`~mastra_memory.storage.base.MemoryStorage` runs.
 
 Use it from a test module by subclassing and providing a ``store`` fixture that yields a fresh,
 empty, set-up store::
@@ -31,6 +31,7 @@ from mastra_memory.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
+from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.types import (
     FilePart,
     Message,
@@ -42,7 +43,6 @@ from mastra_memory.types import (
     Thread,
     ToolInvocationPart,
 )
-from storage_adapters.base import MemoryStorage
 
 __all__ = ["MemoryStorageConformance"]
 

@@ -1,4 +1,4 @@
-"""The key-value conformance suite every :class:`~storage_adapters.base.MemoryStorage` with
+"""The key-value conformance suite every :class:`~mastra_memory.storage.base.MemoryStorage` with
 key-value support runs (table ``mastra_kv``).
 
 Use it like :mod:`mastra_memory.testing.conformance`: subclass and provide a ``store`` fixture
@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from mastra_memory.errors import MastraMemoryError, ValidationError
-from storage_adapters._kv import KV_MISSING
-from storage_adapters.base import MemoryStorage
+from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.kv import KV_MISSING
 
 __all__ = ["TYPED_VALUES", "KeyValueConformance"]
 
@@ -85,7 +85,7 @@ class KeyValueConformance:
     def clock(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Clock]:
         """Freeze the time the storage layer sees; ``clock.advance(s)`` moves it."""
         fake = _Clock(datetime.now(UTC).replace(microsecond=0))
-        monkeypatch.setattr("storage_adapters.base.now_utc", fake)
+        monkeypatch.setattr("mastra_memory.storage.base.now_utc", fake)
         yield fake
 
     # -- values ---------------------------------------------------------------------------------

@@ -17,11 +17,11 @@ import pytest
 
 from mastra_memory.errors import StorageError
 from mastra_memory.memory import Memory
-from mastra_memory.observational.records import BufferedChunk, MessageRef
-from mastra_memory.observational.thread_tags import thread_tag_id
+from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.om import ObservationCommit
+from mastra_memory.storage.records import BufferedChunk, MessageRef
+from mastra_memory.storage.thread_tags import thread_tag_id
 from mastra_memory.types import Message, Thread
-from storage_adapters._om import ObservationCommit
-from storage_adapters.base import MemoryStorage
 
 __all__ = ["ObservationalMemoryConformance"]
 

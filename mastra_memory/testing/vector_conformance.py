@@ -1,4 +1,4 @@
-"""The conformance suite every :class:`~storage_adapters.vector_base.VectorStore` passes.
+"""The conformance suite every :class:`~mastra_memory.storage.vector.VectorStore` passes.
 
 Use it from a test module by subclassing and providing a ``vector`` fixture::
 
@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import pytest
 
 from mastra_memory.errors import ValidationError
-from storage_adapters.vector_base import DimensionMismatchError, IndexNotFoundError, Metric, VectorStore
+from mastra_memory.storage.vector import DimensionMismatchError, IndexNotFoundError, Metric, VectorStore
 
 __all__ = ["FILTER_CASES", "VectorStoreConformance"]
 
@@ -45,7 +45,7 @@ DOCS: list[tuple[str, list[float], dict[str, Any]]] = [
 
 ALL = {d[0] for d in DOCS}
 
-# (filter, expected ids): the language's semantics (see storage_adapters._vector_filter).
+# (filter, expected ids): the language's semantics (see mastra_memory.storage._filter).
 FILTER_CASES: list[tuple[dict[str, Any], set[str]]] = [
     ({"thread_id": "t1"}, {"d0", "d1"}),
     ({"resource_id": {"$eq": "r2"}}, {"d4", "d5", "d6"}),

@@ -24,15 +24,12 @@ from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
     StorageError,
+    ThreadConflictError,
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
-from storage_adapters import _om, _sql
-from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
-from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
-from storage_adapters.base import (
+from mastra_memory.storage import om as _om
+from mastra_memory.storage.base import (
     Direction,
     MemoryStorage,
     MessageQuery,
@@ -41,6 +38,11 @@ from storage_adapters.base import (
     dumps,
     resolve_owners,
 )
+from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, Resource, Thread, now_utc
+from storage_adapters import _sql
+from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
 
 __all__ = ["LibSQLStore"]
 
@@ -100,6 +102,7 @@ class LibSQLStore(MemoryStorage):
         self._conn_obj: Any = None
         self._ready = False
         self.is_remote = url.startswith(("http://", "https://", "libsql://", "ws://", "wss://"))
+        self.is_embedded = not self.is_remote
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> LibSQLStore:
@@ -610,7 +613,7 @@ class LibSQLStore(MemoryStorage):
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
         with self._write() as conn:
             if self._thread_row(conn, thread.id) is not None:
-                raise ValidationError(f"thread {thread.id!r} already exists")
+                raise ThreadConflictError(thread.id)
             conn.execute(_sql.insert_thread_sql(self.dialect), _sql.thread_params(thread))
             if messages:
                 conn.executemany(_sql.upsert_message_sql(self.dialect), [_sql.message_params(m) for m in messages])
@@ -621,7 +624,7 @@ class LibSQLStore(MemoryStorage):
         as one JSON parameter (``json_each``), instead of binding every row from Python."""
         with self._write() as conn:
             if self._thread_row(conn, thread.id) is not None:
-                raise ValidationError(f"thread {thread.id!r} already exists")
+                raise ThreadConflictError(thread.id)
             conn.execute(_sql.insert_thread_sql(self.dialect), _sql.thread_params(thread))
             if id_map:
                 conn.execute(

@@ -31,9 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mastra_memory.errors import ValidationError
-from storage_adapters._vector_filter import FilterNode, to_sqlite
-from storage_adapters.libsql.store import LibSQLStore
-from storage_adapters.vector_base import (
+from mastra_memory.storage._filter import FilterNode, to_sqlite
+from mastra_memory.storage.vector import (
     DimensionMismatchError,
     IndexNotFoundError,
     IndexStats,
@@ -42,6 +41,7 @@ from storage_adapters.vector_base import (
     VectorStore,
     score_from_distance,
 )
+from storage_adapters.libsql.store import LibSQLStore
 
 __all__ = ["LibSQLVector"]
 

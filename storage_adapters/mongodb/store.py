@@ -37,15 +37,12 @@ from mastra_memory.errors import (
     MastraMemoryError,
     MissingDependencyError,
     StorageError,
+    ThreadConflictError,
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, construct, gc_paused, message_from_row, now_utc
-from storage_adapters import _om
-from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
-from storage_adapters._sql import BULK_ROWS, KV, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
-from storage_adapters.base import (
+from mastra_memory.storage import om as _om
+from mastra_memory.storage.base import (
     Direction,
     MemoryStorage,
     MessageQuery,
@@ -53,6 +50,10 @@ from storage_adapters.base import (
     ThreadQuery,
     resolve_owners,
 )
+from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, Resource, Thread, construct, gc_paused, message_from_row, now_utc
+from storage_adapters._sql import BULK_ROWS, KV, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 
 __all__ = ["MongoDBStore"]
 
@@ -267,9 +268,12 @@ class MongoDBStore(MemoryStorage):
         self._ready = False
 
     @classmethod
-    def from_url(cls, url: str, db_name: str = "mastra", **kwargs: Any) -> MongoDBStore:
-        """Build a store from a ``mongodb://`` URL; ``kwargs`` as for the constructor."""
-        return cls(url=url, db_name=db_name, **kwargs)
+    def from_url(cls, url: str, db_name: str | None = None, **kwargs: Any) -> MongoDBStore:
+        """Build a store from a ``mongodb://`` URL; the database is ``db_name``, else the URL's
+        path (``mongodb://host/mydb``), else ``mastra``. ``kwargs`` as for the constructor."""
+        from urllib.parse import urlsplit
+
+        return cls(url=url, db_name=db_name or urlsplit(url).path.strip("/") or "mastra", **kwargs)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -914,7 +918,7 @@ class MongoDBStore(MemoryStorage):
             try:
                 self._threads.insert_one(_thread_doc(thread), session=session)
             except pymongo.errors.DuplicateKeyError as exc:
-                raise ValidationError(f"thread {thread.id!r} already exists") from exc
+                raise ThreadConflictError(thread.id) from exc
             if messages:
                 self._messages.insert_many([_message_doc(m) for m in messages], ordered=True, session=session)
 

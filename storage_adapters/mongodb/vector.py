@@ -29,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mastra_memory.errors import MissingDependencyError, StorageError, ValidationError
-from storage_adapters._vector_filter import FilterNode, to_mongo
-from storage_adapters.vector_base import (
+from mastra_memory.storage._filter import FilterNode, to_mongo
+from mastra_memory.storage.vector import (
     DimensionMismatchError,
     IndexStats,
     Metric,
@@ -59,6 +59,13 @@ class MongoDBVector(VectorStore):
     Raises:
         MissingDependencyError: without the ``[mongodb]`` extra.
     """
+
+    @classmethod
+    def from_url(cls, url: str, db_name: str | None = None, **kwargs: Any) -> MongoDBVector:
+        """Build from a ``mongodb://`` URL; the database as :meth:`MongoDBStore.from_url`."""
+        from urllib.parse import urlsplit
+
+        return cls(url, db_name or urlsplit(url).path.strip("/") or "mastra", **kwargs)
 
     def __init__(
         self,

@@ -42,15 +42,12 @@ from mastra_memory.errors import (
     MastraMemoryError,
     MissingDependencyError,
     StorageError,
+    ThreadConflictError,
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
-from storage_adapters import _om, _sql
-from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
-from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Migration
-from storage_adapters.base import (
+from mastra_memory.storage import om as _om
+from mastra_memory.storage.base import (
     Direction,
     MemoryStorage,
     MessageQuery,
@@ -59,6 +56,11 @@ from storage_adapters.base import (
     dumps,
     resolve_owners,
 )
+from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, Resource, Thread, now_utc
+from storage_adapters import _sql
+from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Migration
 
 __all__ = ["PostgresStore"]
 
@@ -698,7 +700,7 @@ class PostgresStore(MemoryStorage):
 
         def work(conn: Any) -> None:
             if conn.execute(sql, self._thread_values(thread)).rowcount != 1:
-                raise ValidationError(f"thread {thread.id!r} already exists")
+                raise ThreadConflictError(thread.id)
             if messages:
                 self._insert_messages(conn, messages)
 

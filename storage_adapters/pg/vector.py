@@ -30,8 +30,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mastra_memory.errors import MissingDependencyError, StorageError, ValidationError
-from storage_adapters._vector_filter import FilterNode, to_postgres
-from storage_adapters.vector_base import (
+from mastra_memory.storage._filter import FilterNode, to_postgres
+from mastra_memory.storage.vector import (
     DimensionMismatchError,
     IndexNotFoundError,
     IndexStats,

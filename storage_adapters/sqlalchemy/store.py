@@ -39,15 +39,12 @@ from mastra_memory.errors import (
     MastraMemoryError,
     MissingDependencyError,
     StorageError,
+    ThreadConflictError,
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.observational.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
-from storage_adapters import _om, _sql
-from storage_adapters._kv import KVModifier, KVRow, KVStats, prefix_upper_bound
-from storage_adapters._sql import KV, MESSAGES, MIGRATIONS_TABLE, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
-from storage_adapters.base import (
+from mastra_memory.storage import om as _om
+from mastra_memory.storage.base import (
     Direction,
     MemoryStorage,
     MessageQuery,
@@ -56,6 +53,11 @@ from storage_adapters.base import (
     dumps,
     resolve_owners,
 )
+from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.types import Message, Resource, Thread, now_utc
+from storage_adapters import _sql
+from storage_adapters._sql import KV, MESSAGES, MIGRATIONS_TABLE, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -787,12 +789,17 @@ class SQLAlchemyStore(MemoryStorage):
     # -- clone ----------------------------------------------------------------------------------
 
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        import sqlalchemy as sa
+
         t = self._t
 
         def work(conn: Any) -> None:
             if conn.execute(t.thread_select().where(t.threads.c.id == thread.id)).first() is not None:
-                raise ValidationError(f"thread {thread.id!r} already exists")
-            conn.execute(t.threads.insert().values(t.thread_values(thread)))
+                raise ThreadConflictError(thread.id)
+            try:
+                conn.execute(t.threads.insert().values(t.thread_values(thread)))
+            except sa.exc.IntegrityError as exc:  # a concurrent creator committed first
+                raise ThreadConflictError(thread.id) from exc
             if messages:
                 conn.execute(t.messages.insert(), [t.message_values(m) for m in messages])
 

@@ -12,10 +12,10 @@ import pytest
 from mastra_memory import Memory, Message, ValidationError
 from mastra_memory.embedders import EmbeddingCache, resolve_embedder
 from mastra_memory.semantic_recall import chunk_text, format_other_threads
+from mastra_memory.storage.vector import DimensionMismatchError, VectorStore
 from mastra_memory.testing import HashingEmbedder
 from storage_adapters.inmemory import InMemoryStore, InMemoryVector
 from storage_adapters.libsql import LibSQLStore, LibSQLVector
-from storage_adapters.vector_base import DimensionMismatchError, VectorStore
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from mastra_memory.storage.vector import VectorStore
 from mastra_memory.testing.vector_conformance import VectorStoreConformance
 from storage_adapters.inmemory import InMemoryVector
 from storage_adapters.libsql import LibSQLVector
-from storage_adapters.vector_base import VectorStore
 
 
 class TestInMemoryVector(VectorStoreConformance):

@@ -1,0 +1,1317 @@
+"""The storage seam: :class:`MemoryStorage`, the contract every backend implements.
+
+A backend subclasses :class:`MemoryStorage` and implements the ``_``-prefixed I/O methods. The
+public methods here validate input, normalise timestamps and enforce ownership once for every
+backend, then call those hooks, so a backend module holds I/O only.
+
+Contract (checked by :mod:`mastra_memory.testing`, the conformance suite every adapter runs):
+
+* Threads, messages and resources use the original's tables and columns (``mastra_threads``,
+  ``mastra_messages``, ``mastra_resources``) so a database shared with Mastra's TypeScript
+  packages means the same thing on both sides.
+* Message order within a thread is ``(created_at, id)``. ``save_messages`` gives messages of
+  one batch strictly increasing ``created_at`` (at least 1 ms apart) when they would collide.
+* ``save_messages`` is one transaction: every thread must exist, every message's resource must
+  own its thread, a message id may not move to another thread; on any error nothing is written.
+  Saving bumps each touched thread's ``updated_at``. System messages are never stored.
+* Saving the same message twice (same id) is an update, never a duplicate.
+* ``include`` windows are resolved with indexed range queries on ``(thread_id, createdAt, id)``,
+  never with a window function over the whole table.
+* ``setup()`` is idempotent and applies a numbered migrations list; stores are context managers.
+* Observational memory (optional per backend, ``supports_observational_memory``): records live
+  in ``mastra_observational_memory``, one row per generation; every commit goes through the
+  serialized ``_om_update`` hook and the pure mutations of :mod:`mastra_memory.storage.om`; saving a
+  new message never places it at or before its scope's observation cursor.
+* Key-value memory (``kv_*``, table ``mastra_kv``, primary key ``(namespace, key)``) stores each
+  value's JSON text verbatim so every JSON value keeps its type; expired entries are never
+  returned; ``kv_increment`` and ``kv_compare_and_set`` are atomic across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+import time
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, NoReturn, Self, TypeVar
+
+from mastra_memory.errors import ResourceMismatchError, ThreadConflictError, ThreadNotFoundError, ValidationError
+from mastra_memory.storage import om as _om
+from mastra_memory.storage.kv import (
+    DEFAULT_MAX_KV_VALUE_BYTES,
+    KV_MISSING,
+    KVEntry,
+    KVKeyPage,
+    KVModifier,
+    KVRow,
+    KVStats,
+    KVWrite,
+    canonical_json,
+    decode_kv_value,
+    encode_kv_value,
+    validate_kv_key,
+    validate_kv_namespace,
+    validate_kv_number,
+    validate_kv_prefix,
+    validate_kv_ttl,
+)
+from mastra_memory.storage.om import CommitResult, Mutation, ObservationCommit
+from mastra_memory.storage.records import (
+    BufferedChunk,
+    MessageRef,
+    ObservationalMemoryRecord,
+    OMScope,
+    lookup_key,
+)
+from mastra_memory.types import (
+    CloneResult,
+    IncludeSpec,
+    Message,
+    RecallResult,
+    Resource,
+    TextPart,
+    Thread,
+    ThreadPage,
+    construct,
+    gc_paused,
+    new_ids,
+    now_utc,
+    truncate_ms,
+    validate_id,
+    validate_json,
+)
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "Direction",
+    "KVEntry",
+    "KVKeyPage",
+    "KVStats",
+    "MemoryStorage",
+    "MessageQuery",
+    "PerPage",
+    "ThreadOrder",
+    "ThreadQuery",
+    "resolve_owners",
+    "validate_metadata_filter",
+    "validate_pagination",
+]
+
+logger = logging.getLogger(__name__)
+
+Direction = Literal["ASC", "DESC"]
+ThreadOrder = Literal["created_at", "updated_at"]
+PerPage = int | Literal[False]
+_T = TypeVar("_T")
+
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+_METADATA_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+def validate_pagination(page: int, per_page: PerPage) -> None:
+    """Check ``page``/``per_page`` (``per_page=False`` means no limit and requires page 0).
+
+    Raises:
+        ValidationError: on a negative page, a non-positive per_page, or ``False`` with page > 0.
+    """
+    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
+        raise ValidationError(f"page must be an integer >= 0, got {page!r}")
+    if per_page is False:
+        if page != 0:
+            raise ValidationError("per_page=False (no limit) requires page=0")
+        return
+    if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 0:
+        raise ValidationError(f"per_page must be an integer >= 0 or False, got {per_page!r}")
+
+
+def validate_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """Check a thread metadata filter (an AND of exact key/value matches on top-level keys).
+
+    Keys match ``^[a-zA-Z_][a-zA-Z0-9_]*$`` and are at most 128 characters, as the original.
+
+    Raises:
+        ValidationError: on a bad key or a non-JSON value.
+    """
+    if not metadata:
+        return {}
+    if not isinstance(metadata, dict):
+        raise ValidationError("metadata filter must be a dict")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or len(key) > 128 or not _METADATA_KEY.match(key):
+            raise ValidationError(f"invalid metadata filter key: {key!r}")
+        validate_json(value, f"metadata filter value for {key!r}")
+    return metadata
+
+
+@dataclass(frozen=True)
+class ThreadQuery:
+    """A validated ``list_threads`` query (backends read it; it holds no I/O)."""
+
+    resource_id: str | None
+    metadata: dict[str, Any]
+    page: int
+    per_page: PerPage
+    order_by: ThreadOrder
+    direction: Direction
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.per_page is False else self.page * self.per_page
+
+
+@dataclass(frozen=True)
+class MessageQuery:
+    """A validated ``list_messages`` query.
+
+    ``direction="DESC"`` pages from the newest end (page 0 = newest ``per_page`` messages);
+    ``"ASC"`` from the oldest. Results are always returned oldest first.
+    ``start``/``end`` bound ``created_at`` inclusively when given.
+    """
+
+    thread_ids: tuple[str, ...]
+    resource_id: str | None
+    page: int
+    per_page: PerPage
+    direction: Direction
+    start: datetime | None = None
+    end: datetime | None = None
+    include: tuple[IncludeSpec, ...] = field(default_factory=tuple)
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.per_page is False else self.page * self.per_page
+
+
+def message_json_size(message: Message) -> int:
+    """The size in bytes of a message's stored content JSON."""
+    return len(message.content.to_json().encode("utf-8"))
+
+
+def _is_empty(message: Message) -> bool:
+    if not message.content.parts:
+        return True
+    return all(isinstance(p, TextPart) and not p.text.strip() for p in message.content.parts)
+
+
+class MemoryStorage(ABC):
+    """Abstract storage for threads, messages and resources.
+
+    Subclasses implement the ``_``-prefixed hooks; each runs in one transaction on SQL
+    backends. Public methods validate and normalise first, so hooks receive clean input.
+
+    Attributes:
+        max_message_bytes: Largest accepted content JSON per message, in bytes (4 MiB).
+    """
+
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    is_embedded: bool = False
+    """True when the data lives in this process or a local file (libSQL file, in-memory), so a
+    server over it must run a single worker; False for database servers."""
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Create or migrate the schema. Idempotent; called lazily on first use."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections. The store can not be used afterwards."""
+
+    def __enter__(self) -> Self:
+        self.setup()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- threads --------------------------------------------------------------------------------
+
+    def get_thread_by_id(self, thread_id: str) -> Thread | None:
+        """Return the thread or ``None``.
+
+        Raises:
+            ValidationError: if ``thread_id`` is not a valid id.
+        """
+        return self._get_thread(validate_id(thread_id, "thread_id"))
+
+    def save_thread(self, thread: Thread) -> Thread:
+        """Insert or replace a thread (by id) and return it (the original's ``saveThread``).
+
+        Prefer :meth:`create_thread` to create: it never overwrites.
+        """
+        if not isinstance(thread, Thread):
+            raise ValidationError("save_thread expects a Thread")
+        return self._save_thread(thread)
+
+    def create_thread(self, thread: Thread) -> Thread:
+        """Insert a new thread; never overwrites. One atomic statement or transaction.
+
+        Of two callers (threads, processes or machines) creating the same id, exactly one
+        succeeds; the other gets :class:`~mastra_memory.errors.ThreadConflictError` and the
+        stored thread, with its owner, is unchanged.
+
+        Raises:
+            ThreadConflictError: if a thread with ``thread.id`` exists.
+            ValidationError: if ``thread`` is not a Thread.
+        """
+        if not isinstance(thread, Thread):
+            raise ValidationError("create_thread expects a Thread")
+        return self._create_thread(thread)
+
+    def get_or_create_thread(self, thread: Thread) -> tuple[Thread, bool]:
+        """Return ``(stored thread, created)``: the thread with ``thread.id`` if it exists and
+        belongs to ``thread.resource_id``, else ``thread`` inserted now.
+
+        Race-safe: when another writer creates the id between the read and the insert, the
+        insert-only :meth:`create_thread` loses and the winner's thread is returned (or refused
+        if it belongs to another resource). A thread never changes owner.
+
+        Raises:
+            ResourceMismatchError: if the thread exists and belongs to another resource.
+            ValidationError: if ``thread`` is not a Thread.
+        """
+        if not isinstance(thread, Thread):
+            raise ValidationError("get_or_create_thread expects a Thread")
+        for _ in range(8):  # a concurrent delete between the insert and the read: try again
+            existing = self._get_thread(thread.id)
+            if existing is None:
+                try:
+                    return self._create_thread(thread), True
+                except ThreadConflictError:
+                    existing = self._get_thread(thread.id)
+                    if existing is None:
+                        continue
+            if existing.resource_id != thread.resource_id:
+                raise ResourceMismatchError(thread.id, existing.resource_id, thread.resource_id)
+            return existing, False
+        raise ThreadConflictError(thread.id)
+
+    def update_thread(self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None) -> Thread:
+        """Change the title and/or merge ``metadata`` (top-level keys) into the thread's.
+
+        Returns:
+            The updated thread, with ``updated_at`` set to now.
+
+        Raises:
+            ThreadNotFoundError: if the thread does not exist.
+            ValidationError: on a bad id or non-JSON metadata.
+        """
+        validate_id(thread_id, "thread_id")
+        if title is not None and not isinstance(title, str):
+            raise ValidationError("title must be a string")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise ValidationError("metadata must be a dict")
+            validate_json(metadata)
+        return self._update_thread(thread_id, title, metadata, now_utc())
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete a thread with its messages (and observational memory). Idempotent."""
+        self._delete_thread(validate_id(thread_id, "thread_id"))
+
+    def list_threads(
+        self,
+        resource_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        page: int = 0,
+        per_page: PerPage = 100,
+        order_by: ThreadOrder = "created_at",
+        direction: Direction = "DESC",
+    ) -> ThreadPage:
+        """List threads, optionally of one resource and matching all ``metadata`` key/values.
+
+        Args:
+            resource_id: Only threads of this resource.
+            metadata: Exact matches on top-level metadata keys (AND).
+            page: Page number from 0.
+            per_page: Page size (100) or ``False`` for all.
+            order_by: ``"created_at"`` or ``"updated_at"``; ties are broken by id.
+            direction: ``"DESC"`` (newest first, default) or ``"ASC"``.
+
+        Raises:
+            ValidationError: on bad pagination, ordering or filter.
+        """
+        if resource_id is not None:
+            validate_id(resource_id, "resource_id")
+        validate_pagination(page, per_page)
+        if order_by not in ("created_at", "updated_at"):
+            raise ValidationError(f"order_by must be 'created_at' or 'updated_at', not {order_by!r}")
+        direction = _direction(direction)
+        query = ThreadQuery(resource_id, validate_metadata_filter(metadata), page, per_page, order_by, direction)
+        threads, total = self._list_threads(query)
+        return ThreadPage(
+            threads=threads,
+            total=total,
+            page=page,
+            per_page=per_page,
+            has_more=per_page is not False and (page + 1) * per_page < total,
+        )
+
+    # -- messages -------------------------------------------------------------------------------
+
+    def save_messages(self, messages: Sequence[Message]) -> list[Message]:
+        """Upsert messages (by id) in one transaction and return what was stored.
+
+        System messages are skipped. Messages of one batch that share or go back in time within
+        a thread get ``created_at`` moved forward so the batch is strictly increasing (>= 1 ms).
+        A message whose ``created_at`` was not given explicitly (the default, "now") is also
+        placed after the thread's newest stored message, so appends keep their order.
+        A missing ``resource_id`` is filled from the thread.
+
+        Raises:
+            ValidationError: on empty or oversized content, an id that exists in another thread.
+            ThreadNotFoundError: if a thread does not exist.
+            ResourceMismatchError: if a message's resource does not own its thread.
+        """
+        prepared = self._prepare_messages(messages)
+        if not prepared:
+            return []
+        return self._save_messages(prepared, now_utc())
+
+    def _prepare_messages(self, messages: Sequence[Message]) -> list[Message]:
+        if isinstance(messages, Message) or not isinstance(messages, Iterable):
+            raise ValidationError("save_messages expects a list of Message")
+        out: list[Message] = []
+        seen: set[str] = set()
+        last_at: dict[str, datetime] = {}
+        for msg in messages:
+            if not isinstance(msg, Message):
+                raise ValidationError(f"expected Message, got {type(msg).__name__}")
+            if msg.role == "system":
+                continue
+            if msg.id in seen:
+                raise ValidationError(f"duplicate message id in batch: {msg.id!r}")
+            seen.add(msg.id)
+            if _is_empty(msg):
+                raise ValidationError(f"message {msg.id!r} has no content")
+            encoded = msg.content.to_json()  # raises ValidationError for non-JSON values
+            size = len(encoded.encode("utf-8"))
+            if size > self.max_message_bytes:
+                raise ValidationError(
+                    f"message {msg.id!r} content is {size} bytes, over the limit of {self.max_message_bytes} bytes"
+                )
+            created = truncate_ms(msg.created_at)
+            if "created_at" not in msg.model_fields_set and msg.thread_id not in last_at:
+                # auto-stamped: append after the thread's newest message, so a message created just
+                # after a spaced batch never sorts before that batch's tail
+                stored_last = self._last_created_at(msg.thread_id)
+                if stored_last is not None:
+                    last_at[msg.thread_id] = stored_last
+            prev = last_at.get(msg.thread_id)
+            if prev is not None and created <= prev:
+                created = prev + timedelta(milliseconds=1)
+            last_at[msg.thread_id] = created
+            if created != msg.created_at:
+                msg = msg.model_copy(update={"created_at": created})
+            msg._content_json = encoded  # encoded once; adapters write it via content_json()
+            out.append(msg)
+        return out
+
+    def _last_created_at(self, thread_id: str) -> datetime | None:
+        """``created_at`` of the thread's newest message (backends may override with a cheaper query)."""
+        messages, _ = self._list_messages(MessageQuery((thread_id,), None, 0, 1, "DESC"))
+        return messages[-1].created_at if messages else None
+
+    def list_messages(
+        self,
+        thread_id: str | Sequence[str],
+        resource_id: str | None = None,
+        include: Sequence[IncludeSpec | dict[str, Any]] | None = None,
+        per_page: PerPage = 40,
+        page: int = 0,
+        direction: Direction = "DESC",
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> RecallResult:
+        """Return a page of messages of one or more threads plus ``include`` windows.
+
+        Args:
+            thread_id: One thread id or several.
+            resource_id: If given, every thread must belong to it.
+            include: Messages to add with neighbours from their own thread.
+            per_page: Page size (40) or ``False`` for all; 0 returns only the includes.
+            page: Page number from 0.
+            direction: ``"DESC"`` pages from the newest end, ``"ASC"`` from the oldest.
+            start: Only messages created at or after this time.
+            end: Only messages created at or before this time.
+
+        Returns:
+            The page united with the include windows, deduplicated by id, oldest first.
+
+        Raises:
+            ValidationError, ResourceMismatchError: on bad input.
+        """
+        ids = (thread_id,) if isinstance(thread_id, str) else tuple(thread_id)
+        if not ids:
+            raise ValidationError("list_messages needs at least one thread id")
+        for tid in ids:
+            validate_id(tid, "thread_id")
+        if resource_id is not None:
+            validate_id(resource_id, "resource_id")
+            for tid in ids:
+                thread = self._get_thread(tid)
+                if thread is not None and thread.resource_id != resource_id:
+                    raise ResourceMismatchError(tid, thread.resource_id, resource_id)
+        validate_pagination(page, per_page)
+        specs = tuple(s if isinstance(s, IncludeSpec) else IncludeSpec.model_validate(s) for s in include or ())
+        for spec in specs:
+            validate_id(spec.id, "include id")
+        query = MessageQuery(
+            ids,
+            resource_id,
+            page,
+            per_page,
+            _direction(direction),
+            truncate_ms(start) if start else None,
+            truncate_ms(end) if end else None,
+            specs,
+        )
+        messages, total = self._list_messages(query)
+        return RecallResult(
+            messages=messages,
+            total=total,
+            page=page,
+            per_page=per_page,
+            has_more=per_page is not False and (page + 1) * per_page < total,
+        )
+
+    def list_messages_by_resource_id(
+        self, resource_id: str, per_page: PerPage = 40, page: int = 0, direction: Direction = "DESC"
+    ) -> RecallResult:
+        """Messages of every thread of a resource, paged like :meth:`list_messages`."""
+        validate_id(resource_id, "resource_id")
+        validate_pagination(page, per_page)
+        messages, total = self._list_messages_by_resource(resource_id, per_page, page, _direction(direction))
+        return RecallResult(
+            messages=messages,
+            total=total,
+            page=page,
+            per_page=per_page,
+            has_more=per_page is not False and (page + 1) * per_page < total,
+        )
+
+    def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]:
+        """Return the messages with these ids that exist, oldest first."""
+        ids = [validate_id(i, "message id") for i in _as_id_list(message_ids)]
+        return self._list_messages_by_id(ids) if ids else []
+
+    def delete_messages(self, message_ids: Sequence[str]) -> None:
+        """Delete messages by id (unknown ids are ignored), in one transaction."""
+        ids = [validate_id(i, "message id") for i in _as_id_list(message_ids)]
+        if ids:
+            self._delete_messages(ids)
+
+    # -- resources ------------------------------------------------------------------------------
+
+    def get_resource_by_id(self, resource_id: str) -> Resource | None:
+        """Return the resource row or ``None``."""
+        return self._get_resource(validate_id(resource_id, "resource_id"))
+
+    def save_resource(self, resource: Resource) -> Resource:
+        """Insert or replace a resource row."""
+        if not isinstance(resource, Resource):
+            raise ValidationError("save_resource expects a Resource")
+        return self._save_resource(resource)
+
+    def update_resource(
+        self, resource_id: str, working_memory: str | None = None, metadata: dict[str, Any] | None = None
+    ) -> Resource:
+        """Set working memory and/or merge metadata; the row is created on first update."""
+        validate_id(resource_id, "resource_id")
+        if working_memory is not None and not isinstance(working_memory, str):
+            raise ValidationError("working_memory must be a string")
+        if metadata is not None:
+            if not isinstance(metadata, dict):
+                raise ValidationError("metadata must be a dict")
+            validate_json(metadata)
+        return self._update_resource(resource_id, working_memory, metadata, now_utc())
+
+    # -- working memory (atomic read-modify-write) ----------------------------------------------
+
+    def update_working_memory_atomic(
+        self,
+        fn: Callable[[str | None], str | None],
+        *,
+        resource_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> str | None:
+        """Read, transform and write working memory as one atomic step.
+
+        Exactly one of ``resource_id`` (``mastra_resources.workingMemory``; the row is created
+        when missing) and ``thread_id`` (``thread.metadata["workingMemory"]``) is given.
+        ``fn(current)`` returns the new value, or ``None`` to leave it unchanged; it must be
+        quick and free of I/O because it runs inside the transaction (SQL backends) or under
+        the key's lock. If ``fn`` raises, nothing is written and the error propagates (a
+        non-library exception may arrive wrapped in ``StorageError`` by SQL backends).
+
+        Backends override :meth:`_update_working_memory_atomic` with a transaction
+        (``BEGIN IMMEDIATE`` on libSQL, ``SELECT ... FOR UPDATE`` on PostgreSQL), which makes it
+        atomic across processes; the default here serialises per key within one process only.
+
+        Returns:
+            The value stored after the call.
+
+        Raises:
+            ValidationError: on bad ids or unless exactly one id is given.
+            ThreadNotFoundError: for a thread that does not exist.
+        """
+        if (resource_id is None) == (thread_id is None):
+            raise ValidationError("give exactly one of resource_id and thread_id")
+        if not callable(fn):
+            raise ValidationError("fn must be callable")
+        if resource_id is not None:
+            rid = validate_id(resource_id, "resource_id")
+            return self._update_working_memory_atomic("resource", rid, fn, now_utc())
+        return self._update_working_memory_atomic("thread", validate_id(thread_id, "thread_id"), fn, now_utc())
+
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        with _key_lock(f"{id(self)}:{scope}:{key}"):
+            if scope == "thread":
+                thread = self._get_thread(key)
+                if thread is None:
+                    raise ThreadNotFoundError(key)
+                raw = thread.metadata.get("workingMemory")
+                current = raw if isinstance(raw, str) else None
+                new = fn(current)
+                if new is not None and new != current:
+                    self._update_thread(key, None, {"workingMemory": new}, now)
+                    return new
+                return current
+            resource = self._get_resource(key)
+            current = resource.working_memory if resource is not None else None
+            new = fn(current)
+            if new is not None and new != current:
+                self._update_resource(key, new, None, now)
+                return new
+            return current
+
+    # -- clone ----------------------------------------------------------------------------------
+
+    def clone_thread(
+        self,
+        source_thread_id: str,
+        new_thread: Thread,
+        message_limit: int | None = None,
+        message_ids: Sequence[str] | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> CloneResult:
+        """Copy a thread's messages (optionally the newest ``message_limit``, or selected) into
+        ``new_thread``, in one transaction. Message ids are new; order and times are kept.
+
+        Raises:
+            ThreadNotFoundError: if the source does not exist.
+            ValidationError: if ``new_thread.id`` already exists or a limit is negative.
+        """
+        validate_id(source_thread_id, "source_thread_id")
+        if message_limit is not None and (isinstance(message_limit, bool) or message_limit < 0):
+            raise ValidationError("message_limit must be >= 0")
+        source = self._get_thread(source_thread_id)
+        if source is None:
+            raise ThreadNotFoundError(source_thread_id)
+        if self._get_thread(new_thread.id) is not None:  # fail before reading the source's messages;
+            raise ThreadConflictError(new_thread.id)  # the insert below refuses a racing creator too
+        with gc_paused():  # 2 x N objects built at once: see gc_paused
+            return self._clone(source_thread_id, new_thread, message_limit, message_ids, start, end)
+
+    def _clone(
+        self,
+        source_thread_id: str,
+        new_thread: Thread,
+        message_limit: int | None,
+        message_ids: Sequence[str] | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> CloneResult:
+        result = self._list_messages(
+            MessageQuery(
+                (source_thread_id,),
+                None,
+                0,
+                False,
+                "ASC",
+                truncate_ms(start) if start else None,
+                truncate_ms(end) if end else None,
+            )
+        )[0]
+        if message_ids is not None:
+            wanted = set(_as_id_list(message_ids))
+            result = [m for m in result if m.id in wanted]
+        if message_limit is not None:
+            result = result[len(result) - message_limit :] if message_limit else []
+        id_map = dict(zip((m.id for m in result), new_ids(len(result)), strict=True))
+        copies = [
+            construct(
+                Message,
+                {"_content_json": m.content_json()},
+                id=id_map[m.id],
+                thread_id=new_thread.id,
+                resource_id=new_thread.resource_id,
+                role=m.role,
+                created_at=m.created_at,
+                content=m.content,
+                type=m.type,
+            )
+            for m in result
+        ]
+        thread = self._clone_into(new_thread, copies, id_map)
+        return CloneResult(thread=thread, cloned_messages=copies, message_id_map=id_map)
+
+    def _clone_into(self, thread: Thread, copies: list[Message], id_map: dict[str, str]) -> Thread:
+        """Insert the clone thread and its message copies in one transaction.
+
+        ``id_map`` maps each source message id to its copy's id. The default writes the copies;
+        a backend may instead copy the rows inside the database (``INSERT ... SELECT``).
+        """
+        return self._insert_thread_with_messages(thread, copies)
+
+    # -- observational memory -------------------------------------------------------------------
+
+    @property
+    def supports_observational_memory(self) -> bool:
+        """True when the backend implements the ``_om_*`` hooks."""
+        return type(self)._om_update is not MemoryStorage._om_update
+
+    def list_message_refs(
+        self,
+        thread_ids: Sequence[str] | None = None,
+        resource_id: str | None = None,
+        after: datetime | None = None,
+        limit: int | None = None,
+    ) -> list[MessageRef]:
+        """Ids and positions (no content) of messages created strictly after ``after``, oldest
+        first, from an indexed range scan: of the given threads, or of every thread of
+        ``resource_id`` when ``thread_ids`` is None.
+
+        Raises:
+            ValidationError: on bad ids, or when neither threads nor a resource are given.
+        """
+        if thread_ids is None:
+            if resource_id is None:
+                raise ValidationError("list_message_refs needs thread_ids or resource_id")
+            validate_id(resource_id, "resource_id")
+            ids: tuple[str, ...] | None = None
+        else:
+            ids = tuple(validate_id(t, "thread_id") for t in _as_id_list(thread_ids))
+            if not ids:
+                return []
+        if limit is not None and (isinstance(limit, bool) or limit <= 0):
+            raise ValidationError("limit must be a positive integer")
+        return self._list_message_refs(ids, resource_id, truncate_ms(after) if after else None, limit)
+
+    def message_refs_summary(
+        self,
+        thread_ids: Sequence[str] | None = None,
+        resource_id: str | None = None,
+        after: datetime | None = None,
+    ) -> tuple[int, int]:
+        """``(count, total size)`` of the messages :meth:`list_message_refs` would return: a
+        cheap check that a cached list of refs is still complete and unedited."""
+        if thread_ids is None:
+            if resource_id is None:
+                raise ValidationError("message_refs_summary needs thread_ids or resource_id")
+            validate_id(resource_id, "resource_id")
+            ids: tuple[str, ...] | None = None
+        else:
+            ids = tuple(validate_id(t, "thread_id") for t in _as_id_list(thread_ids))
+        return self._message_refs_summary(ids, resource_id, truncate_ms(after) if after else None)
+
+    def get_observational_memory(
+        self, thread_id: str | None, resource_id: str | None = None
+    ) -> ObservationalMemoryRecord | None:
+        """The head (newest generation) of a thread's record, or of a resource's record when
+        ``thread_id`` is None; ``None`` when there is none.
+
+        Raises:
+            ValidationError: on bad ids.
+        """
+        return self._om_head(self._om_key(thread_id, resource_id))
+
+    def get_observational_memory_history(
+        self, thread_id: str | None, resource_id: str | None = None, limit: int = 10, offset: int = 0
+    ) -> list[ObservationalMemoryRecord]:
+        """Generations of a record, newest first (``limit`` rows after skipping ``offset``)."""
+        validate_pagination(0, limit)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationError("offset must be an integer >= 0")
+        return self._om_history(self._om_key(thread_id, resource_id), limit, offset)
+
+    def commit_observations(self, commit: ObservationCommit) -> CommitResult:
+        """Append observations covering ``commit.messages`` and advance the cursor, atomically.
+
+        Creates the record on first use. Rejected (nothing written) when any covered message is
+        already observed; see :func:`mastra_memory.storage.om.observe_mutation`.
+        """
+        key = self._om_key_for(commit.scope, commit.thread_id, commit.resource_id)
+        return self._om_update(key, _om.observe_mutation(commit))
+
+    def buffer_observation_chunk(
+        self,
+        scope: OMScope,
+        thread_id: str | None,
+        resource_id: str,
+        chunk: BufferedChunk,
+        messages: Sequence[MessageRef],
+        config: dict[str, Any] | None = None,
+    ) -> CommitResult:
+        """Store a background-observed chunk for later activation (see
+        :func:`mastra_memory.storage.om.buffer_chunk_mutation`)."""
+        key = self._om_key_for(scope, thread_id, resource_id)
+        validate_json(chunk.model_dump(mode="json", by_alias=True), "buffered chunk")
+        return self._om_update(
+            key, _om.buffer_chunk_mutation(chunk, list(messages), scope, thread_id, resource_id, config or {})
+        )
+
+    def activate_observation_chunks(
+        self, scope: OMScope, thread_id: str | None, resource_id: str, chunk_ids: Sequence[str]
+    ) -> CommitResult:
+        """Move buffered chunks into the active observations and advance the cursor."""
+        return self._om_update(
+            self._om_key_for(scope, thread_id, resource_id), _om.activate_chunks_mutation(list(chunk_ids))
+        )
+
+    def commit_reflection(
+        self,
+        scope: OMScope,
+        thread_id: str | None,
+        resource_id: str,
+        base_generation: int,
+        base_observations: str,
+        reflection: str,
+    ) -> CommitResult:
+        """Create a new generation from a reflection of ``base_observations`` (the head's text
+        when the Reflector read it); the old generation is kept as history."""
+        if not reflection.strip():
+            raise ValidationError("a reflection must not be empty")
+        return self._om_update(
+            self._om_key_for(scope, thread_id, resource_id),
+            _om.reflect_mutation(base_generation, base_observations, reflection),
+        )
+
+    def buffer_reflection(
+        self,
+        scope: OMScope,
+        thread_id: str | None,
+        resource_id: str,
+        base_generation: int,
+        line_count: int,
+        reflection: str,
+        reflection_tokens: int,
+        input_tokens: int,
+    ) -> CommitResult:
+        """Store a background reflection of the head's first ``line_count`` lines."""
+        if not reflection.strip() or line_count <= 0:
+            raise ValidationError("a buffered reflection needs text and a positive line count")
+        return self._om_update(
+            self._om_key_for(scope, thread_id, resource_id),
+            _om.buffer_reflection_mutation(base_generation, line_count, reflection, reflection_tokens, input_tokens),
+        )
+
+    def activate_buffered_reflection(self, scope: OMScope, thread_id: str | None, resource_id: str) -> CommitResult:
+        """Turn the head's buffered reflection into a new generation."""
+        return self._om_update(self._om_key_for(scope, thread_id, resource_id), _om.activate_reflection_mutation())
+
+    def om_lease(
+        self,
+        kind: str,
+        owner: str,
+        scope: OMScope,
+        thread_id: str | None,
+        resource_id: str,
+        ttl_seconds: float = 120.0,
+        release: bool = False,
+        config: dict[str, Any] | None = None,
+    ) -> bool:
+        """Claim or release a lease that keeps other processes from running the same model
+        call (``kind``) for a record; a hint that saves work, never a lock commits rely on.
+
+        Returns:
+            True when ``owner`` holds the lease now (or released it).
+        """
+        if ttl_seconds <= 0:
+            raise ValidationError("ttl_seconds must be positive")
+        return self._om_update(
+            self._om_key_for(scope, thread_id, resource_id),
+            _om.lease_mutation(kind, owner, ttl_seconds, release, scope, thread_id, resource_id, config or {}),
+        )
+
+    def copy_observational_memory(
+        self,
+        source: ObservationalMemoryRecord,
+        source_thread_id: str,
+        thread_id: str,
+        resource_id: str,
+        message_id_map: Mapping[str, str],
+        copies: Sequence[MessageRef],
+    ) -> CommitResult:
+        """Copy a record's head for a cloned thread, atomically (used by
+        :meth:`mastra_memory.Memory.clone_thread`).
+
+        A thread-scope ``source`` is copied to ``thread:<thread_id>``, a resource-scope one to
+        ``resource:<resource_id>``, with message ids remapped, the cursor rebuilt over the
+        copies, ``<thread id>`` tags of ``source_thread_id`` rewritten, the ``is_*`` hints
+        reset and a new record id; into an existing record it is appended instead. See
+        :func:`mastra_memory.storage.om.copy_record_mutation` for the exact rules.
+
+        Args:
+            source: The source head record.
+            source_thread_id: The thread that was cloned.
+            thread_id: The clone (must exist).
+            resource_id: The clone's resource.
+            message_id_map: Source message id -> id of its copy in the clone.
+            copies: Refs of the clone's messages (``created_at`` as in the source).
+
+        Returns:
+            The commit result with the clone's record.
+
+        Raises:
+            ValidationError: on bad ids, or a resource-scope copy onto its own resource (the
+                record is shared already).
+        """
+        validate_id(source_thread_id, "source_thread_id")
+        key = self._om_key_for(source.scope, thread_id, resource_id)
+        if key == source.lookup_key:
+            raise ValidationError(f"observational memory {key!r} cannot be copied onto itself")
+        return self._om_update(
+            key,
+            _om.copy_record_mutation(
+                source, source_thread_id, thread_id, resource_id, dict(message_id_map), list(copies)
+            ),
+        )
+
+    def clear_observational_memory(self, thread_id: str | None, resource_id: str | None = None) -> None:
+        """Delete every generation of a thread's (or, with ``thread_id=None``, a resource's)
+        record. Idempotent."""
+        self._om_delete(self._om_key(thread_id, resource_id))
+
+    def _om_key(self, thread_id: str | None, resource_id: str | None) -> str:
+        if thread_id is not None:
+            return lookup_key("thread", validate_id(thread_id, "thread_id"), None)
+        if resource_id is None:
+            raise ValidationError("observational memory needs a thread_id or a resource_id")
+        return lookup_key("resource", None, validate_id(resource_id, "resource_id"))
+
+    def _om_key_for(self, scope: OMScope, thread_id: str | None, resource_id: str) -> str:
+        validate_id(resource_id, "resource_id")
+        if scope == "thread":
+            if thread_id is None:
+                raise ValidationError("thread-scope observational memory needs a thread_id")
+            return lookup_key("thread", validate_id(thread_id, "thread_id"), None)
+        if scope != "resource":
+            raise ValidationError(f"scope must be 'thread' or 'resource', not {scope!r}")
+        return lookup_key("resource", None, resource_id)
+
+    # -- hooks for backends ---------------------------------------------------------------------
+
+    @abstractmethod
+    def _get_thread(self, thread_id: str) -> Thread | None: ...
+
+    @abstractmethod
+    def _save_thread(self, thread: Thread) -> Thread: ...
+
+    @abstractmethod
+    def _update_thread(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        """Merge ``metadata`` into the stored metadata atomically (read-modify-write in one
+        transaction) and set ``updatedAt=now``; raise ThreadNotFoundError if missing."""
+
+    @abstractmethod
+    def _delete_thread(self, thread_id: str) -> None: ...
+
+    @abstractmethod
+    def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
+        """Return ``(threads of the page, total count)``."""
+
+    @abstractmethod
+    def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        """In one transaction: check threads exist and are owned by each message's resource
+        (fill ``resource_id`` from the thread when None), reject ids that exist in another
+        thread, upsert, bump ``updatedAt`` of the touched threads to ``now``. Return the stored
+        messages (with ``resource_id`` filled)."""
+
+    @abstractmethod
+    def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        """Return ``(page united with include windows, oldest first, total of the page query)``."""
+
+    @abstractmethod
+    def _list_messages_by_resource(
+        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
+    ) -> tuple[list[Message], int]: ...
+
+    @abstractmethod
+    def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]: ...
+
+    @abstractmethod
+    def _delete_messages(self, message_ids: list[str]) -> None: ...
+
+    @abstractmethod
+    def _get_resource(self, resource_id: str) -> Resource | None: ...
+
+    @abstractmethod
+    def _save_resource(self, resource: Resource) -> Resource: ...
+
+    @abstractmethod
+    def _update_resource(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        """Upsert atomically: create the row if missing, merge metadata, set workingMemory
+        when not None, ``updatedAt=now``."""
+
+    @abstractmethod
+    def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        """Insert a new thread and its messages in one transaction (used by clone); raise
+        :class:`ThreadConflictError` (writing nothing) if the id exists."""
+
+    def _create_thread(self, thread: Thread) -> Thread:
+        """Insert-only: raise :class:`ThreadConflictError` if the id exists. Backends override
+        it with one statement (``INSERT ... ON CONFLICT DO NOTHING`` and a row count)."""
+        return self._insert_thread_with_messages(thread, [])
+
+    # -- observational-memory hooks (optional; see mastra_memory.storage.om) --------------------------
+
+    def _list_message_refs(
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        """Refs of messages with ``createdAt > after`` ordered by ``(createdAt, id)``: of
+        ``thread_ids``, or of ``resource_id`` (its ``resourceId`` column) when None."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement list_message_refs")
+
+    def _message_refs_summary(
+        self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
+    ) -> tuple[int, int]:
+        """Count and summed size of the refs; the default reads the refs themselves."""
+        refs = self._list_message_refs(thread_ids, resource_id, after, None) if thread_ids != () else []
+        return len(refs), sum(r.size for r in refs)
+
+    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
+        """The newest generation of ``lookup_key`` or None."""
+        raise NotImplementedError(_om_missing(self))
+
+    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
+        """Generations of ``lookup_key``, newest first."""
+        raise NotImplementedError(_om_missing(self))
+
+    def _om_update(self, lookup_key: str, mutation: Mutation[_T]) -> _T:
+        """Serialized read-modify-write: in one transaction that excludes every other writer of
+        ``lookup_key`` (across processes), read the head, call ``mutation(OMView)``, upsert the
+        records it returns (by id), return its result. ``mutation`` may be called again on
+        retry. Saving messages must take the same lock and move new messages after the
+        cursor (:func:`mastra_memory.storage.om.restamp_after_cursor`)."""
+        raise NotImplementedError(_om_missing(self))
+
+    def _om_delete(self, lookup_key: str) -> None:
+        """Delete every generation of ``lookup_key``."""
+        raise NotImplementedError(_om_missing(self))
+
+    # -- key-value memory -----------------------------------------------------------------------
+    #
+    # Namespaced keys holding any JSON value, with optional expiry (table ``mastra_kv``). The
+    # public ``kv_*`` methods validate and encode once; backends implement the ``_kv_*`` hooks
+    # below, which by default raise NotImplementedError so a backend without key-value support
+    # fails clearly. Expired entries are invisible to every read, deleted when a read meets
+    # them, and swept in bounded batches at most every ``kv_purge_interval`` seconds by writes
+    # (and completely by :meth:`kv_purge_expired`).
+
+    max_kv_value_bytes: int = DEFAULT_MAX_KV_VALUE_BYTES
+    kv_purge_interval: float = 60.0
+    kv_purge_batch: int = 1000
+    _kv_next_purge: float = 0.0
+
+    def kv_set(self, namespace: str, key: str, value: Any, ttl: float | None = None) -> None:
+        """Store ``value`` under ``(namespace, key)``, replacing what was there.
+
+        Args:
+            namespace: See :func:`~mastra_memory.storage.kv.validate_kv_namespace`.
+            key: See :func:`~mastra_memory.storage.kv.validate_kv_key` (1-512 characters).
+            value: Any JSON value; it comes back with its type (see :mod:`mastra_memory.storage.kv`).
+            ttl: Seconds until the entry expires (finite, > 0); ``None`` (default) never
+                expires and clears an earlier expiry.
+
+        Raises:
+            ValidationError: on a bad namespace, key, ttl, or a value that is not JSON or is over
+                :attr:`max_kv_value_bytes`.
+        """
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        seconds = validate_kv_ttl(ttl)
+        encoded = encode_kv_value(value, self.max_kv_value_bytes)
+        now = now_utc()
+        self._kv_set(ns, k, encoded, _expiry(now, seconds), now)
+        self._kv_maybe_purge(now)
+
+    def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        """Return the live entry (decoded value and times) or ``None`` if missing or expired."""
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        row = self._kv_get(ns, k, now_utc())
+        if row is None:
+            return None
+        return KVEntry(ns, k, decode_kv_value(row.value_json), row.expires_at, row.created_at, row.updated_at)
+
+    def kv_exists(self, namespace: str, key: str) -> bool:
+        """True if a live (unexpired) entry exists."""
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        return self._kv_exists(ns, k, now_utc())
+
+    def kv_delete(self, namespace: str, key: str) -> bool:
+        """Delete an entry. Returns True if a live entry was deleted (idempotent)."""
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        return self._kv_delete(ns, k, now_utc())
+
+    def kv_list_keys(
+        self, namespace: str, prefix: str | None = None, after_key: str | None = None, limit: int = 1000
+    ) -> KVKeyPage:
+        """One page of live keys in ascending code-point order (keyset pagination).
+
+        Args:
+            namespace: The namespace.
+            prefix: Only keys starting with this string (``None`` or ``""``: all).
+            after_key: Only keys after this one (the previous page's ``next_after``).
+            limit: Page size, 1-10,000 (1,000).
+
+        Returns:
+            The keys and ``next_after`` (``None`` on the last page). Pages stay consistent
+            under concurrent writes: no key is skipped or repeated because another was added
+            or deleted, as there are no offsets.
+
+        Raises:
+            ValidationError: on a bad namespace, prefix, cursor or limit.
+        """
+        ns = validate_kv_namespace(namespace)
+        if prefix:
+            validate_kv_prefix(prefix)
+        if after_key is not None:
+            validate_kv_key(after_key)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise ValidationError(f"limit must be an integer from 1 to 10000, got {limit!r}")
+        keys = self._kv_list_keys(ns, prefix or "", after_key, limit + 1, now_utc())
+        if len(keys) > limit:
+            return KVKeyPage(keys[:limit], keys[limit - 1])
+        return KVKeyPage(keys, None)
+
+    def kv_clear(self, namespace: str) -> int:
+        """Delete every entry of a namespace. Returns how many rows were deleted."""
+        return self._kv_clear(validate_kv_namespace(namespace))
+
+    def kv_increment(self, namespace: str, key: str, by: int | float = 1, ttl: float | None = None) -> int | float:
+        """Atomically add ``by`` to a numeric value and return the new value.
+
+        A missing (or expired) key counts as ``0`` and is created, with ``ttl`` if given; an
+        existing key keeps its expiry (``ttl`` only applies on creation, like Redis'
+        ``INCR`` + ``EXPIRE NX``). ``int + int`` stays an ``int`` (unbounded); a ``float`` on
+        either side gives a ``float``. Concurrent increments from threads or processes are never
+        lost: the read and the write happen in one backend transaction.
+
+        Raises:
+            ValidationError: if ``by`` is not a number, the stored value is not a number
+                (``bool`` included), or the result is not finite.
+        """
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        step = validate_kv_number(by)
+        seconds = validate_kv_ttl(ttl)
+        now = now_utc()
+        out: list[int | float] = []
+
+        def add(row: KVRow | None) -> KVWrite:
+            current: Any = 0 if row is None else decode_kv_value(row.value_json)
+            if isinstance(current, bool) or not isinstance(current, (int, float)):
+                raise ValidationError(f"can not increment {ns}/{k}: it holds a {type(current).__name__}, not a number")
+            result = current + step
+            if isinstance(result, float) and not math.isfinite(result):
+                raise ValidationError(f"incrementing {ns}/{k} would give {result!r}")
+            out.clear()
+            out.append(result)
+            expires = _expiry(now, seconds) if row is None else row.expires_at
+            return KVWrite(encode_kv_value(result, self.max_kv_value_bytes), expires)
+
+        self._kv_modify(ns, k, now, add)
+        self._kv_maybe_purge(now)
+        return out[0]
+
+    def kv_compare_and_set(self, namespace: str, key: str, expected: Any, new: Any, ttl: float | None = None) -> bool:
+        """Atomically replace the value with ``new`` only if it currently equals ``expected``.
+
+        Args:
+            expected: The value the entry must hold, compared type-strictly
+                (``1 != 1.0 != True``, object key order ignored), or :data:`KV_MISSING` to
+                require that the key does not exist (``None`` means a stored JSON ``null``).
+            new: The value to store.
+            ttl: Expiry of the new value in seconds (``None``: never).
+
+        Returns:
+            True if the value was replaced, False if the current value differed.
+
+        Raises:
+            ValidationError: on bad input.
+        """
+        ns, k = validate_kv_namespace(namespace), validate_kv_key(key)
+        seconds = validate_kv_ttl(ttl)
+        want = (
+            None
+            if expected is KV_MISSING
+            else canonical_json(decode_kv_value(encode_kv_value(expected, self.max_kv_value_bytes)))
+        )
+        encoded = encode_kv_value(new, self.max_kv_value_bytes)
+        now = now_utc()
+        swapped: list[bool] = [False]
+
+        def swap(row: KVRow | None) -> KVWrite | None:
+            if want is None:
+                ok = row is None
+            else:
+                ok = row is not None and canonical_json(decode_kv_value(row.value_json)) == want
+            swapped[0] = ok
+            return KVWrite(encoded, _expiry(now, seconds)) if ok else None
+
+        self._kv_modify(ns, k, now, swap)
+        self._kv_maybe_purge(now)
+        return swapped[0]
+
+    def kv_stats(self, namespace: str) -> KVStats:
+        """Live keys and their encoded bytes in a namespace (one indexed range scan)."""
+        return self._kv_stats(validate_kv_namespace(namespace), now_utc())
+
+    def kv_purge_expired(self) -> int:
+        """Delete every expired entry now (all namespaces). Returns how many were deleted."""
+        total = 0
+        now = now_utc()
+        while True:
+            deleted = self._kv_purge_expired(now, self.kv_purge_batch)
+            total += deleted
+            if deleted < self.kv_purge_batch:
+                return total
+
+    def _kv_maybe_purge(self, now: datetime) -> None:
+        """Sweep one bounded batch of expired entries if the purge interval has passed."""
+        tick = time.monotonic()
+        if tick < self._kv_next_purge:
+            return
+        self._kv_next_purge = tick + self.kv_purge_interval
+        try:
+            self._kv_purge_expired(now, self.kv_purge_batch)
+        except Exception:  # never fail a write because housekeeping failed
+            logger.warning("purging expired key-value entries failed", exc_info=True)
+
+    # -- key-value hooks (default: not supported) -------------------------------------------------
+
+    def _kv_unsupported(self, hook: str) -> NoReturn:
+        raise NotImplementedError(
+            f"{type(self).__name__} does not support key-value memory (missing hook {hook}); "
+            "use a store that does, such as storage_adapters.libsql.LibSQLStore or "
+            "storage_adapters.inmemory.InMemoryStore"
+        )
+
+    def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+        """Upsert the entry (``createdAt`` kept unless the old entry had expired; ``updatedAt=now``)."""
+        self._kv_unsupported("_kv_set")
+
+    def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
+        """Return the live row or None; an expired row is not returned (and may be deleted)."""
+        self._kv_unsupported("_kv_get")
+
+    def _kv_exists(self, namespace: str, key: str, now: datetime) -> bool:
+        """True if a live row exists (default: via :meth:`_kv_get`)."""
+        return self._kv_get(namespace, key, now) is not None
+
+    def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
+        """Delete the row; return True if it was live."""
+        self._kv_unsupported("_kv_delete")
+
+    def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
+        """Up to ``limit`` live keys ``> after_key`` starting with ``prefix``, ascending in
+        code-point order, as an index range (see :func:`~mastra_memory.storage.kv.prefix_upper_bound`)."""
+        self._kv_unsupported("_kv_list_keys")
+
+    def _kv_clear(self, namespace: str) -> int:
+        """Delete every row of the namespace; return the count."""
+        self._kv_unsupported("_kv_clear")
+
+    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
+        """Atomic read-modify-write: in one transaction that excludes concurrent writers of the
+        key (across processes too), read the live row (None if missing or expired), call
+        ``modify`` and write what it returns (nothing if None). Exceptions from ``modify`` abort
+        the transaction and propagate unchanged."""
+        self._kv_unsupported("_kv_modify")
+
+    def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
+        """Count live rows and sum their value sizes (bytes of UTF-8) in the namespace."""
+        self._kv_unsupported("_kv_stats")
+
+    def _kv_purge_expired(self, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` rows with ``expiresAt <= now`` (indexed); return the count."""
+        self._kv_unsupported("_kv_purge_expired")
+
+
+def _om_missing(store: object) -> str:
+    return (
+        f"{type(store).__name__} does not support observational memory; use LibSQLStore, "
+        "InMemoryStore or another store whose supports_observational_memory is True"
+    )
+
+
+_KEY_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def _key_lock(key: str) -> threading.Lock:
+    """One of 64 striped locks (bounded memory, unlike a lock per key; original issue #13389)."""
+    return _KEY_LOCKS[zlib.crc32(key.encode("utf-8")) % len(_KEY_LOCKS)]
+
+
+def resolve_owners(messages: Sequence[Message], owners: dict[str, str]) -> list[Message]:
+    """Check each message against its thread's owner (``owners``: thread id -> resource id, as
+    read inside the backend's write transaction) and fill a missing ``resource_id``.
+
+    Raises:
+        ThreadNotFoundError: if a message's thread is not in ``owners``.
+        ResourceMismatchError: if a message names another resource than its thread's owner.
+    """
+    out: list[Message] = []
+    for m in messages:
+        owner = owners.get(m.thread_id)
+        if owner is None:
+            raise ThreadNotFoundError(m.thread_id)
+        if m.resource_id is None:
+            m = m.model_copy(update={"resource_id": owner})
+        elif m.resource_id != owner:
+            raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
+        out.append(m)
+    return out
+
+
+def _direction(direction: str) -> Direction:
+    value = str(direction).upper()
+    if value not in ("ASC", "DESC"):
+        raise ValidationError(f"direction must be 'ASC' or 'DESC', not {direction!r}")
+    return value  # type: ignore[return-value]
+
+
+def _as_id_list(ids: Any) -> list[str]:
+    if isinstance(ids, str) or not isinstance(ids, Iterable):
+        raise ValidationError("expected a list of ids")
+    out: list[str] = []
+    for item in ids:
+        if isinstance(item, dict) and "id" in item:
+            item = item["id"]
+        out.append(item)
+    return out
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as stored in metadata/content columns."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _expiry(now: datetime, ttl: float | None) -> datetime | None:
+    """``now + ttl`` rounded to the storage precision (milliseconds), or None."""
+    return None if ttl is None else truncate_ms(now + timedelta(seconds=ttl))
