@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,3 +149,43 @@ def sqlalchemy_store(target: str) -> Iterator[MemoryStorage]:
     else:
         with SQLAlchemyStore(target) as store:
             yield store
+
+
+@contextmanager
+def _inmemory(tmp_path: Path) -> Iterator[MemoryStorage]:
+    from storage_adapters.inmemory import InMemoryStore
+
+    yield InMemoryStore()
+
+
+@contextmanager
+def _libsql_file(tmp_path: Path) -> Iterator[MemoryStorage]:
+    from storage_adapters.libsql import LibSQLStore
+
+    with LibSQLStore(f"file:{tmp_path}/conformance.db") as store:
+        yield store
+
+
+@contextmanager
+def _libsql_memory(tmp_path: Path) -> Iterator[MemoryStorage]:
+    from storage_adapters.libsql import LibSQLStore
+
+    with LibSQLStore(":memory:") as store:
+        yield store
+
+
+FACTORIES: dict[str, Callable[[Path], AbstractContextManager[MemoryStorage]]] = {
+    # THE list of store factories: every suite (storage, key-value, observational memory, races)
+    # parametrizes over it, so a new backend is one line here.
+    "inmemory": _inmemory,
+    "libsql-file": _libsql_file,
+    "libsql-memory": _libsql_memory,
+    "postgres": lambda _: postgres_store(),
+    "mongodb": lambda _: mongodb_store(),
+    "mongodb-no-transactions": lambda _: mongodb_store(transactions=False),
+    "libsql-sqld-http": lambda _: sqld_store("http"),
+    "libsql-sqld-ws": lambda _: sqld_store("ws"),
+    "sqlalchemy-sqlite": lambda tmp: sqlalchemy_store(f"sqlite:///{tmp}/sa.db"),
+    "sqlalchemy-postgres": lambda _: sqlalchemy_store("postgres"),
+    "sqlalchemy-mariadb": lambda _: sqlalchemy_store("mariadb"),
+}

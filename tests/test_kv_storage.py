@@ -16,7 +16,7 @@ from mastra_memory.testing.kv_conformance import KeyValueConformance
 from mastra_memory.types import Message, Resource, Thread
 from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
-from tests.test_conformance import FACTORIES
+from tests.servers import FACTORIES
 
 # The mongoeco test server slows down with every document (a unique-index insert scans the
 # collection): its conformance run lists 150 keys in pages of 100, and listing beyond 1,000 keys

@@ -3,7 +3,6 @@ store that supports it, plus libSQL's migration 3 with the original's column nam
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,39 +10,17 @@ import pytest
 
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.testing.om_conformance import ObservationalMemoryConformance
-from storage_adapters.inmemory import InMemoryStore
 from storage_adapters.libsql import LibSQLStore
-from tests import servers
-
-SERVER_STORES = {
-    "pg": servers.postgres_store,
-    "mongodb": servers.mongodb_store,
-    "sqlalchemy-pg": functools.partial(servers.sqlalchemy_store, "postgres"),
-    "sqlalchemy-mariadb": functools.partial(servers.sqlalchemy_store, "mariadb"),
-}
+from tests.servers import FACTORIES
 
 
 class TestObservationalMemoryStorage(ObservationalMemoryConformance):
-    @pytest.fixture(params=["inmemory", "libsql-file", "libsql-memory", "sqlalchemy-sqlite", *SERVER_STORES])
+    @pytest.fixture(params=list(FACTORIES))
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStorage]:
-        if request.param == "sqlalchemy-sqlite":
-            with servers.sqlalchemy_store(f"sqlite:///{tmp_path}/om-sa.db") as sa_store:
-                yield sa_store
-            return
-        if request.param in SERVER_STORES:
-            with SERVER_STORES[request.param]() as server_store:
-                yield server_store
-            return
-        s: MemoryStorage
-        if request.param == "inmemory":
-            s = InMemoryStore()
-        elif request.param == "libsql-file":
-            s = LibSQLStore(f"file:{tmp_path}/om.db")
-        else:
-            s = LibSQLStore(":memory:")
-        s.setup()
-        yield s
-        s.close()
+        with FACTORIES[request.param](tmp_path) as store:
+            if not store.supports_observational_memory:
+                pytest.skip(f"{type(store).__name__} does not support observational memory")
+            yield store
 
 
 def test_libsql_migration_3_has_the_original_columns(tmp_path: Path) -> None:
