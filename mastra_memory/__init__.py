@@ -37,6 +37,8 @@ from mastra_memory.errors import (
     QuotaExceededError,
     ResourceMismatchError,
     StorageError,
+    ThreadConflictError,
+    ThreadExistsError,
     ThreadNotFoundError,
     ValidationError,
 )
@@ -89,6 +91,8 @@ __all__ = [
     "StorageError",
     "TextPart",
     "Thread",
+    "ThreadConflictError",
+    "ThreadExistsError",
     "ThreadNotFoundError",
     "ThreadPage",
     "ToolInvocationPart",

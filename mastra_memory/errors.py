@@ -32,6 +32,7 @@ __all__ = [
     "ResourceMismatchError",
     "StorageError",
     "ThreadConflictError",
+    "ThreadExistsError",
     "ThreadNotFoundError",
     "ValidationError",
 ]
@@ -61,7 +62,7 @@ class ResourceMismatchError(ValidationError):
         self.resource_id = resource_id
 
 
-class ThreadConflictError(ValidationError):
+class ThreadExistsError(ValidationError):
     """A thread with this id already exists, so an insert-only create was refused (nothing was
     written and the existing thread kept its owner). The HTTP service answers 409.
 
@@ -72,6 +73,10 @@ class ThreadConflictError(ValidationError):
     def __init__(self, thread_id: str) -> None:
         super().__init__(f"thread {thread_id!r} already exists")
         self.thread_id = thread_id
+
+
+ThreadConflictError = ThreadExistsError
+"""Another name of :class:`ThreadExistsError` (the typed conflict of an insert-only create)."""
 
 
 class ThreadNotFoundError(MastraMemoryError, LookupError):

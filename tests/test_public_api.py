@@ -18,6 +18,10 @@ MODULES = [
     "mastra_memory.working_memory",
     "mastra_memory.semantic_recall",
     "mastra_memory.keyword_search",
+    "mastra_memory.storage",
+    "mastra_memory.storage.base",
+    "mastra_memory.storage.kv",
+    "mastra_memory.storage.registry",
     "mastra_memory.storage.vector",
 ]
 

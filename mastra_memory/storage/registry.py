@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import re
 from collections.abc import Mapping
 from importlib.metadata import entry_points
@@ -33,10 +34,11 @@ from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.vector import VectorStore
 
 __all__ = [
+    "DB_ENV",
     "DEFAULT_STORAGE_URL",
     "STORAGE_ENTRY_POINT_GROUP",
-    "VECTOR_ENTRY_POINT_GROUP",
     "UnknownSchemeError",
+    "VECTOR_ENTRY_POINT_GROUP",
     "open_storage",
     "open_vector",
     "scheme_of",
@@ -47,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STORAGE_URL = "file:./mastra.db"
 """The store ``Memory()`` opens when given none (the original's default, ``file:./mastra.db``)."""
+
+DB_ENV = "MASTRA_MEMORY_DB"
+"""Environment variable naming the store URL when none is given (every surface reads it)."""
 
 STORAGE_ENTRY_POINT_GROUP = "mastra_memory.storage"
 VECTOR_ENTRY_POINT_GROUP = "mastra_memory.vector"
@@ -224,7 +229,8 @@ def open_storage(url: str | None = None, *, create: bool = True, **options: Any)
     under the ``mastra_memory.storage`` entry-point group.
 
     Args:
-        url: The URL; ``None`` uses :data:`DEFAULT_STORAGE_URL` (``file:./mastra.db``).
+        url: The URL; ``None`` uses the environment variable ``MASTRA_MEMORY_DB``, else
+            :data:`DEFAULT_STORAGE_URL` (``file:./mastra.db``).
         create: ``False`` refuses to create a local database file that does not exist (for
             read-only commands); servers are never created either way.
         **options: Passed to the backend's ``from_url`` (e.g. ``synchronous="FULL"`` for
@@ -241,7 +247,7 @@ def open_storage(url: str | None = None, *, create: bool = True, **options: Any)
         StorageError: with ``create=False`` when the local database file does not exist.
         ConfigurationError: on options the backend does not accept.
     """
-    store = _open("storage", url or DEFAULT_STORAGE_URL, create, options)
+    store = _open("storage", url or os.environ.get(DB_ENV) or DEFAULT_STORAGE_URL, create, options)
     if not isinstance(store, MemoryStorage):
         raise ConfigurationError(f"{type(store).__name__} from {_redact(url or '')!r} is not a MemoryStorage")
     return store
