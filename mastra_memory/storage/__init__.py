@@ -36,12 +36,12 @@ from mastra_memory.storage.vector import IndexStats, QueryResult, VectorStore
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_STORAGE_URL",
+    "KV_MISSING",
     "Direction",
     "IndexStats",
     "KVEntry",
     "KVKeyPage",
     "KVStats",
-    "KV_MISSING",
     "MemoryStorage",
     "MessageQuery",
     "PerPage",

@@ -27,15 +27,15 @@ from mastra_memory.errors import ValidationError
 
 __all__ = [
     "DEFAULT_MAX_KV_VALUE_BYTES",
+    "KV_MAX_KEY_LENGTH",
+    "KV_MAX_NAMESPACE_LENGTH",
+    "KV_MISSING",
     "KVEntry",
     "KVKeyPage",
     "KVModifier",
     "KVRow",
     "KVStats",
     "KVWrite",
-    "KV_MAX_KEY_LENGTH",
-    "KV_MAX_NAMESPACE_LENGTH",
-    "KV_MISSING",
     "canonical_json",
     "decode_kv_value",
     "encode_kv_value",
