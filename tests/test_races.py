@@ -193,8 +193,9 @@ def test_two_processes_get_or_create_the_same_ids(kind: str, same_resource: bool
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_two_server_workers_two_resources_same_ids(tmp_path: Path) -> None:
-    """``serve --workers 2`` on PostgreSQL; two clients (resources rA and rB) post the same 500
+@pytest.mark.parametrize("kind", ["postgres", "libsql-file"])
+def test_two_server_workers_two_resources_same_ids(kind: str, tmp_path: Path) -> None:
+    """``serve --workers 2`` on PostgreSQL or one libSQL file; two clients (resources rA and rB) post the same 500
     thread ids at once: each id gets exactly one 201 and one 409, and keeps the winner as owner."""
     import threading
 
@@ -202,7 +203,7 @@ def test_two_server_workers_two_resources_same_ids(tmp_path: Path) -> None:
 
     from mastra_memory.testing.live_server import live_server
 
-    with _pg_database(servers.url_or_skip(servers.PG)) as url:
+    with _backend_url(kind, tmp_path) as url:
         with open_storage(url) as store:
             store.setup()
         with live_server(url, extra_args=["--workers", "2"]) as server:
