@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mastra_memory.chat import from_chat_messages
 from mastra_memory.context import TurnContext, build_chat_messages
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelError, ValidationError
 from mastra_memory.memory import Memory
@@ -43,7 +44,6 @@ from mastra_memory.types import (
     TextPart,
     Thread,
     ToolInvocationPart,
-    from_chat_messages,
     new_id,
     validate_id,
 )

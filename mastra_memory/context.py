@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
+from mastra_memory.chat import to_chat_messages
 from mastra_memory.config import MemoryConfig
 from mastra_memory.tools import Tool
-from mastra_memory.types import Message, SemanticHit, Thread, to_chat_messages
+from mastra_memory.types import Message, SemanticHit, Thread
 
 if TYPE_CHECKING:
     from mastra_memory.processors.base import MemoryProcessor
