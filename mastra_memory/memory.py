@@ -838,8 +838,9 @@ class Memory:
         if per_page == 0 and not include:
             inputs.recalled = []
             return
-        # the page of this thread plus include windows from any thread; with an empty page the
-        # total is unused, so it is counted over the hits' threads, which hold messages
+        # the page of this thread plus include windows from any thread. With an empty page the
+        # total is unused; it is taken over the hits' threads too, which hold messages (libSQL
+        # reads a single thread's total from a per-thread count row a new thread lacks yet)
         threads = (
             [thread.id] if per_page else list(dict.fromkeys([thread.id, *(s.thread_id or thread.id for s in include)]))
         )

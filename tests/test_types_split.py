@@ -15,18 +15,7 @@ from mastra_memory.types import Message, MessageContent, TextPart
 ROOT = Path(__file__).resolve().parents[1]
 
 MOVED = {
-    _fast: [
-        "construct",
-        "construct_from",
-        "format_timestamp",
-        "gc_paused",
-        "loads_json",
-        "new_id",
-        "new_ids",
-        "now_utc",
-        "parse_timestamp",
-        "truncate_ms",
-    ],
+    _fast: list(_fast.__all__),
     chat: ["from_chat_messages", "to_chat_messages"],
     _rows: ["message_from_row", "_text_only_content"],
 }
