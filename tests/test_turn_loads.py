@@ -212,3 +212,56 @@ def test_observational_memory_on_a_new_thread_with_semantic_recall(tmp_path: Pat
         assert sum(store.public.values()) <= 6
         system = [m["content"] for m in model.calls[0][0] if m["role"] == "system"]
         assert any("Lisbon" in s for s in system)
+
+
+def test_the_working_memory_tool_uses_the_loaded_thread(tmp_path: Path, merges: list[object]) -> None:
+    memory, store = _memory(tmp_path, {**OPTIONS, "working_memory": {"enabled": True, "scope": "thread"}})
+    with memory:
+        _seed(memory)
+        store.calls.clear()
+        merges.clear()
+        store.recording = True
+        try:
+            model = ScriptedModel(
+                [
+                    ScriptedModel.tool_call("update_working_memory", {"memory": "# User\n- Name: Ana\n- Tea: green\n"}),
+                    "ok",
+                ]
+            )
+            Agent("a", "", model, memory=memory).generate("I drink green tea", thread="t1", resource="ana")
+        finally:
+            store.recording = False
+
+        assert store.calls["_get_thread"] == 1  # the tool did not read the thread again
+        assert len(merges) == 1
+        assert memory.get_working_memory("t1", "ana") == "# User\n- Name: Ana\n- Tea: green\n"
+
+
+def test_new_messages_are_embedded_with_the_previous_message_as_context(tmp_path: Path, merges: list[object]) -> None:
+    """The context text of an embedded message comes from the loaded history (no read), and
+    is the one a read would give: the message before it in the thread."""
+    memory, store = _memory(tmp_path, OPTIONS)
+    with memory:
+        _seed(memory)
+        _, result = _turn(memory, store, merges, "t1", "what tea do I like?")
+        user = result.messages[0]
+        sr = memory.config.semantic_recall
+        assert sr is not False and memory._semantic is not None
+        expected = HashingEmbedder().embed_one("what tea do I like?\nLisbon, got it.")
+        index = memory._semantic.index_name(sr)
+        hit = memory.vector.query(index, expected, top_k=1, filter={"message_id": user.id})
+        assert hit and hit[0].score > 0.999
+
+
+def test_a_subclass_overriding_load_turn_is_used_by_the_agent(tmp_path: Path) -> None:
+    class Tagged(Memory):
+        def load_turn(self, *args: Any, **kwargs: Any) -> Any:
+            ctx = super().load_turn(*args, **kwargs)
+            ctx.system_messages.append("tagged")
+            return ctx
+
+    with Tagged(LibSQLStore(f"file:{tmp_path / 'sub.db'}")) as memory:
+        model = ScriptedModel(default="ok")
+        Agent("a", "", model, memory=memory).generate("hi", thread="t", resource="r")
+        assert {"role": "system", "content": "tagged"} in model.calls[0][0]
+        assert memory.prepare_turn("t", "r", []).system_messages == ["tagged"]
