@@ -872,10 +872,17 @@ class Memory:
         config = context.config
         if config.read_only:
             return []
+        # not through save_messages: the config is resolved already and embedding reuses the
+        # loaded thread and history instead of reading them again
         stored = self.storage.save_messages(wm.strip_working_memory(new_messages))
         if self._semantic is not None and stored and config.semantic_recall is not False:
-            tail = context.inputs.tail if context.inputs is not None else None
-            self._semantic.index_messages(stored, config.semantic_recall, thread=context.thread, tail=tail)
+            loaded = context.inputs  # None for a context built by hand: read what is needed
+            self._semantic.index_messages(
+                stored,
+                config.semantic_recall,
+                thread=loaded.thread if loaded is not None else None,
+                tail=loaded.tail if loaded is not None else None,
+            )
         state = context.state.get("om")
         if state is not None:
             context.state["om_report"] = self.observational_engine.after_turn(state, stored)
