@@ -21,6 +21,7 @@ import os as _os
 _os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from mastra_memory.agent import Agent, AgentStream, GenerateResult
+from mastra_memory.chat import from_chat_messages, to_chat_messages
 from mastra_memory.config import (
     MemoryConfig,
     ObservationalMemoryConfig,
@@ -57,8 +58,6 @@ from mastra_memory.types import (
     Thread,
     ThreadPage,
     ToolInvocationPart,
-    from_chat_messages,
-    to_chat_messages,
 )
 
 __version__ = "0.1.0"

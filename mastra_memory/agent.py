@@ -2,8 +2,10 @@
 
 One :meth:`Agent.generate` turn:
 
-1. ``memory.prepare_turn`` resolves or creates the thread (ownership checked) and loads history,
-   working memory and recalled messages (:class:`~mastra_memory.context.TurnContext`);
+1. ``memory.prepare_turn`` (an alias of :meth:`~mastra_memory.memory.Memory.load_turn`) resolves
+   the configuration once, resolves or creates the thread (ownership checked) and loads history,
+   working memory and recalled messages, each once, assembled into a
+   :class:`~mastra_memory.context.TurnContext` by :func:`~mastra_memory.context.assemble`;
 2. :func:`~mastra_memory.context.build_chat_messages` puts the agent's instructions first, then
    memory's system messages, the history and the new input;
 3. the tool loop calls the model, runs the tools it asks for (agent tools plus the tools memory
@@ -28,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mastra_memory.chat import from_chat_messages
 from mastra_memory.context import TurnContext, build_chat_messages
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelError, ValidationError
 from mastra_memory.memory import Memory
@@ -41,7 +44,6 @@ from mastra_memory.types import (
     TextPart,
     Thread,
     ToolInvocationPart,
-    from_chat_messages,
     new_id,
     validate_id,
 )

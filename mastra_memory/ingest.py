@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from mastra_memory.chat import from_chat_messages
 from mastra_memory.errors import ValidationError
 from mastra_memory.memory import Memory
 from mastra_memory.types import (
@@ -42,7 +43,6 @@ from mastra_memory.types import (
     Part,
     TextPart,
     Thread,
-    from_chat_messages,
     now_utc,
     truncate_ms,
 )

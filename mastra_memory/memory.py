@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mastra_memory import working_memory as wm
 from mastra_memory.config import MemoryConfig, WorkingMemoryConfig
-from mastra_memory.context import TurnContext
+from mastra_memory.context import ThreadTail, TurnContext, TurnInputs, assemble
 from mastra_memory.errors import (
     ConfigurationError,
     MastraMemoryError,
@@ -529,10 +529,15 @@ class Memory:
     # -- working memory -------------------------------------------------------------------------
 
     def _wm_target(
-        self, thread_id: str, resource_id: str | None, config: WorkingMemoryConfig
+        self, thread_id: str, resource_id: str | None, config: WorkingMemoryConfig, thread: Thread | None = None
     ) -> tuple[Literal["resource", "thread"], str]:
-        """Where working memory lives for this scope: ``("thread", id)`` or ``("resource", id)``."""
-        thread = self.get_thread_by_id(thread_id, resource_id)
+        """Where working memory lives for this scope: ``("thread", id)`` or ``("resource", id)``.
+
+        ``thread`` is the thread when the caller loaded it already (ownership checked); else it
+        is read.
+        """
+        if thread is None:
+            thread = self.get_thread_by_id(thread_id, resource_id)
         if config.scope == "thread":
             if thread is None:
                 raise ThreadNotFoundError(thread_id)
@@ -543,10 +548,18 @@ class Memory:
         return "resource", rid
 
     def _wm_config(self, memory_options: MemoryConfig | dict[str, Any] | None) -> WorkingMemoryConfig:
-        config = self.resolved_config(memory_options).working_memory
-        if not config.enabled:
+        return self._wm_enabled(self.resolved_config(memory_options))
+
+    @staticmethod
+    def _wm_enabled(config: MemoryConfig) -> WorkingMemoryConfig:
+        """The working-memory configuration of a resolved ``config``.
+
+        Raises:
+            ConfigurationError: if working memory is disabled.
+        """
+        if not config.working_memory.enabled:
             raise ConfigurationError("working memory is disabled in this Memory's options")
-        return config
+        return config.working_memory
 
     def get_working_memory(
         self,
@@ -562,6 +575,13 @@ class Memory:
         """
         config = self.resolved_config(memory_options).working_memory
         thread = self.get_thread_by_id(thread_id, resource_id)
+        return self._load_working_memory(thread, resource_id, config)
+
+    def _load_working_memory(
+        self, thread: Thread | None, resource_id: str | None, config: WorkingMemoryConfig
+    ) -> str | None:
+        """The stored working memory of a loaded ``thread`` (ownership checked): thread scope
+        reads its metadata (no I/O), resource scope reads the resource row."""
         if config.scope == "thread":
             value = thread.metadata.get("workingMemory") if thread is not None else None
             return value if isinstance(value, str) else None
@@ -623,7 +643,12 @@ class Memory:
             raise ConfigurationError("merge_working_memory needs schema mode (WorkingMemoryConfig(schema=...))")
         if not isinstance(update, dict):
             raise ValidationError("update must be a dict")
-        scope, key = self._wm_target(thread_id, resource_id, config)
+        return self._merge_working_memory(*self._wm_target(thread_id, resource_id, config), update, config)
+
+    def _merge_working_memory(
+        self, scope: Literal["resource", "thread"], key: str, update: dict[str, Any], config: WorkingMemoryConfig
+    ) -> dict[str, Any]:
+        """Deep-merge ``update`` into the schema-mode working memory at ``(scope, key)``, atomically."""
 
         def merge(current: str | None) -> str:
             merged = wm.deep_merge(wm.parse_stored(current), update)
@@ -667,13 +692,20 @@ class Memory:
         Raises:
             ConfigurationError: if working memory is disabled or the memory is read-only.
         """
-        options = self.resolved_config(memory_options)
-        config = self._wm_config(options)
+        return self._working_memory_tool(thread_id, resource_id, self.resolved_config(memory_options))
+
+    def _working_memory_tool(
+        self, thread_id: str, resource_id: str | None, options: MemoryConfig, thread: Thread | None = None
+    ) -> Tool:
+        """:meth:`working_memory_tool` for a resolved configuration; ``thread`` is the thread
+        when the caller loaded it already (ownership checked), so calls of the tool do not
+        read it again."""
+        config = self._wm_enabled(options)
         if options.read_only:
             raise ConfigurationError("read-only memory has no working memory tool")
 
         def update_text(text: str) -> dict[str, Any]:
-            scope, key = self._wm_target(thread_id, resource_id, config)
+            scope, key = self._wm_target(thread_id, resource_id, config, thread)
             refused = False
 
             def replace(current: str | None) -> str | None:
@@ -692,12 +724,50 @@ class Memory:
             return {"success": True}
 
         def merge(update: dict[str, Any]) -> dict[str, Any]:
-            self.merge_working_memory(thread_id, resource_id, update, memory_options=options)
+            self._merge_working_memory(*self._wm_target(thread_id, resource_id, config, thread), update, config)
             return {"success": True}
 
         return wm.make_tool(update_text, merge, config)
 
     # -- agent turns ----------------------------------------------------------------------------
+
+    def load_turn(
+        self,
+        thread_id: str,
+        resource_id: str,
+        input_messages: Sequence[Message],
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+        title: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> TurnContext:
+        """Load what the model should see before a turn, each input once, and assemble it.
+
+        The configuration is resolved once; the thread is resolved or created with the store's
+        race-safe ``get_or_create_thread`` (one read of the row, ownership checked there);
+        working memory comes from that thread's metadata (thread scope) or the resource row;
+        history is the newest ``last_messages`` merged with semantic hits for the last user
+        input (one ``list_messages`` call), or, with observational memory on, the observations
+        and the unobserved messages. :func:`mastra_memory.context.assemble` then builds the
+        system messages and history from what was loaded, without I/O.
+
+        Args:
+            thread_id: The thread (created on first use with ``title``/``metadata``).
+            resource_id: The owning resource.
+            input_messages: The new messages of this turn (not yet saved).
+            memory_options: Per-call overrides of the configuration.
+            title: Title of a thread created by this turn.
+            metadata: Metadata of a thread created by this turn.
+
+        Returns:
+            The turn context; hand it to :meth:`finish_turn` with the turn's new messages.
+
+        Raises:
+            ResourceMismatchError: if the thread belongs to another resource.
+        """
+        inputs = self._load_inputs(
+            self.resolved_config(memory_options), thread_id, resource_id, input_messages, title, metadata
+        )
+        return assemble(inputs, input_messages, self.processors)
 
     def prepare_turn(
         self,
@@ -708,62 +778,79 @@ class Memory:
         title: str | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> TurnContext:
-        """Load what the model should see before a turn: resolve or create the thread (checking
-        ownership), then history (last ``last_messages``) merged with semantic hits for the
-        last user input, working memory and observational memory as system messages, and the
-        tools memory adds.
+        """Alias of :meth:`load_turn` (the name :class:`~mastra_memory.agent.Agent` calls, so a
+        subclass may override either)."""
+        return self.load_turn(thread_id, resource_id, input_messages, memory_options, title, metadata)
 
-        Args:
-            thread_id: The thread (created on first use with ``title``/``metadata``).
-            resource_id: The owning resource.
-            input_messages: The new messages of this turn (not yet saved).
-            memory_options: Per-call overrides of the configuration.
-
-        Raises:
-            ResourceMismatchError: if the thread belongs to another resource.
-        """
-        config = self.resolved_config(memory_options)
+    def _load_inputs(
+        self,
+        config: MemoryConfig,
+        thread_id: str,
+        resource_id: str,
+        input_messages: Sequence[Message],
+        title: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> TurnInputs:
+        """Load each input of a turn once (see :meth:`load_turn`)."""
         thread, created = self.get_or_create_thread(thread_id, resource_id, title, metadata)
-        ctx = TurnContext(thread=thread, resource_id=resource_id, config=config, created_thread=created)
-        if config.working_memory.enabled:
-            block = self.get_system_message(thread_id, resource_id, memory_options=config)
-            if block:
-                ctx.system_messages.append(block)
+        inputs = TurnInputs(thread=thread, resource_id=resource_id, config=config, created_thread=created)
+        wm_config = config.working_memory
+        if wm_config.enabled:
+            data = self._load_working_memory(thread, resource_id, wm_config)
+            inputs.working_memory = wm.render_system_message(data, wm_config, read_only=config.read_only)
             if not config.read_only:
-                ctx.tools.append(self.working_memory_tool(thread_id, resource_id, memory_options=config))
-        query = next((m.text for m in reversed(input_messages) if m.role == "user" and m.text), None)
+                inputs.tools.append(self._working_memory_tool(thread.id, resource_id, config, thread))
         om = config.observational_memory
         if om is not False:
             state = self.observational_engine.prepare(om, thread, resource_id)
-            ctx.state["om"] = state
-            if state.system_message:
-                ctx.system_messages.append(state.system_message)
-            ctx.history = ([state.reminder] if state.reminder else []) + state.thread_messages
+            inputs.state["om"] = state
+            inputs.observations = state.system_message
+            inputs.om_reminder = state.reminder
+            inputs.om_messages = state.thread_messages
+            if state.record is None and om.scope == "thread":  # nothing observed: the whole thread
+                inputs.tail = ThreadTail(tuple(state.thread_messages), whole_thread=True)
         if config.semantic_recall is not False or (om is False and config.last_messages is not False):
-            result = self.recall(
-                thread_id,
-                resource_id,
-                vector_search_string=query,
-                per_page=0 if om is not False else None,
-                memory_options=config,
-            )
-            seen = {m.id for m in ctx.history}
-            same = [m for m in result.messages if m.thread_id == thread_id and m.id not in seen]
-            ctx.history = sorted([*ctx.history, *same], key=lambda m: (m.created_at, m.id))
-            others = [m for m in result.messages if m.thread_id != thread_id]
-            if others:
-                from mastra_memory.semantic_recall import format_other_threads
+            self._load_recalled(inputs, input_messages)
+        elif created:
+            inputs.tail = ThreadTail((), whole_thread=True)
+        return inputs
 
-                ctx.system_messages.append(format_other_threads(others))
-        if self.processors:
-            from mastra_memory.processors.base import ProcessorContext, apply_processors
-
-            ctx.history = apply_processors(
-                self.processors,
-                ctx.history,
-                ProcessorContext(system_messages=list(ctx.system_messages), input_messages=list(input_messages)),
-            )
-        return ctx
+    def _load_recalled(self, inputs: TurnInputs, input_messages: Sequence[Message]) -> None:
+        """History (the newest ``last_messages``; none with observational memory on) and the
+        windows of semantic hits for the last user input, in one ``list_messages`` call."""
+        config, thread = inputs.config, inputs.thread
+        per_page: int = 0
+        if config.observational_memory is False and config.last_messages is not False:
+            per_page = config.last_messages
+        include: list[IncludeSpec] = []
+        sr = config.semantic_recall
+        query = next((m.text for m in reversed(input_messages) if m.role == "user" and m.text), None)
+        if query and sr is not False and self._semantic is not None:
+            hits: list[SemanticHit] = self._semantic.search_hits(query, thread.id, inputs.resource_id, sr)
+            if inputs.created_thread:  # a new thread holds no messages: hits there are stale vectors
+                hits = [h for h in hits if h.thread_id != thread.id]
+            inputs.semantic_hits = hits
+            include = self._semantic.to_includes(hits, sr)
+        if inputs.created_thread and not include:
+            inputs.recalled = []
+            inputs.tail = ThreadTail((), whole_thread=True)
+            return
+        if per_page == 0 and not include:
+            inputs.recalled = []
+            return
+        # the page of this thread plus include windows from any thread. With an empty page the
+        # total is unused; it is taken over the hits' threads too, which hold messages (libSQL
+        # reads a single thread's total from a per-thread count row a new thread lacks yet)
+        threads = (
+            [thread.id] if per_page else list(dict.fromkeys([thread.id, *(s.thread_id or thread.id for s in include)]))
+        )
+        result = self.storage.list_messages(threads, include=include, per_page=per_page)
+        inputs.recalled = result.messages
+        if per_page and inputs.tail is None:
+            # the page is the thread's newest ``per_page`` messages, a contiguous run, so the
+            # newest ``per_page`` of this thread's messages in the result are exactly the page
+            own = [m for m in result.messages if m.thread_id == thread.id]
+            inputs.tail = ThreadTail(tuple(own[-per_page:]), whole_thread=not result.has_more)
 
     def finish_turn(self, context: TurnContext, new_messages: Sequence[Message]) -> list[Message]:
         """Persist a turn's new messages (input, assistant and tool messages) in one transaction,
@@ -772,6 +859,9 @@ class Memory:
         :meth:`mastra_memory.observational.engine.ObservationalMemoryEngine.after_turn`; its
         report lands in ``context.state["om_report"]``). Nothing is written in read-only mode.
 
+        Uses what :meth:`load_turn` loaded (the configuration, the thread and its newest
+        messages) instead of reading them again.
+
         Returns:
             The stored messages.
 
@@ -779,9 +869,20 @@ class Memory:
             ModelError: a synchronous observation failed with ``failure_policy="throw"`` (the
                 messages are saved first).
         """
-        if context.config.read_only:
+        config = context.config
+        if config.read_only:
             return []
-        stored = self.save_messages(new_messages, memory_options=context.config)
+        # not through save_messages: the config is resolved already and embedding reuses the
+        # loaded thread and history instead of reading them again
+        stored = self.storage.save_messages(wm.strip_working_memory(new_messages))
+        if self._semantic is not None and stored and config.semantic_recall is not False:
+            loaded = context.inputs  # None for a context built by hand: read what is needed
+            self._semantic.index_messages(
+                stored,
+                config.semantic_recall,
+                thread=loaded.thread if loaded is not None else None,
+                tail=loaded.tail if loaded is not None else None,
+            )
         state = context.state.get("om")
         if state is not None:
             context.state["om_report"] = self.observational_engine.after_turn(state, stored)

@@ -22,7 +22,6 @@ against 51% for dense search alone (``benchmarks/locomo_retrieval.py``).
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import threading
@@ -32,11 +31,12 @@ from datetime import UTC
 from typing import Any
 
 from mastra_memory.config import SemanticRecallConfig
+from mastra_memory.context import ThreadTail, format_other_threads
 from mastra_memory.embedders import CachedEmbedder, resolve_embedder
 from mastra_memory.keyword_search import KeywordIndex
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.vector import IndexNotFoundError, VectorStore, memory_index_name
-from mastra_memory.types import IncludeSpec, Message, SemanticHit
+from mastra_memory.types import IncludeSpec, Message, SemanticHit, Thread
 
 __all__ = ["SemanticRecall", "chunk_text", "format_other_threads"]
 
@@ -133,23 +133,49 @@ class SemanticRecall:
 
     # -- indexing -------------------------------------------------------------------------------
 
-    def _previous_texts(self, thread_id: str, batch: list[Message], n: int) -> list[str]:
-        """Texts of the ``n`` messages stored right before the batch's first message."""
+    def _previous_texts(
+        self, thread_id: str, batch: list[Message], n: int, tail: ThreadTail | None = None
+    ) -> list[str]:
+        """Texts of the ``n`` messages stored right before the batch's first message.
+
+        ``tail`` (the thread's newest messages as loaded before the batch was saved) answers
+        without a read when the batch comes after all of it and it holds ``n`` messages or the
+        whole thread.
+        """
         if n <= 0:
             return []
         first = batch[0]
         ids = {m.id for m in batch}
+        if tail is not None:
+            known = [m for m in tail.messages if m.id not in ids]
+            key = (first.created_at, first.id)
+            if all((m.created_at, m.id) < key for m in known) and (tail.whole_thread or len(known) >= n):
+                return [m.text for m in known[-n:] if m.role != "system"]
         page = self.storage.list_messages(
             thread_id, per_page=n + len(batch), direction="DESC", end=first.created_at
         ).messages
         earlier = [m for m in page if m.id not in ids and (m.created_at, m.id) < (first.created_at, first.id)]
         return [m.text for m in earlier[-n:] if m.role != "system"]
 
-    def index_messages(self, messages: Sequence[Message], config: SemanticRecallConfig) -> int:
+    def index_messages(
+        self,
+        messages: Sequence[Message],
+        config: SemanticRecallConfig,
+        thread: Thread | None = None,
+        tail: ThreadTail | None = None,
+    ) -> int:
         """Embed and upsert messages; returns the number of vectors written.
 
         Messages must already be stored (their ``resource_id`` filled). System messages and
         messages without text are skipped. Re-indexing a message replaces its vectors.
+
+        Args:
+            messages: The stored messages.
+            config: The semantic-recall configuration.
+            thread: The messages' thread when the caller loaded it already (its metadata goes
+                into the vector metadata); other threads are read.
+            tail: ``thread``'s newest messages as loaded before these were saved, for the
+                ``context_messages`` texts (read from storage when it does not suffice).
         """
         msgs = [m for m in messages if m.role != "system"]
         if not msgs:
@@ -158,6 +184,7 @@ class SemanticRecall:
         declared = getattr(self.embedder, "max_input_chars", None)
         if declared:
             limit = min(limit, int(declared))
+        known_thread = thread
         by_thread: dict[str, list[Message]] = {}
         for m in msgs:
             by_thread.setdefault(m.thread_id, []).append(m)
@@ -167,13 +194,20 @@ class SemanticRecall:
         indexed_ids: list[str] = []
         for thread_id, batch in by_thread.items():
             batch.sort(key=lambda m: (m.created_at, m.id))
-            thread = self.storage.get_thread_by_id(thread_id)
+            thread = known_thread if known_thread is not None and known_thread.id == thread_id else None
+            if thread is None:
+                thread = self.storage.get_thread_by_id(thread_id)
             base_meta = {
                 k: v
                 for k, v in (thread.metadata if thread else {}).items()
                 if k not in ("workingMemory", "clone") and _scalar(v)
             }
-            history = self._previous_texts(thread_id, batch, config.context_messages)
+            history = self._previous_texts(
+                thread_id,
+                batch,
+                config.context_messages,
+                tail if thread is not None and thread is known_thread else None,
+            )
             for m in batch:
                 text = m.text
                 context = [t for t in history[-config.context_messages :] if t] if config.context_messages else []
@@ -338,30 +372,3 @@ class SemanticRecall:
 
 def _scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
-
-
-def format_other_threads(messages: Sequence[Message]) -> str:
-    """Render other threads' recalled messages as one system block, as the original does.
-
-    Messages are sorted by ``(created_at, thread_id, role, id)``; a date line starts each new day;
-    each message reads ``Message from previous conversation at 3:04 PM: User: text``. Text is
-    XML-escaped (``& < >``) because it is user-derived data inside tags.
-    """
-    ordered = sorted(messages, key=lambda m: (m.created_at, m.thread_id, m.role, m.id))
-    lines = [
-        "The following messages were remembered from a different conversation with this user. "
-        "They are background, not part of the current conversation:",
-        "<remembered_from_other_conversation>",
-    ]
-    day = None
-    for m in ordered:
-        at = m.created_at.astimezone(UTC)
-        current = (at.year, at.month, at.day)
-        if current != day:
-            day = current
-            lines.append(f"the following messages are from {at.year}, {at.strftime('%b')}, {at.day}")
-        clock = at.strftime("%I:%M %p").lstrip("0")
-        text = html.escape(m.text, quote=False)
-        lines.append(f"Message from previous conversation at {clock}: {m.role.capitalize()}: {text}")
-    lines.append("</remembered_from_other_conversation>")
-    return "\n".join(lines)

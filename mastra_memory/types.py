@@ -7,24 +7,40 @@ library does not model (``step-start``, ``source``, ``data-*``, ...) are kept ve
 
 All times are timezone-aware UTC ``datetime`` values with millisecond precision (the storage
 format is ISO-8601 text with milliseconds and a ``Z`` suffix).
+
+This module holds the models and the validation of ids and JSON. Helpers that used to live here
+are still importable from it: the chat converters (:mod:`mastra_memory.chat`), the row decoder
+(:mod:`mastra_memory.storage._rows`, loaded on first use because it imports this module) and
+the private fast paths, timestamps and ids (:mod:`mastra_memory._fast`).
 """
 
 from __future__ import annotations
 
-import gc
 import json
-import os
 import re
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+# re-exported: these helpers lived here before the split (see the module docstring)
+from mastra_memory._fast import construct as construct
+from mastra_memory._fast import construct_from as construct_from
+from mastra_memory._fast import format_timestamp as format_timestamp
+from mastra_memory._fast import gc_paused as gc_paused
+from mastra_memory._fast import loads_json as loads_json
+from mastra_memory._fast import new_id as new_id
+from mastra_memory._fast import new_ids as new_ids
+from mastra_memory._fast import now_utc as now_utc
+from mastra_memory._fast import parse_timestamp as parse_timestamp
+from mastra_memory._fast import truncate_ms as truncate_ms
 from mastra_memory.errors import ValidationError
+
+if TYPE_CHECKING:
+    from mastra_memory.chat import from_chat_messages as from_chat_messages
+    from mastra_memory.chat import to_chat_messages as to_chat_messages
+    from mastra_memory.storage._rows import _text_only_content as _text_only_content
+    from mastra_memory.storage._rows import message_from_row as message_from_row
 
 __all__ = [
     "CloneResult",
@@ -52,124 +68,9 @@ __all__ = [
 ]
 
 Role: TypeAlias = Literal["user", "assistant", "system", "tool"]
-_M = TypeVar("_M", bound=BaseModel)
 
 MAX_ID_LENGTH = 255
 _ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def now_utc() -> datetime:
-    """Return the current UTC time truncated to milliseconds (the storage precision)."""
-    return truncate_ms(datetime.now(UTC))
-
-
-def truncate_ms(value: datetime) -> datetime:
-    """Return ``value`` in UTC with microseconds truncated to whole milliseconds.
-
-    Naive datetimes are taken to be UTC.
-    """
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=(value.microsecond // 1000) * 1000)
-
-
-def format_timestamp(value: datetime) -> str:
-    """``datetime`` -> ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (UTC, milliseconds), the stored text format."""
-    if value.tzinfo is not UTC:
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
-
-
-def parse_timestamp(value: Any) -> datetime:
-    """Parse stored timestamp text (or pass a ``datetime`` through) into an aware UTC datetime."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    parsed = datetime.fromisoformat(value if isinstance(value, str) else str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-_new_object = object.__new__
-_set_attribute = object.__setattr__
-# pydantic's BaseModel keeps its bookkeeping in slots; their descriptors set them without the
-# (validating) BaseModel.__setattr__
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def construct(cls: type[_M], _private: dict[str, Any] | None = None, **values: Any) -> _M:
-    """Build a model from already-valid values without validation (hot read paths only).
-
-    Every field must be given. About 10x cheaper than ``model_construct``; used for rows read
-    back from storage, which were validated when written.
-    """
-    return construct_from(cls, values, _private)
-
-
-def construct_from(cls: type[_M], values: dict[str, Any], private: dict[str, Any] | None = None) -> _M:
-    """:func:`construct` taking the field dict itself (which the model then owns)."""
-    obj = _new_object(cls)
-    _set_attribute(obj, "__dict__", values)
-    _set_fields_set(obj, set(values))
-    _set_extra(obj, None)
-    _set_private(obj, private)
-    return obj
-
-
-def loads_json(text: str | bytes) -> Any:
-    """Decode JSON text with orjson (about 4x faster than :func:`json.loads` on stored content),
-    falling back to :mod:`json` for what orjson refuses but Python accepts (integers wider than
-    64 bits, ``NaN``), so reading never becomes stricter than writing.
-
-    Raises:
-        ValueError: if the text is not JSON for either decoder.
-    """
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-
-
-def new_id() -> str:
-    """Return a new random id (a UUID4 string), the format the original uses."""
-    return str(uuid.uuid4())
-
-
-def new_ids(n: int) -> list[str]:
-    """Return ``n`` new UUID4 strings from one ``os.urandom`` call (bulk copies, e.g. clones).
-
-    The version and variant bits are set on the bytes and the text is cut from one ``hex()``:
-    about 0.3 µs per id against 2 µs through ``uuid.UUID``.
-    """
-    raw = bytearray(os.urandom(16 * n))
-    for i in range(6, 16 * n, 16):
-        raw[i] = (raw[i] & 0x0F) | 0x40  # version 4
-        raw[i + 2] = (raw[i + 2] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return [
-        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
-        for i in range(0, 32 * n, 32)
-    ]
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many objects (bulk reads, clones).
-
-    Every few hundred container allocations CPython runs a collection, and the older
-    generations rescan every live object; decoding 10,000 stored messages measured 4-7x slower
-    with the collector on (0.13-0.23 s against 0.035 s). Nested or concurrent use is safe: only
-    the outermost pause that found the collector enabled turns it back on.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def validate_id(value: Any, what: str = "id") -> str:
@@ -435,9 +336,6 @@ class MessageContent(_Model):
             return cls(parts=[TextPart(text=raw)])
         if not isinstance(raw, dict):
             return cls(parts=[TextPart(text=json.dumps(raw))])
-        fast = _text_only_content(raw)
-        if fast is not None:
-            return fast
         parts_raw = raw.get("parts")
         parts: list[Any]
         parts = [_part_from_storage(p) for p in parts_raw if isinstance(p, dict)] if isinstance(parts_raw, list) else []
@@ -537,96 +435,6 @@ class Message(_Model):
     def assistant(cls, text: str, thread_id: str, **kwargs: Any) -> Message:
         """Build an assistant text message."""
         return cls(role="assistant", thread_id=thread_id, content=MessageContent(parts=[TextPart(text=text)]), **kwargs)
-
-
-_from_iso = datetime.fromisoformat
-_orjson_loads = orjson.loads
-_OrjsonDecodeError = orjson.JSONDecodeError
-
-
-def _text_only_content(raw: Any) -> MessageContent | None:
-    """Decode the common stored shape ``{"format": 2, "parts": [{"type": "text", "text": ...}]}``
-    (any number of text parts, optionally ``metadata``) without the general per-part dispatch;
-    ``None`` for anything else (the caller then takes :meth:`MessageContent.from_storage`).
-    The objects are built as :func:`construct_from` would, inlined: this is the read hot path."""
-    if type(raw) is not dict:
-        return None
-    parts_raw = raw.get("parts")
-    if type(parts_raw) is not list:
-        return None
-    metadata = raw.get("metadata")
-    if len(raw) != (2 if metadata is None else 3) or "format" not in raw:
-        return None
-    if metadata is None:
-        metadata = {}
-    elif type(metadata) is not dict:
-        return None
-    parts: list[Any] = []
-    for p in parts_raw:
-        if type(p) is not dict or len(p) != 2 or p.get("type") != "text" or type(text := p.get("text")) is not str:
-            return None
-        part = _new_object(TextPart)
-        _set_attribute(part, "__dict__", {"type": "text", "text": text, "extra": {}})
-        _set_fields_set(part, {"type", "text", "extra"})
-        _set_extra(part, None)
-        _set_private(part, None)
-        parts.append(part)
-    content = _new_object(MessageContent)
-    _set_attribute(content, "__dict__", {"format": 2, "parts": parts, "metadata": metadata, "extra": {}})
-    _set_fields_set(content, {"format", "parts", "metadata", "extra"})
-    _set_extra(content, None)
-    _set_private(content, None)
-    return content
-
-
-def message_from_row(row: Sequence[Any]) -> Message:
-    """Build a :class:`Message` from stored columns without re-validation (rows were validated
-    when written): the read hot path of the SQL adapters.
-
-    Args:
-        row: ``(id, thread_id, resource_id, role, created_at, content, type)``: the timestamp as
-            stored text (``...Z``) or a ``datetime``; the content as JSON text, bytes or a
-            decoded dict; ``type`` ``None`` reads as ``"v2"``. Extra trailing columns are ignored.
-
-    About 2 µs for a one-text-part message (orjson decode plus three objects built directly),
-    against 6 µs through :meth:`MessageContent.from_storage` and validation.
-    """
-    content = row[5]
-    decoded = None
-    if type(content) is str:
-        try:  # noqa: SIM105  (contextlib.suppress costs more than the decode it guards)
-            decoded = _text_only_content(_orjson_loads(content))
-        except _OrjsonDecodeError:
-            pass
-    elif isinstance(content, (bytes, bytearray, memoryview)):
-        content = bytes(content).decode("utf-8")
-    if decoded is None:
-        decoded = MessageContent.from_storage(content)
-    created = row[4]
-    if type(created) is str:
-        created = _from_iso(created)
-        if created.tzinfo is None:
-            created = created.replace(tzinfo=UTC)
-    else:
-        created = parse_timestamp(created)
-    message = _new_object(Message)
-    _set_attribute(
-        message,
-        "__dict__",
-        {
-            "id": row[0],
-            "thread_id": row[1],
-            "resource_id": row[2],
-            "role": row[3],
-            "created_at": created,
-            "content": decoded,
-            "type": row[6] or "v2",
-        },
-    )
-    _set_fields_set(message, {"id", "thread_id", "resource_id", "role", "created_at", "content", "type"})
-    _set_extra(message, None)
-    _set_private(message, {"_content_json": content if type(content) is str else None})
-    return message
 
 
 class Thread(_Model):
@@ -749,221 +557,22 @@ class CloneResult(_Model):
     message_id_map: dict[str, str] = Field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------------------------
-# Conversion to and from OpenAI / litellm chat messages
+# Names that moved to modules which import this one: resolved on first use (PEP 562), so
+# ``from mastra_memory.types import to_chat_messages`` keeps working without an import cycle.
+_MOVED = {
+    "from_chat_messages": "mastra_memory.chat",
+    "to_chat_messages": "mastra_memory.chat",
+    "message_from_row": "mastra_memory.storage._rows",
+    "_text_only_content": "mastra_memory.storage._rows",
+}
 
 
-def _content_text(content: Any) -> tuple[str, list[FilePart]]:
-    """Flatten OpenAI content (string or list of content parts) into text and files."""
-    if content is None:
-        return "", []
-    if isinstance(content, str):
-        return content, []
-    texts: list[str] = []
-    files: list[FilePart] = []
-    for item in content:
-        if isinstance(item, str):
-            texts.append(item)
-        elif isinstance(item, dict):
-            if item.get("type") == "text":
-                texts.append(str(item.get("text", "")))
-            elif item.get("type") == "image_url":
-                url = item.get("image_url")
-                url = url.get("url") if isinstance(url, dict) else url
-                files.append(FilePart(url=str(url), mime_type="image/*"))
-    return "\n".join(texts), files
+def __getattr__(name: str) -> object:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-
-def _parse_args(arguments: Any) -> Any:
-    if isinstance(arguments, str):
-        try:
-            return json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError:
-            return {"_raw": arguments}
-    return arguments if arguments is not None else {}
-
-
-def _parse_result(content: Any) -> Any:
-    """A tool message's content: decoded JSON when it is JSON, else the text as is."""
-    if isinstance(content, str):
-        try:
-            return json.loads(content)
-        except json.JSONDecodeError:
-            return content
-    text, _ = _content_text(content)
-    return text
-
-
-def _stamp(t: datetime | None) -> dict[str, Any]:
-    return {} if t is None else {"created_at": t}
-
-
-def from_chat_messages(
-    chat_messages: Iterable[dict[str, Any]],
-    thread_id: str,
-    resource_id: str | None = None,
-    start: datetime | None = None,
-) -> list[Message]:
-    """Convert OpenAI/litellm chat messages into stored messages.
-
-    An assistant message's ``tool_calls`` become :class:`ToolInvocationPart` parts; a following
-    ``role="tool"`` message fills in the matching part's result (``state="result"``) instead of
-    becoming a message of its own, as the original stores them. A tool message with no
-    matching call is kept as a ``role="tool"`` message. With ``start``, timestamps are
-    ``start`` plus 1 ms per message; without it they are left to ``save_messages``, which
-    appends them in order after the thread's newest message.
-
-    Args:
-        chat_messages: Dicts with ``role`` and ``content`` (string or content parts),
-            optional ``tool_calls``, ``tool_call_id``, ``name`` and ``id``.
-        thread_id: Thread of the new messages.
-        resource_id: Owning resource.
-        start: Time of the first message.
-
-    Raises:
-        ValidationError: on a role that is not user/assistant/system/tool.
-    """
-    out: list[Message] = []
-    pending: dict[str, ToolInvocationPart] = {}
-    t: datetime | None = truncate_ms(start) if start else None
-    for raw in chat_messages:
-        role = raw.get("role")
-        if role not in ("user", "assistant", "system", "tool"):
-            raise ValidationError(f"unsupported chat role: {role!r}")
-        if role == "tool":
-            call_id = str(raw.get("tool_call_id", ""))
-            result = _parse_result(raw.get("content"))
-            if call_id in pending:
-                part = pending.pop(call_id)
-                part.result = result
-                part.state = "result"
-                continue
-            part = ToolInvocationPart(
-                tool_call_id=call_id, tool_name=str(raw.get("name", "")), result=result, state="result"
-            )
-            out.append(
-                Message(
-                    role="tool",
-                    thread_id=thread_id,
-                    resource_id=resource_id,
-                    **_stamp(t),
-                    content=MessageContent(parts=[part]),
-                )
-            )
-            t = t + timedelta(milliseconds=1) if t else None
-            continue
-        text, files = _content_text(raw.get("content"))
-        parts: list[Any] = []
-        if text:
-            parts.append(TextPart(text=text))
-        parts.extend(files)
-        for call in raw.get("tool_calls") or []:
-            fn = call.get("function", {}) if isinstance(call, dict) else {}
-            part = ToolInvocationPart(
-                tool_call_id=str(call.get("id", "")),
-                tool_name=str(fn.get("name", "")),
-                args=_parse_args(fn.get("arguments")),
-            )
-            pending[part.tool_call_id] = part
-            parts.append(part)
-        kwargs: dict[str, Any] = {}
-        if raw.get("id"):
-            kwargs["id"] = str(raw["id"])
-        out.append(
-            Message(
-                role=role,
-                thread_id=thread_id,
-                resource_id=resource_id,
-                **_stamp(t),
-                content=MessageContent(parts=parts),
-                **kwargs,
-            )
-        )
-        t = t + timedelta(milliseconds=1) if t else None
-    return out
-
-
-def _file_to_openai(part: FilePart) -> dict[str, Any]:
-    # Mastra stores a file's URL or data: URI in ``data`` (no ``url`` key)
-    url = part.url or (part.data if part.data and part.data.startswith(("http://", "https://", "data:")) else None)
-    if url:
-        return {"type": "image_url", "image_url": {"url": url}}
-    if part.mime_type.startswith("image/") and part.data:
-        return {"type": "image_url", "image_url": {"url": f"data:{part.mime_type};base64,{part.data}"}}
-    return {"type": "text", "text": f"[file {part.filename or ''} ({part.mime_type})]"}
-
-
-def _tool_result_text(result: Any) -> str:
-    return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False, default=str)
-
-
-def _flush_step(out: list[dict[str, Any]], text_buf: list[str], calls: list[ToolInvocationPart]) -> None:
-    """Emit one assistant step (text + tool calls) and its tool results, then reset the buffers."""
-    if not text_buf and not calls:
-        return
-    entry: dict[str, Any] = {"role": "assistant", "content": "\n".join(text_buf) if text_buf else None}
-    if calls:
-        entry["tool_calls"] = [
-            {
-                "id": c.tool_call_id,
-                "type": "function",
-                "function": {"name": c.tool_name, "arguments": json.dumps(c.args, ensure_ascii=False)},
-            }
-            for c in calls
-        ]
-    out.append(entry)
-    for c in calls:
-        out.append({"role": "tool", "tool_call_id": c.tool_call_id, "content": _tool_result_text(c.result)})
-    text_buf.clear()
-    calls.clear()
-
-
-_CHAT_ROLES = frozenset({"user", "assistant", "system", "tool"})
-
-
-def to_chat_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """Convert stored messages into OpenAI/litellm chat messages.
-
-    An assistant message whose parts interleave text and tool invocations is split into the
-    provider's sequence: ``assistant`` (text + ``tool_calls``), one ``tool`` message per result,
-    then the next assistant step. Tool invocations without a result (``state != "result"``) are
-    dropped, as the original does with incomplete calls, because providers reject a call
-    without its result. Reasoning parts and unknown parts are not sent, nor are messages of
-    roles this library does not model (the ``signal`` messages, reminders and state, that a
-    Mastra TypeScript agent may keep in a shared thread); they are still stored and recalled.
-    """
-    out: list[dict[str, Any]] = []
-    for msg in messages:
-        if msg.role not in _CHAT_ROLES:
-            continue
-        if msg.role == "tool":
-            for part in msg.content.parts:
-                if isinstance(part, ToolInvocationPart) and part.state == "result":
-                    out.append(
-                        {"role": "tool", "tool_call_id": part.tool_call_id, "content": _tool_result_text(part.result)}
-                    )
-            continue
-        if msg.role in ("user", "system"):
-            texts = [p.text for p in msg.content.parts if isinstance(p, TextPart)]
-            files = [p for p in msg.content.parts if isinstance(p, FilePart)]
-            if files and msg.role == "user":
-                content: Any = [{"type": "text", "text": t} for t in texts] + [_file_to_openai(f) for f in files]
-            else:
-                content = "\n".join(texts)
-            out.append({"role": msg.role, "content": content})
-            continue
-        # assistant: split into steps at each text that follows tool calls
-        text_buf: list[str] = []
-        calls: list[ToolInvocationPart] = []
-        for part in msg.content.parts:
-            if isinstance(part, TextPart):
-                if calls:
-                    _flush_step(out, text_buf, calls)
-                text_buf.append(part.text)
-            elif isinstance(part, ToolInvocationPart):
-                if part.state == "result":
-                    calls.append(part)
-            elif isinstance(part, RawPart) and part.type == "step-start" and calls:
-                _flush_step(out, text_buf, calls)
-        _flush_step(out, text_buf, calls)
-    return out
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

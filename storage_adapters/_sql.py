@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mastra_memory.storage._rows import message_from_row
 from mastra_memory.storage.base import MessageQuery, ThreadQuery
 from mastra_memory.storage.records import ObservationalMemoryRecord
 from mastra_memory.types import (
@@ -24,7 +25,6 @@ from mastra_memory.types import (
     format_timestamp,
     gc_paused,
     loads_json,
-    message_from_row,
     parse_timestamp,
 )
 

@@ -25,9 +25,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mastra_memory.chat import from_chat_messages, to_chat_messages
 from mastra_memory.errors import MissingDependencyError
 from mastra_memory.memory import Memory
-from mastra_memory.types import Message, from_chat_messages, to_chat_messages
+from mastra_memory.types import Message
 
 if TYPE_CHECKING:
     from langchain_core.chat_history import BaseChatMessageHistory

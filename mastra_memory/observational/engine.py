@@ -1,6 +1,6 @@
 """The observational-memory engine: what happens around each agent turn.
 
-Per turn (called by :meth:`mastra_memory.Memory.prepare_turn` / ``finish_turn``):
+Per turn (called by :meth:`mastra_memory.Memory.load_turn` / ``finish_turn``):
 
 1. **prepare** (read only): the head record (1 query), the refs of unobserved messages
    (``created_at`` after the cursor, an index-only range scan), and the content of refs not

@@ -42,6 +42,7 @@ from mastra_memory.errors import (
     ValidationError,
 )
 from mastra_memory.storage import om as _om
+from mastra_memory.storage._rows import message_from_row
 from mastra_memory.storage.base import (
     Direction,
     MemoryStorage,
@@ -52,7 +53,7 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, construct, gc_paused, message_from_row, now_utc
+from mastra_memory.types import Message, Resource, Thread, construct, gc_paused, now_utc
 from storage_adapters._sql import BULK_ROWS, KV, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 
 __all__ = ["MongoDBStore"]
