@@ -38,6 +38,7 @@ from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
+    NoDataError,
     StorageError,
     ThreadConflictError,
     ThreadNotFoundError,
@@ -229,6 +230,29 @@ class SQLAlchemyStore(MemoryStorage):
                         conn.execute(sa.text("SELECT RELEASE_LOCK('mastra_memory_setup')"))
             except sa.exc.SQLAlchemyError as exc:
                 raise StorageError(f"{self.dialect_name} setup failed: {exc}") from exc
+            self._ready = True
+
+    def connect(self, *, create: bool = True) -> None:
+        """Connect now; with ``create=False`` only check that the database holds mastra-memory
+        tables, creating nothing (see :meth:`MemoryStorage.connect`)."""
+        import sqlalchemy as sa
+
+        if self._ready:
+            return
+        try:
+            with self.engine.connect() as conn:
+                applied = 0
+                if not create and sa.inspect(conn).has_table(self._t.migrations.name, schema=self.schema):
+                    applied = conn.execute(sa.select(sa.func.count()).select_from(self._t.migrations)).scalar() or 0
+        except sa.exc.SQLAlchemyError as exc:
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise StorageError(f"could not connect to {self.dialect_name}: {reason}") from exc
+        if create:
+            self.setup()
+            return
+        if not applied:
+            raise NoDataError(f"no mastra-memory data in this {self.dialect_name} database: its tables do not exist")
+        with self._setup_lock:
             self._ready = True
 
     def _ensure_setup(self) -> None:
