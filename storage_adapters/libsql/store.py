@@ -270,11 +270,16 @@ class LibSQLStore(MemoryStorage):
             if not self.is_remote and database != ":memory:" and not Path(database).expanduser().exists():
                 raise NoDataError(f"no mastra-memory data at {self.url!r}: the file does not exist (nothing created)")
             try:
-                conn = self._conn()
-                found = conn.execute(
-                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_sql.MIGRATIONS_TABLE,)
-                ).fetchall()
-                applied = conn.execute(f"SELECT COUNT(*) FROM {_sql.MIGRATIONS_TABLE}").fetchone()[0] if found else 0
+                if self.is_remote:
+                    applied = self._applied_migrations(self._conn())
+                else:  # a bare connection: the store's own sets WAL mode, a write to a foreign file
+                    import libsql
+
+                    probe = libsql.connect(database, isolation_level=None)
+                    try:
+                        applied = self._applied_migrations(probe)
+                    finally:
+                        probe.close()
             except MastraMemoryError:
                 raise
             except Exception as exc:
@@ -282,6 +287,13 @@ class LibSQLStore(MemoryStorage):
             if not applied:
                 raise NoDataError(f"no mastra-memory data at {self.url!r}: it has no mastra-memory tables")
             self._ready = True
+
+    @staticmethod
+    def _applied_migrations(conn: Any) -> int:
+        found = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_sql.MIGRATIONS_TABLE,)
+        ).fetchall()
+        return int(conn.execute(f"SELECT COUNT(*) FROM {_sql.MIGRATIONS_TABLE}").fetchone()[0]) if found else 0
 
     def _database_path(self) -> str:
         """The local database path (or ``:memory:``), without creating its folder."""
