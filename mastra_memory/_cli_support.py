@@ -42,6 +42,7 @@ __all__ = [
     "EXIT_FAILURE",
     "EXIT_USAGE",
     "DbOption",
+    "exit_code",
     "fail",
     "one_line",
     "open_cli_storage",

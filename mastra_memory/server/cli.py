@@ -19,8 +19,8 @@ from typing import Annotated, Any
 
 import typer
 
-from mastra_memory._cli_support import DbOption, open_cli_storage
-from mastra_memory.errors import ConfigurationError, MissingDependencyError
+from mastra_memory._cli_support import EXIT_USAGE, DbOption, exit_code, fail, one_line, open_cli_storage
+from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingDependencyError
 from mastra_memory.server.config import ApiKey, ServerLimits, load_api_keys
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.registry import open_storage, redact_url
@@ -126,8 +126,8 @@ def serve(
     """Serve key-value and conversation memory over HTTP (FastAPI; docs at /docs)."""
     try:
         import uvicorn
-    except ImportError as exc:
-        raise MissingDependencyError("uvicorn", "server") from exc
+    except ImportError:
+        fail(str(MissingDependencyError("uvicorn", "server")))
     keys: list[ApiKey | str] = list(api_key or [])
     if os.environ.get(API_KEY_ENV):
         keys.append(os.environ[API_KEY_ENV])
@@ -140,8 +140,14 @@ def serve(
             err=True,
         )
         raise typer.Exit(code=2)
-    limits = _limits(limits_file, max_value_bytes, max_key_length, write_rate, write_burst, max_keys, max_bytes)
-    options = json.loads(memory_options) if memory_options else None
+    try:
+        limits = _limits(limits_file, max_value_bytes, max_key_length, write_rate, write_burst, max_keys, max_bytes)
+    except MastraMemoryError as exc:
+        fail(one_line(exc), exit_code(exc))
+    try:
+        options = json.loads(memory_options) if memory_options else None
+    except ValueError as exc:
+        fail(f"--memory-options is not valid JSON: {one_line(exc)}", EXIT_USAGE)
     # Open (and create or migrate) the store once here, so a wrong URL or an unreachable server
     # fails before anything listens; the workers open their own from the resolved URL.
     store, url = open_cli_storage(db, read_only=False)
