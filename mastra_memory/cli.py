@@ -250,8 +250,7 @@ def threads_show(
     with open_memory(db, read_only=True) as memory:
         thread = memory.get_thread_by_id(thread_id)
         if thread is None:
-            err.print(f"[red]error:[/red] thread {escape(thread_id)!r} not found")
-            raise typer.Exit(1)
+            fail(f"thread {thread_id!r} not found")
         page = memory.list_messages(thread_id, per_page=False if show_all else last)
     if as_json:
         console.out(
@@ -307,8 +306,7 @@ def threads_delete(
     """Delete a thread and its messages."""
     with open_memory(db, read_only=True) as memory:
         if memory.get_thread_by_id(thread_id) is None:
-            err.print(f"[red]error:[/red] thread {escape(thread_id)!r} not found")
-            raise typer.Exit(1)
+            fail(f"thread {thread_id!r} not found")
         if not yes:
             typer.confirm(f"Delete thread {thread_id} and its messages?", abort=True)
         memory.delete_thread(thread_id)
@@ -371,8 +369,7 @@ def recall(
     """Print the messages memory recalls for a thread (what the model would see as history)."""
     with open_memory(db, last_messages=last, read_only=True) as memory:
         if memory.get_thread_by_id(thread, resource) is None:
-            err.print(f"[red]error:[/red] thread {escape(thread)!r} not found")
-            raise typer.Exit(1)
+            fail(f"thread {thread!r} not found")
         result = memory.recall(thread, resource, vector_search_string=query)
         if query and memory.config.semantic_recall is False:
             err.print(

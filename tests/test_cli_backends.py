@@ -351,3 +351,26 @@ def test_console_script_is_installed() -> None:
         [*CONSOLE_SCRIPT, "--help"], env=_env(), capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert result.returncode == 0 and "threads" in result.stdout
+
+
+# -- the app factory ------------------------------------------------------------------------------
+
+
+def test_create_app_builds_its_memory_through_the_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("fastapi")
+    from mastra_memory.errors import NoDataError
+    from mastra_memory.server import create_app
+    from mastra_memory.server.app import STATUS, _error_response
+    from mastra_memory.storage.registry import UnknownSchemeError
+
+    monkeypatch.setenv(STORAGE_URL_ENV, f"file:{tmp_path}/app.db")
+    from_env = create_app()
+    try:
+        assert from_env.state.mastra.storage.url == f"file:{tmp_path}/app.db"
+    finally:
+        from_env.state.mastra.memory.close()
+    explicit = create_app(storage_url="memory://")
+    assert type(explicit.state.mastra.storage).__name__ == "InMemoryStore"
+    with pytest.raises(UnknownSchemeError):
+        create_app(storage_url="postgress://x")
+    assert STATUS[NoDataError] == 503 and _error_response(NoDataError("none")).status_code == 503

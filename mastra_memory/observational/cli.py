@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mastra_memory._cli_support import DbOption, fail, one_line, open_cli_storage
+from mastra_memory._cli_support import EXIT_USAGE, DbOption, fail, one_line, open_cli_storage
 
 __all__ = ["app", "main", "register"]
 
@@ -54,8 +54,7 @@ def show(
 
     console = Console()
     if thread is None and resource is None:
-        console.print("[red]give --thread or --resource[/red]")
-        raise typer.Exit(2)
+        fail("give --thread or --resource", EXIT_USAGE)
     store, url = _store(db)
     try:
         if history:
