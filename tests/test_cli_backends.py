@@ -78,7 +78,7 @@ class Place:
         return bool(self.is_empty())  # type: ignore[operator]
 
 
-@pytest.fixture(params=["libsql", "sqlite", "postgresql", "mongodb", "mariadb"])
+@pytest.fixture(params=["libsql", "sqlite", "postgresql", "sqlalchemy-postgresql", "mongodb", "mariadb"])
 def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
     kind = request.param
     if kind == "libsql":
@@ -88,9 +88,12 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
         pytest.importorskip("sqlalchemy")
         path = tmp_path / "sa.db"
         yield Place(f"sqlite:///{path}", lambda: not path.exists())
-    elif kind == "postgresql":
+    elif kind in ("postgresql", "sqlalchemy-postgresql"):
         url = url_or_skip(PG)
         import psycopg
+
+        if kind == "sqlalchemy-postgresql":
+            pytest.importorskip("sqlalchemy")
 
         schema = unique("mmcli")
 
@@ -98,8 +101,9 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
             with psycopg.connect(url) as conn:
                 return conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None
 
+        scheme = "postgresql+psycopg" if kind == "sqlalchemy-postgresql" else "postgresql"
         try:
-            yield Place(f"{url}?schema={schema}", no_schema)
+            yield Place(f"{scheme}://{url.split('://', 1)[1]}?schema={schema}", no_schema)
         finally:
             drop_pg_schema(url, schema)
     elif kind == "mongodb":
