@@ -168,6 +168,25 @@ def test_unreachable_servers_fail_fast_on_read_only_open() -> None:
         assert time.monotonic() - started < 10
 
 
+def test_timeouts_in_the_url_are_honoured() -> None:
+    pytest.importorskip("pymongo")
+    started = time.monotonic()
+    with pytest.raises(StorageError, match="could not reach MongoDB"):  # not the store's 10 s default
+        open_storage("mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=300", create=False)
+    assert time.monotonic() - started < 5
+    pytest.importorskip("psycopg")
+    store = open_storage("postgresql://postgres@127.0.0.1:1/x?connect_timeout=3", connect_timeout=9)
+    try:
+        assert store.connect_timeout == 3  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    store = open_storage("postgresql://postgres@127.0.0.1:1/x", connect_timeout=7, min_pool_size=0)
+    try:
+        assert store.connect_timeout == 7  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
 # -- messages: redaction, unknown schemes -------------------------------------------------------
 
 

@@ -262,20 +262,28 @@ def _pop_query(url: str, name: str) -> tuple[str, str | None]:
 def _url_options(
     kind: Kind, target: str, url: str, connect_timeout: float | None, options: dict[str, Any]
 ) -> tuple[str, dict[str, Any]]:
-    """Options a built-in backend takes from the URL (``?schema=`` on PostgreSQL) or from
-    ``connect_timeout``; explicit ``options`` win."""
+    """Options a built-in backend takes from the URL (``?schema=`` on PostgreSQL; a URL's own
+    ``connect_timeout`` or ``serverSelectionTimeoutMS``) or from ``connect_timeout``; explicit
+    ``options`` win, then the URL, then ``connect_timeout``."""
     pg_store = target == _PG or target == "storage_adapters.pg:PgVector"
     if pg_store or (target == _SQLALCHEMY and scheme_of(url).startswith("postgres")):
         url, schema = _pop_query(url, "schema")
         if schema:
             options.setdefault("schema_name" if pg_store else "schema", schema)
-    if kind != "storage" or connect_timeout is None:
+    if kind != "storage":
+        return url, options
+    query = dict(parse_qsl(urlsplit(url).query))
+    if target == _MONGODB and query.get("serverSelectionTimeoutMS", "").isdigit():
+        # the store's timeout_ms keyword would override the URL's own setting
+        options.setdefault("timeout_ms", int(query["serverSelectionTimeoutMS"]))
+    if target == _PG and query.get("connect_timeout", "").isdigit():
+        options.setdefault("connect_timeout", float(query["connect_timeout"]))
+    if connect_timeout is None:
         return url, options
     if target == _PG:
         options.setdefault("connect_timeout", connect_timeout)
     elif target == _MONGODB:
-        given = dict(parse_qsl(urlsplit(url).query)).get("serverSelectionTimeoutMS")
-        options.setdefault("timeout_ms", int(given) if given and given.isdigit() else int(connect_timeout * 1000))
+        options.setdefault("timeout_ms", int(connect_timeout * 1000))
     elif target == _SQLALCHEMY and scheme_of(url).split("+", 1)[0] in ("postgresql", "mysql", "mariadb"):
         engine_options = dict(options.get("engine_options") or {})
         connect_args = dict(engine_options.get("connect_args") or {})
