@@ -140,6 +140,27 @@ def test_read_only_open_of_a_folder_or_a_foreign_file(tmp_path: Path) -> None:
     assert other.stat().st_size == 0  # not migrated
 
 
+def test_read_only_open_reads_tables_without_our_migrations_table(tmp_path: Path) -> None:
+    """A database written by Mastra's TypeScript packages has the tables, not our bookkeeping."""
+    import libsql
+
+    path = tmp_path / "ts.db"
+    with Memory(open_storage(f"file:{path}")) as memory:
+        memory.create_thread(resource_id="r", thread_id="t")
+    conn = libsql.connect(str(path), isolation_level=None)
+    conn.execute("DROP TABLE mastra_memory_migrations")
+    conn.close()
+    store = open_storage(f"file:{path}", create=False)
+    try:
+        assert store.get_thread_by_id("t") is not None
+    finally:
+        store.close()
+    conn = libsql.connect(str(path), isolation_level=None)
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    conn.close()
+    assert "mastra_memory_migrations" not in tables  # reading migrated nothing
+
+
 def test_read_only_open_of_sqlalchemy_sqlite(tmp_path: Path) -> None:
     pytest.importorskip("sqlalchemy")
     url = f"sqlite:///{tmp_path}/sa.db"

@@ -259,7 +259,8 @@ class LibSQLStore(MemoryStorage):
 
     def connect(self, *, create: bool = True) -> None:
         """Open the database now; with ``create=False`` only check that it holds mastra-memory
-        tables, creating nothing (see :meth:`MemoryStorage.connect`)."""
+        data (a ``mastra_threads`` table, ours or the TypeScript packages'), creating and migrating
+        nothing (see :meth:`MemoryStorage.connect`)."""
         if create:
             self.setup()
             return
@@ -271,29 +272,27 @@ class LibSQLStore(MemoryStorage):
                 raise NoDataError(f"no mastra-memory data at {self.url!r}: the file does not exist (nothing created)")
             try:
                 if self.is_remote:
-                    applied = self._applied_migrations(self._conn())
+                    found = self._has_threads_table(self._conn())
                 else:  # a bare connection: the store's own sets WAL mode, a write to a foreign file
                     import libsql
 
                     probe = libsql.connect(database, isolation_level=None)
                     try:
-                        applied = self._applied_migrations(probe)
+                        found = self._has_threads_table(probe)
                     finally:
                         probe.close()
             except MastraMemoryError:
                 raise
             except Exception as exc:
                 raise StorageError(f"could not read libSQL database {self.url!r}: {exc}") from exc
-            if not applied:
+            if not found:
                 raise NoDataError(f"no mastra-memory data at {self.url!r}: it has no mastra-memory tables")
             self._ready = True
 
     @staticmethod
-    def _applied_migrations(conn: Any) -> int:
-        found = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_sql.MIGRATIONS_TABLE,)
-        ).fetchall()
-        return int(conn.execute(f"SELECT COUNT(*) FROM {_sql.MIGRATIONS_TABLE}").fetchone()[0]) if found else 0
+    def _has_threads_table(conn: Any) -> bool:
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return bool(conn.execute(query, (THREADS,)).fetchall())
 
     def _database_path(self) -> str:
         """The local database path (or ``:memory:``), without creating its folder."""

@@ -239,8 +239,9 @@ class PostgresStore(MemoryStorage):
             self._ready = True
 
     def connect(self, *, create: bool = True) -> None:
-        """Connect now; with ``create=False`` only check that the schema holds mastra-memory
-        tables, creating nothing (see :meth:`MemoryStorage.connect`). A server that can not be
+        """Connect now; with ``create=False`` only check that the schema holds mastra-memory data
+        (a ``mastra_threads`` table), creating and migrating nothing (see
+        :meth:`MemoryStorage.connect`). A server that can not be
         reached fails at once with the driver's reason (one direct connection, not the pool's
         retries)."""
         import psycopg
@@ -258,14 +259,13 @@ class PostgresStore(MemoryStorage):
             self.setup()
             return
         with self._setup_lock:
-            table = f"{_sql.quote_ident(self.schema_name)}.{_sql.MIGRATIONS_TABLE}"
+            table = f"{_sql.quote_ident(self.schema_name)}.{THREADS}"
             try:
                 with self._pool.connection() as conn:
                     found = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
-                    applied = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] if found[0] else 0
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL query failed: {' '.join(str(exc).split())}") from exc
-            if not applied:
+            if found is None or found[0] is None:
                 raise NoDataError(
                     f"no mastra-memory data in PostgreSQL schema {self.schema_name!r}: its tables do not exist"
                 )

@@ -234,23 +234,22 @@ class SQLAlchemyStore(MemoryStorage):
 
     def connect(self, *, create: bool = True) -> None:
         """Connect now; with ``create=False`` only check that the database holds mastra-memory
-        tables, creating nothing (see :meth:`MemoryStorage.connect`)."""
+        data (a ``mastra_threads`` table), creating and migrating nothing (see
+        :meth:`MemoryStorage.connect`)."""
         import sqlalchemy as sa
 
         if self._ready:
             return
         try:
             with self.engine.connect() as conn:
-                applied = 0
-                if not create and sa.inspect(conn).has_table(self._t.migrations.name, schema=self.schema):
-                    applied = conn.execute(sa.select(sa.func.count()).select_from(self._t.migrations)).scalar() or 0
+                found = create or sa.inspect(conn).has_table(THREADS, schema=self.schema)
         except sa.exc.SQLAlchemyError as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
             raise StorageError(f"could not connect to {self.dialect_name}: {reason}") from exc
         if create:
             self.setup()
             return
-        if not applied:
+        if not found:
             raise NoDataError(f"no mastra-memory data in this {self.dialect_name} database: its tables do not exist")
         with self._setup_lock:
             self._ready = True
