@@ -11,7 +11,14 @@ Commands (``mastra-memory --help``; details and examples in docs/cli.md):
 Other parts of the package add commands through :data:`PLUGIN_MODULES`: each module, when it
 exists, has ``register(app: typer.Typer) -> None`` (e.g. ``om show``, ``serve``).
 
-The CLI only calls the public API. Library errors are printed as one red line with exit code 1.
+Every command takes ``--db URL`` (else ``$MASTRA_MEMORY_DB``, else ``file:./mastra.db``) and
+opens it through :func:`mastra_memory.storage.open_storage`; ``threads list``, ``threads show``
+and ``recall`` only read (they create nothing, not even an empty file), ``threads clone`` and
+``threads delete`` need existing data, ``chat`` and ``ingest`` create the store if needed. See
+:mod:`mastra_memory._cli_support` for how the store is opened.
+
+The CLI only calls the public API. Errors are printed as one red line on stderr: exit code 2
+for a wrong URL (unknown scheme, malformed URL), 1 for every other failure.
 """
 
 from __future__ import annotations
@@ -31,15 +38,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mastra_memory._cli_support import DbOption, fail, one_line, open_cli_storage
 from mastra_memory.errors import MastraMemoryError, ValidationError
 from mastra_memory.memory import Memory
+from mastra_memory.storage.registry import redact_url, resolve_storage_url
 from mastra_memory.types import Message, TextPart, ToolInvocationPart, new_id
 
 __all__ = ["PLUGIN_MODULES", "app", "main"]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DB = "file:./mastra.db"
 DEFAULT_MODEL = "local/smollm2"
 DEFAULT_RESOURCE = "default"
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
@@ -60,7 +68,7 @@ app.add_typer(threads_app, name="threads")
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-Db = Annotated[str, typer.Option("--db", envvar="MASTRA_MEMORY_DB", help="libSQL URL or file path.")]
+Db = DbOption
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -72,18 +80,22 @@ def _friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except MastraMemoryError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}")
-            raise typer.Exit(1) from exc
+            fail(one_line(exc, resolve_storage_url(kwargs.get("db"))))
 
     return wrapper  # type: ignore[return-value]
 
 
-def open_memory(db: str, **options: Any) -> Memory:
-    """A :class:`Memory` on the store the URL ``db`` names (see
-    :func:`mastra_memory.storage.open_storage`)."""
-    from mastra_memory.storage.registry import open_storage
+def open_memory(db: str | None, *, read_only: bool = False, **options: Any) -> Memory:
+    """A :class:`Memory` on the store ``--db`` names (else ``$MASTRA_MEMORY_DB``, else
+    ``file:./mastra.db``), or exit with one error line.
 
-    return Memory(open_storage(db), options=options or None)
+    Args:
+        db: The ``--db`` value, or ``None``.
+        read_only: Create nothing and run no migration; the store must hold mastra-memory data.
+        **options: :class:`~mastra_memory.config.MemoryConfig` fields.
+    """
+    store, _ = open_cli_storage(db, read_only=read_only)
+    return Memory(store, options=options or None)
 
 
 def _settings(pairs: list[str] | None) -> dict[str, Any]:
@@ -128,7 +140,7 @@ def chat(
         str | None,
         typer.Option(help="Resource (user) id; default: the thread's owner, or 'default'."),
     ] = None,
-    db: Db = DEFAULT_DB,
+    db: Db = None,
     model: Annotated[str, typer.Option(help="litellm model string or local/smollm2.")] = DEFAULT_MODEL,
     instructions: Annotated[str, typer.Option(help="The agent's system prompt.")] = DEFAULT_INSTRUCTIONS,
     last_messages: Annotated[int, typer.Option(help="History messages sent to the model.")] = 10,
@@ -196,10 +208,10 @@ def threads_list(
     order_by: Annotated[str, typer.Option(help="created_at or updated_at.")] = "created_at",
     direction: Annotated[str, typer.Option(help="DESC or ASC.")] = "DESC",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    db: Db = DEFAULT_DB,
+    db: Db = None,
 ) -> None:
     """List threads, newest first, one page at a time."""
-    with open_memory(db) as memory:
+    with open_memory(db, read_only=True) as memory:
         result = memory.list_threads(
             resource_id=resource,
             page=page,
@@ -232,14 +244,13 @@ def threads_show(
     last: Annotated[int, typer.Option(help="Show the newest N messages.")] = 50,
     show_all: Annotated[bool, typer.Option("--all", help="Show every message.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    db: Db = DEFAULT_DB,
+    db: Db = None,
 ) -> None:
     """Print a thread and its messages."""
-    with open_memory(db) as memory:
+    with open_memory(db, read_only=True) as memory:
         thread = memory.get_thread_by_id(thread_id)
         if thread is None:
-            err.print(f"[red]error:[/red] thread {escape(thread_id)!r} not found")
-            raise typer.Exit(1)
+            fail(f"thread {thread_id!r} not found")
         page = memory.list_messages(thread_id, per_page=False if show_all else last)
     if as_json:
         console.out(
@@ -272,10 +283,10 @@ def threads_clone(
     limit: Annotated[int | None, typer.Option(help="Copy only the newest N messages.")] = None,
     new_id_: Annotated[str | None, typer.Option("--new-id", help="Id of the clone.")] = None,
     resource: Annotated[str | None, typer.Option(help="Owner of the clone (default: the source's).")] = None,
-    db: Db = DEFAULT_DB,
+    db: Db = None,
 ) -> None:
     """Copy a thread and its messages into a new thread."""
-    with open_memory(db) as memory:
+    with open_memory(db, read_only=True) as memory:
         result = memory.clone_thread(
             thread_id, new_thread_id=new_id_, resource_id=resource, title=title, message_limit=limit
         )
@@ -290,13 +301,12 @@ def threads_clone(
 def threads_delete(
     thread_id: Annotated[str, typer.Argument(help="The thread to delete.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    db: Db = DEFAULT_DB,
+    db: Db = None,
 ) -> None:
     """Delete a thread and its messages."""
-    with open_memory(db) as memory:
+    with open_memory(db, read_only=True) as memory:
         if memory.get_thread_by_id(thread_id) is None:
-            err.print(f"[red]error:[/red] thread {escape(thread_id)!r} not found")
-            raise typer.Exit(1)
+            fail(f"thread {thread_id!r} not found")
         if not yes:
             typer.confirm(f"Delete thread {thread_id} and its messages?", abort=True)
         memory.delete_thread(thread_id)
@@ -311,7 +321,7 @@ def threads_delete(
 def ingest(
     path: Annotated[str, typer.Argument(help="A LoCoMo JSON file or a chat JSON file.")],
     format: Annotated[str, typer.Option("--format", help="auto, locomo or chat.")] = "auto",
-    db: Db = DEFAULT_DB,
+    db: Db = None,
 ) -> None:
     """Load multi-session conversations into threads (re-running updates, never duplicates)."""
     from mastra_memory.ingest import ingest as run_ingest
@@ -339,10 +349,11 @@ def ingest(
         )
         progress.update(task, description=f"ingested {fmt}")
     rate = stats.messages / stats.seconds if stats.seconds else 0.0
+    where = redact_url(resolve_storage_url(db))
     console.print(
         f"ingested {stats.threads} threads ({stats.threads_created} new) and "
         f"{stats.messages} messages ({stats.messages_new} new) for {stats.resources} resources "
-        f"in {stats.seconds:.2f} s ({rate:,.0f} messages/s) into {escape(db)}"
+        f"in {stats.seconds:.2f} s ({rate:,.0f} messages/s) into {escape(where)}"
     )
 
 
@@ -353,13 +364,12 @@ def recall(
     query: Annotated[str | None, typer.Option(help="Search text (used by semantic recall).")] = None,
     resource: Annotated[str | None, typer.Option(help="Resource; must own the thread.")] = None,
     last: Annotated[int, typer.Option(help="Recent messages to recall.")] = 10,
-    db: Db = DEFAULT_DB,
+    db: Db = None,
 ) -> None:
     """Print the messages memory recalls for a thread (what the model would see as history)."""
-    with open_memory(db, last_messages=last) as memory:
+    with open_memory(db, last_messages=last, read_only=True) as memory:
         if memory.get_thread_by_id(thread, resource) is None:
-            err.print(f"[red]error:[/red] thread {escape(thread)!r} not found")
-            raise typer.Exit(1)
+            fail(f"thread {thread!r} not found")
         result = memory.recall(thread, resource, vector_search_string=query)
         if query and memory.config.semantic_recall is False:
             err.print(

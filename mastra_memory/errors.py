@@ -9,7 +9,8 @@ original stays available as ``__cause__``::
     │   └── ResourceMismatchError  a thread used with a resource that does not own it
     ├── ThreadNotFoundError        an operation needs a thread that does not exist
     ├── StorageError               a storage or vector backend failed (wraps the driver error)
-    │   └── ConcurrencyError       a compare-and-set lost, or a lock could not be taken
+    │   ├── ConcurrencyError       a compare-and-set lost, or a lock could not be taken
+    │   └── NoDataError            a read-only open found no mastra-memory data (nothing created)
     ├── ConfigurationError         an invalid or contradictory configuration
     │   └── MissingDependencyError an optional extra is not installed (names the pip command)
     ├── ModelError                 a language model or embedder call failed or returned junk
@@ -28,6 +29,7 @@ __all__ = [
     "MastraMemoryError",
     "MissingDependencyError",
     "ModelError",
+    "NoDataError",
     "QuotaExceededError",
     "ResourceMismatchError",
     "StorageError",
@@ -97,6 +99,12 @@ class StorageError(MastraMemoryError):
 
 class ConcurrencyError(StorageError):
     """A concurrent writer won a compare-and-set, or a lock could not be taken in time."""
+
+
+class NoDataError(StorageError):
+    """A store opened read-only (``open_storage(url, create=False)``, the CLI's list and show
+    commands) holds no mastra-memory data: the file, database or tables do not exist. Nothing
+    was created."""
 
 
 class ConfigurationError(MastraMemoryError):

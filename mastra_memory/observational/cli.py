@@ -5,6 +5,10 @@ runs it on its own::
 
     mastra-memory om show --thread t-1 --db file:./mastra.db
     mastra-memory om show --resource user-ana --history --json
+
+``--db`` falls back to ``$MASTRA_MEMORY_DB``, then ``file:./mastra.db``. ``om show`` only reads:
+it creates nothing (no file, table or schema) and reports a store without mastra-memory data as
+one error line (exit code 1; 2 for an unknown URL scheme).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import json
 from typing import Annotated, Any
 
 import typer
+
+from mastra_memory._cli_support import EXIT_USAGE, DbOption, fail, one_line, open_cli_storage
 
 __all__ = ["app", "main", "register"]
 
@@ -24,10 +30,9 @@ def _group() -> None:
     """Observational memory: inspect observations, generations and the cursor."""
 
 
-def _store(db: str) -> Any:
-    from mastra_memory.storage.registry import open_storage
-
-    return open_storage(db, create=False)
+def _store(db: str | None) -> tuple[Any, str]:
+    """The store of ``--db`` opened read-only, and its URL (exits with one line on failure)."""
+    return open_cli_storage(db, read_only=True)
 
 
 @app.command("show")
@@ -36,7 +41,7 @@ def show(
     resource: Annotated[
         str | None, typer.Option("--resource", "-r", help="Resource id (resource scope, or the thread's owner).")
     ] = None,
-    db: Annotated[str, typer.Option("--db", help="libSQL URL or path.")] = "file:./mastra.db",
+    db: DbOption = None,
     history: Annotated[bool, typer.Option("--history", help="List every generation, newest first.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record(s) as JSON.")] = False,
 ) -> None:
@@ -49,9 +54,8 @@ def show(
 
     console = Console()
     if thread is None and resource is None:
-        console.print("[red]give --thread or --resource[/red]")
-        raise typer.Exit(2)
-    store = _store(db)
+        fail("give --thread or --resource", EXIT_USAGE)
+    store, url = _store(db)
     try:
         if history:
             records = store.get_observational_memory_history(thread, resource, limit=False)
@@ -59,8 +63,7 @@ def show(
             head = store.get_observational_memory(thread, resource)
             records = [head] if head is not None else []
     except MastraMemoryError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+        fail(one_line(exc, url))
     finally:
         store.close()
     if not records:

@@ -25,6 +25,7 @@ from mastra_memory.errors import (
     ConfigurationError,
     MastraMemoryError,
     MissingDependencyError,
+    NoDataError,
     QuotaExceededError,
     ResourceMismatchError,
     StorageError,
@@ -37,6 +38,7 @@ from mastra_memory.server import routes_kv, routes_memory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.deps import ServerState, state
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
+from mastra_memory.storage.registry import open_storage, resolve_storage_url
 
 __all__ = ["STATUS", "create_app"]
 
@@ -50,6 +52,7 @@ STATUS: dict[type[BaseException], int] = {
     ConfigurationError: 409,
     MissingDependencyError: 501,
     ConcurrencyError: 409,
+    NoDataError: 503,
     StorageError: 503,
     NotImplementedError: 501,
 }
@@ -129,12 +132,13 @@ def create_app(
     limits: ServerLimits | dict[str, Any] | None = None,
     inline_storage: bool | None = None,
     close_on_shutdown: bool | None = None,
+    storage_url: str | None = None,
 ) -> FastAPI:
     """Build the HTTP application.
 
     Args:
         memory: The :class:`~mastra_memory.memory.Memory` to serve; its storage also holds the
-            key-value memory. Default ``Memory()`` (``LibSQLStore("file:./mastra.db")``).
+            key-value memory. Default: a ``Memory`` on the store ``storage_url`` names.
         api_keys: Accepted keys: :class:`~mastra_memory.server.config.ApiKey` objects (scoped)
             or token strings (full access). ``None``/empty: no authentication (only sensible on
             a loopback address; ``mastra-memory serve`` refuses otherwise).
@@ -144,12 +148,17 @@ def create_app(
             Turn it off when other processes hold the libSQL file's write lock for long.
         close_on_shutdown: Close the memory (its store) when the app shuts down. Default: only
             when ``memory`` is None (the app made it).
+        storage_url: When ``memory`` is None, the store URL opened through
+            :func:`~mastra_memory.storage.open_storage`; ``None``: ``$MASTRA_MEMORY_DB``, else
+            ``file:./mastra.db``. Ignored when ``memory`` is given.
 
     Returns:
         A FastAPI app; OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
 
     Raises:
         ConfigurationError: on invalid limits or keys.
+        UnknownSchemeError: if ``storage_url`` has a scheme no backend handles.
+        MissingDependencyError: if the backend of ``storage_url`` is not installed.
     """
     from mastra_memory import __version__
 
@@ -158,7 +167,7 @@ def create_app(
         keys = KeyRing(api_keys or ())
     except ValueError as exc:
         raise ConfigurationError(f"invalid server configuration: {exc}") from exc
-    mem = memory if memory is not None else Memory()
+    mem = memory if memory is not None else Memory(open_storage(resolve_storage_url(storage_url)))
     close_memory = memory is None if close_on_shutdown is None else close_on_shutdown
     storage = mem.storage
     storage.max_kv_value_bytes = max(storage.max_kv_value_bytes, server_limits.max_value_bytes)

@@ -2,6 +2,11 @@
 
 The main CLI wires this in with :func:`register`; ``python -m mastra_memory.server`` runs it on
 its own. On an address other than loopback the server refuses to start without API keys.
+
+``--db`` falls back to ``$MASTRA_MEMORY_DB``, then ``file:./mastra.db``, and is opened through
+:func:`mastra_memory.storage.open_storage` before uvicorn starts: an unknown scheme exits with
+code 2 and an unreachable server with code 1, each as one line, before anything listens. Worker
+processes receive the resolved URL (never re-read the environment).
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from typing import Annotated, Any
 
 import typer
 
-from mastra_memory.errors import ConfigurationError, MissingDependencyError
+from mastra_memory._cli_support import EXIT_USAGE, DbOption, exit_code, fail, one_line, open_cli_storage
+from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingDependencyError
 from mastra_memory.server.config import ApiKey, ServerLimits, load_api_keys
 from mastra_memory.storage.base import MemoryStorage
-from mastra_memory.storage.registry import open_storage
+from mastra_memory.storage.registry import open_storage, redact_url
 
 __all__ = ["app_from_environment", "is_loopback", "open_store", "register", "serve"]
 
@@ -36,7 +42,8 @@ def is_loopback(host: str) -> bool:
 
 
 def open_store(url: str) -> MemoryStorage:
-    """The store for a ``--db`` URL (see :func:`mastra_memory.storage.open_storage`).
+    """The store for a resolved ``--db`` URL (see :func:`mastra_memory.storage.open_storage`);
+    not yet connected.
 
     Raises:
         UnknownSchemeError: for a scheme no backend handles.
@@ -93,13 +100,7 @@ def _limits(
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback requires API keys.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    db: Annotated[
-        str,
-        typer.Option(
-            help="Store URL: a libSQL path/URL (file:./mastra.db), postgresql://, mongodb://, "
-            "or a SQLAlchemy URL (mysql+pymysql://...)."
-        ),
-    ] = "file:./mastra.db",
+    db: DbOption = None,
     api_key: Annotated[
         list[str] | None,
         typer.Option(help=f"An API key with full access (repeatable; also read from ${API_KEY_ENV})."),
@@ -125,8 +126,8 @@ def serve(
     """Serve key-value and conversation memory over HTTP (FastAPI; docs at /docs)."""
     try:
         import uvicorn
-    except ImportError as exc:
-        raise MissingDependencyError("uvicorn", "server") from exc
+    except ImportError:
+        fail(str(MissingDependencyError("uvicorn", "server")))
     keys: list[ApiKey | str] = list(api_key or [])
     if os.environ.get(API_KEY_ENV):
         keys.append(os.environ[API_KEY_ENV])
@@ -139,8 +140,18 @@ def serve(
             err=True,
         )
         raise typer.Exit(code=2)
-    limits = _limits(limits_file, max_value_bytes, max_key_length, write_rate, write_burst, max_keys, max_bytes)
-    options = json.loads(memory_options) if memory_options else None
+    try:
+        limits = _limits(limits_file, max_value_bytes, max_key_length, write_rate, write_burst, max_keys, max_bytes)
+    except MastraMemoryError as exc:
+        fail(one_line(exc), exit_code(exc))
+    try:
+        options = json.loads(memory_options) if memory_options else None
+    except ValueError as exc:
+        fail(f"--memory-options is not valid JSON: {one_line(exc)}", EXIT_USAGE)
+    # Open (and create or migrate) the store once here, so a wrong URL or an unreachable server
+    # fails before anything listens; the workers open their own from the resolved URL.
+    store, url = open_cli_storage(db, read_only=False)
+    store.close()
     try:
         api_keys = [k if isinstance(k, ApiKey) else ApiKey(token=k, name="cli") for k in keys]  # type: ignore[arg-type]
     except ValueError as exc:
@@ -148,14 +159,14 @@ def serve(
         raise typer.Exit(code=2) from None
     os.environ[CONFIG_ENV] = json.dumps(
         {
-            "db": db,
+            "db": url,
             "limits": limits.model_dump(mode="json"),
             "memory_options": options,
             "api_keys": [{**k.model_dump(mode="json"), "token": k.token.get_secret_value()} for k in api_keys],
         }
     )
     typer.echo(
-        f"mastra-memory serving {db} on http://{host}:{port} with {workers} worker(s) "
+        f"mastra-memory serving {redact_url(url)} on http://{host}:{port} with {workers} worker(s) "
         f"(auth: {'on' if keys else 'off'})",
         err=True,
     )

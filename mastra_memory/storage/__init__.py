@@ -9,7 +9,8 @@ Backends live apart in :mod:`storage_adapters` and import this package, never th
 * :mod:`.vector`: :class:`VectorStore` and its result types; :mod:`._filter` the filter language.
 * :mod:`.kv`: key-value value encoding and validation; :mod:`.om` and :mod:`.records`: the
   observational-memory record and its sans-I/O mutations.
-* :mod:`.registry`: :func:`open_storage` / :func:`open_vector` (URL scheme -> backend).
+* :mod:`.registry`: :func:`open_storage` / :func:`open_vector` (URL scheme -> backend),
+  :func:`resolve_storage_url` (``--db``, ``$MASTRA_MEMORY_DB``, default) and :func:`redact_url`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ from mastra_memory.storage.base import (
 from mastra_memory.storage.kv import KV_MISSING, KVEntry, KVKeyPage, KVStats
 from mastra_memory.storage.registry import (
     DEFAULT_STORAGE_URL,
+    STORAGE_URL_ENV,
     UnknownSchemeError,
+    backend_class,
     open_storage,
     open_vector,
+    redact_url,
+    resolve_storage_url,
     supported_schemes,
 )
 from mastra_memory.storage.vector import IndexStats, QueryResult, VectorStore
@@ -37,6 +42,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_STORAGE_URL",
     "KV_MISSING",
+    "STORAGE_URL_ENV",
     "Direction",
     "IndexStats",
     "KVEntry",
@@ -50,7 +56,10 @@ __all__ = [
     "ThreadQuery",
     "UnknownSchemeError",
     "VectorStore",
+    "backend_class",
     "open_storage",
     "open_vector",
+    "redact_url",
+    "resolve_storage_url",
     "supported_schemes",
 ]

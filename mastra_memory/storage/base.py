@@ -223,6 +223,24 @@ class MemoryStorage(ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store can not be used afterwards."""
 
+    def connect(self, *, create: bool = True) -> None:
+        """Connect now instead of lazily on first use, so an unreachable server or a missing
+        database fails here with one clear :class:`~mastra_memory.errors.StorageError`.
+
+        With ``create=True`` this runs :meth:`setup` (creating or migrating the schema). With
+        ``create=False`` (read-only use: ``open_storage(url, create=False)``, the CLI's list and
+        show commands) it creates and migrates nothing (no file, table, index or schema); it
+        only checks that the schema exists, and later calls skip :meth:`setup`. This default
+        implementation has no schema to check (in-process stores, third-party backends that do
+        not override it); backends with a schema override it.
+
+        Raises:
+            NoDataError: with ``create=False`` when there is no mastra-memory data here.
+            StorageError: if the database can not be reached or opened.
+        """
+        if create:
+            self.setup()
+
     def __enter__(self) -> Self:
         self.setup()
         return self

@@ -16,10 +16,15 @@ A third-party backend registers itself with an entry point (``pyproject.toml``):
 
 Entry points are read once, on the first URL whose scheme is not built in (built-ins win, so a
 package cannot take over ``postgresql://`` by accident).
+
+Command-line surfaces resolve their URL with :func:`resolve_storage_url` (``--db``, else
+``$MASTRA_MEMORY_DB``, else :data:`DEFAULT_STORAGE_URL`) and open read-only commands with
+``create=False``, which creates nothing anywhere (see :meth:`MemoryStorage.connect`).
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
@@ -28,8 +33,9 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mastra_memory.errors import ConfigurationError, MissingDependencyError, StorageError
+from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingDependencyError, NoDataError
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.vector import VectorStore
 
@@ -37,10 +43,14 @@ __all__ = [
     "DB_ENV",
     "DEFAULT_STORAGE_URL",
     "STORAGE_ENTRY_POINT_GROUP",
+    "STORAGE_URL_ENV",
     "VECTOR_ENTRY_POINT_GROUP",
     "UnknownSchemeError",
+    "backend_class",
     "open_storage",
     "open_vector",
+    "redact_url",
+    "resolve_storage_url",
     "scheme_of",
     "supported_schemes",
 ]
@@ -50,8 +60,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_STORAGE_URL = "file:./mastra.db"
 """The store ``Memory()`` opens when given none (the original's default, ``file:./mastra.db``)."""
 
-DB_ENV = "MASTRA_MEMORY_DB"
-"""Environment variable naming the store URL when none is given (every surface reads it)."""
+STORAGE_URL_ENV = "MASTRA_MEMORY_DB"
+"""Environment variable naming the store URL when none is given: ``open_storage(None)``,
+``Memory()``, ``KVMemory``, the command line (``mastra-memory ...``, ``om show``, ``serve``)."""
+
+DB_ENV = STORAGE_URL_ENV
+"""Another name of :data:`STORAGE_URL_ENV`."""
 
 STORAGE_ENTRY_POINT_GROUP = "mastra_memory.storage"
 VECTOR_ENTRY_POINT_GROUP = "mastra_memory.vector"
@@ -60,6 +74,8 @@ Kind = Literal["storage", "vector"]
 
 _LIBSQL = "storage_adapters.libsql:LibSQLStore"
 _SQLALCHEMY = "storage_adapters.sqlalchemy:SQLAlchemyStore"
+_PG = "storage_adapters.pg:PostgresStore"
+_MONGODB = "storage_adapters.mongodb:MongoDBStore"
 
 _STORAGE: dict[str, str] = {
     "file": _LIBSQL,
@@ -69,10 +85,10 @@ _STORAGE: dict[str, str] = {
     "ws": _LIBSQL,
     "wss": _LIBSQL,
     "memory": "storage_adapters.inmemory:InMemoryStore",
-    "postgresql": "storage_adapters.pg:PostgresStore",
-    "postgres": "storage_adapters.pg:PostgresStore",
-    "mongodb": "storage_adapters.mongodb:MongoDBStore",
-    "mongodb+srv": "storage_adapters.mongodb:MongoDBStore",
+    "postgresql": _PG,
+    "postgres": _PG,
+    "mongodb": _MONGODB,
+    "mongodb+srv": _MONGODB,
     # SQLAlchemy URLs: a dialect without a driver, or any "dialect+driver" (see _sqlalchemy_scheme)
     "sqlite": _SQLALCHEMY,
     "mysql": _SQLALCHEMY,
@@ -109,7 +125,8 @@ class UnknownSchemeError(ConfigurationError):
 
 
 def scheme_of(url: str) -> str:
-    """The lower-case scheme of a store URL; ``""`` for a bare path or ``:memory:`` (libSQL).
+    """The lower-case scheme of a store URL; ``""`` for a bare path (``C:\\data\\x.db`` and
+    ``C:/data/x.db`` are paths, not scheme ``c``) and ``"file"`` for ``:memory:`` (libSQL).
 
     Raises:
         ConfigurationError: if ``url`` is not a non-empty string.
@@ -122,9 +139,29 @@ def scheme_of(url: str) -> str:
     if match is None:
         return ""
     scheme = match.group(1).lower()
-    if len(scheme) == 1 and re.match(r"^[A-Za-z]:[\\/]", url):  # a Windows drive letter: a path
+    if len(scheme) == 1 and re.match(r"^[A-Za-z]:([\\/]|$)", url):  # a Windows drive letter: a path
         return ""
     return scheme
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password (``user:secret@``) and secret query parameters (``password``,
+    ``authToken``, ...) replaced by ``***``: safe for messages and logs."""
+    out = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:@/?#]*:)(.*)@", r"\1***@", url)  # up to the last '@'
+    return re.sub(
+        r"(?i)([?&;](?:password|passwd|pwd|auth_?token|token|secret|api_?key)=)[^&;#]*",
+        r"\1***",
+        out,
+    )
+
+
+def resolve_storage_url(url: str | None = None) -> str:
+    """The storage URL a command line uses: ``url`` (``--db``) when given, else
+    ``$MASTRA_MEMORY_DB`` (:data:`STORAGE_URL_ENV`) when set and not empty, else
+    :data:`DEFAULT_STORAGE_URL` (``file:./mastra.db``)."""
+    if url:
+        return url
+    return os.environ.get(STORAGE_URL_ENV, "").strip() or DEFAULT_STORAGE_URL
 
 
 def _entry_points(kind: Kind) -> dict[str, Any]:
@@ -139,7 +176,7 @@ def _entry_points(kind: Kind) -> dict[str, Any]:
 
 def supported_schemes(kind: Kind = "storage") -> list[str]:
     """Every scheme :func:`open_storage` (or :func:`open_vector`) accepts, sorted; SQLAlchemy's
-    ``dialect+driver`` schemes are shown as ``sqlite+DRIVER`` etc."""
+    ``dialect+driver`` schemes are shown as ``sqlite+DRIVER`` etc. Bare paths are accepted too."""
     table = _STORAGE if kind == "storage" else _VECTOR
     schemes = set(table) | set(_entry_points(kind))
     if kind == "storage":
@@ -158,8 +195,12 @@ def _target(kind: Kind, scheme: str, url: str) -> tuple[str, Any]:
     plugin = _entry_points(kind).get(scheme)
     if plugin is not None:
         return plugin.value, plugin
+    schemes = supported_schemes(kind)
+    close = difflib.get_close_matches(scheme, schemes, n=1)
+    hint = f" (did you mean {close[0]}://?)" if close else ""
     raise UnknownSchemeError(
-        f"unknown {kind} URL scheme {scheme!r} in {_redact(url)!r}; supported: {', '.join(supported_schemes(kind))}"
+        f"unknown {kind} URL scheme {scheme!r} in {redact_url(url)!r}{hint}; "
+        f"supported: {', '.join(schemes)}, or a file path"
     )
 
 
@@ -176,9 +217,20 @@ def _load(target: str, plugin: Any) -> Any:
         raise ConfigurationError(f"{target} could not be imported: {exc}") from exc
 
 
-def _redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe for messages and logs)."""
-    return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
+def backend_class(url: str, kind: Kind = "storage") -> type[Any]:
+    """The class :func:`open_storage` (or :func:`open_vector`) would build for ``url``, imported
+    but not instantiated: nothing connects and nothing is created.
+
+    Raises:
+        UnknownSchemeError: for a scheme no backend handles.
+        MissingDependencyError: if the backend's extra is not installed.
+    """
+    scheme = scheme_of(url)
+    target, plugin = _target(kind, scheme, url)
+    factory = _load(target, plugin)
+    if not isinstance(factory, type):
+        raise ConfigurationError(f"{target} is not a class")
+    return factory
 
 
 def _local_path(scheme: str, url: str) -> Path | None:
@@ -200,69 +252,144 @@ def _local_path(scheme: str, url: str) -> Path | None:
     return None
 
 
-def _open(kind: Kind, url: str, create: bool, options: Mapping[str, Any]) -> Any:
+def _pop_query(url: str, name: str) -> tuple[str, str | None]:
+    """``url`` without the query parameter ``name``, and that parameter's value (or None)."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    values = [v for k, v in pairs if k == name]
+    if not values:
+        return url, None
+    query = urlencode([(k, v) for k, v in pairs if k != name])
+    return urlunsplit(parts._replace(query=query)), values[-1]
+
+
+def _url_options(
+    kind: Kind, target: str, url: str, connect_timeout: float | None, options: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Options a built-in backend takes from the URL (``?schema=`` on PostgreSQL; a URL's own
+    ``connect_timeout`` or ``serverSelectionTimeoutMS``) or from ``connect_timeout``; explicit
+    ``options`` win, then the URL, then ``connect_timeout``."""
+    pg_store = target == _PG or target == "storage_adapters.pg:PgVector"
+    if pg_store or (target == _SQLALCHEMY and scheme_of(url).startswith("postgres")):
+        url, schema = _pop_query(url, "schema")
+        if schema:
+            options.setdefault("schema_name" if pg_store else "schema", schema)
+    if kind != "storage":
+        return url, options
+    query = dict(parse_qsl(urlsplit(url).query))
+    if target == _MONGODB and query.get("serverSelectionTimeoutMS", "").isdigit():
+        # the store's timeout_ms keyword would override the URL's own setting
+        options.setdefault("timeout_ms", int(query["serverSelectionTimeoutMS"]))
+    if target == _PG and query.get("connect_timeout", "").isdigit():
+        options.setdefault("connect_timeout", float(query["connect_timeout"]))
+    if connect_timeout is None:
+        return url, options
+    if target == _PG:
+        options.setdefault("connect_timeout", connect_timeout)
+    elif target == _MONGODB:
+        options.setdefault("timeout_ms", int(connect_timeout * 1000))
+    elif target == _SQLALCHEMY and scheme_of(url).split("+", 1)[0] in ("postgresql", "mysql", "mariadb"):
+        engine_options = dict(options.get("engine_options") or {})
+        connect_args = dict(engine_options.get("connect_args") or {})
+        connect_args.setdefault("connect_timeout", max(1, round(connect_timeout)))
+        engine_options["connect_args"] = connect_args
+        options["engine_options"] = engine_options
+    return url, options
+
+
+def _open(kind: Kind, url: str, create: bool, connect_timeout: float | None, options: Mapping[str, Any]) -> Any:
     scheme = scheme_of(url)
     target, plugin = _target(kind, scheme, url)
     if not create:
         path = _local_path(scheme, url)
-        if path is not None and not path.exists():
-            raise StorageError(f"no database at {str(path)!r} (nothing was created)")
+        if path is not None and not path.is_file():
+            what = "is not a file" if path.exists() else "does not exist"
+            raise NoDataError(f"no mastra-memory data at {redact_url(url)!r}: {str(path)!r} {what} (nothing created)")
     factory = _load(target, plugin)
     if scheme == "":
         url = f"file:{url}"
+    url, opts = _url_options(kind, target, url, connect_timeout, dict(options))
     builder = getattr(factory, "from_url", None)
     try:
-        return builder(url, **options) if callable(builder) else factory(url, **options)
+        return builder(url, **opts) if callable(builder) else factory(url, **opts)
     except TypeError as exc:
         raise ConfigurationError(f"bad options for {target}: {exc}") from exc
+    except MastraMemoryError:
+        raise
+    except Exception as exc:  # a driver rejecting the URL itself (bad port, unknown option, ...)
+        reason = " ".join(str(exc).split())
+        raise ConfigurationError(f"invalid {kind} URL {redact_url(url)!r}: {reason}") from exc
 
 
-def open_storage(url: str | None = None, *, create: bool = True, **options: Any) -> MemoryStorage:
+def open_storage(
+    url: str | None = None, *, create: bool = True, connect_timeout: float | None = None, **options: Any
+) -> MemoryStorage:
     """Open the memory store a URL names.
 
     Schemes: ``file:`` paths, bare paths and ``:memory:`` (embedded libSQL, the default),
     ``libsql://``, ``http(s)://`` and ``ws(s)://`` (a libSQL server, sqld), ``memory://``
-    (in-process, nothing persisted), ``postgresql://`` / ``postgres://`` (extra ``[pg]``),
-    ``mongodb://`` / ``mongodb+srv://`` (extra ``[mongodb]``; the database is the URL's path,
-    default ``mastra``), SQLAlchemy URLs such as ``sqlite:///x.db``, ``mysql+pymysql://...``,
+    (in-process, nothing persisted), ``postgresql://`` / ``postgres://`` (extra ``[pg]``; a
+    ``?schema=NAME`` query parameter picks the schema, default ``public``), ``mongodb://`` /
+    ``mongodb+srv://`` (extra ``[mongodb]``; the database is the URL's path, default
+    ``mastra``), SQLAlchemy URLs such as ``sqlite:///x.db``, ``mysql+pymysql://...``,
     ``postgresql+psycopg://...`` (extra ``[sqlalchemy]``), and any scheme a package registers
     under the ``mastra_memory.storage`` entry-point group.
 
     Args:
         url: The URL; ``None`` uses the environment variable ``MASTRA_MEMORY_DB``, else
             :data:`DEFAULT_STORAGE_URL` (``file:./mastra.db``).
-        create: ``False`` refuses to create a local database file that does not exist (for
-            read-only commands); servers are never created either way.
+        create: ``True`` (default): the store is returned unconnected and creates its file,
+            tables or schema lazily on first use. ``False`` (read-only use): nothing is created
+            anywhere: a missing local file raises at once, and the store connects now
+            (:meth:`MemoryStorage.connect` with ``create=False``) and raises unless it already
+            holds mastra-memory data; no migration runs.
+        connect_timeout: Seconds to wait for a database server (PostgreSQL, MongoDB, SQLAlchemy
+            on PostgreSQL/MySQL/MariaDB); ``None`` keeps each driver's default. A
+            ``serverSelectionTimeoutMS`` in a MongoDB URL wins over it. Not passed to
+            third-party backends.
         **options: Passed to the backend's ``from_url`` (e.g. ``synchronous="FULL"`` for
             libSQL, ``max_pool_size=20`` for PostgreSQL).
 
     Returns:
-        The store, not yet connected (it connects and migrates lazily on first use, or on
-        ``setup()``).
+        The store; connected only with ``create=False``.
 
     Raises:
         UnknownSchemeError: for a scheme no backend handles; the message lists the supported ones.
         MissingDependencyError: if the backend's extra is not installed (the message names the
             ``pip install`` command).
-        StorageError: with ``create=False`` when the local database file does not exist.
-        ConfigurationError: on options the backend does not accept.
+        NoDataError: with ``create=False`` when there is no mastra-memory data at the URL.
+        StorageError: with ``create=False`` when the server can not be reached.
+        ConfigurationError: on options or a URL the backend does not accept.
     """
-    store = _open("storage", url or os.environ.get(DB_ENV) or DEFAULT_STORAGE_URL, create, options)
+    url = resolve_storage_url(url)
+    store = _open("storage", url, create, connect_timeout, options)
     if not isinstance(store, MemoryStorage):
-        raise ConfigurationError(f"{type(store).__name__} from {_redact(url or '')!r} is not a MemoryStorage")
+        raise ConfigurationError(f"{type(store).__name__} from {redact_url(url)!r} is not a MemoryStorage")
+    if not create:
+        try:
+            store.connect(create=False)
+        except BaseException:
+            store.close()
+            raise
     return store
 
 
 def open_vector(url: str | None = None, *, create: bool = True, **options: Any) -> VectorStore:
     """Open the vector store a URL names (same schemes as :func:`open_storage`, minus the SQLAlchemy
-    ones: ``file:``/libSQL, ``memory://``, ``postgresql://`` with pgvector, ``mongodb://``, and the
-    ``mastra_memory.vector`` entry-point group).
+    ones: ``file:``/libSQL, ``memory://``, ``postgresql://`` with pgvector (``?schema=`` as
+    there), ``mongodb://``, and the ``mastra_memory.vector`` entry-point group).
+
+    Args:
+        url: The URL; ``None`` uses :data:`DEFAULT_STORAGE_URL`.
+        create: ``False`` refuses a local database file that does not exist.
+        **options: Passed to the backend.
 
     Raises:
-        UnknownSchemeError, MissingDependencyError, StorageError, ConfigurationError: as
+        UnknownSchemeError, MissingDependencyError, NoDataError, ConfigurationError: as
         :func:`open_storage`.
     """
-    vector = _open("vector", url or DEFAULT_STORAGE_URL, create, options)
+    url = url or DEFAULT_STORAGE_URL
+    vector = _open("vector", url, create, None, options)
     if not isinstance(vector, VectorStore):
-        raise ConfigurationError(f"{type(vector).__name__} from {_redact(url or '')!r} is not a VectorStore")
+        raise ConfigurationError(f"{type(vector).__name__} from {redact_url(url)!r} is not a VectorStore")
     return vector

@@ -23,6 +23,7 @@ from typing import Any, Literal, TypeVar
 from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
+    NoDataError,
     StorageError,
     ThreadConflictError,
     ThreadNotFoundError,
@@ -255,6 +256,50 @@ class LibSQLStore(MemoryStorage):
                     conn.execute("ROLLBACK")
                 raise StorageError(f"libSQL setup failed: {exc}") from exc
             self._ready = True
+
+    def connect(self, *, create: bool = True) -> None:
+        """Open the database now; with ``create=False`` only check that it holds mastra-memory
+        data (a ``mastra_threads`` table, ours or the TypeScript packages'), creating and migrating
+        nothing (see :meth:`MemoryStorage.connect`)."""
+        if create:
+            self.setup()
+            return
+        with self._lock:
+            if self._ready:
+                return
+            database = self.url if self.is_remote else self._database_path()
+            if not self.is_remote and database != ":memory:" and not Path(database).expanduser().exists():
+                raise NoDataError(f"no mastra-memory data at {self.url!r}: the file does not exist (nothing created)")
+            try:
+                if self.is_remote:
+                    found = self._has_threads_table(self._conn())
+                else:  # a bare connection: the store's own sets WAL mode, a write to a foreign file
+                    import libsql
+
+                    probe = libsql.connect(database, isolation_level=None)
+                    try:
+                        found = self._has_threads_table(probe)
+                    finally:
+                        probe.close()
+            except MastraMemoryError:
+                raise
+            except Exception as exc:
+                raise StorageError(f"could not read libSQL database {self.url!r}: {exc}") from exc
+            if not found:
+                raise NoDataError(f"no mastra-memory data at {self.url!r}: it has no mastra-memory tables")
+            self._ready = True
+
+    @staticmethod
+    def _has_threads_table(conn: Any) -> bool:
+        query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return bool(conn.execute(query, (THREADS,)).fetchall())
+
+    def _database_path(self) -> str:
+        """The local database path (or ``:memory:``), without creating its folder."""
+        url = self.url
+        if url in (":memory:", "file::memory:"):
+            return ":memory:"
+        return url[len("file:") :] if url.startswith("file:") else url
 
     def _ensure_setup(self) -> None:
         if not self._ready:

@@ -36,6 +36,7 @@ from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
+    NoDataError,
     StorageError,
     ThreadConflictError,
     ThreadNotFoundError,
@@ -328,6 +329,31 @@ class MongoDBStore(MemoryStorage):
             raise
         except pymongo.errors.PyMongoError as exc:
             raise StorageError(f"MongoDB operation failed: {exc}") from exc
+
+    def connect(self, *, create: bool = True) -> None:
+        """Reach the server now (within ``timeout_ms``); with ``create=False`` only check that the
+        database holds mastra-memory collections, creating nothing (no collection, no index; see
+        :meth:`MemoryStorage.connect`)."""
+        import pymongo
+
+        if self._ready:
+            return
+        try:
+            self._client.admin.command("ping")
+            names = set(self._db.list_collection_names()) if not create else set()
+        except pymongo.errors.PyMongoError as exc:
+            reason = str(exc).split(", Timeout:")[0].split(" (configured timeouts:")[0]  # drop the topology dump
+            reason = " ".join(reason.split())
+            raise StorageError(f"could not reach MongoDB: {reason}") from exc
+        if create:
+            self.setup()
+            return
+        if THREADS not in names:
+            raise NoDataError(
+                f"no mastra-memory data in MongoDB database {self.db_name!r}: its collections do not exist"
+            )
+        with self._setup_lock:
+            self._ready = True
 
     def _ensure_setup(self) -> None:
         if not self._ready:

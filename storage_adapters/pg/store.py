@@ -41,6 +41,7 @@ from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
+    NoDataError,
     StorageError,
     ThreadConflictError,
     ThreadNotFoundError,
@@ -89,6 +90,8 @@ class PostgresStore(MemoryStorage):
         max_pool_size: Upper bound of the store's own pool (10).
         max_retries: Extra attempts of a write transaction after a serialization failure or
             deadlock, with jittered exponential backoff from 10 ms (5).
+        connect_timeout: Seconds to wait for a connection (libpq's ``connect_timeout`` and the
+            pool's wait); ``None``: libpq's default and the pool's 30 s. The CLI sets a few seconds.
 
     Raises:
         MissingDependencyError: if psycopg / psycopg_pool are not installed (extra ``[pg]``).
@@ -104,6 +107,7 @@ class PostgresStore(MemoryStorage):
         min_pool_size: int = 1,
         max_pool_size: int = 10,
         max_retries: int = 5,
+        connect_timeout: float | None = None,
     ) -> None:
         if (connection_string is None) == (pool is None):
             raise ValidationError("pass exactly one of connection_string or pool")
@@ -118,14 +122,22 @@ class PostgresStore(MemoryStorage):
         self.dialect = _sql.postgres_dialect(schema_name)
         self.max_retries = max_retries
         self._owns_pool = pool is None
+        self.connect_timeout = connect_timeout
+        self._conninfo = _sql_url(connection_string or "")
         if pool is None:
+            connect_kwargs: dict[str, Any] = {"autocommit": True}
+            pool_kwargs: dict[str, Any] = {}
+            if connect_timeout is not None:
+                connect_kwargs["connect_timeout"] = max(2, round(connect_timeout))  # libpq: whole seconds >= 2
+                pool_kwargs["timeout"] = connect_timeout
             pool = psycopg_pool.ConnectionPool(
-                _sql_url(connection_string or ""),
+                self._conninfo,
                 min_size=min_pool_size,
                 max_size=max_pool_size,
-                kwargs={"autocommit": True},
+                kwargs=connect_kwargs,
                 open=True,
                 name=f"mastra-memory-{schema_name}",
+                **pool_kwargs,
             )
         self._pool = pool
         self._setup_lock = threading.Lock()
@@ -224,6 +236,39 @@ class PostgresStore(MemoryStorage):
                         conn.execute(f"INSERT INTO {table} (version, name) VALUES (%s, %s)", (mig.version, mig.name))
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL setup failed: {exc}") from exc
+            self._ready = True
+
+    def connect(self, *, create: bool = True) -> None:
+        """Connect now; with ``create=False`` only check that the schema holds mastra-memory data
+        (a ``mastra_threads`` table), creating and migrating nothing (see
+        :meth:`MemoryStorage.connect`). A server that can not be
+        reached fails at once with the driver's reason (one direct connection, not the pool's
+        retries)."""
+        import psycopg
+
+        if self._ready:
+            return
+        if self._owns_pool:
+            timeout = max(2, round(self.connect_timeout)) if self.connect_timeout is not None else 30
+            try:
+                psycopg.connect(self._conninfo, connect_timeout=timeout, autocommit=True).close()
+            except psycopg.Error as exc:
+                reason = " ".join(str(exc).split())
+                raise StorageError(f"could not connect to PostgreSQL: {reason}") from exc
+        if create:
+            self.setup()
+            return
+        with self._setup_lock:
+            table = f"{_sql.quote_ident(self.schema_name)}.{THREADS}"
+            try:
+                with self._pool.connection() as conn:
+                    found = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
+            except psycopg.Error as exc:
+                raise StorageError(f"PostgreSQL query failed: {' '.join(str(exc).split())}") from exc
+            if found is None or found[0] is None:
+                raise NoDataError(
+                    f"no mastra-memory data in PostgreSQL schema {self.schema_name!r}: its tables do not exist"
+                )
             self._ready = True
 
     def _ensure_setup(self) -> None:

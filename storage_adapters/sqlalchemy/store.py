@@ -38,6 +38,7 @@ from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
+    NoDataError,
     StorageError,
     ThreadConflictError,
     ThreadNotFoundError,
@@ -229,6 +230,28 @@ class SQLAlchemyStore(MemoryStorage):
                         conn.execute(sa.text("SELECT RELEASE_LOCK('mastra_memory_setup')"))
             except sa.exc.SQLAlchemyError as exc:
                 raise StorageError(f"{self.dialect_name} setup failed: {exc}") from exc
+            self._ready = True
+
+    def connect(self, *, create: bool = True) -> None:
+        """Connect now; with ``create=False`` only check that the database holds mastra-memory
+        data (a ``mastra_threads`` table), creating and migrating nothing (see
+        :meth:`MemoryStorage.connect`)."""
+        import sqlalchemy as sa
+
+        if self._ready:
+            return
+        try:
+            with self.engine.connect() as conn:
+                found = create or sa.inspect(conn).has_table(THREADS, schema=self.schema)
+        except sa.exc.SQLAlchemyError as exc:
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            raise StorageError(f"could not connect to {self.dialect_name}: {reason}") from exc
+        if create:
+            self.setup()
+            return
+        if not found:
+            raise NoDataError(f"no mastra-memory data in this {self.dialect_name} database: its tables do not exist")
+        with self._setup_lock:
             self._ready = True
 
     def _ensure_setup(self) -> None:
