@@ -324,6 +324,17 @@ def om_changed_columns(
     return sql, [v for _, v in changed] + [new.id]
 
 
+def om_writes(
+    record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None, d: Dialect = SQLITE
+) -> list[tuple[str, list[Any]]]:
+    """The statements ``(sql, params)`` that store ``record`` of a commit whose head was ``head``:
+    only the changed columns of the head itself (:func:`om_changed_columns`), else an upsert."""
+    if head is not None and record.id == head.id:
+        update = om_changed_columns(record, head, d)
+        return [] if update is None else [update]
+    return [(om_upsert_sql(d), om_record_params(record))]
+
+
 def om_head_sql(d: Dialect) -> str:
     """Head of a lookup key (param: lookupKey)."""
     return om_history_sql(d, limited=False) + " LIMIT 1"
@@ -437,13 +448,17 @@ def message_params(m: Message) -> list[Any]:
 # -- query builders -------------------------------------------------------------------------------
 
 
-def upsert_thread_sql(d: Dialect) -> str:
+def save_thread_sql(d: Dialect) -> str:
+    """Insert or replace a thread without ever changing its owner: on a conflict the row is
+    updated only when the stored ``resourceId`` is the new one's. Returns a row when written
+    (none: the id belongs to another resource)."""
     p = d.param
     return (
-        f'INSERT INTO {d.t(THREADS)} (id, "resourceId", title, metadata, "createdAt", "updatedAt") '
+        f'INSERT INTO {d.t(THREADS)} AS t (id, "resourceId", title, metadata, "createdAt", "updatedAt") '
         f"VALUES ({p}, {p}, {p}, {d.json_in.format(p)}, {p}, {p}) "
-        'ON CONFLICT (id) DO UPDATE SET "resourceId" = excluded."resourceId", title = excluded.title, '
-        'metadata = excluded.metadata, "createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"'
+        "ON CONFLICT (id) DO UPDATE SET title = excluded.title, metadata = excluded.metadata, "
+        '"createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt" '
+        'WHERE t."resourceId" = excluded."resourceId" RETURNING 1'
     )
 
 

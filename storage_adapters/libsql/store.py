@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
-    ConcurrencyError,
     MastraMemoryError,
     StorageError,
     ThreadConflictError,
@@ -31,18 +28,18 @@ from mastra_memory.errors import (
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import (
     Direction,
-    MemoryStorage,
     MessageQuery,
     PerPage,
     ThreadQuery,
     dumps,
     resolve_owners,
 )
-from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
+from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
+from storage_adapters._sqlstore import SQLStore, owner_mismatch
 
 __all__ = ["LibSQLStore"]
 
@@ -51,7 +48,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CHUNK = 400  # ids per IN (...) list, under SQLite's parameter limit
-_T = TypeVar("_T")
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -64,7 +60,7 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
-class LibSQLStore(MemoryStorage):
+class LibSQLStore(SQLStore):
     """Storage on libSQL: a local file, ``:memory:``, or a remote sqld server.
 
     Args:
@@ -81,6 +77,8 @@ class LibSQLStore(MemoryStorage):
     """
 
     dialect: Dialect = _sql.SQLITE
+    backend_name = "libSQL"
+    conflict_message = "database stayed locked"
 
     def __init__(
         self,
@@ -186,27 +184,30 @@ class LibSQLStore(MemoryStorage):
                     raise
                 raise StorageError(f"libSQL write failed: {exc}") from exc
 
-    def _begin(self, conn: Any) -> None:
-        self._busy_retry(
-            lambda: conn.execute("BEGIN" if self.is_remote else "BEGIN IMMEDIATE"), "could not start a transaction"
-        )
-
-    def _busy_retry(self, action: Callable[[], T], failure: str) -> T:
-        """Run ``action``, retried with jittered exponential backoff while another process holds
-        the write lock (after SQLite's own ``busy_timeout``)."""
-        delay = 0.01
-        for attempt in range(self.max_retries + 1):
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """The write transaction of :meth:`SQLStore._transact`: ``BEGIN IMMEDIATE`` takes the
+        database write lock before the first read (``BEGIN`` on a remote server, which runs a
+        transaction's statements one at a time), so a read-modify-write needs no other lock."""
+        with self._lock:
+            conn = self._conn()
+            conn.execute(self._begin_sql())
             try:
-                return action()
-            except Exception as exc:
-                if not _is_busy(exc) or attempt == self.max_retries:
-                    if _is_busy(exc):
-                        raise ConcurrencyError(f"database stayed locked: {exc}") from exc
-                    raise StorageError(f"{failure}: {exc}") from exc
-                logger.debug("libSQL busy, retrying in %.3fs (attempt %d)", delay, attempt + 1)
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):  # already rolled back by the driver
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _is_retryable(self, exc: BaseException) -> bool:
+        return _is_busy(exc)
+
+    def _begin_sql(self) -> str:
+        return "BEGIN" if self.is_remote else "BEGIN IMMEDIATE"
+
+    def _begin(self, conn: Any) -> None:
+        self._retry(lambda: conn.execute(self._begin_sql()), "could not start a transaction")
 
     def _write_one(self, sql: str, params: Sequence[Any]) -> tuple[list[Any], int]:
         """One write statement on its own: in autocommit mode it is atomic by itself, so it
@@ -219,7 +220,7 @@ class LibSQLStore(MemoryStorage):
                 cursor = conn.execute(sql, params)
                 return cursor.fetchall(), int(cursor.rowcount)
 
-            return self._busy_retry(run, "libSQL write failed")
+            return self._retry(run, "libSQL write failed")
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -256,10 +257,6 @@ class LibSQLStore(MemoryStorage):
                 raise StorageError(f"libSQL setup failed: {exc}") from exc
             self._ready = True
 
-    def _ensure_setup(self) -> None:
-        if not self._ready:
-            self.setup()
-
     # -- threads --------------------------------------------------------------------------------
 
     def _thread_row(self, conn: Any, thread_id: str) -> Thread | None:
@@ -273,8 +270,14 @@ class LibSQLStore(MemoryStorage):
             return self._thread_row(conn, thread_id)
 
     def _save_thread(self, thread: Thread) -> Thread:
-        with self._write() as conn:
-            conn.execute(_sql.upsert_thread_sql(self.dialect), _sql.thread_params(thread))
+        """Insert or replace; never changes the owner (:func:`storage_adapters._sql.save_thread_sql`)."""
+
+        def work(conn: Any) -> None:
+            if conn.execute(_sql.save_thread_sql(self.dialect), _sql.thread_params(thread)).fetchone() is None:
+                row = conn.execute(f'SELECT "resourceId" FROM {THREADS} WHERE id = ?', (thread.id,)).fetchone()
+                raise owner_mismatch(thread, row[0] if row else None)
+
+        self._transact(work)
         return thread
 
     def _update_thread(
@@ -548,65 +551,41 @@ class LibSQLStore(MemoryStorage):
                 rows = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)).fetchall()
         return [_sql.om_row_to_record(r) for r in rows]
 
-    def _om_update(self, lookup_key: str, mutation: _om.Mutation[_T]) -> _T:
-        scope, _, ident = lookup_key.partition(":")
-        with self._write() as conn:  # BEGIN IMMEDIATE: one writer across processes
-            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-            head = _sql.om_row_to_record(row) if row else None
+    def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
+        row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
+        return _sql.om_row_to_record(row) if row else None
 
-            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
-                if scope == "thread":
-                    return self._refs(conn, (ident,), None, after, limit)
-                return self._refs(conn, None, ident, after, limit)
+    def _om_save(self, conn: Any, record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None) -> None:
+        for statement in _sql.om_writes(record, head, self.dialect):
+            conn.execute(*statement)
 
-            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
-            for record in records:
-                if head is not None and record.id == head.id:
-                    update = _sql.om_changed_columns(record, head, self.dialect)
-                    if update is not None:
-                        conn.execute(*update)
-                else:
-                    conn.execute(_sql.om_upsert_sql(self.dialect), _sql.om_record_params(record))
-        return result
+    def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
+        conn.execute(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (lookup_key,))
 
-    def _om_delete(self, lookup_key: str) -> None:
-        with self._write() as conn:
-            conn.execute(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (lookup_key,))
+    # -- working memory (read-modify-write in SQLStore, under BEGIN IMMEDIATE) --------------------
 
-    def _update_working_memory_atomic(
-        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
-    ) -> str | None:
-        """Read and write in one ``BEGIN IMMEDIATE`` transaction: other processes wait for the
-        write lock, so concurrent read-modify-writes serialise and none is lost."""
+    def _wm_read_thread(self, conn: Any, thread_id: str) -> dict[str, Any] | None:
+        thread = self._thread_row(conn, thread_id)
+        return None if thread is None else thread.metadata
+
+    def _wm_write_thread(self, conn: Any, thread_id: str, metadata: dict[str, Any], now: datetime) -> None:
+        conn.execute(
+            f'UPDATE {THREADS} SET metadata = jsonb(?), "updatedAt" = ? WHERE id = ?',
+            (dumps(metadata), _sql.format_ts(now), thread_id),
+        )
+
+    def _wm_read_resource(self, conn: Any, resource_id: str) -> tuple[bool, str | None]:
+        resource = self._resource_row(conn, resource_id)
+        return (False, None) if resource is None else (True, resource.working_memory)
+
+    def _wm_write_resource(self, conn: Any, resource_id: str, working_memory: str, now: datetime, exists: bool) -> None:
         stamp = _sql.format_ts(now)
-        with self._write() as conn:
-            if scope == "thread":
-                thread = self._thread_row(conn, key)
-                if thread is None:
-                    raise ThreadNotFoundError(key)
-                raw = thread.metadata.get("workingMemory")
-                current = raw if isinstance(raw, str) else None
-                new = fn(current)
-                if new is None or new == current:
-                    return current
-                merged = {**thread.metadata, "workingMemory": new}
-                conn.execute(
-                    f'UPDATE {THREADS} SET metadata = jsonb(?), "updatedAt" = ? WHERE id = ?',
-                    (dumps(merged), stamp, key),
-                )
-                return new
-            resource = self._resource_row(conn, key)
-            current = resource.working_memory if resource is not None else None
-            new = fn(current)
-            if new is None or new == current:
-                return current
-            conn.execute(
-                f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
-                "VALUES (?, ?, jsonb('{}'), ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                '"workingMemory" = excluded."workingMemory", "updatedAt" = excluded."updatedAt"',
-                (key, new, stamp, stamp),
-            )
-            return new
+        conn.execute(
+            f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+            "VALUES (?, ?, jsonb('{}'), ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            '"workingMemory" = excluded."workingMemory", "updatedAt" = excluded."updatedAt"',
+            (resource_id, working_memory, stamp, stamp),
+        )
 
     # -- clone ----------------------------------------------------------------------------------
 
@@ -675,18 +654,19 @@ class LibSQLStore(MemoryStorage):
     def _kv_clear(self, namespace: str) -> int:
         return self._write_one(_sql.kv_clear_sql(self.dialect), (namespace,))[1]
 
-    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
-        # BEGIN IMMEDIATE takes the database write lock before the read, so no other process can
-        # write between our read and our write: the read-modify-write is atomic.
+    def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
+        # BEGIN IMMEDIATE took the database write lock before this read: no other process can
+        # write between it and the write.
+        row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
+        return None if row is None else _kv_row(row)
+
+    def _kv_write(
+        self, conn: Any, namespace: str, key: str, existing: KVRow | None, write: KVWrite, now: datetime
+    ) -> bool:
         stamp = _sql.format_ts(now)
-        with self._write() as conn:
-            row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
-            current = _kv_row(row) if row is not None and _live(row, stamp) else None
-            write = modify(current)
-            if write is None:
-                return
-            expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
-            conn.execute(_sql.kv_upsert_sql(self.dialect), (namespace, key, write.value_json, expires, stamp, stamp))
+        expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
+        conn.execute(_sql.kv_upsert_sql(self.dialect), (namespace, key, write.value_json, expires, stamp, stamp))
+        return True
 
     def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
         with self._read() as conn:

@@ -36,6 +36,7 @@ from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
+    ResourceMismatchError,
     StorageError,
     ThreadConflictError,
     ThreadNotFoundError,
@@ -369,8 +370,21 @@ class MongoDBStore(MemoryStorage):
         return _doc_to_thread(doc) if doc else None
 
     def _save_thread(self, thread: Thread) -> Thread:
+        """Insert or replace; never changes the owner: the replace matches ``{id, resourceId}``,
+        so a thread of another resource makes its upsert insert a second ``id``, which the
+        unique index refuses."""
+        import pymongo
+
         with self._errors():
-            self._threads.replace_one({"id": thread.id}, _thread_doc(thread), upsert=True)
+            try:
+                self._threads.replace_one(
+                    {"id": thread.id, "resourceId": thread.resource_id}, _thread_doc(thread), upsert=True
+                )
+            except pymongo.errors.DuplicateKeyError as exc:
+                doc = self._threads.find_one({"id": thread.id}, {"resourceId": 1})
+                if doc is None or doc["resourceId"] == thread.resource_id:  # deleted or recreated meanwhile
+                    raise ConcurrencyError(f"thread {thread.id!r} changed while it was being saved") from exc
+                raise ResourceMismatchError(thread.id, doc["resourceId"], thread.resource_id) from exc
         return thread
 
     def _update_thread(

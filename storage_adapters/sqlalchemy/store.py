@@ -27,15 +27,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import random
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
-    ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
     StorageError,
@@ -46,18 +44,18 @@ from mastra_memory.errors import (
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import (
     Direction,
-    MemoryStorage,
     MessageQuery,
     PerPage,
     ThreadQuery,
     dumps,
     resolve_owners,
 )
-from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
+from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import KV, MESSAGES, MIGRATIONS_TABLE, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
+from storage_adapters._sqlstore import SQLStore, owner_mismatch
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -82,7 +80,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-class SQLAlchemyStore(MemoryStorage):
+class SQLAlchemyStore(SQLStore):
     """Storage on any database SQLAlchemy 2 supports.
 
     Args:
@@ -136,6 +134,8 @@ class SQLAlchemyStore(MemoryStorage):
         self.schema = schema
         self.max_retries = max_retries
         self.dialect_name: str = engine.dialect.name
+        self.backend_name = self.dialect_name
+        self.lock_namespace = f"{schema or 'public'}:"
         self._t = _Tables(self.dialect_name, schema)
         self._statements: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._setup_lock = threading.Lock()
@@ -165,29 +165,28 @@ class SQLAlchemyStore(MemoryStorage):
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"{self.dialect_name} query failed: {exc}") from exc
 
-    def _write(self, work: Callable[[Any], T]) -> T:
-        """Run ``work(conn)`` in one transaction, retried with jittered backoff when another
-        writer holds a lock or a deadlock/serialization failure is reported."""
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self.engine.begin() as conn:
+            if self.dialect_name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
         import sqlalchemy as sa
 
-        self._ensure_setup()
-        delay = 0.01
-        for attempt in range(self.max_retries + 1):
-            try:
-                with self.engine.begin() as conn:
-                    if self.dialect_name == "sqlite":
-                        conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    return work(conn)
-            except MastraMemoryError:
-                raise
-            except sa.exc.SQLAlchemyError as exc:
-                if not _is_retryable(exc):
-                    raise StorageError(f"{self.dialect_name} write failed: {exc}") from exc
-                if attempt == self.max_retries:
-                    raise ConcurrencyError(f"{self.dialect_name} write kept conflicting: {exc}") from exc
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return (sa.exc.SQLAlchemyError,)
+
+    def _is_retryable(self, exc: BaseException) -> bool:
+        return _is_retryable(exc)
+
+    def _take_lock(self, conn: Any, name: str) -> None:
+        """A transaction-scoped advisory lock on PostgreSQL; nothing elsewhere (SQLite's
+        ``BEGIN IMMEDIATE`` excludes other writers; MySQL locks rows ``FOR UPDATE``)."""
+        import sqlalchemy as sa
+
+        if self._t.is_pg:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": name})
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -231,10 +230,6 @@ class SQLAlchemyStore(MemoryStorage):
                 raise StorageError(f"{self.dialect_name} setup failed: {exc}") from exc
             self._ready = True
 
-    def _ensure_setup(self) -> None:
-        if not self._ready:
-            self.setup()
-
     # -- threads --------------------------------------------------------------------------------
 
     def _get_thread(self, thread_id: str) -> Thread | None:
@@ -243,19 +238,55 @@ class SQLAlchemyStore(MemoryStorage):
         return _sql.row_to_thread(row) if row else None
 
     def _save_thread(self, thread: Thread) -> Thread:
+        """Insert or replace; never changes the owner. PostgreSQL and SQLite: one
+        ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE resourceId = excluded.resourceId``;
+        elsewhere an insert that skips an existing id, then an update guarded by the owner."""
+        import sqlalchemy as sa
+
         t = self._t
+        th = t.threads
         values = t.thread_values(thread)
 
         def work(conn: Any) -> None:
-            exists = conn.execute(
-                t.threads.select().with_only_columns(t.threads.c.id).where(t.threads.c.id == thread.id)
-            ).first()
-            if exists:
-                conn.execute(t.threads.update().where(t.threads.c.id == thread.id).values(values))
+            upsert = t.upsert_thread_same_owner(values)
+            if upsert is not None:
+                written = conn.execute(upsert).first() is not None
             else:
-                conn.execute(t.threads.insert().values(values))
+                written = self._insert_absent(conn, th, values)
+                if not written:
+                    update = th.update().where(th.c.id == thread.id, th.c.resourceId == thread.resource_id)
+                    written = int(conn.execute(update.values(values)).rowcount) == 1
+            if not written:
+                owner = conn.execute(sa.select(th.c.resourceId).where(th.c.id == thread.id)).scalar()
+                raise owner_mismatch(thread, owner)
 
-        self._write(work)
+        self._transact(work)
+        return thread
+
+    def _insert_absent(self, conn: Any, table: Any, values: dict[str, Any]) -> bool:
+        """Insert the row unless its primary key exists; True if inserted (one statement where
+        the dialect has one, else a savepoint that swallows the duplicate key)."""
+        import sqlalchemy as sa
+
+        insert = self._t.insert_if_absent(table)
+        if insert is not None:
+            if self._t.is_mysql:
+                return int(conn.execute(insert.values(values)).rowcount) == 1
+            # RETURNING, not rowcount: SQLAlchemy reports -1 for this statement on psycopg
+            key = next(iter(table.primary_key.columns))
+            return conn.execute(insert.values(values).returning(key)).first() is not None
+        try:
+            with conn.begin_nested():
+                conn.execute(table.insert().values(values))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def _create_thread(self, thread: Thread) -> Thread:
+        """One statement: ``INSERT ... ON CONFLICT DO NOTHING`` (``INSERT IGNORE`` on MySQL)."""
+        t = self._t
+        if not self._transact(lambda conn: self._insert_absent(conn, t.threads, t.thread_values(thread))):
+            raise ThreadConflictError(thread.id)
         return thread
 
     def _update_thread(
@@ -277,7 +308,7 @@ class SQLAlchemyStore(MemoryStorage):
             )
             return thread.model_copy(update={"title": new_title, "metadata": merged, "updated_at": now})
 
-        return self._write(work)
+        return self._transact(work)
 
     def _delete_thread(self, thread_id: str) -> None:
         t = self._t
@@ -287,7 +318,7 @@ class SQLAlchemyStore(MemoryStorage):
             conn.execute(t.threads.delete().where(t.threads.c.id == thread_id))
             self._after_delete_thread(conn, thread_id)
 
-        self._write(work)
+        self._transact(work)
 
     def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
         """Hook for tables that hang off a thread; runs inside the delete transaction. The
@@ -377,7 +408,7 @@ class SQLAlchemyStore(MemoryStorage):
                 conn.execute(t.threads.update().where(t.threads.c.id.in_(chunk)).values(t.ts_values("updatedAt", now)))
             return stored
 
-        return self._write(work)
+        return self._transact(work)
 
     def _include_rows(self, conn: Any, query: MessageQuery) -> list[Any]:
         import sqlalchemy as sa
@@ -529,7 +560,7 @@ class SQLAlchemyStore(MemoryStorage):
             for chunk in _chunks(message_ids):
                 conn.execute(t.messages.delete().where(t.messages.c.id.in_(chunk)))
 
-        self._write(work)
+        self._transact(work)
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -559,7 +590,7 @@ class SQLAlchemyStore(MemoryStorage):
             exists = conn.execute(t.resource_select().where(t.resources.c.id == resource.id)).first()
             self._put_resource(conn, resource, exists is not None)
 
-        self._write(work)
+        self._transact(work)
         return resource
 
     def _update_resource(
@@ -580,7 +611,7 @@ class SQLAlchemyStore(MemoryStorage):
             self._put_resource(conn, updated, row is not None)
             return updated
 
-        return self._write(work)
+        return self._transact(work)
 
     # -- observational memory -------------------------------------------------------------------
     #
@@ -589,16 +620,16 @@ class SQLAlchemyStore(MemoryStorage):
     # saves take their keys' locks shared (as PostgresStore); on MySQL/MariaDB commits lock the
     # scope's thread rows FOR UPDATE, the rows every save locks first.
 
-    def _om_lock_commit(self, conn: Any, lookup_key: str) -> None:
+    def _om_lock(self, conn: Any, lookup_key: str) -> None:
         import sqlalchemy as sa
 
         t = self._t
-        if t.is_pg:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"mastra_om:{lookup_key}"})
-        elif t.is_mysql:
+        if t.is_mysql:
             scope, _, ident = lookup_key.partition(":")
             col = t.threads.c.id if scope == "thread" else t.threads.c.resourceId
             conn.execute(sa.select(t.threads.c.id).where(col == ident).order_by(t.threads.c.id).with_for_update())
+        else:
+            super()._om_lock(conn, lookup_key)
 
     def _om_floors(self, conn: Any, owners: dict[str, str]) -> dict[str, datetime]:
         import sqlalchemy as sa
@@ -704,83 +735,75 @@ class SQLAlchemyStore(MemoryStorage):
         stmt = stmt.offset(offset) if offset else stmt
         return [_sql.om_row_to_record(r) for r in self._read(lambda conn: conn.execute(stmt).all())]
 
-    def _om_update(self, lookup_key: str, mutation: _om.Mutation[T]) -> T:
-        scope, _, ident = lookup_key.partition(":")
+    def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
+        row = self._om_head_row(conn, lookup_key)
+        return _sql.om_row_to_record(row) if row else None
+
+    def _om_save(self, conn: Any, record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None) -> None:
         om = self._t.om
+        values = self._om_values(record)
+        if head is not None and record.id == head.id:
+            before = self._om_values(head)
+            changed = {k: v for k, v in values.items() if v != before[k] and k != "id"}
+            if changed:
+                conn.execute(om.update().where(om.c.id == record.id).values(changed))
+        else:
+            conn.execute(om.insert().values(values))
 
-        def work(conn: Any) -> T:
-            self._om_lock_commit(conn, lookup_key)
-            row = self._om_head_row(conn, lookup_key)
-            head = _sql.om_row_to_record(row) if row else None
-
-            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
-                if scope == "thread":
-                    return self._refs(conn, (ident,), None, after, limit)
-                return self._refs(conn, None, ident, after, limit)
-
-            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
-            for record in records:
-                values = self._om_values(record)
-                if head is not None and record.id == head.id:
-                    before = self._om_values(head)
-                    changed = {k: v for k, v in values.items() if v != before[k] and k != "id"}
-                    if changed:
-                        conn.execute(om.update().where(om.c.id == record.id).values(changed))
-                else:
-                    conn.execute(om.insert().values(values))
-            return result
-
-        return self._write(work)
-
-    def _om_delete(self, lookup_key: str) -> None:
+    def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
         om = self._t.om
+        conn.execute(om.delete().where(om.c.lookupKey == lookup_key))
 
-        def work(conn: Any) -> None:
-            self._om_lock_commit(conn, lookup_key)
-            conn.execute(om.delete().where(om.c.lookupKey == lookup_key))
+    # -- working memory (read-modify-write in SQLStore, rows read FOR UPDATE) ---------------------
 
-        self._write(work)
+    def _wm_read_thread(self, conn: Any, thread_id: str) -> dict[str, Any] | None:
+        t = self._t
+        row = conn.execute(t.thread_select().where(t.threads.c.id == thread_id).with_for_update()).first()
+        return None if row is None else _sql.row_to_thread(row).metadata
+
+    def _wm_write_thread(self, conn: Any, thread_id: str, metadata: dict[str, Any], now: datetime) -> None:
+        t = self._t
+        conn.execute(
+            t.threads.update()
+            .where(t.threads.c.id == thread_id)
+            .values(metadata=metadata, **t.ts_values("updatedAt", now))
+        )
+
+    def _wm_read_resource(self, conn: Any, resource_id: str) -> tuple[bool, str | None]:
+        t = self._t
+        row = conn.execute(
+            t.resources.select()
+            .with_only_columns(t.resources.c.workingMemory)
+            .where(t.resources.c.id == resource_id)
+            .with_for_update()
+        ).first()
+        return (False, None) if row is None else (True, row[0])
+
+    def _wm_write_resource(self, conn: Any, resource_id: str, working_memory: str, now: datetime, exists: bool) -> None:
+        t = self._t
+        if exists:
+            conn.execute(
+                t.resources.update()
+                .where(t.resources.c.id == resource_id)
+                .values(workingMemory=working_memory, **t.ts_values("updatedAt", now))
+            )
+        else:
+            self._put_resource(
+                conn, Resource(id=resource_id, working_memory=working_memory, created_at=now, updated_at=now), False
+            )
 
     def _update_working_memory_atomic(
         self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
     ) -> str | None:
-        """One transaction with the row locked (``SELECT ... FOR UPDATE``; ``BEGIN IMMEDIATE`` on
-        SQLite). Two processes creating the same resource at once: the loser's insert hits the
-        primary key and is retried, now finding (and locking) the winner's row."""
+        """As :meth:`SQLStore._update_working_memory_atomic`; two processes creating the same
+        resource row at once where nothing locked the missing row (MySQL without gap locks):
+        the loser's insert hits the primary key and the whole update runs again, now finding
+        (and locking) the winner's row."""
         import sqlalchemy as sa
-
-        t = self._t
-
-        def work(conn: Any) -> str | None:
-            if scope == "thread":
-                row = conn.execute(t.thread_select().where(t.threads.c.id == key).with_for_update()).first()
-                if row is None:
-                    raise ThreadNotFoundError(key)
-                thread = _sql.row_to_thread(row)
-                raw = thread.metadata.get("workingMemory")
-                current = raw if isinstance(raw, str) else None
-                new = fn(current)
-                if new is None or new == current:
-                    return current
-                conn.execute(
-                    t.threads.update()
-                    .where(t.threads.c.id == key)
-                    .values(metadata={**thread.metadata, "workingMemory": new}, **t.ts_values("updatedAt", now))
-                )
-                return new
-            row = conn.execute(t.resource_select().where(t.resources.c.id == key).with_for_update()).first()
-            resource = _sql.row_to_resource(row) if row else Resource(id=key, created_at=now, updated_at=now)
-            new = fn(resource.working_memory)
-            if new is None or new == resource.working_memory:
-                return resource.working_memory
-            self._put_resource(
-                conn, resource.model_copy(update={"working_memory": new, "updated_at": now}), row is not None
-            )
-            return new
 
         for attempt in range(3):
             try:
-                return self._write(work)
+                return super()._update_working_memory_atomic(scope, key, fn, now)
             except StorageError as exc:
                 if attempt == 2 or not isinstance(exc.__cause__, sa.exc.IntegrityError):
                     raise
@@ -803,7 +826,7 @@ class SQLAlchemyStore(MemoryStorage):
             if messages:
                 conn.execute(t.messages.insert(), [t.message_values(m) for m in messages])
 
-        self._write(work)
+        self._transact(work)
         return thread
 
     # -- key-value memory -----------------------------------------------------------------------
@@ -841,54 +864,26 @@ class SQLAlchemyStore(MemoryStorage):
             row[0], None if row[1] is None else _sql.parse_ts(row[1]), _sql.parse_ts(row[2]), _sql.parse_ts(row[3])
         )
 
-    def _kv_put(
-        self, conn: Any, namespace: str, key: str, row: Any, value_json: str, expires_at: datetime | None, now: datetime
+    def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
+        row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
+        return None if row is None else self._kv_row(row)
+
+    def _kv_write(
+        self, conn: Any, namespace: str, key: str, existing: KVRow | None, write: KVWrite, now: datetime
     ) -> bool:
-        """Update the locked ``row`` or insert a new one; False if a concurrent insert won."""
-        import sqlalchemy as sa
+        """Update the locked row or insert a new one; False if a concurrent insert won."""
 
         kv = self._t.kv
-        values = {"value": value_json, "expiresAt": expires_at, "updatedAt": now}
-        if row is not None:
-            if self._kv_expired(row, now):
+        values = {"value": write.value_json, "expiresAt": write.expires_at, "updatedAt": now}
+        if existing is not None:
+            if existing.expires_at is not None and existing.expires_at <= now:
                 values["createdAt"] = now
             conn.execute(kv.update().where(self._kv_where(namespace, key)).values(values))
             return True
-        row_values = {"namespace": namespace, "key": key, "createdAt": now, **values}
-        insert = self._t.insert_if_absent(kv)
-        if insert is not None:  # ON CONFLICT DO NOTHING / INSERT IGNORE: no row if it now exists
-            if self._t.is_mysql:
-                return int(conn.execute(insert.values(row_values)).rowcount) == 1
-            # RETURNING, not rowcount: SQLAlchemy reports -1 for this statement on psycopg
-            return conn.execute(insert.values(row_values).returning(kv.c.key)).first() is not None
-        try:
-            with conn.begin_nested():
-                conn.execute(kv.insert().values(row_values))
-        except sa.exc.IntegrityError:
-            return False
-        return True
+        return self._insert_absent(conn, kv, {"namespace": namespace, "key": key, "createdAt": now, **values})
 
     def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
-        def work(conn: Any) -> None:
-            for _ in range(100):
-                row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
-                if self._kv_put(conn, namespace, key, row, value_json, expires_at, now):
-                    return
-            raise ConcurrencyError(f"key {namespace}/{key} kept changing during a write")
-
-        self._write(work)
-
-    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
-        def work(conn: Any) -> None:
-            for _ in range(100):
-                row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
-                live = row is not None and not self._kv_expired(row, now)
-                write = modify(self._kv_row(row) if live else None)
-                if write is None or self._kv_put(conn, namespace, key, row, write.value_json, write.expires_at, now):
-                    return
-            raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
-
-        self._write(work)
+        self._kv_modify(namespace, key, now, lambda _row: KVWrite(value_json, expires_at))
 
     def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
         row = self._read(lambda c: c.execute(self._kv_select(namespace, key, lock=False)).first())
@@ -896,7 +891,9 @@ class SQLAlchemyStore(MemoryStorage):
             return None
         if self._kv_expired(row, now):
             kv = self._t.kv
-            self._write(lambda c: c.execute(kv.delete().where(self._kv_where(namespace, key), kv.c.expiresAt <= now)))
+            self._transact(
+                lambda c: c.execute(kv.delete().where(self._kv_where(namespace, key), kv.c.expiresAt <= now))
+            )
             return None
         return self._kv_row(row)
 
@@ -918,7 +915,7 @@ class SQLAlchemyStore(MemoryStorage):
             conn.execute(kv.delete().where(self._kv_where(namespace, key)))
             return not self._kv_expired(row, now)
 
-        return self._write(work)
+        return self._transact(work)
 
     def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
         import sqlalchemy as sa
@@ -937,7 +934,7 @@ class SQLAlchemyStore(MemoryStorage):
 
     def _kv_clear(self, namespace: str) -> int:
         kv = self._t.kv
-        return int(self._write(lambda c: c.execute(kv.delete().where(kv.c.namespace == namespace)).rowcount))
+        return int(self._transact(lambda c: c.execute(kv.delete().where(kv.c.namespace == namespace)).rowcount))
 
     def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
         import sqlalchemy as sa
@@ -972,7 +969,7 @@ class SQLAlchemyStore(MemoryStorage):
                 ).rowcount
             )
 
-        return self._write(work)
+        return self._transact(work)
 
 
 def _meta_matches(stored: Any, wanted: dict[str, Any]) -> bool:
@@ -1136,6 +1133,22 @@ class _Tables:
         ]
 
     # -- expressions ------------------------------------------------------------------------------
+
+    def upsert_thread_same_owner(self, values: dict[str, Any]) -> Any:
+        """``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE resourceId = excluded.resourceId
+        RETURNING id`` (no row back: the id belongs to another resource), or None on dialects
+        without ``ON CONFLICT`` (MySQL: callers insert-if-absent, then update by owner)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        if not (self.is_pg or self.is_sqlite):
+            return None
+        stmt: Any = (postgresql.insert if self.is_pg else sqlite.insert)(self.threads).values(values)
+        updates = {k: stmt.excluded[k] for k in values if k not in ("id", "resourceId")}
+        return stmt.on_conflict_do_update(
+            index_elements=[self.threads.c.id],
+            set_=updates,
+            where=self.threads.c.resourceId == stmt.excluded.resourceId,
+        ).returning(self.threads.c.id)
 
     def insert_if_absent(self, table: Any) -> Any:
         """An INSERT that skips a row whose primary key exists (no error, rowcount 0), or None on
