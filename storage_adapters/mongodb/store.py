@@ -925,6 +925,19 @@ class MongoDBStore(MemoryStorage):
 
     # -- clone ----------------------------------------------------------------------------------
 
+    def _create_thread(self, thread: Thread) -> Thread:
+        """One ``insert_one`` outside any transaction (a single document is written atomically):
+        the unique ``id`` index refuses a second one. Inside a transaction a duplicate could be
+        reported against another transaction's insert that then aborts, leaving neither."""
+        import pymongo
+
+        with self._errors():
+            try:
+                self._threads.insert_one(_thread_doc(thread))
+            except pymongo.errors.DuplicateKeyError as exc:
+                raise ThreadConflictError(thread.id) from exc
+        return thread
+
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
         import pymongo
 
