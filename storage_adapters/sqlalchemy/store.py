@@ -54,7 +54,7 @@ from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
-from storage_adapters._sql import KV, MESSAGES, MIGRATIONS_TABLE, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
+from storage_adapters._sql import MIGRATIONS_TABLE
 from storage_adapters._sqlstore import SQLStore, owner_mismatch
 
 __all__ = ["SQLAlchemyStore"]
@@ -992,11 +992,11 @@ def _sqlite_pragmas(engine: Any) -> None:
 
 
 class _Tables:
-    """The three tables (and the migrations table) for one dialect and schema."""
+    """The tables of ``storage_adapters._sql.TABLES`` (and the migrations table) for one
+    dialect and schema, generated from their specs."""
 
     def __init__(self, dialect: str, schema: str | None) -> None:
         import sqlalchemy as sa
-        from sqlalchemy.dialects import mysql, postgresql
 
         self.dialect = dialect
         self.is_pg = dialect == "postgresql"
@@ -1004,85 +1004,12 @@ class _Tables:
         self.is_sqlite = dialect == "sqlite"
         self.has_json_match = self.is_pg or self.is_mysql or self.is_sqlite
         md = sa.MetaData(schema=schema)
-        ident: Any = sa.Text()
-        if self.is_mysql:
-            ident = sa.String(255, collation="utf8mb4_bin")
-        text: Any = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-        js: Any = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-        iso_text, utc_datetime = _types()
-        ts: Any = iso_text() if self.is_sqlite else utc_datetime()
-
-        def z(*names: str) -> list[Any]:
-            if not self.is_pg:
-                return []
-            return [sa.Column(f"{n}Z", sa.DateTime(timezone=True), server_default=sa.func.now()) for n in names]
-
-        self.threads = sa.Table(
-            THREADS,
-            md,
-            sa.Column("id", ident, primary_key=True),
-            sa.Column("resourceId", ident, nullable=False),
-            sa.Column("title", sa.Text(), nullable=False),
-            sa.Column("metadata", js),
-            sa.Column("createdAt", ts, nullable=False),
-            sa.Column("updatedAt", ts, nullable=False),
-            *z("createdAt", "updatedAt"),
-        )
-        self.messages = sa.Table(
-            MESSAGES,
-            md,
-            sa.Column("id", ident, primary_key=True),
-            sa.Column("thread_id", ident, nullable=False),
-            sa.Column("content", text, nullable=False),
-            sa.Column("role", sa.Text(), nullable=False),
-            sa.Column("type", sa.Text(), nullable=False),
-            sa.Column("createdAt", ts, nullable=False),
-            sa.Column("resourceId", ident),
-            *z("createdAt"),
-        )
-        self.resources = sa.Table(
-            RESOURCES,
-            md,
-            sa.Column("id", ident, primary_key=True),
-            sa.Column("workingMemory", text),
-            sa.Column("metadata", js),
-            sa.Column("createdAt", ts, nullable=False),
-            sa.Column("updatedAt", ts, nullable=False),
-            *z("createdAt", "updatedAt"),
-        )
-        key: Any = sa.String(300, collation="utf8mb4_bin") if self.is_mysql else sa.Text()
-        om_types = {"text": text, "json": text, "ts": sa.Text(), "int": sa.Integer(), "bool": sa.Integer()}
-        self.om = sa.Table(
-            OBSERVATIONAL_MEMORY,
-            md,
-            *(
-                sa.Column(name, ident, primary_key=True)
-                if name == "id"
-                else sa.Column(name, key, nullable=False)
-                if name == "lookupKey"
-                else sa.Column(name, ident)
-                if name in ("resourceId", "threadId")
-                else sa.Column(name, om_types[kind], nullable="NOT NULL" not in sqltype)
-                for name, sqltype, kind in _sql.OM_COLUMNS
-            ),
-        )
-        # key-value memory: keys compare in code-point order on every dialect (binary / "C")
-        kv_key: Any = (
-            sa.Text()
-            .with_variant(postgresql.TEXT(collation="C"), "postgresql")
-            .with_variant(sa.String(512, collation="utf8mb4_bin"), "mysql", "mariadb")
-        )
-        kv_ts: Any = sa.DateTime(timezone=True) if self.is_pg else ts
-        self.kv = sa.Table(
-            KV,
-            md,
-            sa.Column("namespace", ident, primary_key=True),
-            sa.Column("key", kv_key, primary_key=True),
-            sa.Column("value", text, nullable=False),
-            sa.Column("expiresAt", kv_ts),
-            sa.Column("createdAt", kv_ts, nullable=False),
-            sa.Column("updatedAt", kv_ts, nullable=False),
-        )
+        self.md = md
+        self.threads = self.table(_sql.THREADS_TABLE)
+        self.messages = self.table(_sql.MESSAGES_TABLE)
+        self.resources = self.table(_sql.RESOURCES_TABLE)
+        self.om = self.table(_sql.OM_TABLE)
+        self.kv = self.table(_sql.KV_TABLE)
         self.migrations = sa.Table(
             MIGRATIONS_TABLE,
             md,
@@ -1090,7 +1017,57 @@ class _Tables:
             sa.Column("name", sa.Text(), nullable=False),
             sa.Column("applied_at", sa.Text(), nullable=False),
         )
-        self.md = md
+
+    def column_type(self, logical: str) -> Any:
+        """The SQLAlchemy type of a logical column type (see ``storage_adapters._sql.LOGICAL_TYPES``)
+        on this dialect: binary collations for ids and keys (code-point order), ``LONGTEXT`` for
+        long text on MySQL, JSONB and ``TIMESTAMP`` on PostgreSQL, ISO text for SQLite times."""
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import mysql, postgresql
+
+        iso_text, utc_datetime = _types()
+        ts: Any = iso_text() if self.is_sqlite else utc_datetime()
+        if logical == "id":
+            return sa.String(255, collation="utf8mb4_bin") if self.is_mysql else sa.Text()
+        if logical == "long":
+            return sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+        if logical == "json":
+            return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+        if logical == "ts":
+            return ts
+        if logical == "tstz":
+            return sa.DateTime(timezone=True) if self.is_pg else ts
+        if logical == "kvkey":
+            return (
+                sa.Text()
+                .with_variant(postgresql.TEXT(collation="C"), "postgresql")
+                .with_variant(sa.String(512, collation="utf8mb4_bin"), "mysql", "mariadb")
+            )
+        if logical == "omkey":
+            return sa.String(300, collation="utf8mb4_bin") if self.is_mysql else sa.Text()
+        if logical == "int":
+            return sa.Integer()
+        return sa.Text()  # text, iso
+
+    def table(self, spec: _sql.TableSpec) -> Any:
+        """The ``sa.Table`` of a table spec; on PostgreSQL every ``ts`` column gets its
+        ``TIMESTAMPTZ`` twin ``<name>Z`` (default ``now()``), as @mastra/pg creates it."""
+        import sqlalchemy as sa
+
+        columns = [
+            sa.Column(
+                c.name,
+                self.column_type(c.type),
+                primary_key=c.name in spec.primary_key,
+                nullable=c.nullable and c.name not in spec.primary_key,
+            )
+            for c in spec.columns
+        ]
+        if self.is_pg:
+            columns += [
+                sa.Column(f"{n}Z", sa.DateTime(timezone=True), server_default=sa.func.now()) for n in spec.twins()
+            ]
+        return sa.Table(spec.name, self.md, *columns)
 
     def steps(self) -> list[tuple[int, str, Callable[[Any], None]]]:
         """The numbered migrations (never edited once released; 3-5 are reserved)."""
