@@ -479,6 +479,11 @@ def om_writes(
     return [(om_upsert_sql(d), om_record_params(record))]
 
 
+def om_delete_sql(d: Dialect) -> str:
+    """Delete every generation of a lookup key (param: lookupKey)."""
+    return f'DELETE FROM {d.t(OBSERVATIONAL_MEMORY)} WHERE "lookupKey" = {d.param}'
+
+
 def om_head_sql(d: Dialect) -> str:
     """Head of a lookup key (param: lookupKey)."""
     return om_history_sql(d, limited=False) + " LIMIT 1"

@@ -14,8 +14,8 @@ The contract's read-modify-write operations are written here once; a backend bri
 Written once here: the retry loop with jittered exponential backoff (:meth:`SQLStore._retry`,
 :meth:`SQLStore._transact`), the observational-memory commit (:meth:`SQLStore._om_update`), the
 atomic working-memory update (:meth:`SQLStore._update_working_memory_atomic`) and the atomic
-key-value read-modify-write (:meth:`SQLStore._kv_modify`). No SQL text lives here: the
-statements are the backends' (and :mod:`storage_adapters._sql`'s).
+key-value read-modify-write (:meth:`SQLStore._kv_modify`). :class:`TextSQLStore` adds the
+observational-memory I/O of the backends that run :mod:`storage_adapters._sql`'s SQL text.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.kv import KVModifier, KVRow, KVWrite
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Thread, now_utc
+from storage_adapters import _sql
 
-__all__ = ["SQLStore", "owner_mismatch"]
+__all__ = ["SQLStore", "TextSQLStore", "owner_mismatch"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,11 @@ class SQLStore(MemoryStorage):
         row). Default: nothing, for databases whose write transaction already excludes every
         other writer (SQLite's ``BEGIN IMMEDIATE``)."""
 
+    def _read_with(self, work: Callable[[Any], T]) -> T:
+        """Run ``work(conn)`` on a connection for reads (no write transaction); driver errors
+        arrive as ``StorageError``."""
+        raise NotImplementedError
+
     def _ensure_setup(self) -> None:
         if not self._ready:
             self.setup()
@@ -158,6 +164,15 @@ class SQLStore(MemoryStorage):
         """Message refs read through ``conn`` (see ``MemoryStorage._list_message_refs``)."""
         raise NotImplementedError
 
+    def _list_message_refs(
+        self,
+        thread_ids: tuple[str, ...] | None,
+        resource_id: str | None,
+        after: datetime | None,
+        limit: int | None,
+    ) -> list[MessageRef]:
+        return self._read_with(lambda conn: self._refs(conn, thread_ids, resource_id, after, limit))
+
     def _om_lock(self, conn: Any, lookup_key: str) -> None:
         """Exclude every other commit of ``lookup_key`` (and saves into its scope) until the
         transaction ends. Default: :meth:`_take_lock` on ``mastra_om:<lookup_key>``."""
@@ -167,9 +182,21 @@ class SQLStore(MemoryStorage):
         """The newest generation of ``lookup_key`` read through ``conn``, or None."""
         raise NotImplementedError
 
+    def _om_history_in(
+        self, conn: Any, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
+        """Generations of ``lookup_key`` read through ``conn``, newest first."""
+        raise NotImplementedError
+
     def _om_save(self, conn: Any, record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None) -> None:
         """Write ``record``: only its changed columns when it is ``head`` (same id), else a new row."""
         raise NotImplementedError
+
+    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
+        return self._read_with(lambda conn: self._om_head_in(conn, lookup_key))
+
+    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
+        return self._read_with(lambda conn: self._om_history_in(conn, lookup_key, limit, offset))
 
     def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
         """Delete every generation of ``lookup_key`` through ``conn``."""
@@ -278,3 +305,31 @@ class SQLStore(MemoryStorage):
             raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
 
         self._transact(work)
+
+
+class TextSQLStore(SQLStore):
+    """A :class:`SQLStore` whose statements are SQL text from :mod:`storage_adapters._sql` in
+    its :attr:`dialect`, run as DB-API ``conn.execute(sql, params)`` (libSQL, PostgreSQL): the
+    observational-memory I/O is written once here for both."""
+
+    dialect: _sql.Dialect
+
+    def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
+        row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
+        return _sql.om_row_to_record(row) if row else None
+
+    def _om_history_in(
+        self, conn: Any, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
+        if limit is False:
+            rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()[offset:]
+        else:
+            rows = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)).fetchall()
+        return [_sql.om_row_to_record(r) for r in rows]
+
+    def _om_save(self, conn: Any, record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None) -> None:
+        for statement in _sql.om_writes(record, head, self.dialect):
+            conn.execute(*statement)
+
+    def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
+        conn.execute(_sql.om_delete_sql(self.dialect), (lookup_key,))

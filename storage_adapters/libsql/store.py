@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -35,11 +35,11 @@ from mastra_memory.storage.base import (
     resolve_owners,
 )
 from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
-from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.storage.records import MessageRef
 from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
-from storage_adapters._sqlstore import SQLStore, owner_mismatch
+from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
 
 __all__ = ["LibSQLStore"]
 
@@ -60,7 +60,7 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
-class LibSQLStore(SQLStore):
+class LibSQLStore(TextSQLStore):
     """Storage on libSQL: a local file, ``:memory:``, or a remote sqld server.
 
     Args:
@@ -165,6 +165,10 @@ class LibSQLStore(SQLStore):
                 raise
             except Exception as exc:
                 raise StorageError(f"libSQL read failed: {exc}") from exc
+
+    def _read_with(self, work: Callable[[Any], T]) -> T:
+        with self._read() as conn:
+            return work(conn)
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
@@ -536,31 +540,6 @@ class LibSQLStore(SQLStore):
         with self._read() as conn:
             count, size = conn.execute(sql, params).fetchone()
         return int(count), int(size or 0)
-
-    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
-        with self._read() as conn:
-            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-        return _sql.om_row_to_record(row) if row else None
-
-    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
-        with self._read() as conn:
-            if limit is False:
-                rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()
-                rows = rows[offset:]
-            else:
-                rows = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)).fetchall()
-        return [_sql.om_row_to_record(r) for r in rows]
-
-    def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
-        row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-        return _sql.om_row_to_record(row) if row else None
-
-    def _om_save(self, conn: Any, record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None) -> None:
-        for statement in _sql.om_writes(record, head, self.dialect):
-            conn.execute(*statement)
-
-    def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
-        conn.execute(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (lookup_key,))
 
     # -- working memory (read-modify-write in SQLStore, under BEGIN IMMEDIATE) --------------------
 

@@ -30,10 +30,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from mastra_memory.errors import (
     MastraMemoryError,
@@ -53,11 +53,11 @@ from mastra_memory.storage.base import (
     resolve_owners,
 )
 from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
-from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
+from mastra_memory.storage.records import MessageRef
 from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Migration
-from storage_adapters._sqlstore import SQLStore, owner_mismatch
+from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
 
 __all__ = ["PostgresStore"]
 
@@ -73,7 +73,7 @@ def _naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-class PostgresStore(SQLStore):
+class PostgresStore(TextSQLStore):
     """Storage on PostgreSQL.
 
     Args:
@@ -160,6 +160,10 @@ class PostgresStore(SQLStore):
             raise
         except psycopg.Error as exc:
             raise StorageError(f"PostgreSQL query failed: {exc}") from exc
+
+    def _read_with(self, work: Callable[[Any], T]) -> T:
+        with self._conn() as conn:
+            return work(conn)
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
@@ -587,16 +591,6 @@ class PostgresStore(SQLStore):
         parse = _sql.parse_ts
         return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(sql, params).fetchall()]
 
-    def _list_message_refs(
-        self,
-        thread_ids: tuple[str, ...] | None,
-        resource_id: str | None,
-        after: datetime | None,
-        limit: int | None,
-    ) -> list[MessageRef]:
-        with self._conn() as conn:
-            return self._refs(conn, thread_ids, resource_id, after, limit)
-
     def _message_refs_summary(
         self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
     ) -> tuple[int, int]:
@@ -610,30 +604,6 @@ class PostgresStore(SQLStore):
                 f"SELECT count(*), coalesce(sum(length(content)), 0) FROM {self._messages} WHERE {where}", params
             ).fetchone()
         return int(count), int(size or 0)
-
-    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
-        with self._conn() as conn:
-            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-        return _sql.om_row_to_record(row) if row else None
-
-    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
-        with self._conn() as conn:
-            if limit is False:
-                rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()[offset:]
-            else:
-                rows = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)).fetchall()
-        return [_sql.om_row_to_record(r) for r in rows]
-
-    def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
-        row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-        return _sql.om_row_to_record(row) if row else None
-
-    def _om_save(self, conn: Any, record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None) -> None:
-        for statement in _sql.om_writes(record, head, self.dialect):
-            conn.execute(*statement)
-
-    def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
-        conn.execute(f'DELETE FROM {self.dialect.t(OBSERVATIONAL_MEMORY)} WHERE "lookupKey" = %s', (lookup_key,))
 
     # -- working memory (read-modify-write in SQLStore) -----------------------------------------
     # The thread row is locked with SELECT ... FOR UPDATE; a resource, whose row may not exist

@@ -165,6 +165,9 @@ class SQLAlchemyStore(SQLStore):
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"{self.dialect_name} query failed: {exc}") from exc
 
+    def _read_with(self, work: Callable[[Any], T]) -> T:
+        return self._read(work)
+
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         with self.engine.begin() as conn:
@@ -687,15 +690,6 @@ class SQLAlchemyStore(SQLStore):
         parse = _sql.parse_ts
         return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(stmt)]
 
-    def _list_message_refs(
-        self,
-        thread_ids: tuple[str, ...] | None,
-        resource_id: str | None,
-        after: datetime | None,
-        limit: int | None,
-    ) -> list[MessageRef]:
-        return self._read(lambda conn: self._refs(conn, thread_ids, resource_id, after, limit))
-
     def _message_refs_summary(
         self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
     ) -> tuple[int, int]:
@@ -723,17 +717,15 @@ class SQLAlchemyStore(SQLStore):
             self._om_select().where(om.c.lookupKey == lookup_key).order_by(om.c.generationCount.desc()).limit(1)
         ).first()
 
-    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
-        row = self._read(lambda conn: self._om_head_row(conn, lookup_key))
-        return _sql.om_row_to_record(row) if row else None
-
-    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
+    def _om_history_in(
+        self, conn: Any, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
         om = self._t.om
         stmt = self._om_select().where(om.c.lookupKey == lookup_key).order_by(om.c.generationCount.desc())
         if limit is not False:
             stmt = stmt.limit(limit)
         stmt = stmt.offset(offset) if offset else stmt
-        return [_sql.om_row_to_record(r) for r in self._read(lambda conn: conn.execute(stmt).all())]
+        return [_sql.om_row_to_record(r) for r in conn.execute(stmt).all()]
 
     def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
         row = self._om_head_row(conn, lookup_key)
