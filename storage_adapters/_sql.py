@@ -679,6 +679,36 @@ def select_messages_sql(d: Dialect, q: MessageQuery) -> tuple[str, list[Any], st
     return sql, page_params, f"SELECT count(*) FROM {d.t(MESSAGES)} WHERE {where}", params
 
 
+def messages_by_resource_sql(d: Dialect, direction: str, limited: bool) -> tuple[str, str]:
+    """``(page_sql, count_sql)`` of a resource's messages: the page's params are the resource
+    id (then limit and offset when ``limited``), the count's the resource id."""
+    p = d.param
+    where = f'FROM {d.t(MESSAGES)} WHERE "resourceId" = {p}'
+    sql = f'SELECT {MESSAGE_COLUMNS} {where} ORDER BY "createdAt" {direction}, {d.id_col} {direction}'
+    return sql + (f" LIMIT {p} OFFSET {p}" if limited else ""), f"SELECT count(*) {where}"
+
+
+def migrations_table_sql(d: Dialect) -> str:
+    """The table recording applied migrations (``applied_at`` ISO text, or ``TIMESTAMPTZ``)."""
+    applied = "TIMESTAMPTZ NOT NULL DEFAULT NOW()" if d.name == "postgres" else "TEXT NOT NULL"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {d.t(MIGRATIONS_TABLE)} (version INTEGER PRIMARY KEY, "
+        f"name TEXT NOT NULL, applied_at {applied})"
+    )
+
+
+def record_migration_sql(d: Dialect, migration: Migration) -> tuple[str, list[Any]]:
+    """``(sql, params)`` recording ``migration`` as applied now."""
+    p, table = d.param, d.t(MIGRATIONS_TABLE)
+    if d.name == "postgres":  # applied_at defaults to NOW() in the server's clock
+        return f"INSERT INTO {table} (version, name) VALUES ({p}, {p})", [migration.version, migration.name]
+    stamp = format_ts(datetime.now(UTC))
+    return (
+        f"INSERT INTO {table} (version, name, applied_at) VALUES ({p}, {p}, {p})",
+        [migration.version, migration.name, stamp],
+    )
+
+
 def stats_count_sql(threads: int) -> str:
     """The trigger-kept message count of ``threads`` thread ids (libSQL, migration 6)."""
     if threads == 1:

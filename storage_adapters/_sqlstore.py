@@ -36,10 +36,10 @@ from mastra_memory.errors import (
     ThreadNotFoundError,
 )
 from mastra_memory.storage import om as _om
-from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.base import Direction, MemoryStorage, PerPage
 from mastra_memory.storage.kv import KVModifier, KVRow, KVWrite
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Thread, now_utc
+from mastra_memory.types import Message, Thread, now_utc
 from storage_adapters import _sql
 
 __all__ = ["SQLStore", "TextSQLStore", "owner_mismatch"]
@@ -310,9 +310,41 @@ class SQLStore(MemoryStorage):
 class TextSQLStore(SQLStore):
     """A :class:`SQLStore` whose statements are SQL text from :mod:`storage_adapters._sql` in
     its :attr:`dialect`, run as DB-API ``conn.execute(sql, params)`` (libSQL, PostgreSQL): the
-    observational-memory I/O is written once here for both."""
+    migrations runner, a resource's messages and the observational-memory I/O are written once
+    here for both."""
 
     dialect: _sql.Dialect
+
+    def migrations(self) -> list[_sql.Migration]:
+        """The numbered migrations this store applies."""
+        raise NotImplementedError
+
+    def _apply_migrations(self, conn: Any) -> None:
+        """Create the migrations table if missing and apply, in version order, the migrations
+        it does not list, each recorded as applied; in the caller's transaction, which holds the
+        backend's setup lock."""
+        d = self.dialect
+        conn.execute(_sql.migrations_table_sql(d))
+        done = {r[0] for r in conn.execute(f"SELECT version FROM {d.t(_sql.MIGRATIONS_TABLE)}").fetchall()}
+        for migration in sorted(self.migrations(), key=lambda m: m.version):
+            if migration.version in done:
+                continue
+            logger.info("applying migration %d: %s", migration.version, migration.name)
+            for statement in migration.statements:
+                conn.execute(statement)
+            conn.execute(*_sql.record_migration_sql(d, migration))
+
+    def _list_messages_by_resource(
+        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
+    ) -> tuple[list[Message], int]:
+        sql, count_sql = _sql.messages_by_resource_sql(self.dialect, direction, per_page is not False)
+        params: list[Any] = [resource_id] if per_page is False else [resource_id, per_page, page * per_page]
+
+        def read(conn: Any) -> tuple[list[Any], int]:
+            return conn.execute(sql, params).fetchall(), int(conn.execute(count_sql, (resource_id,)).fetchone()[0])
+
+        rows, total = self._read_with(read)
+        return _sql.dedupe_sorted(rows), total
 
     def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
         row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()

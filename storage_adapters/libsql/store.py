@@ -27,9 +27,7 @@ from mastra_memory.errors import (
 )
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import (
-    Direction,
     MessageQuery,
-    PerPage,
     ThreadQuery,
     dumps,
     resolve_owners,
@@ -239,21 +237,7 @@ class LibSQLStore(TextSQLStore):
             conn = self._conn()
             self._begin(conn)
             try:
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {_sql.MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
-                    "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-                )
-                done = {r[0] for r in conn.execute(f"SELECT version FROM {_sql.MIGRATIONS_TABLE}").fetchall()}
-                for mig in sorted(self.migrations(), key=lambda m: m.version):
-                    if mig.version in done:
-                        continue
-                    logger.info("applying migration %d: %s", mig.version, mig.name)
-                    for stmt in mig.statements:
-                        conn.execute(stmt)
-                    conn.execute(
-                        f"INSERT INTO {_sql.MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)",
-                        (mig.version, mig.name, _sql.format_ts(datetime.now().astimezone())),
-                    )
+                self._apply_migrations(conn)
                 conn.execute("COMMIT")
             except Exception as exc:
                 with contextlib.suppress(Exception):
@@ -403,23 +387,6 @@ class LibSQLStore(TextSQLStore):
                 rows.reverse()
             return _sql.rows_to_messages(rows), total
         return _dedupe_sorted(rows), total
-
-    def _list_messages_by_resource(
-        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
-    ) -> tuple[list[Message], int]:
-        sql = (
-            f'SELECT {_sql.MESSAGE_COLUMNS} FROM {MESSAGES} WHERE "resourceId" = ? '
-            f'ORDER BY "createdAt" {direction}, id {direction}'
-        )
-        params: list[Any] = [resource_id]
-        if per_page is not False:
-            sql += " LIMIT ? OFFSET ?"
-            params += [per_page, page * per_page]
-        with self._read() as conn:
-            rows = conn.execute(sql, params).fetchall()
-            count_sql = f'SELECT count(*) FROM {MESSAGES} WHERE "resourceId" = ?'
-            total = conn.execute(count_sql, (resource_id,)).fetchone()[0]
-        return _dedupe_sorted(rows), int(total)
 
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
         rows: list[Any] = []

@@ -45,9 +45,7 @@ from mastra_memory.errors import (
 )
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import (
-    Direction,
     MessageQuery,
-    PerPage,
     ThreadQuery,
     dumps,
     resolve_owners,
@@ -199,7 +197,6 @@ class PostgresStore(TextSQLStore):
             if self._ready:
                 return
             schema = _sql.quote_ident(self.schema_name)
-            table = f"{schema}.{_sql.MIGRATIONS_TABLE}"
             try:
                 with self._pool.connection() as conn, conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mastra_memory:{self.schema_name}",))
@@ -208,18 +205,7 @@ class PostgresStore(TextSQLStore):
                     ).fetchone()
                     if not exists:
                         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-                    conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, "
-                        "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())"
-                    )
-                    done = {r[0] for r in conn.execute(f"SELECT version FROM {table}").fetchall()}
-                    for mig in sorted(self.migrations(), key=lambda m: m.version):
-                        if mig.version in done:
-                            continue
-                        logger.info("applying migration %d: %s", mig.version, mig.name)
-                        for stmt in mig.statements:
-                            conn.execute(stmt)
-                        conn.execute(f"INSERT INTO {table} (version, name) VALUES (%s, %s)", (mig.version, mig.name))
+                    self._apply_migrations(conn)
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL setup failed: {exc}") from exc
             self._ready = True
@@ -445,24 +431,6 @@ class PostgresStore(TextSQLStore):
                     ),
                 ).fetchall()
         return _sql.dedupe_sorted(rows), total
-
-    def _list_messages_by_resource(
-        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
-    ) -> tuple[list[Message], int]:
-        sql = (
-            f'SELECT {MESSAGE_COLUMNS} FROM {self._messages} WHERE "resourceId" = %s '
-            f'ORDER BY "createdAt" {direction}, id COLLATE "C" {direction}'
-        )
-        params: list[Any] = [resource_id]
-        if per_page is not False:
-            sql += " LIMIT %s OFFSET %s"
-            params += [per_page, page * per_page]
-        with self._conn() as conn:
-            rows = conn.execute(sql, params).fetchall()
-            total = conn.execute(
-                f'SELECT count(*) FROM {self._messages} WHERE "resourceId" = %s', (resource_id,)
-            ).fetchone()[0]
-        return _sql.dedupe_sorted(rows), int(total)
 
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
         with self._conn() as conn:
