@@ -136,14 +136,7 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
         Migration(
             2,
             "indexes for the hot paths",
-            (
-                f"CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} "
-                '(thread_id, "createdAt", id)',
-                f"CREATE INDEX IF NOT EXISTS mm_messages_resource_created ON {d.t(MESSAGES)} "
-                '("resourceId", "createdAt")',
-                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} ("resourceId", "createdAt")',
-                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} ("resourceId", "updatedAt")',
-            ),
+            tuple(create_index_sql(i, d) for i in SQLITE_HOT_INDEXES),
         ),
         Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
         Migration(
@@ -151,7 +144,7 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
             "key-value memory",
             (
                 create_table_sql(KV_TABLE, d),
-                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") WHERE "expiresAt" IS NOT NULL',
+                *(create_index_sql(i, d) for i in KV_INDEXES),
             ),
         ),
         Migration(
@@ -360,6 +353,55 @@ TABLES: tuple[TableSpec, ...] = (THREADS_TABLE, MESSAGES_TABLE, RESOURCES_TABLE,
 """The tables every SQL backend creates (the thread-stats table is libSQL's alone)."""
 
 
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index. A column named ``id`` is spelled as the dialect orders ids (``id COLLATE "C"``
+    on PostgreSQL); ``where_not_null`` makes it a partial index over rows where that column is
+    set."""
+
+    name: str
+    table: TableSpec
+    columns: tuple[str, ...]
+    unique: bool = False
+    where_not_null: str | None = None
+
+
+SQLITE_HOT_INDEXES = (
+    IndexSpec("mm_messages_thread_created_id", MESSAGES_TABLE, ("thread_id", "createdAt", "id")),
+    IndexSpec("mm_messages_resource_created", MESSAGES_TABLE, ("resourceId", "createdAt")),
+    IndexSpec("mm_threads_resource_created", THREADS_TABLE, ("resourceId", "createdAt")),
+    IndexSpec("mm_threads_resource_updated", THREADS_TABLE, ("resourceId", "updatedAt")),
+)
+"""The hot-path indexes of the libSQL schema (released in migration 2; their names are what a
+database shared with @mastra/libsql holds)."""
+
+HOT_INDEXES = (
+    IndexSpec("mm_messages_thread_created_id", MESSAGES_TABLE, ("thread_id", "createdAt", "id")),
+    IndexSpec("mm_messages_resource_created_id", MESSAGES_TABLE, ("resourceId", "createdAt", "id")),
+    IndexSpec("mm_threads_resource_created", THREADS_TABLE, ("resourceId", "createdAt", "id")),
+    IndexSpec("mm_threads_resource_updated", THREADS_TABLE, ("resourceId", "updatedAt", "id")),
+)
+"""The hot-path indexes of PostgreSQL and SQLAlchemy: every one ends in the id, the tie-breaker
+of each ordering they serve."""
+
+OM_INDEXES = (
+    IndexSpec("mm_om_lookup_key", OM_TABLE, ("lookupKey",)),
+    IndexSpec("mm_om_lookup_generation", OM_TABLE, ("lookupKey", "generationCount"), unique=True),
+)
+"""The unique ``(lookupKey, generationCount)`` index makes a duplicated generation impossible."""
+
+KV_INDEXES = (IndexSpec("mm_kv_expires", KV_TABLE, ("expiresAt",), where_not_null="expiresAt"),)
+
+
+def create_index_sql(spec: IndexSpec, d: Dialect) -> str:
+    """``CREATE [UNIQUE] INDEX IF NOT EXISTS`` of ``spec`` in ``d``'s spelling."""
+    cols = ", ".join(d.id_col if c == "id" else spec.table.quoted(c) for c in spec.columns)
+    sql = f"CREATE {'UNIQUE ' if spec.unique else ''}INDEX IF NOT EXISTS {spec.name} ON {d.t(spec.table.name)} ({cols})"
+    if spec.where_not_null is not None:
+        sql += f" WHERE {spec.table.quoted(spec.where_not_null)} IS NOT NULL"
+    return sql
+
+
 def create_table_sql(spec: TableSpec, d: Dialect) -> str:
     """``CREATE TABLE IF NOT EXISTS`` of ``spec`` in ``d``'s spelling (``sqlite``/``postgres``)."""
     types = _POSTGRES_TYPES if d.name == "postgres" else _SQLITE_TYPES
@@ -382,12 +424,7 @@ def create_table_sql(spec: TableSpec, d: Dialect) -> str:
 def om_table_statements(d: Dialect) -> tuple[str, ...]:
     """DDL of ``mastra_observational_memory`` (columns as the original's) and its indexes; the
     unique ``(lookupKey, generationCount)`` index makes a duplicated generation impossible."""
-    return (
-        create_table_sql(OM_TABLE, d),
-        f'CREATE INDEX IF NOT EXISTS mm_om_lookup_key ON {d.t(OBSERVATIONAL_MEMORY)} ("lookupKey")',
-        f"CREATE UNIQUE INDEX IF NOT EXISTS mm_om_lookup_generation ON {d.t(OBSERVATIONAL_MEMORY)} "
-        '("lookupKey", "generationCount")',
-    )
+    return (create_table_sql(OM_TABLE, d), *(create_index_sql(i, d) for i in OM_INDEXES))
 
 
 def om_select_columns(d: Dialect) -> str:
@@ -795,16 +832,7 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
         Migration(
             2,
             "indexes for the hot paths",
-            (
-                f"CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} "
-                '(thread_id, "createdAt", id COLLATE "C")',
-                f"CREATE INDEX IF NOT EXISTS mm_messages_resource_created_id ON {d.t(MESSAGES)} "
-                '("resourceId", "createdAt", id COLLATE "C")',
-                f"CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} "
-                '("resourceId", "createdAt", id COLLATE "C")',
-                f"CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} "
-                '("resourceId", "updatedAt", id COLLATE "C")',
-            ),
+            tuple(create_index_sql(i, d) for i in HOT_INDEXES),
         ),
         Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
         Migration(
@@ -812,7 +840,7 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
             "key-value memory",
             (
                 create_table_sql(KV_TABLE, d),  # keys in the "C" collation: code-point order
-                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") WHERE "expiresAt" IS NOT NULL',
+                *(create_index_sql(i, d) for i in KV_INDEXES),
             ),
         ),
     ]

@@ -47,6 +47,17 @@ _RELEASED_SQLITE = (
     '"lastBufferedAtTime" TEXT, "metadata" TEXT, "createdAt" TEXT NOT NULL, "updatedAt" TEXT NOT NULL)',
 )
 
+_RELEASED_SQLITE_INDEXES = (
+    'CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON mastra_messages (thread_id, "createdAt", id)',
+    'CREATE INDEX IF NOT EXISTS mm_messages_resource_created ON mastra_messages ("resourceId", "createdAt")',
+    'CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON mastra_threads ("resourceId", "createdAt")',
+    'CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON mastra_threads ("resourceId", "updatedAt")',
+    'CREATE INDEX IF NOT EXISTS mm_om_lookup_key ON mastra_observational_memory ("lookupKey")',
+    "CREATE UNIQUE INDEX IF NOT EXISTS mm_om_lookup_generation ON mastra_observational_memory "
+    '("lookupKey", "generationCount")',
+    'CREATE INDEX IF NOT EXISTS mm_kv_expires ON mastra_kv ("expiresAt") WHERE "expiresAt" IS NOT NULL',
+)
+
 _RELEASED_POSTGRES = (
     "CREATE TABLE IF NOT EXISTS {s}.mastra_threads (id TEXT PRIMARY KEY NOT NULL, "
     '"resourceId" TEXT NOT NULL, title TEXT NOT NULL, metadata JSONB, '
@@ -64,15 +75,30 @@ _RELEASED_POSTGRES = (
     'value TEXT NOT NULL, "expiresAt" TIMESTAMPTZ, "createdAt" TIMESTAMPTZ NOT NULL, '
     '"updatedAt" TIMESTAMPTZ NOT NULL, PRIMARY KEY (namespace, "key"))',
     _RELEASED_SQLITE[-1].replace("mastra_observational_memory", "{s}.mastra_observational_memory"),
+    "CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {s}.mastra_messages "
+    '(thread_id, "createdAt", id COLLATE "C")',
+    "CREATE INDEX IF NOT EXISTS mm_messages_resource_created_id ON {s}.mastra_messages "
+    '("resourceId", "createdAt", id COLLATE "C")',
+    "CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {s}.mastra_threads "
+    '("resourceId", "createdAt", id COLLATE "C")',
+    "CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {s}.mastra_threads "
+    '("resourceId", "updatedAt", id COLLATE "C")',
+    'CREATE INDEX IF NOT EXISTS mm_om_lookup_key ON {s}.mastra_observational_memory ("lookupKey")',
+    "CREATE UNIQUE INDEX IF NOT EXISTS mm_om_lookup_generation ON {s}.mastra_observational_memory "
+    '("lookupKey", "generationCount")',
+    'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {s}.mastra_kv ("expiresAt") WHERE "expiresAt" IS NOT NULL',
 )
 
 
-def _generated(migrations: list[_sql.Migration]) -> list[str]:
-    return [s for m in migrations for s in m.statements if s.startswith("CREATE TABLE")]
+def _generated(migrations: list[_sql.Migration], kind: str = "CREATE TABLE") -> list[str]:
+    return [s for m in migrations for s in m.statements if s.startswith(kind)]
 
 
 def test_sqlite_ddl_is_the_released_text() -> None:
-    assert sorted(_generated(_sql.sqlite_migrations())) == sorted(_RELEASED_SQLITE)
+    migrations = _sql.sqlite_migrations()
+    assert sorted(_generated(migrations)) == sorted(_RELEASED_SQLITE)
+    indexes = _generated(migrations, "CREATE INDEX") + _generated(migrations, "CREATE UNIQUE INDEX")
+    assert sorted(indexes) == sorted(_RELEASED_SQLITE_INDEXES)
 
 
 def test_every_spec_column_has_a_known_type_and_the_primary_key_exists() -> None:
@@ -111,16 +137,23 @@ def _catalog(conn: Any, schema: str) -> dict[str, Any]:
         "ORDER BY 1, 3",
         (schema,),
     ).fetchall()
-    return {"columns": columns, "primary keys": keys}
+    indexes = conn.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = %s ORDER BY indexname", (schema,))
+    return {
+        "columns": columns,
+        "primary keys": keys,
+        "indexes": [r[0].replace(f"{schema}.", "S.") for r in indexes.fetchall()],
+    }
 
 
 def test_postgres_ddl_makes_the_released_tables() -> None:
     with _pg_schema() as (conn, released), _pg_schema() as (conn2, generated):
         for stmt in _RELEASED_POSTGRES:
             conn.execute(stmt.format(s=f'"{released}"'))
-        for stmt in _generated(_sql.postgres_migrations(_sql.postgres_dialect(generated))):
+        for stmt in _generated(_sql.postgres_migrations(_sql.postgres_dialect(generated)), "CREATE"):
             conn2.execute(stmt)
-        assert _catalog(conn, released) == _catalog(conn2, generated)
+        released_catalog = _catalog(conn, released)
+        assert len(released_catalog["indexes"]) == 12  # 5 primary keys, 7 of ours
+        assert released_catalog == _catalog(conn2, generated)
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql", "mariadb"])

@@ -1062,37 +1062,26 @@ class _Tables:
         return sa.Table(spec.name, self.md, *columns)
 
     def steps(self) -> list[tuple[int, str, Callable[[Any], None]]]:
-        """The numbered migrations (never edited once released; 3-5 are reserved)."""
-        import sqlalchemy as sa
-
-        m, th = self.messages, self.threads
+        """The numbered migrations (never edited once released; 3-5 are reserved), built from
+        the table and index specs of ``storage_adapters._sql``."""
 
         def tables(conn: Any) -> None:
             for table in (self.threads, self.messages, self.resources):
                 table.create(conn, checkfirst=True)
 
         def indexes(conn: Any) -> None:
-            for index in (
-                sa.Index("mm_messages_thread_created_id", m.c.thread_id, m.c.createdAt, self.order_id(m)),
-                sa.Index("mm_messages_resource_created_id", m.c.resourceId, m.c.createdAt, self.order_id(m)),
-                sa.Index("mm_threads_resource_created", th.c.resourceId, th.c.createdAt, self.order_id(th)),
-                sa.Index("mm_threads_resource_updated", th.c.resourceId, th.c.updatedAt, self.order_id(th)),
-            ):
-                index.create(conn, checkfirst=True)
+            for spec in _sql.HOT_INDEXES:
+                self.index(spec).create(conn, checkfirst=True)
 
         def observational_memory(conn: Any) -> None:
             self.om.create(conn, checkfirst=True)
-            sa.Index("mm_om_lookup_key", self.om.c.lookupKey).create(conn, checkfirst=True)
-            sa.Index("mm_om_lookup_generation", self.om.c.lookupKey, self.om.c.generationCount, unique=True).create(
-                conn, checkfirst=True
-            )
+            for spec in _sql.OM_INDEXES:
+                self.index(spec).create(conn, checkfirst=True)
 
         def kv(conn: Any) -> None:
             self.kv.create(conn, checkfirst=True)
-            expires = self.kv.c.expiresAt
-            sa.Index(
-                "mm_kv_expires", expires, sqlite_where=expires.isnot(None), postgresql_where=expires.isnot(None)
-            ).create(conn, checkfirst=True)
+            for spec in _sql.KV_INDEXES:
+                self.index(spec).create(conn, checkfirst=True)
 
         return [
             (1, "core tables", tables),
@@ -1100,6 +1089,18 @@ class _Tables:
             (3, "observational memory (one row per generation)", observational_memory),
             (4, "key-value memory", kv),
         ]
+
+    def index(self, spec: _sql.IndexSpec) -> Any:
+        """The ``sa.Index`` of an index spec (ids ordered by code point: :meth:`order_id`)."""
+        import sqlalchemy as sa
+
+        table = self.md.tables[f"{self.md.schema}.{spec.table.name}" if self.md.schema else spec.table.name]
+        columns = [self.order_id(table) if c == "id" else table.c[c] for c in spec.columns]
+        where: dict[str, Any] = {}
+        if spec.where_not_null is not None:
+            cond = table.c[spec.where_not_null].isnot(None)
+            where = {"sqlite_where": cond, "postgresql_where": cond}
+        return sa.Index(spec.name, *columns, unique=spec.unique, **where)
 
     # -- expressions ------------------------------------------------------------------------------
 
