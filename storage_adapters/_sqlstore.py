@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+from abc import abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -83,11 +84,11 @@ class SQLStore(MemoryStorage):
 
     # -- the I/O a backend brings -----------------------------------------------------------------
 
+    @abstractmethod
     def _transaction(self) -> AbstractContextManager[Any]:
         """A context manager that opens a write transaction and yields its connection: it
         starts it (with the backend's lock statement, e.g. ``BEGIN IMMEDIATE``), commits when
         the block ends and rolls back when it raises. Driver errors propagate unchanged."""
-        raise NotImplementedError
 
     def _driver_errors(self) -> tuple[type[BaseException], ...]:
         """The exception types of the driver that :meth:`_retry` wraps in ``StorageError``."""
@@ -103,10 +104,10 @@ class SQLStore(MemoryStorage):
         row). Default: nothing, for databases whose write transaction already excludes every
         other writer (SQLite's ``BEGIN IMMEDIATE``)."""
 
+    @abstractmethod
     def _read_with(self, work: Callable[[Any], T]) -> T:
         """Run ``work(conn)`` on a connection for reads (no write transaction); driver errors
         arrive as ``StorageError``."""
-        raise NotImplementedError
 
     def _ensure_setup(self) -> None:
         if not self._ready:

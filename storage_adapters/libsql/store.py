@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -170,30 +170,33 @@ class LibSQLStore(TextSQLStore):
 
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        """A write transaction (``BEGIN IMMEDIATE``), retried with backoff while another process
-        holds the write lock; rolled back on any error."""
+        """A write transaction (``BEGIN IMMEDIATE``, retried with backoff while another process
+        holds the write lock), rolled back on any error, which arrives as ``StorageError``."""
         with self._lock:
             self._ensure_setup()
-            conn = self._conn()
-            self._begin(conn)
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                with contextlib.suppress(Exception):  # already rolled back by the driver
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, MastraMemoryError) or not isinstance(exc, Exception):
+                with self._open(retry_begin=True) as conn:
+                    yield conn
+            except Exception as exc:
+                if isinstance(exc, MastraMemoryError):
                     raise
                 raise StorageError(f"libSQL write failed: {exc}") from exc
 
+    def _transaction(self) -> AbstractContextManager[Any]:
+        """The write transaction of :meth:`SQLStore._transact` (which retries it whole):
+        ``BEGIN IMMEDIATE`` takes the database write lock before the first read (``BEGIN`` on a
+        remote server, which runs a transaction's statements one at a time), so a
+        read-modify-write needs no other lock."""
+        return self._open(retry_begin=False)
+
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        """The write transaction of :meth:`SQLStore._transact`: ``BEGIN IMMEDIATE`` takes the
-        database write lock before the first read (``BEGIN`` on a remote server, which runs a
-        transaction's statements one at a time), so a read-modify-write needs no other lock."""
+    def _open(self, retry_begin: bool) -> Iterator[Any]:
         with self._lock:
             conn = self._conn()
-            conn.execute(self._begin_sql())
+            if retry_begin:
+                self._begin(conn)
+            else:
+                conn.execute(self._begin_sql())
             try:
                 yield conn
                 conn.execute("COMMIT")
