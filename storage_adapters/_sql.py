@@ -131,47 +131,27 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
         Migration(
             1,
             "core tables as @mastra/libsql creates them",
-            (
-                f"CREATE TABLE IF NOT EXISTS {d.t(THREADS)} (id TEXT NOT NULL PRIMARY KEY, "
-                '"resourceId" TEXT NOT NULL, title TEXT NOT NULL, metadata TEXT, '
-                '"createdAt" TEXT NOT NULL, "updatedAt" TEXT NOT NULL)',
-                f"CREATE TABLE IF NOT EXISTS {d.t(MESSAGES)} (id TEXT NOT NULL PRIMARY KEY, "
-                "thread_id TEXT NOT NULL, content TEXT NOT NULL, role TEXT NOT NULL, "
-                'type TEXT NOT NULL, "createdAt" TEXT NOT NULL, "resourceId" TEXT)',
-                f"CREATE TABLE IF NOT EXISTS {d.t(RESOURCES)} (id TEXT NOT NULL PRIMARY KEY, "
-                '"workingMemory" TEXT, metadata TEXT, "createdAt" TEXT NOT NULL, '
-                '"updatedAt" TEXT NOT NULL)',
-            ),
+            tuple(create_table_sql(spec, d) for spec in (THREADS_TABLE, MESSAGES_TABLE, RESOURCES_TABLE)),
         ),
         Migration(
             2,
             "indexes for the hot paths",
-            (
-                f"CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} "
-                '(thread_id, "createdAt", id)',
-                f"CREATE INDEX IF NOT EXISTS mm_messages_resource_created ON {d.t(MESSAGES)} "
-                '("resourceId", "createdAt")',
-                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} ("resourceId", "createdAt")',
-                f'CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} ("resourceId", "updatedAt")',
-            ),
+            tuple(create_index_sql(i, d) for i in SQLITE_HOT_INDEXES),
         ),
         Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
         Migration(
             4,
             "key-value memory",
             (
-                f'CREATE TABLE IF NOT EXISTS {d.t(KV)} (namespace TEXT NOT NULL, "key" TEXT NOT NULL, '
-                'value TEXT NOT NULL, "expiresAt" TEXT, "createdAt" TEXT NOT NULL, '
-                '"updatedAt" TEXT NOT NULL, PRIMARY KEY (namespace, "key"))',
-                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") WHERE "expiresAt" IS NOT NULL',
+                create_table_sql(KV_TABLE, d),
+                *(create_index_sql(i, d) for i in KV_INDEXES),
             ),
         ),
         Migration(
             6,
             "per-thread message counts kept by triggers (a page's total without counting rows)",
             (
-                f"CREATE TABLE IF NOT EXISTS {d.t(THREAD_STATS)} (thread_id TEXT NOT NULL PRIMARY KEY, "
-                "message_count INTEGER NOT NULL)",
+                create_table_sql(THREAD_STATS_TABLE, d),
                 f"DELETE FROM {d.t(THREAD_STATS)}",
                 f"INSERT INTO {d.t(THREAD_STATS)} (thread_id, message_count) "
                 f"SELECT thread_id, count(*) FROM {d.t(MESSAGES)} GROUP BY thread_id",
@@ -234,16 +214,217 @@ OM_COLUMNS: tuple[tuple[str, str, str], ...] = (
 _OM_DEPRECATED = {"bufferedObservations", "bufferedObservationTokens", "bufferedMessageIds"}
 
 
+# -- the schema: one declarative source ----------------------------------------------------------
+#
+# Every table is declared once, with logical column types; the SQLite DDL, the PostgreSQL DDL and
+# (in storage_adapters.sqlalchemy) the SQLAlchemy Table objects are generated from it. The
+# numbered migrations below run the generated CREATE TABLE statements; tests pin the SQLite text
+# (the schema shared with @mastra/libsql) and the PostgreSQL catalog to the released ones.
+
+LOGICAL_TYPES = ("id", "text", "long", "json", "ts", "tstz", "kvkey", "omkey", "iso", "int")
+"""Logical column types, spelled per dialect:
+
+* ``id``: an identifier (TEXT; ``VARCHAR(255)`` binary collation on MySQL);
+* ``text`` / ``long``: short and long text (``long`` is ``LONGTEXT`` on MySQL);
+* ``json``: a JSON document (TEXT in SQLite, JSONB in PostgreSQL);
+* ``ts``: a timestamp as @mastra stores it (ISO text in SQLite; ``TIMESTAMP`` plus a
+  ``TIMESTAMPTZ`` twin ``<name>Z DEFAULT NOW()`` in PostgreSQL);
+* ``tstz``: a timestamp with time zone (ISO text in SQLite, ``TIMESTAMPTZ`` in PostgreSQL);
+* ``kvkey``: a key-value key, ordered by code point (``COLLATE "C"``; binary on MySQL);
+* ``omkey``: an observational-memory lookup key (``VARCHAR(300)`` binary on MySQL);
+* ``iso``: a timestamp kept as ISO text on every dialect;
+* ``int``: an integer (booleans too: 0/1).
+"""
+
+_SQLITE_TYPES = dict.fromkeys(LOGICAL_TYPES, "TEXT") | {"int": "INTEGER"}
+_POSTGRES_TYPES = dict.fromkeys(LOGICAL_TYPES, "TEXT") | {
+    "json": "JSONB",
+    "ts": "TIMESTAMP",
+    "tstz": "TIMESTAMPTZ",
+    "kvkey": 'TEXT COLLATE "C"',
+    "int": "INTEGER",
+}
+_ALWAYS_QUOTED = {"key"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One column: its name, logical type (see :data:`LOGICAL_TYPES`) and nullability."""
+
+    name: str
+    type: str
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table: columns in order, the primary key, and whether every name is quoted in DDL
+    (as the original writes ``mastra_observational_memory``) or only those that need it."""
+
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    primary_key: tuple[str, ...]
+    quote_all: bool = False
+
+    def quoted(self, name: str) -> str:
+        if self.quote_all or not name.islower() or name in _ALWAYS_QUOTED:
+            return f'"{name}"'
+        return name
+
+    def twins(self) -> tuple[str, ...]:
+        """Names of the ``ts`` columns, which get a ``TIMESTAMPTZ`` twin on PostgreSQL."""
+        return tuple(c.name for c in self.columns if c.type == "ts")
+
+
+def _col(name: str, type_: str, null: bool = True) -> ColumnSpec:
+    return ColumnSpec(name, type_, null)
+
+
+THREADS_TABLE = TableSpec(
+    THREADS,
+    (
+        _col("id", "id", False),
+        _col("resourceId", "id", False),
+        _col("title", "text", False),
+        _col("metadata", "json"),
+        _col("createdAt", "ts", False),
+        _col("updatedAt", "ts", False),
+    ),
+    ("id",),
+)
+MESSAGES_TABLE = TableSpec(
+    MESSAGES,
+    (
+        _col("id", "id", False),
+        _col("thread_id", "id", False),
+        _col("content", "long", False),
+        _col("role", "text", False),
+        _col("type", "text", False),
+        _col("createdAt", "ts", False),
+        _col("resourceId", "id"),
+    ),
+    ("id",),
+)
+RESOURCES_TABLE = TableSpec(
+    RESOURCES,
+    (
+        _col("id", "id", False),
+        _col("workingMemory", "long"),
+        _col("metadata", "json"),
+        _col("createdAt", "ts", False),
+        _col("updatedAt", "ts", False),
+    ),
+    ("id",),
+)
+KV_TABLE = TableSpec(
+    KV,
+    (
+        _col("namespace", "id", False),
+        _col("key", "kvkey", False),
+        _col("value", "long", False),
+        _col("expiresAt", "tstz"),
+        _col("createdAt", "tstz", False),
+        _col("updatedAt", "tstz", False),
+    ),
+    ("namespace", "key"),
+)
+THREAD_STATS_TABLE = TableSpec(
+    THREAD_STATS, (_col("thread_id", "id", False), _col("message_count", "int", False)), ("thread_id",)
+)
+"""Per-thread message counts kept by SQLite triggers (libSQL only, migration 6)."""
+
+
+def _om_logical_type(name: str, kind: str) -> str:
+    if name in ("id", "resourceId", "threadId"):
+        return "id"
+    if name == "lookupKey":
+        return "omkey"
+    return {"text": "long", "json": "long", "ts": "iso", "int": "int", "bool": "int"}[kind]
+
+
+OM_TABLE = TableSpec(
+    OBSERVATIONAL_MEMORY,
+    tuple(_col(name, _om_logical_type(name, kind), "NOT NULL" not in sqltype) for name, sqltype, kind in OM_COLUMNS),
+    ("id",),
+    quote_all=True,
+)
+
+TABLES: tuple[TableSpec, ...] = (THREADS_TABLE, MESSAGES_TABLE, RESOURCES_TABLE, OM_TABLE, KV_TABLE)
+"""The tables every SQL backend creates (the thread-stats table is libSQL's alone)."""
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One index. A column named ``id`` is spelled as the dialect orders ids (``id COLLATE "C"``
+    on PostgreSQL); ``where_not_null`` makes it a partial index over rows where that column is
+    set."""
+
+    name: str
+    table: TableSpec
+    columns: tuple[str, ...]
+    unique: bool = False
+    where_not_null: str | None = None
+
+
+SQLITE_HOT_INDEXES = (
+    IndexSpec("mm_messages_thread_created_id", MESSAGES_TABLE, ("thread_id", "createdAt", "id")),
+    IndexSpec("mm_messages_resource_created", MESSAGES_TABLE, ("resourceId", "createdAt")),
+    IndexSpec("mm_threads_resource_created", THREADS_TABLE, ("resourceId", "createdAt")),
+    IndexSpec("mm_threads_resource_updated", THREADS_TABLE, ("resourceId", "updatedAt")),
+)
+"""The hot-path indexes of the libSQL schema (released in migration 2; their names are what a
+database shared with @mastra/libsql holds)."""
+
+HOT_INDEXES = (
+    IndexSpec("mm_messages_thread_created_id", MESSAGES_TABLE, ("thread_id", "createdAt", "id")),
+    IndexSpec("mm_messages_resource_created_id", MESSAGES_TABLE, ("resourceId", "createdAt", "id")),
+    IndexSpec("mm_threads_resource_created", THREADS_TABLE, ("resourceId", "createdAt", "id")),
+    IndexSpec("mm_threads_resource_updated", THREADS_TABLE, ("resourceId", "updatedAt", "id")),
+)
+"""The hot-path indexes of PostgreSQL and SQLAlchemy: every one ends in the id, the tie-breaker
+of each ordering they serve."""
+
+OM_INDEXES = (
+    IndexSpec("mm_om_lookup_key", OM_TABLE, ("lookupKey",)),
+    IndexSpec("mm_om_lookup_generation", OM_TABLE, ("lookupKey", "generationCount"), unique=True),
+)
+"""The unique ``(lookupKey, generationCount)`` index makes a duplicated generation impossible."""
+
+KV_INDEXES = (IndexSpec("mm_kv_expires", KV_TABLE, ("expiresAt",), where_not_null="expiresAt"),)
+
+
+def create_index_sql(spec: IndexSpec, d: Dialect) -> str:
+    """``CREATE [UNIQUE] INDEX IF NOT EXISTS`` of ``spec`` in ``d``'s spelling."""
+    cols = ", ".join(d.id_col if c == "id" else spec.table.quoted(c) for c in spec.columns)
+    sql = f"CREATE {'UNIQUE ' if spec.unique else ''}INDEX IF NOT EXISTS {spec.name} ON {d.t(spec.table.name)} ({cols})"
+    if spec.where_not_null is not None:
+        sql += f" WHERE {spec.table.quoted(spec.where_not_null)} IS NOT NULL"
+    return sql
+
+
+def create_table_sql(spec: TableSpec, d: Dialect) -> str:
+    """``CREATE TABLE IF NOT EXISTS`` of ``spec`` in ``d``'s spelling (``sqlite``/``postgres``)."""
+    types = _POSTGRES_TYPES if d.name == "postgres" else _SQLITE_TYPES
+    single_pk = len(spec.primary_key) == 1
+    parts: list[str] = []
+    for col in spec.columns:
+        part = f"{spec.quoted(col.name)} {types[col.type]}"
+        if not col.nullable:
+            part += " NOT NULL"
+        if single_pk and col.name == spec.primary_key[0]:
+            part += " PRIMARY KEY"
+        parts.append(part)
+    if d.name == "postgres":
+        parts += [f'"{name}Z" TIMESTAMPTZ DEFAULT NOW()' for name in spec.twins()]
+    if not single_pk:
+        parts.append(f"PRIMARY KEY ({', '.join(spec.quoted(n) for n in spec.primary_key)})")
+    return f"CREATE TABLE IF NOT EXISTS {d.t(spec.name)} ({', '.join(parts)})"
+
+
 def om_table_statements(d: Dialect) -> tuple[str, ...]:
     """DDL of ``mastra_observational_memory`` (columns as the original's) and its indexes; the
     unique ``(lookupKey, generationCount)`` index makes a duplicated generation impossible."""
-    cols = ", ".join(f'"{name}" {sqltype}' for name, sqltype, _ in OM_COLUMNS)
-    return (
-        f"CREATE TABLE IF NOT EXISTS {d.t(OBSERVATIONAL_MEMORY)} ({cols})",
-        f'CREATE INDEX IF NOT EXISTS mm_om_lookup_key ON {d.t(OBSERVATIONAL_MEMORY)} ("lookupKey")',
-        f"CREATE UNIQUE INDEX IF NOT EXISTS mm_om_lookup_generation ON {d.t(OBSERVATIONAL_MEMORY)} "
-        '("lookupKey", "generationCount")',
-    )
+    return (create_table_sql(OM_TABLE, d), *(create_index_sql(i, d) for i in OM_INDEXES))
 
 
 def om_select_columns(d: Dialect) -> str:
@@ -322,6 +503,22 @@ def om_changed_columns(
     sets = ", ".join(f'"{name}" = {d.param}' for name, _ in changed)
     sql = f"UPDATE {d.t(OBSERVATIONAL_MEMORY)} SET {sets} WHERE id = {d.param}"
     return sql, [v for _, v in changed] + [new.id]
+
+
+def om_writes(
+    record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None, d: Dialect = SQLITE
+) -> list[tuple[str, list[Any]]]:
+    """The statements ``(sql, params)`` that store ``record`` of a commit whose head was ``head``:
+    only the changed columns of the head itself (:func:`om_changed_columns`), else an upsert."""
+    if head is not None and record.id == head.id:
+        update = om_changed_columns(record, head, d)
+        return [] if update is None else [update]
+    return [(om_upsert_sql(d), om_record_params(record))]
+
+
+def om_delete_sql(d: Dialect) -> str:
+    """Delete every generation of a lookup key (param: lookupKey)."""
+    return f'DELETE FROM {d.t(OBSERVATIONAL_MEMORY)} WHERE "lookupKey" = {d.param}'
 
 
 def om_head_sql(d: Dialect) -> str:
@@ -437,13 +634,17 @@ def message_params(m: Message) -> list[Any]:
 # -- query builders -------------------------------------------------------------------------------
 
 
-def upsert_thread_sql(d: Dialect) -> str:
+def save_thread_sql(d: Dialect) -> str:
+    """Insert or replace a thread without ever changing its owner: on a conflict the row is
+    updated only when the stored ``resourceId`` is the new one's. Returns a row when written
+    (none: the id belongs to another resource)."""
     p = d.param
     return (
-        f'INSERT INTO {d.t(THREADS)} (id, "resourceId", title, metadata, "createdAt", "updatedAt") '
+        f'INSERT INTO {d.t(THREADS)} AS t (id, "resourceId", title, metadata, "createdAt", "updatedAt") '
         f"VALUES ({p}, {p}, {p}, {d.json_in.format(p)}, {p}, {p}) "
-        'ON CONFLICT (id) DO UPDATE SET "resourceId" = excluded."resourceId", title = excluded.title, '
-        'metadata = excluded.metadata, "createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"'
+        "ON CONFLICT (id) DO UPDATE SET title = excluded.title, metadata = excluded.metadata, "
+        '"createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt" '
+        'WHERE t."resourceId" = excluded."resourceId" RETURNING 1'
     )
 
 
@@ -513,6 +714,36 @@ def select_messages_sql(d: Dialect, q: MessageQuery) -> tuple[str, list[Any], st
         sql += f" LIMIT {d.param} OFFSET {d.param}"
         page_params += [q.per_page, q.offset]
     return sql, page_params, f"SELECT count(*) FROM {d.t(MESSAGES)} WHERE {where}", params
+
+
+def messages_by_resource_sql(d: Dialect, direction: str, limited: bool) -> tuple[str, str]:
+    """``(page_sql, count_sql)`` of a resource's messages: the page's params are the resource
+    id (then limit and offset when ``limited``), the count's the resource id."""
+    p = d.param
+    where = f'FROM {d.t(MESSAGES)} WHERE "resourceId" = {p}'
+    sql = f'SELECT {MESSAGE_COLUMNS} {where} ORDER BY "createdAt" {direction}, {d.id_col} {direction}'
+    return sql + (f" LIMIT {p} OFFSET {p}" if limited else ""), f"SELECT count(*) {where}"
+
+
+def migrations_table_sql(d: Dialect) -> str:
+    """The table recording applied migrations (``applied_at`` ISO text, or ``TIMESTAMPTZ``)."""
+    applied = "TIMESTAMPTZ NOT NULL DEFAULT NOW()" if d.name == "postgres" else "TEXT NOT NULL"
+    return (
+        f"CREATE TABLE IF NOT EXISTS {d.t(MIGRATIONS_TABLE)} (version INTEGER PRIMARY KEY, "
+        f"name TEXT NOT NULL, applied_at {applied})"
+    )
+
+
+def record_migration_sql(d: Dialect, migration: Migration) -> tuple[str, list[Any]]:
+    """``(sql, params)`` recording ``migration`` as applied now."""
+    p, table = d.param, d.t(MIGRATIONS_TABLE)
+    if d.name == "postgres":  # applied_at defaults to NOW() in the server's clock
+        return f"INSERT INTO {table} (version, name) VALUES ({p}, {p})", [migration.version, migration.name]
+    stamp = format_ts(datetime.now(UTC))
+    return (
+        f"INSERT INTO {table} (version, name, applied_at) VALUES ({p}, {p}, {p})",
+        [migration.version, migration.name, stamp],
+    )
 
 
 def stats_count_sql(threads: int) -> str:
@@ -594,45 +825,22 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
             1,
             "core tables as @mastra/pg creates them",
             (
-                f"CREATE TABLE IF NOT EXISTS {d.t(THREADS)} (id TEXT PRIMARY KEY NOT NULL, "
-                '"resourceId" TEXT NOT NULL, title TEXT NOT NULL, metadata JSONB, '
-                '"createdAt" TIMESTAMP NOT NULL, "updatedAt" TIMESTAMP NOT NULL, '
-                '"createdAtZ" TIMESTAMPTZ DEFAULT NOW(), "updatedAtZ" TIMESTAMPTZ DEFAULT NOW())',
-                f"CREATE TABLE IF NOT EXISTS {d.t(MESSAGES)} (id TEXT PRIMARY KEY NOT NULL, "
-                "thread_id TEXT NOT NULL, content TEXT NOT NULL, role TEXT NOT NULL, "
-                'type TEXT NOT NULL, "createdAt" TIMESTAMP NOT NULL, "resourceId" TEXT, '
-                '"createdAtZ" TIMESTAMPTZ DEFAULT NOW())',
-                f"CREATE TABLE IF NOT EXISTS {d.t(RESOURCES)} (id TEXT PRIMARY KEY NOT NULL, "
-                '"workingMemory" TEXT, metadata JSONB, "createdAt" TIMESTAMP NOT NULL, '
-                '"updatedAt" TIMESTAMP NOT NULL, "createdAtZ" TIMESTAMPTZ DEFAULT NOW(), '
-                '"updatedAtZ" TIMESTAMPTZ DEFAULT NOW())',
+                *(create_table_sql(spec, d) for spec in (THREADS_TABLE, MESSAGES_TABLE, RESOURCES_TABLE)),
                 f'ALTER TABLE {d.t(MESSAGES)} ADD COLUMN IF NOT EXISTS "resourceId" TEXT',
             ),
         ),
         Migration(
             2,
             "indexes for the hot paths",
-            (
-                f"CREATE INDEX IF NOT EXISTS mm_messages_thread_created_id ON {d.t(MESSAGES)} "
-                '(thread_id, "createdAt", id COLLATE "C")',
-                f"CREATE INDEX IF NOT EXISTS mm_messages_resource_created_id ON {d.t(MESSAGES)} "
-                '("resourceId", "createdAt", id COLLATE "C")',
-                f"CREATE INDEX IF NOT EXISTS mm_threads_resource_created ON {d.t(THREADS)} "
-                '("resourceId", "createdAt", id COLLATE "C")',
-                f"CREATE INDEX IF NOT EXISTS mm_threads_resource_updated ON {d.t(THREADS)} "
-                '("resourceId", "updatedAt", id COLLATE "C")',
-            ),
+            tuple(create_index_sql(i, d) for i in HOT_INDEXES),
         ),
         Migration(3, "observational memory (one row per generation)", om_table_statements(d)),
         Migration(
             4,
             "key-value memory",
             (
-                # "C" collation: keys sort (and prefix ranges work) in code-point order
-                f'CREATE TABLE IF NOT EXISTS {d.t(KV)} (namespace TEXT NOT NULL, "key" TEXT COLLATE "C" NOT NULL, '
-                'value TEXT NOT NULL, "expiresAt" TIMESTAMPTZ, "createdAt" TIMESTAMPTZ NOT NULL, '
-                '"updatedAt" TIMESTAMPTZ NOT NULL, PRIMARY KEY (namespace, "key"))',
-                f'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {d.t(KV)} ("expiresAt") WHERE "expiresAt" IS NOT NULL',
+                create_table_sql(KV_TABLE, d),  # keys in the "C" collation: code-point order
+                *(create_index_sql(i, d) for i in KV_INDEXES),
             ),
         ),
     ]

@@ -65,6 +65,9 @@ class InMemoryStore(MemoryStorage):
 
     def _save_thread(self, thread: Thread) -> Thread:
         with self._lock:
+            stored = self._threads.get(thread.id)
+            if stored is not None and stored.resource_id != thread.resource_id:
+                raise ResourceMismatchError(thread.id, stored.resource_id, thread.resource_id)
             self._threads[thread.id] = thread
             self._by_thread.setdefault(thread.id, [])
         return thread

@@ -261,7 +261,13 @@ class MemoryStorage(ABC):
     def save_thread(self, thread: Thread) -> Thread:
         """Insert or replace a thread (by id) and return it (the original's ``saveThread``).
 
-        Prefer :meth:`create_thread` to create: it never overwrites.
+        A thread never changes owner: replacing one stored under another ``resource_id`` is
+        refused, atomically, with nothing written. Prefer :meth:`create_thread` to create: it
+        never overwrites.
+
+        Raises:
+            ResourceMismatchError: if the id exists and belongs to another resource.
+            ValidationError: if ``thread`` is not a Thread.
         """
         if not isinstance(thread, Thread):
             raise ValidationError("save_thread expects a Thread")

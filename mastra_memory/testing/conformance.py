@@ -28,6 +28,7 @@ import pytest
 from mastra_memory.errors import (
     MastraMemoryError,
     ResourceMismatchError,
+    ThreadConflictError,
     ThreadNotFoundError,
     ValidationError,
 )
@@ -97,6 +98,91 @@ class MemoryStorageConformance:
         store.save_thread(_thread("t1", title="b"))
         assert store.get_thread_by_id("t1").title == "b"  # type: ignore[union-attr]
         assert store.list_threads().total == 1
+
+    # -- thread ownership: create, save and get-or-create -----------------------------------------
+
+    def test_create_thread_conflict_leaves_stored_thread_unchanged(self, store: MemoryStorage) -> None:
+        first = _thread("t1", "r1", title="first", metadata={"a": 1})
+        assert store.create_thread(first) == first
+        for intruder in (_thread("t1", "r2", title="other"), _thread("t1", "r1", title="same owner")):
+            with pytest.raises(ThreadConflictError) as caught:
+                store.create_thread(intruder)
+            assert caught.value.thread_id == "t1"
+        got = store.get_thread_by_id("t1")
+        assert got is not None
+        assert (got.resource_id, got.title, got.metadata) == ("r1", "first", {"a": 1})
+        assert store.list_threads().total == 1
+
+    def test_save_thread_refuses_an_owner_change(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1", "r1", title="mine"))
+        with pytest.raises(ResourceMismatchError) as caught:
+            store.save_thread(_thread("t1", "r2", title="stolen", metadata={"x": 1}))
+        err = caught.value
+        assert (err.thread_id, err.expected_resource_id, err.resource_id) == ("t1", "r1", "r2")
+        got = store.get_thread_by_id("t1")
+        assert got is not None and (got.resource_id, got.title, got.metadata) == ("r1", "mine", {})
+        assert store.list_threads(resource_id="r2").total == 0
+        later = T0 + timedelta(hours=1)
+        store.save_thread(_thread("t1", "r1", at=later, title="renamed"))  # the owner may still replace it
+        got = store.get_thread_by_id("t1")
+        assert got is not None and (got.resource_id, got.title, got.updated_at) == ("r1", "renamed", later)
+
+    def test_get_or_create_thread(self, store: MemoryStorage) -> None:
+        created, was_new = store.get_or_create_thread(_thread("t1", "r1", title="one"))
+        assert was_new and created.id == "t1"
+        again, was_new = store.get_or_create_thread(_thread("t1", "r1", title="ignored"))
+        assert not was_new and (again.resource_id, again.title) == ("r1", "one")
+        with pytest.raises(ResourceMismatchError):
+            store.get_or_create_thread(_thread("t1", "r2"))
+        got = store.get_thread_by_id("t1")
+        assert got is not None and (got.resource_id, got.title) == ("r1", "one")
+
+    def test_thread_creation_race_creates_each_id_once_and_never_moves_it(self, store: MemoryStorage) -> None:
+        """8 workers of different resources race on the same 50 ids with create_thread,
+        get_or_create_thread and save_thread: every id is created exactly once, and only its
+        creator's resource ever owns it."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        ids = [f"race-{i:02d}" for i in range(50)]
+        creators: dict[str, list[str]] = {tid: [] for tid in ids}
+        refused: list[tuple[str, str]] = []  # (thread id, resource that was refused)
+        lock = threading.Lock()
+        start = threading.Barrier(8)
+
+        def worker(w: int) -> None:
+            rid = f"owner-{w}"
+            start.wait()
+            for tid in ids if w % 2 else reversed(ids):
+                try:
+                    if w % 3 == 0:
+                        store.create_thread(_thread(tid, rid))
+                        created = True
+                    else:
+                        created = store.get_or_create_thread(_thread(tid, rid))[1]
+                except (ThreadConflictError, ResourceMismatchError):
+                    created = False
+                if created:
+                    with lock:
+                        creators[tid].append(rid)
+                try:
+                    store.save_thread(_thread(tid, rid, title=f"saved by {rid}"))
+                except ResourceMismatchError:
+                    with lock:
+                        refused.append((tid, rid))
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(worker, range(8)))
+        twice_or_never = {tid: who for tid, who in creators.items() if len(who) != 1}
+        assert not twice_or_never, f"ids not created exactly once (id: creators): {twice_or_never}"
+        for tid in ids:
+            owner = creators[tid][0]
+            got = store.get_thread_by_id(tid)
+            assert got is not None and got.resource_id == owner and got.title == f"saved by {owner}"
+            assert sorted(r for t, r in refused if t == tid) == sorted(
+                f"owner-{w}" for w in range(8) if f"owner-{w}" != owner
+            )
+        assert store.list_threads(per_page=False).total == 50
 
     def test_update_thread_merges_metadata(self, store: MemoryStorage) -> None:
         store.save_thread(_thread("t1", metadata={"a": 1, "b": 2}))

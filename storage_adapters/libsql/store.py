@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
-    ConcurrencyError,
     MastraMemoryError,
     NoDataError,
     StorageError,
@@ -31,19 +28,17 @@ from mastra_memory.errors import (
 )
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import (
-    Direction,
-    MemoryStorage,
     MessageQuery,
-    PerPage,
     ThreadQuery,
     dumps,
     resolve_owners,
 )
-from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
-from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
+from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
+from mastra_memory.storage.records import MessageRef
+from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
+from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
 
 __all__ = ["LibSQLStore"]
 
@@ -52,7 +47,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CHUNK = 400  # ids per IN (...) list, under SQLite's parameter limit
-_T = TypeVar("_T")
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -65,7 +59,7 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
-class LibSQLStore(MemoryStorage):
+class LibSQLStore(TextSQLStore):
     """Storage on libSQL: a local file, ``:memory:``, or a remote sqld server.
 
     Args:
@@ -82,6 +76,8 @@ class LibSQLStore(MemoryStorage):
     """
 
     dialect: Dialect = _sql.SQLITE
+    backend_name = "libSQL"
+    conflict_message = "database stayed locked"
 
     def __init__(
         self,
@@ -169,45 +165,55 @@ class LibSQLStore(MemoryStorage):
             except Exception as exc:
                 raise StorageError(f"libSQL read failed: {exc}") from exc
 
+    def _read_with(self, work: Callable[[Any], T]) -> T:
+        with self._read() as conn:
+            return work(conn)
+
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        """A write transaction (``BEGIN IMMEDIATE``), retried with backoff while another process
-        holds the write lock; rolled back on any error."""
+        """A write transaction (``BEGIN IMMEDIATE``, retried with backoff while another process
+        holds the write lock), rolled back on any error, which arrives as ``StorageError``."""
         with self._lock:
             self._ensure_setup()
-            conn = self._conn()
-            self._begin(conn)
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                with contextlib.suppress(Exception):  # already rolled back by the driver
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, MastraMemoryError) or not isinstance(exc, Exception):
+                with self._open(retry_begin=True) as conn:
+                    yield conn
+            except Exception as exc:
+                if isinstance(exc, MastraMemoryError):
                     raise
                 raise StorageError(f"libSQL write failed: {exc}") from exc
 
-    def _begin(self, conn: Any) -> None:
-        self._busy_retry(
-            lambda: conn.execute("BEGIN" if self.is_remote else "BEGIN IMMEDIATE"), "could not start a transaction"
-        )
+    def _transaction(self) -> AbstractContextManager[Any]:
+        """The write transaction of :meth:`SQLStore._transact` (which retries it whole):
+        ``BEGIN IMMEDIATE`` takes the database write lock before the first read (``BEGIN`` on a
+        remote server, which runs a transaction's statements one at a time), so a
+        read-modify-write needs no other lock."""
+        return self._open(retry_begin=False)
 
-    def _busy_retry(self, action: Callable[[], T], failure: str) -> T:
-        """Run ``action``, retried with jittered exponential backoff while another process holds
-        the write lock (after SQLite's own ``busy_timeout``)."""
-        delay = 0.01
-        for attempt in range(self.max_retries + 1):
+    @contextmanager
+    def _open(self, retry_begin: bool) -> Iterator[Any]:
+        with self._lock:
+            conn = self._conn()
+            if retry_begin:
+                self._begin(conn)
+            else:
+                conn.execute(self._begin_sql())
             try:
-                return action()
-            except Exception as exc:
-                if not _is_busy(exc) or attempt == self.max_retries:
-                    if _is_busy(exc):
-                        raise ConcurrencyError(f"database stayed locked: {exc}") from exc
-                    raise StorageError(f"{failure}: {exc}") from exc
-                logger.debug("libSQL busy, retrying in %.3fs (attempt %d)", delay, attempt + 1)
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):  # already rolled back by the driver
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _is_retryable(self, exc: BaseException) -> bool:
+        return _is_busy(exc)
+
+    def _begin_sql(self) -> str:
+        return "BEGIN" if self.is_remote else "BEGIN IMMEDIATE"
+
+    def _begin(self, conn: Any) -> None:
+        self._retry(lambda: conn.execute(self._begin_sql()), "could not start a transaction")
 
     def _write_one(self, sql: str, params: Sequence[Any]) -> tuple[list[Any], int]:
         """One write statement on its own: in autocommit mode it is atomic by itself, so it
@@ -220,7 +226,7 @@ class LibSQLStore(MemoryStorage):
                 cursor = conn.execute(sql, params)
                 return cursor.fetchall(), int(cursor.rowcount)
 
-            return self._busy_retry(run, "libSQL write failed")
+            return self._retry(run, "libSQL write failed")
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -235,21 +241,7 @@ class LibSQLStore(MemoryStorage):
             conn = self._conn()
             self._begin(conn)
             try:
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {_sql.MIGRATIONS_TABLE} (version INTEGER PRIMARY KEY, "
-                    "name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-                )
-                done = {r[0] for r in conn.execute(f"SELECT version FROM {_sql.MIGRATIONS_TABLE}").fetchall()}
-                for mig in sorted(self.migrations(), key=lambda m: m.version):
-                    if mig.version in done:
-                        continue
-                    logger.info("applying migration %d: %s", mig.version, mig.name)
-                    for stmt in mig.statements:
-                        conn.execute(stmt)
-                    conn.execute(
-                        f"INSERT INTO {_sql.MIGRATIONS_TABLE} (version, name, applied_at) VALUES (?, ?, ?)",
-                        (mig.version, mig.name, _sql.format_ts(datetime.now().astimezone())),
-                    )
+                self._apply_migrations(conn)
                 conn.execute("COMMIT")
             except Exception as exc:
                 with contextlib.suppress(Exception):
@@ -301,10 +293,6 @@ class LibSQLStore(MemoryStorage):
             return ":memory:"
         return url[len("file:") :] if url.startswith("file:") else url
 
-    def _ensure_setup(self) -> None:
-        if not self._ready:
-            self.setup()
-
     # -- threads --------------------------------------------------------------------------------
 
     def _thread_row(self, conn: Any, thread_id: str) -> Thread | None:
@@ -318,8 +306,14 @@ class LibSQLStore(MemoryStorage):
             return self._thread_row(conn, thread_id)
 
     def _save_thread(self, thread: Thread) -> Thread:
-        with self._write() as conn:
-            conn.execute(_sql.upsert_thread_sql(self.dialect), _sql.thread_params(thread))
+        """Insert or replace; never changes the owner (:func:`storage_adapters._sql.save_thread_sql`)."""
+
+        def work(conn: Any) -> None:
+            if conn.execute(_sql.save_thread_sql(self.dialect), _sql.thread_params(thread)).fetchone() is None:
+                row = conn.execute(f'SELECT "resourceId" FROM {THREADS} WHERE id = ?', (thread.id,)).fetchone()
+                raise owner_mismatch(thread, row[0] if row else None)
+
+        self._transact(work)
         return thread
 
     def _update_thread(
@@ -442,23 +436,6 @@ class LibSQLStore(MemoryStorage):
             return _sql.rows_to_messages(rows), total
         return _dedupe_sorted(rows), total
 
-    def _list_messages_by_resource(
-        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
-    ) -> tuple[list[Message], int]:
-        sql = (
-            f'SELECT {_sql.MESSAGE_COLUMNS} FROM {MESSAGES} WHERE "resourceId" = ? '
-            f'ORDER BY "createdAt" {direction}, id {direction}'
-        )
-        params: list[Any] = [resource_id]
-        if per_page is not False:
-            sql += " LIMIT ? OFFSET ?"
-            params += [per_page, page * per_page]
-        with self._read() as conn:
-            rows = conn.execute(sql, params).fetchall()
-            count_sql = f'SELECT count(*) FROM {MESSAGES} WHERE "resourceId" = ?'
-            total = conn.execute(count_sql, (resource_id,)).fetchone()[0]
-        return _dedupe_sorted(rows), int(total)
-
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
         rows: list[Any] = []
         with self._read() as conn:
@@ -579,79 +556,30 @@ class LibSQLStore(MemoryStorage):
             count, size = conn.execute(sql, params).fetchone()
         return int(count), int(size or 0)
 
-    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
-        with self._read() as conn:
-            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-        return _sql.om_row_to_record(row) if row else None
+    # -- working memory (read-modify-write in SQLStore, under BEGIN IMMEDIATE) --------------------
 
-    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
-        with self._read() as conn:
-            if limit is False:
-                rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()
-                rows = rows[offset:]
-            else:
-                rows = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)).fetchall()
-        return [_sql.om_row_to_record(r) for r in rows]
+    def _wm_read_thread(self, conn: Any, thread_id: str) -> dict[str, Any] | None:
+        thread = self._thread_row(conn, thread_id)
+        return None if thread is None else thread.metadata
 
-    def _om_update(self, lookup_key: str, mutation: _om.Mutation[_T]) -> _T:
-        scope, _, ident = lookup_key.partition(":")
-        with self._write() as conn:  # BEGIN IMMEDIATE: one writer across processes
-            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-            head = _sql.om_row_to_record(row) if row else None
+    def _wm_write_thread(self, conn: Any, thread_id: str, metadata: dict[str, Any], now: datetime) -> None:
+        conn.execute(
+            f'UPDATE {THREADS} SET metadata = jsonb(?), "updatedAt" = ? WHERE id = ?',
+            (dumps(metadata), _sql.format_ts(now), thread_id),
+        )
 
-            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
-                if scope == "thread":
-                    return self._refs(conn, (ident,), None, after, limit)
-                return self._refs(conn, None, ident, after, limit)
+    def _wm_read_resource(self, conn: Any, resource_id: str) -> tuple[bool, str | None]:
+        resource = self._resource_row(conn, resource_id)
+        return (False, None) if resource is None else (True, resource.working_memory)
 
-            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
-            for record in records:
-                if head is not None and record.id == head.id:
-                    update = _sql.om_changed_columns(record, head, self.dialect)
-                    if update is not None:
-                        conn.execute(*update)
-                else:
-                    conn.execute(_sql.om_upsert_sql(self.dialect), _sql.om_record_params(record))
-        return result
-
-    def _om_delete(self, lookup_key: str) -> None:
-        with self._write() as conn:
-            conn.execute(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (lookup_key,))
-
-    def _update_working_memory_atomic(
-        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
-    ) -> str | None:
-        """Read and write in one ``BEGIN IMMEDIATE`` transaction: other processes wait for the
-        write lock, so concurrent read-modify-writes serialise and none is lost."""
+    def _wm_write_resource(self, conn: Any, resource_id: str, working_memory: str, now: datetime, exists: bool) -> None:
         stamp = _sql.format_ts(now)
-        with self._write() as conn:
-            if scope == "thread":
-                thread = self._thread_row(conn, key)
-                if thread is None:
-                    raise ThreadNotFoundError(key)
-                raw = thread.metadata.get("workingMemory")
-                current = raw if isinstance(raw, str) else None
-                new = fn(current)
-                if new is None or new == current:
-                    return current
-                merged = {**thread.metadata, "workingMemory": new}
-                conn.execute(
-                    f'UPDATE {THREADS} SET metadata = jsonb(?), "updatedAt" = ? WHERE id = ?',
-                    (dumps(merged), stamp, key),
-                )
-                return new
-            resource = self._resource_row(conn, key)
-            current = resource.working_memory if resource is not None else None
-            new = fn(current)
-            if new is None or new == current:
-                return current
-            conn.execute(
-                f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
-                "VALUES (?, ?, jsonb('{}'), ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                '"workingMemory" = excluded."workingMemory", "updatedAt" = excluded."updatedAt"',
-                (key, new, stamp, stamp),
-            )
-            return new
+        conn.execute(
+            f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+            "VALUES (?, ?, jsonb('{}'), ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            '"workingMemory" = excluded."workingMemory", "updatedAt" = excluded."updatedAt"',
+            (resource_id, working_memory, stamp, stamp),
+        )
 
     # -- clone ----------------------------------------------------------------------------------
 
@@ -720,18 +648,19 @@ class LibSQLStore(MemoryStorage):
     def _kv_clear(self, namespace: str) -> int:
         return self._write_one(_sql.kv_clear_sql(self.dialect), (namespace,))[1]
 
-    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
-        # BEGIN IMMEDIATE takes the database write lock before the read, so no other process can
-        # write between our read and our write: the read-modify-write is atomic.
+    def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
+        # BEGIN IMMEDIATE took the database write lock before this read: no other process can
+        # write between it and the write.
+        row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
+        return None if row is None else _kv_row(row)
+
+    def _kv_write(
+        self, conn: Any, namespace: str, key: str, existing: KVRow | None, write: KVWrite, now: datetime
+    ) -> bool:
         stamp = _sql.format_ts(now)
-        with self._write() as conn:
-            row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
-            current = _kv_row(row) if row is not None and _live(row, stamp) else None
-            write = modify(current)
-            if write is None:
-                return
-            expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
-            conn.execute(_sql.kv_upsert_sql(self.dialect), (namespace, key, write.value_json, expires, stamp, stamp))
+        expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
+        conn.execute(_sql.kv_upsert_sql(self.dialect), (namespace, key, write.value_json, expires, stamp, stamp))
+        return True
 
     def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
         with self._read() as conn:

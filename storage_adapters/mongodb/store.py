@@ -37,6 +37,7 @@ from mastra_memory.errors import (
     MastraMemoryError,
     MissingDependencyError,
     NoDataError,
+    ResourceMismatchError,
     StorageError,
     ThreadConflictError,
     ThreadNotFoundError,
@@ -396,8 +397,21 @@ class MongoDBStore(MemoryStorage):
         return _doc_to_thread(doc) if doc else None
 
     def _save_thread(self, thread: Thread) -> Thread:
+        """Insert or replace; never changes the owner: the replace matches ``{id, resourceId}``,
+        so a thread of another resource makes its upsert insert a second ``id``, which the
+        unique index refuses."""
+        import pymongo
+
         with self._errors():
-            self._threads.replace_one({"id": thread.id}, _thread_doc(thread), upsert=True)
+            try:
+                self._threads.replace_one(
+                    {"id": thread.id, "resourceId": thread.resource_id}, _thread_doc(thread), upsert=True
+                )
+            except pymongo.errors.DuplicateKeyError as exc:
+                doc = self._threads.find_one({"id": thread.id}, {"resourceId": 1})
+                if doc is None or doc["resourceId"] == thread.resource_id:  # deleted or recreated meanwhile
+                    raise ConcurrencyError(f"thread {thread.id!r} changed while it was being saved") from exc
+                raise ResourceMismatchError(thread.id, doc["resourceId"], thread.resource_id) from exc
         return thread
 
     def _update_thread(
@@ -937,6 +951,19 @@ class MongoDBStore(MemoryStorage):
             return int(self._kv.delete_many({"_id": {"$in": ids}, **expired}).deleted_count)
 
     # -- clone ----------------------------------------------------------------------------------
+
+    def _create_thread(self, thread: Thread) -> Thread:
+        """One ``insert_one`` outside any transaction (a single document is written atomically):
+        the unique ``id`` index refuses a second one. Inside a transaction a duplicate could be
+        reported against another transaction's insert that then aborts, leaving neither."""
+        import pymongo
+
+        with self._errors():
+            try:
+                self._threads.insert_one(_thread_doc(thread))
+            except pymongo.errors.DuplicateKeyError as exc:
+                raise ThreadConflictError(thread.id) from exc
+        return thread
 
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
         import pymongo

@@ -28,17 +28,14 @@ Design notes:
 from __future__ import annotations
 
 import logging
-import random
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from mastra_memory.errors import (
-    ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
     NoDataError,
@@ -49,19 +46,17 @@ from mastra_memory.errors import (
 )
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import (
-    Direction,
-    MemoryStorage,
     MessageQuery,
-    PerPage,
     ThreadQuery,
     dumps,
     resolve_owners,
 )
-from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
-from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
+from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
+from mastra_memory.storage.records import MessageRef
+from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Migration
+from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
 
 __all__ = ["PostgresStore"]
 
@@ -77,7 +72,7 @@ def _naive(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None)
 
 
-class PostgresStore(MemoryStorage):
+class PostgresStore(TextSQLStore):
     """Storage on PostgreSQL.
 
     Args:
@@ -97,6 +92,9 @@ class PostgresStore(MemoryStorage):
         MissingDependencyError: if psycopg / psycopg_pool are not installed (extra ``[pg]``).
         ValidationError: on an invalid schema name or both/neither of connection_string/pool.
     """
+
+    backend_name = "PostgreSQL"
+    retry_max_delay = 0.5
 
     def __init__(
         self,
@@ -121,6 +119,7 @@ class PostgresStore(MemoryStorage):
         self.schema_name = schema_name
         self.dialect = _sql.postgres_dialect(schema_name)
         self.max_retries = max_retries
+        self.lock_namespace = f"{schema_name}:"
         self._owns_pool = pool is None
         self.connect_timeout = connect_timeout
         self._conninfo = _sql_url(connection_string or "")
@@ -172,28 +171,25 @@ class PostgresStore(MemoryStorage):
         except psycopg.Error as exc:
             raise StorageError(f"PostgreSQL query failed: {exc}") from exc
 
-    def _write(self, work: Callable[[Any], T]) -> T:
-        """Run ``work(conn)`` in one transaction, retried on serialization failure/deadlock."""
+    def _read_with(self, work: Callable[[Any], T]) -> T:
+        with self._conn() as conn:
+            return work(conn)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._pool.connection() as conn, conn.transaction():
+            yield conn
+
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
         import psycopg
 
-        self._ensure_setup()
-        delay = 0.01
-        for attempt in range(self.max_retries + 1):
-            try:
-                with self._pool.connection() as conn, conn.transaction():
-                    return work(conn)
-            except MastraMemoryError:
-                raise
-            except psycopg.Error as exc:
-                retry = getattr(exc, "sqlstate", None) in _RETRY_SQLSTATES
-                if not retry:
-                    raise StorageError(f"PostgreSQL write failed: {exc}") from exc
-                if attempt == self.max_retries:
-                    raise ConcurrencyError(f"PostgreSQL write kept conflicting: {exc}") from exc
-                logger.debug("retrying after %s (attempt %d)", exc.sqlstate, attempt + 1)
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 0.5)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return (psycopg.Error,)
+
+    def _is_retryable(self, exc: BaseException) -> bool:
+        return getattr(exc, "sqlstate", None) in _RETRY_SQLSTATES
+
+    def _take_lock(self, conn: Any, name: str) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -213,7 +209,6 @@ class PostgresStore(MemoryStorage):
             if self._ready:
                 return
             schema = _sql.quote_ident(self.schema_name)
-            table = f"{schema}.{_sql.MIGRATIONS_TABLE}"
             try:
                 with self._pool.connection() as conn, conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mastra_memory:{self.schema_name}",))
@@ -222,18 +217,7 @@ class PostgresStore(MemoryStorage):
                     ).fetchone()
                     if not exists:
                         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-                    conn.execute(
-                        f"CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, "
-                        "name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())"
-                    )
-                    done = {r[0] for r in conn.execute(f"SELECT version FROM {table}").fetchall()}
-                    for mig in sorted(self.migrations(), key=lambda m: m.version):
-                        if mig.version in done:
-                            continue
-                        logger.info("applying migration %d: %s", mig.version, mig.name)
-                        for stmt in mig.statements:
-                            conn.execute(stmt)
-                        conn.execute(f"INSERT INTO {table} (version, name) VALUES (%s, %s)", (mig.version, mig.name))
+                    self._apply_migrations(conn)
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL setup failed: {exc}") from exc
             self._ready = True
@@ -271,10 +255,6 @@ class PostgresStore(MemoryStorage):
                 )
             self._ready = True
 
-    def _ensure_setup(self) -> None:
-        if not self._ready:
-            self.setup()
-
     # -- threads --------------------------------------------------------------------------------
 
     def _thread_select(self) -> str:
@@ -303,13 +283,28 @@ class PostgresStore(MemoryStorage):
     )
 
     def _save_thread(self, thread: Thread) -> Thread:
-        sql = self._THREAD_INSERT.format(t=self._threads) + (
-            ' ON CONFLICT (id) DO UPDATE SET "resourceId" = excluded."resourceId", '
-            'title = excluded.title, metadata = excluded.metadata, "createdAt" = excluded."createdAt", '
-            '"updatedAt" = excluded."updatedAt", "createdAtZ" = excluded."createdAtZ", '
-            '"updatedAtZ" = excluded."updatedAtZ"'
+        """Insert or replace in one statement that never changes the owner: the update applies
+        only when the stored ``resourceId`` is the thread's (the row stays locked either way)."""
+        sql = self._THREAD_INSERT.replace("INSERT INTO {t}", "INSERT INTO {t} AS t").format(t=self._threads) + (
+            " ON CONFLICT (id) DO UPDATE SET title = excluded.title, metadata = excluded.metadata, "
+            '"createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt", '
+            '"createdAtZ" = excluded."createdAtZ", "updatedAtZ" = excluded."updatedAtZ" '
+            'WHERE t."resourceId" = excluded."resourceId" RETURNING 1'
         )
-        self._write(lambda conn: conn.execute(sql, self._thread_values(thread)))
+
+        def work(conn: Any) -> None:
+            if conn.execute(sql, self._thread_values(thread)).fetchone() is None:
+                row = conn.execute(f'SELECT "resourceId" FROM {self._threads} WHERE id = %s', (thread.id,)).fetchone()
+                raise owner_mismatch(thread, row[0] if row else None)
+
+        self._transact(work)
+        return thread
+
+    def _create_thread(self, thread: Thread) -> Thread:
+        """One statement: ``INSERT ... ON CONFLICT (id) DO NOTHING``; no row -> the id is taken."""
+        sql = self._THREAD_INSERT.format(t=self._threads) + " ON CONFLICT (id) DO NOTHING RETURNING 1"
+        if self._transact(lambda conn: conn.execute(sql, self._thread_values(thread)).fetchone()) is None:
+            raise ThreadConflictError(thread.id)
         return thread
 
     def _update_thread(
@@ -322,7 +317,7 @@ class PostgresStore(MemoryStorage):
             '"updatedAt" = %s, "updatedAtZ" = %s WHERE id = %s '
             f"RETURNING {_sql.thread_columns(self.dialect)}"
         )
-        row = self._write(
+        row = self._transact(
             lambda conn: conn.execute(sql, (title, dumps(metadata or {}), _naive(now), now, thread_id)).fetchone()
         )
         if row is None:
@@ -335,7 +330,7 @@ class PostgresStore(MemoryStorage):
             conn.execute(f"DELETE FROM {self._threads} WHERE id = %s", (thread_id,))
             self._after_delete_thread(conn, thread_id)
 
-        self._write(work)
+        self._transact(work)
 
     def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
         """Hook for tables that hang off a thread; runs inside the delete transaction. The
@@ -426,7 +421,7 @@ class PostgresStore(MemoryStorage):
                 self._raise_moved(conn, stored)
             return stored
 
-        return self._write(work)
+        return self._transact(work)
 
     def _raise_moved(self, conn: Any, stored: list[Message]) -> None:
         wanted = {m.id: m.thread_id for m in stored}
@@ -482,24 +477,6 @@ class PostgresStore(MemoryStorage):
                 ).fetchall()
         return _sql.dedupe_sorted(rows), total
 
-    def _list_messages_by_resource(
-        self, resource_id: str, per_page: PerPage, page: int, direction: Direction
-    ) -> tuple[list[Message], int]:
-        sql = (
-            f'SELECT {MESSAGE_COLUMNS} FROM {self._messages} WHERE "resourceId" = %s '
-            f'ORDER BY "createdAt" {direction}, id COLLATE "C" {direction}'
-        )
-        params: list[Any] = [resource_id]
-        if per_page is not False:
-            sql += " LIMIT %s OFFSET %s"
-            params += [per_page, page * per_page]
-        with self._conn() as conn:
-            rows = conn.execute(sql, params).fetchall()
-            total = conn.execute(
-                f'SELECT count(*) FROM {self._messages} WHERE "resourceId" = %s', (resource_id,)
-            ).fetchone()[0]
-        return _sql.dedupe_sorted(rows), int(total)
-
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
         with self._conn() as conn:
             rows = conn.execute(
@@ -508,7 +485,7 @@ class PostgresStore(MemoryStorage):
         return _sql.dedupe_sorted(rows)
 
     def _delete_messages(self, message_ids: list[str]) -> None:
-        self._write(lambda conn: conn.execute(f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)))
+        self._transact(lambda conn: conn.execute(f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)))
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -541,7 +518,7 @@ class PostgresStore(MemoryStorage):
             resource.created_at,
             resource.updated_at,
         )
-        self._write(lambda conn: conn.execute(sql, params))
+        self._transact(lambda conn: conn.execute(sql, params))
         return resource
 
     def _update_resource(
@@ -556,7 +533,7 @@ class PostgresStore(MemoryStorage):
             f"RETURNING {_sql.resource_columns(self.dialect)}"
         )
         params = (resource_id, working_memory, dumps(metadata or {}), _naive(now), _naive(now), now, now)
-        row = self._write(lambda conn: conn.execute(sql, params).fetchone())
+        row = self._transact(lambda conn: conn.execute(sql, params).fetchone())
         return _sql.row_to_resource(row)
 
     # -- observational memory -------------------------------------------------------------------
@@ -627,16 +604,6 @@ class PostgresStore(MemoryStorage):
         parse = _sql.parse_ts
         return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(sql, params).fetchall()]
 
-    def _list_message_refs(
-        self,
-        thread_ids: tuple[str, ...] | None,
-        resource_id: str | None,
-        after: datetime | None,
-        limit: int | None,
-    ) -> list[MessageRef]:
-        with self._conn() as conn:
-            return self._refs(conn, thread_ids, resource_id, after, limit)
-
     def _message_refs_summary(
         self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
     ) -> tuple[int, int]:
@@ -651,92 +618,33 @@ class PostgresStore(MemoryStorage):
             ).fetchone()
         return int(count), int(size or 0)
 
-    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
-        with self._conn() as conn:
-            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-        return _sql.om_row_to_record(row) if row else None
+    # -- working memory (read-modify-write in SQLStore) -----------------------------------------
+    # The thread row is locked with SELECT ... FOR UPDATE; a resource, whose row may not exist
+    # yet, with the transaction-scoped advisory lock SQLStore takes on its id first.
 
-    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
-        with self._conn() as conn:
-            if limit is False:
-                rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()[offset:]
-            else:
-                rows = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset)).fetchall()
-        return [_sql.om_row_to_record(r) for r in rows]
+    def _wm_read_thread(self, conn: Any, thread_id: str) -> dict[str, Any] | None:
+        row = conn.execute(f"SELECT metadata FROM {self._threads} WHERE id = %s FOR UPDATE", (thread_id,)).fetchone()
+        return None if row is None else (_sql.load_json(row[0]) or {})
 
-    def _om_update(self, lookup_key: str, mutation: _om.Mutation[T]) -> T:
-        scope, _, ident = lookup_key.partition(":")
+    def _wm_write_thread(self, conn: Any, thread_id: str, metadata: dict[str, Any], now: datetime) -> None:
+        conn.execute(
+            f'UPDATE {self._threads} SET metadata = %s::jsonb, "updatedAt" = %s, "updatedAtZ" = %s WHERE id = %s',
+            (dumps(metadata), _naive(now), now, thread_id),
+        )
 
-        def work(conn: Any) -> T:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._om_lock_key(lookup_key),))
-            row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
-            head = _sql.om_row_to_record(row) if row else None
+    def _wm_read_resource(self, conn: Any, resource_id: str) -> tuple[bool, str | None]:
+        row = conn.execute(
+            f'SELECT "workingMemory" FROM {self._resources} WHERE id = %s FOR UPDATE', (resource_id,)
+        ).fetchone()
+        return (False, None) if row is None else (True, row[0])
 
-            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
-                if scope == "thread":
-                    return self._refs(conn, (ident,), None, after, limit)
-                return self._refs(conn, None, ident, after, limit)
-
-            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
-            for record in records:
-                if head is not None and record.id == head.id:
-                    update = _sql.om_changed_columns(record, head, self.dialect)
-                    if update is not None:
-                        conn.execute(*update)
-                else:
-                    conn.execute(_sql.om_upsert_sql(self.dialect), _sql.om_record_params(record))
-            return result
-
-        return self._write(work)
-
-    def _om_delete(self, lookup_key: str) -> None:
-        def work(conn: Any) -> None:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self._om_lock_key(lookup_key),))
-            conn.execute(f'DELETE FROM {self.dialect.t(OBSERVATIONAL_MEMORY)} WHERE "lookupKey" = %s', (lookup_key,))
-
-        self._write(work)
-
-    def _update_working_memory_atomic(
-        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
-    ) -> str | None:
-        """One transaction: the thread row is locked with ``SELECT ... FOR UPDATE``; a resource
-        (whose row may not exist yet) with a transaction-scoped advisory lock on its id, so
-        concurrent read-modify-writes from any number of processes serialise."""
-
-        def work(conn: Any) -> str | None:
-            if scope == "thread":
-                row = conn.execute(f"SELECT metadata FROM {self._threads} WHERE id = %s FOR UPDATE", (key,)).fetchone()
-                if row is None:
-                    raise ThreadNotFoundError(key)
-                meta = _sql.load_json(row[0]) or {}
-                raw = meta.get("workingMemory")
-                current = raw if isinstance(raw, str) else None
-                new = fn(current)
-                if new is None or new == current:
-                    return current
-                conn.execute(
-                    f"UPDATE {self._threads} SET metadata = COALESCE(metadata, '{{}}'::jsonb) || %s::jsonb, "
-                    '"updatedAt" = %s, "updatedAtZ" = %s WHERE id = %s',
-                    (dumps({"workingMemory": new}), _naive(now), now, key),
-                )
-                return new
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mastra_wm:{self.schema_name}:{key}",))
-            row = conn.execute(
-                f'SELECT "workingMemory" FROM {self._resources} WHERE id = %s FOR UPDATE', (key,)
-            ).fetchone()
-            current = row[0] if row is not None else None
-            new = fn(current)
-            if new is None or new == current:
-                return current
-            conn.execute(
-                self._RESOURCE_INSERT.format(t=self._resources)
-                + 'ON CONFLICT (id) DO UPDATE SET "workingMemory" = excluded."workingMemory", '
-                '"updatedAt" = excluded."updatedAt", "updatedAtZ" = excluded."updatedAtZ"',
-                (key, new, "{}", _naive(now), _naive(now), now, now),
-            )
-            return new
-
-        return self._write(work)
+    def _wm_write_resource(self, conn: Any, resource_id: str, working_memory: str, now: datetime, exists: bool) -> None:
+        conn.execute(
+            self._RESOURCE_INSERT.format(t=self._resources)
+            + 'ON CONFLICT (id) DO UPDATE SET "workingMemory" = excluded."workingMemory", '
+            '"updatedAt" = excluded."updatedAt", "updatedAtZ" = excluded."updatedAtZ"',
+            (resource_id, working_memory, "{}", _naive(now), _naive(now), now, now),
+        )
 
     # -- clone ----------------------------------------------------------------------------------
 
@@ -749,7 +657,7 @@ class PostgresStore(MemoryStorage):
             if messages:
                 self._insert_messages(conn, messages)
 
-        self._write(work)
+        self._transact(work)
         return thread
 
     # -- key-value memory -----------------------------------------------------------------------
@@ -759,7 +667,7 @@ class PostgresStore(MemoryStorage):
 
     def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
         sql = _sql.kv_upsert_sql(self.dialect)
-        self._write(lambda conn: conn.execute(sql, (namespace, key, value_json, expires_at, now, now)))
+        self._transact(lambda conn: conn.execute(sql, (namespace, key, value_json, expires_at, now, now)))
 
     def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
         with self._conn() as conn:
@@ -768,7 +676,7 @@ class PostgresStore(MemoryStorage):
             return None
         if row[1] is not None and row[1] <= now:
             sql = _sql.kv_delete_expired_one_sql(self.dialect)
-            self._write(lambda conn: conn.execute(sql, (namespace, key, now)))
+            self._transact(lambda conn: conn.execute(sql, (namespace, key, now)))
             return None
         return KVRow(row[0], row[1], row[2], row[3])
 
@@ -778,7 +686,7 @@ class PostgresStore(MemoryStorage):
 
     def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
         sql = _sql.kv_delete_sql(self.dialect)
-        rows = self._write(lambda conn: conn.execute(sql, (namespace, key)).fetchall())
+        rows = self._transact(lambda conn: conn.execute(sql, (namespace, key)).fetchall())
         return any(r[0] is None or r[0] > now for r in rows)
 
     def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
@@ -790,40 +698,30 @@ class PostgresStore(MemoryStorage):
 
     def _kv_clear(self, namespace: str) -> int:
         sql = _sql.kv_clear_sql(self.dialect)
-        return int(self._write(lambda conn: conn.execute(sql, (namespace,)).rowcount))
+        return int(self._transact(lambda conn: conn.execute(sql, (namespace,)).rowcount))
 
-    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
-        # An existing row is locked (SELECT ... FOR UPDATE) for the read-modify-write. A missing
-        # row can not be locked, so it is created with INSERT ... ON CONFLICT DO NOTHING; if a
-        # concurrent transaction inserted it first, the loop reads (and locks) that row instead.
+    def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
+        row = conn.execute(_sql.kv_select_sql(self.dialect, for_update=True), (namespace, key)).fetchone()
+        return None if row is None else KVRow(row[0], row[1], row[2], row[3])
+
+    def _kv_write(
+        self, conn: Any, namespace: str, key: str, existing: KVRow | None, write: KVWrite, now: datetime
+    ) -> bool:
         t = self.dialect.t(_sql.KV)
-        select = _sql.kv_select_sql(self.dialect, for_update=True)
-        insert = (
+        if existing is not None:
+            conn.execute(
+                f'UPDATE {t} SET value = %s, "expiresAt" = %s, "updatedAt" = %s, "createdAt" = CASE '
+                'WHEN "expiresAt" IS NOT NULL AND "expiresAt" <= %s THEN %s ELSE "createdAt" END '
+                'WHERE namespace = %s AND "key" = %s',
+                (write.value_json, write.expires_at, now, now, now, namespace, key),
+            )
+            return True
+        inserted = conn.execute(
             f'INSERT INTO {t} (namespace, "key", value, "expiresAt", "createdAt", "updatedAt") '
-            'VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (namespace, "key") DO NOTHING RETURNING 1'
+            'VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (namespace, "key") DO NOTHING RETURNING 1',
+            (namespace, key, write.value_json, write.expires_at, now, now),
         )
-        update = (
-            f'UPDATE {t} SET value = %s, "expiresAt" = %s, "updatedAt" = %s, "createdAt" = CASE '
-            'WHEN "expiresAt" IS NOT NULL AND "expiresAt" <= %s THEN %s ELSE "createdAt" END '
-            'WHERE namespace = %s AND "key" = %s'
-        )
-
-        def work(conn: Any) -> None:
-            for _ in range(100):
-                row = conn.execute(select, (namespace, key)).fetchone()
-                live = row is not None and (row[1] is None or row[1] > now)
-                write = modify(KVRow(row[0], row[1], row[2], row[3]) if live else None)
-                if write is None:
-                    return
-                if row is not None:
-                    conn.execute(update, (write.value_json, write.expires_at, now, now, now, namespace, key))
-                    return
-                inserted = conn.execute(insert, (namespace, key, write.value_json, write.expires_at, now, now))
-                if inserted.fetchone() is not None:
-                    return
-            raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
-
-        self._write(work)
+        return inserted.fetchone() is not None
 
     def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
         with self._conn() as conn:
@@ -832,7 +730,7 @@ class PostgresStore(MemoryStorage):
 
     def _kv_purge_expired(self, now: datetime, limit: int) -> int:
         sql = _sql.kv_purge_sql(self.dialect)
-        return int(self._write(lambda conn: conn.execute(sql, (now, limit)).rowcount))
+        return int(self._transact(lambda conn: conn.execute(sql, (now, limit)).rowcount))
 
 
 def _sql_url(url: str) -> str:

@@ -27,15 +27,13 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import random
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
-    ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
     NoDataError,
@@ -47,18 +45,18 @@ from mastra_memory.errors import (
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import (
     Direction,
-    MemoryStorage,
     MessageQuery,
     PerPage,
     ThreadQuery,
     dumps,
     resolve_owners,
 )
-from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
+from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
+from mastra_memory.types import Message, Resource, Thread
 from storage_adapters import _sql
-from storage_adapters._sql import KV, MESSAGES, MIGRATIONS_TABLE, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
+from storage_adapters._sql import MIGRATIONS_TABLE
+from storage_adapters._sqlstore import SQLStore, owner_mismatch
 
 __all__ = ["SQLAlchemyStore"]
 
@@ -83,7 +81,7 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-class SQLAlchemyStore(MemoryStorage):
+class SQLAlchemyStore(SQLStore):
     """Storage on any database SQLAlchemy 2 supports.
 
     Args:
@@ -137,6 +135,8 @@ class SQLAlchemyStore(MemoryStorage):
         self.schema = schema
         self.max_retries = max_retries
         self.dialect_name: str = engine.dialect.name
+        self.backend_name = self.dialect_name
+        self.lock_namespace = f"{schema or 'public'}:"
         self._t = _Tables(self.dialect_name, schema)
         self._statements: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._setup_lock = threading.Lock()
@@ -166,29 +166,31 @@ class SQLAlchemyStore(MemoryStorage):
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"{self.dialect_name} query failed: {exc}") from exc
 
-    def _write(self, work: Callable[[Any], T]) -> T:
-        """Run ``work(conn)`` in one transaction, retried with jittered backoff when another
-        writer holds a lock or a deadlock/serialization failure is reported."""
+    def _read_with(self, work: Callable[[Any], T]) -> T:
+        return self._read(work)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self.engine.begin() as conn:
+            if self.dialect_name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield conn
+
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
         import sqlalchemy as sa
 
-        self._ensure_setup()
-        delay = 0.01
-        for attempt in range(self.max_retries + 1):
-            try:
-                with self.engine.begin() as conn:
-                    if self.dialect_name == "sqlite":
-                        conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    return work(conn)
-            except MastraMemoryError:
-                raise
-            except sa.exc.SQLAlchemyError as exc:
-                if not _is_retryable(exc):
-                    raise StorageError(f"{self.dialect_name} write failed: {exc}") from exc
-                if attempt == self.max_retries:
-                    raise ConcurrencyError(f"{self.dialect_name} write kept conflicting: {exc}") from exc
-                time.sleep(delay * (1 + random.random()))
-                delay = min(delay * 2, 1.0)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return (sa.exc.SQLAlchemyError,)
+
+    def _is_retryable(self, exc: BaseException) -> bool:
+        return _is_retryable(exc)
+
+    def _take_lock(self, conn: Any, name: str) -> None:
+        """A transaction-scoped advisory lock on PostgreSQL; nothing elsewhere (SQLite's
+        ``BEGIN IMMEDIATE`` excludes other writers; MySQL locks rows ``FOR UPDATE``)."""
+        import sqlalchemy as sa
+
+        if self._t.is_pg:
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": name})
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -242,7 +244,7 @@ class SQLAlchemyStore(MemoryStorage):
             return
         try:
             with self.engine.connect() as conn:
-                found = create or sa.inspect(conn).has_table(THREADS, schema=self.schema)
+                found = create or sa.inspect(conn).has_table(_sql.THREADS, schema=self.schema)
         except sa.exc.SQLAlchemyError as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
             raise StorageError(f"could not connect to {self.dialect_name}: {reason}") from exc
@@ -254,10 +256,6 @@ class SQLAlchemyStore(MemoryStorage):
         with self._setup_lock:
             self._ready = True
 
-    def _ensure_setup(self) -> None:
-        if not self._ready:
-            self.setup()
-
     # -- threads --------------------------------------------------------------------------------
 
     def _get_thread(self, thread_id: str) -> Thread | None:
@@ -266,19 +264,55 @@ class SQLAlchemyStore(MemoryStorage):
         return _sql.row_to_thread(row) if row else None
 
     def _save_thread(self, thread: Thread) -> Thread:
+        """Insert or replace; never changes the owner. PostgreSQL and SQLite: one
+        ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE resourceId = excluded.resourceId``;
+        elsewhere an insert that skips an existing id, then an update guarded by the owner."""
+        import sqlalchemy as sa
+
         t = self._t
+        th = t.threads
         values = t.thread_values(thread)
 
         def work(conn: Any) -> None:
-            exists = conn.execute(
-                t.threads.select().with_only_columns(t.threads.c.id).where(t.threads.c.id == thread.id)
-            ).first()
-            if exists:
-                conn.execute(t.threads.update().where(t.threads.c.id == thread.id).values(values))
+            upsert = t.upsert_thread_same_owner(values)
+            if upsert is not None:
+                written = conn.execute(upsert).first() is not None
             else:
-                conn.execute(t.threads.insert().values(values))
+                written = self._insert_absent(conn, th, values)
+                if not written:
+                    update = th.update().where(th.c.id == thread.id, th.c.resourceId == thread.resource_id)
+                    written = int(conn.execute(update.values(values)).rowcount) == 1
+            if not written:
+                owner = conn.execute(sa.select(th.c.resourceId).where(th.c.id == thread.id)).scalar()
+                raise owner_mismatch(thread, owner)
 
-        self._write(work)
+        self._transact(work)
+        return thread
+
+    def _insert_absent(self, conn: Any, table: Any, values: dict[str, Any]) -> bool:
+        """Insert the row unless its primary key exists; True if inserted (one statement where
+        the dialect has one, else a savepoint that swallows the duplicate key)."""
+        import sqlalchemy as sa
+
+        insert = self._t.insert_if_absent(table)
+        if insert is not None:
+            if self._t.is_mysql:
+                return int(conn.execute(insert.values(values)).rowcount) == 1
+            # RETURNING, not rowcount: SQLAlchemy reports -1 for this statement on psycopg
+            key = next(iter(table.primary_key.columns))
+            return conn.execute(insert.values(values).returning(key)).first() is not None
+        try:
+            with conn.begin_nested():
+                conn.execute(table.insert().values(values))
+        except sa.exc.IntegrityError:
+            return False
+        return True
+
+    def _create_thread(self, thread: Thread) -> Thread:
+        """One statement: ``INSERT ... ON CONFLICT DO NOTHING`` (``INSERT IGNORE`` on MySQL)."""
+        t = self._t
+        if not self._transact(lambda conn: self._insert_absent(conn, t.threads, t.thread_values(thread))):
+            raise ThreadConflictError(thread.id)
         return thread
 
     def _update_thread(
@@ -300,7 +334,7 @@ class SQLAlchemyStore(MemoryStorage):
             )
             return thread.model_copy(update={"title": new_title, "metadata": merged, "updated_at": now})
 
-        return self._write(work)
+        return self._transact(work)
 
     def _delete_thread(self, thread_id: str) -> None:
         t = self._t
@@ -310,7 +344,7 @@ class SQLAlchemyStore(MemoryStorage):
             conn.execute(t.threads.delete().where(t.threads.c.id == thread_id))
             self._after_delete_thread(conn, thread_id)
 
-        self._write(work)
+        self._transact(work)
 
     def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
         """Hook for tables that hang off a thread; runs inside the delete transaction. The
@@ -400,7 +434,7 @@ class SQLAlchemyStore(MemoryStorage):
                 conn.execute(t.threads.update().where(t.threads.c.id.in_(chunk)).values(t.ts_values("updatedAt", now)))
             return stored
 
-        return self._write(work)
+        return self._transact(work)
 
     def _include_rows(self, conn: Any, query: MessageQuery) -> list[Any]:
         import sqlalchemy as sa
@@ -552,7 +586,7 @@ class SQLAlchemyStore(MemoryStorage):
             for chunk in _chunks(message_ids):
                 conn.execute(t.messages.delete().where(t.messages.c.id.in_(chunk)))
 
-        self._write(work)
+        self._transact(work)
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -582,7 +616,7 @@ class SQLAlchemyStore(MemoryStorage):
             exists = conn.execute(t.resource_select().where(t.resources.c.id == resource.id)).first()
             self._put_resource(conn, resource, exists is not None)
 
-        self._write(work)
+        self._transact(work)
         return resource
 
     def _update_resource(
@@ -603,7 +637,7 @@ class SQLAlchemyStore(MemoryStorage):
             self._put_resource(conn, updated, row is not None)
             return updated
 
-        return self._write(work)
+        return self._transact(work)
 
     # -- observational memory -------------------------------------------------------------------
     #
@@ -612,16 +646,16 @@ class SQLAlchemyStore(MemoryStorage):
     # saves take their keys' locks shared (as PostgresStore); on MySQL/MariaDB commits lock the
     # scope's thread rows FOR UPDATE, the rows every save locks first.
 
-    def _om_lock_commit(self, conn: Any, lookup_key: str) -> None:
+    def _om_lock(self, conn: Any, lookup_key: str) -> None:
         import sqlalchemy as sa
 
         t = self._t
-        if t.is_pg:
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"mastra_om:{lookup_key}"})
-        elif t.is_mysql:
+        if t.is_mysql:
             scope, _, ident = lookup_key.partition(":")
             col = t.threads.c.id if scope == "thread" else t.threads.c.resourceId
             conn.execute(sa.select(t.threads.c.id).where(col == ident).order_by(t.threads.c.id).with_for_update())
+        else:
+            super()._om_lock(conn, lookup_key)
 
     def _om_floors(self, conn: Any, owners: dict[str, str]) -> dict[str, datetime]:
         import sqlalchemy as sa
@@ -679,15 +713,6 @@ class SQLAlchemyStore(MemoryStorage):
         parse = _sql.parse_ts
         return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(stmt)]
 
-    def _list_message_refs(
-        self,
-        thread_ids: tuple[str, ...] | None,
-        resource_id: str | None,
-        after: datetime | None,
-        limit: int | None,
-    ) -> list[MessageRef]:
-        return self._read(lambda conn: self._refs(conn, thread_ids, resource_id, after, limit))
-
     def _message_refs_summary(
         self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
     ) -> tuple[int, int]:
@@ -715,95 +740,85 @@ class SQLAlchemyStore(MemoryStorage):
             self._om_select().where(om.c.lookupKey == lookup_key).order_by(om.c.generationCount.desc()).limit(1)
         ).first()
 
-    def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
-        row = self._read(lambda conn: self._om_head_row(conn, lookup_key))
-        return _sql.om_row_to_record(row) if row else None
-
-    def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
+    def _om_history_in(
+        self, conn: Any, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
         om = self._t.om
         stmt = self._om_select().where(om.c.lookupKey == lookup_key).order_by(om.c.generationCount.desc())
         if limit is not False:
             stmt = stmt.limit(limit)
         stmt = stmt.offset(offset) if offset else stmt
-        return [_sql.om_row_to_record(r) for r in self._read(lambda conn: conn.execute(stmt).all())]
+        return [_sql.om_row_to_record(r) for r in conn.execute(stmt).all()]
 
-    def _om_update(self, lookup_key: str, mutation: _om.Mutation[T]) -> T:
-        scope, _, ident = lookup_key.partition(":")
+    def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
+        row = self._om_head_row(conn, lookup_key)
+        return _sql.om_row_to_record(row) if row else None
+
+    def _om_save(self, conn: Any, record: ObservationalMemoryRecord, head: ObservationalMemoryRecord | None) -> None:
         om = self._t.om
+        values = self._om_values(record)
+        if head is not None and record.id == head.id:
+            before = self._om_values(head)
+            changed = {k: v for k, v in values.items() if v != before[k] and k != "id"}
+            if changed:
+                conn.execute(om.update().where(om.c.id == record.id).values(changed))
+        else:
+            conn.execute(om.insert().values(values))
 
-        def work(conn: Any) -> T:
-            self._om_lock_commit(conn, lookup_key)
-            row = self._om_head_row(conn, lookup_key)
-            head = _sql.om_row_to_record(row) if row else None
-
-            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
-                if scope == "thread":
-                    return self._refs(conn, (ident,), None, after, limit)
-                return self._refs(conn, None, ident, after, limit)
-
-            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
-            for record in records:
-                values = self._om_values(record)
-                if head is not None and record.id == head.id:
-                    before = self._om_values(head)
-                    changed = {k: v for k, v in values.items() if v != before[k] and k != "id"}
-                    if changed:
-                        conn.execute(om.update().where(om.c.id == record.id).values(changed))
-                else:
-                    conn.execute(om.insert().values(values))
-            return result
-
-        return self._write(work)
-
-    def _om_delete(self, lookup_key: str) -> None:
+    def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
         om = self._t.om
+        conn.execute(om.delete().where(om.c.lookupKey == lookup_key))
 
-        def work(conn: Any) -> None:
-            self._om_lock_commit(conn, lookup_key)
-            conn.execute(om.delete().where(om.c.lookupKey == lookup_key))
+    # -- working memory (read-modify-write in SQLStore, rows read FOR UPDATE) ---------------------
 
-        self._write(work)
+    def _wm_read_thread(self, conn: Any, thread_id: str) -> dict[str, Any] | None:
+        t = self._t
+        row = conn.execute(t.thread_select().where(t.threads.c.id == thread_id).with_for_update()).first()
+        return None if row is None else _sql.row_to_thread(row).metadata
+
+    def _wm_write_thread(self, conn: Any, thread_id: str, metadata: dict[str, Any], now: datetime) -> None:
+        t = self._t
+        conn.execute(
+            t.threads.update()
+            .where(t.threads.c.id == thread_id)
+            .values(metadata=metadata, **t.ts_values("updatedAt", now))
+        )
+
+    def _wm_read_resource(self, conn: Any, resource_id: str) -> tuple[bool, str | None]:
+        t = self._t
+        row = conn.execute(
+            t.resources.select()
+            .with_only_columns(t.resources.c.workingMemory)
+            .where(t.resources.c.id == resource_id)
+            .with_for_update()
+        ).first()
+        return (False, None) if row is None else (True, row[0])
+
+    def _wm_write_resource(self, conn: Any, resource_id: str, working_memory: str, now: datetime, exists: bool) -> None:
+        t = self._t
+        if exists:
+            conn.execute(
+                t.resources.update()
+                .where(t.resources.c.id == resource_id)
+                .values(workingMemory=working_memory, **t.ts_values("updatedAt", now))
+            )
+        else:
+            self._put_resource(
+                conn, Resource(id=resource_id, working_memory=working_memory, created_at=now, updated_at=now), False
+            )
 
     def _update_working_memory_atomic(
         self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
     ) -> str | None:
-        """One transaction with the row locked (``SELECT ... FOR UPDATE``; ``BEGIN IMMEDIATE`` on
-        SQLite). Two processes creating the same resource at once: the loser's insert hits the
-        primary key and is retried, now finding (and locking) the winner's row."""
+        """As :meth:`SQLStore._update_working_memory_atomic`; two processes creating the same
+        resource row at once where nothing locked the missing row (MySQL without gap locks):
+        the loser's insert hits the primary key and the whole update runs again, now finding
+        (and locking) the winner's row."""
         import sqlalchemy as sa
-
-        t = self._t
-
-        def work(conn: Any) -> str | None:
-            if scope == "thread":
-                row = conn.execute(t.thread_select().where(t.threads.c.id == key).with_for_update()).first()
-                if row is None:
-                    raise ThreadNotFoundError(key)
-                thread = _sql.row_to_thread(row)
-                raw = thread.metadata.get("workingMemory")
-                current = raw if isinstance(raw, str) else None
-                new = fn(current)
-                if new is None or new == current:
-                    return current
-                conn.execute(
-                    t.threads.update()
-                    .where(t.threads.c.id == key)
-                    .values(metadata={**thread.metadata, "workingMemory": new}, **t.ts_values("updatedAt", now))
-                )
-                return new
-            row = conn.execute(t.resource_select().where(t.resources.c.id == key).with_for_update()).first()
-            resource = _sql.row_to_resource(row) if row else Resource(id=key, created_at=now, updated_at=now)
-            new = fn(resource.working_memory)
-            if new is None or new == resource.working_memory:
-                return resource.working_memory
-            self._put_resource(
-                conn, resource.model_copy(update={"working_memory": new, "updated_at": now}), row is not None
-            )
-            return new
 
         for attempt in range(3):
             try:
-                return self._write(work)
+                return super()._update_working_memory_atomic(scope, key, fn, now)
             except StorageError as exc:
                 if attempt == 2 or not isinstance(exc.__cause__, sa.exc.IntegrityError):
                     raise
@@ -826,7 +841,7 @@ class SQLAlchemyStore(MemoryStorage):
             if messages:
                 conn.execute(t.messages.insert(), [t.message_values(m) for m in messages])
 
-        self._write(work)
+        self._transact(work)
         return thread
 
     # -- key-value memory -----------------------------------------------------------------------
@@ -864,54 +879,26 @@ class SQLAlchemyStore(MemoryStorage):
             row[0], None if row[1] is None else _sql.parse_ts(row[1]), _sql.parse_ts(row[2]), _sql.parse_ts(row[3])
         )
 
-    def _kv_put(
-        self, conn: Any, namespace: str, key: str, row: Any, value_json: str, expires_at: datetime | None, now: datetime
+    def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
+        row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
+        return None if row is None else self._kv_row(row)
+
+    def _kv_write(
+        self, conn: Any, namespace: str, key: str, existing: KVRow | None, write: KVWrite, now: datetime
     ) -> bool:
-        """Update the locked ``row`` or insert a new one; False if a concurrent insert won."""
-        import sqlalchemy as sa
+        """Update the locked row or insert a new one; False if a concurrent insert won."""
 
         kv = self._t.kv
-        values = {"value": value_json, "expiresAt": expires_at, "updatedAt": now}
-        if row is not None:
-            if self._kv_expired(row, now):
+        values = {"value": write.value_json, "expiresAt": write.expires_at, "updatedAt": now}
+        if existing is not None:
+            if existing.expires_at is not None and existing.expires_at <= now:
                 values["createdAt"] = now
             conn.execute(kv.update().where(self._kv_where(namespace, key)).values(values))
             return True
-        row_values = {"namespace": namespace, "key": key, "createdAt": now, **values}
-        insert = self._t.insert_if_absent(kv)
-        if insert is not None:  # ON CONFLICT DO NOTHING / INSERT IGNORE: no row if it now exists
-            if self._t.is_mysql:
-                return int(conn.execute(insert.values(row_values)).rowcount) == 1
-            # RETURNING, not rowcount: SQLAlchemy reports -1 for this statement on psycopg
-            return conn.execute(insert.values(row_values).returning(kv.c.key)).first() is not None
-        try:
-            with conn.begin_nested():
-                conn.execute(kv.insert().values(row_values))
-        except sa.exc.IntegrityError:
-            return False
-        return True
+        return self._insert_absent(conn, kv, {"namespace": namespace, "key": key, "createdAt": now, **values})
 
     def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
-        def work(conn: Any) -> None:
-            for _ in range(100):
-                row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
-                if self._kv_put(conn, namespace, key, row, value_json, expires_at, now):
-                    return
-            raise ConcurrencyError(f"key {namespace}/{key} kept changing during a write")
-
-        self._write(work)
-
-    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
-        def work(conn: Any) -> None:
-            for _ in range(100):
-                row = conn.execute(self._kv_select(namespace, key, lock=True)).first()
-                live = row is not None and not self._kv_expired(row, now)
-                write = modify(self._kv_row(row) if live else None)
-                if write is None or self._kv_put(conn, namespace, key, row, write.value_json, write.expires_at, now):
-                    return
-            raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
-
-        self._write(work)
+        self._kv_modify(namespace, key, now, lambda _row: KVWrite(value_json, expires_at))
 
     def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
         row = self._read(lambda c: c.execute(self._kv_select(namespace, key, lock=False)).first())
@@ -919,7 +906,9 @@ class SQLAlchemyStore(MemoryStorage):
             return None
         if self._kv_expired(row, now):
             kv = self._t.kv
-            self._write(lambda c: c.execute(kv.delete().where(self._kv_where(namespace, key), kv.c.expiresAt <= now)))
+            self._transact(
+                lambda c: c.execute(kv.delete().where(self._kv_where(namespace, key), kv.c.expiresAt <= now))
+            )
             return None
         return self._kv_row(row)
 
@@ -941,7 +930,7 @@ class SQLAlchemyStore(MemoryStorage):
             conn.execute(kv.delete().where(self._kv_where(namespace, key)))
             return not self._kv_expired(row, now)
 
-        return self._write(work)
+        return self._transact(work)
 
     def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
         import sqlalchemy as sa
@@ -960,7 +949,7 @@ class SQLAlchemyStore(MemoryStorage):
 
     def _kv_clear(self, namespace: str) -> int:
         kv = self._t.kv
-        return int(self._write(lambda c: c.execute(kv.delete().where(kv.c.namespace == namespace)).rowcount))
+        return int(self._transact(lambda c: c.execute(kv.delete().where(kv.c.namespace == namespace)).rowcount))
 
     def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
         import sqlalchemy as sa
@@ -995,7 +984,7 @@ class SQLAlchemyStore(MemoryStorage):
                 ).rowcount
             )
 
-        return self._write(work)
+        return self._transact(work)
 
 
 def _meta_matches(stored: Any, wanted: dict[str, Any]) -> bool:
@@ -1018,11 +1007,11 @@ def _sqlite_pragmas(engine: Any) -> None:
 
 
 class _Tables:
-    """The three tables (and the migrations table) for one dialect and schema."""
+    """The tables of ``storage_adapters._sql.TABLES`` (and the migrations table) for one
+    dialect and schema, generated from their specs."""
 
     def __init__(self, dialect: str, schema: str | None) -> None:
         import sqlalchemy as sa
-        from sqlalchemy.dialects import mysql, postgresql
 
         self.dialect = dialect
         self.is_pg = dialect == "postgresql"
@@ -1030,85 +1019,12 @@ class _Tables:
         self.is_sqlite = dialect == "sqlite"
         self.has_json_match = self.is_pg or self.is_mysql or self.is_sqlite
         md = sa.MetaData(schema=schema)
-        ident: Any = sa.Text()
-        if self.is_mysql:
-            ident = sa.String(255, collation="utf8mb4_bin")
-        text: Any = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
-        js: Any = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-        iso_text, utc_datetime = _types()
-        ts: Any = iso_text() if self.is_sqlite else utc_datetime()
-
-        def z(*names: str) -> list[Any]:
-            if not self.is_pg:
-                return []
-            return [sa.Column(f"{n}Z", sa.DateTime(timezone=True), server_default=sa.func.now()) for n in names]
-
-        self.threads = sa.Table(
-            THREADS,
-            md,
-            sa.Column("id", ident, primary_key=True),
-            sa.Column("resourceId", ident, nullable=False),
-            sa.Column("title", sa.Text(), nullable=False),
-            sa.Column("metadata", js),
-            sa.Column("createdAt", ts, nullable=False),
-            sa.Column("updatedAt", ts, nullable=False),
-            *z("createdAt", "updatedAt"),
-        )
-        self.messages = sa.Table(
-            MESSAGES,
-            md,
-            sa.Column("id", ident, primary_key=True),
-            sa.Column("thread_id", ident, nullable=False),
-            sa.Column("content", text, nullable=False),
-            sa.Column("role", sa.Text(), nullable=False),
-            sa.Column("type", sa.Text(), nullable=False),
-            sa.Column("createdAt", ts, nullable=False),
-            sa.Column("resourceId", ident),
-            *z("createdAt"),
-        )
-        self.resources = sa.Table(
-            RESOURCES,
-            md,
-            sa.Column("id", ident, primary_key=True),
-            sa.Column("workingMemory", text),
-            sa.Column("metadata", js),
-            sa.Column("createdAt", ts, nullable=False),
-            sa.Column("updatedAt", ts, nullable=False),
-            *z("createdAt", "updatedAt"),
-        )
-        key: Any = sa.String(300, collation="utf8mb4_bin") if self.is_mysql else sa.Text()
-        om_types = {"text": text, "json": text, "ts": sa.Text(), "int": sa.Integer(), "bool": sa.Integer()}
-        self.om = sa.Table(
-            OBSERVATIONAL_MEMORY,
-            md,
-            *(
-                sa.Column(name, ident, primary_key=True)
-                if name == "id"
-                else sa.Column(name, key, nullable=False)
-                if name == "lookupKey"
-                else sa.Column(name, ident)
-                if name in ("resourceId", "threadId")
-                else sa.Column(name, om_types[kind], nullable="NOT NULL" not in sqltype)
-                for name, sqltype, kind in _sql.OM_COLUMNS
-            ),
-        )
-        # key-value memory: keys compare in code-point order on every dialect (binary / "C")
-        kv_key: Any = (
-            sa.Text()
-            .with_variant(postgresql.TEXT(collation="C"), "postgresql")
-            .with_variant(sa.String(512, collation="utf8mb4_bin"), "mysql", "mariadb")
-        )
-        kv_ts: Any = sa.DateTime(timezone=True) if self.is_pg else ts
-        self.kv = sa.Table(
-            KV,
-            md,
-            sa.Column("namespace", ident, primary_key=True),
-            sa.Column("key", kv_key, primary_key=True),
-            sa.Column("value", text, nullable=False),
-            sa.Column("expiresAt", kv_ts),
-            sa.Column("createdAt", kv_ts, nullable=False),
-            sa.Column("updatedAt", kv_ts, nullable=False),
-        )
+        self.md = md
+        self.threads = self.table(_sql.THREADS_TABLE)
+        self.messages = self.table(_sql.MESSAGES_TABLE)
+        self.resources = self.table(_sql.RESOURCES_TABLE)
+        self.om = self.table(_sql.OM_TABLE)
+        self.kv = self.table(_sql.KV_TABLE)
         self.migrations = sa.Table(
             MIGRATIONS_TABLE,
             md,
@@ -1116,40 +1032,79 @@ class _Tables:
             sa.Column("name", sa.Text(), nullable=False),
             sa.Column("applied_at", sa.Text(), nullable=False),
         )
-        self.md = md
 
-    def steps(self) -> list[tuple[int, str, Callable[[Any], None]]]:
-        """The numbered migrations (never edited once released; 3-5 are reserved)."""
+    def column_type(self, logical: str) -> Any:
+        """The SQLAlchemy type of a logical column type (see ``storage_adapters._sql.LOGICAL_TYPES``)
+        on this dialect: binary collations for ids and keys (code-point order), ``LONGTEXT`` for
+        long text on MySQL, JSONB and ``TIMESTAMP`` on PostgreSQL, ISO text for SQLite times."""
+        import sqlalchemy as sa
+        from sqlalchemy.dialects import mysql, postgresql
+
+        iso_text, utc_datetime = _types()
+        ts: Any = iso_text() if self.is_sqlite else utc_datetime()
+        if logical == "id":
+            return sa.String(255, collation="utf8mb4_bin") if self.is_mysql else sa.Text()
+        if logical == "long":
+            return sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+        if logical == "json":
+            return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+        if logical == "ts":
+            return ts
+        if logical == "tstz":
+            return sa.DateTime(timezone=True) if self.is_pg else ts
+        if logical == "kvkey":
+            return (
+                sa.Text()
+                .with_variant(postgresql.TEXT(collation="C"), "postgresql")
+                .with_variant(sa.String(512, collation="utf8mb4_bin"), "mysql", "mariadb")
+            )
+        if logical == "omkey":
+            return sa.String(300, collation="utf8mb4_bin") if self.is_mysql else sa.Text()
+        if logical == "int":
+            return sa.Integer()
+        return sa.Text()  # text, iso
+
+    def table(self, spec: _sql.TableSpec) -> Any:
+        """The ``sa.Table`` of a table spec; on PostgreSQL every ``ts`` column gets its
+        ``TIMESTAMPTZ`` twin ``<name>Z`` (default ``now()``), as @mastra/pg creates it."""
         import sqlalchemy as sa
 
-        m, th = self.messages, self.threads
+        columns = [
+            sa.Column(
+                c.name,
+                self.column_type(c.type),
+                primary_key=c.name in spec.primary_key,
+                nullable=c.nullable and c.name not in spec.primary_key,
+            )
+            for c in spec.columns
+        ]
+        if self.is_pg:
+            columns += [
+                sa.Column(f"{n}Z", sa.DateTime(timezone=True), server_default=sa.func.now()) for n in spec.twins()
+            ]
+        return sa.Table(spec.name, self.md, *columns)
+
+    def steps(self) -> list[tuple[int, str, Callable[[Any], None]]]:
+        """The numbered migrations (never edited once released; 3-5 are reserved), built from
+        the table and index specs of ``storage_adapters._sql``."""
 
         def tables(conn: Any) -> None:
             for table in (self.threads, self.messages, self.resources):
                 table.create(conn, checkfirst=True)
 
         def indexes(conn: Any) -> None:
-            for index in (
-                sa.Index("mm_messages_thread_created_id", m.c.thread_id, m.c.createdAt, self.order_id(m)),
-                sa.Index("mm_messages_resource_created_id", m.c.resourceId, m.c.createdAt, self.order_id(m)),
-                sa.Index("mm_threads_resource_created", th.c.resourceId, th.c.createdAt, self.order_id(th)),
-                sa.Index("mm_threads_resource_updated", th.c.resourceId, th.c.updatedAt, self.order_id(th)),
-            ):
-                index.create(conn, checkfirst=True)
+            for spec in _sql.HOT_INDEXES:
+                self.index(spec).create(conn, checkfirst=True)
 
         def observational_memory(conn: Any) -> None:
             self.om.create(conn, checkfirst=True)
-            sa.Index("mm_om_lookup_key", self.om.c.lookupKey).create(conn, checkfirst=True)
-            sa.Index("mm_om_lookup_generation", self.om.c.lookupKey, self.om.c.generationCount, unique=True).create(
-                conn, checkfirst=True
-            )
+            for spec in _sql.OM_INDEXES:
+                self.index(spec).create(conn, checkfirst=True)
 
         def kv(conn: Any) -> None:
             self.kv.create(conn, checkfirst=True)
-            expires = self.kv.c.expiresAt
-            sa.Index(
-                "mm_kv_expires", expires, sqlite_where=expires.isnot(None), postgresql_where=expires.isnot(None)
-            ).create(conn, checkfirst=True)
+            for spec in _sql.KV_INDEXES:
+                self.index(spec).create(conn, checkfirst=True)
 
         return [
             (1, "core tables", tables),
@@ -1158,7 +1113,35 @@ class _Tables:
             (4, "key-value memory", kv),
         ]
 
+    def index(self, spec: _sql.IndexSpec) -> Any:
+        """The ``sa.Index`` of an index spec (ids ordered by code point: :meth:`order_id`)."""
+        import sqlalchemy as sa
+
+        table = self.md.tables[f"{self.md.schema}.{spec.table.name}" if self.md.schema else spec.table.name]
+        columns = [self.order_id(table) if c == "id" else table.c[c] for c in spec.columns]
+        where: dict[str, Any] = {}
+        if spec.where_not_null is not None:
+            cond = table.c[spec.where_not_null].isnot(None)
+            where = {"sqlite_where": cond, "postgresql_where": cond}
+        return sa.Index(spec.name, *columns, unique=spec.unique, **where)
+
     # -- expressions ------------------------------------------------------------------------------
+
+    def upsert_thread_same_owner(self, values: dict[str, Any]) -> Any:
+        """``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE resourceId = excluded.resourceId
+        RETURNING id`` (no row back: the id belongs to another resource), or None on dialects
+        without ``ON CONFLICT`` (MySQL: callers insert-if-absent, then update by owner)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        if not (self.is_pg or self.is_sqlite):
+            return None
+        stmt: Any = (postgresql.insert if self.is_pg else sqlite.insert)(self.threads).values(values)
+        updates = {k: stmt.excluded[k] for k in values if k not in ("id", "resourceId")}
+        return stmt.on_conflict_do_update(
+            index_elements=[self.threads.c.id],
+            set_=updates,
+            where=self.threads.c.resourceId == stmt.excluded.resourceId,
+        ).returning(self.threads.c.id)
 
     def insert_if_absent(self, table: Any) -> Any:
         """An INSERT that skips a row whose primary key exists (no error, rowcount 0), or None on
