@@ -34,6 +34,7 @@ from mastra_memory.types import (
     SemanticHit,
     Thread,
     ThreadPage,
+    construct,
     format_timestamp,
     gc_paused,
     new_id,
@@ -162,26 +163,29 @@ class Memory:
     def _new_thread(
         self, resource_id: str, thread_id: str | None, title: str | None, metadata: dict[str, Any] | None
     ) -> Thread:
+        """A new thread from checked arguments, built without a second pydantic validation."""
         validate_id(resource_id, "resource_id")
         if thread_id is not None:
             validate_id(thread_id, "thread_id")
-        if metadata is not None:
+        if title is not None and not isinstance(title, str):
+            raise ValidationError(f"title must be a string, got {type(title).__name__}")
+        if metadata is None:
+            meta: dict[str, Any] = {}
+        elif isinstance(metadata, dict) and all(isinstance(k, str) for k in metadata):
             validate_json(metadata)
+            meta = dict(metadata)
+        else:
+            raise ValidationError("metadata must be a dict with string keys")
         now = now_utc()
-        try:
-            thread = Thread(
-                id=thread_id or new_id(),
-                resource_id=resource_id,
-                title=title or "",
-                metadata=dict(metadata or {}),
-                created_at=now,
-                updated_at=now,
-            )
-        except ValidationError:
-            raise
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
-        return thread
+        return construct(
+            Thread,
+            id=thread_id or new_id(),
+            resource_id=resource_id,
+            title=title or "",
+            metadata=meta,
+            created_at=now,
+            updated_at=now,
+        )
 
     def get_thread_by_id(self, thread_id: str, resource_id: str | None = None) -> Thread | None:
         """Return the thread or ``None``.

@@ -1,0 +1,371 @@
+"""Side by side with the TypeScript original: the same workload through our ``Memory`` and through
+Mastra's ``@mastra/memory`` (``bench.mjs``), on fresh libSQL files, back to back in one run.
+
+Usage::
+
+    python benchmarks/mastra_compare.py [--runs 3] [--mastra-dir ../shared/bench/mastra_ts]
+
+``--mastra-dir`` is a folder holding ``bench.mjs`` with its ``node_modules`` installed
+(``npm ci``); without ``node`` or those modules the Mastra side is skipped with a message and
+only ours and the raw driver are printed. No Mastra code lives in this repository.
+
+Workload (``bench.mjs``'s, in its order): create 1,000 threads; save 1,000 messages of 200
+characters one per call into one thread; save 10,000 messages 100 per call into another;
+recall the last 10 of the 10,000-message thread (1,000 calls after 5 warm-ups); list page 0 of
+100 of the 1,000 threads (200 calls); clone the 10,000-message thread 5 times; get a thread by
+id (1,000 calls). Each paired run starts three child processes on three fresh files: ours
+(``Memory`` over ``LibSQLStore``), Mastra's, and the raw ``libsql`` driver running the very SQL
+our store runs (no validation, no models: the floor for that SQL on this machine). The order of
+ours and Mastra's alternates between runs. Peak RSS is the child's maximum resident set size as
+the kernel reports it (``os.wait4``). The table shows medians over the runs; throughput ops in
+calls or messages per second (higher is better), the others as p50 latency in ms (clone: the
+median of the 5 clones, in ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+N_THREADS = 1000
+N_SAVE_SINGLE = 1000
+N_MSGS = 10_000
+BATCH = 100
+N_RECALL = 1000
+N_LIST = 200
+N_CLONE = 5
+N_GET = 1000
+WARMUP = 5
+TEXT_LEN = 200
+RES_THREADS = "res-threads"
+RES_MSGS = "res-msgs"
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+LOREM = (
+    "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et "
+    "dolore magna aliqua. Ut enim ad minim veniam, quis nostrud exercitation ullamco laboris nisi ut aliquip "
+    "ex ea commodo consequat. "
+)
+
+# (key in bench.mjs's JSON, label, field, unit, higher is better)
+OPS: list[tuple[str, str, str, str, bool]] = [
+    ("createThread", "create_thread", "per_s", "threads/s", True),
+    ("saveMessages_batch1", "save, batch 1", "per_s", "msg/s", True),
+    ("saveMessages_batch100", "save, batch 100", "per_s", "msg/s", True),
+    ("recall_last10", "recall last 10, p50", "p50_ms", "ms", False),
+    ("listThreads_100of1000", "list 100 of 1000, p50", "p50_ms", "ms", False),
+    ("cloneThread_10k", "clone 10k msgs, p50", "p50_ms", "ms", False),
+    ("getThreadById", "get thread, p50", "p50_ms", "ms", False),
+]
+
+
+def _text(i: int) -> str:
+    return (f"message {i}: " + LOREM * 3)[:TEXT_LEN]
+
+
+def _stats(lat_ms: list[float], total_ms: float, count: int | None = None) -> dict[str, float]:
+    s = sorted(lat_ms)
+    rank = max(0, min(len(s) - 1, -(-len(s) // 2) - 1))  # nearest-rank p50, as bench.mjs
+    return {
+        "n": len(s),
+        "total_ms": total_ms,
+        "per_s": (count if count is not None else len(s)) / (total_ms / 1000),
+        "p50_ms": s[rank],
+    }
+
+
+def _timed(fn: Callable[[int], object], n: int, count: int | None = None) -> dict[str, float]:
+    lat: list[float] = []
+    clock = time.perf_counter
+    start = clock()
+    for i in range(n):
+        a = clock()
+        fn(i)
+        lat.append((clock() - a) * 1000)
+    return _stats(lat, (clock() - start) * 1000, count)
+
+
+# -- our side -------------------------------------------------------------------------------------
+
+
+def run_ours(db: str) -> dict[str, Any]:
+    """The workload through ``Memory`` over ``LibSQLStore``; returns ``bench.mjs``-shaped ops."""
+    from mastra_memory import Memory, Message, MessageContent, TextPart
+    from storage_adapters.libsql import LibSQLStore
+
+    store = LibSQLStore(f"file:{db}")
+    store.setup()  # schema, not charged to the first op (bench.mjs calls init() too)
+    mem = Memory(storage=store, options={"last_messages": 10})
+    ops: dict[str, Any] = {}
+
+    thread_ids: list[str] = []
+    ops["createThread"] = _timed(
+        lambda i: thread_ids.append(mem.create_thread(RES_THREADS, title=f"thread {i}").id), N_THREADS
+    )
+    single = mem.create_thread(RES_MSGS, title="single-save thread").id
+    big = mem.create_thread(RES_MSGS, title="big thread (10k msgs)").id
+
+    def msg(thread_id: str, prefix: str, i: int) -> Message:
+        return Message(
+            id=f"{prefix}-{i:06d}",
+            role="user" if i % 2 == 0 else "assistant",
+            created_at=BASE + timedelta(seconds=i),
+            thread_id=thread_id,
+            resource_id=RES_MSGS,
+            content=MessageContent(parts=[TextPart(text=_text(i))]),
+        )
+
+    singles = [msg(single, "s", i) for i in range(N_SAVE_SINGLE)]
+    ops["saveMessages_batch1"] = _timed(lambda i: mem.save_messages([singles[i]]), N_SAVE_SINGLE)
+    bigs = [msg(big, "b", i) for i in range(N_MSGS)]
+    ops["saveMessages_batch100"] = _timed(
+        lambda i: mem.save_messages(bigs[i * BATCH : (i + 1) * BATCH]), N_MSGS // BATCH, N_MSGS
+    )
+
+    first = mem.recall(big, resource_id=RES_MSGS, per_page=10)
+    assert len(first.messages) == 10 and first.total == N_MSGS, first.total
+    assert first.messages[-1].id == f"b-{N_MSGS - 1:06d}" and first.messages[0].id == f"b-{N_MSGS - 10:06d}"
+    for _ in range(WARMUP - 1):
+        mem.recall(big, resource_id=RES_MSGS, per_page=10)
+    ops["recall_last10"] = _timed(lambda i: mem.recall(big, resource_id=RES_MSGS, per_page=10), N_RECALL)
+
+    page = mem.list_threads(resource_id=RES_THREADS, page=0, per_page=100)
+    assert len(page.threads) == 100 and page.total == N_THREADS
+    for _ in range(WARMUP - 1):
+        mem.list_threads(resource_id=RES_THREADS, page=0, per_page=100)
+    ops["listThreads_100of1000"] = _timed(
+        lambda i: mem.list_threads(resource_id=RES_THREADS, page=0, per_page=100), N_LIST
+    )
+
+    def clone(i: int) -> None:
+        out = mem.clone_thread(big, title=f"clone {i}")
+        assert len(out.cloned_messages) == N_MSGS
+
+    ops["cloneThread_10k"] = _timed(clone, N_CLONE)
+
+    pick = random.Random(42)
+    for _ in range(WARMUP):
+        tid = pick.choice(thread_ids)
+        got = mem.get_thread_by_id(tid)
+        assert got is not None and got.id == tid
+    picks = [pick.choice(thread_ids) for _ in range(N_GET)]
+    ops["getThreadById"] = _timed(lambda i: mem.get_thread_by_id(picks[i]), N_GET)
+    mem.close()
+    return ops
+
+
+# -- the raw driver on the same SQL ---------------------------------------------------------------
+
+
+def run_raw(db: str) -> dict[str, Any]:
+    """The statements our store runs for each op, on the bare ``libsql`` connection: parameters
+    prepared up front, rows fetched but not decoded."""
+    import libsql
+
+    from mastra_memory.storage.base import ThreadQuery
+    from storage_adapters import _sql
+    from storage_adapters.libsql import LibSQLStore
+
+    LibSQLStore(f"file:{db}").setup()  # the same schema, indexes and triggers
+    conn = libsql.connect(db, isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    d = _sql.SQLITE
+    stamp = _sql.format_ts(BASE)
+    ops: dict[str, Any] = {}
+
+    create = _sql.create_thread_sql(d)
+    thread_rows = [[f"raw-{i}", RES_THREADS, f"thread {i}", "{}", stamp, stamp] for i in range(N_THREADS)]
+    ops["createThread"] = _timed(lambda i: conn.execute(create, thread_rows[i]), N_THREADS)
+    for tid in ("single", "big"):
+        conn.execute(create, [tid, RES_MSGS, tid, "{}", stamp, stamp])
+
+    def rows(thread_id: str, prefix: str, n: int) -> list[list[Any]]:
+        return [
+            [
+                f"{prefix}-{i:06d}",
+                thread_id,
+                json.dumps({"format": 2, "parts": [{"type": "text", "text": _text(i)}]}, separators=(",", ":")),
+                "user" if i % 2 == 0 else "assistant",
+                "v2",
+                _sql.format_ts(BASE + timedelta(seconds=i)),
+                RES_MSGS,
+            ]
+            for i in range(n)
+        ]
+
+    claim = _sql.claim_threads_sql(d, 1, newest=False)
+
+    def save(thread_id: str, batch: list[list[Any]]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(claim, [stamp, thread_id]).fetchall()
+        conn.execute(_sql.insert_messages_sql(d, len(batch)), [v for r in batch for v in r])
+        conn.execute("COMMIT")
+
+    singles = rows("single", "s", N_SAVE_SINGLE)
+    ops["saveMessages_batch1"] = _timed(lambda i: save("single", [singles[i]]), N_SAVE_SINGLE)
+    bigs = rows("big", "b", N_MSGS)
+    ops["saveMessages_batch100"] = _timed(
+        lambda i: save("big", bigs[i * BATCH : (i + 1) * BATCH]), N_MSGS // BATCH, N_MSGS
+    )
+
+    page = (
+        f"SELECT {_sql.MESSAGE_COLUMNS}, ({_sql.stats_count_sql(1)}) FROM {_sql.MESSAGES} WHERE thread_id = ? "
+        'ORDER BY "createdAt" DESC, id DESC LIMIT ? OFFSET ?'
+    )
+    for _ in range(WARMUP):
+        conn.execute(page, ("big", "big", 10, 0)).fetchall()
+    ops["recall_last10"] = _timed(lambda i: conn.execute(page, ("big", "big", 10, 0)).fetchall(), N_RECALL)
+
+    q = ThreadQuery(RES_THREADS, {}, 0, 100, "created_at", "DESC")
+    list_sql, list_params, count_sql, count_params = _sql.select_threads_sql(d, q)
+
+    def list_threads(_: int) -> None:
+        conn.execute(list_sql, list_params).fetchall()
+        conn.execute(count_sql, count_params).fetchone()
+
+    ops["listThreads_100of1000"] = _timed(list_threads, N_LIST)
+
+    def clone(i: int) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(create, [f"clone-{i}", RES_MSGS, f"clone {i}", "{}", stamp, stamp])
+        conn.execute(
+            f'INSERT INTO {_sql.MESSAGES} (id, thread_id, content, role, type, "createdAt", "resourceId") '
+            f'SELECT lower(hex(randomblob(16))), ?, content, role, type, "createdAt", ? FROM {_sql.MESSAGES} '
+            "WHERE thread_id = ?",
+            (f"clone-{i}", RES_MSGS, "big"),
+        )
+        conn.execute("COMMIT")
+
+    ops["cloneThread_10k"] = _timed(clone, N_CLONE)
+
+    get_sql = f"SELECT {_sql.thread_columns(d)} FROM {_sql.THREADS} WHERE id = ?"
+    pick = random.Random(42)
+    picks = [pick.choice(thread_rows)[0] for _ in range(N_GET)]
+    ops["getThreadById"] = _timed(lambda i: conn.execute(get_sql, (picks[i],)).fetchone(), N_GET)
+    conn.close()
+    return ops
+
+
+# -- driver ---------------------------------------------------------------------------------------
+
+
+def _child(argv: list[str], out: Path) -> tuple[dict[str, Any] | None, float, str]:
+    """Run a child, wait for it with ``os.wait4``; return (its JSON, peak RSS in MB, stderr tail)."""
+    with open(out.with_suffix(".log"), "w") as log:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=log)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    rss_mb = usage.ru_maxrss / 1024  # KiB on Linux
+    if proc.returncode != 0 or not out.exists():
+        return None, rss_mb, out.with_suffix(".log").read_text()[-2000:]
+    return json.loads(out.read_text()), rss_mb, ""
+
+
+def _mastra_ready(mastra_dir: Path) -> str | None:
+    """None when Mastra's side can run, else why not."""
+    if shutil.which("node") is None:
+        return "node is not on PATH"
+    if not (mastra_dir / "bench.mjs").exists():
+        return f"no bench.mjs in {mastra_dir}"
+    if not (mastra_dir / "node_modules" / "@mastra" / "memory").exists():
+        return f"{mastra_dir}/node_modules is missing: run `npm ci --no-audit --no-fund` there"
+    return None
+
+
+def _fmt(value: float, field: str) -> str:
+    if field == "per_s":
+        return f"{value:,.0f}"
+    return f"{value:.3f}" if value < 10 else f"{value:,.0f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="paired runs (medians are reported)")
+    parser.add_argument("--mastra-dir", type=Path, default=ROOT.parent / "shared" / "bench" / "mastra_ts")
+    parser.add_argument("--json", type=Path, help="also write every run's numbers here")
+    parser.add_argument("--child", choices=["ours", "raw"], help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        ops = (run_ours if args.child == "ours" else run_raw)(args.db)
+        Path(args.out).write_text(json.dumps({"ops": ops}))
+        return
+
+    mastra_dir = args.mastra_dir.resolve()
+    why_not = _mastra_ready(mastra_dir)
+    if why_not:
+        print(f"Mastra side skipped: {why_not}")
+    me = [sys.executable, str(Path(__file__).resolve())]
+    results: dict[str, list[dict[str, Any]]] = {"ours": [], "mastra": [], "raw": []}
+    rss: dict[str, list[float]] = {"ours": [], "mastra": [], "raw": []}
+    with tempfile.TemporaryDirectory(prefix="mastra_compare_") as d:
+        tmp = Path(d)
+        for run in range(args.runs):
+            order = ["ours", "mastra"] if run % 2 == 0 else ["mastra", "ours"]
+            for side in [*order, "raw"]:
+                if side == "mastra" and why_not:
+                    continue
+                db, out = tmp / f"{side}-{run}.db", tmp / f"{side}-{run}.json"
+                if side == "mastra":
+                    cmd = ["node", str(mastra_dir / "bench.mjs"), "--backend", "libsql", "--db", str(db)]
+                    cmd += ["--out", str(out)]
+                else:
+                    cmd = [*me, "--child", side, "--db", str(db), "--out", str(out)]
+                data, peak, err = _child(cmd, out)
+                if data is None:
+                    raise SystemExit(f"{side} run {run} failed:\n{err}")
+                results[side].append(data["ops"])
+                rss[side].append(peak)
+                print(f"run {run + 1}/{args.runs}: {side} done (peak RSS {peak:.0f} MB)", file=sys.stderr)
+
+    def med(side: str, key: str, field: str) -> float | None:
+        values = [r[key][field] for r in results[side]]
+        return statistics.median(values) if values else None
+
+    print(f"\nmedians of {args.runs} paired runs ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f})")
+    head = (
+        f"{'op':24s} {'unit':>10s} {'ours':>10s} {'Mastra':>10s} {'ours/Mastra':>12s} {'raw SQL':>10s} {'raw/ours':>9s}"
+    )
+    print(head)
+    print("-" * len(head))
+    for key, label, field, unit, higher in OPS:
+        ours, theirs, raw = med("ours", key, field), med("mastra", key, field), med("raw", key, field)
+        assert ours is not None and raw is not None
+        ratio = "" if theirs is None else f"{(ours / theirs if higher else theirs / ours):.2f}x"
+        floor = f"{(raw / ours if higher else ours / raw):.2f}"
+        mastra = "" if theirs is None else _fmt(theirs, field)
+        print(
+            f"{label:24s} {unit:>10s} {_fmt(ours, field):>10s} {mastra:>10s} {ratio:>12s} {_fmt(raw, field):>10s} "
+            f"{floor:>9s}"
+        )
+    print(
+        f"{'peak RSS':24s} {'MB':>10s} {statistics.median(rss['ours']):>10.0f} "
+        f"{(statistics.median(rss['mastra']) if rss['mastra'] else float('nan')):>10.0f}"
+    )
+    print(
+        "\nours/Mastra: how many times better ours is (throughput ratio, or latency ratio inverted); "
+        "raw/ours: our cost over the raw driver running the same SQL (1.00 = no overhead)."
+    )
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "rss_mb": rss}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
