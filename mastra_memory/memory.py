@@ -263,7 +263,7 @@ class Memory:
             ThreadNotFoundError: if a thread does not exist.
             ResourceMismatchError: if a message's resource does not own its thread.
         """
-        config = self.resolved_config(memory_options)
+        config = self.config if memory_options is None else self.resolved_config(memory_options)
         if config.read_only:
             return []
         stored = self.storage.save_messages(wm.strip_working_memory(messages))

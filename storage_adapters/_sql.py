@@ -743,7 +743,7 @@ def create_thread_sql(d: Dialect) -> str:
     return insert_thread_sql(d) + " ON CONFLICT (id) DO NOTHING"
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=32)
 def claim_threads_sql(d: Dialect, n: int, newest: bool) -> str:
     """Bump ``updatedAt`` of ``n`` threads and return what a save checks, in one statement.
 
@@ -777,7 +777,7 @@ MESSAGE_ROW_PARAMS = 7
 """Parameters per message row of :func:`insert_messages_sql` (as :func:`message_params`)."""
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=32)
 def insert_messages_sql(d: Dialect, n: int) -> str:
     """Upsert ``n`` messages in one multi-row statement that never moves a message to another
     thread.

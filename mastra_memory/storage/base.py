@@ -374,7 +374,8 @@ class MemoryStorage(ABC):
         prepared, after_newest = self._prepare_messages(messages)
         if not prepared:
             return []
-        return self._save_prepared(prepared, now_utc(), after_newest)
+        now = datetime.now(UTC)
+        return self._save_prepared(prepared, now.replace(microsecond=now.microsecond // 1000 * 1000), after_newest)
 
     def _prepare_messages(self, messages: Sequence[Message]) -> tuple[list[Message], frozenset[str]]:
         """Validate a batch and order it within itself, without I/O.
@@ -400,7 +401,8 @@ class MemoryStorage(ABC):
             if msg.id in seen:
                 raise ValidationError(f"duplicate message id in batch: {msg.id!r}")
             seen.add(msg.id)
-            if _is_empty(msg):
+            parts = msg.content.parts
+            if (not parts[0].text.strip()) if len(parts) == 1 and type(parts[0]) is TextPart else _is_empty(msg):
                 raise ValidationError(f"message {msg.id!r} has no content")
             encoded = msg.content.to_json()  # raises ValidationError for non-JSON values
             if len(encoded) * 4 > limit:  # UTF-8 takes at most 4 bytes a character: encode only then

@@ -332,15 +332,20 @@ class LibSQLStore(MemoryStorage):
         :func:`_om.restamp_after_cursor` moves new messages only. The thread message counts are
         kept by the triggers of migration 6 as the rows go in.
         """
-        d = self.dialect
+        sql = self._write_sql
         first = messages[0].thread_id
-        thread_ids = [first] if all(m.thread_id == first for m in messages) else sorted({m.thread_id for m in messages})
+        if len(messages) == 1 or all(m.thread_id == first for m in messages):
+            thread_ids: list[str] = [first]
+        else:
+            thread_ids = sorted({m.thread_id for m in messages})
         stamp = _sql.format_ts(now)
         with self._write() as conn:
-            claimed: list[Any] = []
-            for chunk in _chunks(thread_ids):
-                claim = _sql.claim_threads_sql(d, len(chunk), bool(after_newest))
-                claimed += conn.execute(claim, [stamp, *chunk]).fetchall()
+            if len(thread_ids) == 1:
+                claimed = conn.execute(sql("claim", 1, bool(after_newest)), (stamp, first)).fetchall()
+            else:
+                claimed = []
+                for chunk in _chunks(thread_ids):
+                    claimed += conn.execute(sql("claim", len(chunk), bool(after_newest)), [stamp, *chunk]).fetchall()
             owners: dict[str, str] = {}
             floors: dict[str, datetime] = {}
             newest: dict[str, datetime] = {}
@@ -356,13 +361,44 @@ class LibSQLStore(MemoryStorage):
                 stored = place_after_newest(stored, newest)
             if floors:
                 stored = _om.restamp_after_cursor(stored, self._stored_ids(conn, stored), floors)
-            params = _sql.message_params
-            for chunk in _chunks(stored, _INSERT_ROWS):
-                values = [v for m in chunk for v in params(m)]
-                if conn.execute(_sql.insert_messages_sql(d, len(chunk)), values).rowcount != len(chunk):
+            fmt = _sql.format_ts
+            for start in range(0, len(stored), _INSERT_ROWS):
+                chunk = stored[start : start + _INSERT_ROWS]
+                values: list[Any] = []
+                for m in chunk:  # _sql.message_params of each row, flattened
+                    values += (
+                        m.id,
+                        m.thread_id,
+                        m.content_json(),
+                        m.role,
+                        m.type or "v2",
+                        fmt(m.created_at),
+                        m.resource_id,
+                    )
+                if conn.execute(sql("insert", len(chunk), False), values).rowcount != len(chunk):
                     self._stored_ids(conn, chunk)  # raises: some id belongs to another thread
                     raise StorageError("message upsert wrote fewer rows than it was given")
         return stored
+
+    def _write_sql(self, kind: Literal["claim", "insert"], n: int, newest: bool) -> str:
+        """The save's statements for ``n`` threads or rows; those for up to 128 are cached on the
+        store (a dict lookup: hashing the dialect for ``lru_cache`` costs more)."""
+        if n > 128:
+            if kind == "claim":
+                return _sql.claim_threads_sql(self.dialect, n, newest)
+            return _sql.insert_messages_sql(self.dialect, n)
+        cache: dict[tuple[str, int, bool], str] | None = self.__dict__.get("_write_sql_cache")
+        if cache is None:
+            cache = self.__dict__["_write_sql_cache"] = {}
+        key = (kind, n, newest)
+        text = cache.get(key)
+        if text is None:
+            if kind == "claim":
+                text = _sql.claim_threads_sql(self.dialect, n, newest)
+            else:
+                text = _sql.insert_messages_sql(self.dialect, n)
+            cache[key] = text
+        return text
 
     def _stored_ids(self, conn: Any, messages: Sequence[Message]) -> set[str]:
         """Ids of ``messages`` already stored (in their own thread).
