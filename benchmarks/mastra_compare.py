@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -190,7 +191,9 @@ def run_raw(db: str) -> dict[str, Any]:
     ops: dict[str, Any] = {}
 
     create = _sql.create_thread_sql(d)
-    thread_rows = [[f"raw-{i}", RES_THREADS, f"thread {i}", "{}", stamp, stamp] for i in range(N_THREADS)]
+    times = [_sql.format_ts(BASE + timedelta(milliseconds=i)) for i in range(N_THREADS)]
+    ids = [str(uuid.uuid4()) for _ in range(N_THREADS)]  # random ids, as ours and Mastra's
+    thread_rows = [[ids[i], RES_THREADS, f"thread {i}", "{}", times[i], times[i]] for i in range(N_THREADS)]
     ops["createThread"] = _timed(lambda i: conn.execute(create, thread_rows[i]), N_THREADS)
     for tid in ("single", "big"):
         conn.execute(create, [tid, RES_MSGS, tid, "{}", stamp, stamp])
@@ -211,9 +214,12 @@ def run_raw(db: str) -> dict[str, Any]:
 
     claim = _sql.claim_threads_sql(d, 1, newest=False)
 
+    # a new "updatedAt" per save, as ours writes: the thread's entry moves in its index each time
+    bumps = iter([_sql.format_ts(BASE + timedelta(days=1, milliseconds=i)) for i in range(N_SAVE_SINGLE + N_MSGS)])
+
     def save(thread_id: str, batch: list[list[Any]]) -> None:
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(claim, [stamp, thread_id]).fetchall()
+        conn.execute(claim, [next(bumps), thread_id]).fetchall()
         conn.execute(_sql.insert_messages_sql(d, len(batch)), [v for r in batch for v in r])
         conn.execute("COMMIT")
 
@@ -299,11 +305,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3, help="paired runs (medians are reported)")
     parser.add_argument("--mastra-dir", type=Path, default=ROOT.parent / "shared" / "bench" / "mastra_ts")
     parser.add_argument("--json", type=Path, help="also write every run's numbers here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of this repository (e.g. `git archive <commit>` unpacked): its Memory runs "
+        "our side too, interleaved, as a 'before' column",
+    )
+    parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=["ours", "raw"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
+        if args.root:  # run the code of another checkout (--baseline)
+            sys.path.insert(0, args.root)
         ops = (run_ours if args.child == "ours" else run_raw)(args.db)
         Path(args.out).write_text(json.dumps({"ops": ops}))
         return
@@ -313,18 +328,22 @@ def main(argv: list[str] | None = None) -> None:
     if why_not:
         print(f"Mastra side skipped: {why_not}")
     me = [sys.executable, str(Path(__file__).resolve())]
-    results: dict[str, list[dict[str, Any]]] = {"ours": [], "mastra": [], "raw": []}
-    rss: dict[str, list[float]] = {"ours": [], "mastra": [], "raw": []}
+    sides = ["ours", "mastra", "raw"] + (["before"] if args.baseline else [])
+    results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    rss: dict[str, list[float]] = {side: [] for side in sides}
     with tempfile.TemporaryDirectory(prefix="mastra_compare_") as d:
         tmp = Path(d)
         for run in range(args.runs):
             order = ["ours", "mastra"] if run % 2 == 0 else ["mastra", "ours"]
-            for side in [*order, "raw"]:
+            for side in [*order, "raw"] + (["before"] if args.baseline else []):
                 if side == "mastra" and why_not:
                     continue
                 db, out = tmp / f"{side}-{run}.db", tmp / f"{side}-{run}.json"
                 if side == "mastra":
                     cmd = ["node", str(mastra_dir / "bench.mjs"), "--backend", "libsql", "--db", str(db)]
+                    cmd += ["--out", str(out)]
+                elif side == "before":
+                    cmd = [*me, "--child", "ours", "--root", str(args.baseline.resolve()), "--db", str(db)]
                     cmd += ["--out", str(out)]
                 else:
                     cmd = [*me, "--child", side, "--db", str(db), "--out", str(out)]
@@ -343,6 +362,8 @@ def main(argv: list[str] | None = None) -> None:
     head = (
         f"{'op':24s} {'unit':>10s} {'ours':>10s} {'Mastra':>10s} {'ours/Mastra':>12s} {'raw SQL':>10s} {'raw/ours':>9s}"
     )
+    if args.baseline:
+        head += f" {'before':>10s} {'before/Mastra':>14s}"
     print(head)
     print("-" * len(head))
     for key, label, field, unit, higher in OPS:
@@ -351,14 +372,23 @@ def main(argv: list[str] | None = None) -> None:
         ratio = "" if theirs is None else f"{(ours / theirs if higher else theirs / ours):.2f}x"
         floor = f"{(raw / ours if higher else ours / raw):.2f}"
         mastra = "" if theirs is None else _fmt(theirs, field)
-        print(
+        line = (
             f"{label:24s} {unit:>10s} {_fmt(ours, field):>10s} {mastra:>10s} {ratio:>12s} {_fmt(raw, field):>10s} "
             f"{floor:>9s}"
         )
-    print(
+        before = med("before", key, field) if args.baseline else None
+        if before is not None:
+            versus = "" if theirs is None else f"{(before / theirs if higher else theirs / before):.2f}x"
+            line += f" {_fmt(before, field):>10s} {versus:>14s}"
+        print(line)
+    rss_line = (
         f"{'peak RSS':24s} {'MB':>10s} {statistics.median(rss['ours']):>10.0f} "
-        f"{(statistics.median(rss['mastra']) if rss['mastra'] else float('nan')):>10.0f}"
+        f"{(statistics.median(rss['mastra']) if rss['mastra'] else float('nan')):>10.0f} {'':>12s} "
+        f"{statistics.median(rss['raw']):>10.0f}"
     )
+    if args.baseline:
+        rss_line += f" {'':>9s} {statistics.median(rss['before']):>10.0f}"
+    print(rss_line)
     print(
         "\nours/Mastra: how many times better ours is (throughput ratio, or latency ratio inverted); "
         "raw/ours: our cost over the raw driver running the same SQL (1.00 = no overhead)."

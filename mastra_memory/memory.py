@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from mastra_memory import working_memory as wm
@@ -176,7 +176,8 @@ class Memory:
             meta = dict(metadata)
         else:
             raise ValidationError("metadata must be a dict with string keys")
-        now = now_utc()
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # now_utc(), inline
         return construct(
             Thread,
             id=thread_id or new_id(),

@@ -748,23 +748,22 @@ def claim_threads_sql(d: Dialect, n: int, newest: bool) -> str:
     """Bump ``updatedAt`` of ``n`` threads and return what a save checks, in one statement.
 
     Params: ``(updatedAt, *thread_ids)``. Returns one row per thread that exists: ``(id,
-    resourceId, thread cursor, resource cursor[, newest createdAt])``: the owner (a save refuses
-    messages of another resource), the observation cursors of the thread's and its resource's
-    observational-memory records (``max(lastObservedAt)``; new messages never land at or before
-    them) and, when ``newest``, the ``createdAt`` of the thread's newest stored message (one
-    seek on ``(thread_id, createdAt, id)``). A missing thread returns no row. Run inside the
-    save's transaction, so the bump is undone when a check fails.
+    resourceId, observation cursor[, newest createdAt])``: the owner (a save refuses messages of
+    another resource); the latest ``lastObservedAt`` of the thread's and its resource's
+    observational-memory records (new messages never land at or before it; one subquery over
+    both lookup keys); and, when ``newest``, the ``createdAt`` of the thread's newest stored
+    message (one seek on ``(thread_id, createdAt, id)``). A missing thread returns no row. Run
+    inside the save's transaction, so the bump is undone when a check fails.
     """
     p = d.param
     own = d.t(THREADS)
     marks = ", ".join(p for _ in range(n))
     where = f"id = {p}" if n == 1 else f"id IN ({marks})"
-    cursor = f'(SELECT max("lastObservedAt") FROM {d.t(OBSERVATIONAL_MEMORY)} WHERE "lookupKey" = {{key}})'
     cols = [
         "id",
         '"resourceId"',
-        cursor.format(key=f"'thread:' || {own}.id"),
-        cursor.format(key=f"'resource:' || {own}.\"resourceId\""),
+        f'(SELECT max("lastObservedAt") FROM {d.t(OBSERVATIONAL_MEMORY)} '
+        f"WHERE \"lookupKey\" IN ('thread:' || {own}.id, 'resource:' || {own}.\"resourceId\"))",
     ]
     if newest:
         cols.append(

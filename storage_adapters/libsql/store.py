@@ -352,10 +352,10 @@ class LibSQLStore(MemoryStorage):
             for row in claimed:
                 tid = row[0]
                 owners[tid] = row[1]
-                if row[2] is not None or row[3] is not None:
-                    floors[tid] = max(_sql.parse_ts(f) for f in (row[2], row[3]) if f is not None)
-                if after_newest and row[4] is not None and tid in after_newest:
-                    newest[tid] = _sql.parse_ts(row[4])
+                if row[2] is not None:
+                    floors[tid] = _sql.parse_ts(row[2])
+                if after_newest and row[3] is not None and tid in after_newest:
+                    newest[tid] = _sql.parse_ts(row[3])
             stored = resolve_owners(messages, owners)
             if newest:
                 stored = place_after_newest(stored, newest)
@@ -380,7 +380,7 @@ class LibSQLStore(MemoryStorage):
                     raise StorageError("message upsert wrote fewer rows than it was given")
         return stored
 
-    def _write_sql(self, kind: Literal["claim", "insert"], n: int, newest: bool) -> str:
+    def _write_sql(self, kind: Literal["create", "claim", "insert"], n: int, newest: bool) -> str:
         """The save's statements for ``n`` threads or rows; those for up to 128 are cached on the
         store (a dict lookup: hashing the dialect for ``lru_cache`` costs more)."""
         if n > 128:
@@ -393,7 +393,9 @@ class LibSQLStore(MemoryStorage):
         key = (kind, n, newest)
         text = cache.get(key)
         if text is None:
-            if kind == "claim":
+            if kind == "create":
+                text = _sql.create_thread_sql(self.dialect)
+            elif kind == "claim":
                 text = _sql.claim_threads_sql(self.dialect, n, newest)
             else:
                 text = _sql.insert_messages_sql(self.dialect, n)
@@ -686,7 +688,7 @@ class LibSQLStore(MemoryStorage):
         updated = created if thread.updated_at == thread.created_at else _sql.format_ts(thread.updated_at)
         metadata = dumps(thread.metadata) if thread.metadata else "{}"
         params = (thread.id, thread.resource_id, thread.title, metadata, created, updated)
-        if self._write_one(_sql.create_thread_sql(self.dialect), params)[1] == 0:
+        if self._write_one(self._write_sql("create", 1, False), params)[1] == 0:
             raise ThreadConflictError(thread.id)
         return thread
 
