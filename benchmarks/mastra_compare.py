@@ -268,6 +268,138 @@ def run_raw(db: str) -> dict[str, Any]:
     return ops
 
 
+# -- CPU time of the write ops (--cpu) -----------------------------------------------------------
+# Wall-clock throughput on a shared machine mostly measures who got the cores; the CPU time a
+# process spends per call (user + system, every thread of the process) is much steadier. For the
+# three write ops both sides run the same calls again and report CPU microseconds per call.
+
+CPU_OPS: list[tuple[str, str]] = [
+    ("createThread", "create_thread, CPU per call"),
+    ("saveMessages_batch1", "save batch 1, CPU per msg"),
+    ("saveMessages_batch100", "save batch 100, CPU per msg"),
+]
+
+# Our JavaScript (Mastra's public API only), written next to bench.mjs for the run, then removed.
+CPU_JS = (
+    """
+import { Memory } from '@mastra/memory';
+import { LibSQLStore } from '@mastra/libsql';
+import fs from 'node:fs';
+const [db, out] = process.argv.slice(2);
+const storage = new LibSQLStore({ id: 'cpu', url: `file:${db}` });
+await storage.init();
+const memory = new Memory({ storage, options: { lastMessages: 10 } });
+const LOREM = __LOREM__;
+const text = (i) => (`message ${i}: ` + LOREM.repeat(3)).slice(0, __TEXT_LEN__);
+const cpu = async (n, per, fn) => {
+  const a = process.cpuUsage();
+  for (let i = 0; i < n; i++) await fn(i);
+  const b = process.cpuUsage(a);
+  return (b.user + b.system) / (n * per);
+};
+const mk = (tid, p, i) => ({ id: `${p}-${String(i).padStart(6, '0')}`, role: i % 2 ? 'assistant' : 'user',
+  createdAt: new Date(Date.UTC(2025, 0, 1) + i * 1000), threadId: tid, resourceId: 'res-msgs', type: 'v2',
+  content: { format: 2, parts: [{ type: 'text', text: text(i) }] } });
+const r = {};
+r.createThread = await cpu(__THREADS__, 1,
+  (i) => memory.createThread({ resourceId: 'res-threads', title: `thread ${i}` }));
+const t1 = await memory.createThread({ resourceId: 'res-msgs', title: 'single-save thread' });
+const t2 = await memory.createThread({ resourceId: 'res-msgs', title: 'big thread' });
+const s = Array.from({ length: __SINGLE__ }, (_, i) => mk(t1.id, 's', i));
+r.saveMessages_batch1 = await cpu(__SINGLE__, 1, (i) => memory.saveMessages({ messages: [s[i]] }));
+const b = Array.from({ length: __MSGS__ }, (_, i) => mk(t2.id, 'b', i));
+r.saveMessages_batch100 = await cpu(__MSGS__ / __BATCH__, __BATCH__,
+  (i) => memory.saveMessages({ messages: b.slice(i * __BATCH__, (i + 1) * __BATCH__) }));
+fs.writeFileSync(out, JSON.stringify({ cpu_us: r }));
+process.exit(0);
+""".replace("__LOREM__", json.dumps(LOREM))
+    .replace("__TEXT_LEN__", str(TEXT_LEN))
+    .replace("__THREADS__", str(N_THREADS))
+    .replace("__SINGLE__", str(N_SAVE_SINGLE))
+    .replace("__MSGS__", str(N_MSGS))
+    .replace("__BATCH__", str(BATCH))
+)
+
+
+def run_ours_cpu(db: str) -> dict[str, Any]:
+    """CPU microseconds per call (per message for saves) of the write ops through ``Memory``."""
+    from mastra_memory import Memory, Message, MessageContent, TextPart
+    from storage_adapters.libsql import LibSQLStore
+
+    store = LibSQLStore(f"file:{db}")
+    store.setup()
+    mem = Memory(storage=store, options={"last_messages": 10})
+
+    def cpu(n: int, per: int, fn: Callable[[int], object]) -> float:
+        start = time.process_time()
+        for i in range(n):
+            fn(i)
+        return (time.process_time() - start) / (n * per) * 1e6
+
+    def msg(thread_id: str, prefix: str, i: int) -> Message:
+        return Message(
+            id=f"{prefix}-{i:06d}",
+            role="user" if i % 2 == 0 else "assistant",
+            created_at=BASE + timedelta(seconds=i),
+            thread_id=thread_id,
+            resource_id=RES_MSGS,
+            content=MessageContent(parts=[TextPart(text=_text(i))]),
+        )
+
+    out = {"createThread": cpu(N_THREADS, 1, lambda i: mem.create_thread(RES_THREADS, title=f"thread {i}"))}
+    single = mem.create_thread(RES_MSGS, title="single-save thread").id
+    big = mem.create_thread(RES_MSGS, title="big thread").id
+    singles = [msg(single, "s", i) for i in range(N_SAVE_SINGLE)]
+    out["saveMessages_batch1"] = cpu(N_SAVE_SINGLE, 1, lambda i: mem.save_messages([singles[i]]))
+    bigs = [msg(big, "b", i) for i in range(N_MSGS)]
+    out["saveMessages_batch100"] = cpu(
+        N_MSGS // BATCH, BATCH, lambda i: mem.save_messages(bigs[i * BATCH : (i + 1) * BATCH])
+    )
+    mem.close()
+    return {"cpu_us": out}
+
+
+def cpu_main(args: argparse.Namespace, mastra_dir: Path, why_not: str | None) -> None:
+    """``--cpu``: paired runs of the write ops, CPU time per call on both sides."""
+    me = [sys.executable, str(Path(__file__).resolve())]
+    ours: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    script = mastra_dir / f"_mastra_compare_cpu_{os.getpid()}.mjs"
+    if not why_not:
+        script.write_text(CPU_JS)
+    try:
+        with tempfile.TemporaryDirectory(prefix="mastra_compare_cpu_") as d:
+            tmp = Path(d)
+            for run in range(args.runs):
+                order = ["ours", "mastra"] if run % 2 == 0 else ["mastra", "ours"]
+                for side in order:
+                    if side == "mastra" and why_not:
+                        continue
+                    db, out = tmp / f"{side}-{run}.db", tmp / f"{side}-{run}.json"
+                    if side == "mastra":
+                        cmd = ["node", str(script), str(db), str(out)]
+                    else:
+                        cmd = [*me, "--child", "ours-cpu", "--db", str(db), "--out", str(out)]
+                    data, _, err = _child(cmd, out)
+                    if data is None:
+                        raise SystemExit(f"{side} CPU run {run} failed:\n{err}")
+                    (ours if side == "ours" else theirs).append(data["cpu_us"])
+                    print(f"CPU run {run + 1}/{args.runs}: {side} done", file=sys.stderr)
+    finally:
+        script.unlink(missing_ok=True)
+    print(f"\nCPU time (user + system) per call, medians of {args.runs} paired runs")
+    head = f"{'op':30s} {'ours us':>10s} {'Mastra us':>10s} {'Mastra/ours':>12s}"
+    print(head)
+    print("-" * len(head))
+    for key, label in CPU_OPS:
+        mine = statistics.median(r[key] for r in ours)
+        line = f"{label:30s} {mine:>10.1f}"
+        if theirs:
+            other = statistics.median(r[key] for r in theirs)
+            line += f" {other:>10.1f} {other / mine:>11.2f}x"
+        print(line)
+
+
 # -- driver ---------------------------------------------------------------------------------------
 
 
@@ -312,13 +444,21 @@ def main(argv: list[str] | None = None) -> None:
         "our side too, interleaved, as a 'before' column",
     )
     parser.add_argument("--root", help=argparse.SUPPRESS)
-    parser.add_argument("--child", choices=["ours", "raw"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="instead: CPU time per call of the three write ops, ours and Mastra's (steadier under load)",
+    )
+    parser.add_argument("--child", choices=["ours", "raw", "ours-cpu"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         if args.root:  # run the code of another checkout (--baseline)
             sys.path.insert(0, args.root)
+        if args.child == "ours-cpu":
+            Path(args.out).write_text(json.dumps(run_ours_cpu(args.db)))
+            return
         ops = (run_ours if args.child == "ours" else run_raw)(args.db)
         Path(args.out).write_text(json.dumps({"ops": ops}))
         return
@@ -327,6 +467,9 @@ def main(argv: list[str] | None = None) -> None:
     why_not = _mastra_ready(mastra_dir)
     if why_not:
         print(f"Mastra side skipped: {why_not}")
+    if args.cpu:
+        cpu_main(args, mastra_dir, why_not)
+        return
     me = [sys.executable, str(Path(__file__).resolve())]
     sides = ["ours", "mastra", "raw"] + (["before"] if args.baseline else [])
     results: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}

@@ -44,14 +44,35 @@ class _Counting:
 
 
 @pytest.fixture
-def counted(tmp_path: Path) -> Any:
-    store = LibSQLStore(f"file:{tmp_path}/count.db")
-    store.setup()
-    proxy = _Counting(store._conn())
-    store._conn_obj = proxy
-    mem = Memory(storage=store)
-    yield mem, proxy
+def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``(Memory on a libSQL file, the statement log of its connection, the file's path)``."""
+    import libsql
+
+    connections: list[_Counting] = []
+    connect = libsql.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> _Counting:
+        connections.append(_Counting(connect(*args, **kwargs)))
+        return connections[-1]
+
+    monkeypatch.setattr(libsql, "connect", counting_connect)
+    path = str(tmp_path / "count.db")
+    mem = Memory(storage=LibSQLStore(f"file:{path}"))
+    mem.storage.setup()
+    assert len(connections) == 1
+    yield mem, connections[0], path
     mem.close()
+
+
+def _sql_on(path: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Run one statement on the file through a connection of its own."""
+    import libsql
+
+    conn = libsql.connect(path, isolation_level=None)
+    try:
+        return list(conn.execute(sql, params).fetchall())
+    finally:
+        conn.close()
 
 
 def _kinds(log: list[str]) -> list[str]:
@@ -65,7 +86,7 @@ def _msg(thread_id: str, i: int, explicit: bool = True, **kw: Any) -> Message:
 
 
 def test_create_thread_is_one_statement(counted: Any) -> None:
-    mem, log = counted
+    mem, log, _ = counted
     log.log.clear()
     mem.create_thread("r1", "t1", title="first", metadata={"k": 1})
     assert _kinds(log.log) == ["INSERT"] and "ON CONFLICT (id) DO NOTHING" in log.log[0]
@@ -82,7 +103,7 @@ def test_create_thread_is_one_statement(counted: Any) -> None:
 def test_save_is_one_transaction_of_two_statements(counted: Any, size: int, explicit: bool) -> None:
     """BEGIN, the thread bump returning owner/cursors/newest, one multi-row upsert, COMMIT:
     no read before the write, also for updates and auto-stamped messages."""
-    mem, log = counted
+    mem, log, _ = counted
     mem.create_thread("r1", "t1")
     for start in (0, 0, 1000):  # insert, update the same ids, insert more
         log.log.clear()
@@ -91,16 +112,16 @@ def test_save_is_one_transaction_of_two_statements(counted: Any, size: int, expl
 
 
 def test_save_reads_stored_ids_only_behind_an_observation_cursor(counted: Any) -> None:
-    mem, log = counted
+    mem, log, path = counted
     mem.create_thread("r1", "t1")
     mem.save_messages([_msg("t1", 0)])
-    with mem.storage._write() as conn:  # a cursor at T0 + 10 s, as an observation leaves it
-        conn.execute(
-            'INSERT INTO mastra_observational_memory (id, "lookupKey", scope, "resourceId", "threadId", '
-            '"activeObservations", config, "generationCount", "lastObservedAt", "createdAt", "updatedAt") '
-            "VALUES ('om1', 'thread:t1', 'thread', 'r1', 't1', '', '{}', 0, ?, ?, ?)",
-            ("2025-01-01T00:00:10.000Z", "2025-01-01T00:00:10.000Z", "2025-01-01T00:00:10.000Z"),
-        )
+    _sql_on(  # a cursor at T0 + 10 s, as an observation leaves it
+        path,
+        'INSERT INTO mastra_observational_memory (id, "lookupKey", scope, "resourceId", "threadId", '
+        '"activeObservations", config, "generationCount", "lastObservedAt", "createdAt", "updatedAt") '
+        "VALUES ('om1', 'thread:t1', 'thread', 'r1', 't1', '', '{}', 0, ?, ?, ?)",
+        ("2025-01-01T00:00:10.000Z", "2025-01-01T00:00:10.000Z", "2025-01-01T00:00:10.000Z"),
+    )
     log.log.clear()
     saved = mem.save_messages([_msg("t1", 0), _msg("t1", 5)])  # an update and a new message behind it
     assert _kinds(log.log) == ["BEGIN IMMEDIATE", "UPDATE", "SELECT", "INSERT", "COMMIT"]
@@ -108,18 +129,16 @@ def test_save_reads_stored_ids_only_behind_an_observation_cursor(counted: Any) -
     assert saved[1].created_at == T0 + timedelta(seconds=10, milliseconds=1)  # moved after the cursor
 
 
-def _stats_count(store: LibSQLStore, thread_id: str) -> int:
-    with store._read() as conn:
-        row = conn.execute(
-            "SELECT message_count FROM mastra_memory_thread_stats WHERE thread_id = ?", (thread_id,)
-        ).fetchone()
-    return int(row[0]) if row else 0
+def _stats_count(path: str, thread_id: str) -> int:
+    rows = _sql_on(path, "SELECT message_count FROM mastra_memory_thread_stats WHERE thread_id = ?", (thread_id,))
+    return int(rows[0][0]) if rows else 0
 
 
 def test_refused_batches_write_nothing(tmp_path: Path) -> None:
     """A check failing inside the folded statements rolls back the thread bump and every row,
     and the trigger-kept counts stay equal to the rows."""
-    store = LibSQLStore(f"file:{tmp_path}/refuse.db")
+    path = f"{tmp_path}/refuse.db"
+    store = LibSQLStore(f"file:{path}")
     mem = Memory(storage=store)
     mem.create_thread("r1", "t1")
     mem.create_thread("r1", "t2")
@@ -138,18 +157,18 @@ def test_refused_batches_write_nothing(tmp_path: Path) -> None:
     assert {t: store.get_thread_by_id(t) for t in ("t1", "t2", "t3")} == before
     for tid, n in (("t1", 1), ("t2", 1), ("t3", 0)):
         page = mem.list_messages(tid, per_page=False)
-        assert len(page.messages) == n == _stats_count(store, tid)
+        assert len(page.messages) == n == _stats_count(path, tid)
     assert [m.thread_id for m in mem.storage.list_messages_by_id(["in-t2"])] == ["t2"]
     mem.close()
 
 
 def test_counts_follow_inserts_and_updates(tmp_path: Path) -> None:
-    store = LibSQLStore(f"file:{tmp_path}/counts.db")
-    mem = Memory(storage=store)
+    path = f"{tmp_path}/counts.db"
+    mem = Memory(storage=LibSQLStore(f"file:{path}"))
     mem.create_thread("r1", "t1")
     mem.save_messages([_msg("t1", i) for i in range(120)])
     mem.save_messages([_msg("t1", i) for i in range(100, 150)])  # 20 updates, 30 inserts
-    assert _stats_count(store, "t1") == 150
+    assert _stats_count(path, "t1") == 150
     assert mem.recall("t1", per_page=10).total == 150  # the page's total comes from the count
     mem.close()
 
