@@ -70,7 +70,7 @@ def _sql_on(path: str, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
 
     conn = libsql.connect(path, isolation_level=None)
     try:
-        return list(conn.execute(sql, params).fetchall())
+        return list(conn.execute(sql, params).fetchall() or [])
     finally:
         conn.close()
 
