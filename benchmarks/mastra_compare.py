@@ -364,6 +364,7 @@ def cpu_main(args: argparse.Namespace, mastra_dir: Path, why_not: str | None) ->
     me = [sys.executable, str(Path(__file__).resolve())]
     ours: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
+    before: list[dict[str, float]] = []
     script = mastra_dir / f"_mastra_compare_cpu_{os.getpid()}.mjs"
     if not why_not:
         script.write_text(CPU_JS)
@@ -372,7 +373,7 @@ def cpu_main(args: argparse.Namespace, mastra_dir: Path, why_not: str | None) ->
             tmp = Path(d)
             for run in range(args.runs):
                 order = ["ours", "mastra"] if run % 2 == 0 else ["mastra", "ours"]
-                for side in order:
+                for side in order + (["before"] if args.baseline else []):
                     if side == "mastra" and why_not:
                         continue
                     db, out = tmp / f"{side}-{run}.db", tmp / f"{side}-{run}.json"
@@ -380,15 +381,19 @@ def cpu_main(args: argparse.Namespace, mastra_dir: Path, why_not: str | None) ->
                         cmd = ["node", str(script), str(db), str(out)]
                     else:
                         cmd = [*me, "--child", "ours-cpu", "--db", str(db), "--out", str(out)]
+                        if side == "before":
+                            cmd += ["--root", str(args.baseline.resolve())]
                     data, _, err = _child(cmd, out)
                     if data is None:
                         raise SystemExit(f"{side} CPU run {run} failed:\n{err}")
-                    (ours if side == "ours" else theirs).append(data["cpu_us"])
+                    {"ours": ours, "mastra": theirs, "before": before}[side].append(data["cpu_us"])
                     print(f"CPU run {run + 1}/{args.runs}: {side} done", file=sys.stderr)
     finally:
         script.unlink(missing_ok=True)
     print(f"\nCPU time (user + system) per call, medians of {args.runs} paired runs")
     head = f"{'op':30s} {'ours us':>10s} {'Mastra us':>10s} {'Mastra/ours':>12s}"
+    if before:
+        head += f" {'before us':>10s} {'Mastra/before':>14s}"
     print(head)
     print("-" * len(head))
     for key, label in CPU_OPS:
@@ -397,6 +402,10 @@ def cpu_main(args: argparse.Namespace, mastra_dir: Path, why_not: str | None) ->
         if theirs:
             other = statistics.median(r[key] for r in theirs)
             line += f" {other:>10.1f} {other / mine:>11.2f}x"
+        if before:
+            then = statistics.median(r[key] for r in before)
+            versus = f"{statistics.median(r[key] for r in theirs) / then:.2f}x" if theirs else ""
+            line += f" {then:>10.1f} {versus:>14s}"
         print(line)
 
 

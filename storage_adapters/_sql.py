@@ -797,9 +797,3 @@ def insert_messages_sql(d: Dialect, n: int) -> str:
         f'"createdAt" = excluded."createdAt", "resourceId" = excluded."resourceId" '
         f"WHERE {table}.thread_id = excluded.thread_id"
     )
-
-
-def max_rows_per_insert(d: Dialect) -> int:
-    """Rows per :func:`insert_messages_sql` statement, under the bound-parameter limit
-    (32,766 in SQLite >= 3.32; PostgreSQL 65,535)."""
-    return 32_766 // MESSAGE_ROW_PARAMS if d.name == "sqlite" else 65_535 // MESSAGE_ROW_PARAMS
