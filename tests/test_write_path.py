@@ -173,10 +173,14 @@ def test_counts_follow_inserts_and_updates(tmp_path: Path) -> None:
     mem.close()
 
 
-def test_auto_stamped_messages_go_after_the_newest_stored(tmp_path: Path) -> None:
-    """The newest stored createdAt is read inside the save's transaction: a message without an
-    explicit time lands after a stored message dated in the future, in several threads at once."""
-    mem = Memory(storage=LibSQLStore(f"file:{tmp_path}/newest.db"))
+@pytest.mark.parametrize("kind", ["libsql-file", "inmemory"])
+def test_auto_stamped_messages_go_after_the_newest_stored(tmp_path: Path, kind: str) -> None:
+    """A message without an explicit time lands after a stored message dated in the future, in
+    several threads at once: libSQL reads the newest inside the save's transaction, other stores
+    through the default ``_save_prepared`` (a read before the write)."""
+    from storage_adapters.inmemory import InMemoryStore
+
+    mem = Memory(storage=LibSQLStore(f"file:{tmp_path}/newest.db") if kind == "libsql-file" else InMemoryStore())
     future = truncate_ms(datetime.now(UTC) + timedelta(days=1))
     for tid in ("a", "b", "c"):
         mem.create_thread("r1", tid)
