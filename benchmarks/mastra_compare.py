@@ -4,10 +4,15 @@ Mastra's ``@mastra/memory`` (``bench.mjs``), on fresh libSQL files, back to back
 Usage::
 
     python benchmarks/mastra_compare.py [--runs 3] [--mastra-dir ../shared/bench/mastra_ts]
+        [--baseline DIR] [--cpu] [--json FILE]
 
 ``--mastra-dir`` is a folder holding ``bench.mjs`` with its ``node_modules`` installed
 (``npm ci``); without ``node`` or those modules the Mastra side is skipped with a message and
 only ours and the raw driver are printed. No Mastra code lives in this repository.
+``--baseline DIR`` also runs our side from another checkout (a "before" column). ``--cpu``
+instead times the three write ops by CPU time per call (user + system, every thread of the
+process), ours and Mastra's through a short script of ours on Mastra's public API: on a shared
+machine that is much steadier than wall-clock throughput.
 
 Workload (``bench.mjs``'s, in its order): create 1,000 threads; save 1,000 messages of 200
 characters one per call into one thread; save 10,000 messages 100 per call into another;
