@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from mastra_memory import working_memory as wm
@@ -32,8 +32,10 @@ from mastra_memory.types import (
     Message,
     RecallResult,
     SemanticHit,
+    TextPart,
     Thread,
     ThreadPage,
+    construct,
     format_timestamp,
     gc_paused,
     new_id,
@@ -51,6 +53,21 @@ if TYPE_CHECKING:
 __all__ = ["Memory"]
 
 logger = logging.getLogger(__name__)
+
+
+def _plain_text(messages: Sequence[Message]) -> bool:
+    """True when every message holds only text parts without a ``<working_memory>`` block, so
+    :func:`working_memory.strip_working_memory` would return them unchanged (skipped: the
+    common case, checked at a fraction of its cost)."""
+    if not isinstance(messages, list):
+        return False
+    for m in messages:
+        if type(m) is not Message:
+            return False
+        for part in m.content.parts:
+            if type(part) is not TextPart or "<working_memory>" in part.text:
+                return False
+    return True
 
 
 def _default_storage() -> MemoryStorage:
@@ -162,26 +179,30 @@ class Memory:
     def _new_thread(
         self, resource_id: str, thread_id: str | None, title: str | None, metadata: dict[str, Any] | None
     ) -> Thread:
+        """A new thread from checked arguments, built without a second pydantic validation."""
         validate_id(resource_id, "resource_id")
         if thread_id is not None:
             validate_id(thread_id, "thread_id")
-        if metadata is not None:
+        if title is not None and not isinstance(title, str):
+            raise ValidationError(f"title must be a string, got {type(title).__name__}")
+        if metadata is None:
+            meta: dict[str, Any] = {}
+        elif isinstance(metadata, dict) and all(isinstance(k, str) for k in metadata):
             validate_json(metadata)
-        now = now_utc()
-        try:
-            thread = Thread(
-                id=thread_id or new_id(),
-                resource_id=resource_id,
-                title=title or "",
-                metadata=dict(metadata or {}),
-                created_at=now,
-                updated_at=now,
-            )
-        except ValidationError:
-            raise
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from exc
-        return thread
+            meta = dict(metadata)
+        else:
+            raise ValidationError("metadata must be a dict with string keys")
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # now_utc(), inline
+        return construct(
+            Thread,
+            id=thread_id or new_id(),
+            resource_id=resource_id,
+            title=title or "",
+            metadata=meta,
+            created_at=now,
+            updated_at=now,
+        )
 
     def get_thread_by_id(self, thread_id: str, resource_id: str | None = None) -> Thread | None:
         """Return the thread or ``None``.
@@ -259,10 +280,10 @@ class Memory:
             ThreadNotFoundError: if a thread does not exist.
             ResourceMismatchError: if a message's resource does not own its thread.
         """
-        config = self.resolved_config(memory_options)
+        config = self.config if memory_options is None else self.resolved_config(memory_options)
         if config.read_only:
             return []
-        stored = self.storage.save_messages(wm.strip_working_memory(messages))
+        stored = self.storage.save_messages(messages if _plain_text(messages) else wm.strip_working_memory(messages))
         if self._semantic is not None and stored and config.semantic_recall is not False:
             self._semantic.index_messages(stored, config.semantic_recall)
         return stored

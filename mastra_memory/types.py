@@ -286,6 +286,10 @@ def _part_from_storage(raw: dict[str, Any]) -> TextPart | ReasoningPart | ToolIn
     return RawPart(type=str(kind or "unknown"), data={k: v for k, v in raw.items() if k != "type"})
 
 
+_CONTENT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+"""``json.dumps`` with these options, without building an encoder per call (stateless, so shared)."""
+
+
 class MessageContent(_Model):
     """The content of a message, format 2.
 
@@ -318,7 +322,7 @@ class MessageContent(_Model):
             ValidationError: if metadata or tool arguments/results are not JSON-serialisable.
         """
         try:
-            return json.dumps(self.to_storage(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            return _CONTENT_ENCODER(self.to_storage())
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"message content is not JSON-serialisable: {exc}") from exc
 

@@ -9,6 +9,7 @@ lexicographically in time order.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -934,4 +935,73 @@ def kv_purge_sql(d: Dialect) -> str:
     return (
         f'DELETE FROM {t} WHERE (namespace, "key") IN (SELECT namespace, "key" FROM {t} '
         f'WHERE "expiresAt" <= {p} LIMIT {p})'
+    )
+
+
+# -- the write path in as few statements as possible (libSQL) ------------------------------------
+
+
+def create_thread_sql(d: Dialect) -> str:
+    """Insert-only thread creation in one statement: ``INSERT ... ON CONFLICT (id) DO NOTHING``.
+
+    Params as :func:`thread_params`. Its row count is 1 when the thread was created and 0 when
+    the id exists (the stored thread, owner included, is left as it was): one autocommit
+    statement, atomic by itself, with no read before the write.
+    """
+    return insert_thread_sql(d) + " ON CONFLICT (id) DO NOTHING"
+
+
+@functools.lru_cache(maxsize=32)
+def claim_threads_sql(d: Dialect, n: int, newest: bool) -> str:
+    """Bump ``updatedAt`` of ``n`` threads and return what a save checks, in one statement.
+
+    Params: ``(updatedAt, *thread_ids)``. Returns one row per thread that exists: ``(id,
+    resourceId, observation cursor[, newest createdAt])``: the owner (a save refuses messages of
+    another resource); the latest ``lastObservedAt`` of the thread's and its resource's
+    observational-memory records (new messages never land at or before it; one subquery over
+    both lookup keys); and, when ``newest``, the ``createdAt`` of the thread's newest stored
+    message (one seek on ``(thread_id, createdAt, id)``). A missing thread returns no row. Run
+    inside the save's transaction, so the bump is undone when a check fails.
+    """
+    p = d.param
+    own = d.t(THREADS)
+    marks = ", ".join(p for _ in range(n))
+    where = f"id = {p}" if n == 1 else f"id IN ({marks})"
+    cols = [
+        "id",
+        '"resourceId"',
+        f'(SELECT max("lastObservedAt") FROM {d.t(OBSERVATIONAL_MEMORY)} '
+        f"WHERE \"lookupKey\" IN ('thread:' || {own}.id, 'resource:' || {own}.\"resourceId\"))",
+    ]
+    if newest:
+        cols.append(
+            f'(SELECT "createdAt" FROM {d.t(MESSAGES)} WHERE thread_id = {own}.id ORDER BY "createdAt" DESC LIMIT 1)'
+        )
+    return f'UPDATE {own} SET "updatedAt" = {p} WHERE {where} RETURNING {", ".join(cols)}'
+
+
+MESSAGE_ROW_PARAMS = 7
+"""Parameters per message row of :func:`insert_messages_sql` (as :func:`message_params`)."""
+
+
+@functools.lru_cache(maxsize=32)
+def insert_messages_sql(d: Dialect, n: int) -> str:
+    """Upsert ``n`` messages in one multi-row statement that never moves a message to another
+    thread.
+
+    Params: the :func:`message_params` of each message, flattened. An id stored in the same
+    thread is updated; an id stored in another thread is left alone (``DO UPDATE ... WHERE``
+    the stored ``thread_id`` is the new one), so the statement's row count is below ``n``
+    exactly when some id belongs to another thread: the caller then rolls back. About 2x the
+    throughput of ``executemany`` with one row per statement at 100 rows.
+    """
+    p = d.param
+    row = "(" + ", ".join(p for _ in range(MESSAGE_ROW_PARAMS)) + ")"
+    table = d.t(MESSAGES)
+    return (
+        f'INSERT INTO {table} (id, thread_id, content, role, type, "createdAt", "resourceId") '
+        f"VALUES {', '.join(row for _ in range(n))} "
+        "ON CONFLICT (id) DO UPDATE SET content = excluded.content, role = excluded.role, type = excluded.type, "
+        f'"createdAt" = excluded."createdAt", "resourceId" = excluded."resourceId" '
+        f"WHERE {table}.thread_id = excluded.thread_id"
     )

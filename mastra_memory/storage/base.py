@@ -39,7 +39,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn, Self, TypeVar
 
 from mastra_memory.errors import ResourceMismatchError, ThreadConflictError, ThreadNotFoundError, ValidationError
@@ -99,6 +99,7 @@ __all__ = [
     "PerPage",
     "ThreadOrder",
     "ThreadQuery",
+    "place_after_newest",
     "resolve_owners",
     "validate_metadata_filter",
     "validate_pagination",
@@ -113,6 +114,7 @@ _T = TypeVar("_T")
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 _METADATA_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def validate_pagination(page: int, per_page: PerPage) -> None:
@@ -393,17 +395,28 @@ class MemoryStorage(ABC):
             ThreadNotFoundError: if a thread does not exist.
             ResourceMismatchError: if a message's resource does not own its thread.
         """
-        prepared = self._prepare_messages(messages)
+        prepared, after_newest = self._prepare_messages(messages)
         if not prepared:
             return []
-        return self._save_messages(prepared, now_utc())
+        now = datetime.now(UTC)
+        return self._save_prepared(prepared, now.replace(microsecond=now.microsecond // 1000 * 1000), after_newest)
 
-    def _prepare_messages(self, messages: Sequence[Message]) -> list[Message]:
+    def _prepare_messages(self, messages: Sequence[Message]) -> tuple[list[Message], frozenset[str]]:
+        """Validate a batch and order it within itself, without I/O.
+
+        Returns:
+            ``(messages to store, thread ids to place after their newest stored message)``: the
+            threads whose first message in the batch was auto-stamped (no explicit
+            ``created_at``). The placement (:func:`place_after_newest`) needs the stored newest,
+            which :meth:`_save_prepared` reads (inside the write transaction where it can).
+        """
         if isinstance(messages, Message) or not isinstance(messages, Iterable):
             raise ValidationError("save_messages expects a list of Message")
         out: list[Message] = []
         seen: set[str] = set()
         last_at: dict[str, datetime] = {}
+        after_newest: set[str] = set()
+        limit = self.max_message_bytes
         for msg in messages:
             if not isinstance(msg, Message):
                 raise ValidationError(f"expected Message, got {type(msg).__name__}")
@@ -412,30 +425,55 @@ class MemoryStorage(ABC):
             if msg.id in seen:
                 raise ValidationError(f"duplicate message id in batch: {msg.id!r}")
             seen.add(msg.id)
-            if _is_empty(msg):
+            parts = msg.content.parts
+            if (not parts[0].text.strip()) if len(parts) == 1 and type(parts[0]) is TextPart else _is_empty(msg):
                 raise ValidationError(f"message {msg.id!r} has no content")
             encoded = msg.content.to_json()  # raises ValidationError for non-JSON values
-            size = len(encoded.encode("utf-8"))
-            if size > self.max_message_bytes:
-                raise ValidationError(
-                    f"message {msg.id!r} content is {size} bytes, over the limit of {self.max_message_bytes} bytes"
-                )
-            created = truncate_ms(msg.created_at)
-            if "created_at" not in msg.model_fields_set and msg.thread_id not in last_at:
-                # auto-stamped: append after the thread's newest message, so a message created just
-                # after a spaced batch never sorts before that batch's tail
-                stored_last = self._last_created_at(msg.thread_id)
-                if stored_last is not None:
-                    last_at[msg.thread_id] = stored_last
-            prev = last_at.get(msg.thread_id)
-            if prev is not None and created <= prev:
-                created = prev + timedelta(milliseconds=1)
-            last_at[msg.thread_id] = created
+            if len(encoded) * 4 > limit:  # UTF-8 takes at most 4 bytes a character: encode only then
+                size = len(encoded.encode("utf-8"))
+                if size > limit:
+                    raise ValidationError(
+                        f"message {msg.id!r} content is {size} bytes, over the limit of {limit} bytes"
+                    )
+            created = msg.created_at
+            if created.microsecond % 1000 or created.tzinfo is not UTC:
+                created = truncate_ms(created)
+            thread_id = msg.thread_id
+            prev = last_at.get(thread_id)
+            if prev is None:
+                if "created_at" not in msg.__pydantic_fields_set__:
+                    # auto-stamped: append after the thread's newest message, so a message created
+                    # just after a spaced batch never sorts before that batch's tail
+                    after_newest.add(thread_id)
+            elif created <= prev:
+                created = prev + _ONE_MS
+            last_at[thread_id] = created
             if created != msg.created_at:
                 msg = msg.model_copy(update={"created_at": created})
-            msg._content_json = encoded  # encoded once; adapters write it via content_json()
+            private = msg.__pydantic_private__
+            if private is not None:
+                private["_content_json"] = encoded  # encoded once; adapters write it via content_json()
+            else:
+                msg._content_json = encoded
             out.append(msg)
-        return out
+        return out, frozenset(after_newest)
+
+    def _save_prepared(self, messages: list[Message], now: datetime, after_newest: frozenset[str]) -> list[Message]:
+        """Store a prepared batch: place the messages of ``after_newest`` threads after each
+        thread's newest stored message (:func:`place_after_newest`), then :meth:`_save_messages`.
+
+        This default reads the newest with :meth:`_last_created_at` before the write. A backend
+        that can read it inside its write transaction (no extra round trip, no race with another
+        writer) overrides this hook and applies :func:`place_after_newest` there.
+        """
+        if after_newest:
+            newest: dict[str, datetime] = {}
+            for thread_id in sorted(after_newest):
+                stored_last = self._last_created_at(thread_id)
+                if stored_last is not None:
+                    newest[thread_id] = stored_last
+            messages = place_after_newest(messages, newest)
+        return self._save_messages(messages, now)
 
     def _last_created_at(self, thread_id: str) -> datetime | None:
         """``created_at`` of the thread's newest message (backends may override with a cheaper query)."""
@@ -1309,6 +1347,34 @@ def resolve_owners(messages: Sequence[Message], owners: dict[str, str]) -> list[
             m = m.model_copy(update={"resource_id": owner})
         elif m.resource_id != owner:
             raise ResourceMismatchError(m.thread_id, owner, m.resource_id)
+        out.append(m)
+    return out
+
+
+def place_after_newest(messages: Sequence[Message], newest: Mapping[str, datetime]) -> list[Message]:
+    """Move the messages of each thread in ``newest`` after that thread's newest stored message.
+
+    ``messages`` is a batch already strictly increasing per thread (see
+    :meth:`MemoryStorage._prepare_messages`); each message of a thread in ``newest`` gets
+    ``created_at`` at least 1 ms after the previous one, starting from ``newest[thread]``. The
+    result is what placing the thread's first message after the stored newest and then keeping
+    the batch increasing gives, so the order inside the batch is kept.
+
+    Args:
+        messages: The batch, oldest first per thread.
+        newest: Thread id -> ``created_at`` of its newest stored message (threads with none
+            are left out).
+    """
+    if not newest:
+        return list(messages)
+    out: list[Message] = []
+    prev: dict[str, datetime] = dict(newest)
+    for m in messages:
+        floor = prev.get(m.thread_id)
+        if floor is not None:
+            if m.created_at <= floor:
+                m = m.model_copy(update={"created_at": floor + _ONE_MS})
+            prev[m.thread_id] = m.created_at
         out.append(m)
     return out
 

@@ -31,6 +31,7 @@ from mastra_memory.storage.base import (
     MessageQuery,
     ThreadQuery,
     dumps,
+    place_after_newest,
     resolve_owners,
 )
 from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
@@ -47,6 +48,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CHUNK = 400  # ids per IN (...) list, under SQLite's parameter limit
+_INSERT_ROWS = 500  # messages per multi-row upsert (3,500 parameters)
+_T = TypeVar("_T")
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -352,39 +355,110 @@ class LibSQLStore(TextSQLStore):
     # -- messages -------------------------------------------------------------------------------
 
     def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
-        thread_ids = sorted({m.thread_id for m in messages})
+        return self._save_prepared(messages, now, frozenset())
+
+    def _save_prepared(self, messages: list[Message], now: datetime, after_newest: frozenset[str]) -> list[Message]:
+        """Save in one ``BEGIN IMMEDIATE`` transaction of two statements, with no read before
+        the write on the hot path:
+
+        1. ``UPDATE mastra_threads SET "updatedAt" ... RETURNING`` (:func:`_sql.claim_threads_sql`)
+           bumps the threads and returns their owners, their observation cursors and, for the
+           threads in ``after_newest``, their newest stored ``createdAt``;
+        2. one multi-row upsert (:func:`_sql.insert_messages_sql`) whose row count shows an id
+           stored in another thread.
+
+        A failed check raises inside the transaction, which rolls everything back. Only when an
+        observation cursor exists is the batch's set of stored ids read first, as
+        :func:`_om.restamp_after_cursor` moves new messages only. The thread message counts are
+        kept by the triggers of migration 6 as the rows go in.
+        """
+        sql = self._write_sql
+        first = messages[0].thread_id
+        if len(messages) == 1 or all(m.thread_id == first for m in messages):
+            thread_ids: list[str] = [first]
+        else:
+            thread_ids = sorted({m.thread_id for m in messages})
+        stamp = _sql.format_ts(now)
         with self._write() as conn:
+            if len(thread_ids) == 1:
+                claimed = conn.execute(sql("claim", 1, bool(after_newest)), (stamp, first)).fetchall()
+            else:
+                claimed = []
+                for chunk in _chunks(thread_ids):
+                    claimed += conn.execute(sql("claim", len(chunk), bool(after_newest)), [stamp, *chunk]).fetchall()
             owners: dict[str, str] = {}
             floors: dict[str, datetime] = {}
-            for chunk in _chunks(thread_ids):
-                # owners and observation cursors (thread's and resource's record) in one statement
-                marks = ", ".join("?" for _ in chunk)
-                for tid, rid, thread_floor, resource_floor in conn.execute(
-                    _OWNERS_AND_FLOORS.format(marks=marks), list(chunk)
-                ).fetchall():
-                    owners[tid] = rid
-                    found = [_sql.parse_ts(f) for f in (thread_floor, resource_floor) if f is not None]
-                    if found:
-                        floors[tid] = max(found)
+            newest: dict[str, datetime] = {}
+            for row in claimed:
+                tid = row[0]
+                owners[tid] = row[1]
+                if row[2] is not None:
+                    floors[tid] = _sql.parse_ts(row[2])
+                if after_newest and row[3] is not None and tid in after_newest:
+                    newest[tid] = _sql.parse_ts(row[3])
             stored = resolve_owners(messages, owners)
-            ids = [m.id for m in stored]
-            wanted = {m.id: m.thread_id for m in stored}
-            existing: set[str] = set()
-            for chunk in _chunks(ids):
-                marks = ", ".join("?" for _ in chunk)
-                for mid, tid in conn.execute(
-                    f"SELECT id, thread_id FROM {MESSAGES} WHERE id IN ({marks})", list(chunk)
-                ).fetchall():
-                    if tid != wanted[mid]:
-                        raise ValidationError(f"message id {mid!r} already exists in another thread")
-                    existing.add(mid)
-            stored = _om.restamp_after_cursor(stored, existing, floors)
-            conn.executemany(_sql.upsert_message_sql(self.dialect), [_sql.message_params(m) for m in stored])
-            stamp = _sql.format_ts(now)
-            for chunk in _chunks(thread_ids):
-                marks = ", ".join("?" for _ in chunk)
-                conn.execute(f'UPDATE {THREADS} SET "updatedAt" = ? WHERE id IN ({marks})', [stamp, *chunk])
+            if newest:
+                stored = place_after_newest(stored, newest)
+            if floors:
+                stored = _om.restamp_after_cursor(stored, self._stored_ids(conn, stored), floors)
+            fmt = _sql.format_ts
+            for start in range(0, len(stored), _INSERT_ROWS):
+                chunk = stored[start : start + _INSERT_ROWS]
+                values: list[Any] = []
+                for m in chunk:  # _sql.message_params of each row, flattened
+                    values += (
+                        m.id,
+                        m.thread_id,
+                        m.content_json(),
+                        m.role,
+                        m.type or "v2",
+                        fmt(m.created_at),
+                        m.resource_id,
+                    )
+                if conn.execute(sql("insert", len(chunk), False), values).rowcount != len(chunk):
+                    self._stored_ids(conn, chunk)  # raises: some id belongs to another thread
+                    raise StorageError("message upsert wrote fewer rows than it was given")
         return stored
+
+    def _write_sql(self, kind: Literal["create", "claim", "insert"], n: int, newest: bool) -> str:
+        """The save's statements for ``n`` threads or rows; those for up to 128 are cached on the
+        store (a dict lookup: hashing the dialect for ``lru_cache`` costs more)."""
+        if n > 128:
+            if kind == "claim":
+                return _sql.claim_threads_sql(self.dialect, n, newest)
+            return _sql.insert_messages_sql(self.dialect, n)
+        cache: dict[tuple[str, int, bool], str] | None = self.__dict__.get("_write_sql_cache")
+        if cache is None:
+            cache = self.__dict__["_write_sql_cache"] = {}
+        key = (kind, n, newest)
+        text = cache.get(key)
+        if text is None:
+            if kind == "create":
+                text = _sql.create_thread_sql(self.dialect)
+            elif kind == "claim":
+                text = _sql.claim_threads_sql(self.dialect, n, newest)
+            else:
+                text = _sql.insert_messages_sql(self.dialect, n)
+            cache[key] = text
+        return text
+
+    def _stored_ids(self, conn: Any, messages: Sequence[Message]) -> set[str]:
+        """Ids of ``messages`` already stored (in their own thread).
+
+        Raises:
+            ValidationError: if one of the ids is stored in another thread.
+        """
+        wanted = {m.id: m.thread_id for m in messages}
+        existing: set[str] = set()
+        for chunk in _chunks(list(wanted)):
+            marks = ", ".join("?" for _ in chunk)
+            for mid, tid in conn.execute(
+                f"SELECT id, thread_id FROM {MESSAGES} WHERE id IN ({marks})", list(chunk)
+            ).fetchall():
+                if tid != wanted[mid]:
+                    raise ValidationError(f"message id {mid!r} already exists in another thread")
+                existing.add(mid)
+        return existing
 
     def _include_rows(self, conn: Any, query: MessageQuery) -> list[Any]:
         rows: list[Any] = []
@@ -581,6 +655,17 @@ class LibSQLStore(TextSQLStore):
             (resource_id, working_memory, stamp, stamp),
         )
 
+    def _create_thread(self, thread: Thread) -> Thread:
+        """One autocommit ``INSERT ... ON CONFLICT (id) DO NOTHING``: atomic by itself, so no
+        ``BEGIN``/``COMMIT`` and no read first; a row count of 0 means the id was taken."""
+        created = _sql.format_ts(thread.created_at)
+        updated = created if thread.updated_at == thread.created_at else _sql.format_ts(thread.updated_at)
+        metadata = dumps(thread.metadata) if thread.metadata else "{}"
+        params = (thread.id, thread.resource_id, thread.title, metadata, created, updated)
+        if self._write_one(self._write_sql("create", 1, False), params)[1] == 0:
+            raise ThreadConflictError(thread.id)
+        return thread
+
     # -- clone ----------------------------------------------------------------------------------
 
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
@@ -669,16 +754,6 @@ class LibSQLStore(TextSQLStore):
 
     def _kv_purge_expired(self, now: datetime, limit: int) -> int:
         return self._write_one(_sql.kv_purge_sql(self.dialect), (_sql.format_ts(now), limit))[1]
-
-
-_OWNERS_AND_FLOORS = (
-    'SELECT t.id, t."resourceId", '
-    f'(SELECT max("lastObservedAt") FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = \'thread:\' || t.id), '
-    f'(SELECT max("lastObservedAt") FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = \'resource:\' || t."resourceId") '
-    f"FROM {THREADS} AS t WHERE t.id IN ({{marks}})"
-)
-"""Owners of the threads a save touches and their observation cursors (latest of the thread's and
-its resource's record; saves never land at or before them), in one statement."""
 
 
 _dedupe_sorted = _sql.dedupe_sorted
