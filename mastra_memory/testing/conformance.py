@@ -93,6 +93,16 @@ class MemoryStorageConformance:
         assert got.created_at == T0 and got.created_at.tzinfo is not None
         assert store.get_thread_by_id("missing") is None
 
+    def test_empty_thread_counts_zero_messages(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("empty"))
+        store.save_thread(_thread("full"))
+        store.save_messages([_msg("full", 0)])
+        for per_page in (0, 10, False):
+            page = store.list_messages("empty", per_page=per_page)
+            assert (page.messages, page.total, page.has_more) == ([], 0, False)
+        assert store.list_messages(["empty", "full"], per_page=0).total == 1
+        assert store.list_messages("empty", include=[{"id": "full-m00000", "thread_id": "full"}], per_page=0).total == 0
+
     def test_save_thread_is_upsert(self, store: MemoryStorage) -> None:
         store.save_thread(_thread("t1", title="a"))
         store.save_thread(_thread("t1", title="b"))

@@ -480,7 +480,7 @@ class LibSQLStore(TextSQLStore):
         if query.start is None and query.end is None:
             # per-thread counts kept by triggers (migration 6): no row counting on the hot path
             row = conn.execute(_sql.stats_count_sql(len(query.thread_ids)), list(query.thread_ids)).fetchone()
-            return int(row[0] or 0)
+            return int(row[0] or 0) if row is not None else 0  # no stats row yet: no messages
         return int(conn.execute(count_sql, count_params).fetchone()[0])
 
     def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
