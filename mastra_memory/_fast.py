@@ -42,7 +42,8 @@ _M = TypeVar("_M", bound=BaseModel)
 
 def now_utc() -> datetime:
     """Return the current UTC time truncated to milliseconds (the storage precision)."""
-    return truncate_ms(datetime.now(UTC))
+    now = datetime.now(UTC)  # already UTC: only the sub-millisecond digits go
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def truncate_ms(value: datetime) -> datetime:

@@ -32,7 +32,6 @@ from mastra_memory.types import (
     Message,
     RecallResult,
     SemanticHit,
-    TextPart,
     Thread,
     ThreadPage,
     construct,
@@ -53,21 +52,6 @@ if TYPE_CHECKING:
 __all__ = ["Memory"]
 
 logger = logging.getLogger(__name__)
-
-
-def _plain_text(messages: Sequence[Message]) -> bool:
-    """True when every message holds only text parts without a ``<working_memory>`` block, so
-    :func:`working_memory.strip_working_memory` would return them unchanged (skipped: the
-    common case, checked at a fraction of its cost)."""
-    if not isinstance(messages, list):
-        return False
-    for m in messages:
-        if type(m) is not Message:
-            return False
-        for part in m.content.parts:
-            if type(part) is not TextPart or "<working_memory>" in part.text:
-                return False
-    return True
 
 
 def _default_storage() -> MemoryStorage:
@@ -283,7 +267,7 @@ class Memory:
         config = self.config if memory_options is None else self.resolved_config(memory_options)
         if config.read_only:
             return []
-        stored = self.storage.save_messages(messages if _plain_text(messages) else wm.strip_working_memory(messages))
+        stored = self.storage.save_messages(wm.strip_working_memory(messages))
         if self._semantic is not None and stored and config.semantic_recall is not False:
             self._semantic.index_messages(stored, config.semantic_recall)
         return stored

@@ -293,9 +293,15 @@ def strip_working_memory(messages: Sequence[Any]) -> list[Any]:
     """Drop working-memory traces before messages are saved, as the original does: calls to
     the ``update_working_memory`` tool (and its older names) and ``<working_memory>`` blocks in
     text (the removed text-tag mode). A message left empty is dropped; others pass unchanged.
+    A list of text-only messages without a block (the common case) is returned as it is.
     """
     from mastra_memory.types import Message, TextPart, ToolInvocationPart
 
+    if isinstance(messages, list) and all(
+        type(m) is Message and all(type(p) is TextPart and "<working_memory>" not in p.text for p in m.content.parts)
+        for m in messages
+    ):
+        return messages
     out: list[Any] = []
     for m in messages:
         if not isinstance(m, Message):

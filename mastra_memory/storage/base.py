@@ -197,9 +197,10 @@ def message_json_size(message: Message) -> int:
 
 
 def _is_empty(message: Message) -> bool:
-    if not message.content.parts:
-        return True
-    return all(isinstance(p, TextPart) and not p.text.strip() for p in message.content.parts)
+    parts = message.content.parts
+    if len(parts) == 1 and type(parts[0]) is TextPart:  # the common shape, without a generator
+        return not parts[0].text.strip()
+    return all(isinstance(p, TextPart) and not p.text.strip() for p in parts)
 
 
 class MemoryStorage(ABC):
@@ -376,7 +377,7 @@ class MemoryStorage(ABC):
             total=total,
             page=page,
             per_page=per_page,
-            has_more=per_page is not False and (page + 1) * per_page < total,
+            has_more=_has_more(page, per_page, total),
         )
 
     # -- messages -------------------------------------------------------------------------------
@@ -398,8 +399,7 @@ class MemoryStorage(ABC):
         prepared, after_newest = self._prepare_messages(messages)
         if not prepared:
             return []
-        now = datetime.now(UTC)
-        return self._save_prepared(prepared, now.replace(microsecond=now.microsecond // 1000 * 1000), after_newest)
+        return self._save_prepared(prepared, now_utc(), after_newest)
 
     def _prepare_messages(self, messages: Sequence[Message]) -> tuple[list[Message], frozenset[str]]:
         """Validate a batch and order it within itself, without I/O.
@@ -425,8 +425,7 @@ class MemoryStorage(ABC):
             if msg.id in seen:
                 raise ValidationError(f"duplicate message id in batch: {msg.id!r}")
             seen.add(msg.id)
-            parts = msg.content.parts
-            if (not parts[0].text.strip()) if len(parts) == 1 and type(parts[0]) is TextPart else _is_empty(msg):
+            if _is_empty(msg):
                 raise ValidationError(f"message {msg.id!r} has no content")
             encoded = msg.content.to_json()  # raises ValidationError for non-JSON values
             if len(encoded) * 4 > limit:  # UTF-8 takes at most 4 bytes a character: encode only then
@@ -540,7 +539,7 @@ class MemoryStorage(ABC):
             total=total,
             page=page,
             per_page=per_page,
-            has_more=per_page is not False and (page + 1) * per_page < total,
+            has_more=_has_more(page, per_page, total),
         )
 
     def list_messages_by_resource_id(
@@ -555,7 +554,7 @@ class MemoryStorage(ABC):
             total=total,
             page=page,
             per_page=per_page,
-            has_more=per_page is not False and (page + 1) * per_page < total,
+            has_more=_has_more(page, per_page, total),
         )
 
     def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]:
@@ -1377,6 +1376,11 @@ def place_after_newest(messages: Sequence[Message], newest: Mapping[str, datetim
             prev[m.thread_id] = m.created_at
         out.append(m)
     return out
+
+
+def _has_more(page: int, per_page: PerPage, total: int) -> bool:
+    """Whether pages after ``page`` hold more of ``total`` rows (never with ``per_page=False``)."""
+    return per_page is not False and (page + 1) * per_page < total
 
 
 def _direction(direction: str) -> Direction:

@@ -5,12 +5,12 @@ empty, set-up store::
 
     import pytest
     from mastra_memory.testing.conformance import MemoryStorageConformance
-    from storage_adapters.libsql import LibSQLStore
+    from mastra_memory.storage import open_storage
 
-    class TestLibSQL(MemoryStorageConformance):
+    class TestMyStore(MemoryStorageConformance):
         @pytest.fixture
         def store(self, tmp_path):
-            with LibSQLStore(f"file:{tmp_path}/t.db") as s:
+            with open_storage(f"file:{tmp_path}/t.db") as s:  # or your backend's URL
                 yield s
 
 Each check states one behaviour of the contract; a third-party adapter passes when all do.

@@ -4,12 +4,12 @@ Use it from a test module by subclassing and providing a ``vector`` fixture::
 
     import pytest
     from mastra_memory.testing.vector_conformance import VectorStoreConformance
-    from storage_adapters.inmemory import InMemoryVector
+    from mastra_memory.storage import open_vector
 
-    class TestInMemoryVector(VectorStoreConformance):
+    class TestMyVector(VectorStoreConformance):
         @pytest.fixture
         def vector(self):
-            yield InMemoryVector()
+            yield open_vector("memory://")  # or your backend's URL
 
 Every test creates its own uniquely named indexes and drops them afterwards, so a shared server
 can be used. ``supports_metrics`` lists the metrics the backend implements.
