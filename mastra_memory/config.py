@@ -143,9 +143,12 @@ class ObservationConfig(_Frozen):
         instruction: Extra instructions appended to the Observer's system prompt.
         thread_title: Let the Observer set the thread title (only while the title is empty or
             was set by the Observer).
-        failure_policy: When a synchronous observation or reflection fails: ``"throw"``
-            (default: ``ModelError`` after the turn's messages were saved), ``"warn"`` (log a
-            warning and continue unobserved) or ``"bypass"`` (continue silently).
+        failure_policy: When a synchronous observation or reflection fails (the model call
+            failed or its output was unusable every attempt): ``"warn"`` (default: log a
+            warning and continue the turn on the raw history; the next cycle is tried only
+            after the backlog grew, backing off exponentially), ``"bypass"`` (the same,
+            silently) or ``"throw"`` (``ModelError`` after the turn's messages were saved).
+            An Observer that finds nothing new is no failure: the messages count as observed.
         model: Observer model (falls back to the top-level ``model``).
         model_settings: Passed to the Observer's model call (``temperature=0.3``).
     """
@@ -161,7 +164,7 @@ class ObservationConfig(_Frozen):
     buffer_wait_seconds: float = Field(default=60.0, ge=0)
     instruction: str | None = None
     thread_title: bool = False
-    failure_policy: Literal["throw", "warn", "bypass"] = "throw"
+    failure_policy: Literal["throw", "warn", "bypass"] = "warn"
     model: Any = None
     model_settings: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0.3})
 

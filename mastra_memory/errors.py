@@ -6,7 +6,9 @@ original stays available as ``__cause__``::
 
     MastraMemoryError
     ├── ValidationError            bad input: ids, metadata, content, pagination
-    │   └── ResourceMismatchError  a thread used with a resource that does not own it
+    │   ├── ResourceMismatchError  a thread used with a resource that does not own it
+    │   ├── ThreadExistsError      an insert-only create of a thread id that is taken (HTTP 409)
+    │   └── MessageIdUnavailableError  a message id that is taken by another thread
     ├── ThreadNotFoundError        an operation needs a thread that does not exist
     ├── StorageError               a storage or vector backend failed (wraps the driver error)
     │   ├── ConcurrencyError       a compare-and-set lost, or a lock could not be taken
@@ -17,7 +19,9 @@ original stays available as ``__cause__``::
     ├── AccessDeniedError          the memory server refused the API key (HTTP 401/403)
     └── QuotaExceededError         a namespace's write rate or storage cap was hit (HTTP 429/507)
 
-``MemoryError`` (the builtin) is never shadowed.
+``MemoryError`` (the builtin) is never shadowed. Messages never confirm that a thread or
+message id of another resource exists or name its owner: a thread used with the wrong resource
+reads "not found for resource ..."; the owner is only an attribute, for trusted callers.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
     "MastraMemoryError",
+    "MessageIdUnavailableError",
     "MissingDependencyError",
     "ModelError",
     "NoDataError",
@@ -58,7 +63,7 @@ class ResourceMismatchError(ValidationError):
     """
 
     def __init__(self, thread_id: str, expected_resource_id: str, resource_id: str) -> None:
-        super().__init__(f"thread {thread_id!r} belongs to resource {expected_resource_id!r}, not {resource_id!r}")
+        super().__init__(f"thread {thread_id!r} not found for resource {resource_id!r}")
         self.thread_id = thread_id
         self.expected_resource_id = expected_resource_id
         self.resource_id = resource_id
@@ -73,12 +78,25 @@ class ThreadExistsError(ValidationError):
     """
 
     def __init__(self, thread_id: str) -> None:
-        super().__init__(f"thread {thread_id!r} already exists")
+        super().__init__(f"thread id {thread_id!r} can not be used to create a thread; choose another id")
         self.thread_id = thread_id
 
 
 ThreadConflictError = ThreadExistsError
 """Another name of :class:`ThreadExistsError` (the typed conflict of an insert-only create)."""
+
+
+class MessageIdUnavailableError(ValidationError):
+    """A saved message's id is already used by a message of another thread; message ids are
+    global, so nothing was written. The text does not say whose thread it is.
+
+    Attributes:
+        message_id: The id that can not be used.
+    """
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"message id {message_id!r} can not be used in this thread; choose another id")
+        self.message_id = message_id
 
 
 class ThreadNotFoundError(MastraMemoryError, LookupError):

@@ -26,7 +26,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from mastra_memory.chat import from_chat_messages
-from mastra_memory.errors import ValidationError
+from mastra_memory.errors import MastraMemoryError, ValidationError
 from mastra_memory.memory import Memory
 from mastra_memory.types import (
     Message,
@@ -67,10 +67,20 @@ _SESSION_KEY = re.compile(r"^session_(\d+)$")
 
 @dataclass
 class ThreadBatch:
-    """One thread and the messages to store in it (one ``save_messages`` call)."""
+    """One thread and the messages to store in it (one ``save_messages`` call).
+
+    Attributes:
+        thread: The thread to create (or reuse, ownership checked).
+        messages: Its messages.
+        source: Where the thread is in the input file (``"threads[2]"``), for error messages.
+        positions: Message id -> its place in the file (``"threads[2].messages[5]"``) for ids
+            the loader generated, so an error names what the user wrote, not a UUID.
+    """
 
     thread: Thread
     messages: list[Message]
+    source: str = ""
+    positions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -113,13 +123,13 @@ def load_locomo(data: Sequence[dict[str, Any]]) -> list[ThreadBatch]:
     if not isinstance(data, list):
         raise ValidationError("LoCoMo data must be a JSON list of conversations")
     batches: list[ThreadBatch] = []
-    for conv in data:
+    for c_index, conv in enumerate(data):
         try:
             sample_id = str(conv["sample_id"])
             c = conv["conversation"]
             speaker_a, speaker_b = str(c["speaker_a"]), str(c["speaker_b"])
         except (KeyError, TypeError) as exc:
-            raise ValidationError(f"not a LoCoMo conversation (missing {exc})") from exc
+            raise ValidationError(f"[{c_index}]: not a LoCoMo conversation (missing {exc})") from exc
         sessions = sorted((int(m.group(1)), key) for key in c if (m := _SESSION_KEY.match(key)) and c[key])
         for number, key in sessions:
             date_text = str(c.get(f"{key}_date_time", ""))
@@ -160,7 +170,7 @@ def load_locomo(data: Sequence[dict[str, Any]]) -> list[ThreadBatch]:
                         content=MessageContent(parts=parts, metadata=metadata),
                     )
                 )
-            batches.append(ThreadBatch(thread, messages))
+            batches.append(ThreadBatch(thread, messages, source=f"[{c_index}].conversation.{key}"))
     return batches
 
 
@@ -189,21 +199,27 @@ def load_chat_json(data: Any) -> list[ThreadBatch]:
         try:
             spec = _ChatThread.model_validate(item)
         except PydanticValidationError as exc:
-            raise ValidationError(f"thread #{n}: {exc}") from exc
+            raise ValidationError(f"threads[{n}]: {exc}") from exc
         created = spec.created_at or now_utc()
-        thread = Thread(
-            id=spec.id,
-            resource_id=spec.resource_id,
-            title=spec.title,
-            metadata=spec.metadata,
-            created_at=created,
-            updated_at=created,
-        )
+        try:
+            thread = Thread(
+                id=spec.id,
+                resource_id=spec.resource_id,
+                title=spec.title,
+                metadata=spec.metadata,
+                created_at=created,
+                updated_at=created,
+            )
+        except PydanticValidationError as exc:
+            raise ValidationError(f"threads[{n}]: {exc}") from exc
         raw: list[dict[str, Any]] = []
         extras: dict[str, dict[str, Any]] = {}
+        positions: dict[str, str] = {}
         for i, msg in enumerate(spec.messages):
             msg = dict(msg)
             msg_id = str(msg.get("id") or uuid.uuid5(_ID_NAMESPACE, f"{spec.id}/{i}"))
+            if not msg.get("id"):
+                positions[msg_id] = f"threads[{n}].messages[{i}]"
             msg["id"] = msg_id
             extras[msg_id] = {
                 "created_at": msg.pop("created_at", None),
@@ -222,8 +238,8 @@ def load_chat_json(data: Any) -> list[ThreadBatch]:
                 if update:
                     messages[j] = message.model_copy(update=update)
         except (ValueError, TypeError) as exc:
-            raise ValidationError(f"thread {spec.id!r}: {exc}") from exc
-        batches.append(ThreadBatch(thread, messages))
+            raise ValidationError(f"threads[{n}] (thread {spec.id!r}): {exc}") from exc
+        batches.append(ThreadBatch(thread, messages, source=f"threads[{n}]", positions=positions))
     return batches
 
 
@@ -283,11 +299,19 @@ def ingest(
     started = time.perf_counter()
     for batch in batches:
         thread = batch.thread
+        _check_batch(memory, batch)  # refuse bad messages before the thread is created
         _, created = memory.storage.get_or_create_thread(thread)
+        existing = memory.storage.list_messages_by_id([m.id for m in batch.messages]) if batch.messages else []
+        try:
+            stored = memory.save_messages(batch.messages)
+        except BaseException as exc:
+            if created:  # all or nothing per thread: no empty thread is left behind
+                memory.storage.delete_thread(thread.id)
+            if isinstance(exc, MastraMemoryError):
+                raise _located(exc, batch) from exc
+            raise
         if created:
             stats.threads_created += 1
-        existing = memory.storage.list_messages_by_id([m.id for m in batch.messages]) if batch.messages else []
-        stored = memory.save_messages(batch.messages)
         stats.threads += 1
         stats.messages += len(stored)
         stats.messages_new += len(stored) - len(existing)
@@ -297,3 +321,27 @@ def ingest(
     stats.resources = len(resources)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _located(exc: MastraMemoryError, batch: ThreadBatch) -> MastraMemoryError:
+    """``exc`` with its text naming file positions instead of generated message ids."""
+    text = str(exc)
+    for message_id, position in batch.positions.items():
+        text = text.replace(f"message {message_id!r}", position).replace(repr(message_id), position)
+    if batch.source and not text.startswith(batch.source):
+        text = f"{batch.source}: {text}"
+    if isinstance(exc, ValidationError):
+        return ValidationError(text)
+    return type(exc)(text) if type(exc).__init__ is Exception.__init__ else exc
+
+
+def _check_batch(memory: Memory, batch: ThreadBatch) -> None:
+    """Validate every message of ``batch`` without I/O (content, size, ids).
+
+    Raises:
+        ValidationError: naming the file position of the first bad message.
+    """
+    try:
+        memory.storage.check_messages(batch.messages)
+    except ValidationError as exc:
+        raise _located(exc, batch) from exc

@@ -24,7 +24,7 @@ from mastra_memory.errors import (
     ThreadNotFoundError,
     ValidationError,
 )
-from mastra_memory.storage.base import Direction, MemoryStorage, PerPage, ThreadOrder
+from mastra_memory.storage.base import Direction, MemoryStorage, PerPage, ThreadOrder, as_list
 from mastra_memory.storage.registry import open_storage
 from mastra_memory.types import (
     CloneResult,
@@ -40,7 +40,8 @@ from mastra_memory.types import (
     new_id,
     now_utc,
     validate_id,
-    validate_json,
+    validate_json_object,
+    validate_text,
 )
 
 if TYPE_CHECKING:
@@ -167,15 +168,9 @@ class Memory:
         validate_id(resource_id, "resource_id")
         if thread_id is not None:
             validate_id(thread_id, "thread_id")
-        if title is not None and not isinstance(title, str):
-            raise ValidationError(f"title must be a string, got {type(title).__name__}")
-        if metadata is None:
-            meta: dict[str, Any] = {}
-        elif isinstance(metadata, dict) and all(isinstance(k, str) for k in metadata):
-            validate_json(metadata)
-            meta = dict(metadata)
-        else:
-            raise ValidationError("metadata must be a dict with string keys")
+        if title is not None:
+            validate_text(title, "title")
+        meta: dict[str, Any] = {} if metadata is None else dict(validate_json_object(metadata))
         now = datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # now_utc(), inline
         return construct(
@@ -267,6 +262,8 @@ class Memory:
         config = self.config if memory_options is None else self.resolved_config(memory_options)
         if config.read_only:
             return []
+        if type(messages) is not list:
+            messages = as_list(messages, "messages")
         stored = self.storage.save_messages(wm.strip_working_memory(messages))
         if self._semantic is not None and stored and config.semantic_recall is not False:
             self._semantic.index_messages(stored, config.semantic_recall)
@@ -342,7 +339,7 @@ class Memory:
 
     def delete_messages(self, message_ids: Sequence[str]) -> None:
         """Delete messages (and their vectors) by id; unknown ids are ignored."""
-        ids = list(message_ids)
+        ids = as_list(message_ids, "message_ids")
         self.storage.delete_messages(ids)
         if self._semantic is not None:
             self._semantic.delete_messages([i if isinstance(i, str) else i["id"] for i in ids])
@@ -419,12 +416,20 @@ class Memory:
         message_filter: dict[str, Any] | None,
     ) -> CloneResult:
         source = self._require_thread(source_thread_id)
+        if message_filter is not None and not isinstance(message_filter, dict):
+            raise ValidationError(f"message_filter must be a dict, got {type(message_filter).__name__}")
+        if new_thread_id is not None:
+            validate_id(new_thread_id, "new_thread_id")
+        if resource_id is not None:
+            validate_id(resource_id, "resource_id")
+        if title is not None:
+            validate_text(title, "title")
         flt = dict(message_filter or {})
         unknown = set(flt) - {"start_date", "end_date", "message_ids", "startDate", "endDate", "messageIds"}
         if unknown:
             raise ValidationError(f"unknown message_filter keys: {sorted(unknown)}")
         if metadata is not None:
-            validate_json(metadata)
+            validate_json_object(metadata)
         now = now_utc()
         base_meta = {k: v for k, v in source.metadata.items() if k != "clone"}
         thread = Thread(

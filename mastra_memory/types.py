@@ -17,6 +17,7 @@ the private fast paths, timestamps and ids (:mod:`mastra_memory._fast`).
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
@@ -73,11 +74,48 @@ MAX_ID_LENGTH = 255
 _ID_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f]")
 
 
+MAX_JSON_DEPTH = 100
+"""The deepest nesting of lists and objects accepted in stored JSON (metadata, message content,
+tool arguments and results): a value nested deeper is refused at write with a
+:class:`ValidationError`, so nothing is ever stored that a reader (or the HTTP server's
+serializer, which stops at about 255 levels) could not read back."""
+
+_INT64 = 2**63
+_NUL = "\x00"
+
+
+def text_problem(value: str) -> str | None:
+    """What makes ``value`` unstorable, or ``None``: a NUL character (U+0000: PostgreSQL can
+    not store it and libSQL truncates text at it) or a lone surrogate (not valid UTF-8)."""
+    if _NUL in value:
+        return "a NUL character (U+0000)"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate (not valid UTF-8 text)"
+    return None
+
+
+def validate_text(value: Any, what: str = "text") -> str:
+    """Check that ``value`` is a string every backend stores unchanged and return it.
+
+    Raises:
+        ValidationError: if it is not a string, or contains U+0000 or a lone surrogate.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(f"{what} must be a string, got {type(value).__name__}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise ValidationError(f"{what} contains {problem}")
+    return value
+
+
 def validate_id(value: Any, what: str = "id") -> str:
     """Check that ``value`` is a usable id and return it.
 
-    An id is a non-empty string of at most 255 characters with no control characters and no
-    leading or trailing whitespace.
+    An id is a non-empty string of at most 255 characters of valid Unicode text with no control
+    characters and no leading or trailing whitespace.
 
     Raises:
         ValidationError: if the id is not acceptable.
@@ -90,20 +128,76 @@ def validate_id(value: Any, what: str = "id") -> str:
         raise ValidationError(f"{what} is longer than {MAX_ID_LENGTH} characters")
     if _ID_FORBIDDEN.search(value):
         raise ValidationError(f"{what} contains control characters: {value!r}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValidationError(f"{what} contains a lone surrogate (not valid UTF-8 text)") from exc
     return value
 
 
-def validate_json(value: Any, what: str = "metadata") -> Any:
-    """Check that ``value`` is JSON-serialisable (no NaN/Infinity) and return it.
+def validate_json(value: Any, what: str = "metadata", max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Check that ``value`` is JSON every backend stores and reads back unchanged; return it.
+
+    Accepted: ``None``, ``bool``, ``int`` (64-bit range), finite ``float``, ``str`` (no U+0000,
+    no lone surrogates), lists/tuples and dicts with string keys, nested at most ``max_depth``
+    (:data:`MAX_JSON_DEPTH`, 100) levels. The walk is iterative, so hostile nesting can not
+    exhaust the stack.
+
+    Args:
+        value: The value to check.
+        what: What the value is, for the error message.
+        max_depth: The deepest accepted nesting of lists and dicts (the top level counts 1).
 
     Raises:
-        ValidationError: if the value cannot be stored as JSON.
+        ValidationError: naming the first problem found.
     """
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{what} is not JSON-serialisable: {exc}") from exc
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if item is None or item is True or item is False:
+            continue
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem is not None:
+                raise ValidationError(f"{what} contains a string with {problem}")
+            continue
+        if isinstance(item, int):
+            if not -_INT64 <= item < _INT64:
+                raise ValidationError(f"{what} contains an integer outside the 64-bit range")
+            continue
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValidationError(f"{what} contains a non-finite float ({item!r}); JSON has none")
+            continue
+        if isinstance(item, (dict, list, tuple)):
+            if depth >= max_depth:
+                raise ValidationError(f"{what} is nested deeper than {max_depth} levels")
+            if isinstance(item, dict):
+                for key, sub in item.items():
+                    if not isinstance(key, str):
+                        raise ValidationError(f"{what} has a non-string key {key!r} (JSON keys are strings)")
+                    problem = text_problem(key)
+                    if problem is not None:
+                        raise ValidationError(f"{what} has a key with {problem}")
+                    stack.append((sub, depth + 1))
+            else:
+                stack.extend((sub, depth + 1) for sub in item)
+            continue
+        raise ValidationError(f"{what} is not JSON-serialisable: {type(item).__name__} is not a JSON type")
     return value
+
+
+def validate_json_object(value: Any, what: str = "metadata") -> dict[str, Any]:
+    """Check that ``value`` is a dict (not a list of pairs or another mapping-like value) of
+    storable JSON (:func:`validate_json`) and return it.
+
+    Raises:
+        ValidationError: if it is not a dict or not storable JSON.
+    """
+    if not isinstance(value, dict):
+        raise ValidationError(f"{what} must be a dict, got {type(value).__name__}")
+    return validate_json(value, what)  # type: ignore[no-any-return]
 
 
 def _check_id(value: str) -> str:
@@ -323,7 +417,7 @@ class MessageContent(_Model):
         """
         try:
             return _CONTENT_ENCODER(self.to_storage())
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValidationError(f"message content is not JSON-serialisable: {exc}") from exc
 
     @classmethod
@@ -356,6 +450,23 @@ class MessageContent(_Model):
     def text(self) -> str:
         """The text parts joined with newlines."""
         return "\n".join(p.text for p in self.parts if isinstance(p, TextPart))
+
+
+def validate_content(content: MessageContent, what: str = "message content") -> None:
+    """Check that message content is storable everywhere: its text has no U+0000 and no lone
+    surrogates, and its metadata, tool arguments/results and kept keys are JSON nested at most
+    :data:`MAX_JSON_DEPTH` levels (:func:`validate_json`).
+
+    Raises:
+        ValidationError: naming the first problem found.
+    """
+    if not content.metadata and not content.extra and all(type(p) is TextPart and not p.extra for p in content.parts):
+        for part in content.parts:  # the common shape: plain text parts, no walk needed
+            problem = text_problem(part.text)  # type: ignore[union-attr]
+            if problem is not None:
+                raise ValidationError(f"{what} contains {problem}")
+        return
+    validate_json(content.to_storage(), what)
 
 
 class Message(_Model):
@@ -469,10 +580,15 @@ class Thread(_Model):
     def _utc(cls, value: datetime) -> datetime:
         return truncate_ms(value)
 
-    @field_validator("metadata")
+    @field_validator("metadata", mode="before")
     @classmethod
-    def _json(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return validate_json(value)  # type: ignore[no-any-return]
+    def _json(cls, value: Any) -> dict[str, Any]:
+        return validate_json_object(value)
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _title(cls, value: Any) -> str:
+        return validate_text(value, "title")
 
 
 class Resource(_Model):
@@ -491,10 +607,15 @@ class Resource(_Model):
     def _utc(cls, value: datetime) -> datetime:
         return truncate_ms(value)
 
-    @field_validator("metadata")
+    @field_validator("metadata", mode="before")
     @classmethod
-    def _json(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return validate_json(value)  # type: ignore[no-any-return]
+    def _json(cls, value: Any) -> dict[str, Any]:
+        return validate_json_object(value)
+
+    @field_validator("working_memory", mode="before")
+    @classmethod
+    def _working_memory(cls, value: Any) -> str | None:
+        return None if value is None else validate_text(value, "working_memory")
 
 
 class IncludeSpec(_Model):

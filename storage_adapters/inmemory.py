@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from mastra_memory.errors import ResourceMismatchError, ThreadConflictError, ThreadNotFoundError, ValidationError
+from mastra_memory.errors import MessageIdUnavailableError, ResourceMismatchError, ThreadConflictError, ThreadNotFoundError, ValidationError
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
@@ -132,7 +132,7 @@ class InMemoryStore(MemoryStorage):
                     raise ResourceMismatchError(m.thread_id, thread.resource_id, m.resource_id)
                 old = self._messages.get(m.id)
                 if old is not None and old.thread_id != m.thread_id:
-                    raise ValidationError(f"message id {m.id!r} already exists in another thread")
+                    raise MessageIdUnavailableError(m.id)
                 stored.append(m)
             owners = {m.thread_id: self._threads[m.thread_id].resource_id for m in stored}
             stored = _om.restamp_after_cursor(

@@ -248,7 +248,7 @@ def test_failed_buffering_falls_back_to_sync_observation_above_block_after(store
 
 def test_failure_policy_throw_keeps_messages_and_cursor(store: MemoryStorage) -> None:
     model = ScriptedModel(default=ModelError("provider down"))
-    memory = Memory(storage=store, options=om_options(model))
+    memory = Memory(storage=store, options=om_options(model, observation={"failure_policy": "throw"}))
     with pytest.raises(ModelError):
         for n in range(12):
             turn(memory, "t1", "r1", n)

@@ -130,6 +130,10 @@ class Observer:
                     response.text, messages[-1].created_at, previous_lines, source=transcript
                 )
             except ObservationParseError as exc:
+                if exc.reason == "nothing-new":  # a normal outcome: the messages count as observed
+                    logger.debug("observer found nothing new in %d message(s)", len(messages))
+                    nothing = ObserverOutput(observations="", line_count=0)
+                    return ObserverResult(nothing, 0, attempt, usage)
                 last = exc
                 logger.warning("observer output unusable (attempt %d): %s", attempt, exc)
                 continue

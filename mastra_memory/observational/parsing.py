@@ -72,7 +72,9 @@ class ObservationParseError(ModelError):
     """The model's output could not be used (empty, malformed or degenerate).
 
     Attributes:
-        reason: ``"empty"``, ``"degenerate"`` or ``"no-observations"``.
+        reason: ``"empty"``, ``"degenerate"``, ``"no-observations"`` (no observation block and
+            no observation line: malformed) or ``"nothing-new"`` (a well-formed reply whose
+            lines all repeat the record or were dropped: a normal outcome, not a failure).
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -284,6 +286,7 @@ def parse_observer_output(
     if is_degenerate(text):
         raise ObservationParseError("degenerate", f"{len(text)} characters of repetitive output")
     block = _tag(text, "observations")
+    tagged = block is not None
     if block is None:
         block = "\n".join(
             ln
@@ -331,6 +334,8 @@ def parse_observer_output(
     while out and out[-1].startswith("Date:"):
         out.pop()
     if lines == 0:
+        if tagged or dropped:  # a well-formed reply with nothing new in it (e.g. after small talk)
+            raise ObservationParseError("nothing-new", "no new observation lines")
         raise ObservationParseError("no-observations", "no observation lines found")
     if not out[0].startswith("Date:"):
         out.insert(0, f"Date: {format_date(default_date or datetime.now(UTC))}")

@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NoReturn, Self, TypeVar
 
+from pydantic import ValidationError as PydanticValidationError
+
 from mastra_memory.errors import ResourceMismatchError, ThreadConflictError, ThreadNotFoundError, ValidationError
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.kv import (
@@ -84,8 +86,11 @@ from mastra_memory.types import (
     new_ids,
     now_utc,
     truncate_ms,
+    validate_content,
     validate_id,
     validate_json,
+    validate_json_object,
+    validate_text,
 )
 
 __all__ = [
@@ -94,6 +99,7 @@ __all__ = [
     "KVEntry",
     "KVKeyPage",
     "KVStats",
+    "MAX_PAGE",
     "MemoryStorage",
     "MessageQuery",
     "PerPage",
@@ -117,20 +123,30 @@ _METADATA_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _ONE_MS = timedelta(milliseconds=1)
 
 
+MAX_PAGE = 2**31 - 1
+"""The largest accepted ``page`` and ``per_page`` (2,147,483,647), so ``page * per_page`` always
+fits the 64-bit LIMIT/OFFSET every backend takes; larger values are refused as invalid input."""
+
+
 def validate_pagination(page: int, per_page: PerPage) -> None:
     """Check ``page``/``per_page`` (``per_page=False`` means no limit and requires page 0).
 
+    Args:
+        page: Page number from 0, at most :data:`MAX_PAGE`.
+        per_page: Page size from 0 to :data:`MAX_PAGE`, or ``False`` for no limit.
+
     Raises:
-        ValidationError: on a negative page, a non-positive per_page, or ``False`` with page > 0.
+        ValidationError: on a negative or too large page or per_page, a non-integer, or
+            ``False`` with page > 0.
     """
-    if isinstance(page, bool) or not isinstance(page, int) or page < 0:
-        raise ValidationError(f"page must be an integer >= 0, got {page!r}")
+    if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_PAGE:
+        raise ValidationError(f"page must be an integer from 0 to {MAX_PAGE}, got {page!r}")
     if per_page is False:
         if page != 0:
             raise ValidationError("per_page=False (no limit) requires page=0")
         return
-    if isinstance(per_page, bool) or not isinstance(per_page, int) or per_page < 0:
-        raise ValidationError(f"per_page must be an integer >= 0 or False, got {per_page!r}")
+    if isinstance(per_page, bool) or not isinstance(per_page, int) or not 0 <= per_page <= MAX_PAGE:
+        raise ValidationError(f"per_page must be an integer from 0 to {MAX_PAGE} or False, got {per_page!r}")
 
 
 def validate_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
@@ -330,12 +346,10 @@ class MemoryStorage(ABC):
             ValidationError: on a bad id or non-JSON metadata.
         """
         validate_id(thread_id, "thread_id")
-        if title is not None and not isinstance(title, str):
-            raise ValidationError("title must be a string")
+        if title is not None:
+            validate_text(title, "title")
         if metadata is not None:
-            if not isinstance(metadata, dict):
-                raise ValidationError("metadata must be a dict")
-            validate_json(metadata)
+            validate_json_object(metadata)
         return self._update_thread(thread_id, title, metadata, now_utc())
 
     def delete_thread(self, thread_id: str) -> None:
@@ -401,6 +415,15 @@ class MemoryStorage(ABC):
             return []
         return self._save_prepared(prepared, now_utc(), after_newest)
 
+    def check_messages(self, messages: Sequence[Message]) -> None:
+        """Validate a batch as :meth:`save_messages` would, without I/O and writing nothing.
+
+        Raises:
+            ValidationError: on what :meth:`save_messages` refuses before writing (empty,
+                oversized or unstorable content, duplicate ids in the batch, a non-list).
+        """
+        self._prepare_messages(messages)
+
     def _prepare_messages(self, messages: Sequence[Message]) -> tuple[list[Message], frozenset[str]]:
         """Validate a batch and order it within itself, without I/O.
 
@@ -427,6 +450,7 @@ class MemoryStorage(ABC):
             seen.add(msg.id)
             if _is_empty(msg):
                 raise ValidationError(f"message {msg.id!r} has no content")
+            validate_content(msg.content, f"message {msg.id!r} content")
             encoded = msg.content.to_json()  # raises ValidationError for non-JSON values
             if len(encoded) * 4 > limit:  # UTF-8 takes at most 4 bytes a character: encode only then
                 size = len(encoded.encode("utf-8"))
@@ -508,7 +532,7 @@ class MemoryStorage(ABC):
         Raises:
             ValidationError, ResourceMismatchError: on bad input.
         """
-        ids = (thread_id,) if isinstance(thread_id, str) else tuple(thread_id)
+        ids = (thread_id,) if isinstance(thread_id, str) else tuple(as_list(thread_id, "thread_id"))
         if not ids:
             raise ValidationError("list_messages needs at least one thread id")
         for tid in ids:
@@ -520,7 +544,7 @@ class MemoryStorage(ABC):
                 if thread is not None and thread.resource_id != resource_id:
                     raise ResourceMismatchError(tid, thread.resource_id, resource_id)
         validate_pagination(page, per_page)
-        specs = tuple(s if isinstance(s, IncludeSpec) else IncludeSpec.model_validate(s) for s in include or ())
+        specs = tuple(_include_spec(s) for s in (as_list(include, "include") if include else ()))
         for spec in specs:
             validate_id(spec.id, "include id")
         query = MessageQuery(
@@ -529,8 +553,8 @@ class MemoryStorage(ABC):
             page,
             per_page,
             _direction(direction),
-            truncate_ms(start) if start else None,
-            truncate_ms(end) if end else None,
+            _check_time(start, "start"),
+            _check_time(end, "end"),
             specs,
         )
         messages, total = self._list_messages(query)
@@ -585,12 +609,10 @@ class MemoryStorage(ABC):
     ) -> Resource:
         """Set working memory and/or merge metadata; the row is created on first update."""
         validate_id(resource_id, "resource_id")
-        if working_memory is not None and not isinstance(working_memory, str):
-            raise ValidationError("working_memory must be a string")
+        if working_memory is not None:
+            validate_text(working_memory, "working_memory")
         if metadata is not None:
-            if not isinstance(metadata, dict):
-                raise ValidationError("metadata must be a dict")
-            validate_json(metadata)
+            validate_json_object(metadata)
         return self._update_resource(resource_id, working_memory, metadata, now_utc())
 
     # -- working memory (atomic read-modify-write) ----------------------------------------------
@@ -626,6 +648,12 @@ class MemoryStorage(ABC):
             raise ValidationError("give exactly one of resource_id and thread_id")
         if not callable(fn):
             raise ValidationError("fn must be callable")
+        user_fn = fn
+
+        def fn(current: str | None) -> str | None:  # the new value is checked inside the transaction
+            new = user_fn(current)
+            return None if new is None else validate_text(new, "working memory")
+
         if resource_id is not None:
             rid = validate_id(resource_id, "resource_id")
             return self._update_working_memory_atomic("resource", rid, fn, now_utc())
@@ -673,8 +701,15 @@ class MemoryStorage(ABC):
             ValidationError: if ``new_thread.id`` already exists or a limit is negative.
         """
         validate_id(source_thread_id, "source_thread_id")
-        if message_limit is not None and (isinstance(message_limit, bool) or message_limit < 0):
-            raise ValidationError("message_limit must be >= 0")
+        if not isinstance(new_thread, Thread):
+            raise ValidationError("clone_thread expects a Thread as new_thread")
+        if message_limit is not None and (
+            isinstance(message_limit, bool) or not isinstance(message_limit, int) or message_limit < 0
+        ):
+            raise ValidationError(f"message_limit must be an integer >= 0, got {message_limit!r}")
+        start, end = _check_time(start, "start"), _check_time(end, "end")
+        if message_ids is not None:
+            message_ids = [validate_id(i, "message id") for i in _as_id_list(message_ids)]
         source = self._get_thread(source_thread_id)
         if source is None:
             raise ThreadNotFoundError(source_thread_id)
@@ -764,9 +799,11 @@ class MemoryStorage(ABC):
             ids = tuple(validate_id(t, "thread_id") for t in _as_id_list(thread_ids))
             if not ids:
                 return []
-        if limit is not None and (isinstance(limit, bool) or limit <= 0):
-            raise ValidationError("limit must be a positive integer")
-        return self._list_message_refs(ids, resource_id, truncate_ms(after) if after else None, limit)
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_PAGE
+        ):
+            raise ValidationError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
+        return self._list_message_refs(ids, resource_id, _check_time(after, "after"), limit)
 
     def message_refs_summary(
         self,
@@ -783,7 +820,7 @@ class MemoryStorage(ABC):
             ids: tuple[str, ...] | None = None
         else:
             ids = tuple(validate_id(t, "thread_id") for t in _as_id_list(thread_ids))
-        return self._message_refs_summary(ids, resource_id, truncate_ms(after) if after else None)
+        return self._message_refs_summary(ids, resource_id, _check_time(after, "after"))
 
     def get_observational_memory(
         self, thread_id: str | None, resource_id: str | None = None
@@ -1390,8 +1427,48 @@ def _direction(direction: str) -> Direction:
     return value  # type: ignore[return-value]
 
 
+def as_list(values: Any, what: str) -> list[Any]:
+    """``values`` (a list, tuple or other iterable, not a string, bytes, dict or model) as a list.
+
+    Raises:
+        ValidationError: naming ``what`` when ``values`` is not such a collection.
+    """
+    if isinstance(values, (str, bytes, bytearray, dict, Message, Thread)) or not isinstance(values, Iterable):
+        raise ValidationError(f"{what} must be a list, got {type(values).__name__}")
+    return list(values)
+
+
+def _check_time(value: Any, what: str) -> datetime | None:
+    """``value`` truncated to milliseconds in UTC, or ``None``.
+
+    Raises:
+        ValidationError: if it is neither ``None`` nor a ``datetime``.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{what} must be a datetime, got {type(value).__name__}")
+    return truncate_ms(value)
+
+
+def _include_spec(value: Any) -> IncludeSpec:
+    """An :class:`IncludeSpec` from itself or its dict.
+
+    Raises:
+        ValidationError: naming the problem (a pydantic error is not raised as such).
+    """
+    if isinstance(value, IncludeSpec):
+        return value
+    if not isinstance(value, dict):
+        raise ValidationError(f"include items must be IncludeSpec or dict, got {type(value).__name__}")
+    try:
+        return IncludeSpec.model_validate(value)
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid include item: {exc.errors(include_url=False)}") from exc
+
+
 def _as_id_list(ids: Any) -> list[str]:
-    if isinstance(ids, str) or not isinstance(ids, Iterable):
+    if isinstance(ids, (str, bytes, bytearray, dict)) or not isinstance(ids, Iterable):
         raise ValidationError("expected a list of ids")
     out: list[str] = []
     for item in ids:

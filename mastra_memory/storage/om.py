@@ -270,15 +270,15 @@ def _observed(head: ObservationalMemoryRecord, refs: Sequence[MessageRef]) -> li
 def observe_mutation(commit: ObservationCommit) -> Mutation[CommitResult]:
     """Append ``commit.observations`` and advance the cursor over its messages.
 
-    Rejected (nothing written) when the commit is empty or any of its messages is already
-    observed. Buffered chunks that overlap the commit are dropped.
+    Rejected (nothing written) when the commit has no messages or any of them is already
+    observed. Empty ``observations`` (the Observer found nothing new) still advance the cursor. Buffered chunks that overlap the commit are dropped.
     """
 
     def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
         head = view.head or new_record(
             view.lookup_key, commit.scope, commit.thread_id, commit.resource_id, commit.config, view.now
         )
-        if not commit.messages or not commit.observations.strip():
+        if not commit.messages:  # empty observations over messages: "nothing new", cursor advances
             return [], CommitResult(status="rejected", record=view.head, reason="empty commit")
         dup = _observed(head, commit.messages)
         if dup:
@@ -324,7 +324,7 @@ def buffer_chunk_mutation(
 
     def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:
         head = view.head or new_record(view.lookup_key, scope, thread_id, resource_id, config, view.now)
-        if not refs or not chunk.observations.strip():
+        if not refs:  # a chunk without lines ("nothing new") still covers its messages
             return [], CommitResult(status="rejected", record=view.head, reason="empty chunk")
         if any(c.cycle_id == chunk.cycle_id for c in head.buffered_observation_chunks):
             return [], CommitResult(status="rejected", record=view.head, reason="cycle already buffered")

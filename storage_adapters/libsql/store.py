@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
+    MessageIdUnavailableError,
     MastraMemoryError,
     NoDataError,
     StorageError,
@@ -456,7 +457,7 @@ class LibSQLStore(TextSQLStore):
                 f"SELECT id, thread_id FROM {MESSAGES} WHERE id IN ({marks})", list(chunk)
             ).fetchall():
                 if tid != wanted[mid]:
-                    raise ValidationError(f"message id {mid!r} already exists in another thread")
+                    raise MessageIdUnavailableError(mid)
                 existing.add(mid)
         return existing
 

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from mastra_memory.errors import (
+    MessageIdUnavailableError,
     ConcurrencyError,
     MastraMemoryError,
     MissingDependencyError,
@@ -483,7 +484,7 @@ class MongoDBStore(MemoryStorage):
                 {"id": {"$in": list(wanted)}}, {"_id": 0, "id": 1, "thread_id": 1}, session=session
             ):
                 if d["thread_id"] != wanted[d["id"]]:
-                    raise ValidationError(f"message id {d['id']!r} already exists in another thread")
+                    raise MessageIdUnavailableError(d["id"])
                 existing.add(d["id"])
             new_ids.clear()
             new_ids.update(wanted.keys() - existing)
@@ -500,7 +501,7 @@ class MongoDBStore(MemoryStorage):
                 errors = exc.details.get("writeErrors", [])
                 if errors and errors[0].get("code") == 11000:
                     mid = stored[errors[0]["index"]].id
-                    raise ValidationError(f"message id {mid!r} already exists in another thread") from exc
+                    raise MessageIdUnavailableError(mid) from exc
                 raise
             self._threads.update_many({"id": {"$in": thread_ids}}, {"$set": {"updatedAt": now}}, session=session)
             return stored

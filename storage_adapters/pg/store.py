@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from mastra_memory.errors import (
+    MessageIdUnavailableError,
     MastraMemoryError,
     MissingDependencyError,
     NoDataError,
@@ -430,7 +431,7 @@ class PostgresStore(TextSQLStore):
         ).fetchall()
         for mid, tid in rows:
             if wanted.get(mid) != tid:
-                raise ValidationError(f"message id {mid!r} already exists in another thread")
+                raise MessageIdUnavailableError(mid)
         raise StorageError("message upsert wrote fewer rows than expected")  # pragma: no cover
 
     def _include_sql(self) -> str:

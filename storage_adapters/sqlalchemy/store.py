@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
+    MessageIdUnavailableError,
     MastraMemoryError,
     MissingDependencyError,
     NoDataError,
@@ -419,7 +420,7 @@ class SQLAlchemyStore(SQLStore):
                 )
                 for mid, tid in conn.execute(stmt):
                     if tid != wanted[mid]:
-                        raise ValidationError(f"message id {mid!r} already exists in another thread")
+                        raise MessageIdUnavailableError(mid)
                     existing.add(mid)
             stored = _om.restamp_after_cursor(stored, existing, self._om_floors(conn, owners))
             new = [t.message_values(m) for m in stored if m.id not in existing]
