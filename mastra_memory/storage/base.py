@@ -124,15 +124,16 @@ _ONE_MS = timedelta(milliseconds=1)
 
 
 MAX_PAGE = 2**31 - 1
-"""The largest accepted ``page`` and ``per_page`` (2,147,483,647), so ``page * per_page`` always
-fits the 64-bit LIMIT/OFFSET every backend takes; larger values are refused as invalid input."""
+"""The largest accepted ``page``, ``per_page`` and offset ``page * per_page`` (2,147,483,647,
+the largest skip every backend and wire server takes); larger values are refused as invalid
+input with a :class:`~mastra_memory.errors.ValidationError`."""
 
 
 def validate_pagination(page: int, per_page: PerPage) -> None:
     """Check ``page``/``per_page`` (``per_page=False`` means no limit and requires page 0).
 
     Args:
-        page: Page number from 0, at most :data:`MAX_PAGE`.
+        page: Page number from 0; ``page * per_page`` is at most :data:`MAX_PAGE`.
         per_page: Page size from 0 to :data:`MAX_PAGE`, or ``False`` for no limit.
 
     Raises:
@@ -147,6 +148,8 @@ def validate_pagination(page: int, per_page: PerPage) -> None:
         return
     if isinstance(per_page, bool) or not isinstance(per_page, int) or not 0 <= per_page <= MAX_PAGE:
         raise ValidationError(f"per_page must be an integer from 0 to {MAX_PAGE} or False, got {per_page!r}")
+    if page * per_page > MAX_PAGE:
+        raise ValidationError(f"page * per_page (the offset) must be at most {MAX_PAGE}, got {page * per_page}")
 
 
 def validate_metadata_filter(metadata: dict[str, Any] | None) -> dict[str, Any]:
