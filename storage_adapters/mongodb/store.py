@@ -12,12 +12,16 @@ Design notes:
   ``(resourceId, createdAt)`` / ``(resourceId, updatedAt)`` on threads. Pages are
   ``sort + skip + limit`` on those indexes; include windows are two bounded range queries per
   requested message; nothing on a hot path scans a collection.
-* Writes that touch several documents (``save_messages``, ``delete_thread``, clone) run in a
+* ``save_messages`` runs without a multi-document transaction on every deployment, so
+  concurrent savers of one thread never meet a commit-time write conflict: every check happens
+  before the first write, messages are idempotent upserts keyed by a unique ``id`` index (a
+  retry completes a cut-off batch; a batch refused mid-way by a racing writer's id removes the
+  documents it inserted), a message can never move to another thread because its upsert filter
+  includes ``thread_id``, and the thread's ``updatedAt`` is a commutative ``$max``.
+* Other writes that touch several documents (``delete_thread``, clone) run in a
   multi-document transaction when the deployment supports them (replica sets, sharded
-  clusters, the mongoeco test server). On a standalone server, which rejects transactions, they
-  fall back to careful ordering: every check happens before the first write, messages are
-  idempotent upserts keyed by a unique ``id`` index (a retry completes a cut-off batch), and a
-  message can never move to another thread because its upsert filter includes ``thread_id``.
+  clusters, the mongoeco test server); on a standalone server they use the same careful
+  ordering.
 * Metadata merges are single pipeline updates (``$mergeObjects``), atomic per document.
 """
 
@@ -498,17 +502,28 @@ class MongoDBStore(MemoryStorage):
             try:
                 self._messages.bulk_write(ops, ordered=True, session=session)
             except pymongo.errors.BulkWriteError as exc:
+                # a racing writer took an id between the check and the write: remove what this
+                # call inserted (its upserts are known by _id), so nothing of the batch is left
+                inserted = [u["_id"] for u in exc.details.get("upserted", [])]
+                if inserted:
+                    self._messages.delete_many({"_id": {"$in": inserted}}, session=session)
                 errors = exc.details.get("writeErrors", [])
                 if errors and errors[0].get("code") == 11000:
                     mid = stored[errors[0]["index"]].id
                     raise MessageIdUnavailableError(mid) from exc
                 raise
-            self._threads.update_many({"id": {"$in": thread_ids}}, {"$set": {"updatedAt": now}}, session=session)
+            # commutative: of concurrent savers the latest time wins, whatever the commit order
+            self._threads.update_many({"id": {"$in": thread_ids}}, {"$max": {"updatedAt": now}}, session=session)
             return stored
 
         new_ids: set[str] = set()
         owner_map: dict[str, str] = {}
-        stored = self._write(work)
+        with self._errors():
+            # No multi-document transaction: every writer of a thread would touch the thread's
+            # document, so 8 concurrent savers conflicted at commit. Checks come first, messages
+            # are idempotent upserts keyed by the unique id (with thread_id in the filter, so a
+            # message never moves), updatedAt is a $max: writers commute and none can conflict.
+            stored = work(None)
         return self._settle_after_cursor(stored, new_ids, owner_map)
 
     def _message_filter(self, query: MessageQuery) -> dict[str, Any]:
