@@ -84,10 +84,12 @@ _INT64 = 2**63
 _NUL = "\x00"
 
 
-def text_problem(value: str) -> str | None:
+def text_problem(value: str, allow_nul: bool = False) -> str | None:
     """What makes ``value`` unstorable, or ``None``: a NUL character (U+0000: PostgreSQL can
-    not store it and libSQL truncates text at it) or a lone surrogate (not valid UTF-8)."""
-    if _NUL in value:
+    not store it in text or jsonb and libSQL truncates text at it), unless ``allow_nul`` (text
+    stored JSON-escaped in a text column, as message content is), or a lone surrogate (not
+    valid UTF-8)."""
+    if not allow_nul and _NUL in value:
         return "a NUL character (U+0000)"
     if not value.isascii():
         try:
@@ -136,7 +138,7 @@ def validate_id(value: Any, what: str = "id") -> str:
     return value
 
 
-def validate_json(value: Any, what: str = "metadata", max_depth: int = MAX_JSON_DEPTH) -> Any:
+def validate_json(value: Any, what: str = "metadata", max_depth: int = MAX_JSON_DEPTH, allow_nul: bool = False) -> Any:
     """Check that ``value`` is JSON every backend stores and reads back unchanged; return it.
 
     Accepted: ``None``, ``bool``, ``int`` (64-bit range), finite ``float``, ``str`` (no U+0000,
@@ -148,6 +150,7 @@ def validate_json(value: Any, what: str = "metadata", max_depth: int = MAX_JSON_
         value: The value to check.
         what: What the value is, for the error message.
         max_depth: The deepest accepted nesting of lists and dicts (the top level counts 1).
+        allow_nul: Accept U+0000 in strings (for JSON stored as escaped text, never in jsonb).
 
     Raises:
         ValidationError: naming the first problem found.
@@ -158,7 +161,7 @@ def validate_json(value: Any, what: str = "metadata", max_depth: int = MAX_JSON_
         if item is None or item is True or item is False:
             continue
         if isinstance(item, str):
-            problem = text_problem(item)
+            problem = text_problem(item, allow_nul)
             if problem is not None:
                 raise ValidationError(f"{what} contains a string with {problem}")
             continue
@@ -177,7 +180,7 @@ def validate_json(value: Any, what: str = "metadata", max_depth: int = MAX_JSON_
                 for key, sub in item.items():
                     if not isinstance(key, str):
                         raise ValidationError(f"{what} has a non-string key {key!r} (JSON keys are strings)")
-                    problem = text_problem(key)
+                    problem = text_problem(key, allow_nul)
                     if problem is not None:
                         raise ValidationError(f"{what} has a key with {problem}")
                     stack.append((sub, depth + 1))
@@ -453,20 +456,21 @@ class MessageContent(_Model):
 
 
 def validate_content(content: MessageContent, what: str = "message content") -> None:
-    """Check that message content is storable everywhere: its text has no U+0000 and no lone
-    surrogates, and its metadata, tool arguments/results and kept keys are JSON nested at most
-    :data:`MAX_JSON_DEPTH` levels (:func:`validate_json`).
+    """Check that message content is storable everywhere: its text has no lone surrogates, and
+    its metadata, tool arguments/results and kept keys are JSON nested at most
+    :data:`MAX_JSON_DEPTH` levels (:func:`validate_json`). U+0000 is accepted here: content is
+    stored as JSON text (``\u0000`` escaped) in a text column and reads back unchanged.
 
     Raises:
         ValidationError: naming the first problem found.
     """
     if not content.metadata and not content.extra and all(type(p) is TextPart and not p.extra for p in content.parts):
         for part in content.parts:  # the common shape: plain text parts, no walk needed
-            problem = text_problem(part.text)  # type: ignore[union-attr]
+            problem = text_problem(part.text, allow_nul=True)  # type: ignore[union-attr]
             if problem is not None:
                 raise ValidationError(f"{what} contains {problem}")
         return
-    validate_json(content.to_storage(), what)
+    validate_json(content.to_storage(), what, allow_nul=True)
 
 
 class Message(_Model):

@@ -14,7 +14,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
-from mastra_memory.errors import MessageIdUnavailableError, ResourceMismatchError, ThreadConflictError, ThreadNotFoundError, ValidationError
+from mastra_memory.errors import (
+    MessageIdUnavailableError,
+    ResourceMismatchError,
+    ThreadConflictError,
+    ThreadNotFoundError,
+    ValidationError,
+)
 from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound

@@ -296,7 +296,7 @@ def test_threads_list_show_clone_delete_and_recall(db: str, locomo_file: Path) -
     assert recalled.exit_code == 0 and "2 recalled of 3 messages" in recalled.output
     assert "Send a picture" in recalled.output and "Lisbon" not in recalled.output
     mismatch = runner.invoke(app, ["recall", "--db", db, "--thread", "conv-a-s1", "--resource", "conv-b"])
-    assert mismatch.exit_code == 1 and "belongs to resource 'conv-a'" in mismatch.output
+    assert mismatch.exit_code == 1 and "not found for resource 'conv-b'" in mismatch.output
 
     deleted = invoke("threads", "delete", "conv-a-copy", "--db", db, "--yes")
     assert deleted.exit_code == 0
@@ -373,7 +373,7 @@ def test_chat_one_shot_and_repl_with_a_litellm_mock(db: str) -> None:
             "mock_response=x",
         ],
     )
-    assert wrong.exit_code == 1 and "belongs to resource 'ana'" in wrong.output
+    assert wrong.exit_code == 1 and "not found for resource 'eve'" in wrong.output
     bad_model = runner.invoke(app, ["chat", "-m", "hi", "--db", db, "--model", "local/unknown"])
     assert bad_model.exit_code == 1 and "unknown local model" in bad_model.output
 

@@ -25,7 +25,7 @@ from mastra_memory.ingest import ingest, load_file
 from mastra_memory.storage.base import MAX_PAGE, MemoryStorage
 from mastra_memory.testing import ScriptedModel
 from mastra_memory.types import MAX_JSON_DEPTH
-from tests.om_support import BASE, markers_in, om_options, observer_reply, turn
+from tests.om_support import BASE, markers_in, observer_reply, om_options, turn
 from tests.servers import FACTORIES
 
 BACKENDS = ["inmemory", "libsql-file", "postgres", "mongodb", "sqlalchemy-sqlite"]
@@ -132,9 +132,12 @@ def test_unstorable_text_is_refused_everywhere(memory: Memory, bad: str) -> None
         lambda: memory.create_thread("r1", "t-new", metadata={"k": [bad]}),
         lambda: memory.update_working_memory("t1", "r1", bad),
         lambda: memory.storage.update_resource("r1", working_memory=bad),
-        lambda: memory.save_messages([Message.user(f"text {bad}", "t1")]),
-        lambda: memory.save_messages([Message.user("ok", "t1", id="m1")] + [Message.user(bad, "t1")]),
     ]
+    if "\x00" not in bad:  # message content keeps NUL (JSON-escaped text): see the next test
+        calls += [
+            lambda: memory.save_messages([Message.user(f"text {bad}", "t1")]),
+            lambda: memory.save_messages([Message.user("ok", "t1", id="m1"), Message.user(bad, "t1")]),
+        ]
     if "\x00" not in bad:  # ids refuse control characters already
         calls += [
             lambda: memory.create_thread("r1", f"t{bad}"),
@@ -143,10 +146,17 @@ def test_unstorable_text_is_refused_everywhere(memory: Memory, bad: str) -> None
             lambda: memory.get_thread_by_id(f"t{bad}"),
         ]
     for call in calls:
-        with pytest.raises(ValidationError, match="NUL|surrogate|control"):
+        with pytest.raises(ValidationError, match=r"NUL|surrogate|control"):
             call()
     assert state(memory) == before
     assert memory.get_thread_by_id("t1").title == "kept"  # type: ignore[union-attr]
+
+
+def test_nul_in_message_content_round_trips_on_every_backend(memory: Memory) -> None:
+    content = MessageContent(parts=[TextPart(text="a\x00b")], metadata={"k\x00": "v\x00"})
+    memory.save_messages([Message(id="m-nul", thread_id="t1", role="user", content=content)])
+    (back,) = memory.storage.list_messages_by_id(["m-nul"])
+    assert back.text == "a\x00b" and back.content.metadata == {"k\x00": "v\x00"}
 
 
 def test_text_round_trips_exactly_when_accepted(memory: Memory) -> None:
@@ -251,7 +261,7 @@ def test_failing_observer_never_fails_the_turn_by_default(
     memory = Memory(storage=store, options=om_options(model))
     with caplog.at_level(logging.WARNING):
         for n in range(20):
-            ctx, stored = turn(memory, "t1", "r1", n)
+            _, stored = turn(memory, "t1", "r1", n)
             assert len(stored) == 2
     assert "continuing unobserved" in caplog.text
     assert len(memory.list_messages("t1", per_page=False).messages) == 40
@@ -309,7 +319,15 @@ def test_ingest_rolls_back_a_created_thread_when_the_save_fails(tmp_path: Path) 
         path = tmp_path / "chat.json"
         path.write_text(
             json.dumps(
-                {"threads": [{"id": "mine", "resource_id": "u1", "messages": [{"id": "shared-id", "role": "user", "content": "a"}]}]}
+                {
+                    "threads": [
+                        {
+                            "id": "mine",
+                            "resource_id": "u1",
+                            "messages": [{"id": "shared-id", "role": "user", "content": "a"}],
+                        }
+                    ]
+                }
             )
         )
         _, batches = load_file(path)

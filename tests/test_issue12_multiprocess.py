@@ -36,7 +36,10 @@ def _writer(url: str, writer: int, start: Any, out: Any) -> None:
             for i in range(SAVES):
                 size = 3 if i % 5 == 4 else 1
                 store.save_messages(
-                    [Message.user(f"writer {writer} save {i} part {k}", "shared", id=f"w{writer}-{i:03d}-{k}") for k in range(size)]
+                    [
+                        Message.user(f"writer {writer} save {i} part {k}", "shared", id=f"w{writer}-{i:03d}-{k}")
+                        for k in range(size)
+                    ]
                 )
         out.put(("ok", writer))
     except BaseException as exc:  # the test fails on any error, with its text
@@ -102,7 +105,10 @@ def _saver_forever(url: str, writer: int, ready: Any) -> None:
         while True:
             size = 1 + i % 4
             store.save_messages(
-                [Message.user(f"w{writer} b{i} p{k} " + "z" * 2000, "killed", id=f"w{writer}-{i:05d}-{k}") for k in range(size)]
+                [
+                    Message.user(f"w{writer} b{i} p{k} " + "z" * 2000, "killed", id=f"w{writer}-{i:05d}-{k}")
+                    for k in range(size)
+                ]
             )
             i += 1
 
@@ -119,7 +125,9 @@ def test_kill_9_during_saves_leaves_no_half_written_batch(kind: str, tmp_path: P
         ready = ctx.Queue()
         kills = 0
         for round_ in range(3):
-            procs = [ctx.Process(target=_saver_forever, args=(url, round_ * 10 + w, ready), daemon=True) for w in range(4)]
+            procs = [
+                ctx.Process(target=_saver_forever, args=(url, round_ * 10 + w, ready), daemon=True) for w in range(4)
+            ]
             for p in procs:
                 p.start()
             for _ in procs:

@@ -204,7 +204,7 @@ def test_a_database_of_the_released_schema_opens_and_migrates(tmp_path: Path) ->
         thread = store.get_thread_by_id("t1")
         assert thread is not None and thread.title == "old"
         assert store.list_messages("t1").total == 1  # the trigger-kept count of migration 6, backfilled
-        with pytest.raises(Exception, match="belongs to resource"):
+        with pytest.raises(Exception, match="not found for resource"):
             store.save_thread(thread.model_copy(update={"resource_id": "r2"}))
         versions = [m.version for m in store.migrations()]
         stored = store._conn().execute(f"SELECT version FROM {_sql.MIGRATIONS_TABLE} ORDER BY 1").fetchall()

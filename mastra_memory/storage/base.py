@@ -95,11 +95,11 @@ from mastra_memory.types import (
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
+    "MAX_PAGE",
     "Direction",
     "KVEntry",
     "KVKeyPage",
     "KVStats",
-    "MAX_PAGE",
     "MemoryStorage",
     "MessageQuery",
     "PerPage",
@@ -651,16 +651,15 @@ class MemoryStorage(ABC):
             raise ValidationError("give exactly one of resource_id and thread_id")
         if not callable(fn):
             raise ValidationError("fn must be callable")
-        user_fn = fn
 
-        def fn(current: str | None) -> str | None:  # the new value is checked inside the transaction
-            new = user_fn(current)
+        def checked(current: str | None) -> str | None:  # the new value is checked inside the transaction
+            new = fn(current)
             return None if new is None else validate_text(new, "working memory")
 
         if resource_id is not None:
             rid = validate_id(resource_id, "resource_id")
-            return self._update_working_memory_atomic("resource", rid, fn, now_utc())
-        return self._update_working_memory_atomic("thread", validate_id(thread_id, "thread_id"), fn, now_utc())
+            return self._update_working_memory_atomic("resource", rid, checked, now_utc())
+        return self._update_working_memory_atomic("thread", validate_id(thread_id, "thread_id"), checked, now_utc())
 
     def _update_working_memory_atomic(
         self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
@@ -802,9 +801,7 @@ class MemoryStorage(ABC):
             ids = tuple(validate_id(t, "thread_id") for t in _as_id_list(thread_ids))
             if not ids:
                 return []
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_PAGE
-        ):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 0 < limit <= MAX_PAGE):
             raise ValidationError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
         return self._list_message_refs(ids, resource_id, _check_time(after, "after"), limit)
 

@@ -271,7 +271,8 @@ def observe_mutation(commit: ObservationCommit) -> Mutation[CommitResult]:
     """Append ``commit.observations`` and advance the cursor over its messages.
 
     Rejected (nothing written) when the commit has no messages or any of them is already
-    observed. Empty ``observations`` (the Observer found nothing new) still advance the cursor. Buffered chunks that overlap the commit are dropped.
+    observed. Empty ``observations`` (the Observer found nothing new) still advance the cursor.
+    Buffered chunks that overlap the commit are dropped.
     """
 
     def mutate(view: OMView) -> tuple[list[ObservationalMemoryRecord], CommitResult]:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
-    MessageIdUnavailableError,
     MastraMemoryError,
+    MessageIdUnavailableError,
     NoDataError,
     StorageError,
     ThreadConflictError,

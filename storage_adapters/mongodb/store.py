@@ -37,9 +37,9 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from mastra_memory.errors import (
-    MessageIdUnavailableError,
     ConcurrencyError,
     MastraMemoryError,
+    MessageIdUnavailableError,
     MissingDependencyError,
     NoDataError,
     ResourceMismatchError,

@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from mastra_memory.errors import (
-    MessageIdUnavailableError,
     MastraMemoryError,
+    MessageIdUnavailableError,
     MissingDependencyError,
     NoDataError,
     StorageError,

@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
-    MessageIdUnavailableError,
     MastraMemoryError,
+    MessageIdUnavailableError,
     MissingDependencyError,
     NoDataError,
     StorageError,
