@@ -213,7 +213,7 @@ def test_ingest_bad_input_is_one_error_line(db: str, tmp_path: Path, locomo_file
     bad.write_text(json.dumps({"something": "else"}))
     assert runner.invoke(app, ["ingest", str(bad), "--db", db]).exit_code == 1
     wrong = runner.invoke(app, ["ingest", str(locomo_file), "--db", db, "--format", "chat"])
-    assert wrong.exit_code == 1 and "thread #0" in wrong.output
+    assert wrong.exit_code == 1 and "threads[0]" in wrong.output
     bad.write_text(
         json.dumps(
             {
