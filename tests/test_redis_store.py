@@ -24,7 +24,7 @@ from tests import servers
 
 pytest.importorskip("redis", reason="redis-py not installed ([redis])")
 
-from storage_adapters.redis import RedisStore, RedisVector  # noqa: E402
+from storage_adapters.redis import RedisStore, RedisVector
 
 WRITERS = 8
 PER_WRITER = 50
@@ -58,9 +58,7 @@ def test_key_layout_follows_upstash(store: RedisStore) -> None:
     assert message["threadId"] == "t-1" and message["resourceId"] == "ana" and message["role"] == "user"
     assert message["content"]["format"] == 2 and message["content"]["parts"][0]["text"] == "hello"
     members = r.zrange(f"{p}thread:t-1:messages", 0, -1, withscores=True)
-    assert [(m.decode(), int(s)) for m, s in members] == [
-        (m.id, int(m.created_at.timestamp() * 1000)) for m in saved
-    ]
+    assert [(m.decode(), int(s)) for m, s in members] == [(m.id, int(m.created_at.timestamp() * 1000)) for m in saved]
     store.update_resource("ana", working_memory="# Ana")
     assert orjson.loads(r.get(f"{p}mastra_resources:ana"))["workingMemory"] == "# Ana"
     assert r.zrange(f"{p}mastra_threads:resource:ana:by_created", 0, -1) == [b"t-1"]
@@ -179,9 +177,7 @@ def _run(target: Any, url: str, n: int, numbered: bool) -> list[tuple[str, Any]]
     ctx = mp.get_context("spawn")
     start = ctx.Barrier(n)
     out = ctx.Queue()
-    procs = [
-        ctx.Process(target=target, args=(url, w, start, out) if numbered else (url, start, out)) for w in range(n)
-    ]
+    procs = [ctx.Process(target=target, args=(url, w, start, out) if numbered else (url, start, out)) for w in range(n)]
     for p in procs:
         p.start()
     results = []

@@ -9,7 +9,7 @@ service such as Upstash, not on Redis Cluster.
 
 from __future__ import annotations
 
-__all__ = ["DELETE_MESSAGES", "DELETE_THREAD", "GUARDED_WRITE", "KV_CLEAR", "KV_PURGE", "KV_STATS"]
+__all__ = ["DELETE_MESSAGES", "DELETE_THREAD", "GUARDED_WRITE", "KV_CLEAR", "KV_PURGE", "KV_STATS", "PAGE"]
 
 GUARDED_WRITE = """
 -- Compare-and-set over several keys. ARGV: n_guards, then 4 slots per guard (op, key, a, b),
@@ -152,4 +152,37 @@ for _, member in ipairs(due) do
   redis.call('ZREM', exp, member)
 end
 return n
+"""
+
+PAGE = """
+-- One page of a sorted set of ids with the records they name, in one round trip.
+-- ARGV: zset key, record key prefix, mode ('score' or 'rank'), lo, hi, desc ('1'/'0'),
+-- offset, count (-1: all). 'score': lo/hi are score bounds (ZRANGEBYSCORE syntax) and the total
+-- is ZCOUNT between them; 'rank': the total is ZCARD. Returns {total, record, record, ...}
+-- (a record whose key is gone is skipped).
+local z, base, mode, lo, hi, desc = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6] == '1'
+local offset, count = tonumber(ARGV[7]), tonumber(ARGV[8])
+local ids, total
+if mode == 'score' then
+  if desc then
+    ids = redis.call('ZREVRANGEBYSCORE', z, hi, lo, 'LIMIT', offset, count)
+  else
+    ids = redis.call('ZRANGEBYSCORE', z, lo, hi, 'LIMIT', offset, count)
+  end
+  total = redis.call('ZCOUNT', z, lo, hi)
+else
+  local stop = -1
+  if count >= 0 then stop = offset + count - 1 end
+  if desc then ids = redis.call('ZREVRANGE', z, offset, stop) else ids = redis.call('ZRANGE', z, offset, stop) end
+  total = redis.call('ZCARD', z)
+end
+local out = {total}
+for first = 1, #ids, 1000 do  -- MGET in chunks: unpack() has a limit of about 8,000 values
+  local keys = {}
+  for i = first, math.min(first + 999, #ids) do keys[#keys + 1] = base .. ids[i] end
+  for _, v in ipairs(redis.call('MGET', unpack(keys))) do
+    if v then out[#out + 1] = v end
+  end
+end
+return out
 """

@@ -494,13 +494,9 @@ class RedisStore(MemoryStorage):
         desc = query.direction == "DESC"
         with self._errors():
             if not query.metadata:  # one index range and a count
-                start = query.offset
-                stop = -1 if query.per_page is False else start + query.per_page - 1
-                pipe = self._r.pipeline(transaction=False)
-                pipe.zrange(zkey, start, stop, desc=desc)
-                pipe.zcard(zkey)
-                ids, total = pipe.execute()
-                return self._threads_by_id(ids), int(total)
+                count = -1 if query.per_page is False else query.per_page
+                total, raws = self._page(zkey, self._tkey(""), "rank", "", "", desc, query.offset, count)
+                return [_thread(r) for r in raws], total
             # a metadata filter: walk the (resource's) index in order, filtering each chunk
             matched: list[Thread] = []
             pos, chunk = 0, 500
@@ -509,10 +505,16 @@ class RedisStore(MemoryStorage):
                 if not ids:
                     break
                 matched += [
-                    t for t in self._threads_by_id(ids) if all(t.metadata.get(k, _NO) == v for k, v in query.metadata.items())
+                    t
+                    for t in self._threads_by_id(ids)
+                    if all(t.metadata.get(k, _NO) == v for k, v in query.metadata.items())
                 ]
                 pos += chunk
-        page = matched[query.offset :] if query.per_page is False else matched[query.offset : query.offset + query.per_page]
+        page = (
+            matched[query.offset :]
+            if query.per_page is False
+            else matched[query.offset : query.offset + query.per_page]
+        )
         return page, len(matched)
 
     def _threads_by_id(self, ids: Sequence[bytes | str]) -> list[Thread]:
@@ -531,6 +533,7 @@ class RedisStore(MemoryStorage):
         thread_ids = sorted({m.thread_id for m in messages})
         mids = [m.id for m in messages]
         after = sorted(after_newest)
+        hinted = sorted({m.resource_id for m in messages if m.resource_id is not None})
 
         def attempt() -> list[Message] | type[_Retry]:
             pipe = self._r.pipeline(transaction=False)
@@ -540,11 +543,14 @@ class RedisStore(MemoryStorage):
                 pipe.zrange(self._tmsgs(t), -1, -1, withscores=True)
             for t in thread_ids:
                 pipe.get(self._omkey(f"thread:{t}") + ":cursor")
+            for r in hinted:  # the messages' resources, usually their threads' owners: read now
+                pipe.get(self._omkey(f"resource:{r}") + ":cursor")
             res = pipe.execute()
             raws: list[bytes | None] = res[0]
             homes: list[bytes | None] = res[1]
             tops = dict(zip(after, res[2 : 2 + len(after)], strict=True))
-            thread_cursors = res[2 + len(after) :]
+            thread_cursors = res[2 + len(after) : 2 + len(after) + len(thread_ids)]
+            known = dict(zip(hinted, res[2 + len(after) + len(thread_ids) :], strict=True))
             threads = {t: _thread(r) for t, r in zip(thread_ids, raws, strict=True) if r is not None}
             owners = {t: th.resource_id for t, th in threads.items()}
             stored = resolve_owners(messages, owners)
@@ -557,7 +563,11 @@ class RedisStore(MemoryStorage):
             newest = {t: _from_ms(top[0][1]) for t, top in tops.items() if top}
             stored = place_after_newest(stored, newest)
             resources = sorted(set(owners.values()))
-            res_cursors = self._r.mget([self._omkey(f"resource:{r}") + ":cursor" for r in resources]) if resources else []
+            missing = [r for r in resources if r not in known]
+            if missing:  # messages without a resource_id: one more round trip
+                cursors = self._r.mget([self._omkey(f"resource:{r}") + ":cursor" for r in missing])
+                known.update(zip(missing, cursors, strict=True))
+            res_cursors = [known[r] for r in resources]
             floors_by_key: dict[str, datetime] = {}
             for t, c in zip(thread_ids, thread_cursors, strict=True):
                 if c is not None:
@@ -612,6 +622,14 @@ class RedisStore(MemoryStorage):
         with gc_paused():
             return [_message(r) for r in raws if r is not None]
 
+    def _page(
+        self, zkey: str, base: str, mode: str, lo: str, hi: str, desc: bool, offset: int, count: int
+    ) -> tuple[int, list[bytes]]:
+        """One round trip (:data:`~storage_adapters.redis._lua.PAGE`): ``(total, records)`` of a
+        sorted-set page whose members name the keys ``base + member``."""
+        out = self._script("PAGE")(keys=[], args=[zkey, base, mode, lo, hi, "1" if desc else "0", offset, count])
+        return int(out[0]), out[1:]
+
     def _zpage(
         self, zkey: str, lo: str, hi: str, direction: str, per_page: PerPage, page: int
     ) -> tuple[list[bytes], int]:
@@ -635,23 +653,38 @@ class RedisStore(MemoryStorage):
         hi = "+inf" if query.end is None else str(_ms(query.end))
         with self._errors():
             pairs: list[tuple[str, str]] = []
+            paged: list[Message] = []
             total = 0
             if len(query.thread_ids) == 1:
                 tid = query.thread_ids[0]
                 if query.per_page is not False and query.per_page == 0:
                     total = int(self._r.zcount(self._tmsgs(tid), lo, hi))
-                else:
-                    ids, total = self._zpage(self._tmsgs(tid), lo, hi, query.direction, query.per_page, query.page)
-                    pairs = [(tid, i.decode("utf-8")) for i in ids]
+                else:  # the page and its records in one round trip
+                    count = -1 if query.per_page is False else query.per_page
+                    total, raws = self._page(
+                        self._tmsgs(tid),
+                        self._mkey(tid, ""),
+                        "score",
+                        lo,
+                        hi,
+                        query.direction == "DESC",
+                        query.offset,
+                        count,
+                    )
+                    paged = [_message(r) for r in raws]
             else:  # several threads: merge their ranges (each at most offset + per_page long)
                 want = None if query.per_page is False else query.offset + query.per_page
                 pipe = self._r.pipeline(transaction=False)
                 for tid in query.thread_ids:
                     key = self._tmsgs(tid)
                     if query.direction == "DESC":
-                        pipe.zrevrangebyscore(key, hi, lo, withscores=True, **({} if want is None else {"start": 0, "num": want}))
+                        pipe.zrevrangebyscore(
+                            key, hi, lo, withscores=True, **({} if want is None else {"start": 0, "num": want})
+                        )
                     else:
-                        pipe.zrangebyscore(key, lo, hi, withscores=True, **({} if want is None else {"start": 0, "num": want}))
+                        pipe.zrangebyscore(
+                            key, lo, hi, withscores=True, **({} if want is None else {"start": 0, "num": want})
+                        )
                     pipe.zcount(key, lo, hi)
                 res = pipe.execute()
                 merged: list[tuple[float, str, str]] = []
@@ -664,7 +697,7 @@ class RedisStore(MemoryStorage):
                 pairs = [(tid, mid) for _, mid, tid in merged]
             if query.include:
                 pairs += self._include_pairs(query)
-            messages = self._messages_by_ids(pairs)
+            messages = paged + self._messages_by_ids(pairs)
         return _sorted_unique(messages), total
 
     def _include_pairs(self, query: MessageQuery) -> list[tuple[str, str]]:
@@ -764,7 +797,11 @@ class RedisStore(MemoryStorage):
             raw = self._r.get(self._rkey(resource_id))
             if raw is None:
                 new = Resource(
-                    id=resource_id, working_memory=working_memory, metadata=metadata or {}, created_at=now, updated_at=now
+                    id=resource_id,
+                    working_memory=working_memory,
+                    metadata=metadata or {},
+                    created_at=now,
+                    updated_at=now,
                 )
             else:
                 old = _resource(raw)
@@ -788,7 +825,7 @@ class RedisStore(MemoryStorage):
         """Compare-and-set on the whole record: read, ``fn``, write only if unchanged."""
         rkey = self._tkey(key) if scope == "thread" else self._rkey(key)
 
-        def attempt() -> str | None | type[_Retry]:
+        def attempt() -> str | type[_Retry] | None:
             raw = self._r.get(rkey)
             if scope == "thread":
                 if raw is None:
@@ -805,7 +842,9 @@ class RedisStore(MemoryStorage):
             txn = _Txn()
             txn.get_eq(rkey, raw)
             if scope == "thread":
-                updated = thread.model_copy(update={"metadata": {**thread.metadata, "workingMemory": new}, "updated_at": now})
+                updated = thread.model_copy(
+                    update={"metadata": {**thread.metadata, "workingMemory": new}, "updated_at": now}
+                )
                 self._thread_writes(txn, updated, thread)
             else:
                 res = (
@@ -828,7 +867,10 @@ class RedisStore(MemoryStorage):
         if thread_ids is None:
             assert resource_id is not None
             kw: dict[str, Any] = {} if limit is None else {"start": 0, "num": limit}
-            keyed = [(s, i.decode("utf-8"), None) for i, s in self._r.zrangebyscore(self._rmsgs(resource_id), lo, "+inf", withscores=True, **kw)]
+            keyed = [
+                (s, i.decode("utf-8"), None)
+                for i, s in self._r.zrangebyscore(self._rmsgs(resource_id), lo, "+inf", withscores=True, **kw)
+            ]
         else:
             pipe = self._r.pipeline(transaction=False)
             for tid in thread_ids:
@@ -859,7 +901,9 @@ class RedisStore(MemoryStorage):
         with self._errors():
             return self._refs(thread_ids, resource_id, after, limit)
 
-    def _om_read_head(self, lookup_key: str) -> tuple[ObservationalMemoryRecord | None, tuple[str, float] | None, bytes | None]:
+    def _om_read_head(
+        self, lookup_key: str
+    ) -> tuple[ObservationalMemoryRecord | None, tuple[str, float] | None, bytes | None]:
         key = self._omkey(lookup_key)
         top = self._r.zrange(key + ":generations", -1, -1, withscores=True)
         if not top:
@@ -935,7 +979,15 @@ class RedisStore(MemoryStorage):
         return f"{self._p}mastra_kv_keys:{namespace}"
 
     def _kv_writes(
-        self, txn: _Txn, namespace: str, key: str, value_json: str, expires_at: datetime | None, created: int, now: datetime, rev: int
+        self,
+        txn: _Txn,
+        namespace: str,
+        key: str,
+        value_json: str,
+        expires_at: datetime | None,
+        created: int,
+        now: datetime,
+        rev: int,
     ) -> None:
         k = self._kvkey(namespace, key)
         expiry = "" if expires_at is None else str(_ms(expires_at))
@@ -1016,7 +1068,12 @@ class RedisStore(MemoryStorage):
             return int(
                 self._script("KV_CLEAR")(
                     keys=[],
-                    args=[f"{self._p}mastra_kv:{namespace}/", self._kvindex(namespace), f"{self._p}mastra_kv_expiry", namespace],
+                    args=[
+                        f"{self._p}mastra_kv:{namespace}/",
+                        self._kvindex(namespace),
+                        f"{self._p}mastra_kv_expiry",
+                        namespace,
+                    ],
                 )
             )
 

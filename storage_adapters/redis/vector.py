@@ -93,9 +93,7 @@ class RedisVector(VectorStore):
                 modules = self._r.execute_command("MODULE", "LIST")
             except Exception:  # MODULE is not allowed on some hosted services
                 modules = []
-            names = {
-                (m.get(b"name") or m.get("name") or b"") if isinstance(m, dict) else b"" for m in modules or []
-            }
+            names = {(m.get(b"name") or m.get("name") or b"") if isinstance(m, dict) else b"" for m in modules or []}
             has = any(n in (b"search", "search") for n in names)
             self._mode = "exact (server has RediSearch)" if has else "exact"
         return self._mode
