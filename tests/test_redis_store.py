@@ -250,3 +250,65 @@ class TestRedisVector(VectorStoreConformance):
 
     def test_search_is_exact_without_modules(self, vector: VectorStore, index: str) -> None:
         assert vector.search_mode.startswith("exact")  # type: ignore[attr-defined]
+
+
+# -- TLS (rediss://, as Upstash) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Any) -> Iterator[tuple[int, str]]:
+    """A redis-server of our own with TLS only, on a free loopback port, with a self-signed
+    certificate for 127.0.0.1; yields ``(port, CA file)``."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import redis
+
+    if shutil.which("redis-server") is None or shutil.which("openssl") is None:
+        pytest.skip("redis-server or openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", str(cert),
+         "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        client = redis.Redis(host="127.0.0.1", port=port, ssl=True, ssl_ca_certs=str(cert))
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                if proc.poll() is not None:
+                    pytest.skip(f"redis-server without TLS support: {proc.stderr.read().decode()[:200]}")  # type: ignore[union-attr]
+                time.sleep(0.05)
+        client.close()
+        yield port, str(cert)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_rediss_url_over_tls(tls_redis: tuple[int, str]) -> None:
+    from mastra_memory.errors import StorageError
+
+    port, ca = tls_redis
+    with open_storage(f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}") as store:
+        store.create_thread(Thread(id="t", resource_id="r"))
+        store.save_messages([Message.user("over TLS", "t", id="m")])
+        store.kv_set("ns", "k", 1, ttl=60)
+        assert [m.text for m in store.list_messages("t").messages] == ["over TLS"]
+        assert store.kv_increment("ns", "k") == 2
+    with pytest.raises(StorageError, match="could not reach Redis"):  # plain text to a TLS port
+        open_storage(f"redis://127.0.0.1:{port}/0", create=False, connect_timeout=2)
