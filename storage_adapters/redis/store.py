@@ -267,7 +267,7 @@ class RedisStore(MemoryStorage):
         if client is None:
             try:
                 client = redis.Redis.from_url(
-                    url,
+                    str(url),
                     socket_timeout=timeout_s,
                     socket_connect_timeout=timeout_s,
                     max_connections=max_connections,
@@ -275,7 +275,7 @@ class RedisStore(MemoryStorage):
                 )
             except ValueError as exc:
                 raise ValidationError(f"bad Redis URL: {exc}") from exc
-        self._r = client
+        self._r: Any = client
         self.url = url
         self.key_prefix = key_prefix
         p = key_prefix

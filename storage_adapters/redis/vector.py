@@ -62,7 +62,7 @@ class RedisVector(VectorStore):
         except ImportError as exc:  # pragma: no cover - exercised without the extra
             raise MissingDependencyError("redis", "redis") from exc
         self._owns_client = client is None
-        self._r = client if client is not None else redis.Redis.from_url(url)
+        self._r: Any = client if client is not None else redis.Redis.from_url(str(url))
         self._p = key_prefix
         self._registry = f"{key_prefix}mastra_vector:indexes"
         self._mode: str | None = None
