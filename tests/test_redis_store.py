@@ -232,6 +232,46 @@ def test_eight_processes_hundred_increments_one_key(url: str) -> None:
         store.close()
 
 
+def _batch_saver(url: str, ready: Any) -> None:
+    with open_storage(url) as store:
+        ready.set()
+        for k in range(100_000):
+            store.save_messages([Message.user(f"b{k} m{j}", "crash", id=f"b{k:05d}-{j:02d}") for j in range(50)])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_killed_writer_leaves_whole_batches(url: str) -> None:
+    """SIGKILL a process that saves batches of 50 messages: every batch is there entirely or
+    not at all, and the indexes agree with the records."""
+    import time
+
+    store_url, prefix = _prefixed(url)
+    store = open_storage(store_url)
+    try:
+        store.create_thread(Thread(id="crash", resource_id="res"))
+        ctx = mp.get_context("spawn")
+        ready = ctx.Event()
+        proc = ctx.Process(target=_batch_saver, args=(store_url, ready))
+        proc.start()
+        assert ready.wait(60)
+        time.sleep(1.5)
+        proc.kill()
+        proc.join(10)
+        ids = [m.id for m in store.list_messages("crash", per_page=False).messages]
+        batches: dict[str, int] = {}
+        for mid in ids:
+            batches[mid.split("-")[0]] = batches.get(mid.split("-")[0], 0) + 1
+        assert batches and set(batches.values()) == {50}, batches
+        r = store._r  # type: ignore[attr-defined]
+        records = list(r.scan_iter(match=f"{prefix}mastra_messages:threadId:crash:id:*", count=1000))
+        assert len(records) == r.zcard(f"{prefix}thread:crash:messages") == r.hlen(f"{prefix}mastra_messages:thread_of")
+        assert len(records) == len(ids) == r.zcard(f"{prefix}mastra_messages:resource:res")
+    finally:
+        store.drop_keys()  # type: ignore[attr-defined]
+        store.close()
+
+
 # -- vectors ---------------------------------------------------------------------------------
 
 
