@@ -47,12 +47,13 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "mastra-ci"))
 
 SCALE = float(os.environ.get("MASTRA_FUZZ_SCALE", "1"))
-EXAMPLES = {  # per backend; 5,000 in total at scale 1 (about 2 minutes on 2 busy cores)
+EXAMPLES = {  # per backend; 5,200 in total at scale 1 (about 2 minutes on 2 busy cores)
     "inmemory": 2400,
     "libsql-file": 1600,
     "postgres": 400,
     "mongodb": 300,
     "sqlalchemy-sqlite": 300,
+    "redis": 200,
 }
 READ_ONLY = {
     "memory.get_thread_by_id",

@@ -28,7 +28,7 @@ from mastra_memory.types import MAX_JSON_DEPTH
 from tests.om_support import BASE, markers_in, observer_reply, om_options, turn
 from tests.servers import FACTORIES
 
-BACKENDS = ["inmemory", "libsql-file", "postgres", "mongodb", "sqlalchemy-sqlite"]
+BACKENDS = ["inmemory", "libsql-file", "postgres", "mongodb", "sqlalchemy-sqlite", "redis"]
 
 
 @pytest.fixture(params=BACKENDS)

@@ -22,7 +22,15 @@ from mastra_memory.storage import open_storage
 from mastra_memory.types import Message, Thread
 from tests.test_races import _backend_url
 
-KINDS = ["libsql-file", "postgres", "mongodb", "sqlalchemy-sqlite", "sqlalchemy-postgres", "sqlalchemy-mariadb"]
+KINDS = [
+    "libsql-file",
+    "postgres",
+    "mongodb",
+    "sqlalchemy-sqlite",
+    "sqlalchemy-postgres",
+    "sqlalchemy-mariadb",
+    "redis",
+]
 WRITERS = 8
 SAVES = 50
 DEADLINE_S = 240.0

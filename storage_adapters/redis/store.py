@@ -57,6 +57,7 @@ import orjson
 from mastra_memory.errors import (
     ConcurrencyError,
     MastraMemoryError,
+    MessageIdUnavailableError,
     MissingDependencyError,
     NoDataError,
     ResourceMismatchError,
@@ -558,7 +559,7 @@ class RedisStore(MemoryStorage):
             for m, home in zip(stored, homes, strict=True):
                 if home is not None:
                     if home.decode("utf-8") != m.thread_id:
-                        raise ValidationError(f"message id {m.id!r} already exists in another thread")
+                        raise MessageIdUnavailableError(m.id)
                     existing.add(m.id)
             newest = {t: _from_ms(top[0][1]) for t, top in tops.items() if top}
             stored = place_after_newest(stored, newest)
