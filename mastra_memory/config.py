@@ -18,6 +18,8 @@ __all__ = [
     "ObservationConfig",
     "ObservationalMemoryConfig",
     "ReflectionConfig",
+    "RetentionConfig",
+    "RetentionRule",
     "SemanticRecallConfig",
     "WorkingMemoryConfig",
 ]
@@ -295,6 +297,26 @@ class GenerateTitleConfig(_Frozen):
     instructions: str | None = None
 
 
+class RetentionRule(_Frozen):
+    """How long one kind of data is kept.
+
+    Attributes:
+        max_age: Age in seconds (> 0) after which :func:`prune` deletes a row.
+    """
+
+    max_age: float = Field(gt=0)
+
+
+class RetentionConfig(_Frozen):
+    """Per-kind retention (``Memory(options={"retention": {...}})``); a kind left out (``None``)
+    is kept forever. See :mod:`mastra_memory.retention` for what each age is measured against."""
+
+    messages: RetentionRule | None = None
+    threads: RetentionRule | None = None
+    resources: RetentionRule | None = None
+    observational_memory: RetentionRule | None = None
+
+
 class MemoryConfig(_Frozen):
     """Memory options.
 
@@ -306,6 +328,8 @@ class MemoryConfig(_Frozen):
         generate_title: ``False`` (default), ``True`` or ``{model, instructions}``.
         read_only: Load memory but never write (no saves, no working-memory tool).
         max_message_bytes: Largest accepted message content, in bytes of JSON (4 MiB).
+        retention: Per-kind ``max_age`` in seconds (``{"messages": {"max_age": 86400}}``) that
+            :meth:`Memory.prune` enforces; nothing expires by default.
     """
 
     last_messages: int | Literal[False] = 10
@@ -315,6 +339,7 @@ class MemoryConfig(_Frozen):
     generate_title: GenerateTitleConfig | Literal[False] = False
     read_only: bool = False
     max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     @field_validator("last_messages", mode="before")
     @classmethod

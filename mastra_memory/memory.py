@@ -250,6 +250,37 @@ class Memory:
         if self._semantic is not None:
             self._semantic.delete_thread(thread_id)
 
+    # -- erasure and retention (mastra_memory.retention) ---------------------------------------
+
+    def delete_resource(self, resource_id: str) -> dict[str, int]:
+        """Erase everything of a resource (user): threads, messages, vectors, working memory,
+        observational memory and clones of its threads in other resources. Idempotent; see
+        :func:`mastra_memory.retention.delete_resource`.
+
+        Returns:
+            ``{"threads": n, "clones": n, "resources": 0 | 1}``.
+
+        Raises:
+            ValidationError: if ``resource_id`` is not a valid id.
+        """
+        from mastra_memory import retention
+
+        return retention.delete_resource(self, resource_id)
+
+    def prune(self, batch_size: int = 500, max_rows: int | None = None) -> dict[str, int]:
+        """Delete data older than the ``retention`` ages, in batches of ``batch_size`` rows,
+        at most ``max_rows`` (``None``: all); see :func:`mastra_memory.retention.prune`.
+
+        Returns:
+            Rows deleted per configured kind.
+
+        Raises:
+            ValidationError: on a bad ``batch_size`` or ``max_rows``.
+        """
+        from mastra_memory import retention
+
+        return retention.prune(self, batch_size, max_rows)
+
     # -- messages -------------------------------------------------------------------------------
 
     def save_messages(

@@ -222,6 +222,44 @@ class InMemoryStore(MemoryStorage):
             self._resources[resource_id] = updated
             return updated
 
+    # -- erasure and retention ------------------------------------------------------------------
+
+    def _delete_resource(self, resource_id: str, clone_thread_ids: list[str]) -> dict[str, int]:
+        with self._lock:  # reentrant: the generic steps run as one atomic step here
+            return super()._delete_resource(resource_id, clone_thread_ids)
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        with self._lock:
+            self._resources.pop(resource_id, None)
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        with self._lock:
+            old = sorted((m for m in self._messages.values() if m.created_at < created_before), key=_key)[:limit]
+            ids = [m.id for m in old]
+            self._delete_messages(ids)
+        return ids
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        with self._lock:
+            old = sorted((r for r in self._resources.values() if r.updated_at < updated_before), key=lambda r: r.id)
+            ids = [r.id for r in old[:limit]]
+            for rid in ids:
+                del self._resources[rid]
+        return ids
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        deleted = 0
+        with self._lock:
+            for key, generations in self._om.items():
+                keep = []
+                for g in generations[:-1]:
+                    if g.created_at < created_before and deleted < limit:
+                        deleted += 1
+                    else:
+                        keep.append(g)
+                self._om[key] = [*keep, *generations[-1:]]
+        return deleted
+
     # -- observational memory -------------------------------------------------------------------
 
     def _om_floors(self, owners: dict[str, str]) -> dict[str, datetime]:

@@ -593,6 +593,105 @@ class MemoryStorage(ABC):
             validate_json(metadata)
         return self._update_resource(resource_id, working_memory, metadata, now_utc())
 
+    # -- erasure and retention (algorithms in mastra_memory.storage.lifecycle) ------------------
+
+    def delete_resource(self, resource_id: str) -> dict[str, int]:
+        """Erase everything stored for a resource: its threads with their messages and
+        observational memory, clones of those threads in other resources (transitively), stray
+        messages stamped with the resource, its resource-scope observational memory and its row
+        (working memory, metadata). Other resources are untouched. Idempotent.
+
+        Atomic on backends that override :meth:`_delete_resource` with one transaction (libSQL,
+        PostgreSQL); elsewhere resumable: each step is atomic and calling again finishes an
+        interrupted erasure. Vectors live in a separate store:
+        :meth:`mastra_memory.Memory.delete_resource` removes those too.
+
+        Args:
+            resource_id: The resource (user) to erase.
+
+        Returns:
+            Counts ``{"threads": n, "clones": n, "resources": 0 | 1}``.
+
+        Raises:
+            ValidationError: if ``resource_id`` is not a valid id (nothing is deleted).
+        """
+        from mastra_memory.storage import lifecycle
+
+        validate_id(resource_id, "resource_id")
+        own = lifecycle.resource_thread_ids(self, resource_id)
+        clones = lifecycle.clone_thread_ids(self, own, resource_id)
+        return self._delete_resource(resource_id, clones)
+
+    def prune_threads(self, updated_before: datetime, limit: int = 500) -> list[str]:
+        """Delete up to ``limit`` threads last updated before ``updated_before`` (oldest first),
+        each with its messages and observational memory, and return their ids.
+
+        Raises:
+            ValidationError: on a naive datetime or a limit below 1.
+        """
+        return self._prune_threads(_cutoff(updated_before), _limit(limit))
+
+    def prune_messages(self, created_before: datetime, limit: int = 500) -> list[str]:
+        """Delete up to ``limit`` messages created before ``created_before`` (oldest first) and
+        return their ids.
+
+        Raises:
+            ValidationError: on a naive datetime or a limit below 1.
+        """
+        return self._prune_messages(_cutoff(created_before), _limit(limit))
+
+    def prune_resources(self, updated_before: datetime, limit: int = 500) -> list[str]:
+        """Delete up to ``limit`` resource rows (working memory and metadata) last updated
+        before ``updated_before`` and return their ids. Threads are not touched (they have
+        their own retention).
+
+        Raises:
+            ValidationError: on a naive datetime or a limit below 1.
+        """
+        return self._prune_resources(_cutoff(updated_before), _limit(limit))
+
+    def prune_observational_memory_history(self, created_before: datetime, limit: int = 500) -> int:
+        """Delete up to ``limit`` superseded observational-memory generations created before
+        ``created_before``; the current generation (head) of every record is always kept.
+        Returns the number deleted (0 on stores without observational memory).
+
+        Raises:
+            ValidationError: on a naive datetime or a limit below 1.
+        """
+        cutoff, n = _cutoff(created_before), _limit(limit)
+        return self._prune_om_history(cutoff, n) if self.supports_observational_memory else 0
+
+    def _delete_resource(self, resource_id: str, clone_thread_ids: list[str]) -> dict[str, int]:
+        """Erase a resource (see :meth:`delete_resource`); ``clone_thread_ids`` are the clones
+        found in other resources, deepest first. Default: the resumable step-by-step algorithm
+        of :func:`mastra_memory.storage.lifecycle.generic_delete_resource`."""
+        from mastra_memory.storage import lifecycle
+
+        return lifecycle.generic_delete_resource(self, resource_id, clone_thread_ids)
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        """Delete the ``mastra_resources`` row (a missing one is not an error)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _delete_resource_row")
+
+    def _prune_threads(self, updated_before: datetime, limit: int) -> list[str]:
+        from mastra_memory.storage import lifecycle
+
+        return lifecycle.generic_prune_threads(self, updated_before, limit)
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        from mastra_memory.storage import lifecycle
+
+        return lifecycle.generic_prune_messages(self, created_before, limit)
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        from mastra_memory.storage import lifecycle
+
+        return lifecycle.generic_prune_resources(self, updated_before, limit)
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        """Delete superseded generations (never a head) created before the cutoff."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _prune_om_history")
+
     # -- working memory (atomic read-modify-write) ----------------------------------------------
 
     def update_working_memory_atomic(
@@ -1404,6 +1503,18 @@ def _as_id_list(ids: Any) -> list[str]:
 def dumps(value: Any) -> str:
     """Compact JSON as stored in metadata/content columns."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _cutoff(value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValidationError("a retention cutoff must be a timezone-aware datetime")
+    return truncate_ms(value.astimezone(UTC))
+
+
+def _limit(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"limit must be a positive integer, got {value!r}")
+    return value
 
 
 def _expiry(now: datetime, ttl: float | None) -> datetime | None:

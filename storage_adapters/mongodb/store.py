@@ -582,6 +582,46 @@ class MongoDBStore(MemoryStorage):
         with self._errors():
             self._messages.delete_many({"id": {"$in": message_ids}})
 
+    # -- erasure and retention (the algorithms are the base class's; indexed reads here) -------
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        with self._errors():
+            self._resources.delete_one({"id": resource_id})
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        with self._errors():
+            docs = self._messages.find({"createdAt": {"$lt": created_before}}, {"_id": 0, "id": 1})
+            ids = [d["id"] for d in docs.sort([("createdAt", 1), ("id", 1)]).limit(limit)]
+            if ids:
+                self._messages.delete_many({"id": {"$in": ids}})
+        return ids
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        with self._errors():
+            docs = self._resources.find({"updatedAt": {"$lt": updated_before}}, {"_id": 0, "id": 1})
+            ids = [d["id"] for d in docs.sort([("updatedAt", 1), ("id", 1)]).limit(limit)]
+            if ids:
+                self._resources.delete_many({"id": {"$in": ids}, "updatedAt": {"$lt": updated_before}})
+        return ids
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        deleted = 0
+        with self._errors():
+            for key in self._om.distinct("lookupKey", {"createdAt": {"$lt": created_before}}):
+                head = self._om.find_one({"lookupKey": key}, {"_id": 0, "generationCount": 1}, sort=[("generationCount", -1)])
+                if head is None:
+                    continue
+                old = self._om.find(
+                    {"lookupKey": key, "createdAt": {"$lt": created_before}, "generationCount": {"$lt": head["generationCount"]}},
+                    {"_id": 0, "id": 1},
+                ).limit(limit - deleted)
+                ids = [d["id"] for d in old]
+                if ids:
+                    deleted += self._om.delete_many({"id": {"$in": ids}}).deleted_count
+                if deleted >= limit:
+                    break
+        return deleted
+
     # -- resources ------------------------------------------------------------------------------
 
     def _get_resource(self, resource_id: str) -> Resource | None:

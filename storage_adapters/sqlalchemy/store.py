@@ -588,6 +588,59 @@ class SQLAlchemyStore(SQLStore):
 
         self._transact(work)
 
+    # -- erasure and retention (the algorithms are the base class's; indexed reads here) -------
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        t = self._t
+        self._transact(lambda conn: conn.execute(t.resources.delete().where(t.resources.c.id == resource_id)))
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        import sqlalchemy as sa
+
+        m = self._t.messages
+
+        def work(conn: Any) -> list[str]:
+            query = sa.select(m.c.id).where(m.c.createdAt < created_before).order_by(m.c.createdAt, m.c.id)
+            ids = [r[0] for r in conn.execute(query.limit(limit)).all()]
+            for chunk in _chunks(ids):
+                conn.execute(m.delete().where(m.c.id.in_(chunk)))
+            return ids
+
+        return self._transact(work)
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        import sqlalchemy as sa
+
+        r = self._t.resources
+
+        def work(conn: Any) -> list[str]:
+            query = sa.select(r.c.id).where(r.c.updatedAt < updated_before).order_by(r.c.updatedAt, r.c.id)
+            ids = [row[0] for row in conn.execute(query.limit(limit)).all()]
+            for chunk in _chunks(ids):
+                conn.execute(r.delete().where(r.c.id.in_(chunk)))
+            return ids
+
+        return self._transact(work)
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        import sqlalchemy as sa
+
+        om = self._t.om
+        newer = om.alias("newer")
+
+        def work(conn: Any) -> int:
+            superseded = sa.exists().where(
+                newer.c.lookupKey == om.c.lookupKey, newer.c.generationCount > om.c.generationCount
+            )
+            created = sa.type_coerce(om.c.createdAt, sa.String)  # ISO text on every dialect
+            query = sa.select(om.c.id).where(created < _sql.format_ts(created_before), superseded).limit(limit)
+            ids = [row[0] for row in conn.execute(query).all()]
+            for chunk in _chunks(ids):
+                conn.execute(om.delete().where(om.c.id.in_(chunk)))
+            return len(ids)
+
+        return self._transact(work)
+
     # -- resources ------------------------------------------------------------------------------
 
     def _get_resource(self, resource_id: str) -> Resource | None:
