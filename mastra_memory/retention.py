@@ -33,6 +33,7 @@ __all__ = ["RetentionConfig", "RetentionRule", "delete_resource", "prune"]
 
 logger = logging.getLogger(__name__)
 
+
 def prune(
     memory: Memory,
     batch_size: int = 500,

@@ -60,7 +60,7 @@ def delete_resource_statements(d: Dialect, resource_id: str) -> dict[str, Statem
         ),
         "observational_memory": (
             f'DELETE FROM {d.t(OBSERVATIONAL_MEMORY)} WHERE "resourceId" = {p} OR "lookupKey" = {p} '
-            f"OR \"lookupKey\" IN (SELECT 'thread:' || id FROM {d.t(THREADS)} WHERE \"resourceId\" = {p})",
+            f'OR "lookupKey" IN (SELECT \'thread:\' || id FROM {d.t(THREADS)} WHERE "resourceId" = {p})',
             [r, f"resource:{r}", r],
         ),
     }
@@ -106,7 +106,7 @@ def prune_om_history_sql(d: Dialect, created_before: datetime, limit: int) -> St
     timestamps are ISO text on every dialect."""
     p, t = d.param, d.t(OBSERVATIONAL_MEMORY)
     return (
-        f"DELETE FROM {t} WHERE id IN (SELECT o.id FROM {t} o WHERE o.\"createdAt\" < {p} AND EXISTS "
+        f'DELETE FROM {t} WHERE id IN (SELECT o.id FROM {t} o WHERE o."createdAt" < {p} AND EXISTS '
         f'(SELECT 1 FROM {t} n WHERE n."lookupKey" = o."lookupKey" '
         f'AND n."generationCount" > o."generationCount") LIMIT {p}) RETURNING id',
         [format_timestamp(created_before), limit],

@@ -231,6 +231,17 @@ def create_app(
             raise AccessDeniedError("purging needs an API key scoped to all namespaces ('*')", 403)
         return JSONResponse({"deleted": await run_in_threadpool(s.storage.kv_purge_expired)})
 
+    @app.delete("/admin/resources/{resource_id}", tags=["service"], summary="Erase everything of a resource")
+    async def erase_resource(resource_id: str, request: Request) -> JSONResponse:
+        """Erase a resource's threads, messages, vectors, working memory, observational memory
+        and clones (:meth:`mastra_memory.Memory.delete_resource`). Needs an admin key (every
+        namespace, every resource, not read-only). Idempotent."""
+        s = state(request)
+        caller = s.keys.authenticate(request.headers.get("authorization"))
+        if caller is not None and not (caller.is_admin and caller.all_resources):
+            raise AccessDeniedError("erasing a resource needs an admin API key ('*' namespaces and resources)", 403)
+        return JSONResponse({"deleted": await run_in_threadpool(s.memory.delete_resource, resource_id)})
+
     app.include_router(routes_kv.router)
     app.include_router(routes_memory.router)
     _declare_bearer_auth(app)

@@ -608,11 +608,17 @@ class MongoDBStore(MemoryStorage):
         deleted = 0
         with self._errors():
             for key in self._om.distinct("lookupKey", {"createdAt": {"$lt": created_before}}):
-                head = self._om.find_one({"lookupKey": key}, {"_id": 0, "generationCount": 1}, sort=[("generationCount", -1)])
+                head = self._om.find_one(
+                    {"lookupKey": key}, {"_id": 0, "generationCount": 1}, sort=[("generationCount", -1)]
+                )
                 if head is None:
                     continue
                 old = self._om.find(
-                    {"lookupKey": key, "createdAt": {"$lt": created_before}, "generationCount": {"$lt": head["generationCount"]}},
+                    {
+                        "lookupKey": key,
+                        "createdAt": {"$lt": created_before},
+                        "generationCount": {"$lt": head["generationCount"]},
+                    },
                     {"_id": 0, "id": 1},
                 ).limit(limit - deleted)
                 ids = [d["id"] for d in old]
