@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mastra_memory import titles
 from mastra_memory.chat import from_chat_messages
 from mastra_memory.context import TurnContext, build_chat_messages
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelError, ValidationError
@@ -320,10 +321,14 @@ class Agent:
                     raise ModelError("the model stream ended without a final response")
                 if not self._apply_step(turn, final, step):
                     break
-            return self._finish(turn)
+            result = self._finish(turn)
         except BaseException:
             self._abort(turn)
             raise
+        event = titles.wait_for_event(turn.context)
+        if event is not None:
+            yield event
+        return result
 
     def _begin(self, input: AgentInput, thread: ThreadArg, resource: str | None) -> _Turn:
         """Validate the arguments and build the input messages (no I/O)."""
@@ -491,6 +496,7 @@ class Agent:
         saved: list[Message] = []
         if self.memory is not None and turn.context is not None:
             saved = self.memory.finish_turn(turn.context, new_messages)
+            titles.schedule(self.memory, turn.context, saved, self.model, self._call_settings)
         return GenerateResult(
             text=last.text,
             messages=saved or [m for m in new_messages if m.role != "system"],

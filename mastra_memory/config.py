@@ -291,10 +291,21 @@ class ObservationalMemoryConfig(_Frozen):
 
 
 class GenerateTitleConfig(_Frozen):
-    """Title generation: ``model`` (default: the agent's) and ``instructions``."""
+    """Title generation (see :mod:`mastra_memory.titles`).
+
+    Attributes:
+        model: Model for titles (a model string or object); default: the agent's model.
+        instructions: System prompt for the title model; default
+            :data:`mastra_memory.titles.DEFAULT_TITLE_INSTRUCTIONS`.
+        min_messages: Generate once the thread holds at least this many messages (1: after
+            the first exchange).
+        emit_event: ``Agent.stream`` waits for the title and yields a ``ThreadTitleEvent``.
+    """
 
     model: Any = None
     instructions: str | None = None
+    min_messages: int = Field(default=1, ge=1)
+    emit_event: bool = False
 
 
 class RetentionRule(_Frozen):
@@ -325,7 +336,8 @@ class MemoryConfig(_Frozen):
         semantic_recall: ``False`` (default), ``True`` (defaults) or a config.
         working_memory: Working memory config (off by default).
         observational_memory: ``False`` (default), ``True`` or a config.
-        generate_title: ``False`` (default), ``True`` or ``{model, instructions}``.
+        generate_title: ``False`` (default), ``True`` or ``{model, instructions, min_messages,
+            emit_event}``.
         read_only: Load memory but never write (no saves, no working-memory tool).
         max_message_bytes: Largest accepted message content, in bytes of JSON (4 MiB).
         retention: Per-kind ``max_age`` in seconds (``{"messages": {"max_age": 86400}}``) that

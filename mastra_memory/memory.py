@@ -1024,9 +1024,13 @@ class Memory:
         return om, self._require_thread(thread_id, resource_id)
 
     def settled(self, timeout: float | None = None) -> bool:
-        """Wait for background observational-memory work (buffering, reflection).
+        """Wait for background work: observational memory (buffering, reflection) and title
+        generation.
 
         Returns:
             True when nothing is left running.
         """
-        return True if self._om_engine is None else self._om_engine.settle(timeout)
+        from mastra_memory import titles
+
+        titled = titles.settle(self, timeout)
+        return titled and (True if self._om_engine is None else self._om_engine.settle(timeout))
