@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mastra_memory import titles
+from mastra_memory import history_budget, titles
 from mastra_memory.chat import from_chat_messages
 from mastra_memory.context import TurnContext, build_chat_messages
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelError, ValidationError
@@ -404,6 +404,7 @@ class Agent:
                 turn.tools.setdefault(tool.name, tool)
             seen = {m.id for m in turn.context.history}
             turn.inputs = [m for m in turn.inputs if m.id not in seen]
+            history_budget.apply_budget(self.memory, turn.context, self.instructions, turn.inputs)
         turn.chat = build_chat_messages(self.instructions, turn.context, turn.inputs)
 
     def _model_error(self, exc: Exception) -> ModelError:

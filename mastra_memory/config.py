@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_WORKING_MEMORY_TEMPLATE",
     "GenerateTitleConfig",
     "MemoryConfig",
+    "MessageHistoryConfig",
     "MessageRange",
     "ObservationConfig",
     "ObservationalMemoryConfig",
@@ -328,6 +329,41 @@ class RetentionConfig(_Frozen):
     observational_memory: RetentionRule | None = None
 
 
+BUDGET_LOAD_LIMIT = 1_000
+"""Newest messages loaded per turn under a token budget without an explicit ``last_messages``."""
+
+
+class MessageHistoryConfig(_Frozen):
+    """Token-budget history (see :mod:`mastra_memory.history_budget`).
+
+    Attributes:
+        max_tokens: Budget for the whole prompt in tokens; ``0`` disables history.
+        remove_fraction: Share of ``max_tokens`` freed at once when over budget (0.25).
+        at_max_remove_tokens: Tokens freed at once, instead of ``remove_fraction`` (the
+            original's ``atMaxRemoveTokens``).
+    """
+
+    max_tokens: int = Field(ge=0)
+    remove_fraction: float = Field(default=0.25, ge=0.0, le=1.0)
+    at_max_remove_tokens: int | None = Field(default=None, ge=0)
+
+    @property
+    def remove_tokens(self) -> int | float:
+        """Tokens freed at once (an int when whole, as the TypeScript side writes it)."""
+        value: float = (
+            self.at_max_remove_tokens
+            if self.at_max_remove_tokens is not None
+            else self.max_tokens * self.remove_fraction
+        )
+        return int(value) if float(value).is_integer() else value
+
+    @model_validator(mode="after")
+    def _check(self) -> MessageHistoryConfig:
+        if self.at_max_remove_tokens is not None and self.at_max_remove_tokens > self.max_tokens:
+            raise ValueError("at_max_remove_tokens must not exceed max_tokens")
+        return self
+
+
 class MemoryConfig(_Frozen):
     """Memory options.
 
@@ -340,6 +376,9 @@ class MemoryConfig(_Frozen):
             emit_event}``.
         read_only: Load memory but never write (no saves, no working-memory tool).
         max_message_bytes: Largest accepted message content, in bytes of JSON (4 MiB).
+        message_history: A token budget for the prompt (``{"max_tokens": N,
+            "remove_fraction": 0.25}``); without ``last_messages`` the 10-message cap is lifted
+            (up to ``BUDGET_LOAD_LIMIT`` = 1,000 newest messages are loaded, then trimmed).
         retention: Per-kind ``max_age`` in seconds (``{"messages": {"max_age": 86400}}``) that
             :meth:`Memory.prune` enforces; nothing expires by default.
     """
@@ -352,6 +391,20 @@ class MemoryConfig(_Frozen):
     read_only: bool = False
     max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    message_history: MessageHistoryConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _history_budget(cls, data: Any) -> Any:
+        # A token budget without an explicit last_messages lifts the 10-message cap (as the
+        # original) to BUDGET_LOAD_LIMIT newest messages; max_tokens=0 turns history off.
+        if isinstance(data, dict) and isinstance(data.get("message_history"), dict):
+            budget = data["message_history"]
+            if budget.get("max_tokens") == 0:
+                data = {**data, "last_messages": 0}
+            elif "last_messages" not in data:
+                data = {**data, "last_messages": BUDGET_LOAD_LIMIT}
+        return data
 
     @field_validator("last_messages", mode="before")
     @classmethod
