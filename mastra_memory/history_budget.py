@@ -101,12 +101,13 @@ def apply_budget(
         return []
     thread = context.thread
     if config.max_tokens == 0:
-        dropped, context.history = list(context.history), []
-        return dropped
+        everything, context.history = list(context.history), []
+        return everything
     boundary = read_boundary(thread.metadata, config)
     history = [m for m in context.history if boundary is None or m.thread_id != thread.id or _after(m, boundary)]
     counter = default_counter()
-    protected = counter.count_text(instructions or "") + sum(counter.count_text(s) for s in context.system_messages)
+    protected: float = counter.count_text(instructions or "")
+    protected += sum(counter.count_text(s) for s in context.system_messages)
     protected += counter.sum_messages([m for m in inputs if m.id not in {h.id for h in history}])
     total = protected + counter.sum_messages(history)
     dropped: list[Message] = []

@@ -721,3 +721,46 @@ def test_ts_reads_after_titles_pruning_and_erasure(tmp_path: Path) -> None:
     ts_write(db, {"op": "createThread", "resourceId": "bob", "threadId": "bob-again", "title": "Back"})
     [again] = ts_read(db, {"op": "getThreadById", "threadId": "bob-again"})
     assert again["title"] == "Back"
+
+
+def test_ts_recall_honours_a_python_history_boundary(tmp_path: Path) -> None:
+    from mastra_memory import Agent
+    from mastra_memory.testing import ScriptedModel
+
+    db = tmp_path / "budget.db"
+    store = LibSQLStore(f"file:{db}")
+    store.save_thread(Thread(id="t", resource_id="ana"))
+    store.save_messages(
+        [
+            Message.user(f"note {i} " + "lorem ipsum " * 30, "t", id=f"n{i:02d}", created_at=T0 + timedelta(minutes=i))
+            for i in range(20)
+        ]
+    )
+    budget = {"max_tokens": 1_200, "at_max_remove_tokens": 300}
+    memory = Memory(store, options={"message_history": budget})
+    # Long instructions (never stored) leave no room: Python drops the whole history.
+    agent = Agent("a", "Be brief. " + "rule " * 1_000, ScriptedModel(default="ok"), memory=memory)
+    agent.generate("hi", thread="t", resource="ana")
+    boundary = store.get_thread_by_id("t").metadata["memoryTokenLimiter"]  # type: ignore[union-attr]
+    memory.close()
+    assert boundary["maxTokens"] == 1_200 and boundary["atMaxRemoveTokens"] == 300
+
+    [recall] = ts(
+        "ts_read.mjs",
+        db,
+        [{"op": "recall", "threadId": "t", "resourceId": "ana"}],
+        options={"messageHistory": {"maxTokens": 1_200, "atMaxRemoveTokens": 300}},
+    )
+    ids = [m["id"] for m in recall["messages"]]
+    assert ids and ids[-1] != "n00" and "ok" in [m["content"]["parts"][0].get("text") for m in recall["messages"]]
+    assert all(
+        m["createdAt"] > boundary["createdAt"] for m in recall["messages"]
+    )  # TypeScript skips what Python dropped
+    assert boundary["messageIds"][0] not in ids
+    [control] = ts(  # a boundary written under another budget is ignored: notes come back
+        "ts_read.mjs",
+        db,
+        [{"op": "recall", "threadId": "t", "resourceId": "ana"}],
+        options={"messageHistory": {"maxTokens": 1_201, "atMaxRemoveTokens": 300}},
+    )
+    assert any(m["content"]["parts"][0].get("text", "").startswith("note") for m in control["messages"])
