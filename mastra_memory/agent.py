@@ -37,6 +37,7 @@ from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelErr
 from mastra_memory.memory import Memory
 from mastra_memory.models import resolve_model
 from mastra_memory.models.base import ChatModel, ModelResponse, ToolCall, Usage
+from mastra_memory.resend_filter import drop_resent_history
 from mastra_memory.tools import Tool, as_tool, result_to_text
 from mastra_memory.types import (
     Message,
@@ -404,6 +405,9 @@ class Agent:
                 turn.tools.setdefault(tool.name, tool)
             seen = {m.id for m in turn.context.history}
             turn.inputs = [m for m in turn.inputs if m.id not in seen]
+            if not turn.context.config.retain_full_input:
+                own = [m for m in turn.context.history if m.thread_id == turn.context.thread.id]
+                turn.inputs = drop_resent_history(turn.inputs, own)
             history_budget.apply_budget(self.memory, turn.context, self.instructions, turn.inputs)
         turn.chat = build_chat_messages(self.instructions, turn.context, turn.inputs)
 

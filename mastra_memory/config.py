@@ -379,6 +379,8 @@ class MemoryConfig(_Frozen):
         message_history: A token budget for the prompt (``{"max_tokens": N,
             "remove_fraction": 0.25}``); without ``last_messages`` the 10-message cap is lifted
             (up to ``BUDGET_LOAD_LIMIT`` = 1,000 newest messages are loaded, then trimmed).
+        retain_full_input: Keep input messages that repeat the thread's stored history (off:
+            the re-sent history filter of :mod:`mastra_memory.resend_filter` drops them).
         retention: Per-kind ``max_age`` in seconds (``{"messages": {"max_age": 86400}}``) that
             :meth:`Memory.prune` enforces; nothing expires by default.
     """
@@ -392,6 +394,7 @@ class MemoryConfig(_Frozen):
     max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     message_history: MessageHistoryConfig | None = None
+    retain_full_input: bool = False
 
     @model_validator(mode="before")
     @classmethod
