@@ -281,6 +281,45 @@ class Memory:
 
         return retention.prune(self, batch_size, max_rows)
 
+    def summarize_thread(
+        self,
+        thread_id: str,
+        model: Any = None,
+        last_messages: int | None = None,
+        max_input_tokens: int | None = None,
+        instructions: str | None = None,
+        resource_id: str | None = None,
+    ) -> str:
+        """Summarize a stored thread in one shot with the Observer; nothing is written.
+
+        Messages are read newest first, page by page, until ``last_messages`` messages or
+        ``max_input_tokens`` estimated tokens (default 1,000,000; the newest message is always
+        included) are collected; see :mod:`mastra_memory.summarize`.
+
+        Args:
+            thread_id: The thread.
+            model: A chat model or model string; default: the observational-memory model.
+            last_messages: Only the newest N messages.
+            max_input_tokens: Token bound of what is read.
+            instructions: Extra guidance for the summarizer.
+            resource_id: If given, the thread must belong to it.
+
+        Returns:
+            The summary (dense bullet observations); ``""`` for an empty thread.
+
+        Raises:
+            ThreadNotFoundError: if the thread does not exist.
+            ResourceMismatchError: if it belongs to another resource.
+            ValidationError: on bad bounds.
+            ConfigurationError: without a model.
+            ModelError: if the model failed.
+        """
+        from mastra_memory import summarize
+
+        return summarize.summarize_thread(
+            self, thread_id, model, last_messages, max_input_tokens, instructions, resource_id
+        )
+
     # -- messages -------------------------------------------------------------------------------
 
     def save_messages(
