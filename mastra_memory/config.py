@@ -228,6 +228,19 @@ class ReflectionConfig(_Frozen):
     model_settings: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0.0})
 
 
+OM_HOOK_NAMES = frozenset(
+    {
+        "on_observation_start",
+        "on_observation_end",
+        "on_reflection_start",
+        "on_reflection_end",
+        "before_observation",
+        "after_observation",
+    }
+)
+"""The hooks ``ObservationalMemoryConfig.hooks`` accepts (see :mod:`mastra_memory.observational.hooks`)."""
+
+
 class ObservationalMemoryConfig(_Frozen):
     """Observational memory (Observer + Reflector) options.
 
@@ -244,6 +257,9 @@ class ObservationalMemoryConfig(_Frozen):
             tokens, message_tokens)``. Requires ``observation.buffer_tokens=False``.
         observation: Observer options.
         reflection: Reflector options.
+        hooks: Callables by name (``on_observation_start``, ``on_observation_end``,
+            ``on_reflection_start``, ``on_reflection_end``, ``before_observation``,
+            ``after_observation``); see :mod:`mastra_memory.observational.hooks`.
     """
 
     enabled: bool = True
@@ -253,9 +269,15 @@ class ObservationalMemoryConfig(_Frozen):
     share_token_budget: bool = False
     observation: ObservationConfig = Field(default_factory=ObservationConfig)
     reflection: ReflectionConfig = Field(default_factory=ReflectionConfig)
+    hooks: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ObservationalMemoryConfig:
+        for name, hook in (self.hooks or {}).items():
+            if name not in OM_HOOK_NAMES:
+                raise ValueError(f"unknown observational-memory hook {name!r}; known: {sorted(OM_HOOK_NAMES)}")
+            if not callable(hook):
+                raise ValueError(f"hook {name!r} is not callable")
         if self.share_token_budget and self.observation.buffer_tokens is not False:
             raise ValueError("share_token_budget=True requires observation.buffer_tokens=False")
         return self
