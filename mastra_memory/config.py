@@ -146,6 +146,8 @@ class ObservationConfig(_Frozen):
         instruction: Extra instructions appended to the Observer's system prompt.
         thread_title: Let the Observer set the thread title (only while the title is empty or
             was set by the Observer).
+        temporal_markers: Mark pauses of 10 minutes or more between messages in the Observer's
+            transcript (``[2 hours later]``).
         failure_policy: When a synchronous observation or reflection fails: ``"throw"``
             (default: ``ModelError`` after the turn's messages were saved), ``"warn"`` (log a
             warning and continue unobserved) or ``"bypass"`` (continue silently).
@@ -164,6 +166,7 @@ class ObservationConfig(_Frozen):
     buffer_wait_seconds: float = Field(default=60.0, ge=0)
     instruction: str | None = None
     thread_title: bool = False
+    temporal_markers: bool = True
     failure_policy: Literal["throw", "warn", "bypass"] = "throw"
     model: Any = None
     model_settings: dict[str, Any] = Field(default_factory=lambda: {"temperature": 0.3})

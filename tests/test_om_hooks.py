@@ -102,3 +102,39 @@ def test_unknown_or_uncallable_hooks_are_configuration_errors(store: MemoryStora
     for bad in ({"on_observe": print}, {"after_observation": "not callable"}):
         with pytest.raises(ConfigurationError):
             Memory(storage=store, options=om_options(scripted(), hooks=bad))
+
+
+def test_temporal_markers_mark_pauses_of_ten_minutes_or_more() -> None:
+    from datetime import timedelta
+
+    from mastra_memory.observational.prompts import format_transcript
+    from tests.om_support import BASE
+
+    msgs = [
+        Message.user("first", "t", created_at=BASE),
+        Message.assistant("quick reply", "t", created_at=BASE + timedelta(minutes=9, seconds=59)),
+        Message.user("back after lunch", "t", created_at=BASE + timedelta(hours=2, minutes=15)),
+        Message.user("next day", "t", created_at=BASE + timedelta(days=1, hours=2, minutes=25)),
+    ]
+    text = format_transcript(msgs)
+    assert "[2 hours 5 minutes later]" in text and "[1 day 10 minutes later]" in text
+    assert text.count("later]") == 2  # 9:59 is no pause
+    assert "later]" not in format_transcript(msgs, temporal_markers=False)
+
+
+def test_the_observer_sees_the_markers(store: MemoryStorage) -> None:
+    from datetime import timedelta
+
+    from tests.om_support import BASE
+
+    observer = scripted()
+    memory = Memory(storage=store, options=om_options(observer))
+    memory.create_thread("r1", thread_id="t1")
+    memory.save_messages(
+        [
+            Message.user("m1-u " + "lorem " * 150, "t1", created_at=BASE),
+            Message.user("m2-u " + "lorem " * 150, "t1", created_at=BASE + timedelta(minutes=45)),
+        ]
+    )
+    memory.observe("t1", "r1")
+    assert "[45 minutes later]" in observer.calls[0][0][-1]["content"]

@@ -99,7 +99,11 @@ class Observer:
         shown = truncate_observations(
             previous_observations, self.config.previous_observer_tokens, self.counter.count_text
         )
-        transcript = format_transcript(messages, max_message_chars=self.config.truncate_message_tokens * 4)
+        transcript = format_transcript(
+            messages,
+            max_message_chars=self.config.truncate_message_tokens * 4,
+            temporal_markers=self.config.temporal_markers,
+        )
         prompt = build_observer_messages(
             transcript,
             shown,
