@@ -37,6 +37,7 @@ from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelErr
 from mastra_memory.memory import Memory
 from mastra_memory.models import resolve_model
 from mastra_memory.models.base import ChatModel, ModelResponse, ToolCall, Usage
+from mastra_memory.recall_tool import add_recall_tool
 from mastra_memory.resend_filter import drop_resent_history
 from mastra_memory.tools import Tool, as_tool, result_to_text
 from mastra_memory.types import (
@@ -401,6 +402,7 @@ class Agent:
             turn.context = self.memory.prepare_turn(
                 turn.thread_id, turn.resource_id, turn.inputs, memory_options, title, metadata
             )
+            add_recall_tool(self.memory, turn.context)
             for tool in turn.context.tools:
                 turn.tools.setdefault(tool.name, tool)
             seen = {m.id for m in turn.context.history}

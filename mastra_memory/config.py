@@ -263,6 +263,8 @@ class ObservationalMemoryConfig(_Frozen):
         hooks: Callables by name (``on_observation_start``, ``on_observation_end``,
             ``on_reflection_start``, ``on_reflection_end``, ``before_observation``,
             ``after_observation``); see :mod:`mastra_memory.observational.hooks`.
+        retrieval: Give the agent the ``recall`` tool to read the raw messages behind the
+            observations (:mod:`mastra_memory.recall_tool`).
     """
 
     enabled: bool = True
@@ -273,6 +275,7 @@ class ObservationalMemoryConfig(_Frozen):
     observation: ObservationConfig = Field(default_factory=ObservationConfig)
     reflection: ReflectionConfig = Field(default_factory=ReflectionConfig)
     hooks: dict[str, Any] | None = None
+    retrieval: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> ObservationalMemoryConfig:
