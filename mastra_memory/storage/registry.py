@@ -89,6 +89,7 @@ _STORAGE: dict[str, str] = {
     "postgres": _PG,
     "mongodb": _MONGODB,
     "mongodb+srv": _MONGODB,
+    "dynamodb": "storage_adapters.dynamodb:DynamoDBStore",
     # SQLAlchemy URLs: a dialect without a driver, or any "dialect+driver" (see _sqlalchemy_scheme)
     "sqlite": _SQLALCHEMY,
     "mysql": _SQLALCHEMY,
@@ -115,6 +116,7 @@ _EXTRA = {
     "storage_adapters.pg": "pg",
     "storage_adapters.mongodb": "mongodb",
     "storage_adapters.sqlalchemy": "sqlalchemy",
+    "storage_adapters.dynamodb": "dynamodb",
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _plugins: dict[Kind, dict[str, Any]] | None = None
