@@ -23,7 +23,7 @@ from tests import servers
 
 pytest.importorskip("boto3", reason="boto3 not installed ([dynamodb])")
 
-from storage_adapters.dynamodb import DynamoDBStore  # noqa: E402
+from storage_adapters.dynamodb import DynamoDBStore
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -165,7 +165,9 @@ def _writer(table: str, endpoint: str, writer: int, start: Any, out: Any) -> Non
             last = now_utc()
             for j in range(PER_WRITER):
                 last = max(now_utc(), last + timedelta(milliseconds=1))
-                store.save_messages([Message.user(f"w{writer} m{j}", "shared", id=f"w{writer}-{j:03d}", created_at=last)])
+                store.save_messages(
+                    [Message.user(f"w{writer} m{j}", "shared", id=f"w{writer}-{j:03d}", created_at=last)]
+                )
         out.put(("ok", writer))
     except BaseException as exc:
         out.put(("error", f"writer {writer}: {type(exc).__name__}: {exc}"))
@@ -185,7 +187,10 @@ def _incrementer(table: str, endpoint: str, start: Any, out: Any) -> None:
 def _run(target: Any, args: tuple[Any, ...], n: int) -> None:
     ctx = mp.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, i, start, out) if target is _writer else (*args, start, out)) for i in range(n)]
+    procs = [
+        ctx.Process(target=target, args=(*args, i, start, out) if target is _writer else (*args, start, out))
+        for i in range(n)
+    ]
     for p in procs:
         p.start()
     start.set()

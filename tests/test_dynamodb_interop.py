@@ -25,7 +25,7 @@ from tests import servers
 
 pytest.importorskip("boto3", reason="boto3 not installed ([dynamodb])")
 
-from storage_adapters.dynamodb import DynamoDBStore  # noqa: E402
+from storage_adapters.dynamodb import DynamoDBStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "tests" / "interop"
