@@ -417,7 +417,7 @@ class DynamoDBStore(MemoryStorage):
                 "config": botocore.config.Config(
                     retries={"mode": "standard", "max_attempts": 5},
                     connect_timeout=10,
-                    read_timeout=30,
+                    read_timeout=120,  # a retried transaction that had succeeded fails its conditions
                     max_pool_connections=32,
                 ),
             }
@@ -682,7 +682,7 @@ class DynamoDBStore(MemoryStorage):
                         raise ConcurrencyError(f"DynamoDB transaction kept conflicting: {reasons}") from exc
                     raise _Cancelled(reasons) from exc
             except Exception as exc:
-                code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+                code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code")
                 if code not in _RETRYABLE or attempt == self.max_retries:
                     raise
             logger.debug("DynamoDB transaction conflict, retrying (attempt %d)", attempt + 1)
