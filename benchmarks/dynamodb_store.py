@@ -4,7 +4,10 @@ boto3 doing the same DynamoDB operations on the same kind of table.
 Run against the DynamoDB-compatible server of ``scripts/services.sh`` (moto) or any endpoint::
 
     eval "$(scripts/services.sh env)"
-    python benchmarks/dynamodb_store.py [--scale 0.2] [--endpoint-url URL]
+    python benchmarks/dynamodb_store.py [--scale 0.2] [--endpoint-url URL] [--ts]
+
+``--ts`` also runs the workload on Mastra's @mastra/memory + @mastra/dynamodb
+(benchmarks/dynamodb_ts.mjs; ``bash scripts/ts_interop.sh`` installs them).
 
 Workload (bench.mjs's, every count times ``--scale``; 0.2 by default because moto is a
 single-process Python server that applies one request at a time): create N threads; save
@@ -299,10 +302,38 @@ def run_raw(endpoint: str, n: dict[str, int]) -> dict[str, Any]:
     return ops
 
 
+def run_ts(endpoint: str, n: dict[str, int]) -> dict[str, Any]:
+    """The workload on @mastra/memory + @mastra/dynamodb (benchmarks/dynamodb_ts.mjs), on a
+    table created the same way (its package does not create tables)."""
+    import subprocess
+
+    store = DynamoDBStore(f"bench_ts_{uuid.uuid4().hex[:8]}", region="us-east-1", endpoint_url=endpoint)
+    store.setup()
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "MASTRA_TEST_TS_INTEROP": os.environ.get("MASTRA_TEST_TS_INTEROP", str(root / ".services/ts-interop")),
+    }
+    try:
+        proc = subprocess.run(
+            ["node", str(root / "benchmarks" / "dynamodb_ts.mjs"), store.table_name, endpoint, json.dumps(n)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=3600,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"dynamodb_ts.mjs failed: {proc.stderr[-2000:]}")
+        return json.loads(proc.stdout)  # type: ignore[no-any-return]
+    finally:
+        store.drop_table()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", default=None, help="default: the endpoint of $MASTRA_TEST_DYNAMODB_URL")
     parser.add_argument("--scale", type=float, default=0.2, help="fraction of bench.mjs's counts (0.2)")
+    parser.add_argument("--ts", action="store_true", help="also run @mastra/dynamodb (bash scripts/ts_interop.sh)")
     args = parser.parse_args()
     endpoint = args.endpoint_url
     if endpoint is None:
@@ -314,11 +345,18 @@ def main() -> None:
     print(f"counts: {n}")
     ours = run_ours(endpoint or "", n)
     raw = run_raw(endpoint or "", n)
-    print(f"{'op':30} {'ours':>10} {'raw boto3':>10} {'ours/raw':>9}")
+    ts = run_ts(endpoint or "", n) if args.ts else {}
+    print(f"{'op':30} {'ours':>10} {'raw boto3':>10} {'ours/raw':>9} {'mastra-ts':>10} {'ours/ts':>8}")
     for op in ours:
         a, b = ours[op], raw[op]
         ratio = a / b if op.endswith("per_s") else b / a  # > 1 means ours is faster
-        print(f"{op:30} {a:>10} {b:>10} {ratio:>9.2f}")
+        line = f"{op:30} {a:>10} {b:>10} {ratio:>9.2f}"
+        if op in ts and ts[op] is None:
+            line += f" {'n/a':>10}"
+        elif op in ts:
+            c = ts[op]
+            line += f" {c:>10} {(a / c if op.endswith('per_s') else c / a):>8.2f}"
+        print(line)
 
 
 if __name__ == "__main__":
