@@ -22,6 +22,7 @@ MONGODB = "MASTRA_TEST_MONGODB_URL"
 SQLD = "MASTRA_TEST_SQLD_URL"
 MARIADB = "MASTRA_TEST_MARIADB_URL"
 DYNAMODB = "MASTRA_TEST_DYNAMODB_URL"
+REDIS = "MASTRA_TEST_REDIS_URL"
 
 
 def url_or_skip(var: str) -> str:
@@ -153,6 +154,22 @@ def sqlalchemy_store(target: str) -> Iterator[MemoryStorage]:
 
 
 @contextmanager
+def redis_store(**kwargs: Any) -> Iterator[MemoryStorage]:
+    """A RedisStore under a key prefix of its own on the test database, its keys deleted afterwards."""
+    url = url_or_skip(REDIS)
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.redis import RedisStore
+
+    store = RedisStore(url, key_prefix=unique("mmtest") + ":", **kwargs)
+    try:
+        store.setup()
+        yield store
+    finally:
+        store.drop_keys()
+        store.close()
+
+
+@contextmanager
 def _inmemory(tmp_path: Path) -> Iterator[MemoryStorage]:
     from storage_adapters.inmemory import InMemoryStore
 
@@ -207,4 +224,5 @@ FACTORIES: dict[str, Callable[[Path], AbstractContextManager[MemoryStorage]]] = 
     "sqlalchemy-postgres": lambda _: sqlalchemy_store("postgres"),
     "sqlalchemy-mariadb": lambda _: sqlalchemy_store("mariadb"),
     "dynamodb": lambda _: dynamodb_store(),
+    "redis": lambda _: redis_store(),
 }
