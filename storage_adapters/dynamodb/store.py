@@ -931,12 +931,11 @@ class DynamoDBStore(MemoryStorage):
     def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
         thread_ids = sorted({m.thread_id for m in messages})
         with self._errors():
-            found = self._batch_get([_thread_key(t) for t in thread_ids])
-            owners = {i["id"]: i["resourceId"] for i in found if i.get("id") in thread_ids}
+            # the threads and the messages' current items in one BatchGetItem
+            found = self._batch_get([_thread_key(t) for t in thread_ids] + [_message_key(m.id) for m in messages])
+            owners = {i["id"]: i["resourceId"] for i in found if i.get("entity") == "thread" and i["id"] in thread_ids}
             stored = resolve_owners(messages, owners)
-            found_messages = [
-                i for i in self._batch_get([_message_key(m.id) for m in stored]) if i.get("entity") == "message"
-            ]
+            found_messages = [i for i in found if i.get("entity") == "message"]
             existing = {i["id"]: i["threadId"] for i in found_messages}
             old_parts = {i["id"]: int(i.get("contentParts") or 0) for i in found_messages}
             wanted = {m.id.lower(): m for m in stored}
