@@ -34,10 +34,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    from mastra_memory.models.base import ModelResponse
+from typing import Any, TypeVar
 
 __all__ = ["configure", "embedding_span", "model_span", "trace_methods", "traced"]
 
@@ -75,11 +72,19 @@ def _tracer() -> Any:
     cached = _cache
     if cached is not None and cached[0] is provider:
         return cached[1]
-    from mastra_memory import __version__
-
-    tracer = provider.get_tracer(_INSTRUMENTATION, __version__)
+    tracer = provider.get_tracer(_INSTRUMENTATION, _version())
     _cache = (provider, tracer)
     return tracer
+
+
+def _version() -> str | None:
+    # not ``mastra_memory.__version__``: this module sits below the storage contract (import-linter)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mastra-memory")
+    except PackageNotFoundError:
+        return None
 
 
 def _span_kind(name: str) -> Any:
@@ -102,7 +107,7 @@ class _Off:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def record(self, response: ModelResponse) -> None:
+    def record(self, response: Any) -> None:
         """No-op."""
 
 
@@ -146,8 +151,9 @@ class _ModelSpan:
             _fail(self.span, exc)
         self.span.end()
 
-    def record(self, response: ModelResponse) -> None:
-        """Put the response's token usage, finish reason and cost on the span."""
+    def record(self, response: Any) -> None:
+        """Put a :class:`~mastra_memory.models.base.ModelResponse`'s token usage, finish reason
+        and cost on the span (typed ``Any``: this module sits below the model layer)."""
         usage = response.usage
         self.span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
         self.span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)

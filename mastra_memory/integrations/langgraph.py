@@ -39,6 +39,7 @@ The async methods (``aget``, ``aput``, ``asearch``, ...) run the sync store in a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -353,10 +354,8 @@ class MastraStore(BaseStore):
     def _delete_vectors(self, entry_key: str) -> None:
         if self.vector is None or self.embedder is None:
             return
-        try:
+        with contextlib.suppress(IndexNotFoundError):
             self.vector.delete_vectors(self._index_name(), filter={"item": _item_id(entry_key)})
-        except IndexNotFoundError:
-            pass
 
     def _semantic_search(self, prefix: tuple[str, ...], op: SearchOp, refresh: bool) -> list[SearchItem]:
         assert self.embedder is not None and self.vector is not None
