@@ -124,7 +124,7 @@ def to_llama_messages(messages: list[Message]) -> list[Any]:
     return out
 
 
-class MastraChatStore(BaseChatStore):
+class MastraChatStore(BaseChatStore):  # type: ignore[misc]
     """LlamaIndex's ``BaseChatStore`` over the threads of one resource.
 
     Args:
