@@ -29,7 +29,7 @@ from typing import Any
 
 from mastra_memory.errors import MissingDependencyError, ValidationError
 from mastra_memory.memory import Memory
-from mastra_memory.types import Message, MessageContent, ReasoningPart, TextPart, ToolInvocationPart
+from mastra_memory.types import Message, MessageContent, ReasoningPart, Role, TextPart, ToolInvocationPart
 
 try:
     from pydantic_ai import messages as pai
@@ -52,6 +52,7 @@ def _text(content: Any) -> str:
 
 def _one(dumped: dict[str, Any], thread_id: str, resource_id: str) -> Message:
     parts: list[Any] = []
+    role: Role
     if dumped.get("kind") == "response":
         role = "assistant"
         for part in dumped.get("parts", []):
