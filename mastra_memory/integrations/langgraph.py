@@ -157,7 +157,7 @@ def _namespace_matches(namespace: tuple[str, ...], condition: MatchCondition) ->
     return all(want == "*" or want == got for want, got in zip(path, part, strict=True))
 
 
-class MastraStore(BaseStore):  # type: ignore[misc]
+class MastraStore(BaseStore):
     """LangGraph's ``BaseStore`` on mastra-memory storage (see the module docstring).
 
     Args:

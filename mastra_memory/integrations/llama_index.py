@@ -33,7 +33,7 @@ from typing import Any
 
 from mastra_memory.errors import MissingDependencyError, ValidationError
 from mastra_memory.memory import Memory
-from mastra_memory.types import Message, MessageContent, TextPart, ToolInvocationPart
+from mastra_memory.types import Message, MessageContent, Role, TextPart, ToolInvocationPart
 
 try:
     from llama_index.core.llms import ChatMessage
@@ -48,11 +48,14 @@ ITEM_KEY = "llama_index_message"
 """The ``content.metadata`` key that keeps the original ``ChatMessage``."""
 
 
+_ROLES: dict[str, Role] = {"user": "user", "assistant": "assistant", "tool": "tool"}
+
+
 def _one(message: Any, thread_id: str, resource_id: str) -> Message:
     if not isinstance(message, ChatMessage):
         raise ValidationError(f"expected a llama_index ChatMessage, got {type(message).__name__}")
-    role = message.role.value
-    if role in ("system", "developer"):
+    value = message.role.value
+    if value in ("system", "developer"):
         raise ValidationError("system messages are not stored (as in Mastra); give them to the chat engine")
     dumped = message.model_dump(mode="json")
     try:
@@ -64,7 +67,7 @@ def _one(message: Any, thread_id: str, resource_id: str) -> Message:
     if text:
         parts.append(TextPart(text=text))
     kwargs = message.additional_kwargs
-    if role == "tool":  # the text is the result
+    if value == "tool":  # the text is the result
         tool_call_id, name = str(kwargs.get("tool_call_id", "")), str(kwargs.get("name", ""))
         parts = [ToolInvocationPart(tool_call_id=tool_call_id, tool_name=name, result=text, state="result")]
     for call in kwargs.get("tool_calls") or []:
@@ -77,8 +80,7 @@ def _one(message: Any, thread_id: str, resource_id: str) -> Message:
         parts.append(
             ToolInvocationPart(tool_call_id=str(call.get("id", "")), tool_name=str(function.get("name", "")), args=args)
         )
-    if role not in ("user", "assistant", "tool"):
-        role = "assistant"  # chatbot/model/function roles: the model's side
+    role = _ROLES.get(value, "assistant")  # chatbot/model/function roles: the model's side
     return Message(
         role=role,
         thread_id=thread_id,
@@ -124,7 +126,7 @@ def to_llama_messages(messages: list[Message]) -> list[Any]:
     return out
 
 
-class MastraChatStore(BaseChatStore):  # type: ignore[misc]
+class MastraChatStore(BaseChatStore):
     """LlamaIndex's ``BaseChatStore`` over the threads of one resource.
 
     Args:
@@ -194,7 +196,8 @@ class MastraChatStore(BaseChatStore):  # type: ignore[misc]
         if not -len(old) <= idx < len(old):
             return None
         self.memory.delete_messages([old[idx].id])
-        return to_llama_messages([old[idx]])[0]
+        removed: ChatMessage = to_llama_messages([old[idx]])[0]
+        return removed
 
     def delete_last_message(self, key: str) -> ChatMessage | None:
         """Delete the newest message and return it (``None`` for an empty thread)."""
