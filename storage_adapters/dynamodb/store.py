@@ -1143,6 +1143,14 @@ class DynamoDBStore(MemoryStorage):
                 newest = item
         return _parse(newest["createdAt"]) if newest else None
 
+    # -- erasure (the algorithm is the base class's; see mastra_memory.storage.lifecycle) -------
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        with self._errors():
+            item = self._resource_raw(resource_id)
+            if item is not None and item.get("id") == resource_id:  # keys are case-folded
+                self._delete_keys([_resource_key(resource_id)])
+
     # -- resources ------------------------------------------------------------------------------
 
     def _resource_raw(self, resource_id: str) -> Item | None:
