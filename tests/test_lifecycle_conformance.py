@@ -55,7 +55,7 @@ def dump(store: MemoryStorage) -> str:
                 "zset": lambda k: r.zrange(k, 0, -1, withscores=True),
                 "set": lambda k: sorted(r.smembers(k)),
                 "list": lambda k: r.lrange(k, 0, -1),
-            }.get(kind_of, lambda k: kind_of)(key)
+            }.get(kind_of, lambda k: None)(key)
             out.append(f"{key!r}: {value!r}")
         return "\n".join(out)
     if kind == "DynamoDBStore":
