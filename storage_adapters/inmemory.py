@@ -19,7 +19,8 @@ from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
+from mastra_memory.storage.text_search import BM25Corpus
+from mastra_memory.types import Message, Resource, SemanticHit, Thread, now_utc
 from storage_adapters.inmemory_vector import InMemoryVector
 
 _T = TypeVar("_T")
@@ -38,11 +39,21 @@ def _page(items: list[Message], direction: Direction, per_page: PerPage, offset:
 
 
 class InMemoryStore(MemoryStorage):
-    """Everything in dicts, nothing on disk. Thread-safe within one process."""
+    """Everything in dicts, nothing on disk. Thread-safe within one process.
+
+    Keyword search (:meth:`search_messages`) uses an incremental BM25 index updated with every
+    save and delete (never rebuilt).
+
+    Args:
+        text_search_language: Snowball language of the keyword index (``"english"``).
+    """
 
     is_embedded = True
+    keyword_search_native = True
 
-    def __init__(self) -> None:
+    def __init__(self, text_search_language: str = "english") -> None:
+        self.text_search_language = text_search_language
+        self._keywords = BM25Corpus(language=text_search_language)
         self._lock = threading.RLock()
         self._threads: dict[str, Thread] = {}
         self._messages: dict[str, Message] = {}
@@ -94,6 +105,7 @@ class InMemoryStore(MemoryStorage):
             self._threads.pop(thread_id, None)
             for _, m in self._by_thread.pop(thread_id, []):
                 self._messages.pop(m.id, None)
+                self._keywords.remove(m.id)
             self._om.pop(f"thread:{thread_id}", None)
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
@@ -143,6 +155,7 @@ class InMemoryStore(MemoryStorage):
                 if old is not None:
                     self._remove(old)
                 self._messages[m.id] = m
+                self._keywords.add(m.id, m.thread_id, m.text)
                 bisect.insort(self._by_thread.setdefault(m.thread_id, []), (_key(m), m), key=lambda e: e[0])
             for tid in {m.thread_id for m in stored}:
                 self._threads[tid] = self._threads[tid].model_copy(update={"updated_at": now})
@@ -195,6 +208,20 @@ class InMemoryStore(MemoryStorage):
                 m = self._messages.pop(mid, None)
                 if m is not None:
                     self._remove(m)
+                    self._keywords.remove(mid)
+
+    def _search_messages(
+        self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
+    ) -> list[SemanticHit]:
+        def in_scope(mid: str) -> bool:
+            m = self._messages.get(mid)
+            if m is None:
+                return False
+            return m.resource_id == resource_id if resource_id is not None else m.thread_id == thread_id
+
+        with self._lock:
+            hits = self._keywords.search(" ".join(words), limit, in_scope)
+        return [SemanticHit(message_id=mid, thread_id=tid, score=score) for mid, tid, score in hits]
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -324,6 +351,7 @@ class InMemoryStore(MemoryStorage):
             bucket = self._by_thread.setdefault(thread.id, [])
             for m in messages:
                 self._messages[m.id] = m
+                self._keywords.add(m.id, m.thread_id, m.text)
                 bucket.append((_key(m), m))
             bucket.sort(key=lambda e: e[0])
         return thread
