@@ -38,7 +38,7 @@ from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.vector import IndexNotFoundError, VectorStore, memory_index_name
 from mastra_memory.types import IncludeSpec, Message, SemanticHit, Thread
 
-__all__ = ["SemanticRecall", "chunk_text", "format_other_threads"]
+__all__ = ["SemanticRecall", "chunk_text", "format_other_threads", "fuse_scores"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +86,24 @@ def _min_max(scores: dict[str, float]) -> dict[str, float]:
     if hi - lo < 1e-12:  # one score, or all alike: full weight only when it is positive
         return {k: 1.0 if hi > 0 else 0.0 for k in scores}
     return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
+
+
+def fuse_scores(dense: dict[str, float], sparse: dict[str, float], weight: float) -> dict[str, float]:
+    """Weighted fusion of a dense and a keyword ranking (message id -> score).
+
+    Each ranking is min-max normalised per query (a ranking whose scores are all alike counts
+    1.0 when they are positive, else 0.0), then ``weight * dense + (1 - weight) * keyword``.
+
+    Args:
+        dense: Cosine similarity per message id.
+        sparse: Keyword score per message id (any positive scale).
+        weight: Weight of the dense ranking in [0, 1].
+
+    Returns:
+        The fused score in [0, 1] of every message in either ranking.
+    """
+    nd, ns = _min_max(dense), _min_max(sparse)
+    return {mid: weight * nd.get(mid, 0.0) + (1 - weight) * ns.get(mid, 0.0) for mid in set(nd) | set(ns)}
 
 
 class SemanticRecall:
@@ -294,9 +312,7 @@ class SemanticRecall:
         sparse = {k.message_id: k.score for k in keyword}
         for k in keyword:
             threads.setdefault(k.message_id, k.thread_id)
-        nd, ns = _min_max(dense), _min_max(sparse)
-        w = config.hybrid_weight
-        fused = {mid: w * nd.get(mid, 0.0) + (1 - w) * ns.get(mid, 0.0) for mid in set(nd) | set(ns)}
+        fused = fuse_scores(dense, sparse, config.hybrid_weight)
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: config.top_k]
         return [SemanticHit(message_id=m, thread_id=threads[m], score=s) for m, s in ranked]
 

@@ -1097,8 +1097,10 @@ def postgres_text_search_migration(d: Dialect, language: str = "english") -> Mig
         raise ValueError(f"invalid text search configuration {language!r}")
     schema = d.table_prefix
     table, msgs = d.t(SEARCH), d.t(MESSAGES)
-    text_fn, sync_fn, clear_fn = f"{schema}mm_message_text", f"{schema}mm_message_search_sync", (
-        f"{schema}mm_message_search_clear"
+    text_fn, sync_fn, clear_fn = (
+        f"{schema}mm_message_text",
+        f"{schema}mm_message_search_sync",
+        (f"{schema}mm_message_search_clear"),
     )
     vector = f"to_tsvector('{language}'::regconfig, {text_fn}(NEW.content))"
     return Migration(
@@ -1115,15 +1117,16 @@ def postgres_text_search_migration(d: Dialect, language: str = "english") -> Mig
             "IF jsonb_typeof(doc) <> 'object' THEN RETURN content; END IF; "
             "RETURN coalesce((SELECT string_agg(p->>'text', ' ') FROM jsonb_array_elements("
             "CASE WHEN jsonb_typeof(doc->'parts') = 'array' THEN doc->'parts' ELSE '[]'::jsonb END) p "
-            "WHERE p->>'type' = 'text'), CASE WHEN jsonb_typeof(doc->'content') = 'string' THEN doc->>'content' END, ''); "
+            "WHERE p->>'type' = 'text'), "
+            "CASE WHEN jsonb_typeof(doc->'content') = 'string' THEN doc->>'content' END, ''); "
             "EXCEPTION WHEN others THEN RETURN content; END $f$",
             f"CREATE OR REPLACE FUNCTION {sync_fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
             f"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.id IS DISTINCT FROM NEW.id) THEN "
             f"DELETE FROM {table} WHERE id = OLD.id; END IF; "
             "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; "
             f'INSERT INTO {table} (id, thread_id, "resourceId", tsv) VALUES (NEW.id, NEW.thread_id, NEW."resourceId", '
-            f'{vector}) ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id, "resourceId" = excluded."resourceId", '
-            "tsv = excluded.tsv; RETURN NEW; END $f$",
+            f"{vector}) ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id, "
+            '"resourceId" = excluded."resourceId", tsv = excluded.tsv; RETURN NEW; END $f$',
             f"CREATE OR REPLACE FUNCTION {clear_fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
             f"DELETE FROM {table}; RETURN NULL; END $f$",
             f"CREATE OR REPLACE TRIGGER mm_message_search_sync AFTER INSERT OR DELETE OR UPDATE OF id, thread_id, "

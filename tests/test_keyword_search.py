@@ -127,8 +127,10 @@ def test_libsql_rows_written_by_other_programs_are_indexed_and_cleaned(tmp_path:
             "VALUES ('ts1', 't', ?, 'user', 'v2', '2025-01-01T00:00:00.000Z', 'ana')",
             (_FOREIGN_CONTENT,),
         )
-        raw.execute("INSERT INTO mastra_messages (id, thread_id, content, role, type, \"createdAt\", \"resourceId\") "
-                    "VALUES ('ts2', 't', 'plain text kayak', 'user', 'v2', '2025-01-01T00:00:01.000Z', 'ana')")
+        raw.execute(
+            'INSERT INTO mastra_messages (id, thread_id, content, role, type, "createdAt", "resourceId") '
+            "VALUES ('ts2', 't', 'plain text kayak', 'user', 'v2', '2025-01-01T00:00:01.000Z', 'ana')"
+        )
         hits = store.search_messages("kayak", resource_id="ana")
         assert sorted(h.message_id for h in hits) == ["ts1", "ts2"]
         raw.execute("DELETE FROM mastra_messages WHERE id = 'ts1'")

@@ -63,7 +63,6 @@ from mastra_memory.storage.kv import (
     validate_kv_ttl,
 )
 from mastra_memory.storage.om import CommitResult, Mutation, ObservationCommit
-from mastra_memory.storage.text_search import DEFAULT_LANGUAGE, BM25Corpus, query_words
 from mastra_memory.storage.records import (
     BufferedChunk,
     MessageRef,
@@ -71,6 +70,7 @@ from mastra_memory.storage.records import (
     OMScope,
     lookup_key,
 )
+from mastra_memory.storage.text_search import DEFAULT_LANGUAGE, BM25Corpus, query_words
 from mastra_memory.types import (
     CloneResult,
     IncludeSpec,

@@ -21,7 +21,7 @@ import pytest
 
 from mastra_memory.errors import ValidationError
 from mastra_memory.storage.base import MemoryStorage
-from mastra_memory.types import Message, MessageContent, TextPart, Thread, ToolInvocationPart
+from mastra_memory.types import Message, MessageContent, SemanticHit, TextPart, Thread, ToolInvocationPart
 
 __all__ = ["KeywordSearchConformance"]
 
@@ -43,7 +43,7 @@ def _setup(store: MemoryStorage) -> None:
                     id=f"{tid}-{i}",
                     thread_id=tid,
                     role="user" if i % 2 == 0 else "assistant",
-                    content=text,
+                    content=MessageContent(parts=[TextPart(text=text)]),
                     created_at=T0 + timedelta(minutes=i),
                 )
                 for i, text in enumerate(items)
@@ -51,8 +51,8 @@ def _setup(store: MemoryStorage) -> None:
         )
 
 
-def _ids(hits: list[object]) -> list[str]:
-    return [h.message_id for h in hits]  # type: ignore[attr-defined]
+def _ids(hits: list[SemanticHit]) -> list[str]:
+    return [h.message_id for h in hits]
 
 
 class KeywordSearchConformance:
@@ -75,7 +75,7 @@ class KeywordSearchConformance:
 
     def test_saves_updates_and_deletes_are_seen_at_once(self, store: MemoryStorage) -> None:
         _setup(store)
-        store.save_messages([Message(id="ta-2", thread_id="ta", role="user", content="snowy, quokka", created_at=T0)])
+        store.save_messages([Message.user("snowy, quokka", "ta", id="ta-2", created_at=T0)])
         assert _ids(store.search_messages("quokka", resource_id="ana")) == ["ta-2"]
         assert store.search_messages("rainy", resource_id="ana") == []
         store.delete_messages(["ta-2"])
@@ -108,7 +108,7 @@ class KeywordSearchConformance:
         _setup(store)
         assert store.search_messages("", resource_id="ana") == []
         assert store.search_messages("what is the of it?", resource_id="ana") == []
-        assert store.search_messages('"*) OR NOT: \' ; DROP', resource_id="ana") == []
+        assert store.search_messages("\"*) OR NOT: ' ; DROP", resource_id="ana") == []
         assert store.search_messages("hiking", resource_id="nobody") == []
 
     @pytest.mark.parametrize(

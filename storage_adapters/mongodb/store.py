@@ -665,7 +665,9 @@ class MongoDBStore(MemoryStorage):
         scope: dict[str, Any] = {"resourceId": resource_id} if resource_id is not None else {"thread_id": thread_id}
         with self._errors():
             n_docs = self._terms.count_documents(scope)
-            docs = list(self._terms.find({**scope, "terms": {"$in": terms}}, {"_id": 0, "id": 1, "thread_id": 1, "terms": 1}))
+            docs = list(
+                self._terms.find({**scope, "terms": {"$in": terms}}, {"_id": 0, "id": 1, "thread_id": 1, "terms": 1})
+            )
         if not docs:
             return []
         avg_len = sum(len(d["terms"]) for d in docs) / len(docs)
