@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--embedder", default="local/all-minilm-l6-v2")
     ap.add_argument("--backend", choices=["libsql", "inmemory"], default="libsql")
     ap.add_argument("--hybrid", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--weight", type=float, default=0.6, help="dense weight in the fusion")
+    ap.add_argument("--weight", type=float, default=0.5, help="dense weight in the fusion (the default's)")
     ap.add_argument("--context", type=int, default=1, help="previous messages in each embedded text")
     ap.add_argument("--limit", type=int, default=0, help="questions per conversation (0 = all)")
     ap.add_argument("--cache", default=None, help="persistent embedding cache file (reused across runs)")
