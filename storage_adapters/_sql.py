@@ -1035,34 +1035,64 @@ def _sqlite_text(column: str) -> str:
     )
 
 
+CONTEXT_WEIGHT = 0.5
+"""Weight of the previous message's words (a message's context) against its own (1.0)."""
+
+
+def _sqlite_previous_text(row: str, msgs: str) -> str:
+    """SQL: the text of the message before ``row`` in its thread (by ``(createdAt, id)``), or ''."""
+    return (
+        f"coalesce((SELECT {_sqlite_text('p.content')} FROM {msgs} p WHERE p.thread_id = {row}.thread_id "
+        f'AND (p."createdAt", p.id) < ({row}."createdAt", {row}.id) ORDER BY p."createdAt" DESC, p.id DESC '
+        "LIMIT 1), '')"
+    )
+
+
 def sqlite_text_search_migration(d: Dialect, language: str = "english") -> Migration:
     """FTS5 keyword index kept by triggers on ``mastra_messages`` (filled for existing rows).
 
     ``mm_message_search_ids`` maps each message id to a stable integer (an ``INTEGER PRIMARY
-    KEY``, which VACUUM never renumbers) used as the FTS5 rowid.
+    KEY``, which VACUUM never renumbers) used as the FTS5 rowid. Column ``body`` holds the
+    message's text, ``context`` the previous message's in its thread when the row was written
+    (scored at :data:`CONTEXT_WEIGHT`), so a short reply is found by what it answers.
     """
     ids, fts, msgs = d.t(SEARCH_IDS), d.t(SEARCH), d.t(MESSAGES)
     docid = f"(SELECT docid FROM {ids} WHERE id = {{}}.id)"
     add = (
         f"INSERT OR IGNORE INTO {ids} (id) VALUES (NEW.id); "
-        f"INSERT INTO {fts} (rowid, body) VALUES ({docid.format('NEW')}, {_sqlite_text('NEW.content')}); "
+        f"INSERT INTO {fts} (rowid, body, context) VALUES ({docid.format('NEW')}, {_sqlite_text('NEW.content')}, "
+        f"{_sqlite_previous_text('NEW', msgs)}); "
     )
     drop = f"DELETE FROM {fts} WHERE rowid = {docid.format('OLD')}; DELETE FROM {ids} WHERE id = OLD.id; "
+
+    def refresh_next(row: str) -> str:  # the next message's context was ``row``'s text
+        following = (
+            f"(SELECT nx.id FROM {msgs} nx WHERE nx.thread_id = {row}.thread_id AND "
+            f'(nx."createdAt", nx.id) > ({row}."createdAt", {row}.id) ORDER BY nx."createdAt", nx.id LIMIT 1)'
+        )
+        return (
+            f"UPDATE {fts} SET context = (SELECT {_sqlite_previous_text('n', msgs)} FROM {msgs} n "
+            f"WHERE n.id = {following}) WHERE rowid = (SELECT docid FROM {ids} WHERE id = {following}); "
+        )
+
     return Migration(
         TEXT_SEARCH_VERSION,
         "keyword search: FTS5 index kept by triggers on mastra_messages",
         (
             f"CREATE TABLE IF NOT EXISTS {ids} (docid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(body, tokenize = '{sqlite_tokenizer(language)}')",
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(body, context, "
+            f"tokenize = '{sqlite_tokenizer(language)}')",
             f"DELETE FROM {fts}",
             f"DELETE FROM {ids}",
             f"INSERT INTO {ids} (id) SELECT id FROM {msgs}",
-            f"INSERT INTO {fts} (rowid, body) SELECT i.docid, {_sqlite_text('m.content')} "
-            f"FROM {msgs} m JOIN {ids} i ON i.id = m.id",
-            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_insert AFTER INSERT ON {msgs} BEGIN {add}END",
+            f"INSERT INTO {fts} (rowid, body, context) SELECT i.docid, {_sqlite_text('m.content')}, "
+            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m JOIN {ids} i ON i.id = m.id",
+            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_insert AFTER INSERT ON {msgs} "
+            f"BEGIN {add}{refresh_next('NEW')}END",
             f"CREATE TRIGGER IF NOT EXISTS mm_message_search_update AFTER UPDATE OF id, content ON {msgs} "
-            f"BEGIN {drop}{add}END",
-            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_delete AFTER DELETE ON {msgs} BEGIN {drop}END",
+            f"BEGIN {drop}{add}{refresh_next('NEW')}END",
+            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_delete AFTER DELETE ON {msgs} "
+            f"BEGIN {drop}{refresh_next('OLD')}END",
         ),
     )
 
@@ -1073,7 +1103,7 @@ def sqlite_search_sql(d: Dialect, scope: str) -> str:
     column = '"resourceId"' if scope == "resource" else "thread_id"
     fts = d.t(SEARCH)
     return (
-        f"SELECT m.id, m.thread_id, -bm25({fts}) AS score FROM {fts} "
+        f"SELECT m.id, m.thread_id, -bm25({fts}, 1.0, {CONTEXT_WEIGHT}) AS score FROM {fts} "
         f"JOIN {d.t(SEARCH_IDS)} i ON i.docid = {fts}.rowid JOIN {d.t(MESSAGES)} m ON m.id = i.id "
         f"WHERE {fts} MATCH ? AND m.{column} = ? ORDER BY score DESC, m.id LIMIT ?"
     )
@@ -1102,7 +1132,25 @@ def postgres_text_search_migration(d: Dialect, language: str = "english") -> Mig
         f"{schema}mm_message_search_sync",
         (f"{schema}mm_message_search_clear"),
     )
-    vector = f"to_tsvector('{language}'::regconfig, {text_fn}(NEW.content))"
+    def vector(row: str) -> str:
+        previous = (
+            f"coalesce((SELECT {text_fn}(p.content) FROM {msgs} p WHERE p.thread_id = {row}.thread_id "
+            f'AND (p."createdAt", p.id COLLATE "C") < ({row}."createdAt", {row}.id COLLATE "C") '
+            f'ORDER BY p."createdAt" DESC, p.id COLLATE "C" DESC LIMIT 1), \'\')'
+        )
+        return (
+            f"setweight(to_tsvector('{language}'::regconfig, {text_fn}({row}.content)), 'A') || "
+            f"setweight(to_tsvector('{language}'::regconfig, {previous}), 'B')"
+        )
+
+    def refresh_next(row: str) -> str:  # the next message's context was ``row``'s text
+        return (
+            f"UPDATE {table} s SET tsv = {vector('n')} FROM {msgs} n WHERE s.id = n.id AND n.id = "
+            f"(SELECT nx.id FROM {msgs} nx WHERE nx.thread_id = {row}.thread_id AND "
+            f'(nx."createdAt", nx.id COLLATE "C") > ({row}."createdAt", {row}.id COLLATE "C") '
+            f'ORDER BY nx."createdAt", nx.id COLLATE "C" LIMIT 1);'
+        )
+
     return Migration(
         TEXT_SEARCH_VERSION,
         "keyword search: tsvector table with a GIN index kept by a trigger on mastra_messages",
@@ -1123,10 +1171,11 @@ def postgres_text_search_migration(d: Dialect, language: str = "english") -> Mig
             f"CREATE OR REPLACE FUNCTION {sync_fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
             f"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.id IS DISTINCT FROM NEW.id) THEN "
             f"DELETE FROM {table} WHERE id = OLD.id; END IF; "
-            "IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; "
+            f"IF TG_OP = 'DELETE' THEN {refresh_next('OLD')} RETURN OLD; END IF; "
             f'INSERT INTO {table} (id, thread_id, "resourceId", tsv) VALUES (NEW.id, NEW.thread_id, NEW."resourceId", '
-            f"{vector}) ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id, "
-            '"resourceId" = excluded."resourceId", tsv = excluded.tsv; RETURN NEW; END $f$',
+            f"{vector('NEW')}) ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id, "
+            '"resourceId" = excluded."resourceId", tsv = excluded.tsv; '
+            f"{refresh_next('NEW')} RETURN NEW; END $f$",
             f"CREATE OR REPLACE FUNCTION {clear_fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
             f"DELETE FROM {table}; RETURN NULL; END $f$",
             f"CREATE OR REPLACE TRIGGER mm_message_search_sync AFTER INSERT OR DELETE OR UPDATE OF id, thread_id, "
@@ -1134,20 +1183,22 @@ def postgres_text_search_migration(d: Dialect, language: str = "english") -> Mig
             f"CREATE OR REPLACE TRIGGER mm_message_search_clear AFTER TRUNCATE ON {msgs} "
             f"FOR EACH STATEMENT EXECUTE FUNCTION {clear_fn}()",
             f"DELETE FROM {table}",
-            f'INSERT INTO {table} (id, thread_id, "resourceId", tsv) SELECT id, thread_id, "resourceId", '
-            f"to_tsvector('{language}'::regconfig, {text_fn}(content)) FROM {msgs}",
+            f'INSERT INTO {table} (id, thread_id, "resourceId", tsv) SELECT m.id, m.thread_id, m."resourceId", '
+            f"{vector('m')} FROM {msgs} m",
         ),
     )
 
 
 def postgres_search_sql(d: Dialect, scope: str, language: str = "english") -> str:
     """tsvector search of one scope; params ``(tsquery text, scope id, limit)``; rows ``(id,
-    thread_id, score)`` ranked by ``ts_rank_cd`` normalised by document length (flag 1)."""
+    thread_id, score)`` ranked by ``ts_rank_cd`` normalised by document length (flag 1), the
+    message's own words (weight A) at 1.0 and its context (B) at :data:`CONTEXT_WEIGHT`."""
     if not _PG_LANGUAGE.match(language):
         raise ValueError(f"invalid text search configuration {language!r}")
     column = '"resourceId"' if scope == "resource" else "thread_id"
     return (
-        f"SELECT s.id, s.thread_id, ts_rank_cd(s.tsv, q, 1) AS score FROM {d.t(SEARCH)} s, "
+        f"SELECT s.id, s.thread_id, ts_rank_cd('{{0.1, 0.2, {CONTEXT_WEIGHT}, 1.0}}', s.tsv, q, 1) AS score "
+        f"FROM {d.t(SEARCH)} s, "
         f"to_tsquery('{language}'::regconfig, %s) q WHERE s.{column} = %s AND s.tsv @@ q "
         f'ORDER BY score DESC, s.id COLLATE "C" LIMIT %s'
     )

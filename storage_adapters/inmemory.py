@@ -155,8 +155,13 @@ class InMemoryStore(MemoryStorage):
                 if old is not None:
                     self._remove(old)
                 self._messages[m.id] = m
-                self._keywords.add(m.id, m.thread_id, m.text)
                 bisect.insort(self._by_thread.setdefault(m.thread_id, []), (_key(m), m), key=lambda e: e[0])
+            for m in stored:
+                self._index_keywords(m)
+                bucket = self._by_thread[m.thread_id]
+                i = bisect.bisect_right(bucket, _key(m), key=lambda e: e[0])
+                if i < len(bucket):  # its successor's context is m's text
+                    self._index_keywords(bucket[i][1])
             for tid in {m.thread_id for m in stored}:
                 self._threads[tid] = self._threads[tid].model_copy(update={"updated_at": now})
             return stored
@@ -207,8 +212,19 @@ class InMemoryStore(MemoryStorage):
             for mid in message_ids:
                 m = self._messages.pop(mid, None)
                 if m is not None:
+                    bucket = self._by_thread.get(m.thread_id, [])
+                    i = bisect.bisect_left(bucket, _key(m), key=lambda e: e[0])
                     self._remove(m)
                     self._keywords.remove(mid)
+                    if i < len(bucket):  # the next message's context was m's text
+                        self._index_keywords(bucket[i][1])
+
+    def _index_keywords(self, m: Message) -> None:
+        """Index ``m`` with the previous message of its thread as context (as the SQL triggers)."""
+        bucket = self._by_thread.get(m.thread_id, [])
+        i = bisect.bisect_left(bucket, _key(m), key=lambda e: e[0])
+        context = bucket[i - 1][1].text if i > 0 else ""
+        self._keywords.add(m.id, m.thread_id, m.text, context)
 
     def _search_messages(
         self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
@@ -351,9 +367,10 @@ class InMemoryStore(MemoryStorage):
             bucket = self._by_thread.setdefault(thread.id, [])
             for m in messages:
                 self._messages[m.id] = m
-                self._keywords.add(m.id, m.thread_id, m.text)
                 bucket.append((_key(m), m))
             bucket.sort(key=lambda e: e[0])
+            for m in messages:
+                self._index_keywords(m)
         return thread
 
     # -- key-value memory -----------------------------------------------------------------------

@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 DEFAULT_LANGUAGE = "english"
+CONTEXT_WEIGHT = 0.5
+"""Weight of a context word (the previous message's) against a word of the message itself."""
 MAX_QUERY_WORDS = 64
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -247,15 +249,19 @@ class BM25Corpus:
 
     language: str = DEFAULT_LANGUAGE
     version: Any = None
-    docs: dict[str, tuple[str, Counter[str], int]] = field(default_factory=dict)
-    postings: dict[str, dict[str, int]] = field(default_factory=dict)
-    total_len: int = 0
+    docs: dict[str, tuple[str, Counter[str], float]] = field(default_factory=dict)
+    postings: dict[str, dict[str, float]] = field(default_factory=dict)
+    total_len: float = 0.0
 
-    def add(self, doc_id: str, thread_id: str, text: str) -> None:
-        """Index (or re-index) one document."""
+    def add(self, doc_id: str, thread_id: str, text: str, context: str = "") -> None:
+        """Index (or re-index) one document; ``context`` words count :data:`CONTEXT_WEIGHT` each."""
         self.remove(doc_id)
-        terms = Counter(tokenize(text, self.language))
-        length = sum(terms.values())
+        terms: Counter[str] = Counter()
+        for term in tokenize(text, self.language):
+            terms[term] += 1.0  # type: ignore[assignment]
+        for term in tokenize(context, self.language) if context else ():
+            terms[term] += CONTEXT_WEIGHT  # type: ignore[assignment]
+        length = float(sum(terms.values()))
         self.docs[doc_id] = (thread_id, terms, length)
         self.total_len += length
         for term, tf in terms.items():

@@ -61,13 +61,14 @@ class KeywordSearchConformance:
     def test_finds_stemmed_words_in_the_resource_only(self, store: MemoryStorage) -> None:
         _setup(store)
         hits = store.search_messages("where did she hike?", resource_id="ana")
-        assert _ids(hits) == ["ta-0"]
+        assert _ids(hits)[0] == "ta-0"  # ta-1 may follow: backends may index a reply's context
+        assert set(_ids(hits)) <= {"ta-0", "ta-1"}
         assert hits[0].thread_id == "ta" and hits[0].score > 0
-        assert _ids(store.search_messages("hike", resource_id="bob")) == ["tc-0"]
+        assert _ids(store.search_messages("hike", resource_id="bob"))[0] == "tc-0"
 
     def test_thread_scope_and_ranking(self, store: MemoryStorage) -> None:
         _setup(store)
-        assert _ids(store.search_messages("amelie", thread_id="tb")) == ["tb-0"]
+        assert _ids(store.search_messages("amelie", thread_id="tb"))[0] == "tb-0"
         assert store.search_messages("dolomites", thread_id="tb") == []
         ranked = _ids(store.search_messages("amelie zanzibar may", resource_id="ana"))
         assert ranked[0] == "tb-0"
@@ -75,7 +76,7 @@ class KeywordSearchConformance:
 
     def test_saves_updates_and_deletes_are_seen_at_once(self, store: MemoryStorage) -> None:
         _setup(store)
-        store.save_messages([Message.user("snowy, quokka", "ta", id="ta-2", created_at=T0)])
+        store.save_messages([Message.user("snowy, quokka", "ta", id="ta-2", created_at=T0 + timedelta(minutes=2))])
         assert _ids(store.search_messages("quokka", resource_id="ana")) == ["ta-2"]
         assert store.search_messages("rainy", resource_id="ana") == []
         store.delete_messages(["ta-2"])
@@ -102,7 +103,8 @@ class KeywordSearchConformance:
         clone = store.clone_thread("ta", Thread(id="ta-copy", resource_id="ana", created_at=T0, updated_at=T0))
         assert clone.thread.id == "ta-copy"
         hits = store.search_messages("dolomites", thread_id="ta-copy")
-        assert [h.thread_id for h in hits] == ["ta-copy"]
+        assert hits and {h.thread_id for h in hits} == {"ta-copy"}
+        assert clone.message_id_map["ta-0"] == hits[0].message_id
 
     def test_queries_without_searchable_words(self, store: MemoryStorage) -> None:
         _setup(store)
@@ -128,4 +130,4 @@ class KeywordSearchConformance:
             store.search_messages("hiking", **kwargs)  # type: ignore[arg-type]
         with pytest.raises(ValidationError):
             store.search_messages(None, resource_id="ana")  # type: ignore[arg-type]
-        assert _ids(store.search_messages("hiking", resource_id="ana")) == ["ta-0"]
+        assert _ids(store.search_messages("hiking", resource_id="ana"))[0] == "ta-0"
