@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                         id=f"t{t}-m{i}",
                         thread_id=f"t{t}",
                         role="user" if i % 2 == 0 else "assistant",
-                        content=MessageContent(parts=[TextPart(text=" ".join(rng.choices(vocab, cum_weights=cum, k=12)))]),
+                        content=MessageContent(
+                            parts=[TextPart(text=" ".join(rng.choices(vocab, cum_weights=cum, k=12)))]
+                        ),
                         created_at=T0 + timedelta(seconds=i),
                     )
                     for i in range(lo, min(per_thread, lo + 500))

@@ -114,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default=None, help="persistent embedding cache file (reused across runs)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON too")
     ap.add_argument("--rotate", action="store_true", help="choose fusion settings on the other conversations")
+    ap.add_argument(
+        "--explore-thread-boost",
+        action="store_true",
+        help="with --rotate, also try adding b * (strength of the hit's thread) to fused scores (not in the library)",
+    )
     args = ap.parse_args(argv)
 
     data = json.loads(Path(args.data).read_text())
@@ -154,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest_s = time.perf_counter() - t0
 
     if args.rotate:
-        rotate(memory, convs, args.limit)
+        rotate(memory, convs, args.limit, explore=args.explore_thread_boost)
         memory.close()
         return 0
 
@@ -241,12 +246,20 @@ def _session(message_id: str) -> str:
 def _fuse(dense: dict[str, float], sparse: dict[str, float], weight: float, norm: str) -> dict[str, float]:
     if norm == "minmax":
         return fuse_scores(dense, sparse, weight)
+    if norm.startswith("tb"):
+        fused = fuse_scores(dense, sparse, weight)
+        per: dict[str, list[float]] = defaultdict(list)
+        for m, v in fused.items():
+            per[_session(m)].append(v)
+        strength = {k: sum(sorted(v, reverse=True)[:3]) for k, v in per.items()}
+        top = max(strength.values(), default=1.0) or 1.0
+        return {m: v + float(norm[2:]) * strength[_session(m)] / top for m, v in fused.items()}
     top = max(sparse.values(), default=0.0) or 1.0  # "max": raw cosine + keyword / its best
     ids = set(dense) | set(sparse)
     return {m: weight * max(0.0, dense.get(m, 0.0)) + (1 - weight) * sparse.get(m, 0.0) / top for m in ids}
 
 
-def rotate(memory: Memory, convs: list[Any], limit: int, candidates: int = 50) -> None:
+def rotate(memory: Memory, convs: list[Any], limit: int, candidates: int = 50, explore: bool = False) -> None:
     """The held-out protocol of ``--rotate`` (see the module docstring)."""
     semantic = memory._semantic
     assert semantic is not None and memory.config.semantic_recall is not False
@@ -269,6 +282,8 @@ def rotate(memory: Memory, convs: list[Any], limit: int, candidates: int = 50) -
     settings = [("dense-only", 1.0, "minmax")] + [
         (f"{norm} w={w:.1f}", w, norm) for norm in ("minmax", "max") for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
     ]
+    if explore:  # --explore-thread-boost: also boost messages of threads with several strong hits
+        settings += [(f"minmax w={w:.1f} tb={b}", w, f"tb{b}") for w in (0.4, 0.5) for b in (0.1, 0.2, 0.3, 0.5)]
     # scores[setting][conv] = [n, turn@1, turn@5, turn@10, sess@1, sess@5, sess@10]
     scores: dict[str, dict[int, list[int]]] = {label: defaultdict(lambda: [0] * 7) for label, _, _ in settings}
     for label, weight, norm in settings:

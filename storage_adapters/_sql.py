@@ -1132,6 +1132,7 @@ def postgres_text_search_migration(d: Dialect, language: str = "english") -> Mig
         f"{schema}mm_message_search_sync",
         (f"{schema}mm_message_search_clear"),
     )
+
     def vector(row: str) -> str:
         previous = (
             f"coalesce((SELECT {text_fn}(p.content) FROM {msgs} p WHERE p.thread_id = {row}.thread_id "

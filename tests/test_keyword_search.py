@@ -11,8 +11,8 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,7 +57,9 @@ def test_replies_are_found_by_what_they_answer_and_deletes_leave_no_words(kind: 
         assert [h.message_id for h in store.search_messages("marzipan", resource_id="ana")] == ["s", "n"]
         store.delete_messages(["s"])
         assert store.search_messages("marzipan", resource_id="ana") == []
-        store.save_messages([Message.user("the word is now nougat", "t", id="s2", created_at=base + timedelta(seconds=2))])
+        store.save_messages(
+            [Message.user("the word is now nougat", "t", id="s2", created_at=base + timedelta(seconds=2))]
+        )
         assert [h.message_id for h in store.search_messages("nougat", resource_id="ana")] == ["s2", "n"]
 
 
@@ -188,7 +190,7 @@ def test_postgres_rows_written_by_other_programs_are_indexed_and_cleaned() -> No
                     f'INSERT INTO "{schema}".mastra_messages (id, thread_id, content, role, type, "createdAt", '
                     "\"resourceId\") VALUES ('ts2', 't', 'not json {', 'user', 'v2', now(), 'ana')"
                 )
-                assert [h.message_id for h in store.search_messages("kayaks", resource_id="ana")][0] == "ts1"
+                assert store.search_messages("kayaks", resource_id="ana")[0].message_id == "ts1"
                 assert [h.message_id for h in store.search_messages("json", resource_id="ana")] == ["ts2"]
                 raw.execute(f'DELETE FROM "{schema}".mastra_messages WHERE id = %s', ("ts1",))
                 assert store.search_messages("kayak", resource_id="ana") == []

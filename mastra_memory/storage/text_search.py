@@ -27,6 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 __all__ = [
+    "CONTEXT_WEIGHT",
     "DEFAULT_LANGUAGE",
     "STOP_WORDS",
     "BM25Corpus",
