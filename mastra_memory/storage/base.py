@@ -29,6 +29,7 @@ Contract (checked by :mod:`mastra_memory.testing`, the conformance suite every a
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -71,6 +72,7 @@ from mastra_memory.storage.records import (
     lookup_key,
 )
 from mastra_memory.storage.text_search import DEFAULT_LANGUAGE, BM25Corpus, query_words
+from mastra_memory.tracing import trace_methods
 from mastra_memory.types import (
     CloneResult,
     IncludeSpec,
@@ -1486,3 +1488,10 @@ def dumps(value: Any) -> str:
 def _expiry(now: datetime, ttl: float | None) -> datetime | None:
     """``now + ttl`` rounded to the storage precision (milliseconds), or None."""
     return None if ttl is None else truncate_ms(now + timedelta(seconds=ttl))
+
+
+# One CLIENT span per public storage call when tracing is on (mastra_memory.tracing; a dict lookup when off).
+trace_methods(
+    MemoryStorage,
+    [name for name, value in vars(MemoryStorage).items() if not name.startswith("_") and inspect.isfunction(value)],
+)
