@@ -71,6 +71,7 @@ from mastra_memory.storage.records import (
     OMScope,
     lookup_key,
 )
+from mastra_memory.storage.text_search import DEFAULT_LANGUAGE, BM25Corpus, query_words
 from mastra_memory.tracing import trace_methods
 from mastra_memory.types import (
     CloneResult,
@@ -78,6 +79,7 @@ from mastra_memory.types import (
     Message,
     RecallResult,
     Resource,
+    SemanticHit,
     TextPart,
     Thread,
     ThreadPage,
@@ -216,6 +218,11 @@ class MemoryStorage(ABC):
     """
 
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    text_search_language: str = DEFAULT_LANGUAGE
+    """Language of the keyword index (stemming and stop words; ``"english"``)."""
+    keyword_search_native: bool = False
+    """True when :meth:`search_messages` runs in the database (an index kept with the messages);
+    False for the fallback that ranks the scope's messages in Python."""
     is_embedded: bool = False
     """True when the data lives in this process or a local file (libSQL file, in-memory), so a
     server over it must run a single worker; False for database servers."""
@@ -569,6 +576,76 @@ class MemoryStorage(ABC):
         ids = [validate_id(i, "message id") for i in _as_id_list(message_ids)]
         if ids:
             self._delete_messages(ids)
+
+    # -- keyword search ---------------------------------------------------------------------------
+
+    def search_messages(
+        self,
+        query: str,
+        *,
+        resource_id: str | None = None,
+        thread_id: str | None = None,
+        limit: int = 50,
+    ) -> list[SemanticHit]:
+        """Keyword search over one resource's or one thread's messages, best first.
+
+        Runs in the database where the backend keeps a full-text index updated in the same
+        transaction as the messages (libSQL FTS5 with ``bm25()``, PostgreSQL ``tsvector``,
+        MongoDB token arrays, the in-memory store's incremental BM25), so every process sees a
+        saved message at once. The query's words (lowercase, stop words removed; see
+        :func:`~mastra_memory.storage.text_search.query_words`) are OR-ed; scores are the
+        backend's relevance (higher is better) and comparable only within one result.
+
+        Args:
+            query: Free text.
+            resource_id: Search this resource's messages (give exactly one scope).
+            thread_id: Search this thread's messages.
+            limit: Hits wanted (1-1000, default 50).
+
+        Returns:
+            Up to ``limit`` hits ``(message_id, thread_id, score)``; ``[]`` when the query has
+            no searchable word.
+
+        Raises:
+            ValidationError: ``query`` is not a string, not exactly one scope is given, an id
+                is invalid, or ``limit`` is out of range.
+        """
+        if not isinstance(query, str):
+            raise ValidationError("query must be a string")
+        if (resource_id is None) == (thread_id is None):
+            raise ValidationError("give exactly one of resource_id and thread_id")
+        if resource_id is not None:
+            validate_id(resource_id, "resource_id")
+        if thread_id is not None:
+            validate_id(thread_id, "thread_id")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ValidationError("limit must be an integer from 1 to 1000")
+        words = query_words(query, self.text_search_language)
+        if not words:
+            return []
+        return self._search_messages(words, resource_id, thread_id, limit)
+
+    def _search_messages(
+        self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
+    ) -> list[SemanticHit]:
+        """Rank the scope's messages for ``words`` (:func:`query_words` output).
+
+        Default (a backend without a full-text index): reads the scope's messages and ranks them
+        with BM25 in Python, which costs a read of the whole scope per query. Backends override
+        it with a search inside the database.
+        """
+        if resource_id is not None:
+            messages = self.list_messages_by_resource_id(resource_id, per_page=False, direction="ASC").messages
+        else:
+            messages = self.list_messages(str(thread_id), per_page=False, direction="ASC").messages
+        corpus = BM25Corpus(language=self.text_search_language)
+        for m in messages:
+            if m.role != "system" and m.text:
+                corpus.add(m.id, m.thread_id, m.text)
+        return [
+            SemanticHit(message_id=mid, thread_id=tid, score=score)
+            for mid, tid, score in corpus.search(" ".join(words), limit)
+        ]
 
     # -- resources ------------------------------------------------------------------------------
 
