@@ -301,6 +301,7 @@ def _declare_openapi(app: FastAPI, server_limits: ServerLimits) -> None:
                 if isinstance(op, dict)
             }
             problems.document_problems(schema, statuses)
+            schema["components"]["schemas"][routes_memory.JSON_SCHEMA_NAME] = routes_memory.JSON_SCHEMA
             routes_kv.document_names(schema, server_limits.max_key_length)
             app.openapi_schema = schema
         return app.openapi_schema

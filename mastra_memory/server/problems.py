@@ -16,6 +16,7 @@ operation lists the error statuses it can answer with this schema.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -185,9 +186,25 @@ def _validation_errors(exc: RequestValidationError) -> JSONResponse:
     return problem_response(422, summary, errors=errors)
 
 
+def _allowed_methods(request: Request) -> str:
+    """The methods the OpenAPI document lists for this path (Starlette's own 405 names only
+    those of the first route that matched the path)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path):
+            methods |= {m.upper() for m in operations if m in _METHODS}
+    return ", ".join(sorted(methods))
+
+
+_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+
 async def _handle(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RequestValidationError):
         return _validation_errors(exc)
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 405:
+        return problem_response(405, "method not allowed", headers={"Allow": _allowed_methods(request)})
     return error_response(exc)
 
 

@@ -166,7 +166,7 @@ _INCREMENT_BODY = _body(
     {
         "type": "object",
         "properties": {
-            "by": {"type": "number", "default": 1, "minimum": -(2**53), "maximum": 2**53},
+            "by": {"type": "number", "default": 1, "minimum": -_INT64, "maximum": _INT64 - 1},
             "ttl": _TTL_SCHEMA,
         },
         "additionalProperties": False,
@@ -179,6 +179,14 @@ _CAS_BODY = _body(
         "properties": {"expected": {}, "expect_missing": {"type": "boolean"}, "value": {}, "ttl": _TTL_SCHEMA},
         "required": ["value"],
         "additionalProperties": False,
+        "oneOf": [
+            {"required": ["expected"], "properties": {"expect_missing": {"const": False}}},
+            {
+                "required": ["expect_missing"],
+                "properties": {"expect_missing": {"const": True}},
+                "not": {"required": ["expected"]},
+            },
+        ],
     },
     "Give exactly one of expected (any JSON) or expect_missing: true",
 )
@@ -199,7 +207,7 @@ def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
     summary="List keys (prefix, cursor pagination)",
     openapi_extra=_doc_params(
         ("prefix", {"type": "string"}, "Only keys starting with this text"),
-        ("cursor", {"type": "string"}, "next_cursor of the previous page"),
+        ("cursor", {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}, "next_cursor of the previous page"),
         ("limit", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1000}, "Keys per page"),
     ),
 )
@@ -232,8 +240,8 @@ async def increment(namespace: str, key: str, request: Request) -> JSONResponse:
     st, ns, k = _authorized(request, namespace, key, write=True)
     body = _object(await read_json_body(request, 1024), {"by", "ttl"})
     by = validate_kv_number(body.get("by", 1))
-    if isinstance(by, int) and not -_INT64 <= by < _INT64:
-        raise ValidationError("by must fit in 64 bits")
+    if not -_INT64 <= by <= _INT64 - 1:
+        raise ValidationError(f"by must be between {-_INT64} and {_INT64 - 1}")
     ttl = validate_kv_ttl(body.get("ttl"))
     await _admit_write(st, ns, k, 32)
     value = await st.call(st.storage.kv_increment, ns, k, by, ttl)

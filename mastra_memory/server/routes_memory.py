@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from pydantic_core import to_jsonable_python
 
 from mastra_memory.errors import ThreadExistsError, ValidationError
@@ -42,6 +42,39 @@ ThreadId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=T
 MessageId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=THREAD_ID_PATTERN)]
 Page = Annotated[int, Query(ge=0, le=MAX_PAGE)]
 Text = Annotated[str, Field(pattern=_TEXT, description="Any text without NUL characters")]
+
+JSON_SCHEMA_NAME = "StorableJson"
+_JSON_REF = {"$ref": f"#/components/schemas/{JSON_SCHEMA_NAME}"}
+_NO_NUL = {"pattern": _TEXT}
+JSON_SCHEMA: dict[str, Any] = {
+    "description": f"Any JSON without NUL characters or lone surrogates, nested at most {MAX_JSON_DEPTH} levels",
+    "anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "number"},
+        {"type": "string", **_NO_NUL},
+        {"type": "array", "items": _JSON_REF},
+        {"type": "object", "propertyNames": _NO_NUL, "additionalProperties": _JSON_REF},
+    ],
+}
+"""The OpenAPI component of the JSON the routes accept in metadata and messages (``storable``)."""
+
+Metadata = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "propertyNames": _NO_NUL, "additionalProperties": _JSON_REF}),
+]
+ChatMessage = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "required": ["role"],
+            "properties": {"role": {"enum": ["user", "assistant", "system", "tool"]}},
+            "propertyNames": _NO_NUL,
+            "additionalProperties": _JSON_REF,
+        }
+    ),
+]
 
 
 def storable(value: Any, what: str) -> Any:
@@ -92,23 +125,23 @@ class CreateThread(_Body):
     resource_id: Id
     thread_id: Id | None = None
     title: Text | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
 
 
 class UpdateThread(_Body):
     title: Text | None = None
-    metadata: dict[str, Any] | None = Field(default=None, description="Merged into the thread's metadata")
+    metadata: Metadata | None = Field(default=None, description="Merged into the thread's metadata")
 
 
 class CloneThread(_Body):
     new_thread_id: Id | None = None
     title: Text | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: Metadata | None = None
     message_limit: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class SaveMessages(_Body):
-    messages: list[dict[str, Any]] = Field(
+    messages: list[ChatMessage] = Field(
         description="OpenAI-style chat messages (format 'openai': role, content, tool_calls, tool_call_id) "
         "or stored messages (format 'mastra': role, content parts, optional id and created_at)",
         max_length=10_000,
