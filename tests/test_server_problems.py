@@ -117,6 +117,17 @@ async def test_oversized_body_on_the_message_route_is_problem_json(client: httpx
     assert_problem(await client.post("/threads/t1/messages", json=big), 413, "payload_too_large")
     assert (await client.get("/threads/t1/messages")).json()["messages"] == []
 
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted while streaming
+        yield b'{"messages": [{"role": "user", "content": "'
+        for _ in range(80):
+            yield b"x" * 1024
+        yield b'"}]}'
+
+    streamed = await client.post("/threads/t1/messages", content=chunks(), headers={"Content-Type": "application/json"})
+    assert "content-length" not in streamed.request.headers
+    assert_problem(streamed, 413, "payload_too_large")
+    assert (await client.get("/threads/t1/messages")).json()["messages"] == []
+
 
 async def test_openapi_documents_the_problem_responses_and_id_rules(client: httpx.AsyncClient) -> None:
     doc = (await client.get("/openapi.json")).json()

@@ -206,7 +206,11 @@ def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
     response_model=KVKeys,
     summary="List keys (prefix, cursor pagination)",
     openapi_extra=_doc_params(
-        ("prefix", {"type": "string"}, "Only keys starting with this text"),
+        (
+            "prefix",
+            {"type": "string", "maxLength": 512, "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+            "Only keys starting with this text",
+        ),
         ("cursor", {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}, "next_cursor of the previous page"),
         ("limit", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1000}, "Keys per page"),
     ),
