@@ -151,6 +151,12 @@ async def test_openapi_documents_the_problem_responses_and_id_rules(client: http
     assert create["maxLength"] == 255 and create["pattern"].startswith("^")
     key = next(p for p in ops[("/memory/{namespace}/{key}", "get")]["parameters"] if p["name"] == "key")
     assert key["schema"]["maxLength"] == 512
+    links = ops[("/threads", "post")]["responses"]["201"]["links"]
+    assert {link["parameters"]["thread_id"] for link in links.values()} == {"$response.body#/id"}
+    linked = {link["operationId"] for link in links.values()}
+    assert ops[("/threads/{thread_id}/messages", "post")]["operationId"] in linked and len(linked) == 10
+    saved = ops[("/threads/{thread_id}/messages", "post")]["responses"]["201"]["links"]["delete_message"]
+    assert saved["parameters"]["message_id"] == "$response.body#/messages/0/id"
     increment = ops[("/memory/{namespace}/{key}/increment", "post")]["requestBody"]
     assert set(increment["content"]["application/json"]["schema"]["properties"]) == {"by", "ttl"}
 

@@ -277,6 +277,49 @@ def error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int
     return codes
 
 
+_THREAD_OPERATIONS = {
+    "/threads/{thread_id}": ("get", "patch", "delete"),
+    "/threads/{thread_id}/clone": ("post",),
+    "/threads/{thread_id}/messages": ("get", "post"),
+    "/threads/{thread_id}/recall": ("get",),
+    "/threads/{thread_id}/working-memory": ("get", "put"),
+    "/threads/{thread_id}/observational-memory": ("get",),
+}
+
+
+def _declare_links(schema: dict[str, Any]) -> None:
+    """OpenAPI links: a created thread's ``id`` feeds every ``/threads/{thread_id}`` operation,
+    and a saved message's ``id`` the message delete (what stateful testers and client
+    generators follow)."""
+    paths = schema.get("paths", {})
+
+    def link(operation_path: str, method: str, parameters: dict[str, str]) -> dict[str, Any] | None:
+        operation = paths.get(operation_path, {}).get(method)
+        if operation is None or "operationId" not in operation:
+            return None
+        return {"operationId": operation["operationId"], "parameters": parameters}
+
+    for source, method in (("/threads", "post"), ("/threads/{thread_id}/clone", "post")):
+        created = paths.get(source, {}).get(method, {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links = {}
+        for target, methods in _THREAD_OPERATIONS.items():
+            for target_method in methods:
+                found = link(target, target_method, {"thread_id": "$response.body#/id"})
+                if found is not None:
+                    links[f"{target_method}_{target.rsplit('/', 1)[-1].strip('{}')}"] = found
+        created["links"] = links
+    saved = paths.get("/threads/{thread_id}/messages", {}).get("post", {}).get("responses", {}).get("201")
+    delete = link(
+        "/threads/{thread_id}/messages/{message_id}",
+        "delete",
+        {"thread_id": "$request.path.thread_id", "message_id": "$response.body#/messages/0/id"},
+    )
+    if saved is not None and delete is not None:
+        saved["links"] = {"delete_message": delete}
+
+
 def _declare_openapi(app: FastAPI, server_limits: ServerLimits) -> None:
     """Build the OpenAPI document once, on first use: the Bearer scheme for every route but
     ``/health`` (one declaration instead of a security dependency on each route, which would
@@ -303,6 +346,7 @@ def _declare_openapi(app: FastAPI, server_limits: ServerLimits) -> None:
             problems.document_problems(schema, statuses)
             schema["components"]["schemas"][routes_memory.JSON_SCHEMA_NAME] = routes_memory.JSON_SCHEMA
             routes_kv.document_names(schema, server_limits.max_key_length)
+            _declare_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
