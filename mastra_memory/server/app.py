@@ -30,7 +30,7 @@ from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
 from mastra_memory.server.problems import STATUS, error_response, problem_response
 from mastra_memory.storage.registry import open_storage, resolve_storage_url
 
-__all__ = ["STATUS", "create_app"]
+__all__ = ["STATUS", "create_app", "error_statuses"]
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +150,8 @@ def create_app(
             ``file:./mastra.db``. Ignored when ``memory`` is given.
 
     Returns:
-        A FastAPI app; OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+        A FastAPI app; OpenAPI at ``/openapi.json``, interactive docs at ``/docs`` (both need
+        a key when ``api_keys`` are given); every error answers as problem details.
 
     Raises:
         ConfigurationError: on invalid limits or keys.
