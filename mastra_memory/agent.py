@@ -37,6 +37,7 @@ from mastra_memory.memory import Memory
 from mastra_memory.models import resolve_model
 from mastra_memory.models.base import ChatModel, ModelResponse, ToolCall, Usage
 from mastra_memory.tools import Tool, as_tool, result_to_text
+from mastra_memory.tracing import model_span
 from mastra_memory.types import (
     Message,
     MessageContent,
@@ -307,11 +308,13 @@ class Agent:
             for step in range(self.max_steps):
                 final: ModelResponse | None = None
                 try:
-                    for item in self.model.stream(turn.chat, tools=turn.tool_specs, **self._call_settings):
-                        if isinstance(item, ModelResponse):
-                            final = item
-                        elif item:
-                            yield item
+                    with model_span(self.model, "agent") as span:
+                        for item in self.model.stream(turn.chat, tools=turn.tool_specs, **self._call_settings):
+                            if isinstance(item, ModelResponse):
+                                final = item
+                                span.record(item)
+                            elif item:
+                                yield item
                 except MastraMemoryError:
                     raise
                 except Exception as exc:
@@ -407,7 +410,10 @@ class Agent:
     def _generate_step(self, turn: _Turn) -> ModelResponse:
         """One model call; provider exceptions become ModelError (library errors pass)."""
         try:
-            response = self.model.generate(turn.chat, tools=turn.tool_specs, **self._call_settings)
+            with model_span(self.model, "agent") as span:
+                response = self.model.generate(turn.chat, tools=turn.tool_specs, **self._call_settings)
+                if isinstance(response, ModelResponse):
+                    span.record(response)
         except MastraMemoryError:
             raise
         except Exception as exc:

@@ -51,6 +51,7 @@ from mastra_memory.storage.records import (
     lookup_key,
 )
 from mastra_memory.tokens import TokenCounter, default_counter
+from mastra_memory.tracing import traced
 from mastra_memory.types import Message, MessageContent, TextPart, Thread
 
 if TYPE_CHECKING:
@@ -612,6 +613,7 @@ class ObservationalMemoryEngine:
             used += tokens
         return [b for b in batches if b]
 
+    @traced("mastra_memory.observe")
     def observe(
         self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str, use_lease: bool = True
     ) -> int:
@@ -788,6 +790,7 @@ class ObservationalMemoryEngine:
             return ["reflected"] if self.reflect(config, state.thread_id, state.resource_id) else []
         return []
 
+    @traced("mastra_memory.reflect")
     def reflect(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str, force: bool = False) -> bool:
         """Reflect synchronously when the head is over ``reflection.observation_tokens`` (or
         always with ``force``); True when a new generation was committed.

@@ -19,6 +19,7 @@ from mastra_memory.observational.parsing import (
 )
 from mastra_memory.observational.prompts import build_observer_messages, format_transcript
 from mastra_memory.tokens import TokenCounter
+from mastra_memory.tracing import model_span
 from mastra_memory.types import Message
 
 __all__ = ["Observer", "ObserverResult", "resolve_chat_model"]
@@ -114,7 +115,9 @@ class Observer:
         last: MastraMemoryError | None = None
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                response = self.model.generate(prompt, **self.settings)
+                with model_span(self.model, "observer") as span:
+                    response = self.model.generate(prompt, **self.settings)
+                    span.record(response)
             except MastraMemoryError as exc:
                 last = exc
                 logger.warning("observer call failed (attempt %d): %s", attempt, exc)

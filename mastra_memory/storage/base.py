@@ -29,6 +29,7 @@ Contract (checked by :mod:`mastra_memory.testing`, the conformance suite every a
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -70,6 +71,7 @@ from mastra_memory.storage.records import (
     OMScope,
     lookup_key,
 )
+from mastra_memory.tracing import trace_methods
 from mastra_memory.types import (
     CloneResult,
     IncludeSpec,
@@ -1409,3 +1411,10 @@ def dumps(value: Any) -> str:
 def _expiry(now: datetime, ttl: float | None) -> datetime | None:
     """``now + ttl`` rounded to the storage precision (milliseconds), or None."""
     return None if ttl is None else truncate_ms(now + timedelta(seconds=ttl))
+
+
+# One CLIENT span per public storage call when tracing is on (mastra_memory.tracing; a dict lookup when off).
+trace_methods(
+    MemoryStorage,
+    [name for name, value in vars(MemoryStorage).items() if not name.startswith("_") and inspect.isfunction(value)],
+)
