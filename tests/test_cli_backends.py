@@ -379,7 +379,8 @@ def test_create_app_builds_its_memory_through_the_registry(tmp_path: Path, monke
     pytest.importorskip("fastapi")
     from mastra_memory.errors import NoDataError
     from mastra_memory.server import create_app
-    from mastra_memory.server.app import STATUS, _error_response
+    from mastra_memory.server.app import STATUS
+    from mastra_memory.server.problems import error_response
     from mastra_memory.storage.registry import UnknownSchemeError
 
     monkeypatch.setenv(STORAGE_URL_ENV, f"file:{tmp_path}/app.db")
@@ -392,4 +393,4 @@ def test_create_app_builds_its_memory_through_the_registry(tmp_path: Path, monke
     assert type(explicit.state.mastra.storage).__name__ == "InMemoryStore"
     with pytest.raises(UnknownSchemeError):
         create_app(storage_url="postgress://x")
-    assert STATUS[NoDataError] == 503 and _error_response(NoDataError("none")).status_code == 503
+    assert STATUS[NoDataError] == 503 and error_response(NoDataError("none")).status_code == 503

@@ -230,7 +230,7 @@ def test_two_server_workers_two_resources_same_ids(kind: str, tmp_path: Path) ->
                             r = http.post("/threads", json={"resource_id": resource, "thread_id": tid})
                             statuses[resource][tid] = r.status_code
                             if r.status_code == 409:
-                                assert "can not be used" in str(r.json())
+                                assert r.json()["code"] == "thread_exists"
                 except BaseException as exc:
                     failures.append(f"{resource}: {type(exc).__name__}: {exc}")
 

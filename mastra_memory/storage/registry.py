@@ -90,6 +90,7 @@ _STORAGE: dict[str, str] = {
     "postgres": _PG,
     "mongodb": _MONGODB,
     "mongodb+srv": _MONGODB,
+    "dynamodb": "storage_adapters.dynamodb:DynamoDBStore",
     "redis": _REDIS,
     "rediss": _REDIS,
     # SQLAlchemy URLs: a dialect without a driver, or any "dialect+driver" (see _sqlalchemy_scheme)
@@ -120,6 +121,7 @@ _EXTRA = {
     "storage_adapters.pg": "pg",
     "storage_adapters.mongodb": "mongodb",
     "storage_adapters.sqlalchemy": "sqlalchemy",
+    "storage_adapters.dynamodb": "dynamodb",
     "storage_adapters.redis": "redis",
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")

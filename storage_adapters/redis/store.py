@@ -779,6 +779,12 @@ class RedisStore(MemoryStorage):
             raise ValidationError(f"message id {messages[failed - 2].id!r} already exists")
         return thread
 
+    # -- erasure (the algorithm is the base class's; see mastra_memory.storage.lifecycle) -------
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        with self._errors():
+            self._r.delete(self._rkey(resource_id))
+
     # -- resources ------------------------------------------------------------------------------
 
     def _get_resource(self, resource_id: str) -> Resource | None:
