@@ -312,3 +312,18 @@ def test_serve_without_the_server_extra_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == ['error: fastapi is not installed; install it with: pip install "mastra-memory[server]"']
+
+
+def test_library_message_id_refusal_is_409_message_id_taken() -> None:
+    """The route checks ids before saving, but a writer racing it can take an id in between: the
+    library's own refusal then answers like the route's check, 409 ``message_id_taken``."""
+    import json
+
+    from mastra_memory.errors import MessageIdUnavailableError
+    from mastra_memory.server.problems import error_response
+
+    response = error_response(MessageIdUnavailableError("m-1"))
+    body = json.loads(bytes(response.body))
+    assert response.status_code == 409
+    assert response.media_type == "application/problem+json"
+    assert body["code"] == "message_id_taken" and "another thread" not in body["detail"]

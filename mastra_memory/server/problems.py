@@ -31,6 +31,7 @@ from mastra_memory.errors import (
     ConcurrencyError,
     ConfigurationError,
     MastraMemoryError,
+    MessageIdUnavailableError,
     MissingDependencyError,
     NoDataError,
     QuotaExceededError,
@@ -60,6 +61,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 STATUS: dict[type[BaseException], int] = {
     ResourceMismatchError: 403,
     ThreadConflictError: 409,
+    MessageIdUnavailableError: 409,
     ValidationError: 422,
     ThreadNotFoundError: 404,
     MissingDependencyError: 501,
@@ -88,7 +90,8 @@ CODES: dict[int, str] = {
     507: "storage_full",
 }
 """The default ``code`` of each status. Some refusals carry a more precise code:
-``thread_exists`` (409 of an insert-only create), ``working_memory_disabled`` (409),
+``thread_exists`` (409 of an insert-only create), ``message_id_taken`` (409: the id is used in
+another thread), ``working_memory_disabled`` (409),
 ``invalid_request`` (400 other than unparseable JSON)."""
 
 
@@ -167,7 +170,13 @@ def error_response(exc: BaseException) -> JSONResponse:
         return problem_response(507, str(exc))
     if isinstance(exc, MastraMemoryError | NotImplementedError):
         status = next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 500)
-        code = "thread_exists" if isinstance(exc, ThreadConflictError) else None
+        code = (
+            "thread_exists"
+            if isinstance(exc, ThreadConflictError)
+            else "message_id_taken"
+            if isinstance(exc, MessageIdUnavailableError)
+            else None
+        )
         if status >= 500 and not isinstance(exc, NotImplementedError | MissingDependencyError):
             logger.error("request failed: %s", exc, exc_info=exc)
         return problem_response(status, str(exc), code)
