@@ -34,7 +34,7 @@ from mastra_memory.errors import (
     ValidationError,
 )
 from mastra_memory.memory import Memory
-from mastra_memory.server import routes_kv, routes_memory
+from mastra_memory.server import inspector, routes_botwire, routes_kv, routes_memory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.deps import ServerState, state
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
@@ -233,6 +233,8 @@ def create_app(
 
     app.include_router(routes_kv.router)
     app.include_router(routes_memory.router)
+    app.include_router(routes_botwire.router)
+    app.include_router(inspector.router)
     _declare_bearer_auth(app)
     return app
 
