@@ -22,14 +22,16 @@ Library errors come back to the client as tool errors (``isError``) carrying the
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mastra_memory.config import SemanticRecallConfig
-from mastra_memory.errors import MissingDependencyError, ThreadNotFoundError, ValidationError
+from mastra_memory.errors import MastraMemoryError, MissingDependencyError, ThreadNotFoundError, ValidationError
 from mastra_memory.kv import KVMemory
 from mastra_memory.types import Message, TextPart, ToolInvocationPart
 
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 __all__ = ["build_server", "register"]
 
 logger = logging.getLogger(__name__)
+
+_NO_THREAD = "mcp-resource-scope"  # a valid id of no thread: resource-scope working memory needs none
 
 _INSTRUCTIONS = (
     "Long-term memory of one user. Use remember/recall/forget for facts under stable keys, "
@@ -89,8 +93,22 @@ def build_server(memory: Memory, resource_id: str, namespace: str) -> MCPServer:
     """
     try:
         from mcp.server.mcpserver import MCPServer
+        from mcp.server.mcpserver.exceptions import ToolError
     except ImportError as exc:
         raise MissingDependencyError("mcp", "mcp") from exc
+
+    def tool(fn: Callable[..., dict[str, Any]]) -> None:
+        """Register ``fn`` as a tool; library errors reach the client as tool errors with their
+        message (not as an unexpected crash)."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            try:
+                return fn(*args, **kwargs)
+            except MastraMemoryError as exc:
+                raise ToolError(str(exc)) from exc
+
+        server.tool()(wrapper)
 
     kv = KVMemory(namespace, memory.storage)
     server: MCPServer = MCPServer("mastra-memory", instructions=_INSTRUCTIONS, log_level="WARNING")
@@ -102,17 +120,26 @@ def build_server(memory: Memory, resource_id: str, namespace: str) -> MCPServer:
         if thread is None or thread.resource_id != resource_id:
             raise ThreadNotFoundError(thread_id)
 
+    def wm_thread(thread_id: str | None) -> str:
+        """The thread id working memory is read through: in resource scope any id will do."""
+        if thread_id is not None:
+            own_thread(thread_id)
+            return thread_id
+        if wm_options["working_memory"].scope == "thread":
+            raise ValidationError("working memory is thread-scoped on this server: pass thread_id")
+        return _NO_THREAD
+
     def newest_thread() -> str | None:
         page = memory.list_threads(resource_id=resource_id, per_page=1, order_by="updated_at")
         return page.threads[0].id if page.threads else None
 
-    @server.tool()
+    @tool
     def remember(key: str, value: Any, ttl_seconds: float | None = None) -> dict[str, Any]:
         """Store a fact under a key (any JSON value), replacing what was there; optional TTL in seconds."""
         kv.set(key, value, ttl=ttl_seconds)
         return {"key": key, "stored": True}
 
-    @server.tool()
+    @tool
     def recall(key: str) -> dict[str, Any]:
         """Fetch the value stored under a key; found=false when there is none."""
         entry = kv.get_entry(key)
@@ -120,17 +147,17 @@ def build_server(memory: Memory, resource_id: str, namespace: str) -> MCPServer:
             return {"key": key, "found": False, "value": None}
         return {"key": key, "found": True, "value": entry.value}
 
-    @server.tool()
+    @tool
     def forget(key: str) -> dict[str, Any]:
         """Delete a key; deleted=false when it did not exist."""
         return {"key": key, "deleted": kv.delete(key)}
 
-    @server.tool()
+    @tool
     def list_keys(prefix: str | None = None) -> dict[str, Any]:
         """List the stored keys (sorted), optionally only those starting with a prefix."""
         return {"keys": kv.list_keys(prefix)}
 
-    @server.tool()
+    @tool
     def search_history(query: str, thread_id: str | None = None, top_k: int = 5) -> dict[str, Any]:
         """Search past conversation messages by meaning and keywords (hybrid), best first.
 
@@ -169,23 +196,19 @@ def build_server(memory: Memory, resource_id: str, namespace: str) -> MCPServer:
         hits = [_message_json(by_id[mid], score) for mid, score in scores.items() if mid in by_id]
         return {"query": query, "hits": hits}
 
-    @server.tool()
+    @tool
     def get_working_memory(thread_id: str | None = None) -> dict[str, Any]:
         """Read the user's working memory (Markdown or JSON); thread_id is needed in thread scope."""
-        if thread_id is not None:
-            own_thread(thread_id)
-        content = memory.get_working_memory(thread_id or "", resource_id, memory_options=wm_options)
+        content = memory.get_working_memory(wm_thread(thread_id), resource_id, memory_options=wm_options)
         return {"working_memory": content}
 
-    @server.tool()
+    @tool
     def update_working_memory(content: str, thread_id: str | None = None) -> dict[str, Any]:
         """Replace the user's working memory with new Markdown (or JSON in schema mode)."""
-        if thread_id is not None:
-            own_thread(thread_id)
-        memory.update_working_memory(thread_id or "", resource_id, content, memory_options=wm_options)
+        memory.update_working_memory(wm_thread(thread_id), resource_id, content, memory_options=wm_options)
         return {"updated": True}
 
-    @server.tool()
+    @tool
     def list_threads(page: int = 0, per_page: int = 20) -> dict[str, Any]:
         """List the user's conversation threads, most recently updated first."""
         result = memory.list_threads(resource_id=resource_id, page=page, per_page=per_page, order_by="updated_at")
@@ -203,7 +226,7 @@ def build_server(memory: Memory, resource_id: str, namespace: str) -> MCPServer:
             "has_more": result.has_more,
         }
 
-    @server.tool()
+    @tool
     def get_observations(thread_id: str) -> dict[str, Any]:
         """Read a thread's observational memory: the observations and their token counts."""
         own_thread(thread_id)
@@ -246,7 +269,6 @@ def mcp_command(
     """Serve memory tools over the Model Context Protocol (stdio, or --http PORT on loopback)."""
     from mastra_memory._cli_settings import cli_settings, open_settings_memory
     from mastra_memory._cli_support import exit_code, fail, one_line
-    from mastra_memory.errors import MastraMemoryError
 
     settings = cli_settings(db, config, vector=vector, embedder=embedder, resource=resource, namespace=namespace)
     memory = open_settings_memory(settings, read_only=False)
