@@ -36,7 +36,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from mastra_memory._cli_settings import (
     ConfigOption,
@@ -62,6 +62,7 @@ DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
 
 #: Modules that may add commands; each defines ``register(app: typer.Typer) -> None``.
 PLUGIN_MODULES = ("mastra_memory.server.cli", "mastra_memory.observational.cli", "mastra_memory.mcp_server")
+
 
 def _hide_flag_placeholders() -> None:
     """Render on/off flags without a value placeholder in ``--help`` (``--json``, not
@@ -279,17 +280,24 @@ def threads_list(
     if as_json:
         console.out(result.model_dump_json(indent=2))
         return
-    table = Table("id", "resource", "title", "created", "updated")
+    # thread ids in full at any terminal width: the id column never shrinks, wraps or is cut,
+    # and a terminal too narrow for the table gets one block per thread instead
+    widest = max((len(t.id) + (8 if Memory.is_clone(t) else 0) for t in result.threads), default=2)
+    narrow = console.width < widest + 40
+    table = Table(Column("id", no_wrap=True, min_width=widest), "resource", "title", "created", "updated")
     for t in result.threads:
         clone = " [dim](clone)[/dim]" if Memory.is_clone(t) else ""
-        table.add_row(
-            escape(t.id) + clone,
-            escape(t.resource_id),
-            escape(t.title),
-            t.created_at.strftime("%Y-%m-%d %H:%M"),
-            t.updated_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+        created, updated = t.created_at.strftime("%Y-%m-%d %H:%M"), t.updated_at.strftime("%Y-%m-%d %H:%M")
+        if narrow:
+            console.out(t.id, highlight=False)  # never wrapped or cut
+            console.print(
+                f"  {clone.strip()} resource {escape(t.resource_id)}, {escape(repr(t.title))}, "
+                f"created {created}, updated {updated}".replace("   ", " ").strip()
+            )
+            continue
+        table.add_row(escape(t.id) + clone, escape(t.resource_id), escape(t.title), created, updated)
+    if not narrow:
+        console.print(table)
     more = f"; next: --page {page + 1}" if result.has_more else ""
     console.print(f"page {page}: {len(result.threads)} of {result.total} threads{more}")
 
@@ -427,9 +435,7 @@ def recall(
     query: Annotated[str | None, typer.Option(help="Search text (used by semantic recall).")] = None,
     resource: Annotated[str | None, typer.Option(help="Resource; must own the thread.")] = None,
     last: Annotated[int, typer.Option(help="Recent messages to recall.")] = 10,
-    top_k: Annotated[
-        int | None, typer.Option(help="Semantic hits per query (default 4).", show_default=False)
-    ] = None,
+    top_k: Annotated[int | None, typer.Option(help="Semantic hits per query (default 4).", show_default=False)] = None,
     db: Db = None,
     vector: VectorOption = None,
     embedder: EmbedderOption = None,

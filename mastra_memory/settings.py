@@ -336,7 +336,7 @@ def load_settings(
             model=chat_model,
             resource=values.get("resource", "default"),
             namespace=values.get("namespace", "default"),
-            memory=options,
+            memory=MemoryConfig.model_validate(options),
             config_file=path,
         )
     except ValueError as exc:

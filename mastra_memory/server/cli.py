@@ -175,7 +175,7 @@ def serve(
     typer.echo(
         f"mastra-memory serving {redact_url(url)} on http://{host}:{port} with {workers} worker(s) "
         f"(auth: {'on' if keys else 'off'}; semantic recall: "
-        f"{settings.embedder + ' in ' + redact_url(str(settings.vector)) if settings.semantic_recall else 'off'})",
+        f"{f'{settings.embedder} in {redact_url(str(settings.vector))}' if settings.semantic_recall else 'off'})",
         err=True,
     )
     uvicorn.run(
