@@ -190,18 +190,19 @@ def test_cli_alone_ingest_with_embeddings_then_recall_returns_the_evidence_turn(
 @pytest.mark.timeout(900)  # two chat turns through litellm's mock on a loaded machine
 def test_chat_om_turns_observational_memory_on_and_om_show_prints_the_record(tmp_path: Path) -> None:
     db = f"file:{tmp_path}/om.db"
-    observer = "<observations>\\nDate: May 8, 2023\\n* 🔴 (13:56) Ana said she lives in Lisbon.\\n</observations>"
+    # thresholds kept in the file, observational memory itself off until --om
     cfg = write(
         tmp_path / "om.toml",
         f'db = "{db}"\nembedder = "none"\nmodel = "openai/x"\n'
-        "[memory.observational_memory]\n"
-        f'model_settings = {{ mock_response = "{observer}" }}\n'
-        "observation = { message_tokens = 50, buffer_tokens = false }\n",
+        "[memory.observational_memory]\nenabled = false\n"
+        'model_settings = { mock_response = "<observations>\\nDate: May 8, 2023\\n'
+        '* 🔴 (13:56) Ana said she lives in Lisbon.\\n</observations>" }\n'
+        "observation = { message_tokens = 500, buffer_tokens = false }\n",
     )
     show = ["om", "show", "--config", str(cfg), "--thread", "t-om"]
     no_store = runner.invoke(app, show)
     assert no_store.exit_code == 1 and "no mastra-memory data" in no_store.output
-    words = " ".join(["I live in Lisbon and I love the trams and the sea."] * 8)
+    words = " ".join(["I live in Lisbon and I love the trams and the sea."] * 60)
     plain = runner.invoke(
         app, ["chat", "--config", str(cfg), "-m", words, "--thread", "t-om", "-s", "mock_response=ok"]
     )
@@ -275,3 +276,56 @@ def test_thread_ids_print_in_full_at_any_width(tmp_path: Path) -> None:
             check=True,
         ).stdout
         assert long_id in out, (width, out)
+
+
+@needs_local
+@pytest.mark.timeout(900)
+def test_serve_semantic_recall_from_memory_options_and_by_default(tmp_path: Path) -> None:
+    import httpx
+
+    from mastra_memory.testing.live_server import live_server
+
+    bad = subprocess.run(
+        [
+            *(sys.executable, "-m", "mastra_memory", "serve", "--db", f"file:{tmp_path}/x.db"),
+            *("--embedder", "none", "--memory-options", '{"semantic_recall": true}'),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "semantic_recall needs an embedder" in bad.stderr
+    assert not (tmp_path / "x.db").exists()
+
+    for extra in (["--memory-options", '{"semantic_recall": {"top_k": 1}}'], []):
+        db = tmp_path / f"s{len(extra)}.db"
+        with live_server(f"file:{db}", extra_args=extra) as server:
+            client = httpx.Client(base_url=server.url, timeout=120)
+            assert client.post("/threads", json={"resource_id": "ana", "thread_id": "t"}).status_code == 201
+            saved = client.post(
+                "/threads/t/messages",
+                json={
+                    "messages": [
+                        {"role": "user", "content": "My cat is called Miso."},
+                        {"role": "user", "content": "The weather is grey today."},
+                        {"role": "user", "content": "I had pasta for lunch."},
+                    ]
+                },
+            )
+            assert saved.status_code == 201, saved.text
+            recalled = client.get("/threads/t/recall", params={"q": "what is my pet's name?", "per_page": 0})
+            assert recalled.status_code == 200, recalled.text
+            hits = (
+                recalled.json()["semanticHits"]
+                if "semanticHits" in recalled.json()
+                else recalled.json()["semantic_hits"]
+            )
+            assert hits, recalled.json()
+            top = client.get("/threads/t/messages").json()["messages"]
+            by_id = {m["id"]: m for m in top}
+            assert "Miso" in json.dumps(by_id[hits[0]["messageId" if "messageId" in hits[0] else "message_id"]])
+            if extra:
+                assert len(hits) == 1
+            client.close()

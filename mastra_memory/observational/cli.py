@@ -34,9 +34,15 @@ def _group() -> None:
 def _store(db: str | None, config: Path | None = None) -> tuple[Any, str]:
     """The store of ``--db`` (else the configuration's, see :mod:`mastra_memory.settings`)
     opened read-only, and its URL (exits with one line on failure)."""
-    from mastra_memory._cli_settings import cli_settings
+    from mastra_memory._cli_support import exit_code
+    from mastra_memory.errors import MastraMemoryError
+    from mastra_memory.settings import load_settings
 
-    return open_cli_storage(cli_settings(db, config, embedder="none").db, read_only=True)
+    try:
+        url = load_settings(config, db=db, embedder="none").db
+    except MastraMemoryError as exc:
+        fail(one_line(exc, db), exit_code(exc))
+    return open_cli_storage(url, read_only=True)
 
 
 @app.command("show")
