@@ -29,8 +29,9 @@ Environment variables: ``MASTRA_MEMORY_DB``, ``MASTRA_MEMORY_VECTOR``,
 The offline default: with the ``[local]`` extra installed the embedder is
 ``local/all-minilm-l6-v2`` and the vector index lives in the store itself (``vector = "same"``,
 for every backend with a vector store: libSQL, PostgreSQL, MongoDB, in-memory), so semantic
-recall is on without any setting. ``semantic_recall`` left unset means "on when a vector store
-and an embedder resolve"; set to ``true`` without them it is a :class:`ConfigurationError`.
+recall is on without any setting. ``semantic_recall`` left unset means "on, hybrid (vectors and
+BM25), when a vector store and an embedder resolve"; set to ``true`` without them it is a
+:class:`ConfigurationError`.
 """
 
 from __future__ import annotations
@@ -321,7 +322,8 @@ def load_settings(
     wanted = options.get("semantic_recall")
     ready = vector_url is not None and embedder_name is not None
     if wanted is None:
-        options["semantic_recall"] = ready
+        # the default: hybrid (vectors + BM25), which finds LoCoMo evidence turns far more often
+        options["semantic_recall"] = {"hybrid": True} if ready else False
     elif wanted is not False and not ready:
         missing = "a vector store (vector = URL)" if vector_url is None else "an embedder (embedder = model)"
         hint = "" if embedder_name else " or pip install 'mastra-memory[local]' for the offline one"
