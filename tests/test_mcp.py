@@ -162,3 +162,50 @@ def test_without_the_extra_the_error_names_the_install_command(monkeypatch: pyte
         pytest.raises(MissingDependencyError, match=r"mastra-memory\[mcp\]"),
     ):
         build_server(memory, "ana", "ns")
+
+
+def test_streamable_http_on_loopback(tmp_path: Path) -> None:
+    """``--http PORT``: the SDK's streamable HTTP client reaches the same tools on 127.0.0.1."""
+    import subprocess
+    import time
+
+    from mcp.client.streamable_http import streamable_http_client
+
+    from mastra_memory.testing.live_server import free_port
+
+    port = free_port()
+    url = f"file:{tmp_path}/http.db"
+    args = [sys.executable, "-m", "mastra_memory", "mcp", "--db", url, "--embedder", "none", "--http", str(port)]
+    log = (tmp_path / "mcp.log").open("wb")
+    proc = subprocess.Popen(args, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=log, stderr=subprocess.STDOUT)
+
+    async def run() -> tuple[set[str], Any]:
+        async with (
+            streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            names = {t.name for t in (await session.list_tools()).tools}
+            await session.call_tool("remember", {"key": "k", "value": [1, 2]})
+            got = await session.call_tool("recall", {"key": "k"})
+            searched = await session.call_tool("search_history", {"query": "x"})
+            return names, (got.structured_content, searched.is_error)
+
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                result = anyio.run(run)
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+    names, (got, search_failed) = result
+    assert names == TOOLS
+    assert got == {"key": "k", "found": True, "value": [1, 2]}
+    assert search_failed  # --embedder none: semantic recall is off, said as a tool error
