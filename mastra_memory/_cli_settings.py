@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mastra_memory._cli_support import CLI_CONNECT_TIMEOUT, exit_code, fail, one_line
+from mastra_memory._cli_support import CLI_CONNECT_TIMEOUT, _quiet_drivers, exit_code, fail, one_line
 from mastra_memory.errors import MastraMemoryError
 from mastra_memory.settings import CONFIG_ENV, Settings, load_settings
 from mastra_memory.storage.registry import redact_url
@@ -66,7 +66,8 @@ def open_settings_memory(settings: Settings, *, read_only: bool) -> Memory:
     """The :class:`Memory` of ``settings`` (store, vector store, embedder), or exit with one
     ``error:`` line naming the store (code 2 for a wrong URL, 1 for any other failure)."""
     try:
-        return settings.open_memory(read_only=read_only, connect_timeout=CLI_CONNECT_TIMEOUT)
+        with _quiet_drivers():  # a failed connection is reported once, as this command's error line
+            return settings.open_memory(read_only=read_only, connect_timeout=CLI_CONNECT_TIMEOUT)
     except MastraMemoryError as exc:
         message = one_line(exc, settings.db)
         shown = redact_url(settings.db)

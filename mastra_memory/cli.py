@@ -399,10 +399,11 @@ def ingest(
         raise ValidationError(f"--format must be auto, locomo or chat, not {format!r}")
     fmt, batches = load_file(path, format)  # type: ignore[arg-type]
     settings = cli_settings(db, config, vector=vector, embedder=embedder)
+    memory = open_settings_memory(settings, read_only=False)
     if settings.semantic_recall:
         err.print(f"[dim]embedding messages with {escape(str(settings.embedder))} for semantic recall[/dim]")
     with (
-        open_settings_memory(settings, read_only=False) as memory,
+        memory,
         Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
