@@ -13,6 +13,15 @@ Usage::
 
     python benchmarks/locomo_retrieval.py --data ../shared/data/locomo/locomo_dev.json
     python benchmarks/locomo_retrieval.py --data PATH --no-hybrid --context 0   # dense only
+    python benchmarks/locomo_retrieval.py --data PATH --rotate   # held-out protocol (below)
+
+``--rotate``: settings are never chosen on the conversation they are reported on. For each
+conversation in turn, the fusion setting (dense weight, normalisation) with the best turn
+recall@10 on the *other* conversations is chosen, and that conversation's recall is reported
+with it; the summary is the question-weighted mean over the held-out conversations. Both
+rankings (vector top 50 and the store's keyword top 50) are computed once per question and fused
+offline with :func:`mastra_memory.semantic_recall.fuse_scores`, the function ``Memory.recall``
+uses, so a setting's numbers equal what ``Memory.recall`` returns with it.
 
 Prints ingest time, recall@{1,5,10} per category and overall, and query latency p50/p95 with
 the query embedding reported separately.
@@ -39,6 +48,7 @@ os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
 
 from mastra_memory import Memory, Message
 from mastra_memory.embedders import EmbeddingCache, resolve_embedder
+from mastra_memory.semantic_recall import fuse_scores
 
 _EVIDENCE = re.compile(r"D(\d+):(\d+)")
 KS = (1, 5, 10)
@@ -98,11 +108,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--embedder", default="local/all-minilm-l6-v2")
     ap.add_argument("--backend", choices=["libsql", "inmemory"], default="libsql")
     ap.add_argument("--hybrid", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--weight", type=float, default=0.6, help="dense weight in the fusion")
+    ap.add_argument("--weight", type=float, default=0.5, help="dense weight in the fusion (the default's)")
     ap.add_argument("--context", type=int, default=1, help="previous messages in each embedded text")
     ap.add_argument("--limit", type=int, default=0, help="questions per conversation (0 = all)")
     ap.add_argument("--cache", default=None, help="persistent embedding cache file (reused across runs)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON too")
+    ap.add_argument("--rotate", action="store_true", help="choose fusion settings on the other conversations")
+    ap.add_argument(
+        "--explore-thread-boost",
+        action="store_true",
+        help="with --rotate, also try adding b * (strength of the hit's thread) to fused scores (not in the library)",
+    )
     args = ap.parse_args(argv)
 
     data = json.loads(Path(args.data).read_text())
@@ -141,6 +157,11 @@ def main(argv: list[str] | None = None) -> int:
         convs.append((conv, sid, threads))
         total_turns += turns
     ingest_s = time.perf_counter() - t0
+
+    if args.rotate:
+        rotate(memory, convs, args.limit, explore=args.explore_thread_boost)
+        memory.close()
+        return 0
 
     hits_turn: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])
     hits_sess: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -206,6 +227,101 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"summary": summary, "latency": latency, "ingest_s": ingest_s}))
     memory.close()
     return 0
+
+
+def _questions(conv: dict[str, Any], sid: str, limit: int) -> list[tuple[dict[str, Any], set[str]]]:
+    qas = [q for q in conv["qa"] if q.get("category") in (1, 2, 3, 4) and q.get("evidence")]
+    out = []
+    for qa in qas[:limit] if limit else qas:
+        evidence = {f"{sid}-D{a}:{b}" for ev in qa["evidence"] for a, b in _EVIDENCE.findall(str(ev))}
+        if evidence:
+            out.append((qa, evidence))
+    return out
+
+
+def _session(message_id: str) -> str:
+    return message_id.split("-D")[1].split(":")[0]
+
+
+def _fuse(dense: dict[str, float], sparse: dict[str, float], weight: float, norm: str) -> dict[str, float]:
+    if norm == "minmax":
+        return fuse_scores(dense, sparse, weight)
+    if norm.startswith("tb"):
+        fused = fuse_scores(dense, sparse, weight)
+        per: dict[str, list[float]] = defaultdict(list)
+        for m, v in fused.items():
+            per[_session(m)].append(v)
+        strength = {k: sum(sorted(v, reverse=True)[:3]) for k, v in per.items()}
+        top = max(strength.values(), default=1.0) or 1.0
+        return {m: v + float(norm[2:]) * strength[_session(m)] / top for m, v in fused.items()}
+    top = max(sparse.values(), default=0.0) or 1.0  # "max": raw cosine + keyword / its best
+    ids = set(dense) | set(sparse)
+    return {m: weight * max(0.0, dense.get(m, 0.0)) + (1 - weight) * sparse.get(m, 0.0) / top for m in ids}
+
+
+def rotate(memory: Memory, convs: list[Any], limit: int, candidates: int = 50, explore: bool = False) -> None:
+    """The held-out protocol of ``--rotate`` (see the module docstring)."""
+    semantic = memory._semantic
+    assert semantic is not None and memory.config.semantic_recall is not False
+    config = memory.config.semantic_recall
+    name = semantic.index_name(config)
+    rows: list[tuple[int, int, set[str], dict[str, float], dict[str, float]]] = []
+    for ci, (conv, sid, _threads) in enumerate(convs):
+        for qa, evidence in _questions(conv, sid, limit):
+            question = str(qa["question"])
+            qvec = semantic.embedder.embed_many([question])[0]
+            dense: dict[str, float] = {}
+            for r in semantic.vector.query(name, qvec, top_k=candidates, filter={"resource_id": sid}):
+                mid = str(r.metadata.get("message_id", r.id))
+                dense[mid] = max(dense.get(mid, -1.0), r.score)
+            sparse = {
+                h.message_id: h.score
+                for h in memory.storage.search_messages(question, resource_id=sid, limit=candidates)
+            }
+            rows.append((ci, int(qa["category"]), evidence, dense, sparse))
+    settings = [("dense-only", 1.0, "minmax")] + [
+        (f"{norm} w={w:.1f}", w, norm) for norm in ("minmax", "max") for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    ]
+    if explore:  # --explore-thread-boost: also boost messages of threads with several strong hits
+        settings += [(f"minmax w={w:.1f} tb={b}", w, f"tb{b}") for w in (0.4, 0.5) for b in (0.1, 0.2, 0.3, 0.5)]
+    # scores[setting][conv] = [n, turn@1, turn@5, turn@10, sess@1, sess@5, sess@10]
+    scores: dict[str, dict[int, list[int]]] = {label: defaultdict(lambda: [0] * 7) for label, _, _ in settings}
+    for label, weight, norm in settings:
+        for ci, _cat, evidence, dense, sparse in rows:
+            fused = _fuse(dense, sparse, weight, norm)
+            ranked = [m for m, _ in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: max(KS)]]
+            acc = scores[label][ci]
+            acc[0] += 1
+            ev_sessions = {_session(e) for e in evidence}
+            for i, k in enumerate(KS):
+                acc[1 + i] += bool(evidence & set(ranked[:k]))
+                acc[4 + i] += bool(ev_sessions & {_session(m) for m in ranked[:k]})
+
+    def rate(label: str, conv_ids: list[int], col: int) -> float:
+        n = sum(scores[label][c][0] for c in conv_ids)
+        return sum(scores[label][c][col] for c in conv_ids) / n if n else 0.0
+
+    everyone = list(range(len(convs)))
+    print(f"{'setting':>16} " + " ".join(f"turn@{k:<3}" for k in KS) + " " + " ".join(f"sess@{k:<3}" for k in KS))
+    for label, _, _ in settings:
+        print(
+            f"{label:>16} " + " ".join(f"{rate(label, everyone, c):8.3f}" for c in range(1, 7)) + "   (all, in-sample)"
+        )
+    held = [0] * 7
+    for ci in everyone:
+        others = [c for c in everyone if c != ci]
+        best = max(settings, key=lambda s: (rate(s[0], others, 3), rate(s[0], others, 5)))[0]
+        acc = scores[best][ci]
+        held = [h + a for h, a in zip(held, acc, strict=True)]
+        print(
+            f"held out {convs[ci][1]}: chose {best!r} on {[convs[c][1] for c in others]} -> n={acc[0]} "
+            + " ".join(f"{a / acc[0]:.3f}" for a in acc[1:])
+        )
+    print(
+        "held-out mean: n={} turn@1/5/10 {:.3f} {:.3f} {:.3f}  session@1/5/10 {:.3f} {:.3f} {:.3f}".format(
+            held[0], *(h / held[0] for h in held[1:])
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,13 +30,17 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mastra_memory import history_budget, titles
 from mastra_memory.chat import from_chat_messages
 from mastra_memory.context import TurnContext, build_chat_messages
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelError, ValidationError
 from mastra_memory.memory import Memory
 from mastra_memory.models import resolve_model
 from mastra_memory.models.base import ChatModel, ModelResponse, ToolCall, Usage
+from mastra_memory.recall_tool import add_recall_tool
+from mastra_memory.resend_filter import drop_resent_history
 from mastra_memory.tools import Tool, as_tool, result_to_text
+from mastra_memory.tracing import model_span
 from mastra_memory.types import (
     Message,
     MessageContent,
@@ -307,11 +311,13 @@ class Agent:
             for step in range(self.max_steps):
                 final: ModelResponse | None = None
                 try:
-                    for item in self.model.stream(turn.chat, tools=turn.tool_specs, **self._call_settings):
-                        if isinstance(item, ModelResponse):
-                            final = item
-                        elif item:
-                            yield item
+                    with model_span(self.model, "agent") as span:
+                        for item in self.model.stream(turn.chat, tools=turn.tool_specs, **self._call_settings):
+                            if isinstance(item, ModelResponse):
+                                final = item
+                                span.record(item)
+                            elif item:
+                                yield item
                 except MastraMemoryError:
                     raise
                 except Exception as exc:
@@ -320,10 +326,14 @@ class Agent:
                     raise ModelError("the model stream ended without a final response")
                 if not self._apply_step(turn, final, step):
                     break
-            return self._finish(turn)
+            result = self._finish(turn)
         except BaseException:
             self._abort(turn)
             raise
+        event = titles.wait_for_event(turn.context)
+        if event is not None:
+            yield event
+        return result
 
     def _begin(self, input: AgentInput, thread: ThreadArg, resource: str | None) -> _Turn:
         """Validate the arguments and build the input messages (no I/O)."""
@@ -395,10 +405,15 @@ class Agent:
             turn.context = self.memory.prepare_turn(
                 turn.thread_id, turn.resource_id, turn.inputs, memory_options, title, metadata
             )
+            add_recall_tool(self.memory, turn.context)
             for tool in turn.context.tools:
                 turn.tools.setdefault(tool.name, tool)
             seen = {m.id for m in turn.context.history}
             turn.inputs = [m for m in turn.inputs if m.id not in seen]
+            if not turn.context.config.retain_full_input:
+                own = [m for m in turn.context.history if m.thread_id == turn.context.thread.id]
+                turn.inputs = drop_resent_history(turn.inputs, own)
+            history_budget.apply_budget(self.memory, turn.context, self.instructions, turn.inputs)
         turn.chat = build_chat_messages(self.instructions, turn.context, turn.inputs)
 
     def _model_error(self, exc: Exception) -> ModelError:
@@ -407,7 +422,10 @@ class Agent:
     def _generate_step(self, turn: _Turn) -> ModelResponse:
         """One model call; provider exceptions become ModelError (library errors pass)."""
         try:
-            response = self.model.generate(turn.chat, tools=turn.tool_specs, **self._call_settings)
+            with model_span(self.model, "agent") as span:
+                response = self.model.generate(turn.chat, tools=turn.tool_specs, **self._call_settings)
+                if isinstance(response, ModelResponse):
+                    span.record(response)
         except MastraMemoryError:
             raise
         except Exception as exc:
@@ -491,6 +509,7 @@ class Agent:
         saved: list[Message] = []
         if self.memory is not None and turn.context is not None:
             saved = self.memory.finish_turn(turn.context, new_messages)
+            titles.schedule(self.memory, turn.context, saved, self.model, self._call_settings)
         return GenerateResult(
             text=last.text,
             messages=saved or [m for m in new_messages if m.role != "system"],

@@ -164,6 +164,26 @@ def _message_line(msg: Message) -> str:
 # -- chat ---------------------------------------------------------------------------------------
 
 
+class _ModelLoadingHandler(logging.Handler):
+    """Shows the models' INFO lines on stderr, dimmed (``err`` finds ``sys.stderr`` when printing)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            err.print(escape(self.format(record)), style="dim")
+        except Exception:  # pragma: no cover - a closed stream must not fail a turn
+            self.handleError(record)
+
+
+def _show_model_loading() -> None:
+    """Print the models' INFO lines ("loading SmolLM2-... (98 MB) with llama.cpp") on stderr, so a
+    slow first model call says what it is doing."""
+    models_logger = logging.getLogger("mastra_memory.models")
+    if not any(isinstance(h, _ModelLoadingHandler) for h in models_logger.handlers):
+        models_logger.addHandler(_ModelLoadingHandler(logging.INFO))
+    if models_logger.getEffectiveLevel() > logging.INFO:
+        models_logger.setLevel(logging.INFO)
+
+
 @app.command()
 @_friendly
 def chat(
@@ -215,6 +235,7 @@ def chat(
             thread = new_id()
             err.print(f"[dim]new thread {thread} (continue it with --thread {thread})[/dim]")
         agent = Agent("cli", instructions, model, memory=memory, model_settings=_settings(setting))
+        _show_model_loading()
 
         def turn(text: str) -> None:
             started = time.perf_counter()

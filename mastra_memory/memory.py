@@ -250,6 +250,76 @@ class Memory:
         if self._semantic is not None:
             self._semantic.delete_thread(thread_id)
 
+    # -- erasure and retention (mastra_memory.retention) ---------------------------------------
+
+    def delete_resource(self, resource_id: str) -> dict[str, int]:
+        """Erase everything of a resource (user): threads, messages, vectors, working memory,
+        observational memory and clones of its threads in other resources. Idempotent; see
+        :func:`mastra_memory.retention.delete_resource`.
+
+        Returns:
+            ``{"threads": n, "clones": n, "resources": 0 | 1}``.
+
+        Raises:
+            ValidationError: if ``resource_id`` is not a valid id.
+        """
+        from mastra_memory import retention
+
+        return retention.delete_resource(self, resource_id)
+
+    def prune(self, batch_size: int = 500, max_rows: int | None = None) -> dict[str, int]:
+        """Delete data older than the ``retention`` ages, in batches of ``batch_size`` rows,
+        at most ``max_rows`` (``None``: all); see :func:`mastra_memory.retention.prune`.
+
+        Returns:
+            Rows deleted per configured kind.
+
+        Raises:
+            ValidationError: on a bad ``batch_size`` or ``max_rows``.
+        """
+        from mastra_memory import retention
+
+        return retention.prune(self, batch_size, max_rows)
+
+    def summarize_thread(
+        self,
+        thread_id: str,
+        model: Any = None,
+        last_messages: int | None = None,
+        max_input_tokens: int | None = None,
+        instructions: str | None = None,
+        resource_id: str | None = None,
+    ) -> str:
+        """Summarize a stored thread in one shot with the Observer; nothing is written.
+
+        Messages are read newest first, page by page, until ``last_messages`` messages or
+        ``max_input_tokens`` estimated tokens (default 1,000,000; the newest message is always
+        included) are collected; see :mod:`mastra_memory.summarize`.
+
+        Args:
+            thread_id: The thread.
+            model: A chat model or model string; default: the observational-memory model.
+            last_messages: Only the newest N messages.
+            max_input_tokens: Token bound of what is read.
+            instructions: Extra guidance for the summarizer.
+            resource_id: If given, the thread must belong to it.
+
+        Returns:
+            The summary (dense bullet observations); ``""`` for an empty thread.
+
+        Raises:
+            ThreadNotFoundError: if the thread does not exist.
+            ResourceMismatchError: if it belongs to another resource.
+            ValidationError: on bad bounds.
+            ConfigurationError: without a model.
+            ModelError: if the model failed.
+        """
+        from mastra_memory import summarize
+
+        return summarize.summarize_thread(
+            self, thread_id, model, last_messages, max_input_tokens, instructions, resource_id
+        )
+
     # -- messages -------------------------------------------------------------------------------
 
     def save_messages(
@@ -993,9 +1063,13 @@ class Memory:
         return om, self._require_thread(thread_id, resource_id)
 
     def settled(self, timeout: float | None = None) -> bool:
-        """Wait for background observational-memory work (buffering, reflection).
+        """Wait for background work: observational memory (buffering, reflection) and title
+        generation.
 
         Returns:
             True when nothing is left running.
         """
-        return True if self._om_engine is None else self._om_engine.settle(timeout)
+        from mastra_memory import titles
+
+        titled = titles.settle(self, timeout)
+        return titled and (True if self._om_engine is None else self._om_engine.settle(timeout))

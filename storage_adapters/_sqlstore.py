@@ -42,6 +42,7 @@ from mastra_memory.storage.kv import KVModifier, KVRow, KVWrite
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
 from mastra_memory.types import Message, Thread, now_utc
 from storage_adapters import _sql
+from storage_adapters import _sql_lifecycle as lc
 
 __all__ = ["SQLStore", "TextSQLStore", "owner_mismatch"]
 
@@ -366,3 +367,45 @@ class TextSQLStore(SQLStore):
 
     def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
         conn.execute(_sql.om_delete_sql(self.dialect), (lookup_key,))
+
+    # -- erasure and retention: each call one transaction ---------------------------------------
+
+    def _delete_resource(self, resource_id: str, clone_thread_ids: list[str]) -> dict[str, int]:
+        def work(conn: Any) -> dict[str, int]:
+            clones = 0
+            for i in range(0, len(clone_thread_ids), 500):
+                statements = lc.delete_threads_statements(self.dialect, clone_thread_ids[i : i + 500])
+                for sql, params in statements[:-1]:
+                    conn.execute(sql, params)
+                clones += max(conn.execute(*statements[-1]).rowcount, 0)
+            counts = {"clones": clones}
+            for name, (sql, params) in lc.delete_resource_statements(self.dialect, resource_id).items():
+                counts[name] = max(conn.execute(sql, params).rowcount, 0)
+            return {"threads": counts["threads"], "clones": counts["clones"], "resources": counts["resources"]}
+
+        return self._transact(work)
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        sql, params = lc.delete_resource_statements(self.dialect, resource_id)["resources"]
+        self._transact(lambda conn: conn.execute(sql, params))
+
+    def _prune_threads(self, updated_before: datetime, limit: int) -> list[str]:
+        def work(conn: Any) -> list[str]:
+            ids = [r[0] for r in conn.execute(*lc.stale_threads_sql(self.dialect, updated_before, limit)).fetchall()]
+            for sql, params in lc.delete_threads_statements(self.dialect, ids):
+                conn.execute(sql, params)
+            return ids
+
+        return self._transact(work)
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        sql, params = lc.prune_messages_sql(self.dialect, created_before, limit)
+        return self._transact(lambda conn: [r[0] for r in conn.execute(sql, params).fetchall()])
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        sql, params = lc.prune_resources_sql(self.dialect, updated_before, limit)
+        return self._transact(lambda conn: [r[0] for r in conn.execute(sql, params).fetchall()])
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        sql, params = lc.prune_om_history_sql(self.dialect, created_before, limit)
+        return self._transact(lambda conn: len(conn.execute(sql, params).fetchall()))

@@ -19,7 +19,8 @@ from mastra_memory.storage import om as _om
 from mastra_memory.storage.base import Direction, MemoryStorage, MessageQuery, PerPage, ThreadQuery
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, now_utc
+from mastra_memory.storage.text_search import BM25Corpus
+from mastra_memory.types import Message, Resource, SemanticHit, Thread, now_utc
 from storage_adapters.inmemory_vector import InMemoryVector
 
 _T = TypeVar("_T")
@@ -38,11 +39,21 @@ def _page(items: list[Message], direction: Direction, per_page: PerPage, offset:
 
 
 class InMemoryStore(MemoryStorage):
-    """Everything in dicts, nothing on disk. Thread-safe within one process."""
+    """Everything in dicts, nothing on disk. Thread-safe within one process.
+
+    Keyword search (:meth:`search_messages`) uses an incremental BM25 index updated with every
+    save and delete (never rebuilt).
+
+    Args:
+        text_search_language: Snowball language of the keyword index (``"english"``).
+    """
 
     is_embedded = True
+    keyword_search_native = True
 
-    def __init__(self) -> None:
+    def __init__(self, text_search_language: str = "english") -> None:
+        self.text_search_language = text_search_language
+        self._keywords = BM25Corpus(language=text_search_language)
         self._lock = threading.RLock()
         self._threads: dict[str, Thread] = {}
         self._messages: dict[str, Message] = {}
@@ -94,6 +105,7 @@ class InMemoryStore(MemoryStorage):
             self._threads.pop(thread_id, None)
             for _, m in self._by_thread.pop(thread_id, []):
                 self._messages.pop(m.id, None)
+                self._keywords.remove(m.id)
             self._om.pop(f"thread:{thread_id}", None)
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
@@ -144,6 +156,12 @@ class InMemoryStore(MemoryStorage):
                     self._remove(old)
                 self._messages[m.id] = m
                 bisect.insort(self._by_thread.setdefault(m.thread_id, []), (_key(m), m), key=lambda e: e[0])
+            for m in stored:
+                self._index_keywords(m)
+                bucket = self._by_thread[m.thread_id]
+                i = bisect.bisect_right(bucket, _key(m), key=lambda e: e[0])
+                if i < len(bucket):  # its successor's context is m's text
+                    self._index_keywords(bucket[i][1])
             for tid in {m.thread_id for m in stored}:
                 self._threads[tid] = self._threads[tid].model_copy(update={"updated_at": now})
             return stored
@@ -194,7 +212,32 @@ class InMemoryStore(MemoryStorage):
             for mid in message_ids:
                 m = self._messages.pop(mid, None)
                 if m is not None:
+                    bucket = self._by_thread.get(m.thread_id, [])
+                    i = bisect.bisect_left(bucket, _key(m), key=lambda e: e[0])
                     self._remove(m)
+                    self._keywords.remove(mid)
+                    if i < len(bucket):  # the next message's context was m's text
+                        self._index_keywords(bucket[i][1])
+
+    def _index_keywords(self, m: Message) -> None:
+        """Index ``m`` with the previous message of its thread as context (as the SQL triggers)."""
+        bucket = self._by_thread.get(m.thread_id, [])
+        i = bisect.bisect_left(bucket, _key(m), key=lambda e: e[0])
+        context = bucket[i - 1][1].text if i > 0 else ""
+        self._keywords.add(m.id, m.thread_id, m.text, context)
+
+    def _search_messages(
+        self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
+    ) -> list[SemanticHit]:
+        def in_scope(mid: str) -> bool:
+            m = self._messages.get(mid)
+            if m is None:
+                return False
+            return m.resource_id == resource_id if resource_id is not None else m.thread_id == thread_id
+
+        with self._lock:
+            hits = self._keywords.search(" ".join(words), limit, in_scope)
+        return [SemanticHit(message_id=mid, thread_id=tid, score=score) for mid, tid, score in hits]
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -221,6 +264,44 @@ class InMemoryStore(MemoryStorage):
             )
             self._resources[resource_id] = updated
             return updated
+
+    # -- erasure and retention ------------------------------------------------------------------
+
+    def _delete_resource(self, resource_id: str, clone_thread_ids: list[str]) -> dict[str, int]:
+        with self._lock:  # reentrant: the generic steps run as one atomic step here
+            return super()._delete_resource(resource_id, clone_thread_ids)
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        with self._lock:
+            self._resources.pop(resource_id, None)
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        with self._lock:
+            old = sorted((m for m in self._messages.values() if m.created_at < created_before), key=_key)[:limit]
+            ids = [m.id for m in old]
+            self._delete_messages(ids)
+        return ids
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        with self._lock:
+            old = sorted((r for r in self._resources.values() if r.updated_at < updated_before), key=lambda r: r.id)
+            ids = [r.id for r in old[:limit]]
+            for rid in ids:
+                del self._resources[rid]
+        return ids
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        deleted = 0
+        with self._lock:
+            for key, generations in self._om.items():
+                keep = []
+                for g in generations[:-1]:
+                    if g.created_at < created_before and deleted < limit:
+                        deleted += 1
+                    else:
+                        keep.append(g)
+                self._om[key] = [*keep, *generations[-1:]]
+        return deleted
 
     # -- observational memory -------------------------------------------------------------------
 
@@ -326,6 +407,8 @@ class InMemoryStore(MemoryStorage):
                 self._messages[m.id] = m
                 bucket.append((_key(m), m))
             bucket.sort(key=lambda e: e[0])
+            for m in messages:
+                self._index_keywords(m)
         return thread
 
     # -- key-value memory -----------------------------------------------------------------------

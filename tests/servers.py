@@ -21,6 +21,8 @@ PG = "MASTRA_TEST_PG_URL"
 MONGODB = "MASTRA_TEST_MONGODB_URL"
 SQLD = "MASTRA_TEST_SQLD_URL"
 MARIADB = "MASTRA_TEST_MARIADB_URL"
+DYNAMODB = "MASTRA_TEST_DYNAMODB_URL"
+REDIS = "MASTRA_TEST_REDIS_URL"
 
 
 def url_or_skip(var: str) -> str:
@@ -152,6 +154,22 @@ def sqlalchemy_store(target: str) -> Iterator[MemoryStorage]:
 
 
 @contextmanager
+def redis_store(**kwargs: Any) -> Iterator[MemoryStorage]:
+    """A RedisStore under a key prefix of its own on the test database, its keys deleted afterwards."""
+    url = url_or_skip(REDIS)
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.redis import RedisStore
+
+    store = RedisStore(url, key_prefix=unique("mmtest") + ":", **kwargs)
+    try:
+        store.setup()
+        yield store
+    finally:
+        store.drop_keys()
+        store.close()
+
+
+@contextmanager
 def _inmemory(tmp_path: Path) -> Iterator[MemoryStorage]:
     from storage_adapters.inmemory import InMemoryStore
 
@@ -174,6 +192,23 @@ def _libsql_memory(tmp_path: Path) -> Iterator[MemoryStorage]:
         yield store
 
 
+@contextmanager
+def dynamodb_store(**kwargs: Any) -> Iterator[MemoryStorage]:
+    """A DynamoDBStore on a table of its own on the DynamoDB-compatible server (moto), deleted
+    afterwards."""
+    url = url_or_skip(DYNAMODB)
+    pytest.importorskip("boto3", reason="boto3 not installed ([dynamodb])")
+    from storage_adapters.dynamodb import DynamoDBStore
+
+    store = DynamoDBStore.from_url(url, table_name=unique("mmtest"), **kwargs)
+    try:
+        store.setup()
+        yield store
+    finally:
+        store.drop_table()
+        store.close()
+
+
 FACTORIES: dict[str, Callable[[Path], AbstractContextManager[MemoryStorage]]] = {
     # THE list of store factories: every suite (storage, key-value, observational memory, races)
     # parametrizes over it, so a new backend is one line here.
@@ -188,4 +223,6 @@ FACTORIES: dict[str, Callable[[Path], AbstractContextManager[MemoryStorage]]] = 
     "sqlalchemy-sqlite": lambda tmp: sqlalchemy_store(f"sqlite:///{tmp}/sa.db"),
     "sqlalchemy-postgres": lambda _: sqlalchemy_store("postgres"),
     "sqlalchemy-mariadb": lambda _: sqlalchemy_store("mariadb"),
+    "dynamodb": lambda _: dynamodb_store(),
+    "redis": lambda _: redis_store(),
 }

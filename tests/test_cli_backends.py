@@ -21,7 +21,7 @@ import pytest
 from mastra_memory import Memory
 from mastra_memory.storage import open_storage
 from mastra_memory.storage.registry import STORAGE_URL_ENV
-from tests.servers import MARIADB, MONGODB, PG, drop_pg_schema, unique, url_or_skip
+from tests.servers import MARIADB, MONGODB, PG, REDIS, drop_pg_schema, unique, url_or_skip
 
 ROOT = Path(__file__).resolve().parents[1]
 _SCRIPT = Path(sys.executable).with_name("mastra-memory")
@@ -78,7 +78,7 @@ class Place:
         return bool(self.is_empty())  # type: ignore[operator]
 
 
-@pytest.fixture(params=["libsql", "sqlite", "postgresql", "sqlalchemy-postgresql", "mongodb", "mariadb"])
+@pytest.fixture(params=["libsql", "sqlite", "postgresql", "sqlalchemy-postgresql", "mongodb", "mariadb", "redis"])
 def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
     kind = request.param
     if kind == "libsql":
@@ -119,6 +119,18 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Place]:
         finally:
             client.drop_database(name)
             client.close()
+    elif kind == "redis":
+        url = url_or_skip(REDIS)
+        redis = pytest.importorskip("redis")
+        prefix = unique("mmcli") + ":"
+        rclient = redis.Redis.from_url(url)
+        try:
+            yield Place(f"{url}?key_prefix={prefix}", lambda: not list(rclient.scan_iter(match=prefix + "*")))
+        finally:
+            keys = list(rclient.scan_iter(match=prefix + "*"))
+            if keys:
+                rclient.delete(*keys)
+            rclient.close()
     else:
         url = url_or_skip(MARIADB)
         sa = pytest.importorskip("sqlalchemy")
@@ -299,6 +311,7 @@ UNREACHABLE = {
     "postgresql": "postgresql://app:s3cret@127.0.0.1:1/app",
     "mongodb": "mongodb://127.0.0.1:1/x?serverSelectionTimeoutMS=500",
     "mariadb": "mysql+pymysql://root:s3cret@127.0.0.1:1/app",
+    "redis": "redis://default:s3cret@127.0.0.1:1/0",
 }
 
 
@@ -307,7 +320,9 @@ UNREACHABLE = {
 def test_an_unreachable_server_fails_fast_with_one_line(
     backend: str, command: list[str], tmp_path: Path, chat_file: Path
 ) -> None:
-    pytest.importorskip({"postgresql": "psycopg", "mongodb": "pymongo", "mariadb": "pymysql"}[backend])
+    pytest.importorskip(
+        {"postgresql": "psycopg", "mongodb": "pymongo", "mariadb": "pymysql", "redis": "redis"}[backend]
+    )
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     started = time.monotonic()
@@ -364,7 +379,8 @@ def test_create_app_builds_its_memory_through_the_registry(tmp_path: Path, monke
     pytest.importorskip("fastapi")
     from mastra_memory.errors import NoDataError
     from mastra_memory.server import create_app
-    from mastra_memory.server.app import STATUS, _error_response
+    from mastra_memory.server.app import STATUS
+    from mastra_memory.server.problems import error_response
     from mastra_memory.storage.registry import UnknownSchemeError
 
     monkeypatch.setenv(STORAGE_URL_ENV, f"file:{tmp_path}/app.db")
@@ -377,4 +393,4 @@ def test_create_app_builds_its_memory_through_the_registry(tmp_path: Path, monke
     assert type(explicit.state.mastra.storage).__name__ == "InMemoryStore"
     with pytest.raises(UnknownSchemeError):
         create_app(storage_url="postgress://x")
-    assert STATUS[NoDataError] == 503 and _error_response(NoDataError("none")).status_code == 503
+    assert STATUS[NoDataError] == 503 and error_response(NoDataError("none")).status_code == 503

@@ -283,7 +283,7 @@ def test_loopback_generate_with_tool_calls(stub: StubServer) -> None:
     request = stub.requests[0]
     assert request["model"] == "smollm2" and request["temperature"] == 0.5
     assert request["tools"] == [ADD_TOOL] and request["messages"] == USER
-    assert stub.headers[0]["Authorization"] == "Bearer test-key"
+    assert {k.lower(): v for k, v in stub.headers[0].items()}["authorization"] == "Bearer test-key"  # case-insensitive
 
 
 def test_loopback_stream_accumulates_tool_call_deltas(stub: StubServer) -> None:

@@ -28,6 +28,7 @@ SERVER_STORES = {
     "mongodb": servers.mongodb_store,
     "sqlalchemy-pg": functools.partial(servers.sqlalchemy_store, "postgres"),
     "sqlalchemy-mariadb": functools.partial(servers.sqlalchemy_store, "mariadb"),
+    "redis": servers.redis_store,
 }
 
 

@@ -81,3 +81,50 @@ def test_incremental_observation_token_count_is_exact() -> None:
         tokens = observation_tokens(text, tokens, new)
         text = new
         assert tokens == count_tokens(text)
+
+
+def test_bundled_o200k_matches_the_official_encoding_and_is_checked(tmp_path: object) -> None:
+    """The BPE file shipped in mastra_memory/data builds the same encoder as tiktoken's own
+    o200k_base (loaded here from the official file inside litellm, for comparison only), and a
+    damaged file is refused by its sha256."""
+    import gzip
+    import importlib.util
+    from pathlib import Path
+
+    import pytest
+
+    import mastra_memory.tokens as tokens_module
+
+    spec = importlib.util.find_spec("litellm")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "litellm_core_utils" / "tokenizers" if spec else None
+    if folder is None or not folder.is_dir():
+        pytest.skip("litellm's copy of the official file is not available for comparison")
+    import tiktoken
+    from tiktoken.load import load_tiktoken_bpe
+
+    official_file = folder / "fb374d419588a4632f3f557e76b4b70aebbca790"
+    official = tiktoken.Encoding(
+        name="o200k_base",
+        pat_str=tokens_module._O200K_PATTERN,
+        mergeable_ranks=load_tiktoken_bpe(str(official_file), tokens_module._O200K_SHA256),
+        special_tokens={"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+    )
+    ours = tokens_module._bundled_encoding()
+    text = "Ana's café — 12345 tokens!\n\n  def f(x):\treturn x**2  # 日本語のテキスト 🙂"
+    assert ours.encode_ordinary(text) == official.encode_ordinary(text)
+    assert ours.n_vocab == official.n_vocab == 200019
+    # the split pattern is tiktoken's own o200k_base pattern
+    from tiktoken_ext.openai_public import o200k_base
+
+    source = Path(o200k_base.__code__.co_filename).read_text()
+    for piece in tokens_module._O200K_PATTERN.split("|")[-4:]:
+        assert piece in source
+    damaged = Path(str(tmp_path)) / "o200k_base.tiktoken.gz"
+    damaged.write_bytes(gzip.compress(gzip.decompress(tokens_module._BUNDLED_BPE.read_bytes())[:-10]))
+    original = tokens_module._BUNDLED_BPE
+    tokens_module._BUNDLED_BPE = damaged
+    try:
+        with pytest.raises(ValueError, match="sha256"):
+            tokens_module._bundled_encoding()
+    finally:
+        tokens_module._BUNDLED_BPE = original

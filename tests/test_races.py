@@ -87,6 +87,15 @@ def _backend_url(kind: str, tmp_path: Path) -> Iterator[str]:
             store = open_storage(url)
             store.drop_database()  # type: ignore[attr-defined]
             store.close()
+    elif kind == "redis":
+        pytest.importorskip("redis")
+        url = f"{servers.url_or_skip(servers.REDIS)}?key_prefix=mmrace_{uuid.uuid4().hex[:10]}:"
+        try:
+            yield url
+        finally:
+            store = open_storage(url)
+            store.drop_keys()  # type: ignore[attr-defined]
+            store.close()
     else:  # pragma: no cover - a typo in the parameter list
         raise AssertionError(kind)
 
@@ -98,6 +107,7 @@ KINDS = [
     "sqlalchemy-sqlite",
     "sqlalchemy-postgres",
     "sqlalchemy-mariadb",
+    "redis",
 ]
 
 
@@ -173,7 +183,7 @@ def test_two_processes_create_the_same_ids(kind: str, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("kind", ["libsql-file", "postgres", "mongodb", "sqlalchemy-mariadb"])
+@pytest.mark.parametrize("kind", ["libsql-file", "postgres", "mongodb", "sqlalchemy-mariadb", "redis"])
 @pytest.mark.parametrize("same_resource", [True, False], ids=["same-resource", "two-resources"])
 def test_two_processes_get_or_create_the_same_ids(kind: str, same_resource: bool, tmp_path: Path) -> None:
     with _backend_url(kind, tmp_path) as url:
@@ -220,7 +230,7 @@ def test_two_server_workers_two_resources_same_ids(kind: str, tmp_path: Path) ->
                             r = http.post("/threads", json={"resource_id": resource, "thread_id": tid})
                             statuses[resource][tid] = r.status_code
                             if r.status_code == 409:
-                                assert "already exists" in r.json()["detail"]
+                                assert r.json()["code"] == "thread_exists"
                 except BaseException as exc:
                     failures.append(f"{resource}: {type(exc).__name__}: {exc}")
 

@@ -455,7 +455,8 @@ async def test_working_memory_disabled_is_409(tmp_path: Path) -> None:
 
 
 async def test_openapi_documents_routes_and_bearer_auth(client: httpx.AsyncClient) -> None:
-    spec = (await client.get("/openapi.json")).json()
+    assert (await client.get("/openapi.json")).status_code == 401  # auth is on: the document needs a key
+    spec = (await client.get("/openapi.json", headers=bearer(READER))).json()
     paths = spec["paths"]
     for path in [
         "/memory/{namespace}",
@@ -472,7 +473,7 @@ async def test_openapi_documents_routes_and_bearer_auth(client: httpx.AsyncClien
     assert set(paths["/memory/{namespace}/{key}"]) >= {"get", "put", "delete", "head"}
     assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert spec["security"] == [{"bearerAuth": []}] and paths["/health"]["get"]["security"] == []
-    assert (await client.get("/docs")).status_code == 200
+    assert (await client.get("/docs", headers=bearer(READER))).status_code == 200
 
 
 def test_store_without_kv_support_gives_501() -> None:

@@ -676,3 +676,88 @@ def test_columns_added_by_a_newer_mastra_survive_python_writes(tmp_path: Path) -
     )
     assert [m["content"]["parts"][0]["text"] for m in got[0]["messages"]] == ["hello again"]
     assert got[1] == "wm"
+
+
+# -- issue 15: titles, pruning and erasure leave a file TypeScript reads ----------------------------
+
+
+def test_ts_reads_after_titles_pruning_and_erasure(tmp_path: Path) -> None:
+    from mastra_memory import Agent
+    from mastra_memory.testing import ScriptedModel
+
+    db = tmp_path / "lifecycle.db"
+    ts_write(db, {"op": "createThread", "resourceId": "ana", "threadId": "ts-t", "title": ""})
+    memory = Memory(
+        LibSQLStore(f"file:{db}"),
+        options={"generate_title": True, "retention": {"messages": {"max_age": 86_400}}},
+    )
+    agent = Agent(
+        "helper", "Be brief.", ScriptedModel(["Tea is good.", "Tea Talk", "Sure.", "Coffee Chat"]), memory=memory
+    )
+    agent.generate("I like tea", thread="ts-t", resource="ana")  # a TypeScript thread gets a title
+    assert memory.settled(10)
+    agent.generate("And coffee", thread="py-t", resource="ana")
+    assert memory.settled(10)
+    memory.save_messages(
+        [Message.user(f"old {i}", "py-t", id=f"old-{i}", created_at=T0 + timedelta(seconds=i)) for i in range(3)]
+    )
+    memory.create_thread("bob", thread_id="bob-t", title="Bob's")
+    memory.save_messages([Message.user("bob here", "bob-t", id="bob-1")])
+    memory.clone_thread("bob-t", new_thread_id="bob-copy", resource_id="ana")
+    assert memory.prune() == {"messages": 3}
+    assert memory.delete_resource("bob") == {"threads": 1, "clones": 1, "resources": 0}
+    memory.close()
+
+    threads, recall, bob = ts_read(
+        db,
+        {"op": "listThreads", "filter": {"resourceId": "ana"}, "perPage": 10},
+        {"op": "recall", "threadId": "py-t", "resourceId": "ana", "perPage": False},
+        {"op": "listThreads", "filter": {"resourceId": "bob"}, "perPage": 10},
+    )
+    assert {t["id"]: t["title"] for t in threads["threads"]} == {"ts-t": "Tea Talk", "py-t": "Coffee Chat"}
+    assert [m["content"]["parts"][0]["text"] for m in recall["messages"]] == ["And coffee", "Sure."]
+    assert bob["threads"] == [] and bob["total"] == 0
+    # TypeScript keeps writing to the file afterwards
+    ts_write(db, {"op": "createThread", "resourceId": "bob", "threadId": "bob-again", "title": "Back"})
+    [again] = ts_read(db, {"op": "getThreadById", "threadId": "bob-again"})
+    assert again["title"] == "Back"
+
+
+def test_ts_recall_honours_a_python_history_boundary(tmp_path: Path) -> None:
+    from mastra_memory import Agent
+    from mastra_memory.testing import ScriptedModel
+
+    db = tmp_path / "budget.db"
+    store = LibSQLStore(f"file:{db}")
+    store.save_thread(Thread(id="t", resource_id="ana"))
+    store.save_messages(
+        [
+            Message.user(f"note {i} " + "lorem ipsum " * 30, "t", id=f"n{i:02d}", created_at=T0 + timedelta(minutes=i))
+            for i in range(20)
+        ]
+    )
+    budget = {"max_tokens": 1_200, "at_max_remove_tokens": 300}
+    memory = Memory(store, options={"message_history": budget})
+    # Long instructions (never stored) leave no room: Python drops the whole history.
+    agent = Agent("a", "Be brief. " + "rule " * 1_000, ScriptedModel(default="ok"), memory=memory)
+    agent.generate("hi", thread="t", resource="ana")
+    boundary = store.get_thread_by_id("t").metadata["memoryTokenLimiter"]  # type: ignore[union-attr]
+    memory.close()
+    assert boundary["maxTokens"] == 1_200 and boundary["atMaxRemoveTokens"] == 300
+
+    [recall] = ts(
+        "ts_read.mjs",
+        db,
+        [{"op": "recall", "threadId": "t", "resourceId": "ana"}],
+        options={"messageHistory": {"maxTokens": 1_200, "atMaxRemoveTokens": 300}},
+    )
+    assert boundary["messageIds"] == ["n19"]
+    # Without the boundary TypeScript's own budget would keep the newest notes; with it, none.
+    assert [m["content"]["parts"][0].get("text") for m in recall["messages"]] == ["hi", "ok"]
+    [control] = ts(  # a boundary written under another budget is ignored: notes come back
+        "ts_read.mjs",
+        db,
+        [{"op": "recall", "threadId": "t", "resourceId": "ana"}],
+        options={"messageHistory": {"maxTokens": 1_201, "atMaxRemoveTokens": 300}},
+    )
+    assert any(m["content"]["parts"][0].get("text", "").startswith("note") for m in control["messages"])

@@ -124,8 +124,9 @@ def test_one_turn_on_an_existing_thread_reads_the_thread_once(tmp_path: Path, me
             "get_resource_by_id": 1,  # resource-scope working memory
             "list_messages": 1,  # history page + semantic windows
             "save_messages": 1,  # the turn's messages, one transaction
+            "search_messages": 1,  # hybrid recall's keyword half, in the database
         }
-        assert sum(store.hooks.values()) <= 7
+        assert sum(store.hooks.values()) <= 8
 
         # the model saw what was loaded: working memory, the history, the new input
         chat = model.calls[0][0]
@@ -148,7 +149,12 @@ def test_thread_scope_working_memory_comes_from_the_loaded_thread(tmp_path: Path
         assert store.calls["_get_thread"] == 1
         assert store.calls["_get_resource"] == 0
         assert len(merges) == 1
-        assert store.public == {"get_or_create_thread": 1, "list_messages": 1, "save_messages": 1}
+        assert store.public == {
+            "get_or_create_thread": 1,
+            "list_messages": 1,
+            "save_messages": 1,
+            "search_messages": 1,
+        }
         assert "Name: Ana" in model.calls[0][0][1]["content"]
 
 
@@ -167,6 +173,7 @@ def test_one_turn_on_a_new_thread(tmp_path: Path, merges: list[object]) -> None:
             "get_resource_by_id": 1,
             "list_messages": 1,
             "save_messages": 1,
+            "search_messages": 1,
         }
         system = [m["content"] for m in model.calls[0][0] if m["role"] == "system"]
         assert any("Lisbon" in s and "remembered_from_other_conversation" in s for s in system)
@@ -191,6 +198,7 @@ def test_one_turn_with_observational_memory(tmp_path: Path, merges: list[object]
             "list_messages_by_id": 1,  # its content (not in this process's cache yet)
             "list_messages": 1,  # semantic windows only: the tail replaces last-N history
             "save_messages": 1,
+            "search_messages": 1,
         }
         # the unobserved messages are the history (no observation yet: under the threshold)
         texts = [m["content"] for m in model.calls[0][0] if m["role"] != "system"]
@@ -209,7 +217,7 @@ def test_observational_memory_on_a_new_thread_with_semantic_recall(tmp_path: Pat
 
         assert store.calls["_get_thread"] == 1
         assert len(merges) == 1
-        assert sum(store.public.values()) <= 6
+        assert sum(store.public.values()) <= 7  # with hybrid recall's keyword search
         system = [m["content"] for m in model.calls[0][0] if m["role"] == "system"]
         assert any("Lisbon" in s for s in system)
 

@@ -26,6 +26,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from mastra_memory.errors import ModelError, ValidationError
+from mastra_memory.tracing import embedding_span
 
 __all__ = ["CachedEmbedder", "Embedder", "EmbeddingCache", "cache_key", "default_cache"]
 
@@ -201,7 +202,8 @@ class CachedEmbedder:
             fresh: dict[bytes, np.ndarray] = {}
             for i in range(0, len(pending), self.batch_size):
                 batch = pending[i : i + self.batch_size]
-                vectors = self.inner.embed_many([t for _, t in batch])
+                with embedding_span(self.name, len(batch)):
+                    vectors = self.inner.embed_many([t for _, t in batch])
                 if len(vectors) != len(batch):
                     raise ModelError(f"{self.name} returned {len(vectors)} vectors for {len(batch)} texts")
                 for (k, _), vec in zip(batch, vectors, strict=True):

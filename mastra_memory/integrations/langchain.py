@@ -15,7 +15,9 @@ Messages cross over as OpenAI-style chat messages, with LangChain's own converte
 (``convert_to_openai_messages`` / ``convert_to_messages``) and mastra-memory's on the other
 (:func:`~mastra_memory.types.from_chat_messages` / :func:`~mastra_memory.types.to_chat_messages`),
 so tool calls and their results survive the round trip. As in Mastra, system messages are not
-stored. ``langchain-core`` is imported when this module is; a missing install raises
+stored. Any LangChain ``Embeddings`` is accepted as an embedder (``Memory(embedder=...)``, through
+:class:`~mastra_memory.embedders.langchain.LangChainEmbedder`, re-exported here).
+``langchain-core`` is imported when this module is; a missing install raises
 :class:`~mastra_memory.errors.MissingDependencyError` naming ``pip install "mastra-memory[langchain]"``.
 """
 
@@ -26,6 +28,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mastra_memory.chat import from_chat_messages, to_chat_messages
+from mastra_memory.embedders.langchain import LangChainEmbedder
 from mastra_memory.errors import MissingDependencyError
 from mastra_memory.memory import Memory
 from mastra_memory.types import Message
@@ -39,7 +42,7 @@ else:
     except ImportError:  # the class below raises MissingDependencyError when constructed
         BaseChatMessageHistory = object
 
-__all__ = ["MastraChatMessageHistory", "from_langchain_messages", "to_langchain_messages"]
+__all__ = ["LangChainEmbedder", "MastraChatMessageHistory", "from_langchain_messages", "to_langchain_messages"]
 
 
 def _langchain_messages_module() -> Any:

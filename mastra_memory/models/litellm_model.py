@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 def _litellm() -> Any:
     """Import litellm with offline-friendly defaults (respecting the user's own settings)."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if "litellm" not in sys.modules:
+        logger.info("importing litellm for the first model call (takes a few seconds)...")
     import litellm
 
     # litellm prints provider lists and "give feedback" banners to stdout on every error.

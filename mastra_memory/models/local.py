@@ -24,6 +24,7 @@ import importlib.util
 import inspect
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,14 @@ def _load(path: Path, n_ctx: int, n_threads: int) -> tuple[Any, threading.Lock]:
             from llama_cpp import Llama
         except ImportError as exc:
             raise MissingDependencyError("llama-cpp-python", "local") from exc
+        size_mb = path.stat().st_size / 1e6 if path.is_file() else 0.0
+        logger.info("loading %s (%.0f MB) with llama.cpp on %d threads...", path.name, size_mb, n_threads)
+        started = time.perf_counter()
         try:
             llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, verbose=False)
         except Exception as exc:
             raise ModelError(f"could not load {path}: {exc}") from exc
+        logger.info("loaded %s in %.1f s", path.name, time.perf_counter() - started)
         if not _cache:
             atexit.register(_close_all)
         _cache[key] = (llama, threading.Lock())

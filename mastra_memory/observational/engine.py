@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from mastra_memory.config import ObservationalMemoryConfig
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, ModelError
 from mastra_memory.models.base import ChatModel
+from mastra_memory.observational.hooks import OMCycle, OMHooks
 from mastra_memory.observational.observer import Observer, resolve_chat_model
 from mastra_memory.observational.parsing import render_observations
 from mastra_memory.observational.prompts import (
@@ -42,7 +43,7 @@ from mastra_memory.observational.prompts import (
     context_system_message,
     format_transcript,
 )
-from mastra_memory.observational.reflector import Reflector
+from mastra_memory.observational.reflector import ReflectionResult, Reflector
 from mastra_memory.observational.thresholds import plan_observation, plan_reflection
 from mastra_memory.storage.records import (
     BufferedChunk,
@@ -51,6 +52,7 @@ from mastra_memory.storage.records import (
     lookup_key,
 )
 from mastra_memory.tokens import TokenCounter, default_counter
+from mastra_memory.tracing import traced
 from mastra_memory.types import Message, MessageContent, TextPart, Thread
 
 if TYPE_CHECKING:
@@ -612,6 +614,7 @@ class ObservationalMemoryEngine:
             used += tokens
         return [b for b in batches if b]
 
+    @traced("mastra_memory.observe")
     def observe(
         self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str, use_lease: bool = True
     ) -> int:
@@ -646,15 +649,22 @@ class ObservationalMemoryEngine:
         observer = self._observer(config)
         committed = 0
         remaining = self.counter.count_messages(messages)
+        hooks = OMHooks(config.hooks)
         for batch in self._batches(messages, config.observation.max_tokens_per_batch):
             previous = record.active_observations if record else ""
             meta = self._thread_meta(thread_id)
+            shown = hooks.before_observation(batch)
+            cycle = OMCycle("observation", thread_id, resource_id, message_count=len(shown))
+            hooks.notify("on_observation_start", cycle)
             self.stats.observer_calls += 1
             try:
-                result = observer.observe(batch, previous, meta.get("currentTask"), meta.get("suggestedResponse"))
-            except ModelError:
+                result = observer.observe(shown, previous, meta.get("currentTask"), meta.get("suggestedResponse"))
+            except ModelError as exc:
                 self.stats.unusable_outputs += 1
+                hooks.end("on_observation_end", cycle, observer.model, None, exc)
                 raise
+            hooks.end("on_observation_end", cycle, observer.model, result.usage, None)
+            observations = hooks.after_observation(result.output.observations)
             batch_tokens = self.counter.count_messages(batch)
             remaining = max(0, remaining - batch_tokens)
             from mastra_memory.storage.om import ObservationCommit
@@ -665,7 +675,7 @@ class ObservationalMemoryEngine:
                     thread_id=thread_id if config.scope == "thread" else None,
                     resource_id=resource_id,
                     config=config.to_json(),
-                    observations=result.output.observations,
+                    observations=observations,
                     messages=[_ref(m) for m in batch],
                     message_tokens=batch_tokens,
                     pending_message_tokens=remaining,
@@ -711,14 +721,21 @@ class ObservationalMemoryEngine:
         if not messages:
             return
         batch = self._batches(messages, config.observation.max_tokens_per_batch)[0]
+        hooks = OMHooks(config.hooks)
+        shown = hooks.before_observation(batch)
+        cycle = OMCycle("observation", thread_id, resource_id, buffered=True, message_count=len(shown))
+        hooks.notify("on_observation_start", cycle)
+        observer = self._observer(config)
         self.stats.observer_calls += 1
         try:
-            result = self._observer(config).observe(batch, record.active_observations if record else "", buffered=True)
-        except ModelError:
+            result = observer.observe(shown, record.active_observations if record else "", buffered=True)
+        except ModelError as exc:
             self.stats.unusable_outputs += 1
+            hooks.end("on_observation_end", cycle, observer.model, None, exc)
             raise
+        hooks.end("on_observation_end", cycle, observer.model, result.usage, None)
         chunk = BufferedChunk(
-            observations=result.output.observations,
+            observations=hooks.after_observation(result.output.observations),
             token_count=result.tokens,
             message_ids=[m.id for m in batch],
             message_tokens=self.counter.count_messages(batch),
@@ -788,6 +805,7 @@ class ObservationalMemoryEngine:
             return ["reflected"] if self.reflect(config, state.thread_id, state.resource_id) else []
         return []
 
+    @traced("mastra_memory.reflect")
     def reflect(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str, force: bool = False) -> bool:
         """Reflect synchronously when the head is over ``reflection.observation_tokens`` (or
         always with ``force``); True when a new generation was committed.
@@ -813,8 +831,7 @@ class ObservationalMemoryEngine:
             head = self.head(config, thread_id, resource_id)  # fresh, now that we hold the lease
             if head is None or (not force and head.observation_token_count < config.reflection.observation_tokens):
                 return False
-            self.stats.reflector_calls += 1
-            result = self._reflector(config).reflect(head.active_observations)
+            result = self._reflect_with_hooks(config, thread_id, resource_id, head.active_observations, False)
             outcome = self.storage.commit_reflection(
                 config.scope,
                 thread_id if config.scope == "thread" else None,
@@ -829,13 +846,29 @@ class ObservationalMemoryEngine:
         self.stats.rejected_commits += 1
         return False
 
+    def _reflect_with_hooks(
+        self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str, text: str, buffered: bool
+    ) -> ReflectionResult:
+        """One Reflector call between ``on_reflection_start`` and ``on_reflection_end``."""
+        hooks = OMHooks(config.hooks)
+        cycle = OMCycle("reflection", thread_id if config.scope == "thread" else None, resource_id, buffered)
+        hooks.notify("on_reflection_start", cycle)
+        reflector = self._reflector(config)
+        self.stats.reflector_calls += 1
+        try:
+            result = reflector.reflect(text)
+        except Exception as exc:
+            hooks.end("on_reflection_end", cycle, reflector.model, None, exc)
+            raise
+        hooks.end("on_reflection_end", cycle, reflector.model, result.usage, None)
+        return result
+
     def _buffer_reflection_locked(self, config: ObservationalMemoryConfig, thread_id: str, resource_id: str) -> None:
         head = self.head(config, thread_id, resource_id)
         if head is None or head.buffered_reflection or not head.active_observations.strip():
             return
         text = head.active_observations
-        self.stats.reflector_calls += 1
-        result = self._reflector(config).reflect(text)
+        result = self._reflect_with_hooks(config, thread_id, resource_id, text, True)
         outcome = self.storage.buffer_reflection(
             config.scope,
             thread_id if config.scope == "thread" else None,

@@ -19,6 +19,7 @@ from mastra_memory.observational.parsing import (
 )
 from mastra_memory.observational.prompts import build_observer_messages, format_transcript
 from mastra_memory.tokens import TokenCounter
+from mastra_memory.tracing import model_span
 from mastra_memory.types import Message
 
 __all__ = ["Observer", "ObserverResult", "resolve_chat_model"]
@@ -99,7 +100,11 @@ class Observer:
         shown = truncate_observations(
             previous_observations, self.config.previous_observer_tokens, self.counter.count_text
         )
-        transcript = format_transcript(messages, max_message_chars=self.config.truncate_message_tokens * 4)
+        transcript = format_transcript(
+            messages,
+            max_message_chars=self.config.truncate_message_tokens * 4,
+            temporal_markers=self.config.temporal_markers,
+        )
         prompt = build_observer_messages(
             transcript,
             shown,
@@ -114,7 +119,9 @@ class Observer:
         last: MastraMemoryError | None = None
         for attempt in range(1, self.config.max_attempts + 1):
             try:
-                response = self.model.generate(prompt, **self.settings)
+                with model_span(self.model, "observer") as span:
+                    response = self.model.generate(prompt, **self.settings)
+                    span.record(response)
             except MastraMemoryError as exc:
                 last = exc
                 logger.warning("observer call failed (attempt %d): %s", attempt, exc)

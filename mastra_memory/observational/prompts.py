@@ -108,7 +108,24 @@ def _json(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def format_transcript(messages: Sequence[Message], max_message_chars: int = 40_000) -> str:
+TEMPORAL_GAP_SECONDS = 600
+"""The smallest pause between two messages that the Observer's transcript marks (10 minutes)."""
+
+
+def format_gap(seconds: float) -> str:
+    """A pause for a temporal marker: ``"[2 hours 5 minutes later]"`` (days, hours, minutes)."""
+    minutes = int(seconds // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [
+        f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute")) if n
+    ]
+    return f"[{' '.join(parts)} later]"
+
+
+def format_transcript(
+    messages: Sequence[Message], max_message_chars: int = 40_000, temporal_markers: bool = True
+) -> str:
     """Render messages for the Observer: a ``Mon D YYYY:`` header whenever the date changes,
     then ``Role (HH:MM): text`` lines; tool calls and results on their own lines.
 
@@ -116,11 +133,20 @@ def format_transcript(messages: Sequence[Message], max_message_chars: int = 40_0
         messages: Messages, oldest first.
         max_message_chars: Longer message texts keep their head and tail (about 4 characters
             per token, so 40,000 characters is the 10,000-token cap of the original).
+        temporal_markers: Mark a pause of :data:`TEMPORAL_GAP_SECONDS` (10 minutes) or more
+            between two messages with a ``[... later]`` line, so the Observer can tell sessions
+            apart.
     """
     lines: list[str] = []
     last_date: str | None = None
+    previous: Message | None = None
     for m in messages:
         when = m.created_at.astimezone(UTC)
+        if temporal_markers and previous is not None:
+            gap = (m.created_at - previous.created_at).total_seconds()
+            if gap >= TEMPORAL_GAP_SECONDS:
+                lines.append(format_gap(gap))
+        previous = m
         day = f"{when:%b} {when.day} {when.year}"
         if day != last_date:
             lines.append(f"{day}:")

@@ -15,6 +15,7 @@ from mastra_memory.models.base import ChatModel, Usage
 from mastra_memory.observational.parsing import ObservationParseError, parse_observer_output
 from mastra_memory.observational.prompts import build_reflector_messages
 from mastra_memory.tokens import TokenCounter
+from mastra_memory.tracing import model_span
 
 __all__ = ["ReflectionResult", "Reflector"]
 
@@ -98,7 +99,9 @@ class Reflector:
             attempts += 1
             prompt = build_reflector_messages(observations, level, target, self.config.instruction)
             try:
-                response = self.model.generate(prompt, **self.settings)
+                with model_span(self.model, "reflector") as span:
+                    response = self.model.generate(prompt, **self.settings)
+                    span.record(response)
                 usage = usage + response.usage
                 output = parse_observer_output(
                     response.text, default_date=_first_date(observations), source=observations

@@ -1,7 +1,9 @@
 """The FastAPI application: state, error mapping, health and housekeeping.
 
-Routes live in :mod:`.routes_kv` and :mod:`.routes_memory`; this module wires them. Library
-errors map to HTTP statuses in one place (:data:`STATUS`).
+Routes live in :mod:`.routes_kv` and :mod:`.routes_memory`; this module wires them. Every error
+is answered as RFC 9457 problem details by the app-wide handlers of :mod:`.problems` (library
+errors map to HTTP statuses in one place, :data:`STATUS`); :mod:`.docs` serves the OpenAPI
+document and the interactive docs behind the API keys.
 """
 
 from __future__ import annotations
@@ -17,46 +19,20 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mastra_memory.errors import (
-    AccessDeniedError,
-    ConcurrencyError,
-    ConfigurationError,
-    MastraMemoryError,
-    MissingDependencyError,
-    NoDataError,
-    QuotaExceededError,
-    ResourceMismatchError,
-    StorageError,
-    ThreadConflictError,
-    ThreadNotFoundError,
-    ValidationError,
-)
+from mastra_memory.errors import AccessDeniedError, ConfigurationError, MastraMemoryError
 from mastra_memory.memory import Memory
-from mastra_memory.server import inspector, routes_botwire, routes_kv, routes_memory
+from mastra_memory.server import docs, inspector, problems, routes_botwire, routes_kv, routes_memory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.deps import ServerState, state
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
+from mastra_memory.server.problems import STATUS, error_response, problem_response
 from mastra_memory.storage.registry import open_storage, resolve_storage_url
 
-__all__ = ["STATUS", "create_app"]
+__all__ = ["STATUS", "create_app", "error_statuses"]
 
 logger = logging.getLogger(__name__)
-
-STATUS: dict[type[BaseException], int] = {
-    ValidationError: 422,
-    ResourceMismatchError: 403,
-    ThreadConflictError: 409,
-    ThreadNotFoundError: 404,
-    ConfigurationError: 409,
-    MissingDependencyError: 501,
-    ConcurrencyError: 409,
-    NoDataError: 503,
-    StorageError: 503,
-    NotImplementedError: 501,
-}
-"""HTTP status of each library error (AccessDenied: 401/403; QuotaExceeded: 429 or 507)."""
 
 _OPENAPI_DESCRIPTION = """
 Self-hosted agent memory: namespaced key-value memory with TTL, and conversation memory
@@ -94,11 +70,46 @@ class _KeyRoutesFastPath:
             return
         try:
             response = await route(match.group(1), match.group(2), Request(scope, receive))
-        except HTTPException as exc:
-            response = JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
-        except (MastraMemoryError, NotImplementedError) as exc:
-            response = _error_response(exc)
+        except (HTTPException, MastraMemoryError, NotImplementedError) as exc:
+            response = error_response(exc)
         await response(scope, receive, send)
+
+
+class _BodyLimit:
+    """ASGI middleware: refuse a request body over ``limit`` bytes with a problem-details 413,
+    by its ``Content-Length`` before anything is read, and while streaming a chunked body (the
+    route's body read then fails with the same 413), so a huge body is never buffered."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            status, text = (413, f"body of {declared.decode()} bytes is over the limit of {self.limit} bytes")
+            if not declared.isdigit():
+                status, text = 400, "invalid Content-Length"
+            await problem_response(status, text)(scope, receive, send)
+            return
+        if declared is not None:
+            await self.app(scope, receive, send)
+            return
+        size = 0
+
+        async def counted() -> Message:
+            nonlocal size
+            message = await receive()
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > self.limit:
+                    raise problems.ProblemError(413, f"body is over the limit of {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 class Health(BaseModel):
@@ -106,20 +117,6 @@ class Health(BaseModel):
     version: str
     storage: str
     auth: bool
-
-
-def _error_response(exc: Exception) -> JSONResponse:
-    if isinstance(exc, AccessDeniedError):
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse({"detail": str(exc)}, exc.status_code, headers=headers)
-    if isinstance(exc, QuotaExceededError):
-        if exc.retry_after is not None:
-            return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": f"{max(exc.retry_after, 0.001):g}"})
-        return JSONResponse({"detail": str(exc)}, 507)
-    status = next((STATUS[cls] for cls in type(exc).__mro__ if cls in STATUS), 500)
-    if status >= 500 and not isinstance(exc, NotImplementedError | MissingDependencyError):
-        logger.error("request failed: %s", exc, exc_info=exc)
-    return JSONResponse({"detail": str(exc)}, status)
 
 
 def _is_embedded(storage: Any) -> bool:
@@ -153,7 +150,8 @@ def create_app(
             ``file:./mastra.db``. Ignored when ``memory`` is given.
 
     Returns:
-        A FastAPI app; OpenAPI at ``/openapi.json``, interactive docs at ``/docs``.
+        A FastAPI app; OpenAPI at ``/openapi.json``, interactive docs at ``/docs`` (both need
+        a key when ``api_keys`` are given); every error answers as problem details.
 
     Raises:
         ConfigurationError: on invalid limits or keys.
@@ -201,23 +199,32 @@ def create_app(
         version=__version__,
         description=_OPENAPI_DESCRIPTION,
         lifespan=lifespan,
-        # every body is bounded (413); the key-value routes apply their own, smaller limits
-        max_body_size=max(server_limits.max_request_bytes, 2 * server_limits.max_value_bytes + 1024),
+        openapi_url=None,  # served by .docs, behind the API keys
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.mastra = st
     app.add_middleware(_KeyRoutesFastPath)
+    # every body is bounded (413); the key-value routes apply their own, smaller limits
+    app.add_middleware(_BodyLimit, limit=max(server_limits.max_request_bytes, 2 * server_limits.max_value_bytes + 1024))
 
-    for exc_type in (MastraMemoryError, NotImplementedError):
-        app.add_exception_handler(exc_type, _handler)
+    problems.install(app)
 
-    @app.get("/health", response_model=Health, tags=["service"], summary="Liveness and storage check")
+    @app.get(
+        "/health",
+        response_model=Health,
+        tags=["service"],
+        summary="Liveness and storage check",
+        responses={503: {"description": "The store does not answer"}},
+    )
     async def health(request: Request) -> JSONResponse:
         """200 when the storage answers a read; 503 otherwise. Needs no API key."""
         s = state(request)
         try:
             await s.call(s.storage.kv_exists, "_health", "ping")
         except Exception as exc:
-            return JSONResponse({"status": "unavailable", "detail": str(exc)}, 503)
+            logger.warning("health check failed: %s", exc)
+            return problem_response(503, f"the store does not answer: {type(exc).__name__}")
         return JSONResponse(
             {"status": "ok", "version": __version__, "storage": type(s.storage).__name__, "auth": s.keys.enabled}
         )
@@ -231,18 +238,107 @@ def create_app(
             raise AccessDeniedError("purging needs an API key scoped to all namespaces ('*')", 403)
         return JSONResponse({"deleted": await run_in_threadpool(s.storage.kv_purge_expired)})
 
+    @app.delete("/admin/resources/{resource_id}", tags=["service"], summary="Erase everything of a resource")
+    async def erase_resource(resource_id: str, request: Request) -> JSONResponse:
+        """Erase a resource's threads, messages, vectors, working memory, observational memory
+        and clones (:meth:`mastra_memory.Memory.delete_resource`). Needs an admin key (every
+        namespace, every resource, not read-only). Idempotent."""
+        s = state(request)
+        caller = s.keys.authenticate(request.headers.get("authorization"))
+        if caller is not None and not (caller.is_admin and caller.all_resources):
+            raise AccessDeniedError("erasing a resource needs an admin API key ('*' namespaces and resources)", 403)
+        return JSONResponse({"deleted": await run_in_threadpool(s.memory.delete_resource, resource_id)})
+
     app.include_router(routes_kv.router)
     app.include_router(routes_memory.router)
     app.include_router(routes_botwire.router)
     app.include_router(inspector.router)
-    _declare_bearer_auth(app)
+    _declare_openapi(app, server_limits)
+    docs.install(app)
     return app
 
 
-def _declare_bearer_auth(app: FastAPI) -> None:
-    """Add the Bearer scheme to the OpenAPI document for every route but ``/health`` (one
-    declaration instead of a security dependency on each route, which would cost a dependency
-    resolution per request)."""
+_PUBLIC = {"/health"}
+"""Paths that need no API key."""
+
+
+def error_statuses(path: str, method: str, operation: dict[str, Any]) -> set[int]:
+    """The error statuses an operation can answer with, by its shape (so routers added later
+    are documented too; a route adds more with ``responses={...}``).
+
+    Args:
+        path: The OpenAPI path (``/threads/{thread_id}``).
+        method: Lower-case HTTP method.
+        operation: Its OpenAPI operation object.
+
+    Returns:
+        Statuses >= 400: 401/403/422/503 everywhere but public paths; 400/413/415 with a body;
+        404 with a path parameter; 409 on conversation routes; 429/507/501 on key-value routes.
+    """
+    if path in _PUBLIC:
+        return {503}
+    codes = {401, 403, 422, 503}
+    if "requestBody" in operation or method in ("post", "put", "patch"):
+        codes |= {400, 413, 415}
+    if "{" in path:
+        codes.add(404)
+    if path.startswith("/threads"):
+        codes.add(409)
+    if path.startswith("/memory/"):
+        codes.add(501)
+        if method in ("put", "post"):
+            codes |= {429, 507}
+    return codes
+
+
+_THREAD_OPERATIONS = {
+    "/threads/{thread_id}": ("get", "patch", "delete"),
+    "/threads/{thread_id}/clone": ("post",),
+    "/threads/{thread_id}/messages": ("get", "post"),
+    "/threads/{thread_id}/recall": ("get",),
+    "/threads/{thread_id}/working-memory": ("get", "put"),
+    "/threads/{thread_id}/observational-memory": ("get",),
+}
+
+
+def _declare_links(schema: dict[str, Any]) -> None:
+    """OpenAPI links: a created thread's ``id`` feeds every ``/threads/{thread_id}`` operation,
+    and a saved message's ``id`` the message delete (what stateful testers and client
+    generators follow)."""
+    paths = schema.get("paths", {})
+
+    def link(operation_path: str, method: str, parameters: dict[str, str]) -> dict[str, Any] | None:
+        operation = paths.get(operation_path, {}).get(method)
+        if operation is None or "operationId" not in operation:
+            return None
+        return {"operationId": operation["operationId"], "parameters": parameters}
+
+    for source, method in (("/threads", "post"), ("/threads/{thread_id}/clone", "post")):
+        created = paths.get(source, {}).get(method, {}).get("responses", {}).get("201")
+        if created is None:
+            continue
+        links = {}
+        for target, methods in _THREAD_OPERATIONS.items():
+            for target_method in methods:
+                found = link(target, target_method, {"thread_id": "$response.body#/id"})
+                if found is not None:
+                    links[f"{target_method}_{target.rsplit('/', 1)[-1].strip('{}')}"] = found
+        created["links"] = links
+    saved = paths.get("/threads/{thread_id}/messages", {}).get("post", {}).get("responses", {}).get("201")
+    delete = link(
+        "/threads/{thread_id}/messages/{message_id}",
+        "delete",
+        {"thread_id": "$request.path.thread_id", "message_id": "$response.body#/messages/0/id"},
+    )
+    if saved is not None and delete is not None:
+        saved["links"] = {"delete_message": delete}
+
+
+def _declare_openapi(app: FastAPI, server_limits: ServerLimits) -> None:
+    """Build the OpenAPI document once, on first use: the Bearer scheme for every route but
+    ``/health`` (one declaration instead of a security dependency on each route, which would
+    cost a dependency resolution per request), and the problem-details error responses of each
+    operation (:func:`error_statuses`)."""
     from fastapi.openapi.utils import get_openapi
 
     def openapi() -> dict[str, Any]:
@@ -252,15 +348,23 @@ def _declare_bearer_auth(app: FastAPI) -> None:
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}
             }
             schema["security"] = [{"bearerAuth": []}]
-            schema["paths"].get("/health", {}).get("get", {})["security"] = []
+            for path in _PUBLIC:
+                for operation in schema["paths"].get(path, {}).values():
+                    operation["security"] = []
+            statuses = {
+                (path, method): error_statuses(path, method, op)
+                for path, ops in schema["paths"].items()
+                for method, op in ops.items()
+                if isinstance(op, dict)
+            }
+            problems.document_problems(schema, statuses)
+            schema["components"]["schemas"][routes_memory.JSON_SCHEMA_NAME] = routes_memory.JSON_SCHEMA
+            routes_kv.document_names(schema, server_limits.max_key_length)
+            _declare_links(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-
-
-async def _handler(request: Request, exc: Exception) -> JSONResponse:
-    return _error_response(exc)
 
 
 async def _purge_loop(st: ServerState, interval: float) -> None:

@@ -98,6 +98,22 @@ def _limits(
         raise ConfigurationError(f"invalid limits: {exc}") from exc
 
 
+def _check_app(store: MemoryStorage, options: Any, api_keys: list[ApiKey], limits: ServerLimits) -> None:
+    """Build the app the workers will build (memory options included) once, so that what would
+    fail in them fails here, as one ``error:`` line before anything listens."""
+    from mastra_memory.memory import Memory
+    from mastra_memory.server import create_app
+
+    if options is not None and not isinstance(options, dict):
+        fail(f"--memory-options must be a JSON object, got {type(options).__name__}", EXIT_USAGE)
+    try:
+        create_app(Memory(store, options=options), api_keys, limits, close_on_shutdown=False)
+    except MastraMemoryError as exc:
+        fail(f"--memory-options: {one_line(exc)}", exit_code(exc))
+    except (ValueError, TypeError) as exc:
+        fail(f"--memory-options: {one_line(exc)}", EXIT_USAGE)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; anything but loopback requires API keys.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
@@ -130,9 +146,10 @@ def serve(
 ) -> None:
     """Serve key-value and conversation memory over HTTP (FastAPI; docs at /docs)."""
     try:
+        import fastapi  # noqa: F401
         import uvicorn
-    except ImportError:
-        fail(str(MissingDependencyError("uvicorn", "server")))
+    except ImportError as exc:
+        fail(str(MissingDependencyError(exc.name or "uvicorn", "server")))
     keys: list[ApiKey | str] = list(api_key or [])
     if os.environ.get(API_KEY_ENV):
         keys.append(os.environ[API_KEY_ENV])
@@ -158,13 +175,16 @@ def serve(
     settings = cli_settings(db, config, vector=vector, embedder=embedder, om=om, memory_options=options)
     # Open (and create or migrate) the store once here, so a wrong URL or an unreachable server
     # fails before anything listens; the workers open their own from the resolved URL.
-    store, url = open_cli_storage(settings.db, read_only=False)
-    store.close()
     try:
         api_keys = [k if isinstance(k, ApiKey) else ApiKey(token=k, name="cli") for k in keys]  # type: ignore[arg-type]
     except ValueError as exc:
         typer.echo(f"invalid API key: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    store, url = open_cli_storage(settings.db, read_only=False)
+    try:
+        _check_app(store, {**settings.memory.model_dump(by_alias=True), "semantic_recall": False}, api_keys, limits)
+    finally:
+        store.close()
     os.environ[CONFIG_ENV] = json.dumps(
         {
             "settings": settings.to_json(),

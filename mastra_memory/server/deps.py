@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from mastra_memory.memory import Memory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
+from mastra_memory.server.problems import ProblemError
 from mastra_memory.storage.base import MemoryStorage
 
 __all__ = ["Caller", "ServerState", "caller", "read_json_body", "state"]
@@ -98,8 +99,8 @@ async def read_json_body(request: Request, limit: int) -> Any:
             chunks.append(chunk)
         body = b"".join(chunks)
     if not body.strip():
-        raise HTTPException(400, "empty body: send a JSON value")
+        raise ProblemError(400, "empty body: send a JSON value", "invalid_json")
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise HTTPException(400, f"body is not valid JSON: {str(exc)[:200]}") from None
+        raise ProblemError(400, f"body is not valid JSON: {str(exc)[:200]}", "invalid_json") from None

@@ -18,7 +18,9 @@ from pydantic import BaseModel
 from mastra_memory.errors import ValidationError
 from mastra_memory.kv import decode_cursor, encode_cursor
 from mastra_memory.server.deps import ServerState, read_json_body, state
+from mastra_memory.server.problems import problem_response
 from mastra_memory.storage.kv import (
+    KV_MAX_NAMESPACE_LENGTH,
     KV_MISSING,
     KVEntry,
     encode_kv_value,
@@ -134,7 +136,60 @@ def _doc_params(*params: tuple[str, dict[str, Any], str]) -> dict[str, Any]:
     }
 
 
-_TTL_PARAM = ("ttl", {"type": "number", "exclusiveMinimum": 0}, "Seconds until the key expires (default: never)")
+_MAX_TTL = 100 * 365 * 86400
+_TTL_PARAM = (
+    "ttl",
+    {"type": "number", "exclusiveMinimum": 0, "maximum": _MAX_TTL},
+    "Seconds until the key expires (default: never; at most 100 years)",
+)
+_TTL_SCHEMA = {"anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": _MAX_TTL}, {"type": "null"}]}
+_INT64 = 2**63
+_CONTROL = "\\x00-\\x1f\\x7f"
+NAMESPACE_PATTERN = f"^([^{_CONTROL}/.][^{_CONTROL}/]*|\\.[^{_CONTROL}/.][^{_CONTROL}/]*|\\.\\.[^{_CONTROL}/]+)$"
+"""A namespace: one path segment without control characters, not ``.`` or ``..``."""
+KEY_PATTERN = f"^[^{_CONTROL}]+$"
+"""A key: no control characters (``.`` and ``..`` segments are refused too, see
+:func:`~mastra_memory.storage.kv.validate_kv_key`)."""
+
+
+def _body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+_INCREMENT_BODY = _body(
+    {
+        "type": "object",
+        "properties": {
+            "by": {"type": "number", "default": 1, "minimum": -_INT64, "maximum": _INT64 - 1},
+            "ttl": _TTL_SCHEMA,
+        },
+        "additionalProperties": False,
+    },
+    "The step (default 1) and a TTL in seconds for a key this creates",
+)
+_CAS_BODY = _body(
+    {
+        "type": "object",
+        "properties": {"expected": {}, "expect_missing": {"type": "boolean"}, "value": {}, "ttl": _TTL_SCHEMA},
+        "required": ["value"],
+        "additionalProperties": False,
+        "oneOf": [
+            {"required": ["expected"], "properties": {"expect_missing": {"const": False}}},
+            {
+                "required": ["expect_missing"],
+                "properties": {"expect_missing": {"const": True}},
+                "not": {"required": ["expected"]},
+            },
+        ],
+    },
+    "Give exactly one of expected (any JSON) or expect_missing: true",
+)
 
 
 def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
@@ -151,8 +206,12 @@ def _object(body: Any, allowed: set[str]) -> dict[str, Any]:
     response_model=KVKeys,
     summary="List keys (prefix, cursor pagination)",
     openapi_extra=_doc_params(
-        ("prefix", {"type": "string"}, "Only keys starting with this text"),
-        ("cursor", {"type": "string"}, "next_cursor of the previous page"),
+        (
+            "prefix",
+            {"type": "string", "maxLength": 512, "pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+            "Only keys starting with this text",
+        ),
+        ("cursor", {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"}, "next_cursor of the previous page"),
         ("limit", {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1000}, "Keys per page"),
     ),
 )
@@ -173,20 +232,32 @@ async def clear_namespace(namespace: str, request: Request) -> JSONResponse:
     return JSONResponse({"deleted": deleted})
 
 
-@router.post("/{namespace}/{key:path}/increment", response_model=KVIncremented, summary="Atomic increment")
+@router.post(
+    "/{namespace}/{key:path}/increment",
+    response_model=KVIncremented,
+    summary="Atomic increment",
+    openapi_extra=_INCREMENT_BODY,
+)
 async def increment(namespace: str, key: str, request: Request) -> JSONResponse:
     """Body ``{"by": 1, "ttl": null}`` (both optional). A missing key counts as 0; ``ttl``
     applies only when the key is created. 422 if the stored value is not a number."""
     st, ns, k = _authorized(request, namespace, key, write=True)
     body = _object(await read_json_body(request, 1024), {"by", "ttl"})
     by = validate_kv_number(body.get("by", 1))
+    if not -_INT64 <= by <= _INT64 - 1:
+        raise ValidationError(f"by must be between {-_INT64} and {_INT64 - 1}")
     ttl = validate_kv_ttl(body.get("ttl"))
     await _admit_write(st, ns, k, 32)
     value = await st.call(st.storage.kv_increment, ns, k, by, ttl)
     return JSONResponse({"value": value})
 
 
-@router.post("/{namespace}/{key:path}/compare-and-set", response_model=KVSwapped, summary="Atomic compare-and-set")
+@router.post(
+    "/{namespace}/{key:path}/compare-and-set",
+    response_model=KVSwapped,
+    summary="Atomic compare-and-set",
+    openapi_extra=_CAS_BODY,
+)
 async def compare_and_set(namespace: str, key: str, request: Request) -> JSONResponse:
     """Body ``{"expected": <json>, "value": <json>, "ttl": null}``, or ``"expect_missing": true``
     instead of ``expected`` to create only if absent. Equality is type-strict."""
@@ -223,7 +294,11 @@ async def put_value(namespace: str, key: str, request: Request) -> JSONResponse:
     return JSONResponse({"namespace": ns, "key": k, "bytes": size, "ttl": seconds})
 
 
-@router.head("/{namespace}/{key:path}", summary="Does the key exist? (200 or 404, no body)")
+@router.head(
+    "/{namespace}/{key:path}",
+    summary="Does the key exist? (200 or 404, no body)",
+    responses={404: {"description": "No such key, or it expired"}},
+)
 async def head_value(namespace: str, key: str, request: Request) -> Response:
     st, ns, k = _authorized(request, namespace, key, write=False)
     found = await st.call(st.storage.kv_exists, ns, k)
@@ -240,7 +315,7 @@ async def get_value(namespace: str, key: str, request: Request) -> JSONResponse:
     st, ns, k = _authorized(request, namespace, key, write=False)
     entry = await st.call(st.storage.kv_get, ns, k)
     if entry is None:
-        return JSONResponse({"detail": f"no key {k!r} in namespace {ns!r}"}, status_code=404)
+        return problem_response(404, f"no key {k!r} in namespace {ns!r}")
     return JSONResponse(
         {
             "namespace": ns,
@@ -258,3 +333,29 @@ async def delete_value(namespace: str, key: str, request: Request) -> JSONRespon
     st, ns, k = _authorized(request, namespace, key, write=True)
     deleted = await st.call(st.storage.kv_delete, ns, k)
     return JSONResponse({"deleted": deleted})
+
+
+def document_names(schema: dict[str, Any], max_key_length: int) -> None:
+    """Write the namespace and key rules into the path parameters of the key-value operations
+    of an OpenAPI document (``schema``, changed in place): the route functions read them raw.
+
+    Args:
+        schema: The OpenAPI document.
+        max_key_length: The server's ``ServerLimits.max_key_length``.
+    """
+    rules = {
+        "namespace": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": KV_MAX_NAMESPACE_LENGTH,
+            "pattern": NAMESPACE_PATTERN,
+        },
+        "key": {"type": "string", "minLength": 1, "maxLength": max_key_length, "pattern": KEY_PATTERN},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(router.prefix + "/"):
+            continue
+        for operation in operations.values():
+            for param in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if param.get("in") == "path" and param.get("name") in rules:
+                    param["schema"] = {**param.get("schema", {}), **rules[param["name"]]}

@@ -10,45 +10,138 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from pydantic_core import to_jsonable_python
 
-from mastra_memory.errors import ValidationError
+from mastra_memory.errors import ThreadExistsError, ValidationError
 from mastra_memory.server.deps import Caller, ServerState, state
 from mastra_memory.server.guards import KeyRing
-from mastra_memory.types import Message, RecallResult, Thread, ThreadPage, from_chat_messages
+from mastra_memory.server.problems import ProblemError
+from mastra_memory.types import MAX_ID_LENGTH, Message, RecallResult, Thread, ThreadPage, from_chat_messages
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["memory"])
 
+ID_PATTERN = r"^[^\x00-\x1f\x7f\s]([^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$"
+"""What an id is (:func:`mastra_memory.types.validate_id`): no control characters, no
+surrounding whitespace, 1 to 255 characters; a thread id in a path also has no ``/``."""
+
+MAX_JSON_DEPTH = 100
+"""The deepest nesting of lists and objects accepted in metadata and message bodies."""
+
+MAX_PAGE = 1_000_000
+"""The highest page number the list routes accept (keeps offsets far inside 64 bits)."""
+
+_TEXT = r"^[^\x00]*$"
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)]
+THREAD_ID_PATTERN = r"^[^\x00-\x1f\x7f\s/]([^\x00-\x1f\x7f/]*[^\x00-\x1f\x7f\s/])?$"
+ThreadId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=THREAD_ID_PATTERN)]
+MessageId = Annotated[str, Path(min_length=1, max_length=MAX_ID_LENGTH, pattern=THREAD_ID_PATTERN)]
+Page = Annotated[int, Query(ge=0, le=MAX_PAGE)]
+Text = Annotated[str, Field(pattern=_TEXT, description="Any text without NUL characters")]
+
+JSON_SCHEMA_NAME = "StorableJson"
+_JSON_REF = {"$ref": f"#/components/schemas/{JSON_SCHEMA_NAME}"}
+_NO_NUL = {"pattern": _TEXT}
+JSON_SCHEMA: dict[str, Any] = {
+    "description": f"Any JSON without NUL characters or lone surrogates, nested at most {MAX_JSON_DEPTH} levels",
+    "anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "number"},
+        {"type": "string", **_NO_NUL},
+        {"type": "array", "items": _JSON_REF},
+        {"type": "object", "propertyNames": _NO_NUL, "additionalProperties": _JSON_REF},
+    ],
+}
+"""The OpenAPI component of the JSON the routes accept in metadata and messages (``storable``)."""
+
+Metadata = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "propertyNames": _NO_NUL, "additionalProperties": _JSON_REF}),
+]
+ChatMessage = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "required": ["role"],
+            "properties": {"role": {"enum": ["user", "assistant", "system", "tool"]}},
+            "propertyNames": _NO_NUL,
+            "additionalProperties": _JSON_REF,
+        }
+    ),
+]
+
+
+def storable(value: Any, what: str) -> Any:
+    """Refuse JSON the stores can not hold unchanged: nesting deeper than
+    :data:`MAX_JSON_DEPTH` (reading it back would fail), NUL characters and lone surrogates in
+    strings or keys. Iterative, so hostile nesting can not exhaust the stack.
+
+    Raises:
+        ValueError: naming the problem (pydantic turns it into a 422).
+    """
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item, what)
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+            if isinstance(item, dict):
+                for key, sub in item.items():
+                    _check_text(key, what)
+                    stack.append((sub, depth + 1))
+            else:
+                stack.extend((sub, depth + 1) for sub in item)
+    return value
+
+
+def _check_text(text: str, what: str) -> None:
+    if "\x00" in text:
+        raise ValueError(f"{what} contains a NUL character (U+0000)")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{what} contains a lone surrogate (not valid UTF-8 text)") from None
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable(cls, value: Any, info: Any) -> Any:
+        return storable(value, info.field_name)
+
 
 class CreateThread(_Body):
-    resource_id: str
-    thread_id: str | None = None
-    title: str | None = None
-    metadata: dict[str, Any] | None = None
+    resource_id: Id
+    thread_id: Id | None = None
+    title: Text | None = None
+    metadata: Metadata | None = None
 
 
 class UpdateThread(_Body):
-    title: str | None = None
-    metadata: dict[str, Any] | None = Field(default=None, description="Merged into the thread's metadata")
+    title: Text | None = None
+    metadata: Metadata | None = Field(default=None, description="Merged into the thread's metadata")
 
 
 class CloneThread(_Body):
-    new_thread_id: str | None = None
-    title: str | None = None
-    metadata: dict[str, Any] | None = None
-    message_limit: int | None = Field(default=None, ge=0)
+    new_thread_id: Id | None = None
+    title: Text | None = None
+    metadata: Metadata | None = None
+    message_limit: int | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class SaveMessages(_Body):
-    messages: list[dict[str, Any]] = Field(
+    messages: list[ChatMessage] = Field(
         description="OpenAI-style chat messages (format 'openai': role, content, tool_calls, tool_call_id) "
         "or stored messages (format 'mastra': role, content parts, optional id and created_at)",
         max_length=10_000,
@@ -61,8 +154,8 @@ class SavedMessages(BaseModel):
 
 
 class WorkingMemoryBody(_Body):
-    working_memory: str
-    resource_id: str | None = None
+    working_memory: Text
+    resource_id: Id | None = None
 
 
 class WorkingMemoryOut(BaseModel):
@@ -80,6 +173,8 @@ class Deleted(BaseModel):
 
 
 def _thread(st: ServerState, caller: Any, thread_id: str, write: bool) -> Thread:
+    """The thread, if this caller may see it (404 otherwise, the same for a missing thread and
+    another resource's) and use it (403 for a read-only key's writes)."""
     thread = st.memory.get_thread_by_id(thread_id)
     if thread is None or (caller is not None and not caller.allows_resource(thread.resource_id)):
         raise HTTPException(404, f"thread {thread_id!r} not found")
@@ -101,15 +196,23 @@ def _plain(record: Any) -> dict[str, Any] | None:
 def create_thread(body: CreateThread, request: Request, caller: Caller) -> Thread:
     st = state(request)
     KeyRing.require_resource(caller, body.resource_id, write=True)
-    return st.memory.create_thread(body.resource_id, body.thread_id, body.title, body.metadata)
+    try:
+        return st.memory.create_thread(body.resource_id, body.thread_id, body.title, body.metadata)
+    except ThreadExistsError as exc:
+        raise _taken(exc.thread_id) from None
+
+
+def _taken(thread_id: str) -> ProblemError:
+    """409 for a thread id in use; the same text whichever resource owns it."""
+    return ProblemError(409, f"thread id {thread_id!r} is not available: choose another", "thread_exists")
 
 
 @router.get("/threads", response_model=ThreadPage, summary="List threads")
 def list_threads(
     request: Request,
     caller: Caller,
-    resource_id: str | None = None,
-    page: Annotated[int, Query(ge=0)] = 0,
+    resource_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)] = None,
+    page: Page = 0,
     per_page: Annotated[int, Query(ge=1, le=1000)] = 100,
     order_by: Literal["created_at", "updated_at"] = "created_at",
     direction: Literal["ASC", "DESC"] = "DESC",
@@ -125,19 +228,19 @@ def list_threads(
 
 
 @router.get("/threads/{thread_id}", response_model=Thread, summary="Get a thread")
-def get_thread(thread_id: str, request: Request, caller: Caller) -> Thread:
+def get_thread(thread_id: ThreadId, request: Request, caller: Caller) -> Thread:
     return _thread(state(request), caller, thread_id, write=False)
 
 
 @router.patch("/threads/{thread_id}", response_model=Thread, summary="Update title and/or merge metadata")
-def update_thread(thread_id: str, body: UpdateThread, request: Request, caller: Caller) -> Thread:
+def update_thread(thread_id: ThreadId, body: UpdateThread, request: Request, caller: Caller) -> Thread:
     st = state(request)
     _thread(st, caller, thread_id, write=True)
     return st.memory.update_thread(thread_id, body.title, body.metadata)
 
 
 @router.delete("/threads/{thread_id}", response_model=Deleted, summary="Delete a thread and its messages")
-def delete_thread(thread_id: str, request: Request, caller: Caller) -> Deleted:
+def delete_thread(thread_id: ThreadId, request: Request, caller: Caller) -> Deleted:
     st = state(request)
     _thread(st, caller, thread_id, write=True)
     st.memory.delete_thread(thread_id)
@@ -145,21 +248,24 @@ def delete_thread(thread_id: str, request: Request, caller: Caller) -> Deleted:
 
 
 @router.post("/threads/{thread_id}/clone", response_model=Thread, status_code=201, summary="Clone a thread")
-def clone_thread(thread_id: str, body: CloneThread, request: Request, caller: Caller) -> Thread:
+def clone_thread(thread_id: ThreadId, body: CloneThread, request: Request, caller: Caller) -> Thread:
     st = state(request)
     source = _thread(st, caller, thread_id, write=True)
-    result = st.memory.clone_thread(
-        thread_id, body.new_thread_id, source.resource_id, body.title, body.metadata, body.message_limit
-    )
+    try:
+        result = st.memory.clone_thread(
+            thread_id, body.new_thread_id, source.resource_id, body.title, body.metadata, body.message_limit
+        )
+    except ThreadExistsError as exc:
+        raise _taken(exc.thread_id) from None
     return result.thread
 
 
 @router.get("/threads/{thread_id}/messages", response_model=RecallResult, summary="Page through messages")
 def list_messages(
-    thread_id: str,
+    thread_id: ThreadId,
     request: Request,
     caller: Caller,
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: Page = 0,
     per_page: Annotated[int, Query(ge=0, le=1000)] = 40,
     direction: Literal["ASC", "DESC"] = "DESC",
 ) -> RecallResult:
@@ -170,7 +276,7 @@ def list_messages(
 
 
 @router.post("/threads/{thread_id}/messages", response_model=SavedMessages, status_code=201, summary="Save messages")
-def save_messages(thread_id: str, body: SaveMessages, request: Request, caller: Caller) -> SavedMessages:
+def save_messages(thread_id: ThreadId, body: SaveMessages, request: Request, caller: Caller) -> SavedMessages:
     """Upsert messages (by id) into the thread in one transaction; system messages are skipped."""
     st = state(request)
     thread = _thread(st, caller, thread_id, write=True)
@@ -184,13 +290,18 @@ def save_messages(thread_id: str, body: SaveMessages, request: Request, caller: 
             ]
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
+    given = [m.id for m in messages if m.id]
+    if given:
+        for found in st.memory.storage.list_messages_by_id(given):
+            if found.thread_id != thread_id:  # the same text whichever thread or resource has it
+                raise ProblemError(409, f"message id {found.id!r} is not available: choose another", "message_id_taken")
     return SavedMessages(messages=st.memory.save_messages(messages))
 
 
 @router.delete(
     "/threads/{thread_id}/messages/{message_id}", response_model=Deleted, summary="Delete one message of a thread"
 )
-def delete_message(thread_id: str, message_id: str, request: Request, caller: Caller) -> Deleted:
+def delete_message(thread_id: ThreadId, message_id: MessageId, request: Request, caller: Caller) -> Deleted:
     """Delete the message and its semantic-recall vectors. 404 when the thread has no such message
     (a message of another thread is never touched through this thread)."""
     st = state(request)
@@ -204,12 +315,14 @@ def delete_message(thread_id: str, message_id: str, request: Request, caller: Ca
 
 @router.get("/threads/{thread_id}/recall", response_model=RecallResult, summary="Recall context for a turn")
 def recall(
-    thread_id: str,
+    thread_id: ThreadId,
     request: Request,
     caller: Caller,
-    q: Annotated[str | None, Query(description="Text to search semantically (semantic recall on)")] = None,
+    q: Annotated[
+        str | None, Query(pattern=_TEXT, description="Text to search semantically (semantic recall on)")
+    ] = None,
     per_page: Annotated[int | None, Query(ge=0, le=1000)] = None,
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: Page = 0,
 ) -> RecallResult:
     """The newest ``last_messages`` (or ``per_page``) plus semantic hits for ``q``."""
     st = state(request)
@@ -218,7 +331,7 @@ def recall(
 
 
 @router.get("/threads/{thread_id}/working-memory", response_model=WorkingMemoryOut, summary="Read working memory")
-def get_working_memory(thread_id: str, request: Request, caller: Caller) -> WorkingMemoryOut:
+def get_working_memory(thread_id: ThreadId, request: Request, caller: Caller) -> WorkingMemoryOut:
     st = state(request)
     thread = _thread(st, caller, thread_id, write=False)
     return WorkingMemoryOut(
@@ -227,7 +340,9 @@ def get_working_memory(thread_id: str, request: Request, caller: Caller) -> Work
 
 
 @router.put("/threads/{thread_id}/working-memory", response_model=WorkingMemoryOut, summary="Replace working memory")
-def put_working_memory(thread_id: str, body: WorkingMemoryBody, request: Request, caller: Caller) -> WorkingMemoryOut:
+def put_working_memory(
+    thread_id: ThreadId, body: WorkingMemoryBody, request: Request, caller: Caller
+) -> WorkingMemoryOut:
     """409 if working memory is disabled in the server's memory options."""
     st = state(request)
     thread = _thread(st, caller, thread_id, write=True)
@@ -242,7 +357,7 @@ def put_working_memory(thread_id: str, body: WorkingMemoryBody, request: Request
     response_model=ObservationalMemoryOut,
     summary="Read the observational-memory record",
 )
-def get_observational_memory(thread_id: str, request: Request, caller: Caller) -> ObservationalMemoryOut:
+def get_observational_memory(thread_id: ThreadId, request: Request, caller: Caller) -> ObservationalMemoryOut:
     """``record`` is null when observational memory is off, unsupported by the store, or empty."""
     st = state(request)
     thread = _thread(st, caller, thread_id, write=False)

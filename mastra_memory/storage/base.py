@@ -29,6 +29,7 @@ Contract (checked by :mod:`mastra_memory.testing`, the conformance suite every a
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -70,12 +71,15 @@ from mastra_memory.storage.records import (
     OMScope,
     lookup_key,
 )
+from mastra_memory.storage.text_search import DEFAULT_LANGUAGE, BM25Corpus, query_words
+from mastra_memory.tracing import trace_methods
 from mastra_memory.types import (
     CloneResult,
     IncludeSpec,
     Message,
     RecallResult,
     Resource,
+    SemanticHit,
     TextPart,
     Thread,
     ThreadPage,
@@ -214,6 +218,11 @@ class MemoryStorage(ABC):
     """
 
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    text_search_language: str = DEFAULT_LANGUAGE
+    """Language of the keyword index (stemming and stop words; ``"english"``)."""
+    keyword_search_native: bool = False
+    """True when :meth:`search_messages` runs in the database (an index kept with the messages);
+    False for the fallback that ranks the scope's messages in Python."""
     is_embedded: bool = False
     """True when the data lives in this process or a local file (libSQL file, in-memory), so a
     server over it must run a single worker; False for database servers."""
@@ -568,6 +577,76 @@ class MemoryStorage(ABC):
         if ids:
             self._delete_messages(ids)
 
+    # -- keyword search ---------------------------------------------------------------------------
+
+    def search_messages(
+        self,
+        query: str,
+        *,
+        resource_id: str | None = None,
+        thread_id: str | None = None,
+        limit: int = 50,
+    ) -> list[SemanticHit]:
+        """Keyword search over one resource's or one thread's messages, best first.
+
+        Runs in the database where the backend keeps a full-text index updated in the same
+        transaction as the messages (libSQL FTS5 with ``bm25()``, PostgreSQL ``tsvector``,
+        MongoDB token arrays, the in-memory store's incremental BM25), so every process sees a
+        saved message at once. The query's words (lowercase, stop words removed; see
+        :func:`~mastra_memory.storage.text_search.query_words`) are OR-ed; scores are the
+        backend's relevance (higher is better) and comparable only within one result.
+
+        Args:
+            query: Free text.
+            resource_id: Search this resource's messages (give exactly one scope).
+            thread_id: Search this thread's messages.
+            limit: Hits wanted (1-1000, default 50).
+
+        Returns:
+            Up to ``limit`` hits ``(message_id, thread_id, score)``; ``[]`` when the query has
+            no searchable word.
+
+        Raises:
+            ValidationError: ``query`` is not a string, not exactly one scope is given, an id
+                is invalid, or ``limit`` is out of range.
+        """
+        if not isinstance(query, str):
+            raise ValidationError("query must be a string")
+        if (resource_id is None) == (thread_id is None):
+            raise ValidationError("give exactly one of resource_id and thread_id")
+        if resource_id is not None:
+            validate_id(resource_id, "resource_id")
+        if thread_id is not None:
+            validate_id(thread_id, "thread_id")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise ValidationError("limit must be an integer from 1 to 1000")
+        words = query_words(query, self.text_search_language)
+        if not words:
+            return []
+        return self._search_messages(words, resource_id, thread_id, limit)
+
+    def _search_messages(
+        self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
+    ) -> list[SemanticHit]:
+        """Rank the scope's messages for ``words`` (:func:`query_words` output).
+
+        Default (a backend without a full-text index): reads the scope's messages and ranks them
+        with BM25 in Python, which costs a read of the whole scope per query. Backends override
+        it with a search inside the database.
+        """
+        if resource_id is not None:
+            messages = self.list_messages_by_resource_id(resource_id, per_page=False, direction="ASC").messages
+        else:
+            messages = self.list_messages(str(thread_id), per_page=False, direction="ASC").messages
+        corpus = BM25Corpus(language=self.text_search_language)
+        for m in messages:
+            if m.role != "system" and m.text:
+                corpus.add(m.id, m.thread_id, m.text)
+        return [
+            SemanticHit(message_id=mid, thread_id=tid, score=score)
+            for mid, tid, score in corpus.search(" ".join(words), limit)
+        ]
+
     # -- resources ------------------------------------------------------------------------------
 
     def get_resource_by_id(self, resource_id: str) -> Resource | None:
@@ -592,6 +671,105 @@ class MemoryStorage(ABC):
                 raise ValidationError("metadata must be a dict")
             validate_json(metadata)
         return self._update_resource(resource_id, working_memory, metadata, now_utc())
+
+    # -- erasure and retention (algorithms in mastra_memory.storage.lifecycle) ------------------
+
+    def delete_resource(self, resource_id: str) -> dict[str, int]:
+        """Erase everything stored for a resource: its threads with their messages and
+        observational memory, clones of those threads in other resources (transitively), stray
+        messages stamped with the resource, its resource-scope observational memory and its row
+        (working memory, metadata). Other resources are untouched. Idempotent.
+
+        Atomic on backends that override :meth:`_delete_resource` with one transaction (libSQL,
+        PostgreSQL); elsewhere resumable: each step is atomic and calling again finishes an
+        interrupted erasure. Vectors live in a separate store:
+        :meth:`mastra_memory.Memory.delete_resource` removes those too.
+
+        Args:
+            resource_id: The resource (user) to erase.
+
+        Returns:
+            Counts ``{"threads": n, "clones": n, "resources": 0 | 1}``.
+
+        Raises:
+            ValidationError: if ``resource_id`` is not a valid id (nothing is deleted).
+        """
+        from mastra_memory.storage import lifecycle
+
+        validate_id(resource_id, "resource_id")
+        own = lifecycle.resource_thread_ids(self, resource_id)
+        clones = lifecycle.clone_thread_ids(self, own, resource_id)
+        return self._delete_resource(resource_id, clones)
+
+    def prune_threads(self, updated_before: datetime, limit: int = 500) -> list[str]:
+        """Delete up to ``limit`` threads last updated before ``updated_before`` (oldest first),
+        each with its messages and observational memory, and return their ids.
+
+        Raises:
+            ValidationError: on a naive datetime or a limit below 1.
+        """
+        return self._prune_threads(_cutoff(updated_before), _limit(limit))
+
+    def prune_messages(self, created_before: datetime, limit: int = 500) -> list[str]:
+        """Delete up to ``limit`` messages created before ``created_before`` (oldest first) and
+        return their ids.
+
+        Raises:
+            ValidationError: on a naive datetime or a limit below 1.
+        """
+        return self._prune_messages(_cutoff(created_before), _limit(limit))
+
+    def prune_resources(self, updated_before: datetime, limit: int = 500) -> list[str]:
+        """Delete up to ``limit`` resource rows (working memory and metadata) last updated
+        before ``updated_before`` and return their ids. Threads are not touched (they have
+        their own retention).
+
+        Raises:
+            ValidationError: on a naive datetime or a limit below 1.
+        """
+        return self._prune_resources(_cutoff(updated_before), _limit(limit))
+
+    def prune_observational_memory_history(self, created_before: datetime, limit: int = 500) -> int:
+        """Delete up to ``limit`` superseded observational-memory generations created before
+        ``created_before``; the current generation (head) of every record is always kept.
+        Returns the number deleted (0 on stores without observational memory).
+
+        Raises:
+            ValidationError: on a naive datetime or a limit below 1.
+        """
+        cutoff, n = _cutoff(created_before), _limit(limit)
+        return self._prune_om_history(cutoff, n) if self.supports_observational_memory else 0
+
+    def _delete_resource(self, resource_id: str, clone_thread_ids: list[str]) -> dict[str, int]:
+        """Erase a resource (see :meth:`delete_resource`); ``clone_thread_ids`` are the clones
+        found in other resources, deepest first. Default: the resumable step-by-step algorithm
+        of :func:`mastra_memory.storage.lifecycle.generic_delete_resource`."""
+        from mastra_memory.storage import lifecycle
+
+        return lifecycle.generic_delete_resource(self, resource_id, clone_thread_ids)
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        """Delete the ``mastra_resources`` row (a missing one is not an error)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _delete_resource_row")
+
+    def _prune_threads(self, updated_before: datetime, limit: int) -> list[str]:
+        from mastra_memory.storage import lifecycle
+
+        return lifecycle.generic_prune_threads(self, updated_before, limit)
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        from mastra_memory.storage import lifecycle
+
+        return lifecycle.generic_prune_messages(self, created_before, limit)
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        from mastra_memory.storage import lifecycle
+
+        return lifecycle.generic_prune_resources(self, updated_before, limit)
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        """Delete superseded generations (never a head) created before the cutoff."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement _prune_om_history")
 
     # -- working memory (atomic read-modify-write) ----------------------------------------------
 
@@ -1406,6 +1584,25 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def _cutoff(value: datetime) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValidationError("a retention cutoff must be a timezone-aware datetime")
+    return truncate_ms(value.astimezone(UTC))
+
+
+def _limit(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"limit must be a positive integer, got {value!r}")
+    return value
+
+
 def _expiry(now: datetime, ttl: float | None) -> datetime | None:
     """``now + ttl`` rounded to the storage precision (milliseconds), or None."""
     return None if ttl is None else truncate_ms(now + timedelta(seconds=ttl))
+
+
+# One CLIENT span per public storage call when tracing is on (mastra_memory.tracing; a dict lookup when off).
+trace_methods(
+    MemoryStorage,
+    [name for name, value in vars(MemoryStorage).items() if not name.startswith("_") and inspect.isfunction(value)],
+)

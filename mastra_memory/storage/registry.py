@@ -76,6 +76,7 @@ _LIBSQL = "storage_adapters.libsql:LibSQLStore"
 _SQLALCHEMY = "storage_adapters.sqlalchemy:SQLAlchemyStore"
 _PG = "storage_adapters.pg:PostgresStore"
 _MONGODB = "storage_adapters.mongodb:MongoDBStore"
+_REDIS = "storage_adapters.redis:RedisStore"
 
 _STORAGE: dict[str, str] = {
     "file": _LIBSQL,
@@ -89,6 +90,9 @@ _STORAGE: dict[str, str] = {
     "postgres": _PG,
     "mongodb": _MONGODB,
     "mongodb+srv": _MONGODB,
+    "dynamodb": "storage_adapters.dynamodb:DynamoDBStore",
+    "redis": _REDIS,
+    "rediss": _REDIS,
     # SQLAlchemy URLs: a dialect without a driver, or any "dialect+driver" (see _sqlalchemy_scheme)
     "sqlite": _SQLALCHEMY,
     "mysql": _SQLALCHEMY,
@@ -109,12 +113,16 @@ _VECTOR: dict[str, str] = {
     "postgres": "storage_adapters.pg:PgVector",
     "mongodb": "storage_adapters.mongodb:MongoDBVector",
     "mongodb+srv": "storage_adapters.mongodb:MongoDBVector",
+    "redis": "storage_adapters.redis:RedisVector",
+    "rediss": "storage_adapters.redis:RedisVector",
 }
 _SQLALCHEMY_DIALECTS = ("sqlite", "mysql", "mariadb", "postgresql", "mssql", "oracle")
 _EXTRA = {
     "storage_adapters.pg": "pg",
     "storage_adapters.mongodb": "mongodb",
     "storage_adapters.sqlalchemy": "sqlalchemy",
+    "storage_adapters.dynamodb": "dynamodb",
+    "storage_adapters.redis": "redis",
 }
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _plugins: dict[Kind, dict[str, Any]] | None = None
@@ -288,6 +296,8 @@ def _url_options(
         options.setdefault("connect_timeout", connect_timeout)
     elif target == _MONGODB:
         options.setdefault("timeout_ms", int(connect_timeout * 1000))
+    elif target == _REDIS:
+        options.setdefault("timeout_s", connect_timeout)
     elif target == _SQLALCHEMY and scheme_of(url).split("+", 1)[0] in ("postgresql", "mysql", "mariadb"):
         engine_options = dict(options.get("engine_options") or {})
         connect_args = dict(engine_options.get("connect_args") or {})

@@ -36,7 +36,7 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef
-from mastra_memory.types import Message, Resource, Thread
+from mastra_memory.types import Message, Resource, SemanticHit, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
 from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
@@ -73,6 +73,9 @@ class LibSQLStore(TextSQLStore):
         synchronous: ``"NORMAL"`` (default) or ``"FULL"`` (survives power loss; slower).
         busy_timeout: Seconds a write waits for another process's lock before retrying (5.0).
         max_retries: Extra attempts after a busy timeout, with jittered exponential backoff (8).
+        text_search_language: Language of the FTS5 keyword index (``"english"``: Porter
+            stemming and English stop words; any other value: no stemming, no stop words). Fixed
+            when the index is created (migration 11).
 
     Raises:
         StorageError: if the database can not be opened.
@@ -80,6 +83,7 @@ class LibSQLStore(TextSQLStore):
 
     dialect: Dialect = _sql.SQLITE
     backend_name = "libSQL"
+    keyword_search_native = True
     conflict_message = "database stayed locked"
 
     def __init__(
@@ -90,6 +94,7 @@ class LibSQLStore(TextSQLStore):
         synchronous: Literal["NORMAL", "FULL"] = "NORMAL",
         busy_timeout: float = 5.0,
         max_retries: int = 8,
+        text_search_language: str = "english",
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValidationError("synchronous must be 'NORMAL' or 'FULL'")
@@ -98,6 +103,7 @@ class LibSQLStore(TextSQLStore):
         self.synchronous = synchronous
         self.busy_timeout = busy_timeout
         self.max_retries = max_retries
+        self.text_search_language = text_search_language
         self._lock = threading.RLock()
         self._conn_obj: Any = None
         self._ready = False
@@ -235,7 +241,10 @@ class LibSQLStore(TextSQLStore):
 
     def migrations(self) -> list[Migration]:
         """The numbered migrations this store applies (see :func:`storage_adapters._sql.sqlite_migrations`)."""
-        return _sql.sqlite_migrations(self.dialect)
+        return [
+            *_sql.sqlite_migrations(self.dialect),
+            _sql.sqlite_text_search_migration(self.dialect, self.text_search_language),
+        ]
 
     def setup(self) -> None:
         with self._lock:
@@ -525,6 +534,17 @@ class LibSQLStore(TextSQLStore):
             for chunk in _chunks(message_ids):
                 marks = ", ".join("?" for _ in chunk)
                 conn.execute(f"DELETE FROM {MESSAGES} WHERE id IN ({marks})", list(chunk))
+
+    # -- keyword search -------------------------------------------------------------------------
+
+    def _search_messages(
+        self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
+    ) -> list[SemanticHit]:
+        """FTS5 ``MATCH`` with ``bm25()`` over the trigger-kept index, filtered to the scope."""
+        sql = _sql.sqlite_search_sql(self.dialect, "resource" if resource_id is not None else "thread")
+        params = (_sql.fts5_match(words), resource_id if resource_id is not None else thread_id, limit)
+        rows = self._read_with(lambda conn: conn.execute(sql, params).fetchall())
+        return [SemanticHit(message_id=r[0], thread_id=r[1], score=float(r[2])) for r in rows]
 
     # -- resources ------------------------------------------------------------------------------
 

@@ -19,6 +19,16 @@ Design notes:
   idempotent upserts keyed by a unique ``id`` index (a retry completes a cut-off batch), and a
   message can never move to another thread because its upsert filter includes ``thread_id``.
 * Metadata merges are single pipeline updates (``$mergeObjects``), atomic per document.
+* Keyword search: MongoDB's ``$text`` index is not BM25, allows one per collection and the
+  mongoeco test server lacks it, so each message gets a document in ``mm_message_terms``
+  (``id``, ``thread_id``, ``resourceId``, ``terms``: its stemmed tokens), written in the same
+  transaction as the message, with multikey indexes ``(resourceId, terms)`` and
+  ``(thread_id, terms)``. A query fetches the scope's documents holding any query term (an
+  index range per term), which gives exact document frequencies within the scope, and scores
+  them with BM25 (:func:`~mastra_memory.storage.text_search.bm25_rank`; the mean length is the
+  candidates'). Mastra's message documents are not touched, so messages written by the
+  TypeScript packages are not indexed until :meth:`MongoDBStore.rebuild_keyword_index` runs;
+  hits whose message is gone are dropped.
 """
 
 from __future__ import annotations
@@ -55,7 +65,8 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread, construct, gc_paused, now_utc
+from mastra_memory.storage.text_search import bm25_rank, tokenize
+from mastra_memory.types import Message, Resource, SemanticHit, Thread, construct, gc_paused, now_utc
 from storage_adapters._sql import BULK_ROWS, KV, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS
 
 __all__ = ["MongoDBStore"]
@@ -68,6 +79,17 @@ _ORDER_FIELDS = {"created_at": "createdAt", "updated_at": "updatedAt"}
 _WRITE_CONFLICT = 112
 _NO_TXN_CODES = {20, 263}  # IllegalOperation (standalone), OperationNotSupportedInTransaction
 _PROJECTION = {"_id": 0}
+TERMS = "mm_message_terms"
+_MAX_TERMS = 4000  # stemmed tokens kept per message
+
+
+def _terms_doc(m: Message, language: str) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "thread_id": m.thread_id,
+        "resourceId": m.resource_id,
+        "terms": tokenize(m.text, language)[:_MAX_TERMS] if m.role != "system" else [],
+    }
 
 
 def _is_write_conflict(exc: Any) -> bool:
@@ -224,6 +246,8 @@ class MongoDBStore(MemoryStorage):
         timeout_ms: Server selection and socket timeout in milliseconds (10000).
         max_retries: Extra attempts of a transaction that lost a write conflict (8), with
             jittered exponential backoff from 10 ms to 1 s.
+        text_search_language: Snowball language of the keyword index's stemming (``"english"``,
+            which also drops English stop words).
 
     Raises:
         MissingDependencyError: if pymongo is not installed (extra ``[mongodb]``).
@@ -239,6 +263,7 @@ class MongoDBStore(MemoryStorage):
         transactions: bool | None = None,
         timeout_ms: int = 10_000,
         max_retries: int = 8,
+        text_search_language: str = "english",
     ) -> None:
         if (url is None) == (client is None):
             raise ValidationError("pass exactly one of url or client")
@@ -265,6 +290,8 @@ class MongoDBStore(MemoryStorage):
         self._resources = self._db[RESOURCES]
         self._om = self._db[OBSERVATIONAL_MEMORY]
         self._kv = self._db[KV]
+        self._terms = self._db[TERMS]
+        self.text_search_language = text_search_language
         self._transactions = transactions
         self.max_retries = max_retries
         self._setup_lock = threading.Lock()
@@ -299,10 +326,45 @@ class MongoDBStore(MemoryStorage):
                 self._om.create_index([("id", asc)], unique=True)
                 self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
                 self._kv_indexes()
+                self._terms.create_index([("id", asc)], unique=True)
+                self._terms.create_index([("resourceId", asc), ("terms", asc)])
+                self._terms.create_index([("thread_id", asc), ("terms", asc)])
                 self._after_setup(self._db)
             except pymongo.errors.PyMongoError as exc:
                 raise StorageError(f"MongoDB setup failed: {exc}") from exc
             self._ready = True
+        self._fill_keyword_index()
+
+    def _fill_keyword_index(self) -> None:
+        """Migration 11: index the messages stored before keyword search existed (once)."""
+        marker = {"_id": "keyword_search_11"}
+        with self._errors():
+            migrations = self._db["mastra_memory_migrations"]
+            if migrations.find_one(marker) is not None:
+                return
+            if self._terms.estimated_document_count() == 0 and self._messages.estimated_document_count() > 0:
+                self.rebuild_keyword_index()
+            migrations.update_one(marker, {"$set": {"applied_at": now_utc()}}, upsert=True)
+
+    def rebuild_keyword_index(self, batch_size: int = BULK_ROWS) -> int:
+        """(Re)index every stored message's terms (e.g. after writes by Mastra's TypeScript
+        packages, which do not maintain ``mm_message_terms``). Returns messages indexed."""
+        import pymongo
+
+        done = 0
+        with self._errors():
+            batch: list[Any] = []
+            for doc in self._messages.find({}, _PROJECTION):
+                m = _doc_to_message(doc)
+                batch.append(pymongo.ReplaceOne({"id": m.id}, _terms_doc(m, self.text_search_language), upsert=True))
+                if len(batch) >= batch_size:
+                    self._terms.bulk_write(batch, ordered=False)
+                    done += len(batch)
+                    batch = []
+            if batch:
+                self._terms.bulk_write(batch, ordered=False)
+                done += len(batch)
+        return done
 
     def _after_setup(self, db: Any) -> None:
         """Hook for collections owned by other features (observational memory, key-value)."""
@@ -439,6 +501,7 @@ class MongoDBStore(MemoryStorage):
         def work(session: Any) -> None:
             # Messages first: a cut-off delete leaves an empty thread, never orphans.
             self._messages.delete_many({"thread_id": thread_id}, session=session)
+            self._terms.delete_many({"thread_id": thread_id}, session=session)
             self._threads.delete_one({"id": thread_id}, session=session)
             self._after_delete_thread(session, thread_id)
 
@@ -502,6 +565,12 @@ class MongoDBStore(MemoryStorage):
                     mid = stored[errors[0]["index"]].id
                     raise ValidationError(f"message id {mid!r} already exists in another thread") from exc
                 raise
+            language = self.text_search_language
+            self._terms.bulk_write(
+                [pymongo.ReplaceOne({"id": m.id}, _terms_doc(m, language), upsert=True) for m in stored],
+                ordered=False,
+                session=session,
+            )
             self._threads.update_many({"id": {"$in": thread_ids}}, {"$set": {"updatedAt": now}}, session=session)
             return stored
 
@@ -579,8 +648,79 @@ class MongoDBStore(MemoryStorage):
         return _sorted_messages(docs)
 
     def _delete_messages(self, message_ids: list[str]) -> None:
+        def work(session: Any) -> None:
+            self._messages.delete_many({"id": {"$in": message_ids}}, session=session)
+            self._terms.delete_many({"id": {"$in": message_ids}}, session=session)
+
+        self._write(work)
+
+    def _search_messages(
+        self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
+    ) -> list[SemanticHit]:
+        """Candidates by the multikey ``terms`` index, BM25 over them, dead messages dropped."""
+        self._ensure_setup()
+        terms = sorted(set(tokenize(" ".join(words), self.text_search_language)))
+        if not terms:
+            return []
+        scope: dict[str, Any] = {"resourceId": resource_id} if resource_id is not None else {"thread_id": thread_id}
         with self._errors():
-            self._messages.delete_many({"id": {"$in": message_ids}})
+            n_docs = self._terms.count_documents(scope)
+            docs = list(
+                self._terms.find({**scope, "terms": {"$in": terms}}, {"_id": 0, "id": 1, "thread_id": 1, "terms": 1})
+            )
+        if not docs:
+            return []
+        avg_len = sum(len(d["terms"]) for d in docs) / len(docs)
+        ranked = bm25_rank(terms, ((d["id"], d["thread_id"], d["terms"]) for d in docs), n_docs, avg_len, 2 * limit)
+        with self._errors():
+            alive = {d["id"] for d in self._messages.find({"id": {"$in": [r[0] for r in ranked]}}, {"_id": 0, "id": 1})}
+        return [SemanticHit(message_id=i, thread_id=t, score=sc) for i, t, sc in ranked if i in alive][:limit]
+
+    # -- erasure and retention (the algorithms are the base class's; indexed reads here) -------
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        with self._errors():
+            self._resources.delete_one({"id": resource_id})
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        with self._errors():
+            docs = self._messages.find({"createdAt": {"$lt": created_before}}, {"_id": 0, "id": 1})
+            ids = [d["id"] for d in docs.sort([("createdAt", 1), ("id", 1)]).limit(limit)]
+            if ids:
+                self._messages.delete_many({"id": {"$in": ids}})
+        return ids
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        with self._errors():
+            docs = self._resources.find({"updatedAt": {"$lt": updated_before}}, {"_id": 0, "id": 1})
+            ids = [d["id"] for d in docs.sort([("updatedAt", 1), ("id", 1)]).limit(limit)]
+            if ids:
+                self._resources.delete_many({"id": {"$in": ids}, "updatedAt": {"$lt": updated_before}})
+        return ids
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        deleted = 0
+        with self._errors():
+            for key in self._om.distinct("lookupKey", {"createdAt": {"$lt": created_before}}):
+                head = self._om.find_one(
+                    {"lookupKey": key}, {"_id": 0, "generationCount": 1}, sort=[("generationCount", -1)]
+                )
+                if head is None:
+                    continue
+                old = self._om.find(
+                    {
+                        "lookupKey": key,
+                        "createdAt": {"$lt": created_before},
+                        "generationCount": {"$lt": head["generationCount"]},
+                    },
+                    {"_id": 0, "id": 1},
+                ).limit(limit - deleted)
+                ids = [d["id"] for d in old]
+                if ids:
+                    deleted += self._om.delete_many({"id": {"$in": ids}}).deleted_count
+                if deleted >= limit:
+                    break
+        return deleted
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -975,6 +1115,8 @@ class MongoDBStore(MemoryStorage):
                 raise ThreadConflictError(thread.id) from exc
             if messages:
                 self._messages.insert_many([_message_doc(m) for m in messages], ordered=True, session=session)
+                language = self.text_search_language
+                self._terms.insert_many([_terms_doc(m, language) for m in messages], ordered=False, session=session)
 
         self._write(work)
         return thread

@@ -53,7 +53,7 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef
-from mastra_memory.types import Message, Resource, Thread
+from mastra_memory.types import Message, Resource, SemanticHit, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Migration
 from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
@@ -87,6 +87,9 @@ class PostgresStore(TextSQLStore):
             deadlock, with jittered exponential backoff from 10 ms (5).
         connect_timeout: Seconds to wait for a connection (libpq's ``connect_timeout`` and the
             pool's wait); ``None``: libpq's default and the pool's 30 s. The CLI sets a few seconds.
+        text_search_language: PostgreSQL text search configuration of the keyword index
+            (``"english"``; ``"german"``, ``"simple"``...): its stemming and stop words. Fixed
+            when the index is created (migration 11).
 
     Raises:
         MissingDependencyError: if psycopg / psycopg_pool are not installed (extra ``[pg]``).
@@ -95,6 +98,7 @@ class PostgresStore(TextSQLStore):
 
     backend_name = "PostgreSQL"
     retry_max_delay = 0.5
+    keyword_search_native = True
 
     def __init__(
         self,
@@ -106,11 +110,15 @@ class PostgresStore(TextSQLStore):
         max_pool_size: int = 10,
         max_retries: int = 5,
         connect_timeout: float | None = None,
+        text_search_language: str = "english",
     ) -> None:
         if (connection_string is None) == (pool is None):
             raise ValidationError("pass exactly one of connection_string or pool")
         if not _SCHEMA_NAME.match(schema_name):
             raise ValidationError(f"invalid schema name: {schema_name!r}")
+        if not re.fullmatch(r"[a-z_]{1,63}", text_search_language):
+            raise ValidationError(f"invalid text search configuration: {text_search_language!r}")
+        self.text_search_language = text_search_language
         try:
             import psycopg  # noqa: F401
             import psycopg_pool
@@ -199,7 +207,10 @@ class PostgresStore(TextSQLStore):
         Subclasses adding tables (observational memory = 3, key-value = 4, recall = 5) extend
         this list.
         """
-        return _sql.postgres_migrations(self.dialect)
+        return [
+            *_sql.postgres_migrations(self.dialect),
+            _sql.postgres_text_search_migration(self.dialect, self.text_search_language),
+        ]
 
     def setup(self) -> None:
         """Create the schema, tables and indexes (idempotent, safe across processes)."""
@@ -486,6 +497,18 @@ class PostgresStore(TextSQLStore):
 
     def _delete_messages(self, message_ids: list[str]) -> None:
         self._transact(lambda conn: conn.execute(f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)))
+
+    # -- keyword search -------------------------------------------------------------------------
+
+    def _search_messages(
+        self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
+    ) -> list[SemanticHit]:
+        """``tsvector @@ to_tsquery`` over the trigger-kept table (GIN index), ``ts_rank_cd``."""
+        scope = "resource" if resource_id is not None else "thread"
+        sql = _sql.postgres_search_sql(self.dialect, scope, self.text_search_language)
+        params = (_sql.tsquery_text(words), resource_id if resource_id is not None else thread_id, limit)
+        rows = self._read_with(lambda conn: conn.execute(sql, params).fetchall())
+        return [SemanticHit(message_id=r[0], thread_id=r[1], score=float(r[2])) for r in rows]
 
     # -- resources ------------------------------------------------------------------------------
 

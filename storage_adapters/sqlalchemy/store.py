@@ -53,7 +53,7 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef, ObservationalMemoryRecord
-from mastra_memory.types import Message, Resource, Thread
+from mastra_memory.types import Message, Resource, SemanticHit, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MIGRATIONS_TABLE
 from storage_adapters._sqlstore import SQLStore, owner_mismatch
@@ -91,6 +91,10 @@ class SQLAlchemyStore(SQLStore):
         schema: Schema (PostgreSQL) holding the tables; ``None`` = the default.
         max_retries: Extra attempts of a write after a lock/deadlock/serialization error (8).
         engine_options: Extra ``create_engine`` keyword arguments (pool sizes, echo, ...).
+        text_search_language: Language of the keyword index (``"english"``): on SQLite the FTS5
+            tokenizer (Porter stemming for English), on PostgreSQL the text search configuration.
+            Other dialects (MySQL/MariaDB) keep no index: :meth:`search_messages` falls back to
+            ranking the scope's messages with BM25 in Python.
 
     Raises:
         MissingDependencyError: if SQLAlchemy (or the URL's driver) is not installed
@@ -105,6 +109,7 @@ class SQLAlchemyStore(SQLStore):
         schema: str | None = None,
         max_retries: int = 8,
         engine_options: dict[str, Any] | None = None,
+        text_search_language: str = "english",
     ) -> None:
         if (url is None) == (engine is None):
             raise ValidationError("pass exactly one of url or engine")
@@ -137,7 +142,9 @@ class SQLAlchemyStore(SQLStore):
         self.dialect_name: str = engine.dialect.name
         self.backend_name = self.dialect_name
         self.lock_namespace = f"{schema or 'public'}:"
-        self._t = _Tables(self.dialect_name, schema)
+        self._t = _Tables(self.dialect_name, schema, text_search_language)
+        self.text_search_language = text_search_language
+        self.keyword_search_native = self.dialect_name in ("sqlite", "postgresql")
         self._statements: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._setup_lock = threading.Lock()
         self._ready = False
@@ -233,6 +240,24 @@ class SQLAlchemyStore(SQLStore):
             except sa.exc.SQLAlchemyError as exc:
                 raise StorageError(f"{self.dialect_name} setup failed: {exc}") from exc
             self._ready = True
+
+    def _search_messages(
+        self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
+    ) -> list[SemanticHit]:
+        """The dialect's full-text search (SQLite FTS5, PostgreSQL tsvector); elsewhere BM25 in
+        Python over the scope's messages (the base class's fallback)."""
+        t = self._t
+        if not (t.is_sqlite or t.is_pg):
+            return super()._search_messages(words, resource_id, thread_id, limit)
+        scope = "resource" if resource_id is not None else "thread"
+        if t.is_pg:
+            sql = _sql.postgres_search_sql(t.sql_dialect(), scope, self.text_search_language)
+            match = _sql.tsquery_text(words)
+        else:
+            sql, match = _sql.sqlite_search_sql(_sql.SQLITE, scope), _sql.fts5_match(words)
+        params = (match, resource_id if resource_id is not None else thread_id, limit)
+        rows = self._read(lambda conn: conn.exec_driver_sql(sql, params).fetchall())
+        return [SemanticHit(message_id=r[0], thread_id=r[1], score=float(r[2])) for r in rows]
 
     def connect(self, *, create: bool = True) -> None:
         """Connect now; with ``create=False`` only check that the database holds mastra-memory
@@ -587,6 +612,59 @@ class SQLAlchemyStore(SQLStore):
                 conn.execute(t.messages.delete().where(t.messages.c.id.in_(chunk)))
 
         self._transact(work)
+
+    # -- erasure and retention (the algorithms are the base class's; indexed reads here) -------
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        t = self._t
+        self._transact(lambda conn: conn.execute(t.resources.delete().where(t.resources.c.id == resource_id)))
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        import sqlalchemy as sa
+
+        m = self._t.messages
+
+        def work(conn: Any) -> list[str]:
+            query = sa.select(m.c.id).where(m.c.createdAt < created_before).order_by(m.c.createdAt, m.c.id)
+            ids = [r[0] for r in conn.execute(query.limit(limit)).all()]
+            for chunk in _chunks(ids):
+                conn.execute(m.delete().where(m.c.id.in_(chunk)))
+            return ids
+
+        return self._transact(work)
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        import sqlalchemy as sa
+
+        r = self._t.resources
+
+        def work(conn: Any) -> list[str]:
+            query = sa.select(r.c.id).where(r.c.updatedAt < updated_before).order_by(r.c.updatedAt, r.c.id)
+            ids = [row[0] for row in conn.execute(query.limit(limit)).all()]
+            for chunk in _chunks(ids):
+                conn.execute(r.delete().where(r.c.id.in_(chunk)))
+            return ids
+
+        return self._transact(work)
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        import sqlalchemy as sa
+
+        om = self._t.om
+        newer = om.alias("newer")
+
+        def work(conn: Any) -> int:
+            superseded = sa.exists().where(
+                newer.c.lookupKey == om.c.lookupKey, newer.c.generationCount > om.c.generationCount
+            )
+            created = sa.type_coerce(om.c.createdAt, sa.String)  # ISO text on every dialect
+            query = sa.select(om.c.id).where(created < _sql.format_ts(created_before), superseded).limit(limit)
+            ids = [row[0] for row in conn.execute(query).all()]
+            for chunk in _chunks(ids):
+                conn.execute(om.delete().where(om.c.id.in_(chunk)))
+            return len(ids)
+
+        return self._transact(work)
 
     # -- resources ------------------------------------------------------------------------------
 
@@ -1010,9 +1088,10 @@ class _Tables:
     """The tables of ``storage_adapters._sql.TABLES`` (and the migrations table) for one
     dialect and schema, generated from their specs."""
 
-    def __init__(self, dialect: str, schema: str | None) -> None:
+    def __init__(self, dialect: str, schema: str | None, text_search_language: str = "english") -> None:
         import sqlalchemy as sa
 
+        self.text_search_language = text_search_language
         self.dialect = dialect
         self.is_pg = dialect == "postgresql"
         self.is_mysql = dialect in ("mysql", "mariadb")
@@ -1106,12 +1185,34 @@ class _Tables:
             for spec in _sql.KV_INDEXES:
                 self.index(spec).create(conn, checkfirst=True)
 
-        return [
+        steps: list[tuple[int, str, Callable[[Any], None]]] = [
             (1, "core tables", tables),
             (2, "indexes for the hot paths", indexes),
             (3, "observational memory (one row per generation)", observational_memory),
             (4, "key-value memory", kv),
         ]
+        search = self.text_search_migration()
+        if search is not None:
+
+            def keyword_search(conn: Any) -> None:
+                for statement in search.statements:
+                    conn.exec_driver_sql(statement)
+
+            steps.append((search.version, search.name, keyword_search))
+        return steps
+
+    def sql_dialect(self) -> _sql.Dialect:
+        """The :class:`storage_adapters._sql.Dialect` whose SQL text runs on this engine."""
+        return _sql.postgres_dialect(self.md.schema or "public") if self.is_pg else _sql.SQLITE
+
+    def text_search_migration(self) -> _sql.Migration | None:
+        """The keyword-index migration of this dialect (SQLite FTS5, PostgreSQL tsvector), or
+        None where the dialect has no full-text search we use (MySQL/MariaDB: Python fallback)."""
+        if self.is_sqlite:
+            return _sql.sqlite_text_search_migration(_sql.SQLITE, self.text_search_language)
+        if self.is_pg:
+            return _sql.postgres_text_search_migration(self.sql_dialect(), self.text_search_language)
+        return None
 
     def index(self, spec: _sql.IndexSpec) -> Any:
         """The ``sa.Index`` of an index spec (ids ordered by code point: :meth:`order_id`)."""

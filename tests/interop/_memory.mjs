@@ -25,9 +25,24 @@ export function withDates(record) {
   return out;
 }
 
+/** A @mastra/dynamodb store for `dynamodb://TABLE?region=R&endpoint_url=URL` (the Python URL). */
+function dynamoStore(deps, url) {
+  const parsed = new URL(url);
+  return new deps.DynamoDBStore({
+    name: 'mastra-memory-interop',
+    config: {
+      id: 'mastra-memory-interop',
+      tableName: parsed.hostname || parsed.pathname.replace(/^\/+/, ''),
+      region: parsed.searchParams.get('region') || 'us-east-1',
+      endpoint: parsed.searchParams.get('endpoint_url') || undefined,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    },
+  });
+}
+
 /**
  * Run `ops` (from the JSON file argv[3], or stdin when it is "-") against the database file
- * argv[2]. Each op is {"op": NAME, ...args}; NAME must be a key of `handlers`.
+ * argv[2] (or the DynamoDB table of a `dynamodb://` URL). Each op is {"op": NAME, ...args}; NAME must be a key of `handlers`.
  * The JSON input may also be {"options": {...Memory options}, "ops": [...]}.
  */
 export async function main(handlers) {
@@ -40,7 +55,9 @@ export async function main(handlers) {
   const spec = Array.isArray(raw) ? { ops: raw } : raw;
   const deps = await loadDeps();
   const { Memory, LibSQLStore } = deps;
-  const storage = new LibSQLStore({ id: 'mastra-memory-interop', url: `file:${resolve(dbPath)}` });
+  const storage = dbPath.startsWith('dynamodb://')
+    ? dynamoStore(deps, dbPath)
+    : new LibSQLStore({ id: 'mastra-memory-interop', url: `file:${resolve(dbPath)}` });
   const memory = new Memory({
     storage,
     options: spec.options ?? { lastMessages: 40, workingMemory: { enabled: true, scope: 'resource' } },

@@ -3,3 +3,4 @@
 export { Memory } from '@mastra/memory';
 export { LibSQLStore } from '@mastra/libsql';
 export { MessageList } from '@mastra/core/agent/message-list';
+export { DynamoDBStore } from '@mastra/dynamodb';

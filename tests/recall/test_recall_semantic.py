@@ -196,7 +196,7 @@ def test_hybrid_finds_stemmed_keyword_matches(backend: Backend) -> None:
     # dense ranking falls back to the id order; fixed ids (the answer's sorting last) keep that
     # deterministic. With random UUIDs the answer came first 1 time in 21: a flaky test.
     texts = [f"we go to note {i} again" for i in range(20)] + ["we hiked up the volcano yesterday"]
-    dense = _memory(backend, embedder=HashingEmbedder(1024), top_k=1, message_range=0, context_messages=0)
+    dense = _memory(backend, embedder=HashingEmbedder(1024), top_k=1, message_range=0, context_messages=0, hybrid=False)
     dense.create_thread("ana", thread_id="t")
     dense.save_messages(
         [

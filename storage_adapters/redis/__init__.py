@@ -1,0 +1,9 @@
+"""Redis backend (``pip install "mastra-memory[redis]"``) on redis-py: ``RedisStore`` and
+``RedisVector``, for ``redis://`` and ``rediss://`` URLs (Redis, Valkey, Upstash over TLS)."""
+
+from __future__ import annotations
+
+from storage_adapters.redis.store import RedisStore
+from storage_adapters.redis.vector import RedisVector
+
+__all__ = ["RedisStore", "RedisVector"]

@@ -1,0 +1,287 @@
+"""Keyword search in the database: conformance on every backend of the one factory list, the
+migration that fills the index for existing databases, rows written by other programs (Mastra's
+TypeScript packages write the same tables), and a second process seeing a save at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.text_search import bm25_rank, query_words, tokenize
+from mastra_memory.testing.keyword_conformance import KeywordSearchConformance
+from mastra_memory.types import Message, Thread
+from storage_adapters import _sql
+from tests.servers import FACTORIES, PG, drop_pg_schema, unique, url_or_skip
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# backends whose index holds each message's context (SQL triggers, the in-memory index); the
+# others (MongoDB, the Python fallback of Redis, DynamoDB, MariaDB) index a message's own words
+CONTEXT_BACKENDS = [
+    k for k in FACTORIES if k.startswith(("inmemory", "libsql", "postgres", "sqlalchemy-s", "sqlalchemy-p"))
+]
+
+
+class TestKeywordSearch(KeywordSearchConformance):
+    @pytest.fixture(params=list(FACTORIES))
+    def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MemoryStorage]:
+        with FACTORIES[request.param](tmp_path) as store:
+            yield store
+
+
+@pytest.mark.parametrize("kind", CONTEXT_BACKENDS)
+def test_replies_are_found_by_what_they_answer_and_deletes_leave_no_words(kind: str, tmp_path: Path) -> None:
+    """The index holds each message's own words and, at half weight, its predecessor's (as the
+    dense index embeds the previous message); deleting a message refreshes its successor."""
+    with FACTORIES[kind](tmp_path) as store:
+        store.save_thread(Thread(id="t", resource_id="ana"))
+        base = datetime(2025, 1, 1, tzinfo=UTC)
+        store.save_messages(
+            [
+                Message.user("which city did you move to?", "t", id="q", created_at=base),
+                Message.assistant("Lisbon, in March", "t", id="a", created_at=base + timedelta(seconds=1)),
+                Message.user("the secret word is marzipan", "t", id="s", created_at=base + timedelta(seconds=2)),
+                Message.assistant("noted", "t", id="n", created_at=base + timedelta(seconds=3)),
+            ]
+        )
+        hits = store.search_messages("move city", resource_id="ana")
+        assert [h.message_id for h in hits] == ["q", "a"]  # own words outrank context words
+        assert [h.message_id for h in store.search_messages("marzipan", resource_id="ana")] == ["s", "n"]
+        store.delete_messages(["s"])
+        assert store.search_messages("marzipan", resource_id="ana") == []
+        store.save_messages(
+            [Message.user("the word is now nougat", "t", id="s2", created_at=base + timedelta(seconds=2))]
+        )
+        assert [h.message_id for h in store.search_messages("nougat", resource_id="ana")] == ["s2", "n"]
+
+
+def test_query_words_and_tokens() -> None:
+    assert query_words("What did Amelie's sister do in May 2023?") == ["amelie", "sister", "may", "2023"]
+    assert query_words("the of and") == []
+    assert tokenize("Hiking hikes") == ["hike", "hike"]
+    assert tokenize("Wanderungen", "german") == ["wander"]
+    assert len(query_words(" ".join(f"w{i}" for i in range(200)))) == 64
+
+
+def test_bm25_rank_prefers_rare_terms_and_short_documents() -> None:
+    docs = [("a", "t", ["cat", "dog"]), ("b", "t", ["cat", "zebra"]), ("c", "t", ["cat"] + ["x"] * 20)]
+    ranked = bm25_rank(["zebra", "cat"], docs, n_docs=10, avg_len=5.0, limit=3)
+    assert [r[0] for r in ranked] == ["b", "a", "c"]
+
+
+def _old_libsql(url: str) -> Any:
+    from storage_adapters.libsql import LibSQLStore
+
+    class Before(LibSQLStore):  # the schema as released before migration 11
+        def migrations(self) -> list[_sql.Migration]:
+            return _sql.sqlite_migrations(self.dialect)
+
+    return Before(url)
+
+
+def _fill(store: MemoryStorage) -> None:
+    store.save_thread(Thread(id="t", resource_id="ana"))
+    store.save_messages([Message.user("my parrot is called Pistachio", "t", id="m1")])
+
+
+def test_libsql_migration_fills_the_index_for_existing_databases(tmp_path: Path) -> None:
+    from storage_adapters.libsql import LibSQLStore
+
+    url = f"file:{tmp_path / 'old.db'}"
+    with _old_libsql(url) as old:
+        _fill(old)
+    with LibSQLStore(url) as store:
+        assert [h.message_id for h in store.search_messages("pistachio", resource_id="ana")] == ["m1"]
+
+
+def test_postgres_migration_fills_the_index_for_existing_databases() -> None:
+    url = url_or_skip(PG)
+    from storage_adapters.pg import PostgresStore
+
+    class Before(PostgresStore):
+        def migrations(self) -> list[_sql.Migration]:
+            return _sql.postgres_migrations(self.dialect)
+
+    schema = unique("mmkw")
+    try:
+        with Before(url, schema_name=schema) as old:
+            _fill(old)
+        with PostgresStore(url, schema_name=schema) as store:
+            assert [h.message_id for h in store.search_messages("pistachio", resource_id="ana")] == ["m1"]
+    finally:
+        drop_pg_schema(url, schema)
+
+
+def test_mongodb_fills_the_index_for_existing_databases() -> None:
+    url = url_or_skip("MASTRA_TEST_MONGODB_URL")
+    from storage_adapters.mongodb import MongoDBStore
+
+    db = unique("mmkw")
+    store = MongoDBStore(url=url, db_name=db)
+    try:
+        _fill(store)
+        store._db["mm_message_terms"].delete_many({})  # as written before keyword search existed
+        store._db["mastra_memory_migrations"].delete_many({})
+        fresh = MongoDBStore(url=url, db_name=db)
+        assert [h.message_id for h in fresh.search_messages("pistachio", resource_id="ana")] == ["m1"]
+        fresh.close()
+    finally:
+        store.drop_database()
+        store.close()
+
+
+_FOREIGN_CONTENT = '{"format":2,"parts":[{"type":"text","text":"the kayak rental closes at noon"}],"content":"x"}'
+
+
+def test_libsql_rows_written_by_other_programs_are_indexed_and_cleaned(tmp_path: Path) -> None:
+    """A row inserted and deleted with plain SQL (as @mastra/libsql does) is searchable at once
+    and leaves the index when deleted: the triggers keep it, not our code."""
+    import libsql
+
+    from storage_adapters.libsql import LibSQLStore
+
+    path = tmp_path / "shared.db"
+    with LibSQLStore(f"file:{path}") as store:
+        store.save_thread(Thread(id="t", resource_id="ana"))
+        raw = libsql.connect(str(path), isolation_level=None)
+        raw.execute(
+            'INSERT INTO mastra_messages (id, thread_id, content, role, type, "createdAt", "resourceId") '
+            "VALUES ('ts1', 't', ?, 'user', 'v2', '2025-01-01T00:00:00.000Z', 'ana')",
+            (_FOREIGN_CONTENT,),
+        )
+        raw.execute(
+            'INSERT INTO mastra_messages (id, thread_id, content, role, type, "createdAt", "resourceId") '
+            "VALUES ('ts2', 't', 'plain text kayak', 'user', 'v2', '2025-01-01T00:00:01.000Z', 'ana')"
+        )
+        hits = store.search_messages("kayak", resource_id="ana")
+        assert sorted(h.message_id for h in hits) == ["ts1", "ts2"]
+        raw.execute("DELETE FROM mastra_messages WHERE id = 'ts1'")
+        raw.close()
+        assert [h.message_id for h in store.search_messages("kayak", resource_id="ana")] == ["ts2"]
+        count = store._read_with(lambda c: c.execute("SELECT count(*) FROM mm_message_search").fetchone()[0])
+        assert count == 1
+
+
+def test_postgres_rows_written_by_other_programs_are_indexed_and_cleaned() -> None:
+    url = url_or_skip(PG)
+    import psycopg
+
+    from storage_adapters.pg import PostgresStore
+
+    schema = unique("mmkw")
+    try:
+        with PostgresStore(url, schema_name=schema) as store:
+            store.save_thread(Thread(id="t", resource_id="ana"))
+            with psycopg.connect(url, autocommit=True) as raw:
+                raw.execute(
+                    f'INSERT INTO "{schema}".mastra_messages (id, thread_id, content, role, type, "createdAt", '
+                    "\"resourceId\") VALUES ('ts1', 't', %s, 'user', 'v2', now(), 'ana')",
+                    (_FOREIGN_CONTENT,),
+                )
+                raw.execute(
+                    f'INSERT INTO "{schema}".mastra_messages (id, thread_id, content, role, type, "createdAt", '
+                    "\"resourceId\") VALUES ('ts2', 't', 'not json {', 'user', 'v2', now(), 'ana')"
+                )
+                assert store.search_messages("kayaks", resource_id="ana")[0].message_id == "ts1"
+                assert [h.message_id for h in store.search_messages("json", resource_id="ana")] == ["ts2"]
+                raw.execute(f'DELETE FROM "{schema}".mastra_messages WHERE id = %s', ("ts1",))
+                assert store.search_messages("kayak", resource_id="ana") == []
+                raw.execute(f'TRUNCATE "{schema}".mastra_messages')
+                left = raw.execute(f'SELECT count(*) FROM "{schema}".mm_message_search').fetchone()
+                assert left is not None and left[0] == 0
+    finally:
+        drop_pg_schema(url, schema)
+
+
+# -- process A saves, process B's hybrid recall finds it at once ----------------------------------------
+
+_WRITER = textwrap.dedent(
+    """
+    import json, sys
+    from datetime import UTC, datetime
+    from mastra_memory import Memory, Message
+    from mastra_memory.storage import open_storage, open_vector
+    from mastra_memory.testing import HashingEmbedder
+
+    url, kwargs = sys.argv[1], json.loads(sys.argv[2])
+    memory = Memory(storage=open_storage(url, **kwargs), vector=open_vector(url, **kwargs),
+                    embedder=HashingEmbedder(64), options={"semantic_recall": {"top_k": 3}})
+    memory.save_messages([Message(id="rare", role="user", thread_id="t2", content="I adopted an axolotl named Pickle",
+                                  created_at=datetime(2026, 2, 1, tzinfo=UTC))])
+    memory.close()
+    print("saved")
+    """
+)
+
+
+@contextmanager
+def _backend(kind: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A database URL and the store/vector options that isolate this test in it."""
+    if kind == "libsql":
+        yield f"file:{tmp_path / 'mp.db'}", {}
+    elif kind == "postgres":
+        url = url_or_skip(PG)
+        schema = unique("mmmp")
+        try:
+            yield url, {"schema_name": schema}
+        finally:
+            drop_pg_schema(url, schema)
+    else:
+        import pymongo
+
+        url = url_or_skip("MASTRA_TEST_MONGODB_URL")
+        db = unique("mmmp")
+        try:
+            yield url, {"db_name": db}
+        finally:
+            client: Any = pymongo.MongoClient(url)
+            client.drop_database(db)
+            client.close()
+
+
+@pytest.mark.parametrize("kind", ["libsql", "postgres", "mongodb"])
+def test_process_a_saves_process_b_hybrid_recall_finds_it(kind: str, tmp_path: Path) -> None:
+    from mastra_memory import Memory
+    from mastra_memory.storage import open_storage, open_vector
+    from mastra_memory.testing import HashingEmbedder
+
+    with _backend(kind, tmp_path) as (url, kwargs):
+        memory = Memory(
+            storage=open_storage(url, **kwargs),
+            vector=open_vector(url, **kwargs),
+            embedder=HashingEmbedder(64),
+            options={"semantic_recall": {"top_k": 3, "message_range": 0}},
+        )
+        try:
+            memory.create_thread("ana", thread_id="t1")
+            memory.create_thread("ana", thread_id="t2")
+            memory.save_messages([Message.user(f"note {i} about the garden", "t1") for i in range(12)])
+            query = "what is my axolotl called?"
+            before = memory.recall("t1", resource_id="ana", vector_search_string=query, per_page=0)
+            assert "rare" not in {h.message_id for h in before.semantic_hits}
+            done = subprocess.run(
+                [sys.executable, "-c", _WRITER, url, json.dumps(kwargs)],
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert done.returncode == 0 and "saved" in done.stdout, done.stderr
+            after = memory.recall("t1", resource_id="ana", vector_search_string=query, per_page=0)
+            assert after.semantic_hits[0].message_id == "rare", after.semantic_hits
+            assert memory.storage.search_messages("axolotl", resource_id="ana")[0].message_id == "rare"
+        finally:
+            memory.close()

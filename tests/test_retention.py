@@ -1,0 +1,157 @@
+"""``Memory.delete_resource`` and ``Memory.prune`` with their vectors, on a libSQL file (store and
+vectors in one file) and on PostgreSQL (pgvector), plus the admin HTTP route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from mastra_memory.errors import ConfigurationError, ValidationError
+from mastra_memory.memory import Memory
+from mastra_memory.testing.embedders import HashingEmbedder
+from mastra_memory.types import Message, Thread
+from tests.servers import PG, drop_pg_schema, unique, url_or_skip
+from tests.test_lifecycle_conformance import dump
+
+OLD = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(params=["libsql-file", "postgres"])
+def memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memory]:
+    options: dict[str, Any] = {
+        "semantic_recall": {"top_k": 3, "scope": "resource"},
+        "retention": {"messages": {"max_age": 86_400}, "threads": {"max_age": 30 * 86_400}},
+    }
+    if request.param == "libsql-file":
+        from storage_adapters.libsql import LibSQLStore, LibSQLVector
+
+        url = f"file:{tmp_path}/mem.db"
+        mem = Memory(LibSQLStore(url), vector=LibSQLVector(url), embedder=HashingEmbedder(), options=options)
+        yield mem
+        mem.close()
+        return
+    pg = url_or_skip(PG)
+    pytest.importorskip("pgvector")
+    from mastra_memory.storage.registry import open_vector
+    from storage_adapters.pg import PostgresStore
+
+    schema = unique("mmret")
+    vector = open_vector(f"{pg}?schema={schema}")
+    mem = Memory(PostgresStore(pg, schema_name=schema), vector=vector, embedder=HashingEmbedder(), options=options)
+    try:
+        yield mem
+    finally:
+        mem.close()
+        vector.close()  # type: ignore[attr-defined]
+        drop_pg_schema(pg, schema)
+
+
+def vector_metadata(mem: Memory) -> list[dict[str, Any]]:
+    """Metadata of every vector in every memory index (a scan through a broad query)."""
+    semantic = mem._semantic
+    out: list[dict[str, Any]] = []
+    for name in semantic._memory_indexes():
+        count = semantic.vector.describe_index(name).count
+        if count:
+            hits = semantic.vector.query(name, [1.0] * mem.embedder.dimension, top_k=count + 10)
+            assert len(hits) == count
+            out += [dict(h.metadata) for h in hits]
+    return out
+
+
+def chat(mem: Memory, rid: str, tid: str, texts: list[str], created_at: datetime | None = None) -> None:
+    mem.create_thread(rid, thread_id=tid)
+    msgs = [
+        Message.user(
+            t, tid, id=f"{tid}-{i}", **({"created_at": created_at + timedelta(seconds=i)} if created_at else {})
+        )
+        for i, t in enumerate(texts)
+    ]
+    mem.save_messages(msgs)
+
+
+def test_delete_resource_erases_vectors_and_rows(memory: Memory) -> None:
+    chat(memory, "alice", "a1", ["alice likes green tea", "alice lives in Lyon"])
+    chat(memory, "alice", "a2", ["alice plays chess"])
+    chat(memory, "bob", "b1", ["bob likes coffee"])
+    memory.clone_thread("a1", new_thread_id="copy-for-bob", resource_id="bob")
+    memory.storage.update_resource("alice", working_memory="# alice: tea")
+    assert {m["resource_id"] for m in vector_metadata(memory)} == {"alice", "bob"}
+
+    assert memory.delete_resource("alice") == {"threads": 2, "clones": 1, "resources": 1}
+
+    metas = vector_metadata(memory)
+    assert metas and {m["resource_id"] for m in metas} == {"bob"}
+    assert {m["thread_id"] for m in metas} == {"b1"}
+    assert "alice" not in dump(memory.storage)
+    assert [m.content.text for m in memory.recall("b1", "bob", vector_search_string="coffee").messages] == [
+        "bob likes coffee"
+    ]
+    assert memory.delete_resource("alice") == {"threads": 0, "clones": 0, "resources": 0}
+    with pytest.raises(ValidationError):
+        memory.delete_resource("")
+
+
+def test_prune_deletes_old_messages_and_threads_with_their_vectors(memory: Memory) -> None:
+    chat(memory, "r", "live", ["a fresh message"])
+    chat(memory, "r", "live2", [f"old message {i}" for i in range(7)], created_at=OLD)
+    chat(memory, "r", "dead", ["ancient"], created_at=OLD)
+    # A thread untouched for long: its updated_at goes back too.
+    memory.storage.save_thread(Thread(id="dead", resource_id="r", created_at=OLD, updated_at=OLD))
+    assert len(vector_metadata(memory)) == 9
+
+    assert memory.prune(batch_size=3, max_rows=4) == {"threads": 1, "messages": 3}
+    assert memory.prune(batch_size=3) == {"threads": 0, "messages": 4}
+    assert memory.prune() == {"threads": 0, "messages": 0}
+
+    assert memory.get_thread_by_id("dead") is None
+    assert [m.content.text for m in memory.list_messages("live").messages] == ["a fresh message"]
+    assert memory.list_messages("live2").messages == []
+    assert [m["message_id"] for m in vector_metadata(memory)] == ["live-0"]
+    with pytest.raises(ValidationError):
+        memory.prune(batch_size=0)
+    with pytest.raises(ValidationError):
+        memory.prune(max_rows=0)
+
+
+def test_retention_config_is_validated() -> None:
+    from storage_adapters.inmemory import InMemoryStore
+
+    for bad in ({"messages": {"max_age": 0}}, {"messages": {"days": 3}}, {"vectors": {"max_age": 5}}):
+        with pytest.raises(ConfigurationError):
+            Memory(InMemoryStore(), options={"retention": bad})
+    assert Memory(InMemoryStore()).prune() == {}
+
+
+@pytest.mark.anyio
+async def test_admin_route_erases_a_resource(tmp_path: Path) -> None:
+    from mastra_memory.server import create_app
+    from mastra_memory.server.config import ApiKey
+    from storage_adapters.libsql import LibSQLStore
+
+    admin, agent = "admin-token-0123456789", "agent-token-0123456789"
+    keys = [
+        ApiKey(token=admin, name="admin"),  # type: ignore[arg-type]
+        ApiKey(token=agent, name="agent", namespaces=("*",), resources=("alice",)),  # type: ignore[arg-type]
+    ]
+    mem = Memory(LibSQLStore(f"file:{tmp_path}/s.db"))
+    chat(mem, "alice", "a1", ["hello"])
+    app = create_app(mem, api_keys=keys)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        r = await client.delete("/admin/resources/alice", headers={"Authorization": f"Bearer {agent}"})
+        assert r.status_code == 403
+        assert mem.get_thread_by_id("a1") is not None
+        r = await client.delete("/admin/resources/alice", headers={"Authorization": f"Bearer {admin}"})
+        assert r.status_code == 200 and r.json() == {"deleted": {"threads": 1, "clones": 0, "resources": 0}}
+    assert mem.get_thread_by_id("a1") is None
+    mem.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
