@@ -36,8 +36,16 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
+from mastra_memory._cli_settings import (
+    ConfigOption,
+    EmbedderOption,
+    OmOption,
+    VectorOption,
+    cli_settings,
+    open_settings_memory,
+)
 from mastra_memory._cli_support import DbOption, fail, one_line, open_cli_storage
 from mastra_memory.errors import MastraMemoryError, ValidationError
 from mastra_memory.memory import Memory
@@ -53,7 +61,32 @@ DEFAULT_RESOURCE = "default"
 DEFAULT_INSTRUCTIONS = "You are a helpful assistant."
 
 #: Modules that may add commands; each defines ``register(app: typer.Typer) -> None``.
-PLUGIN_MODULES = ("mastra_memory.server.cli", "mastra_memory.observational.cli")
+PLUGIN_MODULES = ("mastra_memory.server.cli", "mastra_memory.observational.cli", "mastra_memory.mcp_server")
+
+
+def _hide_flag_placeholders() -> None:
+    """Render on/off flags without a value placeholder in ``--help`` (``--json``, not
+    ``--json <bool>``): typer 0.29 shows the type of every option, flags included, which reads
+    as if the flag took a value. Options that take a value are unchanged."""
+    try:
+        from typer.core import TyperOption
+    except ImportError:  # pragma: no cover - another typer layout: leave its help as it is
+        return
+    original = getattr(TyperOption, "display_type_rich", None)
+    if original is None or getattr(original, "_mm_flags", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and self.metavar is None:
+            return None
+        result: str | None = original(self, ctx)
+        return result
+
+    display_type_rich._mm_flags = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_placeholders()
 
 app = typer.Typer(
     name="mastra-memory",
@@ -161,22 +194,43 @@ def chat(
         typer.Option(help="Resource (user) id; default: the thread's owner, or 'default'."),
     ] = None,
     db: Db = None,
-    model: Annotated[str, typer.Option(help="litellm model string or local/smollm2.")] = DEFAULT_MODEL,
+    model: Annotated[
+        str | None, typer.Option(help=f"litellm model string or {DEFAULT_MODEL} (the default).", show_default=False)
+    ] = None,
     instructions: Annotated[str, typer.Option(help="The agent's system prompt.")] = DEFAULT_INSTRUCTIONS,
-    last_messages: Annotated[int, typer.Option(help="History messages sent to the model.")] = 10,
+    last_messages: Annotated[
+        int | None, typer.Option(help="History messages sent to the model (default 10).", show_default=False)
+    ] = None,
     setting: Annotated[
         list[str] | None,
-        typer.Option("--setting", "-s", help="Model setting KEY=VALUE (e.g. temperature=0.2, api_base=...)."),
+        typer.Option(
+            "--setting", "-s", metavar="KEY=VALUE", help="Model setting (e.g. temperature=0.2, api_base=...)."
+        ),
     ] = None,
+    om: OmOption = None,
+    vector: VectorOption = None,
+    embedder: EmbedderOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Chat with an agent whose memory lives in the database (one-shot with -m, else a REPL)."""
     from mastra_memory.agent import Agent
 
-    memory = open_memory(db, last_messages=last_messages)
+    settings = cli_settings(
+        db,
+        config,
+        model=model,
+        om=om,
+        vector=vector,
+        embedder=embedder,
+        resource=resource,
+        memory_options=None if last_messages is None else {"last_messages": last_messages},
+    )
+    model = settings.model
+    memory = open_settings_memory(settings, read_only=False)
     try:
         if resource is None:
             existing = memory.get_thread_by_id(thread) if thread else None
-            resource = existing.resource_id if existing is not None else DEFAULT_RESOURCE
+            resource = existing.resource_id if existing is not None else settings.resource
         if thread is None:
             thread = new_id()
             err.print(f"[dim]new thread {thread} (continue it with --thread {thread})[/dim]")
@@ -192,6 +246,10 @@ def chat(
             result = stream.result
             sys.stdout.write("\n")
             sys.stdout.flush()
+            if result.finish_reason == "length":
+                limit = agent.model_settings.get("max_tokens")
+                at = f" at max_tokens={limit}" if limit is not None else " at the model's token limit"
+                err.print(f"[yellow]reply cut{at}: raise it with -s max_tokens=N[/yellow]")
             err.print(
                 f"[dim]{result.usage.prompt_tokens} prompt + "
                 f"{result.usage.completion_tokens} completion tokens, "
@@ -243,17 +301,24 @@ def threads_list(
     if as_json:
         console.out(result.model_dump_json(indent=2))
         return
-    table = Table("id", "resource", "title", "created", "updated")
+    # thread ids in full at any terminal width: the id column never shrinks, wraps or is cut,
+    # and a terminal too narrow for the table gets one block per thread instead
+    widest = max((len(t.id) + (8 if Memory.is_clone(t) else 0) for t in result.threads), default=2)
+    narrow = console.width < widest + 40
+    table = Table(Column("id", no_wrap=True, min_width=widest), "resource", "title", "created", "updated")
     for t in result.threads:
         clone = " [dim](clone)[/dim]" if Memory.is_clone(t) else ""
-        table.add_row(
-            escape(t.id) + clone,
-            escape(t.resource_id),
-            escape(t.title),
-            t.created_at.strftime("%Y-%m-%d %H:%M"),
-            t.updated_at.strftime("%Y-%m-%d %H:%M"),
-        )
-    console.print(table)
+        created, updated = t.created_at.strftime("%Y-%m-%d %H:%M"), t.updated_at.strftime("%Y-%m-%d %H:%M")
+        if narrow:
+            console.out(t.id, highlight=False)  # never wrapped or cut
+            console.print(
+                f"  {clone.strip()} resource {escape(t.resource_id)}, {escape(repr(t.title))}, "
+                f"created {created}, updated {updated}".replace("   ", " ").strip()
+            )
+            continue
+        table.add_row(escape(t.id) + clone, escape(t.resource_id), escape(t.title), created, updated)
+    if not narrow:
+        console.print(table)
     more = f"; next: --page {page + 1}" if result.has_more else ""
     console.print(f"page {page}: {len(result.threads)} of {result.total} threads{more}")
 
@@ -343,6 +408,9 @@ def ingest(
     path: Annotated[str, typer.Argument(help="A LoCoMo JSON file or a chat JSON file.")],
     format: Annotated[str, typer.Option("--format", help="auto, locomo or chat.")] = "auto",
     db: Db = None,
+    vector: VectorOption = None,
+    embedder: EmbedderOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Load multi-session conversations into threads (re-running updates, never duplicates)."""
     from mastra_memory.ingest import ingest as run_ingest
@@ -351,8 +419,12 @@ def ingest(
     if format not in ("auto", "locomo", "chat"):
         raise ValidationError(f"--format must be auto, locomo or chat, not {format!r}")
     fmt, batches = load_file(path, format)  # type: ignore[arg-type]
+    settings = cli_settings(db, config, vector=vector, embedder=embedder)
+    memory = open_settings_memory(settings, read_only=False)
+    if settings.semantic_recall:
+        err.print(f"[dim]embedding messages with {escape(str(settings.embedder))} for semantic recall[/dim]")
     with (
-        open_memory(db) as memory,
+        memory,
         Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -370,7 +442,7 @@ def ingest(
         )
         progress.update(task, description=f"ingested {fmt}")
     rate = stats.messages / stats.seconds if stats.seconds else 0.0
-    where = redact_url(resolve_storage_url(db))
+    where = redact_url(settings.db)
     console.print(
         f"ingested {stats.threads} threads ({stats.threads_created} new) and "
         f"{stats.messages} messages ({stats.messages_new} new) for {stats.resources} resources "
@@ -385,17 +457,37 @@ def recall(
     query: Annotated[str | None, typer.Option(help="Search text (used by semantic recall).")] = None,
     resource: Annotated[str | None, typer.Option(help="Resource; must own the thread.")] = None,
     last: Annotated[int, typer.Option(help="Recent messages to recall.")] = 10,
+    top_k: Annotated[int | None, typer.Option(help="Semantic hits per query (default 4).", show_default=False)] = None,
     db: Db = None,
+    vector: VectorOption = None,
+    embedder: EmbedderOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Print the messages memory recalls for a thread (what the model would see as history)."""
-    with open_memory(db, last_messages=last, read_only=True) as memory:
+    """Print the messages memory recalls for a thread (what the model would see as history);
+    with --query also the semantic hits (best first) among the resource's messages."""
+    settings = cli_settings(db, config, vector=vector, embedder=embedder)
+    options: dict[str, Any] = {"last_messages": last}
+    if top_k is not None and settings.semantic_recall:
+        sr = settings.memory.semantic_recall
+        assert sr is not False
+        options["semantic_recall"] = sr.model_copy(update={"top_k": top_k})
+    with open_settings_memory(settings, read_only=True) as memory:
         if memory.get_thread_by_id(thread, resource) is None:
             fail(f"thread {thread!r} not found")
-        result = memory.recall(thread, resource, vector_search_string=query)
-        if query and memory.config.semantic_recall is False:
+        result = memory.recall(thread, resource, vector_search_string=query, memory_options=options)
+        hits = {h.message_id: h for h in result.semantic_hits or []}
+        if query and not settings.semantic_recall:
             err.print(
-                "[dim]semantic recall is not configured for this database: showing the newest messages only[/dim]"
+                "[dim]semantic recall is not configured (no vector store or embedder; see --vector, "
+                "--embedder, or pip install 'mastra-memory[local]'): showing the newest messages only[/dim]"
             )
+        elif query:
+            found = memory.storage.list_messages_by_id(list(hits)) if hits else []
+            found.sort(key=lambda m: -hits[m.id].score)
+            console.print(f"[bold]{len(found)} semantic hits for {escape(repr(query))}[/bold]")
+            for msg in found:
+                score = f"[cyan]{hits[msg.id].score:.3f}[/cyan] [dim]{escape(msg.id)}[/dim] "
+                console.print(score + _message_line(msg))
     console.print(f"[dim]{len(result.messages)} recalled of {result.total} messages[/dim]")
     for msg in result.messages:
         console.print(_message_line(msg))

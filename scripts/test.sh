@@ -5,7 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_MODE=PRODUCTION
-bash scripts/install.sh "test,pg,mongodb,sqlalchemy,libsql-client,server,local,redis,dynamodb,langgraph,openai-agents,llama-index,pydantic-ai,otel"
+bash scripts/install.sh "test,pg,mongodb,sqlalchemy,libsql-client,server,local,redis,dynamodb,langgraph,openai-agents,llama-index,pydantic-ai,otel,mcp"
+# Debian's Chromium for the inspector's browser test (skips when present or without root)
+bash scripts/chromium.sh
 # Mastra's TypeScript packages for tests/test_ts_interop.py (~25 s cold, 0.3 s when installed);
 # without node or the npm registry those tests skip instead of failing the run.
 bash scripts/ts_interop.sh || echo ">> Mastra TypeScript packages not installed: tests/test_ts_interop.py will skip" >&2

@@ -292,9 +292,12 @@ def test_threads_list_show_clone_delete_and_recall(db: str, locomo_file: Path) -
             "Here it is.\n[shares a photo: a photo of a tram]",
         ]
 
-    recalled = invoke("recall", "--db", db, "--thread", "conv-a-s1", "--query", "tram", "--last", "2")
+    recalled = invoke(
+        "recall", "--db", db, "--thread", "conv-a-s1", "--query", "tram", "--last", "2", "--embedder", "none"
+    )
     assert recalled.exit_code == 0 and "2 recalled of 3 messages" in recalled.output
     assert "Send a picture" in recalled.output and "Lisbon" not in recalled.output
+    assert "semantic recall is not configured" in recalled.output
     mismatch = runner.invoke(app, ["recall", "--db", db, "--thread", "conv-a-s1", "--resource", "conv-b"])
     assert mismatch.exit_code == 1 and "not found for resource 'conv-b'" in mismatch.output
 

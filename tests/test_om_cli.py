@@ -34,7 +34,15 @@ def test_om_show_table_json_and_history(tmp_path: Path) -> None:
     history = runner.invoke(app, ["show", "--thread", "t1", "--db", db, "--history", "--json"])
     assert isinstance(json.loads(history.output), list)
     missing = runner.invoke(app, ["show", "--thread", "nope", "--db", db])
-    assert missing.exit_code == 1 and "no observational memory" in missing.output
+    assert missing.exit_code == 1 and "thread 'nope' not found" in missing.output
+    with Memory(storage=LibSQLStore(db)) as memory:
+        memory.create_thread("ana", "fresh")
+    fresh = runner.invoke(app, ["show", "--thread", "fresh", "--db", db])
+    assert fresh.exit_code == 0 and "no record yet" in fresh.output
+    by_resource = runner.invoke(app, ["show", "--resource", "ana", "--db", db])
+    assert by_resource.exit_code == 0 and "no record yet" in by_resource.output  # thread-scope records only
+    no_resource = runner.invoke(app, ["show", "--resource", "nobody", "--db", db])
+    assert no_resource.exit_code == 1 and "has no threads" in no_resource.output
     assert runner.invoke(app, ["show", "--db", db]).exit_code == 2
 
 

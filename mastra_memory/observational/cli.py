@@ -14,6 +14,7 @@ one error line (exit code 1; 2 for an unknown URL scheme).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -30,9 +31,18 @@ def _group() -> None:
     """Observational memory: inspect observations, generations and the cursor."""
 
 
-def _store(db: str | None) -> tuple[Any, str]:
-    """The store of ``--db`` opened read-only, and its URL (exits with one line on failure)."""
-    return open_cli_storage(db, read_only=True)
+def _store(db: str | None, config: Path | None = None) -> tuple[Any, str]:
+    """The store of ``--db`` (else the configuration's, see :mod:`mastra_memory.settings`)
+    opened read-only, and its URL (exits with one line on failure)."""
+    from mastra_memory._cli_support import exit_code
+    from mastra_memory.errors import MastraMemoryError
+    from mastra_memory.settings import load_settings
+
+    try:
+        url = load_settings(config, db=db, embedder="none").db
+    except MastraMemoryError as exc:
+        fail(one_line(exc, db), exit_code(exc))
+    return open_cli_storage(url, read_only=True)
 
 
 @app.command("show")
@@ -44,8 +54,14 @@ def show(
     db: DbOption = None,
     history: Annotated[bool, typer.Option("--history", help="List every generation, newest first.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the record(s) as JSON.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config file (see docs/cli.md).", show_default=False)
+    ] = None,
 ) -> None:
-    """Show the current observational-memory record of a thread or resource."""
+    """Show the current observational-memory record of a thread or resource.
+
+    Exit code 0 with "no record yet" when the thread (or resource) exists but has not been
+    observed; 1 when the thread or resource does not exist."""
     from rich.console import Console
     from rich.panel import Panel
     from rich.table import Table
@@ -55,8 +71,12 @@ def show(
     console = Console()
     if thread is None and resource is None:
         fail("give --thread or --resource", EXIT_USAGE)
-    store, url = _store(db)
+    store, url = _store(db, config)
     try:
+        if thread is not None and store.get_thread_by_id(thread) is None:
+            fail(f"thread {thread!r} not found")
+        if thread is None and resource is not None and store.list_threads(resource_id=resource, per_page=1).total == 0:
+            fail(f"resource {resource!r} has no threads")
         if history:
             records = store.get_observational_memory_history(thread, resource, limit=False)
         else:
@@ -67,8 +87,9 @@ def show(
     finally:
         store.close()
     if not records:
-        console.print(f"no observational memory for {'thread ' + thread if thread else 'resource ' + str(resource)}")
-        raise typer.Exit(1)
+        what = f"thread {thread}" if thread else f"resource {resource}"
+        console.print(f"no record yet: observational memory has not observed {what}")
+        return
     if as_json:
         payload = [r.model_dump(mode="json", by_alias=True) for r in records]
         typer.echo(json.dumps(payload if history else payload[0], ensure_ascii=False, indent=2))

@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mastra_memory.errors import AccessDeniedError, ConfigurationError, MastraMemoryError
 from mastra_memory.memory import Memory
-from mastra_memory.server import docs, problems, routes_kv, routes_memory
+from mastra_memory.server import docs, inspector, problems, routes_botwire, routes_kv, routes_memory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.deps import ServerState, state
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
@@ -251,6 +251,8 @@ def create_app(
 
     app.include_router(routes_kv.router)
     app.include_router(routes_memory.router)
+    app.include_router(routes_botwire.router)
+    app.include_router(inspector.router)
     _declare_openapi(app, server_limits)
     docs.install(app)
     return app

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mastra_memory._cli_settings import ConfigOption, EmbedderOption, OmOption, VectorOption, cli_settings
 from mastra_memory._cli_support import EXIT_USAGE, DbOption, exit_code, fail, one_line, open_cli_storage
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingDependencyError
 from mastra_memory.server.config import ApiKey, ServerLimits, load_api_keys
@@ -59,12 +60,12 @@ CONFIG_ENV = "MASTRA_MEMORY_SERVE_CONFIG"
 def app_from_environment() -> Any:
     """The app for uvicorn workers (``--workers N``): settings come from :data:`CONFIG_ENV`,
     written by :func:`serve` (database URL, API keys, limits, memory options)."""
-    from mastra_memory.memory import Memory
     from mastra_memory.server import create_app
+    from mastra_memory.settings import Settings
 
     config = json.loads(os.environ[CONFIG_ENV])
     keys = [ApiKey.model_validate(k) for k in config["api_keys"]]
-    memory = Memory(open_store(config["db"]), options=config["memory_options"])
+    memory = Settings.from_json(config["settings"]).open_memory()
     return create_app(memory, keys, ServerLimits.model_validate(config["limits"]), close_on_shutdown=True)
 
 
@@ -138,6 +139,10 @@ def serve(
         int, typer.Option(min=1, help="Server processes (uvicorn workers); quotas then apply per process.")
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    vector: VectorOption = None,
+    embedder: EmbedderOption = None,
+    om: OmOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Serve key-value and conversation memory over HTTP (FastAPI; docs at /docs)."""
     try:
@@ -165,6 +170,9 @@ def serve(
         options = json.loads(memory_options) if memory_options else None
     except ValueError as exc:
         fail(f"--memory-options is not valid JSON: {one_line(exc)}", EXIT_USAGE)
+    if options is not None and not isinstance(options, dict):
+        fail("--memory-options must be a JSON object", EXIT_USAGE)
+    settings = cli_settings(db, config, vector=vector, embedder=embedder, om=om, memory_options=options)
     # Open (and create or migrate) the store once here, so a wrong URL or an unreachable server
     # fails before anything listens; the workers open their own from the resolved URL.
     try:
@@ -172,22 +180,22 @@ def serve(
     except ValueError as exc:
         typer.echo(f"invalid API key: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    store, url = open_cli_storage(db, read_only=False)
+    store, url = open_cli_storage(settings.db, read_only=False)
     try:
-        _check_app(store, options, api_keys, limits)
+        _check_app(store, {**settings.memory.model_dump(by_alias=True), "semantic_recall": False}, api_keys, limits)
     finally:
         store.close()
     os.environ[CONFIG_ENV] = json.dumps(
         {
-            "db": url,
+            "settings": settings.to_json(),
             "limits": limits.model_dump(mode="json"),
-            "memory_options": options,
             "api_keys": [{**k.model_dump(mode="json"), "token": k.token.get_secret_value()} for k in api_keys],
         }
     )
     typer.echo(
         f"mastra-memory serving {redact_url(url)} on http://{host}:{port} with {workers} worker(s) "
-        f"(auth: {'on' if keys else 'off'})",
+        f"(auth: {'on' if keys else 'off'}; semantic recall: "
+        f"{f'{settings.embedder} in {redact_url(str(settings.vector))}' if settings.semantic_recall else 'off'})",
         err=True,
     )
     uvicorn.run(
