@@ -142,4 +142,3 @@ def delete_resource(memory: Memory, resource_id: str) -> dict[str, int]:
 def _delete_resource_vectors(semantic: Any, resource_id: str) -> None:
     for name in semantic._memory_indexes():
         semantic.vector.delete_vectors(name, filter={"resource_id": resource_id})
-    semantic.keywords.forget()

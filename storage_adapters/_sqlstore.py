@@ -381,6 +381,12 @@ class TextSQLStore(SQLStore):
             counts = {"clones": clones}
             for name, (sql, params) in lc.delete_resource_statements(self.dialect, resource_id).items():
                 counts[name] = max(conn.execute(sql, params).rowcount, 0)
+            if self.dialect.name == "sqlite":
+                # FTS5 deletes only mark a term's old postings; 'optimize' merges the segments so
+                # no word of the erased resource stays in the keyword index's shadow tables
+                # (https://sqlite.org/fts5.html#the_optimize_command). Cost: one rewrite of the index.
+                fts = self.dialect.t(_sql.SEARCH)
+                conn.execute(f"INSERT INTO {fts} ({fts}) VALUES ('optimize')", ())
             return {"threads": counts["threads"], "clones": counts["clones"], "resources": counts["resources"]}
 
         return self._transact(work)

@@ -161,10 +161,12 @@ def test_decode_botwire_value() -> None:
     assert decode_botwire_value("") == ""
 
 
-def test_openapi_lists_the_botwire_routes(server: LiveServer) -> None:
+def test_botwire_routes_are_served_but_not_in_our_openapi(server: LiveServer) -> None:
+    """BotWire's wire format is its client's, not this API's: the routes answer, and the OpenAPI
+    document (which schemathesis holds every response to) describes only our own API."""
     doc = httpx.get(f"{server.url}/openapi.json", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
-    paths = doc.json()["paths"]
-    assert "/botwire/memory/{namespace}/{key}" in paths and "/botwire/memory/{namespace}" in paths
+    assert not [p for p in doc.json()["paths"] if p.startswith("/botwire")]
+    assert "/botwire" in (Path(__file__).parents[1] / "docs" / "server.md").read_text()
 
 
 def test_uses_the_pinned_client() -> None:

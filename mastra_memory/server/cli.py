@@ -23,6 +23,7 @@ from mastra_memory._cli_settings import ConfigOption, EmbedderOption, OmOption, 
 from mastra_memory._cli_support import EXIT_USAGE, DbOption, exit_code, fail, one_line, open_cli_storage
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingDependencyError
 from mastra_memory.server.config import ApiKey, ServerLimits, load_api_keys
+from mastra_memory.settings import load_settings
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.registry import open_storage, redact_url
 
@@ -172,7 +173,13 @@ def serve(
         fail(f"--memory-options is not valid JSON: {one_line(exc)}", EXIT_USAGE)
     if options is not None and not isinstance(options, dict):
         fail("--memory-options must be a JSON object", EXIT_USAGE)
-    settings = cli_settings(db, config, vector=vector, embedder=embedder, om=om, memory_options=options)
+    if options is None:
+        settings = cli_settings(db, config, vector=vector, embedder=embedder, om=om)
+    else:
+        try:  # name the flag when the options it brought are what the configuration refuses
+            settings = load_settings(config, db=db, vector=vector, embedder=embedder, om=om, memory_options=options)
+        except MastraMemoryError as exc:
+            fail(f"--memory-options: {one_line(exc, db)}", exit_code(exc))
     # Open (and create or migrate) the store once here, so a wrong URL or an unreachable server
     # fails before anything listens; the workers open their own from the resolved URL.
     try:

@@ -262,6 +262,9 @@ def document_problems(schema: dict[str, Any], statuses: dict[tuple[str, str], se
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
+            if method == "head":  # a HEAD answer never has a body, whatever its status
+                for entry in responses.values():
+                    entry.pop("content", None)
             codes = statuses.get((path, method), set())
             for status in sorted(codes | {int(s) for s in responses if s.isdigit() and int(s) >= 400}):
                 entry = responses.setdefault(str(status), {})

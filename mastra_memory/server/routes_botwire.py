@@ -43,7 +43,9 @@ from mastra_memory.server.routes_kv import _admit_write, _encoded_size, _names
 
 __all__ = ["decode_botwire_value", "router"]
 
-router = APIRouter(prefix="/botwire/memory", tags=["botwire"])
+# BotWire's own wire format (its client, not ours, defines it): served, documented in
+# docs/server.md, and kept out of this server's OpenAPI document, which describes our API.
+router = APIRouter(prefix="/botwire/memory", tags=["botwire"], include_in_schema=False)
 
 _JSON_START = frozenset("-0123456789[{tfn")
 

@@ -617,8 +617,17 @@ class SQLAlchemyStore(SQLStore):
     # -- erasure and retention (the algorithms are the base class's; indexed reads here) -------
 
     def _delete_resource_row(self, resource_id: str) -> None:
+        """The last step of an erasure: the resource row; on SQLite also FTS5 ``optimize``, which
+        merges the keyword index's segments so no word of the erased messages stays in its
+        shadow tables (FTS5 deletes only mark old postings; https://sqlite.org/fts5.html)."""
         t = self._t
-        self._transact(lambda conn: conn.execute(t.resources.delete().where(t.resources.c.id == resource_id)))
+
+        def work(conn: Any) -> None:
+            conn.execute(t.resources.delete().where(t.resources.c.id == resource_id))
+            if self.dialect_name == "sqlite":
+                conn.exec_driver_sql(f"INSERT INTO {_sql.SEARCH} ({_sql.SEARCH}) VALUES ('optimize')")
+
+        self._transact(work)
 
     def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
         import sqlalchemy as sa
