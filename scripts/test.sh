@@ -1,22 +1,42 @@
 #!/usr/bin/env bash
 # The README's test command: install the test dependencies, start the servers the tests use
-# (PostgreSQL + pgvector, the MongoDB wire server, sqld; MariaDB when the machine runs it),
-# run the whole test suite, stop the servers. Extra arguments go to pytest.
+# (PostgreSQL + pgvector, the MongoDB wire server, sqld, moto's DynamoDB, Redis; MariaDB when the
+# machine runs it), run the whole test suite, stop the servers. Extra arguments go to pytest.
+#
+# The servers, Debian's Chromium and Mastra's TypeScript packages are installed and started in
+# the background while pip installs the project: they are independent of it (each in its own
+# venv or npm tree under .services/) and together take one to two minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_MODE=PRODUCTION
-bash scripts/install.sh "test,pg,mongodb,sqlalchemy,libsql-client,server,local,redis,dynamodb,langgraph,openai-agents,llama-index,pydantic-ai,otel,mcp"
+mkdir -p .services
+trap 'bash scripts/services.sh stop' EXIT
+bash scripts/services.sh start >.services/start.log 2>&1 &
+services_pid=$!
 # Debian's Chromium for the inspector's browser test (skips when present or without root)
-bash scripts/chromium.sh
-# Mastra's TypeScript packages for tests/test_ts_interop.py (~25 s cold, 0.3 s when installed);
-# without node or the npm registry those tests skip instead of failing the run.
-bash scripts/ts_interop.sh || echo ">> Mastra TypeScript packages not installed: tests/test_ts_interop.py will skip" >&2
-if [ -f scripts/services.sh ]; then
-  bash scripts/services.sh start
-  trap 'bash scripts/services.sh stop' EXIT
-  # shellcheck disable=SC1091
-  source .services/env
+bash scripts/chromium.sh >.services/chromium.log 2>&1 &
+chromium_pid=$!
+# Mastra's TypeScript packages for the interop tests (~25 s cold, 0.3 s when installed); without
+# node or the npm registry those tests skip instead of failing the run.
+bash scripts/ts_interop.sh >.services/ts_interop.log 2>&1 &
+ts_pid=$!
+bash scripts/install.sh "test,pg,mongodb,sqlalchemy,libsql-client,server,local,redis,dynamodb,langgraph,openai-agents,llama-index,pydantic-ai,otel,mcp"
+chromium_ok=0
+wait "$chromium_pid" || chromium_ok=$?
+cat .services/chromium.log
+[ "$chromium_ok" -eq 0 ] || { echo ">> scripts/chromium.sh failed" >&2; exit 1; }
+if wait "$ts_pid"; then
+  cat .services/ts_interop.log
+else
+  cat .services/ts_interop.log >&2
+  echo ">> Mastra TypeScript packages not installed: the interop tests will skip" >&2
 fi
+services_ok=0
+wait "$services_pid" || services_ok=$?
+cat .services/start.log >&2
+[ "$services_ok" -eq 0 ] || { echo ">> scripts/services.sh start failed" >&2; exit 1; }
+# shellcheck disable=SC1091
+source .services/env
 set +e
 .venv/bin/python -m pytest "$@"
 code=$?
