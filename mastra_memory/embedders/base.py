@@ -28,7 +28,7 @@ import numpy as np
 from mastra_memory.errors import ModelError, ValidationError
 from mastra_memory.tracing import embedding_span
 
-__all__ = ["CachedEmbedder", "Embedder", "EmbeddingCache", "cache_key", "default_cache"]
+__all__ = ["CachedEmbedder", "Embedder", "EmbeddingCache", "ProbedDimension", "cache_key", "default_cache"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,26 @@ class Embedder(Protocol):
     def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed texts, returning one vector per text in input order."""
         ...
+
+
+class ProbedDimension:
+    """``dimension`` learnt, when not given, from one embedding of ``"a"`` on first use
+    (thread-safe, once). A subclass sets ``_dimension`` (``None``: probe) and ``_lock`` and
+    implements :meth:`_probe`."""
+
+    _dimension: int | None
+    _lock: threading.Lock
+
+    def _probe(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            with self._lock:
+                if self._dimension is None:
+                    self._dimension = len(self._probe(["a"])[0])
+        return self._dimension
 
 
 def cache_key(model: str, text: str) -> bytes:

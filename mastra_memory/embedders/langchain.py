@@ -13,6 +13,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from mastra_memory.embedders.base import ProbedDimension
 from mastra_memory.errors import ModelError, ValidationError
 
 __all__ = ["LangChainEmbedder", "is_langchain_embeddings"]
@@ -23,7 +24,7 @@ def is_langchain_embeddings(obj: Any) -> bool:
     return callable(getattr(obj, "embed_documents", None)) and callable(getattr(obj, "embed_query", None))
 
 
-class LangChainEmbedder:
+class LangChainEmbedder(ProbedDimension):
     """Wraps a LangChain ``Embeddings``.
 
     Args:
@@ -54,13 +55,8 @@ class LangChainEmbedder:
     def name(self) -> str:
         return self._name
 
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            with self._lock:
-                if self._dimension is None:
-                    self._dimension = len(self.embed_many(["a"])[0])
-        return self._dimension
+    def _probe(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_many(texts)
 
     def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed ``texts`` with ``embed_documents``.

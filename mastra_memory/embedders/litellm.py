@@ -13,12 +13,13 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from mastra_memory.embedders.base import ProbedDimension
 from mastra_memory.errors import ModelError, ValidationError
 
 __all__ = ["LiteLLMEmbedder"]
 
 
-class LiteLLMEmbedder:
+class LiteLLMEmbedder(ProbedDimension):
     """Embedder calling ``litellm.embedding``.
 
     Args:
@@ -54,13 +55,8 @@ class LiteLLMEmbedder:
     def name(self) -> str:
         return self._name
 
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            with self._lock:
-                if self._dimension is None:
-                    self._dimension = len(self._call(["a"])[0])
-        return self._dimension
+    def _probe(self, texts: list[str]) -> list[list[float]]:
+        return self._call(texts)
 
     def _call(self, texts: list[str]) -> list[list[float]]:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
