@@ -18,7 +18,16 @@ from mastra_memory.errors import ThreadExistsError, ValidationError
 from mastra_memory.server.deps import Caller, ServerState, state
 from mastra_memory.server.guards import KeyRing
 from mastra_memory.server.problems import ProblemError
-from mastra_memory.types import MAX_ID_LENGTH, Message, RecallResult, Thread, ThreadPage, from_chat_messages
+from mastra_memory.types import (
+    MAX_ID_LENGTH,
+    MAX_JSON_DEPTH,
+    Message,
+    RecallResult,
+    Thread,
+    ThreadPage,
+    from_chat_messages,
+    validate_json,
+)
 
 __all__ = ["router"]
 
@@ -28,7 +37,6 @@ ID_PATTERN = r"^[^\x00-\x1f\x7f\s]([^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$"
 """What an id is (:func:`mastra_memory.types.validate_id`): no control characters, no
 surrounding whitespace, 1 to 255 characters; a thread id in a path also has no ``/``."""
 
-MAX_JSON_DEPTH = 100
 """The deepest nesting of lists and objects accepted in metadata and message bodies."""
 
 MAX_PAGE = 1_000_000
@@ -78,38 +86,14 @@ ChatMessage = Annotated[
 
 
 def storable(value: Any, what: str) -> Any:
-    """Refuse JSON the stores can not hold unchanged: nesting deeper than
-    :data:`MAX_JSON_DEPTH` (reading it back would fail), NUL characters and lone surrogates in
-    strings or keys. Iterative, so hostile nesting can not exhaust the stack.
+    """Refuse JSON the stores can not hold unchanged (the library's own check,
+    :func:`mastra_memory.types.validate_json`: nesting deeper than :data:`MAX_JSON_DEPTH`, NUL
+    characters, lone surrogates, integers outside 64 bits), at the route so nothing is stored.
 
     Raises:
-        ValueError: naming the problem (pydantic turns it into a 422).
+        ValidationError: a ``ValueError``, which pydantic turns into a 422.
     """
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, str):
-            _check_text(item, what)
-        elif isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise ValueError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
-            if isinstance(item, dict):
-                for key, sub in item.items():
-                    _check_text(key, what)
-                    stack.append((sub, depth + 1))
-            else:
-                stack.extend((sub, depth + 1) for sub in item)
-    return value
-
-
-def _check_text(text: str, what: str) -> None:
-    if "\x00" in text:
-        raise ValueError(f"{what} contains a NUL character (U+0000)")
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(f"{what} contains a lone surrogate (not valid UTF-8 text)") from None
+    return validate_json(value, what)
 
 
 class _Body(BaseModel):
