@@ -45,6 +45,7 @@ from mastra_memory.errors import (
     ValidationError,
 )
 from mastra_memory.kv import KVMemory
+from mastra_memory.kv_async import AsyncKVMemory
 from mastra_memory.memory import Memory
 from mastra_memory.storage.records import ObservationalMemoryRecord
 from mastra_memory.types import (
@@ -67,6 +68,7 @@ __all__ = [
     "AccessDeniedError",
     "Agent",
     "AgentStream",
+    "AsyncKVMemory",
     "CloneResult",
     "ConcurrencyError",
     "ConfigurationError",
