@@ -51,9 +51,7 @@ def test_hundred_concurrent_agenerate_calls_overlap() -> None:
 
     async def main() -> tuple[list[str], float]:
         begin = time.perf_counter()
-        replies = await asyncio.gather(
-            *(model.agenerate([{"role": "user", "content": f"m{i}"}]) for i in range(100))
-        )
+        replies = await asyncio.gather(*(model.agenerate([{"role": "user", "content": f"m{i}"}]) for i in range(100)))
         return [r.text for r in replies], time.perf_counter() - begin
 
     texts, elapsed = asyncio.run(main())
@@ -425,4 +423,3 @@ def test_invoke_on_an_async_function() -> None:
             wrapped.invoke({"a": 1})
 
     asyncio.run(inside())
-
