@@ -5,6 +5,7 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import os
 import time
@@ -305,3 +306,28 @@ def test_wrong_api_key_is_access_denied(server: LiveServer) -> None:
                 await kv.get("k")
 
     asyncio.run(main())
+
+
+def _summary(obj: Any) -> str:
+    return (inspect.getdoc(obj) or "").split("\n\n")[0]
+
+
+def test_every_kvmemory_method_has_its_async_twin() -> None:
+    """Same public methods, signatures (minus ``async``) and docstring summaries; ``close`` is
+    ``aclose`` and the context manager is ``async with``."""
+    twins = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}
+    names = {n for n in vars(KVMemory) if not n.startswith("_") or n in twins or n == "__init__"}
+    assert {twins.get(n, n) for n in names} == {
+        n for n in vars(AsyncKVMemory) if not n.startswith("_") or n in twins.values() or n == "__init__"
+    }
+    for name in sorted(names):
+        sync_member, async_member = getattr(KVMemory, name), getattr(AsyncKVMemory, twins.get(name, name))
+        if not callable(sync_member):
+            continue
+        sync_sig = str(inspect.signature(sync_member)).replace("Iterator", "AsyncIterator")
+        async_sig = str(inspect.signature(async_member)).replace("AsyncKVMemory", "KVMemory")
+        assert async_sig == sync_sig.replace("httpx.Client", "httpx.AsyncClient"), name
+        assert _summary(async_member) == _summary(sync_member), name
+        if name not in ("__init__", "iter_keys"):
+            assert inspect.iscoroutinefunction(async_member), name
+    assert inspect.isasyncgenfunction(AsyncKVMemory.iter_keys)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Iterator
@@ -464,3 +465,20 @@ def test_local_model_async_face_runs_off_the_loop() -> None:
     assert isinstance(final, ModelResponse) and "".join(items[:-1]) == final.text == sync_response.text
     assert ticks > 3  # the loop kept running while llama.cpp computed
     assert model.generate(USER).text == sync_response.text  # the lock was released
+
+
+def test_async_twins_have_the_sync_signatures() -> None:
+    from mastra_memory.embedders import LocalEmbedder
+    from mastra_memory.models.local import LocalLlamaModel
+
+    pairs = [("generate", "agenerate"), ("stream", "astream")]
+    for cls in (LiteLLMModel, LocalLlamaModel, ScriptedModel):
+        for sync_name, async_name in pairs:
+            sync_sig = str(inspect.signature(getattr(cls, sync_name)))
+            async_sig = str(inspect.signature(getattr(cls, async_name)))
+            assert async_sig == sync_sig.replace("Iterator", "AsyncIterator"), (cls, async_name)
+        assert inspect.iscoroutinefunction(cls.agenerate) and inspect.isasyncgenfunction(cls.astream)
+    for emb in (CachedEmbedder, LiteLLMEmbedder, LocalEmbedder, LangChainEmbedder, HashingEmbedder):
+        assert str(inspect.signature(emb.aembed_many)) == str(inspect.signature(emb.embed_many)), emb
+        assert inspect.iscoroutinefunction(emb.aembed_many)
+    assert str(inspect.signature(Tool.ainvoke)) == str(inspect.signature(Tool.invoke))

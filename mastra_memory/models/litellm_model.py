@@ -171,7 +171,7 @@ class LiteLLMModel:
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, settings: dict[str, Any]
     ) -> dict[str, Any]:
         """The keyword arguments of ``litellm.completion``/``acompletion`` for one step."""
-        return {"model": self.name, "messages": messages, **self._kwargs(tools, settings)}
+        return {**self._kwargs(tools, settings), "model": self.name, "messages": messages}
 
     def _stream_request(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, settings: dict[str, Any]
