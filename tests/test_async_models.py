@@ -482,3 +482,14 @@ def test_async_twins_have_the_sync_signatures() -> None:
         assert str(inspect.signature(emb.aembed_many)) == str(inspect.signature(emb.embed_many)), emb
         assert inspect.iscoroutinefunction(emb.aembed_many)
     assert str(inspect.signature(Tool.ainvoke)) == str(inspect.signature(Tool.invoke))
+
+
+def test_cached_aembed_many_with_a_sqlite_cache(tmp_path: Any) -> None:
+    inner = HashingEmbedder(8)
+    cache = EmbeddingCache(max_entries=0, path=tmp_path / "emb.sqlite")
+    cached = CachedEmbedder(inner, cache)
+    first = asyncio.run(cached.aembed_many(["a", "b"]))
+    again = CachedEmbedder(HashingEmbedder(8), EmbeddingCache(max_entries=0, path=tmp_path / "emb.sqlite"))
+    assert asyncio.run(again.aembed_many(["b", "a"])) == first[::-1]
+    assert again.hits == 2 and again.inner.calls == 0  # type: ignore[attr-defined]
+    cache.close()

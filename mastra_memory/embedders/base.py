@@ -262,13 +262,15 @@ class CachedEmbedder:
 
     async def aembed_many(self, texts: Sequence[str]) -> list[list[float]]:
         """:meth:`embed_many` for the async face: the misses go to the inner embedder's
-        ``aembed_many`` (or its ``embed_many`` in a worker thread).
+        ``aembed_many`` (or its ``embed_many`` in a worker thread); a cache with a SQLite file is
+        read and written in a worker thread.
 
         Raises:
             ValidationError: if ``texts`` is not a list of strings.
             ModelError: if the model fails or returns vectors of the wrong shape.
         """
-        keys, found, batches = self._plan(texts)
+        on_disk = self.cache._db is not None  # a SQLite file: its reads and writes go to a thread
+        keys, found, batches = await _io_async.run_blocking(self._plan, texts) if on_disk else self._plan(texts)
         fresh: dict[bytes, np.ndarray] = {}
         for batch in batches:
             with embedding_span(self.name, len(batch)):
@@ -277,6 +279,8 @@ class CachedEmbedder:
                 # a lazily probed dimension would block the loop on a model call
                 await _io_async.run_blocking(lambda: self.dimension)
             self._accept(batch, vectors, fresh)
+        if on_disk:
+            return await _io_async.run_blocking(self._finish, keys, found, fresh)
         return self._finish(keys, found, fresh)
 
     def _dimension_unknown(self) -> bool:
