@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 __all__ = [
+    "IS_ASYNC",
     "Background",
     "Lock",
+    "blocking_caller",
     "embed_many",
     "generate",
     "invoke",
@@ -30,6 +32,23 @@ T = TypeVar("T")
 Lock = asyncio.Lock
 
 _DONE = object()
+
+
+IS_ASYNC = True
+"""True in the async face (False in the sync face)."""
+
+
+def blocking_caller(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A blocking callable for code that :func:`run_blocking` runs in a worker thread: each call
+    runs the coroutine function ``fn`` on the event loop running now (the loop is free while it
+    awaits that worker) and waits for its result. Call this on the loop; use the result in the
+    worker. (The sync face returns ``fn`` itself.)"""
+    loop = asyncio.get_running_loop()
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), loop).result()
+
+    return call
 
 
 async def run_blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -18,8 +18,10 @@ from concurrent.futures import wait as wait_futures
 from typing import Any, TypeVar
 
 __all__ = [
+    "IS_ASYNC",
     "Background",
     "Lock",
+    "blocking_caller",
     "embed_many",
     "generate",
     "invoke",
@@ -33,6 +35,18 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 Lock = threading.Lock
+
+
+IS_ASYNC = False
+"""True in the async face: for the rare setting that must differ (psycopg's async pool can only
+open inside a running event loop, so the async store opens it on first use)."""
+
+
+def blocking_caller(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` itself; in the async face, a blocking callable that runs the coroutine function
+    ``fn`` on the running event loop from code that :func:`run_blocking` runs in a worker thread
+    (pure code that calls back for I/O, such as an observational-memory mutation's ``walk``)."""
+    return fn
 
 
 def run_blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
