@@ -187,11 +187,11 @@ class AsyncMemoryStorage(ABC):
         if create:
             await self.setup()
 
-    def __enter__(self) -> Self:
+    async def __aenter__(self) -> Self:
         await self.setup()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
     # -- threads --------------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """PostgreSQL backend (``pip install "mastra-memory[pg]"``): ``PostgresStore`` (psycopg 3 with a
-connection pool) and ``PgVector`` (pgvector)."""
+connection pool), its native async twin ``AsyncPostgresStore`` (psycopg's async pool) and
+``PgVector`` (pgvector)."""
 
 from __future__ import annotations
 
 from storage_adapters.pg.store import PostgresStore
+from storage_adapters.pg.store_async import AsyncPostgresStore
 from storage_adapters.pg.vector import PgVector
 
-__all__ = ["PgVector", "PostgresStore"]
+__all__ = ["AsyncPostgresStore", "PgVector", "PostgresStore"]
