@@ -83,6 +83,9 @@ class SQLStore(MemoryStorage):
     backend_name: str = "SQL"
     lock_namespace: str = ""
     conflict_message: ClassVar[str] = "write kept conflicting"
+    read_only: bool = False
+    """When True (``open_async_storage(url, create=False)``), the first call checks that the
+    schema exists (``connect(create=False)``) instead of creating or migrating it (``setup``)."""
     _ready: bool = False
 
     # -- the I/O a backend brings -----------------------------------------------------------------
@@ -114,7 +117,10 @@ class SQLStore(MemoryStorage):
 
     def _ensure_setup(self) -> None:
         if not self._ready:
-            self.setup()
+            if self.read_only:
+                self.connect(create=False)
+            else:
+                self.setup()
 
     # -- the write transaction ----------------------------------------------------------------------
 

@@ -81,6 +81,9 @@ class AsyncSQLStore(AsyncMemoryStorage):
     backend_name: str = "SQL"
     lock_namespace: str = ""
     conflict_message: ClassVar[str] = "write kept conflicting"
+    read_only: bool = False
+    """When True (``open_async_storage(url, create=False)``), the first call checks that the
+    schema exists (``connect(create=False)``) instead of creating or migrating it (``setup``)."""
     _ready: bool = False
 
     # -- the I/O a backend brings -----------------------------------------------------------------
@@ -112,7 +115,10 @@ class AsyncSQLStore(AsyncMemoryStorage):
 
     async def _ensure_setup(self) -> None:
         if not self._ready:
-            await self.setup()
+            if self.read_only:
+                await self.connect(create=False)
+            else:
+                await self.setup()
 
     # -- the write transaction ----------------------------------------------------------------------
 

@@ -579,9 +579,9 @@ class MemoryStorage(ABC):
         it with a search inside the database.
         """
         if resource_id is not None:
-            messages = self.list_messages_by_resource_id(resource_id, per_page=False, direction="ASC").messages
+            messages = (self.list_messages_by_resource_id(resource_id, per_page=False, direction="ASC")).messages
         else:
-            messages = self.list_messages(str(thread_id), per_page=False, direction="ASC").messages
+            messages = (self.list_messages(str(thread_id), per_page=False, direction="ASC")).messages
         corpus = BM25Corpus(language=self.text_search_language)
         for m in messages:
             if m.role != "system" and m.text:
@@ -822,7 +822,7 @@ class MemoryStorage(ABC):
         start: datetime | None,
         end: datetime | None,
     ) -> CloneResult:
-        result = self._list_messages(
+        result, _ = self._list_messages(
             MessageQuery(
                 (source_thread_id,),
                 None,
@@ -832,7 +832,7 @@ class MemoryStorage(ABC):
                 truncate_ms(start) if start else None,
                 truncate_ms(end) if end else None,
             )
-        )[0]
+        )
         if message_ids is not None:
             wanted = set(_as_id_list(message_ids))
             result = [m for m in result if m.id in wanted]

@@ -581,9 +581,9 @@ class AsyncMemoryStorage(ABC):
         it with a search inside the database.
         """
         if resource_id is not None:
-            messages = await self.list_messages_by_resource_id(resource_id, per_page=False, direction="ASC").messages
+            messages = (await self.list_messages_by_resource_id(resource_id, per_page=False, direction="ASC")).messages
         else:
-            messages = await self.list_messages(str(thread_id), per_page=False, direction="ASC").messages
+            messages = (await self.list_messages(str(thread_id), per_page=False, direction="ASC")).messages
         corpus = BM25Corpus(language=self.text_search_language)
         for m in messages:
             if m.role != "system" and m.text:
@@ -826,7 +826,7 @@ class AsyncMemoryStorage(ABC):
         start: datetime | None,
         end: datetime | None,
     ) -> CloneResult:
-        result = await self._list_messages(
+        result, _ = await self._list_messages(
             MessageQuery(
                 (source_thread_id,),
                 None,
@@ -836,7 +836,7 @@ class AsyncMemoryStorage(ABC):
                 truncate_ms(start) if start else None,
                 truncate_ms(end) if end else None,
             )
-        )[0]
+        )
         if message_ids is not None:
             wanted = set(_as_id_list(message_ids))
             result = [m for m in result if m.id in wanted]

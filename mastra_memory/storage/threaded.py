@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from mastra_memory.errors import ConfigurationError
 from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.base_async import AsyncMemoryStorage
 from mastra_memory.storage.registry import open_storage
 from mastra_memory.storage.vector import VectorStore
 
@@ -124,6 +125,9 @@ class ThreadedAsyncVector(_Threaded):
 
 for _name in public_methods(MemoryStorage):
     setattr(ThreadedAsyncStorage, _name, _delegate(MemoryStorage, _name))
+# A ThreadedAsyncStorage is an AsyncMemoryStorage (same coroutines, same signatures: the parity
+# test checks it), registered rather than subclassed so that every call goes to the wrapped store.
+AsyncMemoryStorage.register(ThreadedAsyncStorage)
 for _name in public_methods(VectorStore):
     setattr(ThreadedAsyncVector, _name, _delegate(VectorStore, _name))
 
@@ -151,6 +155,8 @@ def as_async_storage(storage: Any = None) -> Any:
     :class:`ThreadedAsyncStorage`, the default store (wrapped) when ``None``."""
     if storage is None:
         return ThreadedAsyncStorage(open_storage())
+    if isinstance(storage, AsyncMemoryStorage):
+        return storage
     if isinstance(storage, MemoryStorage):
         return ThreadedAsyncStorage(storage)
     return storage

@@ -504,7 +504,7 @@ class AsyncPostgresStore(AsyncTextSQLStore):
                 total = int(both[0][0])
                 rows = [r[1:] for r in both if r[1] is not None]
             else:
-                total = int(await (await conn.execute(count_sql, count_params)).fetchone()[0])
+                total = int((await (await conn.execute(count_sql, count_params)).fetchone())[0])
             if query.include:
                 spec = query.include
                 rows += await (
