@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingDependencyError, NoDataError
@@ -438,7 +438,8 @@ def open_async_storage(
     if target not in _NATIVE_ASYNC:
         from mastra_memory.storage.threaded import ThreadedAsyncStorage
 
-        return ThreadedAsyncStorage(open_storage(url, create=create, connect_timeout=connect_timeout, **options))
+        threaded = ThreadedAsyncStorage(open_storage(url, create=create, connect_timeout=connect_timeout, **options))
+        return cast(AsyncMemoryStorage, threaded)  # registered as one (AsyncMemoryStorage.register)
     store = _open("storage", url, create, connect_timeout, options, native_async=True)
     if not create:
         store.read_only = True

@@ -28,7 +28,7 @@ __all__ = ["SyncStorageView"]
 
 T = TypeVar("T")
 
-_OWN = frozenset({"_store", "_loop", "_thread"})
+_OWN = frozenset({"_store", "_loop", "_thread", "_close_store"})
 
 
 class SyncStorageView:
@@ -36,14 +36,17 @@ class SyncStorageView:
 
     Args:
         store: The async store; ``await store.setup()`` runs when the view is entered.
+        close_store: Whether :meth:`close` closes the store too (``await store.close()``);
+            False when the store's owner closes it (a fixture that still cleans up through it).
     """
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, *, close_store: bool = True) -> None:
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="mastra-sync-view", daemon=True)
         object.__setattr__(self, "_store", store)
         object.__setattr__(self, "_loop", loop)
         object.__setattr__(self, "_thread", thread)
+        object.__setattr__(self, "_close_store", close_store)
         thread.start()
 
     @property
@@ -86,12 +89,14 @@ class SyncStorageView:
         self.close()
 
     def close(self) -> None:
-        """Close the store (``await store.close()``), then the event loop."""
+        """Close the store (``await store.close()``, unless ``close_store=False``), then the
+        event loop."""
         loop: asyncio.AbstractEventLoop = self._loop
         if loop.is_closed():
             return
         try:
-            self.run(self._store.close())
+            if self._close_store:
+                self.run(self._store.close())
         finally:
             self.run(self._shutdown())
             loop.call_soon_threadsafe(loop.stop)

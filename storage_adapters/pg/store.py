@@ -536,7 +536,8 @@ class PostgresStore(TextSQLStore):
         params = (_sql.tsquery_text(words), resource_id if resource_id is not None else thread_id, limit)
 
         def read(conn: Any) -> list[Any]:
-            return (conn.execute(sql, params)).fetchall()
+            rows: list[Any] = (conn.execute(sql, params)).fetchall()
+            return rows
 
         rows = self._read_with(read)
         return [SemanticHit(message_id=r[0], thread_id=r[1], score=float(r[2])) for r in rows]
@@ -752,7 +753,8 @@ class PostgresStore(TextSQLStore):
         sql = _sql.kv_delete_sql(self.dialect)
 
         def work(conn: Any) -> list[Any]:
-            return (conn.execute(sql, (namespace, key))).fetchall()
+            rows: list[Any] = (conn.execute(sql, (namespace, key))).fetchall()
+            return rows
 
         rows = self._transact(work)
         return any(r[0] is None or r[0] > now for r in rows)

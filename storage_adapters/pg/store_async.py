@@ -542,7 +542,8 @@ class AsyncPostgresStore(AsyncTextSQLStore):
         params = (_sql.tsquery_text(words), resource_id if resource_id is not None else thread_id, limit)
 
         async def read(conn: Any) -> list[Any]:
-            return await (await conn.execute(sql, params)).fetchall()
+            rows: list[Any] = await (await conn.execute(sql, params)).fetchall()
+            return rows
 
         rows = await self._read_with(read)
         return [SemanticHit(message_id=r[0], thread_id=r[1], score=float(r[2])) for r in rows]
@@ -774,7 +775,8 @@ class AsyncPostgresStore(AsyncTextSQLStore):
         sql = _sql.kv_delete_sql(self.dialect)
 
         async def work(conn: Any) -> list[Any]:
-            return await (await conn.execute(sql, (namespace, key))).fetchall()
+            rows: list[Any] = await (await conn.execute(sql, (namespace, key))).fetchall()
+            return rows
 
         rows = await self._transact(work)
         return any(r[0] is None or r[0] > now for r in rows)
