@@ -17,6 +17,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ast
+import keyword
 import subprocess
 import sys
 import tempfile
@@ -95,6 +97,67 @@ def _drop_awaitable(text: str) -> str:
     return "".join(out)
 
 
+def _closing_paren(text: str, start: int) -> int:
+    """Index of the ``)`` matching the ``(`` at ``start`` (string literals skipped), or -1."""
+    depth, i, quote = 0, start, ""
+    while i < len(text):
+        if quote:
+            if text[i] == "\\":
+                i += 2
+                continue
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+        elif text[i] in "'\"":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else text[i]
+            i += len(quote)
+            continue
+        elif text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        elif text[i] == "#":
+            i = text.find("\n", i)
+            if i == -1:
+                return -1
+            continue
+        i += 1
+    return -1
+
+
+def _drop_await_parens(text: str) -> str:
+    """``(conn.execute(sql)).fetchone()`` -> ``conn.execute(sql).fetchone()``: the parentheses
+    that ``(await x).y`` needs on the async face group a single call or name on the sync face."""
+    out: list[str] = []
+    pos = 0
+    i = 0
+    while (i := text.find("(", i)) != -1:
+        before = text[:i].rstrip(" ")
+        word = before.rsplit(None, 1)[-1] if before.strip() else ""
+        called = bool(before) and (before[-1].isalnum() or before[-1] in "_)]}\"'") and not keyword.iskeyword(word)
+        end = _closing_paren(text, i)
+        if end == -1 or called:
+            i += 1
+            continue
+        if end + 1 < len(text) and text[end + 1] in ".[":
+            inner = text[i + 1 : end]
+            try:
+                node = ast.parse(inner.strip(), mode="eval").body
+            except SyntaxError:
+                node = None
+            if isinstance(node, (ast.Call, ast.Attribute, ast.Name, ast.Subscript)) and "#" not in inner:
+                out.append(text[pos:i] + _drop_await_parens(inner.strip()))
+                pos = end + 1
+                i = end + 1
+                continue
+        i += 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def sources() -> list[Path]:
     """Every ``*_async.py`` module of the packages, sorted."""
     return sorted(p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*_async.py") if p.name != "_io_async.py")
@@ -112,7 +175,7 @@ def generate(source: Path) -> str:
         src.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
         unasync.unasync_files([str(src)], [unasync.Rule(f"{tmp}/a/", f"{tmp}/s/", REPLACEMENTS)])
         text = (Path(tmp) / "s" / "mod.py").read_text(encoding="utf-8")
-    text = _drop_awaitable(text)
+    text = _drop_await_parens(_drop_awaitable(text))
     rel = source.relative_to(ROOT).as_posix()
     text = HEADER.format(source=rel) + text
     ruff = [sys.executable, "-m", "ruff"]

@@ -360,21 +360,21 @@ class TextSQLStore(SQLStore):
         params: list[Any] = [resource_id] if per_page is False else [resource_id, per_page, page * per_page]
 
         def read(conn: Any) -> tuple[list[Any], int]:
-            rows = (conn.execute(sql, params)).fetchall()
-            return rows, int(((conn.execute(count_sql, (resource_id,))).fetchone())[0])
+            rows = conn.execute(sql, params).fetchall()
+            return rows, int(conn.execute(count_sql, (resource_id,)).fetchone()[0])
 
         rows, total = self._read_with(read)
         return _sql.dedupe_sorted(rows), total
 
     def _om_head_in(self, conn: Any, lookup_key: str) -> ObservationalMemoryRecord | None:
-        row = (conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,))).fetchone()
+        row = conn.execute(_sql.om_head_sql(self.dialect), (lookup_key,)).fetchone()
         return _sql.om_row_to_record(row) if row else None
 
     def _om_history_in(
         self, conn: Any, lookup_key: str, limit: int | Literal[False], offset: int
     ) -> list[ObservationalMemoryRecord]:
         if limit is False:
-            rows = ((conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,))).fetchall())[offset:]
+            rows = conn.execute(_sql.om_history_sql(self.dialect, False), (lookup_key,)).fetchall()[offset:]
         else:
             cursor = conn.execute(_sql.om_history_sql(self.dialect, True), (lookup_key, limit, offset))
             rows = cursor.fetchall()
@@ -396,10 +396,10 @@ class TextSQLStore(SQLStore):
                 statements = lc.delete_threads_statements(self.dialect, clone_thread_ids[i : i + 500])
                 for sql, params in statements[:-1]:
                     conn.execute(sql, params)
-                clones += max((conn.execute(*statements[-1])).rowcount, 0)
+                clones += max(conn.execute(*statements[-1]).rowcount, 0)
             counts = {"clones": clones}
             for name, (sql, params) in lc.delete_resource_statements(self.dialect, resource_id).items():
-                counts[name] = max((conn.execute(sql, params)).rowcount, 0)
+                counts[name] = max(conn.execute(sql, params).rowcount, 0)
             if self.dialect.name == "sqlite":
                 # FTS5 deletes only mark a term's old postings; 'optimize' merges the segments so
                 # no word of the erased resource stays in the keyword index's shadow tables
@@ -428,7 +428,7 @@ class TextSQLStore(SQLStore):
         sql, params = lc.prune_messages_sql(self.dialect, created_before, limit)
 
         def work(conn: Any) -> list[str]:
-            return [r[0] for r in (conn.execute(sql, params)).fetchall()]
+            return [r[0] for r in conn.execute(sql, params).fetchall()]
 
         return self._transact(work)
 
@@ -436,7 +436,7 @@ class TextSQLStore(SQLStore):
         sql, params = lc.prune_resources_sql(self.dialect, updated_before, limit)
 
         def work(conn: Any) -> list[str]:
-            return [r[0] for r in (conn.execute(sql, params)).fetchall()]
+            return [r[0] for r in conn.execute(sql, params).fetchall()]
 
         return self._transact(work)
 
@@ -444,6 +444,6 @@ class TextSQLStore(SQLStore):
         sql, params = lc.prune_om_history_sql(self.dialect, created_before, limit)
 
         def work(conn: Any) -> int:
-            return len((conn.execute(sql, params)).fetchall())
+            return len(conn.execute(sql, params).fetchall())
 
         return self._transact(work)

@@ -579,9 +579,9 @@ class MemoryStorage(ABC):
         it with a search inside the database.
         """
         if resource_id is not None:
-            messages = (self.list_messages_by_resource_id(resource_id, per_page=False, direction="ASC")).messages
+            messages = self.list_messages_by_resource_id(resource_id, per_page=False, direction="ASC").messages
         else:
-            messages = (self.list_messages(str(thread_id), per_page=False, direction="ASC")).messages
+            messages = self.list_messages(str(thread_id), per_page=False, direction="ASC").messages
         corpus = BM25Corpus(language=self.text_search_language)
         for m in messages:
             if m.role != "system" and m.text:

@@ -236,8 +236,8 @@ class PostgresStore(TextSQLStore):
                 self._open_pool()
                 with self._pool.connection() as conn, conn.transaction():
                     conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mastra_memory:{self.schema_name}",))
-                    exists = (
-                        conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema_name,))
+                    exists = conn.execute(
+                        "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema_name,)
                     ).fetchone()
                     if not exists:
                         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -272,7 +272,7 @@ class PostgresStore(TextSQLStore):
             try:
                 self._open_pool()
                 with self._pool.connection() as conn:
-                    found = (conn.execute("SELECT to_regclass(%s)", (table,))).fetchone()
+                    found = conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()
             except psycopg.Error as exc:
                 raise StorageError(f"PostgreSQL query failed: {' '.join(str(exc).split())}") from exc
             if found is None or found[0] is None:
@@ -288,7 +288,7 @@ class PostgresStore(TextSQLStore):
 
     def _get_thread(self, thread_id: str) -> Thread | None:
         with self._conn() as conn:
-            row = (conn.execute(f"{self._thread_select()} WHERE id = %s", (thread_id,))).fetchone()
+            row = conn.execute(f"{self._thread_select()} WHERE id = %s", (thread_id,)).fetchone()
         return _sql.row_to_thread(row) if row else None
 
     def _thread_values(self, thread: Thread) -> list[Any]:
@@ -319,8 +319,8 @@ class PostgresStore(TextSQLStore):
         )
 
         def work(conn: Any) -> None:
-            if (conn.execute(sql, self._thread_values(thread))).fetchone() is None:
-                row = (conn.execute(f'SELECT "resourceId" FROM {self._threads} WHERE id = %s', (thread.id,))).fetchone()
+            if conn.execute(sql, self._thread_values(thread)).fetchone() is None:
+                row = conn.execute(f'SELECT "resourceId" FROM {self._threads} WHERE id = %s', (thread.id,)).fetchone()
                 raise owner_mismatch(thread, row[0] if row else None)
 
         self._transact(work)
@@ -331,7 +331,7 @@ class PostgresStore(TextSQLStore):
         sql = self._THREAD_INSERT.format(t=self._threads) + " ON CONFLICT (id) DO NOTHING RETURNING 1"
 
         def work(conn: Any) -> Any:
-            return (conn.execute(sql, self._thread_values(thread))).fetchone()
+            return conn.execute(sql, self._thread_values(thread)).fetchone()
 
         if self._transact(work) is None:
             raise ThreadConflictError(thread.id)
@@ -349,7 +349,7 @@ class PostgresStore(TextSQLStore):
         )
 
         def work(conn: Any) -> Any:
-            return (conn.execute(sql, (title, dumps(metadata or {}), _naive(now), now, thread_id))).fetchone()
+            return conn.execute(sql, (title, dumps(metadata or {}), _naive(now), now, thread_id)).fetchone()
 
         row = self._transact(work)
         if row is None:
@@ -375,13 +375,11 @@ class PostgresStore(TextSQLStore):
         sql, params, count_sql, count_params = _sql.select_threads_sql(self.dialect, query)
         with self._conn() as conn:
             if query.per_page is False:
-                rows = (conn.execute(sql, params)).fetchall()
+                rows = conn.execute(sql, params).fetchall()
                 return [_sql.row_to_thread(r) for r in rows], len(rows)
-            both = (
-                conn.execute(
-                    f"SELECT c.n, p.* FROM ({count_sql}) AS c(n) LEFT JOIN LATERAL ({sql}) AS p ON true",
-                    [*count_params, *params],
-                )
+            both = conn.execute(
+                f"SELECT c.n, p.* FROM ({count_sql}) AS c(n) LEFT JOIN LATERAL ({sql}) AS p ON true",
+                [*count_params, *params],
             ).fetchall()
         rows = [r[1:] for r in both if r[1] is not None]
         rows.sort(
@@ -447,7 +445,7 @@ class PostgresStore(TextSQLStore):
 
         def work(conn: Any) -> list[Message]:
             batch = self._restamp_after_cursor(conn, messages, thread_ids)
-            rows = (conn.execute(sql, [*self._columns(batch), _naive(now), now, thread_ids])).fetchall()
+            rows = conn.execute(sql, [*self._columns(batch), _naive(now), now, thread_ids]).fetchall()
             owners = {r[0]: r[1] for r in rows}
             written = rows[0][2] if rows else 0
             stored = resolve_owners(batch, owners)
@@ -459,8 +457,8 @@ class PostgresStore(TextSQLStore):
 
     def _raise_moved(self, conn: Any, stored: list[Message]) -> None:
         wanted = {m.id: m.thread_id for m in stored}
-        rows = (
-            conn.execute(f"SELECT id, thread_id FROM {self._messages} WHERE id = ANY(%s)", (list(wanted),))
+        rows = conn.execute(
+            f"SELECT id, thread_id FROM {self._messages} WHERE id = ANY(%s)", (list(wanted),)
         ).fetchall()
         for mid, tid in rows:
             if wanted.get(mid) != tid:
@@ -487,38 +485,34 @@ class PostgresStore(TextSQLStore):
         sql, params, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
         with self._conn() as conn:
             if query.per_page is False:
-                rows = (conn.execute(sql, params)).fetchall()
+                rows = conn.execute(sql, params).fetchall()
                 total = len(rows)
             elif query.per_page > 0:
                 # The page and its total in one round trip: the count row LEFT JOINs the page.
-                both = (
-                    conn.execute(
-                        f"SELECT c.n, p.* FROM ({count_sql}) AS c(n) LEFT JOIN LATERAL ({sql}) AS p ON true",
-                        [*count_params, *params],
-                    )
+                both = conn.execute(
+                    f"SELECT c.n, p.* FROM ({count_sql}) AS c(n) LEFT JOIN LATERAL ({sql}) AS p ON true",
+                    [*count_params, *params],
                 ).fetchall()
                 total = int(both[0][0])
                 rows = [r[1:] for r in both if r[1] is not None]
             else:
-                total = int(((conn.execute(count_sql, count_params)).fetchone())[0])
+                total = int(conn.execute(count_sql, count_params).fetchone()[0])
             if query.include:
                 spec = query.include
-                rows += (
-                    conn.execute(
-                        self._include_sql(),
-                        (
-                            [s.id for s in spec],
-                            [s.with_previous_messages for s in spec],
-                            [s.with_next_messages for s in spec],
-                        ),
-                    )
+                rows += conn.execute(
+                    self._include_sql(),
+                    (
+                        [s.id for s in spec],
+                        [s.with_previous_messages for s in spec],
+                        [s.with_next_messages for s in spec],
+                    ),
                 ).fetchall()
         return _sql.dedupe_sorted(rows), total
 
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
         with self._conn() as conn:
-            rows = (
-                conn.execute(f"SELECT {MESSAGE_COLUMNS} FROM {self._messages} WHERE id = ANY(%s)", (message_ids,))
+            rows = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)
             ).fetchall()
         return _sql.dedupe_sorted(rows)
 
@@ -536,7 +530,7 @@ class PostgresStore(TextSQLStore):
         params = (_sql.tsquery_text(words), resource_id if resource_id is not None else thread_id, limit)
 
         def read(conn: Any) -> list[Any]:
-            rows: list[Any] = (conn.execute(sql, params)).fetchall()
+            rows: list[Any] = conn.execute(sql, params).fetchall()
             return rows
 
         rows = self._read_with(read)
@@ -546,11 +540,9 @@ class PostgresStore(TextSQLStore):
 
     def _get_resource(self, resource_id: str) -> Resource | None:
         with self._conn() as conn:
-            row = (
-                conn.execute(
-                    f"SELECT {_sql.resource_columns(self.dialect)} FROM {self._resources} WHERE id = %s",
-                    (resource_id,),
-                )
+            row = conn.execute(
+                f"SELECT {_sql.resource_columns(self.dialect)} FROM {self._resources} WHERE id = %s",
+                (resource_id,),
             ).fetchone()
         return _sql.row_to_resource(row) if row else None
 
@@ -592,7 +584,7 @@ class PostgresStore(TextSQLStore):
         params = (resource_id, working_memory, dumps(metadata or {}), _naive(now), _naive(now), now, now)
 
         def work(conn: Any) -> Any:
-            return (conn.execute(sql, params)).fetchone()
+            return conn.execute(sql, params).fetchone()
 
         row = self._transact(work)
         return _sql.row_to_resource(row)
@@ -612,7 +604,7 @@ class PostgresStore(TextSQLStore):
     def _restamp_after_cursor(self, conn: Any, messages: list[Message], thread_ids: list[str]) -> list[Message]:
         om = self.dialect.t(OBSERVATIONAL_MEMORY)
         owners = dict(
-            (conn.execute(f'SELECT id, "resourceId" FROM {self._threads} WHERE id = ANY(%s)', (thread_ids,))).fetchall()
+            conn.execute(f'SELECT id, "resourceId" FROM {self._threads} WHERE id = ANY(%s)', (thread_ids,)).fetchall()
         )
         keys = sorted({f"thread:{t}" for t in owners} | {f"resource:{r}" for r in owners.values()})
         if not keys:
@@ -622,11 +614,9 @@ class PostgresStore(TextSQLStore):
             ([self._om_lock_key(k) for k in keys],),
         )
         found = dict(
-            (
-                conn.execute(
-                    f'SELECT "lookupKey", max("lastObservedAt") FROM {om} WHERE "lookupKey" = ANY(%s) GROUP BY 1',
-                    (keys,),
-                )
+            conn.execute(
+                f'SELECT "lookupKey", max("lastObservedAt") FROM {om} WHERE "lookupKey" = ANY(%s) GROUP BY 1',
+                (keys,),
             ).fetchall()
         )
         floors: dict[str, datetime] = {}
@@ -638,8 +628,8 @@ class PostgresStore(TextSQLStore):
             return messages
         existing = {
             r[0]
-            for r in (
-                conn.execute(f"SELECT id FROM {self._messages} WHERE id = ANY(%s)", ([m.id for m in messages],))
+            for r in conn.execute(
+                f"SELECT id FROM {self._messages} WHERE id = ANY(%s)", ([m.id for m in messages],)
             ).fetchall()
         }
         return _om.restamp_after_cursor(messages, existing, floors)
@@ -665,7 +655,7 @@ class PostgresStore(TextSQLStore):
             sql += " LIMIT %s"
             params.append(limit)
         parse = _sql.parse_ts
-        return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in (conn.execute(sql, params)).fetchall()]
+        return [MessageRef(r[0], r[1], parse(r[2]), int(r[3] or 0)) for r in conn.execute(sql, params).fetchall()]
 
     def _message_refs_summary(
         self, thread_ids: tuple[str, ...] | None, resource_id: str | None, after: datetime | None
@@ -676,10 +666,8 @@ class PostgresStore(TextSQLStore):
             where += ' AND "createdAt" > %s'
             params.append(_naive(after))
         with self._conn() as conn:
-            count, size = (
-                conn.execute(
-                    f"SELECT count(*), coalesce(sum(length(content)), 0) FROM {self._messages} WHERE {where}", params
-                )
+            count, size = conn.execute(
+                f"SELECT count(*), coalesce(sum(length(content)), 0) FROM {self._messages} WHERE {where}", params
             ).fetchone()
         return int(count), int(size or 0)
 
@@ -688,7 +676,7 @@ class PostgresStore(TextSQLStore):
     # yet, with the transaction-scoped advisory lock SQLStore takes on its id first.
 
     def _wm_read_thread(self, conn: Any, thread_id: str) -> dict[str, Any] | None:
-        row = (conn.execute(f"SELECT metadata FROM {self._threads} WHERE id = %s FOR UPDATE", (thread_id,))).fetchone()
+        row = conn.execute(f"SELECT metadata FROM {self._threads} WHERE id = %s FOR UPDATE", (thread_id,)).fetchone()
         return None if row is None else (_sql.load_json(row[0]) or {})
 
     def _wm_write_thread(self, conn: Any, thread_id: str, metadata: dict[str, Any], now: datetime) -> None:
@@ -698,8 +686,8 @@ class PostgresStore(TextSQLStore):
         )
 
     def _wm_read_resource(self, conn: Any, resource_id: str) -> tuple[bool, str | None]:
-        row = (
-            conn.execute(f'SELECT "workingMemory" FROM {self._resources} WHERE id = %s FOR UPDATE', (resource_id,))
+        row = conn.execute(
+            f'SELECT "workingMemory" FROM {self._resources} WHERE id = %s FOR UPDATE', (resource_id,)
         ).fetchone()
         return (False, None) if row is None else (True, row[0])
 
@@ -717,7 +705,7 @@ class PostgresStore(TextSQLStore):
         sql = self._THREAD_INSERT.format(t=self._threads) + " ON CONFLICT (id) DO NOTHING"
 
         def work(conn: Any) -> None:
-            if (conn.execute(sql, self._thread_values(thread))).rowcount != 1:
+            if conn.execute(sql, self._thread_values(thread)).rowcount != 1:
                 raise ThreadConflictError(thread.id)
             if messages:
                 self._insert_messages(conn, messages)
@@ -736,7 +724,7 @@ class PostgresStore(TextSQLStore):
 
     def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
         with self._conn() as conn:
-            row = (conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key))).fetchone()
+            row = conn.execute(_sql.kv_select_sql(self.dialect), (namespace, key)).fetchone()
         if row is None:
             return None
         if row[1] is not None and row[1] <= now:
@@ -747,13 +735,13 @@ class PostgresStore(TextSQLStore):
 
     def _kv_exists(self, namespace: str, key: str, now: datetime) -> bool:
         with self._conn() as conn:
-            return (conn.execute(_sql.kv_exists_sql(self.dialect), (namespace, key, now))).fetchone() is not None
+            return conn.execute(_sql.kv_exists_sql(self.dialect), (namespace, key, now)).fetchone() is not None
 
     def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
         sql = _sql.kv_delete_sql(self.dialect)
 
         def work(conn: Any) -> list[Any]:
-            rows: list[Any] = (conn.execute(sql, (namespace, key))).fetchall()
+            rows: list[Any] = conn.execute(sql, (namespace, key)).fetchall()
             return rows
 
         rows = self._transact(work)
@@ -764,18 +752,18 @@ class PostgresStore(TextSQLStore):
             self.dialect, namespace, prefix, prefix_upper_bound(prefix), after_key, now, limit
         )
         with self._conn() as conn:
-            return [r[0] for r in (conn.execute(sql, params)).fetchall()]
+            return [r[0] for r in conn.execute(sql, params).fetchall()]
 
     def _kv_clear(self, namespace: str) -> int:
         sql = _sql.kv_clear_sql(self.dialect)
 
         def work(conn: Any) -> int:
-            return int((conn.execute(sql, (namespace,))).rowcount)
+            return int(conn.execute(sql, (namespace,)).rowcount)
 
         return self._transact(work)
 
     def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
-        row = (conn.execute(_sql.kv_select_sql(self.dialect, for_update=True), (namespace, key))).fetchone()
+        row = conn.execute(_sql.kv_select_sql(self.dialect, for_update=True), (namespace, key)).fetchone()
         return None if row is None else KVRow(row[0], row[1], row[2], row[3])
 
     def _kv_write(
@@ -799,14 +787,14 @@ class PostgresStore(TextSQLStore):
 
     def _kv_stats(self, namespace: str, now: datetime) -> KVStats:
         with self._conn() as conn:
-            keys, size = (conn.execute(_sql.kv_stats_sql(self.dialect), (namespace, now))).fetchone()
+            keys, size = conn.execute(_sql.kv_stats_sql(self.dialect), (namespace, now)).fetchone()
         return KVStats(int(keys), int(size))
 
     def _kv_purge_expired(self, now: datetime, limit: int) -> int:
         sql = _sql.kv_purge_sql(self.dialect)
 
         def work(conn: Any) -> int:
-            return int((conn.execute(sql, (now, limit))).rowcount)
+            return int(conn.execute(sql, (now, limit)).rowcount)
 
         return self._transact(work)
 
