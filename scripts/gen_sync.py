@@ -61,6 +61,7 @@ REPLACEMENTS: dict[str, str] = {
     "lifecycle_async": "lifecycle",
     "_sqlstore_async": "_sqlstore",
     "store_async": "store",
+    "vector_async": "vector",
     # third-party async twins
     "AbstractAsyncContextManager": "AbstractContextManager",
     "AsyncClient": "Client",
@@ -68,6 +69,7 @@ REPLACEMENTS: dict[str, str] = {
     "AsyncConnection": "Connection",
     "AsyncCursor": "Cursor",
     "AsyncMongoClient": "MongoClient",
+    "register_vector_async": "register_vector",
 }
 
 HEADER = (

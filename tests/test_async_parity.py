@@ -23,7 +23,9 @@ import pytest
 
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.base_async import AsyncMemoryStorage
-from mastra_memory.storage.threaded import ThreadedAsyncStorage, public_methods
+from mastra_memory.storage.threaded import ThreadedAsyncStorage, ThreadedAsyncVector, public_methods
+from mastra_memory.storage.vector import VectorStore
+from mastra_memory.storage.vector_async import AsyncVectorStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,10 +51,25 @@ def _pg_async_store() -> type:
     return AsyncPostgresStore
 
 
+def _pg_vector() -> type:
+    from storage_adapters.pg import PgVector
+
+    return PgVector
+
+
+def _pg_async_vector() -> type:
+    from storage_adapters.pg import AsyncPgVector
+
+    return AsyncPgVector
+
+
 PAIRS: dict[str, Pair] = {
     "MemoryStorage": Pair(lambda: MemoryStorage, lambda: AsyncMemoryStorage),
     "PostgresStore": Pair(_pg_store, _pg_async_store, plain=frozenset({"from_url", "migrations"})),
     "ThreadedAsyncStorage": Pair(lambda: MemoryStorage, lambda: ThreadedAsyncStorage),
+    "VectorStore": Pair(lambda: VectorStore, lambda: AsyncVectorStore),
+    "PgVector": Pair(_pg_vector, _pg_async_vector),
+    "ThreadedAsyncVector": Pair(lambda: VectorStore, lambda: ThreadedAsyncVector),
 }
 
 

@@ -37,6 +37,7 @@ from mastra_memory.testing.conformance import MemoryStorageConformance
 from mastra_memory.testing.keyword_conformance import KeywordSearchConformance
 from mastra_memory.testing.kv_conformance import KeyValueConformance, _Clock
 from mastra_memory.testing.om_conformance import ObservationalMemoryConformance
+from mastra_memory.testing.vector_conformance import VectorStoreConformance
 from mastra_memory.types import Message, Thread
 from tests.servers import FACTORIES, PG, drop_pg_schema, unique, url_or_skip
 
@@ -108,6 +109,22 @@ class TestAsyncKeywordSearch(KeywordSearchConformance):
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         with async_view(request.param, tmp_path) as view:
             yield view
+
+
+class TestAsyncPgVector(VectorStoreConformance):
+    """The native async pgvector store (AsyncPgVector) on the vector conformance suite."""
+
+    @pytest.fixture
+    def vector(self) -> Iterator[Any]:
+        url = url_or_skip(PG)
+        from storage_adapters.pg import AsyncPgVector
+
+        schema = unique("mmavec")
+        try:
+            with SyncStorageView(AsyncPgVector(url, schema_name=schema)) as view:
+                yield view
+        finally:
+            drop_pg_schema(url, schema)
 
 
 # -- open_async_storage and the wrappers -------------------------------------------------------

@@ -25,6 +25,7 @@ from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.base_async import AsyncMemoryStorage
 from mastra_memory.storage.registry import open_storage
 from mastra_memory.storage.vector import VectorStore
+from mastra_memory.storage.vector_async import AsyncVectorStore
 
 __all__ = [
     "ThreadedAsyncStorage",
@@ -128,6 +129,7 @@ for _name in public_methods(MemoryStorage):
 # A ThreadedAsyncStorage is an AsyncMemoryStorage (same coroutines, same signatures: the parity
 # test checks it), registered rather than subclassed so that every call goes to the wrapped store.
 AsyncMemoryStorage.register(ThreadedAsyncStorage)
+AsyncVectorStore.register(ThreadedAsyncVector)
 for _name in public_methods(VectorStore):
     setattr(ThreadedAsyncVector, _name, _delegate(VectorStore, _name))
 
@@ -174,4 +176,4 @@ def as_async_vector(vector: Any) -> Any:
     :class:`ThreadedAsyncVector` (``None`` stays ``None``)."""
     if isinstance(vector, VectorStore):
         return ThreadedAsyncVector(vector)
-    return vector
+    return vector  # None, or an async vector store (AsyncPgVector, a ThreadedAsyncVector)

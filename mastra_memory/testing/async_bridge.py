@@ -35,7 +35,8 @@ class SyncStorageView:
     """Every method of ``store`` as a blocking call (coroutines run on the view's event loop).
 
     Args:
-        store: The async store; ``await store.setup()`` runs when the view is entered.
+        store: The async store (or vector store); ``await store.setup()`` runs when the view is
+            entered, if it has one.
         close_store: Whether :meth:`close` closes the store too (``await store.close()``);
             False when the store's owner closes it (a fixture that still cleans up through it).
     """
@@ -82,7 +83,9 @@ class SyncStorageView:
         delattr(self._store, name)
 
     def __enter__(self) -> Self:
-        self.run(self._store.setup())
+        setup = getattr(self._store, "setup", None)  # a store has one, a vector store none
+        if setup is not None:
+            self.run(setup())
         return self
 
     def __exit__(self, *exc: object) -> None:
