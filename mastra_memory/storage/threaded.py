@@ -75,11 +75,11 @@ class _Threaded:
         return self._sync
 
     async def __aenter__(self) -> Any:
-        await self.setup()  # type: ignore[attr-defined]
+        await self.setup()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.close()  # type: ignore[attr-defined]
+        await self.close()
 
 
 class ThreadedAsyncStorage(_Threaded):
