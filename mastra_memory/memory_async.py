@@ -739,7 +739,7 @@ class AsyncMemory:
     ) -> dict[str, Any]:
         """Deep-merge ``update`` into the schema-mode working memory at ``(scope, key)``, atomically."""
 
-        async def merge(current: str | None) -> str:
+        def merge(current: str | None) -> str:
             merged = wm.deep_merge(wm.parse_stored(current), update)
             return wm.dump_data(wm.validate_schema_data(merged, config))
 
