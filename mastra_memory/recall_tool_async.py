@@ -7,7 +7,8 @@ Observations are dense and dated; when the agent needs the exact words behind on
 * ``messages``: messages of a thread (default: the current one), oldest first, optionally
   between ``start`` and ``end`` (ISO dates or datetimes, as the observation log shows them);
 * ``threads``: the resource's threads, newest first (id, title, dates);
-* ``search``: BM25 keyword search over the resource's messages (:mod:`mastra_memory.keyword_search`).
+* ``search``: keyword search over the resource's messages, in the database
+  (:meth:`~mastra_memory.storage.base.MemoryStorage.search_messages`: FTS5, ``tsvector``, ...).
 
 Errors (an unknown mode, another resource's thread, a bad date) come back to the model as
 ``{"error": ...}`` through the agent's tool loop; nothing is written.
@@ -19,7 +20,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from mastra_memory.errors import ValidationError
-from mastra_memory.keyword_search import BM25Corpus
 from mastra_memory.tools import Tool
 from mastra_memory.types import Message
 
@@ -131,17 +131,16 @@ def make_recall_tool(memory: AsyncMemory, thread_id: str, resource_id: str, page
         if mode == "search":
             if not query or not query.strip():
                 raise ValidationError("mode='search' needs a query")
-            messages = (await memory.storage.list_messages_by_resource_id(resource_id, per_page=False)).messages
-            corpus = BM25Corpus()
-            by_id = {}
-            for m in messages:
-                if m.text.strip() and m.role in ("user", "assistant"):
-                    corpus.add(m.id, m.thread_id or "", m.text)
-                    by_id[m.id] = m
-            hits = corpus.search(query, (page + 1) * page_size + 1)
+            wanted = (page + 1) * page_size + 1
+            hits = await memory.storage.search_messages(query, resource_id=resource_id, limit=min(wanted, 1000))
             shown = hits[page * page_size : (page + 1) * page_size]
+            found = {m.id: m for m in await memory.storage.list_messages_by_id([h.message_id for h in shown])}
             return {
-                "messages": [{**_message(by_id[doc_id]), "score": round(score, 4)} for doc_id, _, score in shown],
+                "messages": [
+                    {**_message(found[h.message_id]), "score": round(h.score, 4)}
+                    for h in shown
+                    if h.message_id in found
+                ],
                 "page": page,
                 "has_more": len(hits) > (page + 1) * page_size,
             }
