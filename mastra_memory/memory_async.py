@@ -597,7 +597,9 @@ class AsyncMemory:
     async def list_clones(self, source_thread_id: str, resource_id: str | None = None) -> list[Thread]:
         """Threads cloned directly from ``source_thread_id`` (searched within the resource)."""
         source = await self._require_thread(source_thread_id, resource_id)
-        threads = await self.storage.list_threads(resource_id=resource_id or source.resource_id, per_page=False).threads
+        threads = (
+            await self.storage.list_threads(resource_id=resource_id or source.resource_id, per_page=False)
+        ).threads
         return [t for t in threads if (self.get_clone_metadata(t) or {}).get("sourceThreadId") == source_thread_id]
 
     async def get_clone_history(self, thread_id: str) -> list[Thread]:

@@ -169,9 +169,10 @@ class AsyncSemanticRecall:
             key = (first.created_at, first.id)
             if all((m.created_at, m.id) < key for m in known) and (tail.whole_thread or len(known) >= n):
                 return [m.text for m in known[-n:] if m.role != "system"]
-        page = await self.storage.list_messages(
+        result = await self.storage.list_messages(
             thread_id, per_page=n + len(batch), direction="DESC", end=first.created_at
-        ).messages
+        )
+        page = result.messages
         earlier = [m for m in page if m.id not in ids and (m.created_at, m.id) < (first.created_at, first.id)]
         return [m.text for m in earlier[-n:] if m.role != "system"]
 

@@ -249,3 +249,34 @@ def test_async_memory_parity_with_memory() -> None:
         s, a = inspect.signature(getattr(Agent, sync_name)), inspect.signature(getattr(Agent, async_name))
         assert list(s.parameters) == list(a.parameters)
     assert servers.PG  # the PG backend of these tests comes from the shared server list
+
+
+def test_semantic_recall_gives_the_same_hits_on_both_faces(tmp_path: Path) -> None:
+    from mastra_memory.storage import open_vector
+    from mastra_memory.testing import HashingEmbedder
+
+    options = {"last_messages": 1, "semantic_recall": {"top_k": 2, "message_range": 0}}
+    texts = ["my cat is named Pixel", "the weather is grey today", "I bought new running shoes", "Pixel sleeps a lot"]
+
+    def seed() -> list[Message]:
+        return [Message.user(t, "t1", resource_id="u1", id=f"m{i}") for i, t in enumerate(texts)]
+
+    with Memory(
+        open_storage(f"file:{tmp_path}/s.db"), open_vector(f"file:{tmp_path}/s.db"), HashingEmbedder(), options
+    ) as memory:
+        memory.create_thread("u1", thread_id="t1")
+        memory.save_messages(seed())
+        want = memory.recall("t1", "u1", vector_search_string="what is my cat called")
+
+    async def main() -> Any:
+        async with AsyncMemory(
+            open_storage(f"file:{tmp_path}/a.db"), open_vector(f"file:{tmp_path}/a.db"), HashingEmbedder(), options
+        ) as memory:
+            await memory.create_thread("u1", thread_id="t1")
+            await memory.save_messages(seed())
+            return await memory.recall("t1", "u1", vector_search_string="what is my cat called")
+
+    got = run(main())
+    assert [h.message_id for h in got.semantic_hits] == [h.message_id for h in want.semantic_hits]
+    assert got.semantic_hits and got.semantic_hits[0].message_id in {"m0", "m3"}
+    assert [m.id for m in got.messages] == [m.id for m in want.messages]
