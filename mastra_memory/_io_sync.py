@@ -9,6 +9,7 @@ shells keep the same names and signatures (tests/test_codegen.py checks it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -33,6 +34,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+IS_ASYNC = False
+"""True in the async face."""
 
 Lock = threading.Lock
 
@@ -114,7 +118,7 @@ class Background:
                 self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix=self.name)
             future = self._executor.submit(fn, *args)
             self._inflight[key] = future
-        future.add_done_callback(lambda f, k=key: self._done(k, f))
+        future.add_done_callback(functools.partial(self._done, key))
         return True
 
     def _done(self, key: str, future: Future[Any]) -> None:

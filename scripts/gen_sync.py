@@ -54,6 +54,16 @@ REPLACEMENTS: dict[str, str] = {
     "aembed_many": "embed_many",
     "aclose": "close",
     "open_async_storage": "open_storage",
+    "_aprepare": "_prepare",
+    "_agenerate_step": "_generate_step",
+    "_aapply_step": "_apply_step",
+    "_arun_tool": "_run_tool",
+    "_afinish": "_finish",
+    "_aabort": "_abort",
+    "_astream_turn": "_stream_turn",
+    "_amemory": "_memory",
+    "engine_async": "engine",
+    "kv_async": "kv",
     "as_async_storage": "as_storage",
     "as_async_vector": "as_vector",
     # storage modules whose async source is imported by another async source
@@ -175,7 +185,10 @@ def generate(source: Path) -> str:
         src = Path(tmp) / "a" / "mod.py"
         src.parent.mkdir()
         src.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-        unasync.unasync_files([str(src)], [unasync.Rule(f"{tmp}/a/", f"{tmp}/s/", REPLACEMENTS)])
+        # a module ``foo_async`` imported by a source is ``foo`` in the generated module
+        modules = {p.stem: p.stem[: -len("_async")] for p in sources()}
+        rule = unasync.Rule(f"{tmp}/a/", f"{tmp}/s/", {**modules, **REPLACEMENTS})
+        unasync.unasync_files([str(src)], [rule])
         text = (Path(tmp) / "s" / "mod.py").read_text(encoding="utf-8")
     text = _drop_await_parens(_drop_awaitable(text))
     rel = source.relative_to(ROOT).as_posix()

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ResourceErasure",
+    "clone_order",
     "clone_thread_ids",
     "generic_delete_resource",
     "generic_prune_messages",
@@ -77,17 +78,25 @@ async def clone_thread_ids(store: AsyncMemoryStorage, sources: Iterable[str], re
     One pass over every thread's metadata (``metadata.clone.sourceThreadId``, as
     :meth:`mastra_memory.Memory.clone_thread` writes it), paged.
     """
-    children: dict[str, list[str]] = {}
+    threads: list[Thread] = []
     page = 0
     while True:
-        threads = await _threads(store, None, page, _PAGE)
-        for t in threads:
-            source = _clone_source(t)
-            if source is not None and t.resource_id != resource_id:
-                children.setdefault(source, []).append(t.id)
-        if len(threads) < _PAGE:
+        batch = await _threads(store, None, page, _PAGE)
+        threads.extend(batch)
+        if len(batch) < _PAGE:
             break
         page += 1
+    return clone_order(threads, sources, resource_id)
+
+
+def clone_order(threads: Iterable[Thread], sources: Iterable[str], resource_id: str) -> list[str]:
+    """Of ``threads``, the ids of those in *other* resources cloned from ``sources``,
+    transitively, deepest first (see :func:`clone_thread_ids`); no I/O."""
+    children: dict[str, list[str]] = {}
+    for t in threads:
+        source = _clone_source(t)
+        if source is not None and t.resource_id != resource_id:
+            children.setdefault(source, []).append(t.id)
     order: list[str] = []
     seen: set[str] = set()
     frontier = list(sources)

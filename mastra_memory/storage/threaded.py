@@ -135,14 +135,17 @@ for _name in public_methods(VectorStore):
 
 
 def as_storage(storage: Any = None) -> MemoryStorage:
-    """The sync store a :class:`~mastra_memory.memory.Memory` uses: ``storage`` itself, or the
-    default (:func:`~mastra_memory.storage.registry.open_storage`) when it is ``None``.
+    """The sync store a :class:`~mastra_memory.memory.Memory` uses: ``storage`` itself, the
+    store a URL names (:func:`~mastra_memory.storage.registry.open_storage`), or the default
+    store when it is ``None``.
 
     Raises:
         ConfigurationError: for an async-only store (use ``AsyncMemory``).
     """
     if storage is None:
         return open_storage()
+    if isinstance(storage, str):
+        return open_storage(storage)
     if isinstance(storage, ThreadedAsyncStorage):
         return storage.sync  # type: ignore[no-any-return]
     if not isinstance(storage, MemoryStorage):
@@ -154,9 +157,12 @@ def as_storage(storage: Any = None) -> MemoryStorage:
 
 def as_async_storage(storage: Any = None) -> Any:
     """The async store an ``AsyncMemory`` uses: an async store as given, a sync store wrapped in
-    :class:`ThreadedAsyncStorage`, the default store (wrapped) when ``None``."""
-    if storage is None:
-        return ThreadedAsyncStorage(open_storage())
+    :class:`ThreadedAsyncStorage`, the store a URL names (native async where the backend has
+    it), the default store when ``None``."""
+    if storage is None or isinstance(storage, str):
+        from mastra_memory.storage import registry
+
+        return registry.open_async_storage(storage)
     if isinstance(storage, AsyncMemoryStorage):
         return storage
     if isinstance(storage, MemoryStorage):
