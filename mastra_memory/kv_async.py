@@ -65,7 +65,7 @@ from mastra_memory.storage.kv import (
 if TYPE_CHECKING:
     import httpx
 
-    from mastra_memory.storage.base import MemoryStorage
+    from mastra_memory.storage.base_async import AsyncMemoryStorage
 
 from mastra_memory.storage.threaded import as_async_storage
 
@@ -333,7 +333,7 @@ class AsyncKVMemory:
     def __init__(
         self,
         namespace: str,
-        storage: MemoryStorage | None = None,
+        storage: AsyncMemoryStorage | None = None,
         *,
         base_url: str | None = None,
         api_key: str | None = None,

@@ -62,7 +62,7 @@ def pg_store() -> Iterator[Any]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@pytest.fixture(params=["libsql", "pg", "asgi", "uvicorn"])
+@pytest.fixture(params=["libsql", "pg", "pg-async", "asgi", "uvicorn"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     """``backend()`` is an async context manager yielding a factory of AsyncKVMemory objects;
     every object made is closed on exit."""
@@ -74,6 +74,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
         request.addfinalizer(store.close)
     elif kind == "pg":
         store = request.getfixturevalue("pg_store")
+    elif kind == "pg-async" and not os.environ.get("MASTRA_TEST_PG_URL"):
+        pytest.skip("MASTRA_TEST_PG_URL is not set (scripts/services.sh start)")
     elif kind == "asgi":
         store = LibSQLStore(f"file:{tmp_path}/asgi.db")
     live: LiveServer | None = request.getfixturevalue("server") if kind == "uvicorn" else None
@@ -82,14 +84,21 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
     async def open_backend() -> AsyncIterator[Factory]:
         made: list[AsyncKVMemory] = []
         client: Any = None
+        native: Any = None  # the native async PostgreSQL store: its pool lives on this loop
+        schema = f"akv_{uuid.uuid4().hex[:10]}"
+        if kind == "pg-async":
+            from storage_adapters.pg import AsyncPostgresStore
+
+            native = AsyncPostgresStore(os.environ["MASTRA_TEST_PG_URL"], schema_name=schema)
+            await native.setup()
         if kind == "asgi":
             app = create_app(Memory(store), api_keys=[ADMIN])
             client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://asgi")
 
         def factory(ns: str) -> AsyncKVMemory:
             name = f"{ns}-{suffix}"
-            if kind in ("libsql", "pg"):
-                kv = AsyncKVMemory(name, storage=store)
+            if kind in ("libsql", "pg", "pg-async"):
+                kv = AsyncKVMemory(name, storage=native if native is not None else store)
             elif kind == "asgi":
                 kv = AsyncKVMemory(name, http_client=client, api_key=ADMIN, page_size=400)
             else:
@@ -105,6 +114,14 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
                 await kv.aclose()
             if client is not None:
                 await client.aclose()
+            if native is not None:
+                await native.close()
+                import psycopg
+
+                async with await psycopg.AsyncConnection.connect(
+                    os.environ["MASTRA_TEST_PG_URL"], autocommit=True
+                ) as conn:
+                    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
     return open_backend
 
@@ -326,6 +343,7 @@ def test_every_kvmemory_method_has_its_async_twin() -> None:
             continue
         sync_sig = str(inspect.signature(sync_member)).replace("Iterator", "AsyncIterator")
         async_sig = str(inspect.signature(async_member)).replace("AsyncKVMemory", "KVMemory")
+        async_sig = async_sig.replace("AsyncMemoryStorage", "MemoryStorage")
         assert async_sig == sync_sig.replace("httpx.Client", "httpx.AsyncClient"), name
         assert _summary(async_member) == _summary(sync_member), name
         if name not in ("__init__", "iter_keys"):
