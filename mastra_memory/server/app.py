@@ -29,7 +29,8 @@ from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.deps import ServerState, state
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
 from mastra_memory.server.problems import STATUS, error_response, problem_response
-from mastra_memory.storage.registry import resolve_storage_url
+from mastra_memory.storage.base_async import AsyncMemoryStorage
+from mastra_memory.storage.registry import open_async_storage, open_storage, resolve_storage_url
 
 __all__ = ["STATUS", "create_app", "error_statuses"]
 
@@ -120,29 +121,32 @@ class Health(BaseModel):
     auth: bool
 
 
-def _serving_memory(memory: Memory | AsyncMemory | None, storage_url: str | None) -> AsyncMemory:
-    """The async memory the routes call: ``memory`` itself, an ``AsyncMemory`` over a sync
-    ``Memory``'s store and options, or one on the store ``storage_url`` names."""
+def _serving_memory(memory: Memory | AsyncMemory | None, storage_url: str | None) -> tuple[AsyncMemory, Any]:
+    """The async memory the routes call and the sync store of the key-value routes: ``memory``
+    itself, an ``AsyncMemory`` over a sync ``Memory``'s store and options, or one on the store
+    ``storage_url`` names (natively async where the backend has it, with a sync twin on the
+    same database for the key-value routes)."""
     if isinstance(memory, AsyncMemory):
-        return memory
+        return memory, _sync_store(memory.storage)
     if isinstance(memory, Memory):
-        return AsyncMemory(
+        served = AsyncMemory(
             storage=memory.storage,
             vector=memory.vector,
             embedder=memory.embedder if memory.vector is not None else None,
             options=memory.config,
             processors=memory.processors,
         )
+        return served, memory.storage
     if memory is not None:
         raise ConfigurationError(f"memory must be a Memory or an AsyncMemory, not {type(memory).__name__}")
-    from mastra_memory.storage.threaded import as_async_storage
-
-    return AsyncMemory(as_async_storage(resolve_storage_url(storage_url)))
+    url = resolve_storage_url(storage_url)
+    served = AsyncMemory(open_async_storage(url))
+    sync = getattr(served.storage, "sync", None)
+    return served, sync if sync is not None else open_storage(url)
 
 
 def _sync_store(storage: Any) -> Any:
-    """The sync store under an async one, for the key-value routes (still run in the thread
-    pool or inline) and the usage tracker."""
+    """The sync store under an async one (``ThreadedAsyncStorage.sync``), else the store."""
     sync = getattr(storage, "sync", None)
     return sync if sync is not None else storage
 
@@ -197,9 +201,13 @@ def create_app(
         keys = KeyRing(api_keys or ())
     except ValueError as exc:
         raise ConfigurationError(f"invalid server configuration: {exc}") from exc
-    mem = _serving_memory(memory, storage_url)
+    mem, storage = _serving_memory(memory, storage_url)
     close_memory = memory is None if close_on_shutdown is None else close_on_shutdown
-    storage = _sync_store(mem.storage)
+    if isinstance(storage, AsyncMemoryStorage):
+        raise ConfigurationError(
+            "the server needs a sync store beside an async one for its key-value routes: "
+            "pass create_app(storage_url=...) or a Memory"
+        )
     storage.max_kv_value_bytes = max(storage.max_kv_value_bytes, server_limits.max_value_bytes)
     st = ServerState(
         memory=mem,
@@ -225,6 +233,8 @@ def create_app(
                     await task
             if close_memory:
                 await mem.close()
+                if storage is not _sync_store(mem.storage):
+                    storage.close()
 
     app = FastAPI(
         title="mastra-memory",
