@@ -1,0 +1,171 @@
+"""The async face of a store or vector store whose driver blocks.
+
+The embedded libSQL driver, boto3 (DynamoDB), SQLAlchemy's sync engine and the in-process
+stores have no async I/O. :class:`ThreadedAsyncStorage` and :class:`ThreadedAsyncVector` give
+them the async face of the contract by running each primitive, whole, in a worker thread
+(:func:`asyncio.to_thread`, the event loop's default executor): the event loop never waits on
+their I/O, and the primitive keeps its atomicity because it is the same call. Stores with a
+native async driver (PostgreSQL through psycopg's async pool) do not need it.
+
+:func:`as_storage` / :func:`as_async_storage` are what :class:`~mastra_memory.memory.Memory`
+and :class:`~mastra_memory.memory_async.AsyncMemory` call on their ``storage`` argument (the
+generated sync module maps one onto the other).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mastra_memory.errors import ConfigurationError
+from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.registry import open_storage
+from mastra_memory.storage.vector import VectorStore
+
+__all__ = [
+    "ThreadedAsyncStorage",
+    "ThreadedAsyncVector",
+    "as_async_storage",
+    "as_async_vector",
+    "as_storage",
+    "as_vector",
+    "public_methods",
+]
+
+T = TypeVar("T")
+
+_LIFECYCLE = {"close", "connect", "setup"}
+
+
+def public_methods(cls: type) -> list[str]:
+    """Names of the public methods of ``cls`` (functions not starting with ``_``), sorted."""
+    return sorted(
+        name
+        for name, value in inspect.getmembers(cls)
+        if not name.startswith("_") and (inspect.isfunction(value) or inspect.ismethod(value))
+    )
+
+
+def _delegate(sync_cls: type, name: str) -> Callable[..., Any]:
+    original = getattr(sync_cls, name)
+
+    @functools.wraps(original)
+    async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self._sync, name), *args, **kwargs)
+
+    return method
+
+
+class _Threaded:
+    """Attributes the sync object has and the async face does not define are read from it."""
+
+    _sync: Any
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._sync, name)
+
+    @property
+    def sync(self) -> Any:
+        """The wrapped sync object."""
+        return self._sync
+
+    async def __aenter__(self) -> Any:
+        await self.setup()  # type: ignore[attr-defined]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()  # type: ignore[attr-defined]
+
+
+class ThreadedAsyncStorage(_Threaded):
+    """The async face of a blocking :class:`~mastra_memory.storage.base.MemoryStorage`: every
+    public method of the store as a coroutine with the same signature, run in a worker thread.
+
+    Args:
+        store: The sync store (any backend).
+    """
+
+    def __init__(self, store: MemoryStorage) -> None:
+        if not isinstance(store, MemoryStorage):
+            raise ConfigurationError(f"not a MemoryStorage: {type(store).__name__}")
+        self._sync = store
+
+    @property
+    def max_message_bytes(self) -> int:
+        """The wrapped store's largest accepted message content, in bytes."""
+        return self._sync.max_message_bytes  # type: ignore[no-any-return]
+
+    @max_message_bytes.setter
+    def max_message_bytes(self, value: int) -> None:
+        self._sync.max_message_bytes = value
+
+    def __repr__(self) -> str:
+        return f"ThreadedAsyncStorage({self._sync!r})"
+
+
+class ThreadedAsyncVector(_Threaded):
+    """The async face of a blocking :class:`~mastra_memory.storage.vector.VectorStore`.
+
+    Args:
+        vector: The sync vector store.
+    """
+
+    def __init__(self, vector: VectorStore) -> None:
+        self._sync = vector
+
+    def __repr__(self) -> str:
+        return f"ThreadedAsyncVector({self._sync!r})"
+
+
+for _name in public_methods(MemoryStorage):
+    setattr(ThreadedAsyncStorage, _name, _delegate(MemoryStorage, _name))
+for _name in public_methods(VectorStore):
+    setattr(ThreadedAsyncVector, _name, _delegate(VectorStore, _name))
+
+
+def as_storage(storage: Any = None) -> MemoryStorage:
+    """The sync store a :class:`~mastra_memory.memory.Memory` uses: ``storage`` itself, or the
+    default (:func:`~mastra_memory.storage.registry.open_storage`) when it is ``None``.
+
+    Raises:
+        ConfigurationError: for an async-only store (use ``AsyncMemory``).
+    """
+    if storage is None:
+        return open_storage()
+    if isinstance(storage, ThreadedAsyncStorage):
+        return storage.sync  # type: ignore[no-any-return]
+    if not isinstance(storage, MemoryStorage):
+        raise ConfigurationError(
+            f"Memory needs a sync MemoryStorage, not {type(storage).__name__} (use AsyncMemory for an async store)"
+        )
+    return storage
+
+
+def as_async_storage(storage: Any = None) -> Any:
+    """The async store an ``AsyncMemory`` uses: an async store as given, a sync store wrapped in
+    :class:`ThreadedAsyncStorage`, the default store (wrapped) when ``None``."""
+    if storage is None:
+        return ThreadedAsyncStorage(open_storage())
+    if isinstance(storage, MemoryStorage):
+        return ThreadedAsyncStorage(storage)
+    return storage
+
+
+def as_vector(vector: Any) -> Any:
+    """The sync vector store a ``Memory`` uses (``None`` stays ``None``)."""
+    if isinstance(vector, ThreadedAsyncVector):
+        return vector.sync
+    return vector
+
+
+def as_async_vector(vector: Any) -> Any:
+    """The async vector store an ``AsyncMemory`` uses: a sync one wrapped in
+    :class:`ThreadedAsyncVector` (``None`` stays ``None``)."""
+    if isinstance(vector, VectorStore):
+        return ThreadedAsyncVector(vector)
+    return vector
