@@ -14,10 +14,11 @@
 #   stop   stops what start started (MariaDB only if start had to start it).
 #   env    prints .services/env, for: eval "$(scripts/services.sh env)"
 # Ports can be changed with MM_PG_PORT, MM_MONGO_PORT, MM_SQLD_PORT, MM_DYNAMODB_PORT.
-# MM_SERVER_COPIES=N (default 1) runs N copies of sqld and of moto on consecutive ports (one per
-# pytest-xdist worker, see scripts/test.sh): sqld has one database that the tests empty, and moto
-# applies requests one at a time, so workers sharing one copy would clash or queue. The extra
-# copies are listed in MASTRA_TEST_SQLD_URLS and MASTRA_TEST_DYNAMODB_URLS (tests/conftest.py).
+# MM_SERVER_COPIES=N (default 1) runs N copies of mongoeco, sqld and moto on consecutive ports
+# (one per pytest-xdist worker, see scripts/test.sh): mongoeco's transactions conflict across
+# databases, sqld has one database that the tests empty, and moto applies requests one at a time,
+# so workers sharing one copy would clash or queue. The copies are listed in
+# MASTRA_TEST_MONGODB_URLS, MASTRA_TEST_SQLD_URLS and MASTRA_TEST_DYNAMODB_URLS (tests/conftest.py).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -155,7 +156,7 @@ mongo_install() {
 }
 
 mongo_healthy() {
-    "$SVC/mongo-venv/bin/python" - "$MONGO_PORT" <<'PY'
+    "$SVC/mongo-venv/bin/python" - "${1:-$MONGO_PORT}" <<'PY'
 import socket, struct, sys
 # OP_MSG {hello: 1, $db: "admin"}; a server that answers with an OP_MSG reply is up.
 def bson(doc):
@@ -178,17 +179,25 @@ PY
 
 mongo_start() {
     mongo_install
-    local pidfile="$SVC/mongo.pid"
-    if pid_alive "$pidfile" && mongo_healthy; then
-        log "mongoeco already running on $MONGO_PORT"
-        return
-    fi
-    tcp_open "$MONGO_PORT" && die "port $MONGO_PORT is taken by another process"
-    log "starting mongoeco on 127.0.0.1:$MONGO_PORT"
-    nohup "$SVC/mongo-venv/bin/python" "$ROOT/scripts/mongoeco_server.py" --host 127.0.0.1 \
-        --port "$MONGO_PORT" >"$SVC/mongo.log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
-    wait_for "$TIMEOUT" mongo_healthy || { tail -20 "$SVC/mongo.log" >&2; die "mongoeco did not become healthy"; }
+    local i port sfx pidfile started=()
+    for ((i = 0; i < COPIES; i++)); do
+        port=$((MONGO_PORT + i)) sfx="$(copy_suffix "$i")" pidfile="$SVC/mongo$sfx.pid"
+        if pid_alive "$pidfile" && mongo_healthy "$port"; then
+            log "mongoeco already running on $port"
+            continue
+        fi
+        tcp_open "$port" && die "port $port is taken by another process"
+        log "starting mongoeco on 127.0.0.1:$port"
+        nohup "$SVC/mongo-venv/bin/python" "$ROOT/scripts/mongoeco_server.py" --host 127.0.0.1 \
+            --port "$port" >"$SVC/mongo$sfx.log" 2>&1 </dev/null &
+        echo $! >"$pidfile"
+        started+=("$i")
+    done
+    for i in "${started[@]}"; do
+        sfx="$(copy_suffix "$i")"
+        wait_for "$TIMEOUT" mongo_healthy $((MONGO_PORT + i)) ||
+            { tail -20 "$SVC/mongo$sfx.log" >&2; die "mongoeco on $((MONGO_PORT + i)) did not become healthy"; }
+    done
 }
 
 # -- sqld (libSQL server) -------------------------------------------------------------------------
@@ -369,11 +378,13 @@ write_env() {
         echo "export MASTRA_TEST_SQLD_URL=http://127.0.0.1:$SQLD_PORT"
         echo "export MASTRA_TEST_DYNAMODB_URL='dynamodb://mastra_test?region=us-east-1&endpoint_url=http://127.0.0.1:$DYNAMODB_PORT'"
         if ((COPIES > 1)); then  # one copy per pytest-xdist worker (tests/conftest.py picks)
-            local i sqld_urls=() dynamodb_urls=()
+            local i mongo_urls=() sqld_urls=() dynamodb_urls=()
             for ((i = 0; i < COPIES; i++)); do
+                mongo_urls+=("mongodb://127.0.0.1:$((MONGO_PORT + i))/?directConnection=true")
                 sqld_urls+=("http://127.0.0.1:$((SQLD_PORT + i))")
                 dynamodb_urls+=("dynamodb://mastra_test?region=us-east-1&endpoint_url=http://127.0.0.1:$((DYNAMODB_PORT + i))")
             done
+            echo "export MASTRA_TEST_MONGODB_URLS='${mongo_urls[*]}'"
             echo "export MASTRA_TEST_SQLD_URLS='${sqld_urls[*]}'"
             echo "export MASTRA_TEST_DYNAMODB_URLS='${dynamodb_urls[*]}'"
         fi
@@ -406,7 +417,9 @@ cmd_stop() {
     for pidfile in "$SVC"/sqld.pid "$SVC"/sqld-*.pid; do  # every copy, whatever MM_SERVER_COPIES is now
         if [[ -e $pidfile ]]; then stop_pidfile sqld "$pidfile"; fi
     done
-    stop_pidfile mongoeco "$SVC/mongo.pid"
+    for pidfile in "$SVC"/mongo.pid "$SVC"/mongo-*.pid; do
+        if [[ -e $pidfile ]]; then stop_pidfile mongoeco "$pidfile"; fi
+    done
     pg_stop
     mariadb_stop
     for pidfile in "$SVC"/dynamodb.pid "$SVC"/dynamodb-*.pid; do

@@ -39,7 +39,7 @@ def _shape(obj: object) -> dict[str, str]:
         value = getattr(obj, name)
         if inspect.isclass(value):
             for meth, member in vars(value).items():
-                if callable(member) and not meth.startswith("_") or meth == "__init__":
+                if (callable(member) and not meth.startswith("_")) or meth == "__init__":
                     out[f"{name}.{meth}"] = str(inspect.signature(member)).replace("Awaitable[Any]", "Any")
         elif callable(value):
             out[name] = str(inspect.signature(value))
