@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from mastra_memory.memory import Memory
+from mastra_memory.memory_async import AsyncMemory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
 from mastra_memory.server.problems import ProblemError
@@ -31,7 +31,7 @@ class ServerState:
             costs more than the call); wrong for stores that wait on a network.
     """
 
-    memory: Memory
+    memory: AsyncMemory
     storage: MemoryStorage
     keys: KeyRing
     limits: ServerLimits
