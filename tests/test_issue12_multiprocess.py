@@ -31,6 +31,11 @@ KINDS = [
     "sqlalchemy-mariadb",
     "redis",
 ]
+# kill -9 also on DynamoDB (moto); its eight-writer test lives in tests/test_dynamodb.py with
+# fewer saves (moto serves one request at a time). Not on sqld: a client killed inside an
+# interactive transaction leaves sqld holding the write lock (its HTTP stream is not closed), and
+# every later writer waits for minutes; see docs/storage.md.
+KILL_KINDS = [*KINDS, "dynamodb"]
 WRITERS = 8
 SAVES = 50
 DEADLINE_S = 240.0
@@ -123,7 +128,7 @@ def _saver_forever(url: str, writer: int, ready: Any) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KILL_KINDS)
 def test_kill_9_during_saves_leaves_no_half_written_batch(kind: str, tmp_path: Path) -> None:
     with _backend_url(kind, tmp_path) as url:
         with open_storage(url) as store:
@@ -177,7 +182,7 @@ def _increment_forever(url: str, worker: int, log: str, ready: Any) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KILL_KINDS)
 def test_kill_9_during_kv_increments_loses_no_acknowledged_increment(kind: str, tmp_path: Path) -> None:
     with _backend_url(kind, tmp_path) as url:
         with open_storage(url) as store:

@@ -96,6 +96,22 @@ def _backend_url(kind: str, tmp_path: Path) -> Iterator[str]:
             store = open_storage(url)
             store.drop_keys()  # type: ignore[attr-defined]
             store.close()
+    elif kind == "libsql-sqld":
+        url = servers.url_or_skip(servers.SQLD)
+        with servers._server_lock(url):  # sqld has one database: tests on it take turns
+            servers.clear_sqld(url)
+            yield url
+    elif kind == "dynamodb":
+        pytest.importorskip("boto3", reason="boto3 not installed ([dynamodb])")
+        base = servers.url_or_skip(servers.DYNAMODB)
+        head, _, query = base.partition("?")
+        url = f"dynamodb://mmrace_{uuid.uuid4().hex[:10]}" + (f"?{query}" if query else "")
+        try:
+            yield url
+        finally:
+            store = open_storage(url)
+            store.drop_table()  # type: ignore[attr-defined]
+            store.close()
     else:  # pragma: no cover - a typo in the parameter list
         raise AssertionError(kind)
 
