@@ -39,6 +39,12 @@ REPLACEMENTS: dict[str, str] = {
     "AsyncVectorStore": "VectorStore",
     "AsyncSemanticRecall": "SemanticRecall",
     "AsyncObservationalMemoryEngine": "ObservationalMemoryEngine",
+    "AsyncObserver": "Observer",
+    "AsyncReflector": "Reflector",
+    "AsyncOMStore": "OMStore",
+    "observer_async": "observer",
+    "reflector_async": "reflector",
+    "engine_async": "engine",
     "AsyncTurnLoop": "TurnLoop",
     "AsyncAgentStream": "AgentStream",
     # methods whose async twin carries an ``a`` prefix (Agent, tools, models, embedders)
@@ -85,7 +91,7 @@ def generate(source: Path) -> str:
     text = HEADER.format(source=rel) + text
     ruff = [sys.executable, "-m", "ruff"]
     fixed = subprocess.run(
-        [*ruff, "check", "--fix-only", "--select", "F401,I", "--stdin-filename", str(target_of(source)), "-"],
+        [*ruff, "check", "--fix-only", "--select", "F401,I,RUF022", "--stdin-filename", str(target_of(source)), "-"],
         input=text,
         capture_output=True,
         text=True,
