@@ -297,10 +297,14 @@ def _ref(message: Message) -> MessageRef:
 class ObservationalMemoryEngine:
     """Runs observation, buffering, activation and reflection for one storage.
 
+    The async engine (``engine_async.py``) awaits every store and model call and is the source
+    of the sync one (``engine.py``, generated); both have the same methods and arguments.
+
     Args:
         storage: A store with ``supports_observational_memory``.
         counter: Token counter (the shared default).
-        max_workers: Background threads (2).
+        max_workers: Background threads (2) of the sync engine; the async engine runs its
+            background work as tasks on the running event loop.
         cache_messages: Messages kept in the in-process cache (50,000).
 
     Attributes:
@@ -337,9 +341,10 @@ class ObservationalMemoryEngine:
         return self._background.settle(timeout)
 
     def close(self) -> None:
-        """Wait for background work and stop the workers (later work starts new ones)."""
-        background, self._background = self._background, _io.Background(self.max_workers, "mastra-om")
-        background.close()
+        """Wait for background work and stop the workers; work started later gets new ones
+        (none starts while closing)."""
+        self._background.close()
+        self._background = _io.Background(self.max_workers, "mastra-om")
 
     def _background_failed(self, name: str, exc: Exception) -> None:
         """Background work never raises into the turn: count and log its failure."""
