@@ -159,6 +159,7 @@ def test_buffering_is_a_task_on_the_running_loop_and_never_blocks_it(astore: Thr
         engine = AsyncObservationalMemoryEngine(astore)
         config = om_config(model, message_tokens=400, buffer_tokens=0.25)
         thread = await new_thread(astore)
+        engine.counter.count_text("warm up")  # the tokenizer loads once per process (about a second)
         ticks = 0
 
         async def ticker() -> None:
