@@ -281,3 +281,49 @@ def test_the_sync_engine_is_generated_from_the_async_source() -> None:
     for name in ("prepare", "after_turn", "observe", "reflect", "settle", "close", "head", "load_unobserved"):
         assert asyncio.iscoroutinefunction(getattr(engine_async.AsyncObservationalMemoryEngine, name)), name
         assert not asyncio.iscoroutinefunction(getattr(engine.ObservationalMemoryEngine, name)), name
+
+
+def test_observe_and_reflect_spans_cover_the_awaited_model_calls(tmp_path: Path) -> None:
+    pytest.importorskip("opentelemetry.sdk", reason="needs the [otel] extra and opentelemetry-sdk")
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from mastra_memory import tracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    store = LibSQLStore(f"file:{tmp_path}/om-trace.db")
+    astore = ThreadedAsyncStorage(store)
+
+    async def main() -> None:
+        engine = AsyncObservationalMemoryEngine(astore)
+        config = om_config(AsyncModel(ScriptedModel(default=observer_reply), delay=0.01), message_tokens=100)
+        thread = await new_thread(astore)
+        for n in range(3):
+            await aturn(engine, astore, config, thread, n)
+        assert await engine.reflect(config, "t1", "r1", force=True)
+        await engine.close()
+
+    tracing.configure(provider)
+    try:
+        asyncio.run(main())
+    finally:
+        tracing.configure(None)
+        provider.shutdown()
+        store.close()
+    spans = exporter.get_finished_spans()
+    by_id = {s.context.span_id: s for s in spans}
+
+    def parent_name(span: Any) -> str | None:
+        parent = by_id.get(span.parent.span_id) if span.parent is not None else None
+        return parent.name if parent is not None else None
+
+    chats = [s for s in spans if (s.attributes or {}).get("gen_ai.operation.name") == "chat"]
+    callers = {(s.attributes or {})["mastra_memory.caller"]: parent_name(s) for s in chats}
+    assert callers == {"observer": "mastra_memory.observe", "reflector": "mastra_memory.reflect"}
+    commits = [s for s in spans if s.name.startswith("commit_observations ")]
+    assert commits and all(parent_name(s) == "mastra_memory.observe" for s in commits)
+    # the observe span stays open over the awaited commit, not just over creating the coroutine
+    assert all(s.end_time <= by_id[s.parent.span_id].end_time for s in commits)  # type: ignore[operator,union-attr]
