@@ -20,7 +20,7 @@ import os as _os
 # user's own setting (see docs/configuration.md).
 _os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from mastra_memory.agent import Agent, AgentStream, GenerateResult
+from mastra_memory.agent import Agent, AgentStream, AsyncAgentStream, GenerateResult
 from mastra_memory.chat import from_chat_messages, to_chat_messages
 from mastra_memory.config import (
     MemoryConfig,
@@ -45,8 +45,12 @@ from mastra_memory.errors import (
     ValidationError,
 )
 from mastra_memory.kv import KVMemory
+from mastra_memory.kv_async import AsyncKVMemory
 from mastra_memory.memory import Memory
+from mastra_memory.memory_async import AsyncMemory
 from mastra_memory.storage.records import ObservationalMemoryRecord
+from mastra_memory.summarize import summarize_conversation
+from mastra_memory.title_text import ThreadTitleEvent
 from mastra_memory.types import (
     CloneResult,
     FilePart,
@@ -67,6 +71,9 @@ __all__ = [
     "AccessDeniedError",
     "Agent",
     "AgentStream",
+    "AsyncAgentStream",
+    "AsyncKVMemory",
+    "AsyncMemory",
     "CloneResult",
     "ConcurrencyError",
     "ConfigurationError",
@@ -96,9 +103,11 @@ __all__ = [
     "ThreadExistsError",
     "ThreadNotFoundError",
     "ThreadPage",
+    "ThreadTitleEvent",
     "ToolInvocationPart",
     "ValidationError",
     "WorkingMemoryConfig",
     "from_chat_messages",
+    "summarize_conversation",
     "to_chat_messages",
 ]

@@ -8,13 +8,16 @@ worker thread (:func:`asyncio.to_thread`); background work runs as tasks on the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 __all__ = [
+    "IS_ASYNC",
     "Background",
     "Lock",
+    "blocking_caller",
     "embed_many",
     "generate",
     "invoke",
@@ -27,9 +30,29 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+IS_ASYNC = True
+"""True in the async face."""
+
 Lock = asyncio.Lock
 
 _DONE = object()
+
+
+IS_ASYNC = True
+"""True in the async face (False in the sync face)."""
+
+
+def blocking_caller(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A blocking callable for code that :func:`run_blocking` runs in a worker thread: each call
+    runs the coroutine function ``fn`` on the event loop running now (the loop is free while it
+    awaits that worker) and waits for its result. Call this on the loop; use the result in the
+    worker. (The sync face returns ``fn`` itself.)"""
+    loop = asyncio.get_running_loop()
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), loop).result()
+
+    return call
 
 
 async def run_blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -73,7 +96,8 @@ async def embed_many(embedder: Any, texts: Sequence[str]) -> list[list[float]]:
     if aembed is not None:
         result: list[list[float]] = await aembed(texts)
         return result
-    return await asyncio.to_thread(embedder.embed_many, texts)  # type: ignore[no-any-return]
+    vectors: list[list[float]] = await asyncio.to_thread(embedder.embed_many, texts)
+    return vectors
 
 
 async def invoke(tool: Any, arguments: dict[str, Any]) -> Any:
@@ -96,7 +120,7 @@ class Background:
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._closed = False
 
-    def submit(self, key: str, fn: Callable[..., Awaitable[Any]], /, *args: Any) -> bool:
+    def submit(self, key: str, fn: Callable[..., Coroutine[Any, Any, Any]], /, *args: Any) -> bool:
         """Start ``fn(*args)`` as a task unless work under ``key`` is still running.
 
         Returns:
@@ -107,9 +131,9 @@ class Background:
         running = self._inflight.get(key)
         if running is not None and not running.done():
             return False
-        task = asyncio.get_running_loop().create_task(fn(*args), name=f"{self.name}:{key}")
+        task: asyncio.Task[Any] = asyncio.get_running_loop().create_task(fn(*args), name=f"{self.name}:{key}")
         self._inflight[key] = task
-        task.add_done_callback(lambda t, k=key: self._done(k, t))
+        task.add_done_callback(functools.partial(self._done, key))
         return True
 
     def _done(self, key: str, task: asyncio.Task[Any]) -> None:

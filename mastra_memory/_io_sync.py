@@ -9,6 +9,7 @@ shells keep the same names and signatures (tests/test_codegen.py checks it).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -18,8 +19,10 @@ from concurrent.futures import wait as wait_futures
 from typing import Any, TypeVar
 
 __all__ = [
+    "IS_ASYNC",
     "Background",
     "Lock",
+    "blocking_caller",
     "embed_many",
     "generate",
     "invoke",
@@ -32,7 +35,22 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+IS_ASYNC = False
+"""True in the async face."""
+
 Lock = threading.Lock
+
+
+IS_ASYNC = False
+"""True in the async face: for the rare setting that must differ (psycopg's async pool can only
+open inside a running event loop, so the async store opens it on first use)."""
+
+
+def blocking_caller(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` itself; in the async face, a blocking callable that runs the coroutine function
+    ``fn`` on the running event loop from code that :func:`run_blocking` runs in a worker thread
+    (pure code that calls back for I/O, such as an observational-memory mutation's ``walk``)."""
+    return fn
 
 
 def run_blocking(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -100,7 +118,7 @@ class Background:
                 self._executor = ThreadPoolExecutor(self.max_workers, thread_name_prefix=self.name)
             future = self._executor.submit(fn, *args)
             self._inflight[key] = future
-        future.add_done_callback(lambda f, k=key: self._done(k, f))
+        future.add_done_callback(functools.partial(self._done, key))
         return True
 
     def _done(self, key: str, future: Future[Any]) -> None:

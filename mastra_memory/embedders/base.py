@@ -10,6 +10,11 @@ text is never embedded twice by the same model (the original keeps a process-glo
 same reason, after issue #11455). The cache key is BLAKE2b-128 of ``model name + NUL + text``;
 entries live in memory (LRU, 10,000 by default, about 15 MB at 384 floats) and optionally in a
 SQLite file that survives restarts and is shared by processes.
+
+The async face: an embedder may also have ``async def aembed_many(texts)`` (optional; without it
+the async API runs ``embed_many`` in a worker thread). :meth:`CachedEmbedder.aembed_many` looks
+the cache up once and sends only the misses to the inner embedder's ``aembed_many`` (or its
+``embed_many`` in a worker thread).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from mastra_memory import _io_async
 from mastra_memory.errors import ModelError, ValidationError
 from mastra_memory.tracing import embedding_span
 
@@ -51,6 +57,9 @@ class Embedder(Protocol):
     def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed texts, returning one vector per text in input order."""
         ...
+
+    # Optional, not part of the runtime check: ``async def aembed_many(texts)`` with the same
+    # result, used by the async face when present.
 
 
 class ProbedDimension:
@@ -200,13 +209,9 @@ class CachedEmbedder:
         """The inner embedder's input limit in characters, if it declares one."""
         return getattr(self.inner, "max_input_chars", None)
 
-    def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
-        """Embed ``texts``; cached texts and repeats within the call are embedded once.
-
-        Raises:
-            ValidationError: if ``texts`` is not a list of strings.
-            ModelError: if the model fails or returns vectors of the wrong shape.
-        """
+    def _plan(self, texts: Sequence[str]) -> tuple[list[bytes], dict[bytes, np.ndarray], list[list[tuple[bytes, str]]]]:
+        """Look the cache up once: the keys of ``texts``, the vectors found, and the batches of
+        distinct misses to embed."""
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise ValidationError("embed_many expects a list of strings")
         keys = [cache_key(self.name, t) for t in texts]
@@ -217,22 +222,67 @@ class CachedEmbedder:
                 todo[k] = t
         self.hits += len(texts) - len(todo)
         self.misses += len(todo)
-        if todo:
-            pending = list(todo.items())
-            fresh: dict[bytes, np.ndarray] = {}
-            for i in range(0, len(pending), self.batch_size):
-                batch = pending[i : i + self.batch_size]
-                with embedding_span(self.name, len(batch)):
-                    vectors = self.inner.embed_many([t for _, t in batch])
-                if len(vectors) != len(batch):
-                    raise ModelError(f"{self.name} returned {len(vectors)} vectors for {len(batch)} texts")
-                for (k, _), vec in zip(batch, vectors, strict=True):
-                    arr = np.asarray(vec, dtype=np.float32)
-                    if arr.shape != (self.dimension,):
-                        raise ModelError(
-                            f"{self.name} returned a vector of shape {arr.shape}, expected ({self.dimension},)"
-                        )
-                    fresh[k] = arr
+        pending = list(todo.items())
+        return keys, found, [pending[i : i + self.batch_size] for i in range(0, len(pending), self.batch_size)]
+
+    def _accept(
+        self, batch: list[tuple[bytes, str]], vectors: list[list[float]], fresh: dict[bytes, np.ndarray]
+    ) -> None:
+        """Check one batch's vectors (count and shape) and add them to ``fresh``."""
+        if len(vectors) != len(batch):
+            raise ModelError(f"{self.name} returned {len(vectors)} vectors for {len(batch)} texts")
+        for (k, _), vec in zip(batch, vectors, strict=True):
+            arr = np.asarray(vec, dtype=np.float32)
+            if arr.shape != (self.dimension,):
+                raise ModelError(f"{self.name} returned a vector of shape {arr.shape}, expected ({self.dimension},)")
+            fresh[k] = arr
+
+    def _finish(
+        self, keys: list[bytes], found: dict[bytes, np.ndarray], fresh: dict[bytes, np.ndarray]
+    ) -> list[list[float]]:
+        if fresh:
             self.cache.put_many(fresh)
             found.update(fresh)
         return [found[k].tolist() for k in keys]
+
+    def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed ``texts``; cached texts and repeats within the call are embedded once.
+
+        Raises:
+            ValidationError: if ``texts`` is not a list of strings.
+            ModelError: if the model fails or returns vectors of the wrong shape.
+        """
+        keys, found, batches = self._plan(texts)
+        fresh: dict[bytes, np.ndarray] = {}
+        for batch in batches:
+            with embedding_span(self.name, len(batch)):
+                vectors = self.inner.embed_many([t for _, t in batch])
+            self._accept(batch, vectors, fresh)
+        return self._finish(keys, found, fresh)
+
+    async def aembed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """:meth:`embed_many` for the async face: the misses go to the inner embedder's
+        ``aembed_many`` (or its ``embed_many`` in a worker thread); a cache with a SQLite file is
+        read and written in a worker thread.
+
+        Raises:
+            ValidationError: if ``texts`` is not a list of strings.
+            ModelError: if the model fails or returns vectors of the wrong shape.
+        """
+        on_disk = self.cache._db is not None  # a SQLite file: its reads and writes go to a thread
+        keys, found, batches = await _io_async.run_blocking(self._plan, texts) if on_disk else self._plan(texts)
+        fresh: dict[bytes, np.ndarray] = {}
+        for batch in batches:
+            with embedding_span(self.name, len(batch)):
+                vectors = await _io_async.embed_many(self.inner, [t for _, t in batch])
+            if self._dimension_unknown():
+                # a lazily probed dimension would block the loop on a model call
+                await _io_async.run_blocking(lambda: self.dimension)
+            self._accept(batch, vectors, fresh)
+        if on_disk:
+            return await _io_async.run_blocking(self._finish, keys, found, fresh)
+        return self._finish(keys, found, fresh)
+
+    def _dimension_unknown(self) -> bool:
+        """True when the inner embedder would probe its dimension with a model call."""
+        return isinstance(self.inner, ProbedDimension) and self.inner._dimension is None

@@ -4,11 +4,13 @@ LangChain embeddings have ``embed_documents(texts)`` and ``embed_query(text)``; 
 them the :class:`~mastra_memory.embedders.base.Embedder` shape (``name``, ``dimension``,
 ``embed_many``). :func:`~mastra_memory.embedders.resolve_embedder` wraps such objects
 automatically, so ``Memory(embedder=OpenAIEmbeddings(...))`` works as is. No LangChain import
-is needed here (the object is used through those two methods).
+is needed here (the object is used through those two methods, and ``aembed_documents`` for
+``aembed_many`` when the object has it; otherwise ``embed_documents`` runs in a worker thread).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -58,6 +60,11 @@ class LangChainEmbedder(ProbedDimension):
     def _probe(self, texts: list[str]) -> list[list[float]]:
         return self.embed_many(texts)
 
+    def _check(self, items: list[str], vectors: Any) -> list[list[float]]:
+        if len(vectors) != len(items):
+            raise ModelError(f"{self._name} returned {len(vectors)} vectors for {len(items)} texts")
+        return [list(map(float, v)) for v in vectors]
+
     def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed ``texts`` with ``embed_documents``.
 
@@ -69,6 +76,22 @@ class LangChainEmbedder(ProbedDimension):
             vectors = self.embeddings.embed_documents(items)
         except Exception as exc:
             raise ModelError(f"{self._name}: {exc}") from exc
-        if len(vectors) != len(items):
-            raise ModelError(f"{self._name} returned {len(vectors)} vectors for {len(items)} texts")
-        return [list(map(float, v)) for v in vectors]
+        return self._check(items, vectors)
+
+    async def aembed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed ``texts`` with ``aembed_documents`` (``embed_documents`` in a worker thread when
+        the object has no async method).
+
+        Raises:
+            ModelError: if the LangChain object fails or returns the wrong number of vectors.
+        """
+        items = list(texts)
+        aembed = getattr(self.embeddings, "aembed_documents", None)
+        try:
+            if callable(aembed):
+                vectors = await aembed(items)
+            else:
+                vectors = await asyncio.to_thread(self.embeddings.embed_documents, items)
+        except Exception as exc:
+            raise ModelError(f"{self._name}: {exc}") from exc
+        return self._check(items, vectors)

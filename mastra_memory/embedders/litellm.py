@@ -4,11 +4,15 @@
 ``dimensions``, ``timeout``, ...), so any OpenAI-compatible server works::
 
     LiteLLMEmbedder("openai/my-embedder", api_base="http://127.0.0.1:8000/v1", api_key="x")
+
+``aembed_many`` (the async face) sends the same requests through ``litellm.aembedding``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -17,6 +21,13 @@ from mastra_memory.embedders.base import ProbedDimension
 from mastra_memory.errors import ModelError, ValidationError
 
 __all__ = ["LiteLLMEmbedder"]
+
+
+def _litellm() -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    return litellm
 
 
 class LiteLLMEmbedder(ProbedDimension):
@@ -58,21 +69,43 @@ class LiteLLMEmbedder(ProbedDimension):
     def _probe(self, texts: list[str]) -> list[list[float]]:
         return self._call(texts)
 
-    def _call(self, texts: list[str]) -> list[list[float]]:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
+    def _request(self, texts: list[str]) -> dict[str, Any]:
+        return {"model": self._name, "input": texts, "num_retries": self.max_retries, **self.model_settings}
 
-        try:
-            response = litellm.embedding(
-                model=self._name, input=texts, num_retries=self.max_retries, **self.model_settings
-            )
-        except Exception as exc:
-            raise ModelError(f"embedding with {self._name!r} failed: {exc}") from exc
+    def _vectors(self, response: Any, texts: list[str]) -> list[list[float]]:
         data = sorted(response.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
         vectors = [list(d["embedding"] if isinstance(d, dict) else d.embedding) for d in data]
         if len(vectors) != len(texts):
             raise ModelError(f"{self._name!r} returned {len(vectors)} embeddings for {len(texts)} texts")
         return vectors
+
+    def _error(self, exc: Exception) -> ModelError:
+        return ModelError(f"embedding with {self._name!r} failed: {exc}")
+
+    def _call(self, texts: list[str]) -> list[list[float]]:
+        litellm = _litellm()
+        try:
+            response = litellm.embedding(**self._request(texts))
+        except Exception as exc:
+            raise self._error(exc) from exc
+        return self._vectors(response, texts)
+
+    async def _acall(self, texts: list[str]) -> list[list[float]]:
+        litellm = _litellm() if "litellm" in sys.modules else await asyncio.to_thread(_litellm)
+        try:
+            response = await litellm.aembedding(**self._request(texts))
+        except Exception as exc:
+            raise self._error(exc) from exc
+        return self._vectors(response, texts)
+
+    def _batches(self, texts: Sequence[str]) -> list[list[str]]:
+        items = list(texts)
+        return [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+
+    def _learn_dimension(self, out: list[list[float]]) -> list[list[float]]:
+        if out and self._dimension is None:
+            self._dimension = len(out[0])
+        return out
 
     def embed_many(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed texts in batches of ``batch_size``.
@@ -81,9 +114,17 @@ class LiteLLMEmbedder(ProbedDimension):
             ModelError: on a provider error or a malformed response.
         """
         out: list[list[float]] = []
-        items = list(texts)
-        for i in range(0, len(items), self.batch_size):
-            out.extend(self._call(items[i : i + self.batch_size]))
-        if out and self._dimension is None:
-            self._dimension = len(out[0])
-        return out
+        for batch in self._batches(texts):
+            out.extend(self._call(batch))
+        return self._learn_dimension(out)
+
+    async def aembed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """:meth:`embed_many` without blocking the event loop (``litellm.aembedding``).
+
+        Raises:
+            ModelError: on a provider error or a malformed response.
+        """
+        out: list[list[float]] = []
+        for batch in self._batches(texts):
+            out.extend(await self._acall(batch))
+        return self._learn_dimension(out)

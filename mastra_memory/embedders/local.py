@@ -7,10 +7,14 @@ sentence-transformers computes it (cosine 0.9995 against the fp32 reference). In
 truncated at 256 word pieces, the model's ``max_seq_length``. Throughput depends on text length:
 about 120 short sentences/s on two idle cores, far fewer for long
 texts or on a loaded machine (``benchmarks/locomo_retrieval.py`` reports it).
+
+ONNX Runtime blocks while it computes: ``aembed_many`` (the async face) runs :meth:`embed_many`
+in a worker thread (:func:`asyncio.to_thread`) so the event loop stays free.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import threading
 from collections.abc import Sequence
@@ -136,3 +140,11 @@ class LocalEmbedder:
             except Exception as exc:
                 raise ModelError(f"local embedding failed: {exc}") from exc
         return [v.astype(np.float32).tolist() for v in out if v is not None]
+
+    async def aembed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """:meth:`embed_many` in a worker thread (ONNX Runtime blocks).
+
+        Raises:
+            ModelError: if inference fails.
+        """
+        return await asyncio.to_thread(self.embed_many, list(texts))

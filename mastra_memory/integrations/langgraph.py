@@ -191,9 +191,9 @@ class MastraStore(BaseStore):
         if (vector is None) != (embedder is None):
             raise ConfigurationError("semantic search needs both `vector` and `embedder` (or neither)")
         if storage is None:
-            from mastra_memory.memory import _default_storage
+            from mastra_memory.storage.registry import open_storage
 
-            storage = _default_storage()
+            storage = open_storage()
         self.storage = storage
         self.vector = vector
         self.embedder: CachedEmbedder | None = resolve_embedder(embedder) if embedder is not None else None

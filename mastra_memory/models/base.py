@@ -8,12 +8,18 @@ agent, the Observer and the Reflector never care which one they hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any, Protocol, runtime_checkable
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Iterator
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ChatModel", "ModelResponse", "ToolCall", "Usage"]
+__all__ = ["ChatModel", "ModelResponse", "ToolCall", "Usage", "iterate_in_thread"]
+
+T = TypeVar("T")
+
+_DONE: Any = object()
 
 
 class ToolCall(BaseModel):
@@ -69,6 +75,14 @@ class ChatModel(Protocol):
     ``generate`` runs one step. ``stream`` yields text deltas (``str``) and then, as its last
     item, the complete :class:`ModelResponse` of the step. ``settings`` are provider options
     (temperature, max_tokens, response_format, ...) merged over the model's own.
+
+    The async face (``AsyncMemory``, ``Agent.agenerate``/``astream``) also uses, when a model
+    has them, ``async def agenerate(messages, *, tools=None, **settings) -> ModelResponse`` and
+    ``astream(...)``, an async iterator of the same items as ``stream``. They are optional (not
+    part of this runtime check): a model without them has ``generate``/``stream`` run in a worker
+    thread. The built-in models have both: :class:`~mastra_memory.models.litellm_model.LiteLLMModel`
+    through ``litellm.acompletion``, the local llama.cpp model in a worker thread, and the
+    scripted test models.
     """
 
     name: str
@@ -80,3 +94,20 @@ class ChatModel(Protocol):
     def stream(
         self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None, **settings: Any
     ) -> Iterator[str | ModelResponse]: ...
+
+
+async def iterate_in_thread(iterator: Iterator[T]) -> AsyncGenerator[T, None]:
+    """Step a blocking iterator (a local model's ``stream``) in worker threads, one item per
+    :func:`asyncio.to_thread`, so the event loop is free while it computes. Closing the async
+    iterator early closes the blocking one (releasing what it holds, such as a model lock)."""
+    try:
+        while True:
+            item = await asyncio.to_thread(next, iterator, _DONE)
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            with contextlib.suppress(ValueError):  # still running in a cancelled worker thread
+                close()

@@ -5,18 +5,23 @@
 llama.cpp's server or Ollama). ``model_settings`` (``temperature``, ``max_tokens``,
 ``api_base``, ``api_key``, ...) are passed to ``litellm.completion`` unchanged.
 
-litellm is imported lazily on the first call (the import takes seconds). Every litellm or
+The async face (``agenerate``/``astream``) calls ``litellm.acompletion``: one implementation of
+the request and of the response parsing, only the call differs.
+
+litellm is imported lazily on the first call (the import takes seconds; the async methods
+import it in a worker thread so the event loop is not blocked). Every litellm or
 provider exception is wrapped in :class:`~mastra_memory.errors.ModelError` with the original as
 ``__cause__``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from mastra_memory.errors import ModelError
@@ -37,6 +42,13 @@ def _litellm() -> Any:
     # litellm prints provider lists and "give feedback" banners to stdout on every error.
     litellm.suppress_debug_info = True
     return litellm
+
+
+async def _alitellm() -> Any:
+    """:func:`_litellm` for the async face: the first import runs in a worker thread."""
+    if "litellm" in sys.modules:
+        return _litellm()
+    return await asyncio.to_thread(_litellm)
 
 
 def parse_tool_arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
@@ -117,6 +129,14 @@ def _to_response(raw: Any) -> ModelResponse:
     )
 
 
+def _delta_text(chunk: Any) -> str | None:
+    """The text delta of a stream chunk, if any."""
+    choices = _get(chunk, "choices") or []
+    delta = _get(choices[0], "delta") if choices else None
+    text = _get(delta, "content") if delta is not None else None
+    return text if isinstance(text, str) else None
+
+
 class LiteLLMModel:
     """A chat model served through litellm.
 
@@ -147,6 +167,33 @@ class LiteLLMModel:
             kwargs["tools"] = tools
         return kwargs
 
+    def _request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, settings: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The keyword arguments of ``litellm.completion``/``acompletion`` for one step."""
+        return {**self._kwargs(tools, settings), "model": self.name, "messages": messages}
+
+    def _stream_request(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, settings: dict[str, Any]
+    ) -> dict[str, Any]:
+        request = self._request(messages, tools, settings)
+        request["stream"] = True
+        request.setdefault("stream_options", {"include_usage": True})
+        return request
+
+    def _error(self, exc: Exception) -> ModelError:
+        return exc if isinstance(exc, ModelError) else ModelError(f"{self.name}: {exc}")
+
+    def _finish_stream(self, litellm: Any, chunks: list[Any], messages: list[dict[str, Any]]) -> ModelResponse:
+        """The complete response of a stream from its chunks."""
+        try:
+            built = litellm.stream_chunk_builder(chunks, messages=messages) if chunks else None
+        except Exception as exc:
+            raise self._error(exc) from exc
+        if built is None:
+            raise ModelError(f"{self.name}: the stream ended without any chunk")
+        return _to_response(built)
+
     def generate(
         self,
         messages: list[dict[str, Any]],
@@ -161,9 +208,28 @@ class LiteLLMModel:
         """
         litellm = _litellm()
         try:
-            raw = litellm.completion(model=self.name, messages=messages, **self._kwargs(tools, settings))
+            raw = litellm.completion(**self._request(messages, tools, settings))
         except Exception as exc:
-            raise ModelError(f"{self.name}: {exc}") from exc
+            raise self._error(exc) from exc
+        return _to_response(raw)
+
+    async def agenerate(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        **settings: Any,
+    ) -> ModelResponse:
+        """Run one completion step without blocking the event loop (``litellm.acompletion``).
+
+        Raises:
+            ModelError: if litellm or the provider fails, or the response has no choices.
+        """
+        litellm = await _alitellm()
+        try:
+            raw = await litellm.acompletion(**self._request(messages, tools, settings))
+        except Exception as exc:
+            raise self._error(exc) from exc
         return _to_response(raw)
 
     def stream(
@@ -182,22 +248,38 @@ class LiteLLMModel:
             ModelError: if litellm or the provider fails, also in the middle of the stream.
         """
         litellm = _litellm()
-        kwargs = self._kwargs(tools, settings)
-        kwargs.setdefault("stream_options", {"include_usage": True})
         chunks: list[Any] = []
         try:
-            for chunk in litellm.completion(model=self.name, messages=messages, stream=True, **kwargs):
+            for chunk in litellm.completion(**self._stream_request(messages, tools, settings)):
                 chunks.append(chunk)
-                choices = _get(chunk, "choices") or []
-                delta = _get(choices[0], "delta") if choices else None
-                text = _get(delta, "content") if delta is not None else None
+                text = _delta_text(chunk)
                 if text:
                     yield text
-            built = litellm.stream_chunk_builder(chunks, messages=messages) if chunks else None
-        except ModelError:
-            raise
         except Exception as exc:
-            raise ModelError(f"{self.name}: {exc}") from exc
-        if built is None:
-            raise ModelError(f"{self.name}: the stream ended without any chunk")
-        yield _to_response(built)
+            raise self._error(exc) from exc
+        yield self._finish_stream(litellm, chunks, messages)
+
+    async def astream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        **settings: Any,
+    ) -> AsyncIterator[str | ModelResponse]:
+        """:meth:`stream` without blocking the event loop (``litellm.acompletion(stream=True)``):
+        text deltas, then the complete :class:`ModelResponse`.
+
+        Raises:
+            ModelError: if litellm or the provider fails, also in the middle of the stream.
+        """
+        litellm = await _alitellm()
+        chunks: list[Any] = []
+        try:
+            async for chunk in await litellm.acompletion(**self._stream_request(messages, tools, settings)):
+                chunks.append(chunk)
+                text = _delta_text(chunk)
+                if text:
+                    yield text
+        except Exception as exc:
+            raise self._error(exc) from exc
+        yield self._finish_stream(litellm, chunks, messages)

@@ -10,6 +10,10 @@ It makes every code path run for real without a network or an API key; its answe
 ignored** by this model (logged at debug level): an agent with tools still works, the model just
 answers in text.
 
+llama.cpp blocks while it computes, so the async face (``agenerate``/``astream``) runs the same
+calls in a worker thread (:func:`asyncio.to_thread`): the event loop keeps serving other tasks,
+and calls to one loaded model still run one at a time (its lock).
+
 Install (llama-cpp-python compiles from source; see ``scripts/demo.sh`` for portable flags)::
 
     pip install "mastra-memory[local]"
@@ -18,6 +22,7 @@ Install (llama-cpp-python compiles from source; see ``scripts/demo.sh`` for port
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import importlib.util
@@ -25,12 +30,12 @@ import inspect
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 from mastra_memory.errors import ConfigurationError, MissingDependencyError, ModelError
-from mastra_memory.models.base import ModelResponse, Usage
+from mastra_memory.models.base import ModelResponse, Usage, iterate_in_thread
 
 __all__ = ["LOCAL_MODELS", "LocalLlamaModel", "locate_gguf"]
 
@@ -353,3 +358,35 @@ class LocalLlamaModel:
             usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion),
             finish_reason=finish_reason,
         )
+
+    async def agenerate(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        **settings: Any,
+    ) -> ModelResponse:
+        """:meth:`generate` in a worker thread (llama.cpp blocks), so the event loop is free.
+
+        Raises:
+            MissingDependencyError: if llama-cpp-python is not installed.
+            ModelError: if llama.cpp fails or the prompt does not fit.
+        """
+        return await asyncio.to_thread(self.generate, messages, tools=tools, **settings)
+
+    async def astream(
+        self,
+        messages: list[dict[str, Any]],
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        **settings: Any,
+    ) -> AsyncIterator[str | ModelResponse]:
+        """:meth:`stream` stepped in a worker thread: text deltas, then the complete
+        :class:`ModelResponse`.
+
+        Raises:
+            MissingDependencyError: if llama-cpp-python is not installed.
+            ModelError: if llama.cpp fails or the prompt does not fit.
+        """
+        async for item in iterate_in_thread(self.stream(messages, tools=tools, **settings)):
+            yield item

@@ -23,12 +23,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mastra_memory.errors import AccessDeniedError, ConfigurationError, MastraMemoryError
 from mastra_memory.memory import Memory
+from mastra_memory.memory_async import AsyncMemory
 from mastra_memory.server import docs, inspector, problems, routes_botwire, routes_kv, routes_memory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.deps import ServerState, state
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
 from mastra_memory.server.problems import STATUS, error_response, problem_response
-from mastra_memory.storage.registry import open_storage, resolve_storage_url
+from mastra_memory.storage.base_async import AsyncMemoryStorage
+from mastra_memory.storage.registry import open_async_storage, open_storage, resolve_storage_url
 
 __all__ = ["STATUS", "create_app", "error_statuses"]
 
@@ -119,12 +121,42 @@ class Health(BaseModel):
     auth: bool
 
 
+def _serving_memory(memory: Memory | AsyncMemory | None, storage_url: str | None) -> tuple[AsyncMemory, Any]:
+    """The async memory the routes call and the sync store of the key-value routes: ``memory``
+    itself, an ``AsyncMemory`` over a sync ``Memory``'s store and options, or one on the store
+    ``storage_url`` names (natively async where the backend has it, with a sync twin on the
+    same database for the key-value routes)."""
+    if isinstance(memory, AsyncMemory):
+        return memory, _sync_store(memory.storage)
+    if isinstance(memory, Memory):
+        served = AsyncMemory(
+            storage=memory.storage,
+            vector=memory.vector,
+            embedder=memory.embedder if memory.vector is not None else None,
+            options=memory.config,
+            processors=memory.processors,
+        )
+        return served, memory.storage
+    if memory is not None:
+        raise ConfigurationError(f"memory must be a Memory or an AsyncMemory, not {type(memory).__name__}")
+    url = resolve_storage_url(storage_url)
+    served = AsyncMemory(open_async_storage(url))
+    sync = getattr(served.storage, "sync", None)
+    return served, sync if sync is not None else open_storage(url)
+
+
+def _sync_store(storage: Any) -> Any:
+    """The sync store under an async one (``ThreadedAsyncStorage.sync``), else the store."""
+    sync = getattr(storage, "sync", None)
+    return sync if sync is not None else storage
+
+
 def _is_embedded(storage: Any) -> bool:
     return bool(getattr(storage, "is_embedded", False))
 
 
 def create_app(
-    memory: Memory | None = None,
+    memory: Memory | AsyncMemory | None = None,
     api_keys: Sequence[ApiKey | str] | None = None,
     limits: ServerLimits | dict[str, Any] | None = None,
     inline_storage: bool | None = None,
@@ -134,8 +166,12 @@ def create_app(
     """Build the HTTP application.
 
     Args:
-        memory: The :class:`~mastra_memory.memory.Memory` to serve; its storage also holds the
-            key-value memory. Default: a ``Memory`` on the store ``storage_url`` names.
+        memory: The :class:`~mastra_memory.memory_async.AsyncMemory` (or
+            :class:`~mastra_memory.memory.Memory`) to serve; its storage also holds the
+            key-value memory. The routes call the async API on the event loop: a ``Memory`` is
+            served through an ``AsyncMemory`` over the same store and options. Default: an
+            ``AsyncMemory`` on the store ``storage_url`` names (natively async where the
+            backend has it).
         api_keys: Accepted keys: :class:`~mastra_memory.server.config.ApiKey` objects (scoped)
             or token strings (full access). ``None``/empty: no authentication (only sensible on
             a loopback address; ``mastra-memory serve`` refuses otherwise).
@@ -165,9 +201,13 @@ def create_app(
         keys = KeyRing(api_keys or ())
     except ValueError as exc:
         raise ConfigurationError(f"invalid server configuration: {exc}") from exc
-    mem = memory if memory is not None else Memory(open_storage(resolve_storage_url(storage_url)))
+    mem, storage = _serving_memory(memory, storage_url)
     close_memory = memory is None if close_on_shutdown is None else close_on_shutdown
-    storage = mem.storage
+    if isinstance(storage, AsyncMemoryStorage):
+        raise ConfigurationError(
+            "the server needs a sync store beside an async one for its key-value routes: "
+            "pass create_app(storage_url=...) or a Memory"
+        )
     storage.max_kv_value_bytes = max(storage.max_kv_value_bytes, server_limits.max_value_bytes)
     st = ServerState(
         memory=mem,
@@ -192,7 +232,9 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if close_memory:
-                mem.close()
+                await mem.close()
+                if storage is not _sync_store(mem.storage):
+                    storage.close()
 
     app = FastAPI(
         title="mastra-memory",
@@ -247,7 +289,7 @@ def create_app(
         caller = s.keys.authenticate(request.headers.get("authorization"))
         if caller is not None and not (caller.is_admin and caller.all_resources):
             raise AccessDeniedError("erasing a resource needs an admin API key ('*' namespaces and resources)", 403)
-        return JSONResponse({"deleted": await run_in_threadpool(s.memory.delete_resource, resource_id)})
+        return JSONResponse({"deleted": await s.memory.delete_resource(resource_id)})
 
     app.include_router(routes_kv.router)
     app.include_router(routes_memory.router)

@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from mastra_memory.memory import Memory
+from mastra_memory.memory_async import AsyncMemory
 from mastra_memory.server.config import ApiKey, ServerLimits
 from mastra_memory.server.guards import KeyRing, RateLimiter, UsageTracker
 from mastra_memory.server.problems import ProblemError
@@ -28,10 +28,11 @@ class ServerState:
     Attributes:
         inline_storage: Run key-value storage calls on the event loop instead of the thread
             pool. Right for embedded stores whose calls take microseconds (a thread-pool hop
-            costs more than the call); wrong for stores that wait on a network.
+            costs more than the call); wrong for stores that wait on a network. With a natively
+            async store (PostgreSQL) the key-value calls await it instead.
     """
 
-    memory: Memory
+    memory: AsyncMemory
     storage: MemoryStorage
     keys: KeyRing
     limits: ServerLimits
@@ -40,9 +41,16 @@ class ServerState:
     inline_storage: bool = False
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking storage call inline or in the thread pool (see ``inline_storage``)."""
+        """Run a storage call: inline (see ``inline_storage``); a method of the sync store on
+        the memory's store when that one is natively async (its coroutine twin, on the event
+        loop); anything else in the thread pool."""
         if self.inline_storage:
             return fn(*args)
+        if getattr(fn, "__self__", None) is self.storage and self.memory.storage is not None:
+            native = self.memory.storage
+            if getattr(native, "sync", None) is None:  # not ThreadedAsyncStorage: native async I/O
+                result: T = await getattr(native, fn.__name__)(*args)
+                return result
         return await run_in_threadpool(fn, *args)
 
 

@@ -57,9 +57,9 @@ async def asset(name: str) -> Response:
     return Response(_asset(name), media_type=_ASSETS[name], headers=_HEADERS)
 
 
-def _thread_for(request: Request, caller: Any, thread_id: str) -> Thread:
+async def _thread_for(request: Request, caller: Any, thread_id: str) -> Thread:
     st = state(request)
-    thread = st.memory.get_thread_by_id(thread_id)
+    thread = await st.memory.get_thread_by_id(thread_id)
     if thread is None or (caller is not None and not caller.allows_resource(thread.resource_id)):
         raise HTTPException(404, f"thread {thread_id!r} not found")
     return thread
@@ -85,7 +85,7 @@ def info(request: Request, caller: Caller) -> JSONResponse:
 
 
 @router.get("/api/threads")
-def threads(
+async def threads(
     request: Request,
     caller: Caller,
     resource_id: Annotated[str, Query(min_length=1)],
@@ -98,11 +98,11 @@ def threads(
     st = state(request)
     KeyRing.require_resource(caller, resource_id, write=False)
     if not q:
-        result = st.memory.list_threads(resource_id, None, page, per_page, "updated_at", "DESC")
+        result = await st.memory.list_threads(resource_id, None, page, per_page, "updated_at", "DESC")
         rows, total, more = result.threads, result.total, result.has_more
     else:
         needle = q.casefold()
-        everything = st.memory.list_threads(resource_id, None, 0, False, "updated_at", "DESC").threads
+        everything = (await st.memory.list_threads(resource_id, None, 0, False, "updated_at", "DESC")).threads
         matching = [t for t in everything if needle in t.id.casefold() or needle in (t.title or "").casefold()]
         total = len(matching)
         rows = matching[page * per_page : (page + 1) * per_page]
@@ -112,10 +112,10 @@ def threads(
     )
 
 
-def _om_status(st: Any, thread: Thread) -> dict[str, Any] | None:
+async def _om_status(st: Any, thread: Thread) -> dict[str, Any] | None:
     """The observation log with token counts against the thresholds and buffering status."""
     try:
-        record = st.memory.get_observational_memory(thread.id, thread.resource_id)
+        record = await st.memory.get_observational_memory(thread.id, thread.resource_id)
     except Exception:
         return None
     server_om = st.memory.config.observational_memory
@@ -153,7 +153,7 @@ def _om_status(st: Any, thread: Thread) -> dict[str, Any] | None:
 
 
 @router.get("/api/threads/{thread_id}")
-def thread_detail(
+async def thread_detail(
     thread_id: str,
     request: Request,
     caller: Caller,
@@ -163,13 +163,13 @@ def thread_detail(
     """A thread with one page of messages (page 0 = newest, oldest first within the page), its
     working memory and its observational-memory status."""
     st = state(request)
-    thread = _thread_for(request, caller, thread_id)
-    messages = st.memory.list_messages(thread.id, thread.resource_id, per_page, page, "DESC")
+    thread = await _thread_for(request, caller, thread_id)
+    messages = await st.memory.list_messages(thread.id, thread.resource_id, per_page, page, "DESC")
     wm_scope = st.memory.config.working_memory.scope
     if wm_scope == "thread":
         working = thread.metadata.get("workingMemory")
     else:
-        resource = st.storage.get_resource_by_id(thread.resource_id)
+        resource = await st.memory.storage.get_resource_by_id(thread.resource_id)
         working = resource.working_memory if resource is not None else None
     return JSONResponse(
         {
@@ -180,7 +180,7 @@ def thread_detail(
             "per_page": per_page,
             "has_more": messages.has_more,
             "working_memory": {"scope": wm_scope, "content": working if isinstance(working, str) else None},
-            "observational_memory": _om_status(st, thread),
+            "observational_memory": await _om_status(st, thread),
         }
     )
 

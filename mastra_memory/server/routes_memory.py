@@ -156,10 +156,10 @@ class Deleted(BaseModel):
     deleted: bool
 
 
-def _thread(st: ServerState, caller: Any, thread_id: str, write: bool) -> Thread:
+async def _thread(st: ServerState, caller: Any, thread_id: str, write: bool) -> Thread:
     """The thread, if this caller may see it (404 otherwise, the same for a missing thread and
     another resource's) and use it (403 for a read-only key's writes)."""
-    thread = st.memory.get_thread_by_id(thread_id)
+    thread = await st.memory.get_thread_by_id(thread_id)
     if thread is None or (caller is not None and not caller.allows_resource(thread.resource_id)):
         raise HTTPException(404, f"thread {thread_id!r} not found")
     KeyRing.require_resource(caller, thread.resource_id, write)
@@ -177,11 +177,11 @@ def _plain(record: Any) -> dict[str, Any] | None:
 
 
 @router.post("/threads", response_model=Thread, status_code=201, summary="Create a thread")
-def create_thread(body: CreateThread, request: Request, caller: Caller) -> Thread:
+async def create_thread(body: CreateThread, request: Request, caller: Caller) -> Thread:
     st = state(request)
     KeyRing.require_resource(caller, body.resource_id, write=True)
     try:
-        return st.memory.create_thread(body.resource_id, body.thread_id, body.title, body.metadata)
+        return await st.memory.create_thread(body.resource_id, body.thread_id, body.title, body.metadata)
     except ThreadExistsError as exc:
         raise _taken(exc.thread_id) from None
 
@@ -192,7 +192,7 @@ def _taken(thread_id: str) -> ProblemError:
 
 
 @router.get("/threads", response_model=ThreadPage, summary="List threads")
-def list_threads(
+async def list_threads(
     request: Request,
     caller: Caller,
     resource_id: Annotated[str | None, Query(min_length=1, max_length=MAX_ID_LENGTH, pattern=ID_PATTERN)] = None,
@@ -208,35 +208,35 @@ def list_threads(
             raise HTTPException(403, "this API key is scoped to resources: pass resource_id")
     else:
         KeyRing.require_resource(caller, resource_id, write=False)
-    return st.memory.list_threads(resource_id, None, page, per_page, order_by, direction)
+    return await st.memory.list_threads(resource_id, None, page, per_page, order_by, direction)
 
 
 @router.get("/threads/{thread_id}", response_model=Thread, summary="Get a thread")
-def get_thread(thread_id: ThreadId, request: Request, caller: Caller) -> Thread:
-    return _thread(state(request), caller, thread_id, write=False)
+async def get_thread(thread_id: ThreadId, request: Request, caller: Caller) -> Thread:
+    return await _thread(state(request), caller, thread_id, write=False)
 
 
 @router.patch("/threads/{thread_id}", response_model=Thread, summary="Update title and/or merge metadata")
-def update_thread(thread_id: ThreadId, body: UpdateThread, request: Request, caller: Caller) -> Thread:
+async def update_thread(thread_id: ThreadId, body: UpdateThread, request: Request, caller: Caller) -> Thread:
     st = state(request)
-    _thread(st, caller, thread_id, write=True)
-    return st.memory.update_thread(thread_id, body.title, body.metadata)
+    await _thread(st, caller, thread_id, write=True)
+    return await st.memory.update_thread(thread_id, body.title, body.metadata)
 
 
 @router.delete("/threads/{thread_id}", response_model=Deleted, summary="Delete a thread and its messages")
-def delete_thread(thread_id: ThreadId, request: Request, caller: Caller) -> Deleted:
+async def delete_thread(thread_id: ThreadId, request: Request, caller: Caller) -> Deleted:
     st = state(request)
-    _thread(st, caller, thread_id, write=True)
-    st.memory.delete_thread(thread_id)
+    await _thread(st, caller, thread_id, write=True)
+    await st.memory.delete_thread(thread_id)
     return Deleted(deleted=True)
 
 
 @router.post("/threads/{thread_id}/clone", response_model=Thread, status_code=201, summary="Clone a thread")
-def clone_thread(thread_id: ThreadId, body: CloneThread, request: Request, caller: Caller) -> Thread:
+async def clone_thread(thread_id: ThreadId, body: CloneThread, request: Request, caller: Caller) -> Thread:
     st = state(request)
-    source = _thread(st, caller, thread_id, write=True)
+    source = await _thread(st, caller, thread_id, write=True)
     try:
-        result = st.memory.clone_thread(
+        result = await st.memory.clone_thread(
             thread_id, body.new_thread_id, source.resource_id, body.title, body.metadata, body.message_limit
         )
     except ThreadExistsError as exc:
@@ -245,7 +245,7 @@ def clone_thread(thread_id: ThreadId, body: CloneThread, request: Request, calle
 
 
 @router.get("/threads/{thread_id}/messages", response_model=RecallResult, summary="Page through messages")
-def list_messages(
+async def list_messages(
     thread_id: ThreadId,
     request: Request,
     caller: Caller,
@@ -255,15 +255,15 @@ def list_messages(
 ) -> RecallResult:
     """``DESC`` pages from the newest end (page 0 = newest); messages come oldest first."""
     st = state(request)
-    thread = _thread(st, caller, thread_id, write=False)
-    return st.memory.list_messages(thread_id, thread.resource_id, per_page, page, direction)
+    thread = await _thread(st, caller, thread_id, write=False)
+    return await st.memory.list_messages(thread_id, thread.resource_id, per_page, page, direction)
 
 
 @router.post("/threads/{thread_id}/messages", response_model=SavedMessages, status_code=201, summary="Save messages")
-def save_messages(thread_id: ThreadId, body: SaveMessages, request: Request, caller: Caller) -> SavedMessages:
+async def save_messages(thread_id: ThreadId, body: SaveMessages, request: Request, caller: Caller) -> SavedMessages:
     """Upsert messages (by id) into the thread in one transaction; system messages are skipped."""
     st = state(request)
-    thread = _thread(st, caller, thread_id, write=True)
+    thread = await _thread(st, caller, thread_id, write=True)
     if body.format == "openai":
         messages = from_chat_messages(body.messages, thread_id, thread.resource_id)
     else:
@@ -276,29 +276,29 @@ def save_messages(thread_id: ThreadId, body: SaveMessages, request: Request, cal
             raise ValidationError(str(exc)) from exc
     given = [m.id for m in messages if m.id]
     if given:
-        for found in st.memory.storage.list_messages_by_id(given):
+        for found in await st.memory.storage.list_messages_by_id(given):
             if found.thread_id != thread_id:  # the same text whichever thread or resource has it
                 raise ProblemError(409, f"message id {found.id!r} is not available: choose another", "message_id_taken")
-    return SavedMessages(messages=st.memory.save_messages(messages))
+    return SavedMessages(messages=await st.memory.save_messages(messages))
 
 
 @router.delete(
     "/threads/{thread_id}/messages/{message_id}", response_model=Deleted, summary="Delete one message of a thread"
 )
-def delete_message(thread_id: ThreadId, message_id: MessageId, request: Request, caller: Caller) -> Deleted:
+async def delete_message(thread_id: ThreadId, message_id: MessageId, request: Request, caller: Caller) -> Deleted:
     """Delete the message and its semantic-recall vectors. 404 when the thread has no such message
     (a message of another thread is never touched through this thread)."""
     st = state(request)
-    _thread(st, caller, thread_id, write=True)
-    found = st.memory.storage.list_messages_by_id([message_id])
+    await _thread(st, caller, thread_id, write=True)
+    found = await st.memory.storage.list_messages_by_id([message_id])
     if not found or found[0].thread_id != thread_id:
         raise HTTPException(404, f"thread {thread_id!r} has no message {message_id!r}")
-    st.memory.delete_messages([message_id])
+    await st.memory.delete_messages([message_id])
     return Deleted(deleted=True)
 
 
 @router.get("/threads/{thread_id}/recall", response_model=RecallResult, summary="Recall context for a turn")
-def recall(
+async def recall(
     thread_id: ThreadId,
     request: Request,
     caller: Caller,
@@ -310,29 +310,29 @@ def recall(
 ) -> RecallResult:
     """The newest ``last_messages`` (or ``per_page``) plus semantic hits for ``q``."""
     st = state(request)
-    thread = _thread(st, caller, thread_id, write=False)
-    return st.memory.recall(thread_id, thread.resource_id, vector_search_string=q, per_page=per_page, page=page)
+    thread = await _thread(st, caller, thread_id, write=False)
+    return await st.memory.recall(thread_id, thread.resource_id, vector_search_string=q, per_page=per_page, page=page)
 
 
 @router.get("/threads/{thread_id}/working-memory", response_model=WorkingMemoryOut, summary="Read working memory")
-def get_working_memory(thread_id: ThreadId, request: Request, caller: Caller) -> WorkingMemoryOut:
+async def get_working_memory(thread_id: ThreadId, request: Request, caller: Caller) -> WorkingMemoryOut:
     st = state(request)
-    thread = _thread(st, caller, thread_id, write=False)
+    thread = await _thread(st, caller, thread_id, write=False)
     return WorkingMemoryOut(
-        thread_id=thread_id, working_memory=st.memory.get_working_memory(thread_id, thread.resource_id)
+        thread_id=thread_id, working_memory=await st.memory.get_working_memory(thread_id, thread.resource_id)
     )
 
 
 @router.put("/threads/{thread_id}/working-memory", response_model=WorkingMemoryOut, summary="Replace working memory")
-def put_working_memory(
+async def put_working_memory(
     thread_id: ThreadId, body: WorkingMemoryBody, request: Request, caller: Caller
 ) -> WorkingMemoryOut:
     """409 if working memory is disabled in the server's memory options."""
     st = state(request)
-    thread = _thread(st, caller, thread_id, write=True)
+    thread = await _thread(st, caller, thread_id, write=True)
     if body.resource_id is not None and body.resource_id != thread.resource_id:
         raise HTTPException(403, "resource_id does not own this thread")
-    st.memory.update_working_memory(thread_id, thread.resource_id, body.working_memory)
+    await st.memory.update_working_memory(thread_id, thread.resource_id, body.working_memory)
     return WorkingMemoryOut(thread_id=thread_id, working_memory=body.working_memory)
 
 
@@ -341,9 +341,9 @@ def put_working_memory(
     response_model=ObservationalMemoryOut,
     summary="Read the observational-memory record",
 )
-def get_observational_memory(thread_id: ThreadId, request: Request, caller: Caller) -> ObservationalMemoryOut:
+async def get_observational_memory(thread_id: ThreadId, request: Request, caller: Caller) -> ObservationalMemoryOut:
     """``record`` is null when observational memory is off, unsupported by the store, or empty."""
     st = state(request)
-    thread = _thread(st, caller, thread_id, write=False)
-    record = st.memory.get_observational_memory(thread_id, thread.resource_id)
+    thread = await _thread(st, caller, thread_id, write=False)
+    record = await st.memory.get_observational_memory(thread_id, thread.resource_id)
     return ObservationalMemoryOut(thread_id=thread_id, record=_plain(record))

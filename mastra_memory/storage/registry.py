@@ -32,11 +32,12 @@ import re
 from collections.abc import Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingDependencyError, NoDataError
 from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.base_async import AsyncMemoryStorage
 from mastra_memory.storage.vector import VectorStore
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "VECTOR_ENTRY_POINT_GROUP",
     "UnknownSchemeError",
     "backend_class",
+    "open_async_storage",
     "open_storage",
     "open_vector",
     "redact_url",
@@ -77,6 +79,10 @@ _SQLALCHEMY = "storage_adapters.sqlalchemy:SQLAlchemyStore"
 _PG = "storage_adapters.pg:PostgresStore"
 _MONGODB = "storage_adapters.mongodb:MongoDBStore"
 _REDIS = "storage_adapters.redis:RedisStore"
+
+_NATIVE_ASYNC = {_PG: "storage_adapters.pg:AsyncPostgresStore"}
+"""Built-in backends with a native async twin (its driver's own async I/O): the rest run their
+sync store in worker threads (:class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`)."""
 
 _STORAGE: dict[str, str] = {
     "file": _LIBSQL,
@@ -307,18 +313,30 @@ def _url_options(
     return url, options
 
 
-def _open(kind: Kind, url: str, create: bool, connect_timeout: float | None, options: Mapping[str, Any]) -> Any:
+def _open(
+    kind: Kind,
+    url: str,
+    create: bool,
+    connect_timeout: float | None,
+    options: Mapping[str, Any],
+    *,
+    native_async: bool = False,
+) -> Any:
     scheme = scheme_of(url)
     target, plugin = _target(kind, scheme, url)
+    if native_async:  # only called for a target in _NATIVE_ASYNC
+        url, opts = _url_options(kind, target, url, connect_timeout, dict(options))
+        target, plugin = _NATIVE_ASYNC[target], None
     if not create:
         path = _local_path(scheme, url)
         if path is not None and not path.is_file():
             what = "is not a file" if path.exists() else "does not exist"
             raise NoDataError(f"no mastra-memory data at {redact_url(url)!r}: {str(path)!r} {what} (nothing created)")
     factory = _load(target, plugin)
-    if scheme == "":
-        url = f"file:{url}"
-    url, opts = _url_options(kind, target, url, connect_timeout, dict(options))
+    if not native_async:
+        if scheme == "":
+            url = f"file:{url}"
+        url, opts = _url_options(kind, target, url, connect_timeout, dict(options))
     builder = getattr(factory, "from_url", None)
     try:
         return builder(url, **opts) if callable(builder) else factory(url, **opts)
@@ -382,6 +400,50 @@ def open_storage(
             store.close()
             raise
     return store
+
+
+def open_async_storage(
+    url: str | None = None, *, create: bool = True, connect_timeout: float | None = None, **options: Any
+) -> AsyncMemoryStorage:
+    """Open the async face of the memory store a URL names (same URLs and arguments as
+    :func:`open_storage`).
+
+    PostgreSQL (``postgresql://``, ``postgres://``) gets its native async store,
+    ``storage_adapters.pg.AsyncPostgresStore`` (psycopg's async pool: no thread per call). Every
+    other backend (embedded and remote libSQL, in-memory, MongoDB, Redis, DynamoDB, SQLAlchemy,
+    entry-point plugins) is its sync store wrapped in
+    :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`, whose coroutines run each call
+    whole in a worker thread. Either way the result is an
+    :class:`~mastra_memory.storage.base_async.AsyncMemoryStorage` (``await store.setup()``,
+    ``await store.close()``, ``async with store:``).
+
+    Args:
+        url: The URL; ``None`` uses ``$MASTRA_MEMORY_DB``, else :data:`DEFAULT_STORAGE_URL`.
+        create: ``True`` (default): created lazily on first use. ``False``: nothing is created
+            anywhere; a worker-thread store connects now (as :func:`open_storage`), the native
+            store on its first call (its ``setup`` is then only the check of
+            ``connect(create=False)``; call ``await store.connect(create=False)`` to fail early).
+        connect_timeout: As for :func:`open_storage`.
+        **options: Passed to the backend (as for :func:`open_storage`).
+
+    Returns:
+        The async store.
+
+    Raises:
+        UnknownSchemeError, MissingDependencyError, NoDataError, StorageError,
+        ConfigurationError: as :func:`open_storage`.
+    """
+    url = resolve_storage_url(url)
+    target, _ = _target("storage", scheme_of(url), url)
+    if target not in _NATIVE_ASYNC:
+        from mastra_memory.storage.threaded import ThreadedAsyncStorage
+
+        threaded = ThreadedAsyncStorage(open_storage(url, create=create, connect_timeout=connect_timeout, **options))
+        return cast(AsyncMemoryStorage, threaded)  # registered as one (AsyncMemoryStorage.register)
+    store = _open("storage", url, create, connect_timeout, options, native_async=True)
+    if not create:
+        store.read_only = True
+    return store  # type: ignore[no-any-return]
 
 
 def open_vector(url: str | None = None, *, create: bool = True, **options: Any) -> VectorStore:

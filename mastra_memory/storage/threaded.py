@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 
 from mastra_memory.errors import ConfigurationError
 from mastra_memory.storage.base import MemoryStorage
+from mastra_memory.storage.base_async import AsyncMemoryStorage
 from mastra_memory.storage.registry import open_storage
 from mastra_memory.storage.vector import VectorStore
+from mastra_memory.storage.vector_async import AsyncVectorStore
 
 __all__ = [
     "ThreadedAsyncStorage",
@@ -75,11 +77,11 @@ class _Threaded:
         return self._sync
 
     async def __aenter__(self) -> Any:
-        await self.setup()  # type: ignore[attr-defined]
+        await self.setup()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.close()  # type: ignore[attr-defined]
+        await self.close()
 
 
 class ThreadedAsyncStorage(_Threaded):
@@ -124,19 +126,26 @@ class ThreadedAsyncVector(_Threaded):
 
 for _name in public_methods(MemoryStorage):
     setattr(ThreadedAsyncStorage, _name, _delegate(MemoryStorage, _name))
+# A ThreadedAsyncStorage is an AsyncMemoryStorage (same coroutines, same signatures: the parity
+# test checks it), registered rather than subclassed so that every call goes to the wrapped store.
+AsyncMemoryStorage.register(ThreadedAsyncStorage)
+AsyncVectorStore.register(ThreadedAsyncVector)
 for _name in public_methods(VectorStore):
     setattr(ThreadedAsyncVector, _name, _delegate(VectorStore, _name))
 
 
 def as_storage(storage: Any = None) -> MemoryStorage:
-    """The sync store a :class:`~mastra_memory.memory.Memory` uses: ``storage`` itself, or the
-    default (:func:`~mastra_memory.storage.registry.open_storage`) when it is ``None``.
+    """The sync store a :class:`~mastra_memory.memory.Memory` uses: ``storage`` itself, the
+    store a URL names (:func:`~mastra_memory.storage.registry.open_storage`), or the default
+    store when it is ``None``.
 
     Raises:
         ConfigurationError: for an async-only store (use ``AsyncMemory``).
     """
     if storage is None:
         return open_storage()
+    if isinstance(storage, str):
+        return open_storage(storage)
     if isinstance(storage, ThreadedAsyncStorage):
         return storage.sync  # type: ignore[no-any-return]
     if not isinstance(storage, MemoryStorage):
@@ -148,9 +157,14 @@ def as_storage(storage: Any = None) -> MemoryStorage:
 
 def as_async_storage(storage: Any = None) -> Any:
     """The async store an ``AsyncMemory`` uses: an async store as given, a sync store wrapped in
-    :class:`ThreadedAsyncStorage`, the default store (wrapped) when ``None``."""
-    if storage is None:
-        return ThreadedAsyncStorage(open_storage())
+    :class:`ThreadedAsyncStorage`, the store a URL names (native async where the backend has
+    it), the default store when ``None``."""
+    if storage is None or isinstance(storage, str):
+        from mastra_memory.storage import registry
+
+        return registry.open_async_storage(storage)
+    if isinstance(storage, AsyncMemoryStorage):
+        return storage
     if isinstance(storage, MemoryStorage):
         return ThreadedAsyncStorage(storage)
     return storage
@@ -168,4 +182,4 @@ def as_async_vector(vector: Any) -> Any:
     :class:`ThreadedAsyncVector` (``None`` stays ``None``)."""
     if isinstance(vector, VectorStore):
         return ThreadedAsyncVector(vector)
-    return vector
+    return vector  # None, or an async vector store (AsyncPgVector, a ThreadedAsyncVector)

@@ -61,3 +61,7 @@ class HashingEmbedder:
         self.calls += 1
         self.texts_embedded += len(texts)
         return [self.embed_one(t) for t in texts]
+
+    async def aembed_many(self, texts: Sequence[str]) -> list[list[float]]:
+        """:meth:`embed_many` for the async face (pure computation, no I/O)."""
+        return self.embed_many(texts)

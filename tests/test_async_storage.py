@@ -1,0 +1,288 @@
+"""The async face of the storage layer (issue 13), against the real servers.
+
+The sync conformance suites run unchanged on the async stores through
+:class:`~mastra_memory.testing.async_bridge.SyncStorageView` (each call's coroutine runs on one
+event loop kept for the test):
+
+* the native :class:`~storage_adapters.pg.AsyncPostgresStore`: every suite (storage,
+  key-value, observational memory, keyword search);
+* :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage` over embedded libSQL: every suite;
+* ThreadedAsyncStorage over every other backend of :data:`tests.servers.FACTORIES`: the core
+  storage suite only (the wrapper is the same few lines for every backend and the full suites
+  already run on each sync store; running all four suites again on every backend through threads
+  would cost minutes of CI for no new code path).
+
+Plus the concurrency checks of the native store: many tasks on one event loop lose nothing and
+never change a thread's owner, and get-or-create races create each thread once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mastra_memory.errors import ResourceMismatchError, ThreadConflictError
+from mastra_memory.storage import AsyncMemoryStorage, open_async_storage
+from mastra_memory.storage.threaded import ThreadedAsyncStorage, as_async_storage, as_storage
+from mastra_memory.testing.async_bridge import SyncStorageView
+from mastra_memory.testing.conformance import MemoryStorageConformance
+from mastra_memory.testing.keyword_conformance import KeywordSearchConformance
+from mastra_memory.testing.kv_conformance import KeyValueConformance, _Clock
+from mastra_memory.testing.om_conformance import ObservationalMemoryConformance
+from mastra_memory.testing.vector_conformance import VectorStoreConformance
+from mastra_memory.types import Message, Thread
+from tests.servers import FACTORIES, PG, drop_pg_schema, unique, url_or_skip
+
+FULL = ["native-postgres", "threaded-libsql-file"]
+"""Stores every suite runs on."""
+CORE = FULL + [f"threaded-{name}" for name in FACTORIES if name != "libsql-file"]
+"""Stores the core storage suite runs on."""
+
+
+@contextmanager
+def native_postgres(**kwargs: Any) -> Iterator[SyncStorageView]:
+    """An AsyncPostgresStore in a schema of its own (dropped afterwards), seen through the bridge."""
+    url = url_or_skip(PG)
+    from storage_adapters.pg import AsyncPostgresStore
+
+    schema = unique("mmasync")
+    try:
+        with SyncStorageView(AsyncPostgresStore(url, schema_name=schema, **kwargs)) as view:
+            yield view
+    finally:
+        drop_pg_schema(url, schema)
+
+
+@contextmanager
+def async_view(name: str, tmp_path: Path) -> Iterator[SyncStorageView]:
+    if name == "native-postgres":
+        with native_postgres() as view:
+            yield view
+        return
+    with FACTORIES[name.removeprefix("threaded-")](tmp_path) as sync_store:
+        view = SyncStorageView(ThreadedAsyncStorage(sync_store), close_store=False)
+        try:
+            yield view
+        finally:
+            view.close()  # the factory closes the store (after dropping what it created)
+
+
+class TestAsyncConformance(MemoryStorageConformance):
+    @pytest.fixture(params=CORE)
+    def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+        with async_view(request.param, tmp_path) as view:
+            yield view
+
+
+class TestAsyncKeyValueConformance(KeyValueConformance):
+    @pytest.fixture(params=FULL)
+    def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+        with async_view(request.param, tmp_path) as view:
+            yield view
+
+    @pytest.fixture
+    def clock(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Clock]:
+        """The storage layer's time on both faces (the native store reads base_async's)."""
+        fake = _Clock(datetime.now(UTC).replace(microsecond=0))
+        monkeypatch.setattr("mastra_memory.storage.base.now_utc", fake)
+        monkeypatch.setattr("mastra_memory.storage.base_async.now_utc", fake)
+        yield fake
+
+
+class TestAsyncObservationalMemoryConformance(ObservationalMemoryConformance):
+    @pytest.fixture(params=FULL)
+    def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+        with async_view(request.param, tmp_path) as view:
+            yield view
+
+
+class TestAsyncKeywordSearch(KeywordSearchConformance):
+    @pytest.fixture(params=FULL)
+    def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+        with async_view(request.param, tmp_path) as view:
+            yield view
+
+
+class TestAsyncPgVector(VectorStoreConformance):
+    """The native async pgvector store (AsyncPgVector) on the vector conformance suite."""
+
+    @pytest.fixture
+    def vector(self) -> Iterator[Any]:
+        url = url_or_skip(PG)
+        from storage_adapters.pg import AsyncPgVector
+
+        schema = unique("mmavec")
+        try:
+            with SyncStorageView(AsyncPgVector(url, schema_name=schema)) as view:
+                yield view
+        finally:
+            drop_pg_schema(url, schema)
+
+
+# -- open_async_storage and the wrappers -------------------------------------------------------
+
+
+def test_open_async_storage_picks_native_postgres_and_threads_for_the_rest(tmp_path: Path) -> None:
+    from storage_adapters.pg import AsyncPostgresStore
+
+    native = open_async_storage("postgresql://nobody@127.0.0.1:1/db?schema=s1")
+    assert isinstance(native, AsyncPostgresStore) and isinstance(native, AsyncMemoryStorage)
+    assert native.schema_name == "s1"
+    for url in ("memory://", f"file:{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"):
+        threaded = open_async_storage(url)
+        assert isinstance(threaded, ThreadedAsyncStorage) and isinstance(threaded, AsyncMemoryStorage)
+        assert as_storage(threaded) is threaded.sync
+        assert as_async_storage(threaded) is threaded
+    assert as_async_storage(native) is native
+    with pytest.raises(Exception, match="AsyncMemory"):
+        as_storage(native)
+
+
+def test_threaded_store_is_an_async_context_manager(tmp_path: Path) -> None:
+    async def main() -> list[str]:
+        async with open_async_storage(f"file:{tmp_path}/c.db") as store:
+            await store.save_thread(Thread(id="t1", resource_id="r1"))
+            return [t.id for t in (await store.list_threads()).threads]
+
+    assert asyncio.run(main()) == ["t1"]
+
+
+def test_native_store_open_setup_close_in_asyncio_run() -> None:
+    url = url_or_skip(PG)
+    schema = unique("mmasync")
+
+    async def main() -> int:
+        store = open_async_storage(f"{url}?schema={schema}")
+        await store.setup()
+        try:
+            await store.save_thread(Thread(id="t1", resource_id="r1"))
+            return (await store.list_threads()).total
+        finally:
+            await store.close()
+
+    try:
+        assert asyncio.run(main()) == 1
+    finally:
+        drop_pg_schema(url, schema)
+
+
+def test_native_store_read_only_creates_nothing() -> None:
+    url = url_or_skip(PG)
+    schema = unique("mmasync")
+
+    async def main() -> None:
+        store = open_async_storage(f"{url}?schema={schema}", create=False)
+        try:
+            with pytest.raises(Exception, match="no mastra-memory data"):
+                await store.list_threads()
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone() is None
+
+
+# -- concurrency on the native store -----------------------------------------------------------
+
+
+def _message(i: int, thread_id: str, resource_id: str) -> Message:
+    return Message.model_validate(
+        {"id": f"m{i}", "thread_id": thread_id, "resource_id": resource_id, "role": "user", "content": f"msg {i}"}
+    )
+
+
+def test_many_tasks_lose_nothing_and_never_change_an_owner() -> None:
+    """200 tasks on one loop: each creates its thread (some under a contested id owned by
+    another resource) and saves messages; every message is stored once, no owner moves."""
+    tasks_n = 200
+    with native_postgres(max_pool_size=10) as view:
+        store = view.async_store
+
+        async def worker(i: int) -> str:
+            tid, rid = f"t{i % 50}", f"r{i % 50}"
+            await store.get_or_create_thread(Thread(id=tid, resource_id=rid))
+            with contextlib.suppress(ResourceMismatchError):  # an intruder is refused
+                await store.save_thread(Thread(id=tid, resource_id=f"intruder{i}"))
+            await store.save_messages([_message(i * 10 + k, tid, rid) for k in range(3)])
+            return tid
+
+        async def main() -> None:
+            await asyncio.gather(*(worker(i) for i in range(tasks_n)))
+
+        view.run(main())
+        threads = view.list_threads(per_page=False).threads
+        assert len(threads) == 50
+        assert all(t.resource_id == f"r{t.id[1:]}" for t in threads)
+        total = 0
+        for t in threads:
+            page = view.list_messages(t.id, per_page=False)
+            assert all(m.resource_id == t.resource_id for m in page.messages)
+            total += page.total
+        assert total == tasks_n * 3
+
+
+def test_get_or_create_races_between_tasks_create_each_thread_once() -> None:
+    with native_postgres() as view:
+        store = view.async_store
+
+        async def main() -> list[tuple[Thread, bool]]:
+            return await asyncio.gather(
+                *(
+                    store.get_or_create_thread(Thread(id=f"race{i % 10}", resource_id="r1", title=f"{i}"))
+                    for i in range(100)
+                )
+            )
+
+        results = view.run(main())
+        created = [t for t, was_created in results if was_created]
+        assert sorted(t.id for t in created) == [f"race{i}" for i in range(10)]
+        for thread, _ in results:  # every caller sees the one stored thread
+            assert thread == view.get_thread_by_id(thread.id)
+
+        async def conflict() -> list[Any]:
+            return await asyncio.gather(
+                *(store.create_thread(Thread(id="solo", resource_id=f"r{i}")) for i in range(20)),
+                return_exceptions=True,
+            )
+
+        outcomes = view.run(conflict())
+        winners = [o for o in outcomes if isinstance(o, Thread)]
+        assert len(winners) == 1
+        assert all(isinstance(o, ThreadConflictError) for o in outcomes if not isinstance(o, Thread))
+        assert view.get_thread_by_id("solo").resource_id == winners[0].resource_id
+
+
+def test_concurrent_kv_increments_are_never_lost() -> None:
+    with native_postgres() as view:
+        store = view.async_store
+
+        async def main() -> None:
+            await asyncio.gather(*(store.kv_increment("ns", "counter") for _ in range(100)))
+
+        view.run(main())
+        entry = view.kv_get("ns", "counter")
+        assert entry is not None and entry.value == 100
+
+
+@pytest.mark.skipif(not os.environ.get(PG), reason=f"{PG} is not set")
+def test_native_store_runs_on_the_loop_not_in_threads() -> None:
+    """The native store's calls do not go through the default executor (no worker thread)."""
+    import threading
+
+    with native_postgres() as view:
+        before = {t.name for t in threading.enumerate()}
+        view.save_thread(Thread(id="t1", resource_id="r1"))
+        view.list_threads()
+        after = {t.name for t in threading.enumerate()}
+        assert not any(name.startswith("asyncio_") for name in after - before)
