@@ -327,3 +327,32 @@ def test_observe_and_reflect_spans_cover_the_awaited_model_calls(tmp_path: Path)
     assert commits and all(parent_name(s) == "mastra_memory.observe" for s in commits)
     # the observe span stays open over the awaited commit, not just over creating the coroutine
     assert all(s.end_time <= by_id[s.parent.span_id].end_time for s in commits)  # type: ignore[operator,union-attr]
+
+
+def test_async_memory_runs_observational_memory_on_the_async_engine(tmp_path: Path) -> None:
+    from mastra_memory import AsyncMemory
+    from tests.om_support import om_options
+
+    async def main() -> None:
+        model = AsyncModel(ScriptedModel(default=observer_reply), delay=0.01)
+        memory = AsyncMemory(
+            storage=LibSQLStore(f"file:{tmp_path}/am.db"),
+            options=om_options(model, observation={"message_tokens": 300, "buffer_tokens": 0.25}),
+        )
+        filler = " ".join(["lorem"] * 12)
+        for n in range(10):
+            at = BASE + timedelta(minutes=n)
+            user = Message.user(f"m{n}-u {filler}", "t1", created_at=at)
+            reply = Message.assistant(f"m{n}-a {filler}", "t1", created_at=at + timedelta(seconds=1))
+            ctx = await memory.prepare_turn("t1", "r1", [user])
+            await memory.finish_turn(ctx, [user, reply])
+            assert await memory.settled(10)
+        assert isinstance(memory.observational_engine, AsyncObservationalMemoryEngine)
+        stats = memory.observational_engine.stats
+        assert stats.chunks_buffered >= 1 and stats.failures == 0
+        assert model.tasks and all(t.startswith("mastra-om:buffer:") for t in model.tasks)
+        record = await memory.get_observational_memory("t1")
+        assert record is not None and markers_in(record.active_observations)
+        await memory.close()
+
+    asyncio.run(main())
