@@ -356,3 +356,34 @@ def test_async_memory_runs_observational_memory_on_the_async_engine(tmp_path: Pa
         await memory.close()
 
     asyncio.run(main())
+
+
+def test_the_engine_on_the_native_async_postgres_store() -> None:
+    url = servers.url_or_skip(servers.PG)
+    schema = servers.unique("mmomasync")
+    from storage_adapters.pg import AsyncPostgresStore
+
+    async def main() -> None:
+        store = AsyncPostgresStore(url, schema_name=schema)
+        await store.setup()
+        try:
+            model = AsyncModel(ScriptedModel(default=observer_reply), delay=0.2)
+            engine = AsyncObservationalMemoryEngine(store)
+            config = om_config(model, message_tokens=400, buffer_tokens=0.25)
+            thread = await store.save_thread(Thread(id="t1", resource_id="r1"))
+            report = await aturn(engine, store, config, thread, 0, words=60)  # type: ignore[arg-type]
+            assert "buffering started" in report["actions"] and len(om_tasks()) == 1
+            assert await engine.settle(10)
+            assert engine.stats.chunks_buffered == 1 and model.tasks == ["mastra-om:buffer:thread:t1"]
+            assert await engine.observe(config, "t1", "r1", use_lease=False) == 1
+            assert await engine.reflect(config, "t1", "r1", force=True)
+            head = await engine.head(config, "t1", "r1")
+            assert head is not None and head.generation_count == 1
+            await engine.close()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        servers.drop_pg_schema(url, schema)
