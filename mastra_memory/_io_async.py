@@ -147,6 +147,18 @@ class Background:
         task = self._inflight.get(key)
         return task is not None and not task.done()
 
+    async def wait(self, key: str, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds (None: no limit) for the task under ``key``.
+
+        Returns:
+            True when no task under ``key`` is left running.
+        """
+        task = self._inflight.get(key)
+        if task is None:
+            return True
+        await asyncio.wait([task], timeout=timeout)
+        return task.done()
+
     async def settle(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds (None: no limit) for the tasks running now.
 

@@ -134,6 +134,19 @@ class Background:
             future = self._inflight.get(key)
         return future is not None and not future.done()
 
+    def wait(self, key: str, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds (None: no limit) for the work under ``key``.
+
+        Returns:
+            True when no work under ``key`` is left running.
+        """
+        with self._lock:
+            future = self._inflight.get(key)
+        if future is None:
+            return True
+        wait_futures([future], timeout=timeout)
+        return future.done()
+
     def settle(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds (None: no limit) for the work running now.
 

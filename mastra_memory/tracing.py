@@ -211,9 +211,25 @@ def embedding_span(model_name: str, count: int) -> _EmbeddingSpan | _Off:
 
 
 def traced(span_name: str) -> Callable[[F], F]:
-    """Decorate a function so each call is an INTERNAL span named ``span_name`` (made current)."""
+    """Decorate a function so each call is an INTERNAL span named ``span_name`` (made current).
+
+    A coroutine function gets a coroutine wrapper: the span covers the awaited call.
+    """
 
     def decorate(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                tracer = _tracer()
+                if tracer is None:
+                    return await fn(*args, **kwargs)
+                with tracer.start_as_current_span(span_name, record_exception=True, set_status_on_exception=True):
+                    return await fn(*args, **kwargs)
+
+            awrapper.__mastra_traced__ = True  # type: ignore[attr-defined]
+            return awrapper  # type: ignore[return-value]
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             tracer = _tracer()

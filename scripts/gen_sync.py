@@ -45,6 +45,11 @@ REPLACEMENTS: dict[str, str] = {
     "AsyncVectorStore": "VectorStore",
     "AsyncSemanticRecall": "SemanticRecall",
     "AsyncObservationalMemoryEngine": "ObservationalMemoryEngine",
+    "AsyncObserver": "Observer",
+    "AsyncReflector": "Reflector",
+    "AsyncOMStore": "OMStore",
+    "observer_async": "observer",
+    "reflector_async": "reflector",
     "AsyncTurnLoop": "TurnLoop",
     "AsyncAgentStream": "AgentStream",
     # methods whose async twin carries an ``a`` prefix (Agent, tools, models, embedders)

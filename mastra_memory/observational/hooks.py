@@ -18,6 +18,7 @@ Transforms (an exception fails the cycle like a model failure, so nothing unreda
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -125,13 +126,19 @@ class OMHooks:
 
 
 def cost_of(model: Any, usage: Usage) -> float | None:
-    """USD cost of ``usage`` on ``model`` from litellm's (local) price table, or ``None``."""
+    """USD cost of ``usage`` on ``model`` from litellm's (local) price table, or ``None``.
+
+    Only when litellm is imported already (a litellm model was called): importing it takes
+    seconds, which would block the event loop of the async engine for a model litellm does not
+    price anyway.
+    """
     name = getattr(model, "name", model)
     if not isinstance(name, str) or not (usage.prompt_tokens or usage.completion_tokens):
         return None
+    litellm = sys.modules.get("litellm")
+    if litellm is None:
+        return None
     try:
-        import litellm
-
         prompt, completion = litellm.cost_per_token(
             model=name, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
         )
