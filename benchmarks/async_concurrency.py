@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -35,9 +34,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from mastra_memory import Agent, AsyncMemory, Memory  # noqa: E402
-from mastra_memory.storage import open_storage  # noqa: E402
-from mastra_memory.testing import ScriptedModel  # noqa: E402
+from mastra_memory import Agent, AsyncMemory, Memory
+from mastra_memory.storage import open_storage
+from mastra_memory.testing import ScriptedModel
 
 
 def _async_store(url: str, **kw: Any) -> Any:
