@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mastra_memory import _io_sync as _io
 from mastra_memory.config import ObservationConfig
 from mastra_memory.errors import ValidationError
 from mastra_memory.tokens import default_counter
@@ -53,8 +52,7 @@ def summarize_conversation(
         return ""
     chat_model = resolve_chat_model(model)
     config = ObservationConfig(instruction=instructions, max_attempts=max_attempts)
-    observer = Observer(chat_model, config, {}, default_counter())
-    result = _io.run_blocking(observer.observe, list(messages))
+    result = Observer(chat_model, config, {}, default_counter()).observe(list(messages))
     return result.output.observations
 
 

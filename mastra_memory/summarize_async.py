@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mastra_memory import _io_async as _io
 from mastra_memory.config import ObservationConfig
 from mastra_memory.errors import ValidationError
 from mastra_memory.tokens import default_counter
@@ -45,14 +44,13 @@ async def summarize_conversation(
         ConfigurationError: if ``model`` is missing or not a model.
         ModelError: if every attempt failed or gave unusable output.
     """
-    from mastra_memory.observational.observer import Observer, resolve_chat_model
+    from mastra_memory.observational.observer_async import AsyncObserver, resolve_chat_model
 
     if not messages:
         return ""
     chat_model = resolve_chat_model(model)
     config = ObservationConfig(instruction=instructions, max_attempts=max_attempts)
-    observer = Observer(chat_model, config, {}, default_counter())
-    result = await _io.run_blocking(observer.observe, list(messages))
+    result = await AsyncObserver(chat_model, config, {}, default_counter()).observe(list(messages))
     return result.output.observations
 
 

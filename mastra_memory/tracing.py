@@ -37,7 +37,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["configure", "embedding_span", "model_span", "trace_methods", "traced"]
+__all__ = ["configure", "embedding_span", "model_cost", "model_span", "trace_methods", "traced"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,11 +115,15 @@ class _Off:
 _OFF = _Off()
 
 
-def _cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """USD cost from litellm's price table (only when litellm is already imported), else None."""
+def model_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """USD cost from litellm's local price table, else None: only when litellm is imported
+    already (its import takes seconds, which would block an event loop, for a model it would not
+    price anyway) and knows the model. litellm's "Provider List" hint on an unknown model is
+    silenced (it printed to the application's stdout)."""
     litellm = sys.modules.get("litellm")
     if litellm is None:
         return None
+    litellm.suppress_debug_info = True
     try:
         prompt_cost, completion_cost = litellm.cost_per_token(
             model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
@@ -160,7 +164,7 @@ class _ModelSpan:
         self.span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
         if response.finish_reason:
             self.span.set_attribute("gen_ai.response.finish_reasons", [response.finish_reason])
-        cost = _cost(self.model_name, usage.prompt_tokens, usage.completion_tokens)
+        cost = model_cost(self.model_name, usage.prompt_tokens, usage.completion_tokens)
         if cost is not None:
             self.span.set_attribute("gen_ai.usage.cost", cost)
 

@@ -18,7 +18,6 @@ Transforms (an exception fails the cycle like a model failure, so nothing unreda
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any, Literal
 from mastra_memory.config import OM_HOOK_NAMES
 from mastra_memory.errors import ModelError
 from mastra_memory.models.base import Usage
+from mastra_memory.tracing import model_cost
 from mastra_memory.types import Message
 
 __all__ = ["HOOK_NAMES", "OMCycle", "OMHooks"]
@@ -135,13 +135,4 @@ def cost_of(model: Any, usage: Usage) -> float | None:
     name = getattr(model, "name", model)
     if not isinstance(name, str) or not (usage.prompt_tokens or usage.completion_tokens):
         return None
-    litellm = sys.modules.get("litellm")
-    if litellm is None:
-        return None
-    try:
-        prompt, completion = litellm.cost_per_token(
-            model=name, prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens
-        )
-        return float(prompt + completion)
-    except Exception:
-        return None
+    return model_cost(name, usage.prompt_tokens, usage.completion_tokens)
