@@ -41,6 +41,8 @@ REPLACEMENTS: dict[str, str] = {
     "AsyncTextSQLStore": "TextSQLStore",
     "AsyncPostgresStore": "PostgresStore",
     "AsyncPgVector": "PgVector",
+    "AsyncMongoDBStore": "MongoDBStore",
+    "AsyncMongoDBVector": "MongoDBVector",
     "AsyncKVMemory": "KVMemory",
     "AsyncVectorStore": "VectorStore",
     "AsyncSemanticRecall": "SemanticRecall",

@@ -63,12 +63,38 @@ def _pg_async_vector() -> type:
     return AsyncPgVector
 
 
+def _mongodb_store() -> type:
+    from storage_adapters.mongodb import MongoDBStore
+
+    return MongoDBStore
+
+
+def _mongodb_async_store() -> type:
+    from storage_adapters.mongodb import AsyncMongoDBStore
+
+    return AsyncMongoDBStore
+
+
+def _mongodb_vector() -> type:
+    from storage_adapters.mongodb import MongoDBVector
+
+    return MongoDBVector
+
+
+def _mongodb_async_vector() -> type:
+    from storage_adapters.mongodb import AsyncMongoDBVector
+
+    return AsyncMongoDBVector
+
+
 PAIRS: dict[str, Pair] = {
     "MemoryStorage": Pair(lambda: MemoryStorage, lambda: AsyncMemoryStorage),
     "PostgresStore": Pair(_pg_store, _pg_async_store, plain=frozenset({"from_url", "migrations"})),
+    "MongoDBStore": Pair(_mongodb_store, _mongodb_async_store, plain=frozenset({"from_url"})),
     "ThreadedAsyncStorage": Pair(lambda: MemoryStorage, lambda: ThreadedAsyncStorage),
     "VectorStore": Pair(lambda: VectorStore, lambda: AsyncVectorStore),
     "PgVector": Pair(_pg_vector, _pg_async_vector),
+    "MongoDBVector": Pair(_mongodb_vector, _mongodb_async_vector, plain=frozenset({"from_url"})),
     "ThreadedAsyncVector": Pair(lambda: VectorStore, lambda: ThreadedAsyncVector),
 }
 
@@ -134,9 +160,11 @@ def test_async_twin_has_the_same_public_methods(name: str) -> None:
 
 
 def test_async_store_is_an_async_memory_storage() -> None:
+    from storage_adapters.mongodb import AsyncMongoDBStore
     from storage_adapters.pg import AsyncPostgresStore
 
     assert issubclass(AsyncPostgresStore, AsyncMemoryStorage)
+    assert issubclass(AsyncMongoDBStore, AsyncMemoryStorage)
     assert issubclass(ThreadedAsyncStorage, AsyncMemoryStorage)
     assert not issubclass(ThreadedAsyncStorage, MemoryStorage)
 

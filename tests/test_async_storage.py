@@ -4,8 +4,9 @@ The sync conformance suites run unchanged on the async stores through
 :class:`~mastra_memory.testing.async_bridge.SyncStorageView` (each call's coroutine runs on one
 event loop kept for the test):
 
-* the native :class:`~storage_adapters.pg.AsyncPostgresStore`: every suite (storage,
-  key-value, observational memory, keyword search);
+* the native :class:`~storage_adapters.pg.AsyncPostgresStore` and
+  :class:`~storage_adapters.mongodb.AsyncMongoDBStore` (with and without multi-document
+  transactions): every suite (storage, key-value, observational memory, keyword search);
 * :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage` over embedded libSQL: every suite;
 * ThreadedAsyncStorage over every other backend of :data:`tests.servers.FACTORIES`: the core
   storage suite only (the wrapper is the same few lines for every backend and the full suites
@@ -39,9 +40,9 @@ from mastra_memory.testing.kv_conformance import KeyValueConformance, _Clock
 from mastra_memory.testing.om_conformance import ObservationalMemoryConformance
 from mastra_memory.testing.vector_conformance import VectorStoreConformance
 from mastra_memory.types import Message, Thread
-from tests.servers import FACTORIES, PG, drop_pg_schema, unique, url_or_skip
+from tests.servers import FACTORIES, MONGODB, PG, drop_pg_schema, unique, url_or_skip
 
-FULL = ["native-postgres", "threaded-libsql-file"]
+FULL = ["native-postgres", "native-mongodb", "native-mongodb-no-transactions", "threaded-libsql-file"]
 """Stores every suite runs on."""
 CORE = FULL + [f"threaded-{name}" for name in FACTORIES if name != "libsql-file"]
 """Stores the core storage suite runs on."""
@@ -62,9 +63,30 @@ def native_postgres(**kwargs: Any) -> Iterator[SyncStorageView]:
 
 
 @contextmanager
+def native_mongodb(**kwargs: Any) -> Iterator[SyncStorageView]:
+    """An AsyncMongoDBStore on a database of its own (dropped afterwards), seen through the bridge."""
+    url = url_or_skip(MONGODB)
+    from storage_adapters.mongodb import AsyncMongoDBStore
+
+    with SyncStorageView(AsyncMongoDBStore(url=url, db_name=unique("mmasync"), **kwargs)) as view:
+        try:
+            yield view
+        finally:
+            view.drop_database()
+
+
+NATIVE = {
+    "native-postgres": native_postgres,
+    "native-mongodb": native_mongodb,
+    "native-mongodb-no-transactions": lambda: native_mongodb(transactions=False),
+}
+"""The native async stores, by fixture name."""
+
+
+@contextmanager
 def async_view(name: str, tmp_path: Path) -> Iterator[SyncStorageView]:
-    if name == "native-postgres":
-        with native_postgres() as view:
+    if name in NATIVE:
+        with NATIVE[name]() as view:
             yield view
         return
     with FACTORIES[name.removeprefix("threaded-")](tmp_path) as sync_store:
@@ -127,6 +149,26 @@ class TestAsyncPgVector(VectorStoreConformance):
             drop_pg_schema(url, schema)
 
 
+class TestAsyncMongoDBVector(VectorStoreConformance):
+    """The native async MongoDB vector store (AsyncMongoDBVector, exact search: no Atlas here)."""
+
+    @pytest.fixture
+    def vector(self) -> Iterator[Any]:
+        url = url_or_skip(MONGODB)
+        from storage_adapters.mongodb import AsyncMongoDBVector
+
+        db = unique("mmavec")
+        store = AsyncMongoDBVector(url, db_name=db)
+        with SyncStorageView(store) as view:
+            try:
+                yield view
+            finally:
+                view.run(store._client.drop_database(db))
+
+    def test_mode_falls_back_to_exact(self, vector: Any, index: str) -> None:
+        assert vector.search_mode == "exact"
+
+
 # -- open_async_storage and the wrappers -------------------------------------------------------
 
 
@@ -144,6 +186,50 @@ def test_open_async_storage_picks_native_postgres_and_threads_for_the_rest(tmp_p
     assert as_async_storage(native) is native
     with pytest.raises(Exception, match="AsyncMemory"):
         as_storage(native)
+
+
+def test_open_async_storage_picks_native_mongodb() -> None:
+    from storage_adapters.mongodb import AsyncMongoDBStore
+
+    for url in ("mongodb://127.0.0.1:1/appdb", "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=500"):
+        native = open_async_storage(url)
+        assert isinstance(native, AsyncMongoDBStore) and isinstance(native, AsyncMemoryStorage)
+        assert as_async_storage(native) is native
+    assert open_async_storage("mongodb://127.0.0.1:1/appdb").db_name == "appdb"
+
+
+def test_native_mongodb_open_setup_close_in_asyncio_run() -> None:
+    """Created outside any loop, used in one ``asyncio.run``; ``create=False`` on an empty
+    database creates nothing."""
+    url = url_or_skip(MONGODB)
+    db = unique("mmasync")
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    db_url = urlunsplit(parts._replace(path=f"/{db}"))
+    empty_url = urlunsplit(parts._replace(path=f"/{db}_empty"))
+
+    async def main() -> int:
+        store = open_async_storage(db_url)
+        await store.setup()
+        try:
+            await store.save_thread(Thread(id="t1", resource_id="r1"))
+            return (await store.list_threads()).total
+        finally:
+            await store.drop_database()  # type: ignore[attr-defined]
+            await store.close()
+
+    async def read_only() -> list[str]:
+        store = open_async_storage(empty_url, create=False)
+        try:
+            with pytest.raises(Exception, match="no mastra-memory data"):
+                await store.list_threads()
+            return await store._client.list_database_names()  # type: ignore[attr-defined,no-any-return]
+        finally:
+            await store.close()
+
+    assert asyncio.run(main()) == 1
+    assert f"{db}_empty" not in asyncio.run(read_only())
 
 
 def test_threaded_store_is_an_async_context_manager(tmp_path: Path) -> None:
@@ -202,11 +288,16 @@ def _message(i: int, thread_id: str, resource_id: str) -> Message:
     )
 
 
-def test_many_tasks_lose_nothing_and_never_change_an_owner() -> None:
+NATIVE_NAMES = pytest.mark.parametrize("native", ["native-postgres", "native-mongodb"])
+
+
+@NATIVE_NAMES
+def test_many_tasks_lose_nothing_and_never_change_an_owner(native: str) -> None:
     """200 tasks on one loop: each creates its thread (some under a contested id owned by
-    another resource) and saves messages; every message is stored once, no owner moves."""
+    another resource) and saves messages; every message is stored once, no owner moves
+    (PostgreSQL's pool and pymongo's both bound to 10 connections)."""
     tasks_n = 200
-    with native_postgres(max_pool_size=10) as view:
+    with NATIVE[native]() as view:
         store = view.async_store
 
         async def worker(i: int) -> str:
@@ -232,8 +323,9 @@ def test_many_tasks_lose_nothing_and_never_change_an_owner() -> None:
         assert total == tasks_n * 3
 
 
-def test_get_or_create_races_between_tasks_create_each_thread_once() -> None:
-    with native_postgres() as view:
+@NATIVE_NAMES
+def test_get_or_create_races_between_tasks_create_each_thread_once(native: str) -> None:
+    with NATIVE[native]() as view:
         store = view.async_store
 
         async def main() -> list[tuple[Thread, bool]]:
@@ -263,8 +355,9 @@ def test_get_or_create_races_between_tasks_create_each_thread_once() -> None:
         assert view.get_thread_by_id("solo").resource_id == winners[0].resource_id
 
 
-def test_concurrent_kv_increments_are_never_lost() -> None:
-    with native_postgres() as view:
+@NATIVE_NAMES
+def test_concurrent_kv_increments_are_never_lost(native: str) -> None:
+    with NATIVE[native]() as view:
         store = view.async_store
 
         async def main() -> None:
@@ -275,12 +368,14 @@ def test_concurrent_kv_increments_are_never_lost() -> None:
         assert entry is not None and entry.value == 100
 
 
-@pytest.mark.skipif(not os.environ.get(PG), reason=f"{PG} is not set")
-def test_native_store_runs_on_the_loop_not_in_threads() -> None:
+@pytest.mark.parametrize(("native", "env"), [("native-postgres", PG), ("native-mongodb", MONGODB)])
+def test_native_store_runs_on_the_loop_not_in_threads(native: str, env: str) -> None:
     """The native store's calls do not go through the default executor (no worker thread)."""
     import threading
 
-    with native_postgres() as view:
+    if not os.environ.get(env):
+        pytest.skip(f"{env} is not set")
+    with NATIVE[native]() as view:
         before = {t.name for t in threading.enumerate()}
         view.save_thread(Thread(id="t1", resource_id="r1"))
         view.list_threads()

@@ -80,7 +80,10 @@ _PG = "storage_adapters.pg:PostgresStore"
 _MONGODB = "storage_adapters.mongodb:MongoDBStore"
 _REDIS = "storage_adapters.redis:RedisStore"
 
-_NATIVE_ASYNC = {_PG: "storage_adapters.pg:AsyncPostgresStore"}
+_NATIVE_ASYNC = {
+    _PG: "storage_adapters.pg:AsyncPostgresStore",
+    _MONGODB: "storage_adapters.mongodb:AsyncMongoDBStore",
+}
 """Built-in backends with a native async twin (its driver's own async I/O): the rest run their
 sync store in worker threads (:class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`)."""
 
@@ -409,9 +412,10 @@ def open_async_storage(
     :func:`open_storage`).
 
     PostgreSQL (``postgresql://``, ``postgres://``) gets its native async store,
-    ``storage_adapters.pg.AsyncPostgresStore`` (psycopg's async pool: no thread per call). Every
-    other backend (embedded and remote libSQL, in-memory, MongoDB, Redis, DynamoDB, SQLAlchemy,
-    entry-point plugins) is its sync store wrapped in
+    ``storage_adapters.pg.AsyncPostgresStore`` (psycopg's async pool: no thread per call), and
+    MongoDB (``mongodb://``, ``mongodb+srv://``) ``storage_adapters.mongodb.AsyncMongoDBStore``
+    (pymongo's ``AsyncMongoClient``). Every other backend (embedded and remote libSQL,
+    in-memory, Redis, DynamoDB, SQLAlchemy, entry-point plugins) is its sync store wrapped in
     :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`, whose coroutines run each call
     whole in a worker thread. Either way the result is an
     :class:`~mastra_memory.storage.base_async.AsyncMemoryStorage` (``await store.setup()``,
