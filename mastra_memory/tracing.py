@@ -120,7 +120,7 @@ def model_cost(model: str, prompt_tokens: int, completion_tokens: int) -> float 
     already (its import takes seconds, which would block an event loop, for a model it would not
     price anyway) and knows the model. litellm's "Provider List" hint on an unknown model is
     silenced (it printed to the application's stdout)."""
-    litellm = sys.modules.get("litellm")
+    litellm: Any = sys.modules.get("litellm")
     if litellm is None:
         return None
     litellm.suppress_debug_info = True

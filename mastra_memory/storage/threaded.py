@@ -148,11 +148,11 @@ def as_storage(storage: Any = None) -> MemoryStorage:
         return open_storage(storage)
     if isinstance(storage, ThreadedAsyncStorage):
         return storage.sync  # type: ignore[no-any-return]
-    if not isinstance(storage, MemoryStorage):
+    if isinstance(storage, AsyncMemoryStorage):
         raise ConfigurationError(
-            f"Memory needs a sync MemoryStorage, not {type(storage).__name__} (use AsyncMemory for an async store)"
+            f"Memory needs a sync store, not the async {type(storage).__name__} (use AsyncMemory for an async store)"
         )
-    return storage
+    return storage  # a MemoryStorage, or an object with its methods (a test double, a view)
 
 
 def as_async_storage(storage: Any = None) -> Any:
