@@ -108,13 +108,24 @@ def _from_ms(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000, UTC)
 
 
-def _client_class() -> Any:
-    """redis-py's client class for this face: ``redis.asyncio.Redis`` (async) or ``redis.Redis``.
-    Both speak the same commands, pipelines and scripts; only the I/O differs."""
+def _client(url: str, timeout_s: float, max_connections: int) -> Any:
+    """redis-py's client for this face: ``redis.Redis`` (sync), or ``redis.asyncio.Redis`` over a
+    ``BlockingConnectionPool`` (async: a task beyond ``max_connections`` waits up to ``timeout_s``
+    for a connection instead of failing with "Too many connections", since many tasks share one
+    loop). Both speak the same commands, pipelines and scripts; only the I/O differs."""
     import redis
     import redis.asyncio
 
-    return redis.asyncio.Redis if _io.IS_ASYNC else redis.Redis
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "max_connections": max_connections,
+        "health_check_interval": 30,
+    }
+    if _io.IS_ASYNC:
+        pool = redis.asyncio.BlockingConnectionPool.from_url(url, timeout=timeout_s, **options)
+        return redis.asyncio.Redis.from_pool(pool)
+    return redis.Redis.from_url(url, **options)
 
 
 def _json(value: Any) -> str:
@@ -277,19 +288,13 @@ class RedisStore(MemoryStorage):
         if not isinstance(key_prefix, str):
             raise ValidationError("key_prefix must be a string")
         try:
-            import redis
+            import redis  # noqa: F401 - the extra is installed
         except ImportError as exc:  # pragma: no cover - exercised without the extra
             raise MissingDependencyError("redis", "redis") from exc
         self._owns_client = client is None
         if client is None:
             try:
-                client = _client_class().from_url(
-                    str(url),
-                    socket_timeout=timeout_s,
-                    socket_connect_timeout=timeout_s,
-                    max_connections=max_connections,
-                    health_check_interval=30,
-                )
+                client = _client(str(url), timeout_s, max_connections)
             except ValueError as exc:
                 raise ValidationError(f"bad Redis URL: {exc}") from exc
         self._r: Any = client
@@ -969,11 +974,9 @@ class RedisStore(MemoryStorage):
         refs = _io.blocking_caller(self._refs)
 
         def walk(after: datetime | None, limit: int) -> list[MessageRef]:
-            found: list[MessageRef]
-            if scope == "thread":
-                found = refs((ident,), None, after, limit)
-            else:
-                found = refs(None, ident, after, limit)
+            found: list[MessageRef] = (
+                refs((ident,), None, after, limit) if scope == "thread" else refs(None, ident, after, limit)
+            )
             return found
 
         def attempt() -> T | type[_Retry]:

@@ -106,13 +106,24 @@ def _from_ms(value: Any) -> datetime:
     return datetime.fromtimestamp(int(value) / 1000, UTC)
 
 
-def _client_class() -> Any:
-    """redis-py's client class for this face: ``redis.asyncio.Redis`` (async) or ``redis.Redis``.
-    Both speak the same commands, pipelines and scripts; only the I/O differs."""
+def _client(url: str, timeout_s: float, max_connections: int) -> Any:
+    """redis-py's client for this face: ``redis.Redis`` (sync), or ``redis.asyncio.Redis`` over a
+    ``BlockingConnectionPool`` (async: a task beyond ``max_connections`` waits up to ``timeout_s``
+    for a connection instead of failing with "Too many connections", since many tasks share one
+    loop). Both speak the same commands, pipelines and scripts; only the I/O differs."""
     import redis
     import redis.asyncio
 
-    return redis.asyncio.Redis if _io.IS_ASYNC else redis.Redis
+    options: dict[str, Any] = {
+        "socket_timeout": timeout_s,
+        "socket_connect_timeout": timeout_s,
+        "max_connections": max_connections,
+        "health_check_interval": 30,
+    }
+    if _io.IS_ASYNC:
+        pool = redis.asyncio.BlockingConnectionPool.from_url(url, timeout=timeout_s, **options)
+        return redis.asyncio.Redis.from_pool(pool)
+    return redis.Redis.from_url(url, **options)
 
 
 def _json(value: Any) -> str:
@@ -275,19 +286,13 @@ class AsyncRedisStore(AsyncMemoryStorage):
         if not isinstance(key_prefix, str):
             raise ValidationError("key_prefix must be a string")
         try:
-            import redis
+            import redis  # noqa: F401 - the extra is installed
         except ImportError as exc:  # pragma: no cover - exercised without the extra
             raise MissingDependencyError("redis", "redis") from exc
         self._owns_client = client is None
         if client is None:
             try:
-                client = _client_class().from_url(
-                    str(url),
-                    socket_timeout=timeout_s,
-                    socket_connect_timeout=timeout_s,
-                    max_connections=max_connections,
-                    health_check_interval=30,
-                )
+                client = _client(str(url), timeout_s, max_connections)
             except ValueError as exc:
                 raise ValidationError(f"bad Redis URL: {exc}") from exc
         self._r: Any = client
@@ -548,7 +553,9 @@ class AsyncRedisStore(AsyncMemoryStorage):
 
     # -- messages -------------------------------------------------------------------------------
 
-    async def _save_prepared(self, messages: list[Message], now: datetime, after_newest: frozenset[str]) -> list[Message]:
+    async def _save_prepared(
+        self, messages: list[Message], now: datetime, after_newest: frozenset[str]
+    ) -> list[Message]:
         """Save a prepared batch: read the threads, the id index, the newest message of each
         ``after_newest`` thread and the observation cursors; place and restamp the batch with
         the core's functions; write everything in one guarded script that checks all of those
@@ -764,7 +771,9 @@ class AsyncRedisStore(AsyncMemoryStorage):
         if not ids:
             return []
         homes = await self._r.hmget(self._thread_of, ids)
-        return await self._messages_by_ids([(h.decode("utf-8"), i) for i, h in zip(ids, homes, strict=True) if h is not None])
+        return await self._messages_by_ids(
+            [(h.decode("utf-8"), i) for i, h in zip(ids, homes, strict=True) if h is not None]
+        )
 
     async def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
         async with self._errors():
@@ -945,9 +954,11 @@ class AsyncRedisStore(AsyncMemoryStorage):
 
     async def _om_head(self, lookup_key: str) -> ObservationalMemoryRecord | None:
         async with self._errors():
-            return await self._om_read_head(lookup_key)[0]
+            return (await self._om_read_head(lookup_key))[0]
 
-    async def _om_history(self, lookup_key: str, limit: int | Literal[False], offset: int) -> list[ObservationalMemoryRecord]:
+    async def _om_history(
+        self, lookup_key: str, limit: int | Literal[False], offset: int
+    ) -> list[ObservationalMemoryRecord]:
         key = self._omkey(lookup_key)
         stop = -1 if limit is False else offset + limit - 1
         async with self._errors():
@@ -967,11 +978,9 @@ class AsyncRedisStore(AsyncMemoryStorage):
         refs = _io.blocking_caller(self._refs)
 
         def walk(after: datetime | None, limit: int) -> list[MessageRef]:
-            found: list[MessageRef]
-            if scope == "thread":
-                found = refs((ident,), None, after, limit)
-            else:
-                found = refs(None, ident, after, limit)
+            found: list[MessageRef] = (
+                refs((ident,), None, after, limit) if scope == "thread" else refs(None, ident, after, limit)
+            )
             return found
 
         async def attempt() -> T | type[_Retry]:
@@ -1044,7 +1053,9 @@ class AsyncRedisStore(AsyncMemoryStorage):
             return None, fields
         return KVRow(v.decode("utf-8"), _from_ms(e) if e else None, _from_ms(c), _from_ms(u)), fields
 
-    async def _kv_set(self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime) -> None:
+    async def _kv_set(
+        self, namespace: str, key: str, value_json: str, expires_at: datetime | None, now: datetime
+    ) -> None:
         def change(row: KVRow | None) -> Any:
             from mastra_memory.storage.kv import KVWrite
 
@@ -1054,7 +1065,7 @@ class AsyncRedisStore(AsyncMemoryStorage):
 
     async def _kv_get(self, namespace: str, key: str, now: datetime) -> KVRow | None:
         async with self._errors():
-            return await self._kv_read(namespace, key, now)[0]
+            return (await self._kv_read(namespace, key, now))[0]
 
     async def _kv_delete(self, namespace: str, key: str, now: datetime) -> bool:
         k = self._kvkey(namespace, key)
@@ -1067,7 +1078,9 @@ class AsyncRedisStore(AsyncMemoryStorage):
             e, deleted, _, _ = await pipe.execute()
         return bool(deleted) and (not e or int(e) > _ms(now))
 
-    async def _kv_list_keys(self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime) -> list[str]:
+    async def _kv_list_keys(
+        self, namespace: str, prefix: str, after_key: str | None, limit: int, now: datetime
+    ) -> list[str]:
         lo = "-"
         if prefix:
             lo = "[" + prefix
