@@ -41,6 +41,7 @@ REPLACEMENTS: dict[str, str] = {
     "AsyncTextSQLStore": "TextSQLStore",
     "AsyncPostgresStore": "PostgresStore",
     "AsyncPgVector": "PgVector",
+    "AsyncRedisStore": "RedisStore",
     "AsyncKVMemory": "KVMemory",
     "AsyncVectorStore": "VectorStore",
     "AsyncSemanticRecall": "SemanticRecall",

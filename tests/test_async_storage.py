@@ -4,15 +4,16 @@ The sync conformance suites run unchanged on the async stores through
 :class:`~mastra_memory.testing.async_bridge.SyncStorageView` (each call's coroutine runs on one
 event loop kept for the test):
 
-* the native :class:`~storage_adapters.pg.AsyncPostgresStore`: every suite (storage,
-  key-value, observational memory, keyword search);
+* the native :class:`~storage_adapters.pg.AsyncPostgresStore` and
+  :class:`~storage_adapters.redis.AsyncRedisStore`: every suite (storage, key-value,
+  observational memory, keyword search);
 * :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage` over embedded libSQL: every suite;
 * ThreadedAsyncStorage over every other backend of :data:`tests.servers.FACTORIES`: the core
   storage suite only (the wrapper is the same few lines for every backend and the full suites
   already run on each sync store; running all four suites again on every backend through threads
   would cost minutes of CI for no new code path).
 
-Plus the concurrency checks of the native store: many tasks on one event loop lose nothing and
+Plus the concurrency checks of each native store: many tasks on one event loop lose nothing and
 never change a thread's owner, and get-or-create races create each thread once.
 """
 
@@ -20,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -39,9 +39,9 @@ from mastra_memory.testing.kv_conformance import KeyValueConformance, _Clock
 from mastra_memory.testing.om_conformance import ObservationalMemoryConformance
 from mastra_memory.testing.vector_conformance import VectorStoreConformance
 from mastra_memory.types import Message, Thread
-from tests.servers import FACTORIES, PG, drop_pg_schema, unique, url_or_skip
+from tests.servers import FACTORIES, PG, REDIS, drop_pg_schema, unique, url_or_skip
 
-FULL = ["native-postgres", "threaded-libsql-file"]
+FULL = ["native-postgres", "native-redis", "threaded-libsql-file"]
 """Stores every suite runs on."""
 THREADED_ONE_PER_BACKEND = ["inmemory", "libsql-sqld-http", "mongodb", "sqlalchemy-sqlite", "dynamodb", "redis"]
 """The async face of each other backend (worker threads): one factory per backend, since the
@@ -67,9 +67,30 @@ def native_postgres(**kwargs: Any) -> Iterator[SyncStorageView]:
 
 
 @contextmanager
+def native_redis(**kwargs: Any) -> Iterator[SyncStorageView]:
+    """An AsyncRedisStore under a key prefix of its own (its keys deleted afterwards), seen
+    through the bridge."""
+    url = url_or_skip(REDIS)
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.redis import AsyncRedisStore
+
+    with SyncStorageView(AsyncRedisStore(url, key_prefix=unique("mmasync") + ":", **kwargs)) as view:
+        try:
+            yield view
+        finally:
+            view.run(view.async_store.drop_keys())
+
+
+NATIVE = {"native-postgres": native_postgres, "native-redis": native_redis}
+"""The native async stores, each as a factory of a bridged view."""
+POOL_OPTION = {"native-postgres": "max_pool_size", "native-redis": "max_connections"}
+"""The pool-size keyword of each native store."""
+
+
+@contextmanager
 def async_view(name: str, tmp_path: Path) -> Iterator[SyncStorageView]:
-    if name == "native-postgres":
-        with native_postgres() as view:
+    if name in NATIVE:
+        with NATIVE[name]() as view:
             yield view
         return
     with FACTORIES[name.removeprefix("threaded-")](tmp_path) as sync_store:
@@ -151,6 +172,56 @@ def test_open_async_storage_picks_native_postgres_and_threads_for_the_rest(tmp_p
         as_storage(native)
 
 
+def test_open_async_storage_picks_native_redis() -> None:
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.redis import AsyncRedisStore
+
+    native = open_async_storage("redis://127.0.0.1:1/3?key_prefix=p1:")
+    assert isinstance(native, AsyncRedisStore) and isinstance(native, AsyncMemoryStorage)
+    assert native.key_prefix == "p1:"
+    assert as_async_storage(native) is native
+    asyncio.run(native.close())
+
+
+def test_native_redis_read_only_creates_nothing_then_reads() -> None:
+    url = url_or_skip(REDIS)
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    import redis
+
+    prefix = unique("mmasync") + ":"
+    store_url = f"{url}?key_prefix={prefix}"
+
+    async def read_empty() -> None:
+        empty = open_async_storage(store_url, create=False)
+        try:
+            with pytest.raises(Exception, match="no mastra-memory data"):
+                await empty.list_threads()
+            with pytest.raises(Exception, match="no mastra-memory data"):
+                await empty.setup()
+        finally:
+            await empty.close()
+
+    async def write_then_read() -> None:
+        async with open_async_storage(store_url) as store:
+            await store.create_thread(Thread(id="t", resource_id="r"))
+        again = open_async_storage(store_url, create=False)
+        try:
+            assert (await again.get_thread_by_id("t")) is not None
+        finally:
+            await again.close()
+
+    client = redis.Redis.from_url(url)
+    try:
+        asyncio.run(read_empty())
+        assert list(client.scan_iter(match=prefix + "*")) == []  # nothing created
+        asyncio.run(write_then_read())
+    finally:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
 def test_threaded_store_is_an_async_context_manager(tmp_path: Path) -> None:
     async def main() -> list[str]:
         async with open_async_storage(f"file:{tmp_path}/c.db") as store:
@@ -207,11 +278,12 @@ def _message(i: int, thread_id: str, resource_id: str) -> Message:
     )
 
 
-def test_many_tasks_lose_nothing_and_never_change_an_owner() -> None:
+@pytest.mark.parametrize("native", list(NATIVE))
+def test_many_tasks_lose_nothing_and_never_change_an_owner(native: str) -> None:
     """200 tasks on one loop: each creates its thread (some under a contested id owned by
     another resource) and saves messages; every message is stored once, no owner moves."""
     tasks_n = 200
-    with native_postgres(max_pool_size=10) as view:
+    with NATIVE[native](**{POOL_OPTION[native]: 10}) as view:
         store = view.async_store
 
         async def worker(i: int) -> str:
@@ -237,8 +309,9 @@ def test_many_tasks_lose_nothing_and_never_change_an_owner() -> None:
         assert total == tasks_n * 3
 
 
-def test_get_or_create_races_between_tasks_create_each_thread_once() -> None:
-    with native_postgres() as view:
+@pytest.mark.parametrize("native", list(NATIVE))
+def test_get_or_create_races_between_tasks_create_each_thread_once(native: str) -> None:
+    with NATIVE[native]() as view:
         store = view.async_store
 
         async def main() -> list[tuple[Thread, bool]]:
@@ -268,8 +341,9 @@ def test_get_or_create_races_between_tasks_create_each_thread_once() -> None:
         assert view.get_thread_by_id("solo").resource_id == winners[0].resource_id
 
 
-def test_concurrent_kv_increments_are_never_lost() -> None:
-    with native_postgres() as view:
+@pytest.mark.parametrize("native", list(NATIVE))
+def test_concurrent_kv_increments_are_never_lost(native: str) -> None:
+    with NATIVE[native]() as view:
         store = view.async_store
 
         async def main() -> None:
@@ -280,12 +354,12 @@ def test_concurrent_kv_increments_are_never_lost() -> None:
         assert entry is not None and entry.value == 100
 
 
-@pytest.mark.skipif(not os.environ.get(PG), reason=f"{PG} is not set")
-def test_native_store_runs_on_the_loop_not_in_threads() -> None:
+@pytest.mark.parametrize("native", list(NATIVE))
+def test_native_store_runs_on_the_loop_not_in_threads(native: str) -> None:
     """The native store's calls do not go through the default executor (no worker thread)."""
     import threading
 
-    with native_postgres() as view:
+    with NATIVE[native]() as view:
         before = {t.name for t in threading.enumerate()}
         view.save_thread(Thread(id="t1", resource_id="r1"))
         view.list_threads()

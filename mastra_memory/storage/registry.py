@@ -80,7 +80,10 @@ _PG = "storage_adapters.pg:PostgresStore"
 _MONGODB = "storage_adapters.mongodb:MongoDBStore"
 _REDIS = "storage_adapters.redis:RedisStore"
 
-_NATIVE_ASYNC = {_PG: "storage_adapters.pg:AsyncPostgresStore"}
+_NATIVE_ASYNC = {
+    _PG: "storage_adapters.pg:AsyncPostgresStore",
+    _REDIS: "storage_adapters.redis:AsyncRedisStore",
+}
 """Built-in backends with a native async twin (its driver's own async I/O): the rest run their
 sync store in worker threads (:class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`)."""
 
