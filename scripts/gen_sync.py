@@ -43,6 +43,7 @@ REPLACEMENTS: dict[str, str] = {
     "AsyncPgVector": "PgVector",
     "AsyncMongoDBStore": "MongoDBStore",
     "AsyncMongoDBVector": "MongoDBVector",
+    "AsyncRedisStore": "RedisStore",
     "AsyncKVMemory": "KVMemory",
     "AsyncVectorStore": "VectorStore",
     "AsyncSemanticRecall": "SemanticRecall",

@@ -51,6 +51,18 @@ def _pg_async_store() -> type:
     return AsyncPostgresStore
 
 
+def _redis_store() -> type:
+    from storage_adapters.redis import RedisStore
+
+    return RedisStore
+
+
+def _redis_async_store() -> type:
+    from storage_adapters.redis import AsyncRedisStore
+
+    return AsyncRedisStore
+
+
 def _pg_vector() -> type:
     from storage_adapters.pg import PgVector
 
@@ -91,6 +103,7 @@ PAIRS: dict[str, Pair] = {
     "MemoryStorage": Pair(lambda: MemoryStorage, lambda: AsyncMemoryStorage),
     "PostgresStore": Pair(_pg_store, _pg_async_store, plain=frozenset({"from_url", "migrations"})),
     "MongoDBStore": Pair(_mongodb_store, _mongodb_async_store, plain=frozenset({"from_url"})),
+    "RedisStore": Pair(_redis_store, _redis_async_store, plain=frozenset({"from_url"})),
     "ThreadedAsyncStorage": Pair(lambda: MemoryStorage, lambda: ThreadedAsyncStorage),
     "VectorStore": Pair(lambda: VectorStore, lambda: AsyncVectorStore),
     "PgVector": Pair(_pg_vector, _pg_async_vector),

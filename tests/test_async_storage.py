@@ -6,14 +6,15 @@ event loop kept for the test):
 
 * the native :class:`~storage_adapters.pg.AsyncPostgresStore` and
   :class:`~storage_adapters.mongodb.AsyncMongoDBStore` (with and without multi-document
-  transactions): every suite (storage, key-value, observational memory, keyword search);
+  transactions) and :class:`~storage_adapters.redis.AsyncRedisStore`: every suite (storage,
+  key-value, observational memory, keyword search);
 * :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage` over embedded libSQL: every suite;
 * ThreadedAsyncStorage over every other backend of :data:`tests.servers.FACTORIES`: the core
   storage suite only (the wrapper is the same few lines for every backend and the full suites
   already run on each sync store; running all four suites again on every backend through threads
   would cost minutes of CI for no new code path).
 
-Plus the concurrency checks of the native store: many tasks on one event loop lose nothing and
+Plus the concurrency checks of each native store: many tasks on one event loop lose nothing and
 never change a thread's owner, and get-or-create races create each thread once.
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -40,12 +40,23 @@ from mastra_memory.testing.kv_conformance import KeyValueConformance, _Clock
 from mastra_memory.testing.om_conformance import ObservationalMemoryConformance
 from mastra_memory.testing.vector_conformance import VectorStoreConformance
 from mastra_memory.types import Message, Thread
-from tests.servers import FACTORIES, MONGODB, PG, drop_pg_schema, unique, url_or_skip
+from tests.servers import FACTORIES, MONGODB, PG, REDIS, drop_pg_schema, unique, url_or_skip
 
-FULL = ["native-postgres", "native-mongodb", "native-mongodb-no-transactions", "threaded-libsql-file"]
+FULL = [
+    "native-postgres",
+    "native-mongodb",
+    "native-mongodb-no-transactions",
+    "native-redis",
+    "threaded-libsql-file",
+]
 """Stores every suite runs on."""
-CORE = FULL + [f"threaded-{name}" for name in FACTORIES if name != "libsql-file"]
+THREADED_ONE_PER_BACKEND = ["inmemory", "libsql-sqld-http", "mongodb", "sqlalchemy-sqlite", "dynamodb"]
+"""The async face of each other backend (worker threads): one factory per backend, since the
+wrapper runs the very same sync call whatever the variant (the variants of a backend, such as
+MongoDB without transactions or sqld over WebSocket, run the sync suites in tests/test_conformance.py)."""
+CORE = FULL + [f"threaded-{name}" for name in THREADED_ONE_PER_BACKEND]
 """Stores the core storage suite runs on."""
+assert set(THREADED_ONE_PER_BACKEND) <= set(FACTORIES)
 
 
 @contextmanager
@@ -75,12 +86,35 @@ def native_mongodb(**kwargs: Any) -> Iterator[SyncStorageView]:
             view.drop_database()
 
 
+@contextmanager
+def native_redis(**kwargs: Any) -> Iterator[SyncStorageView]:
+    """An AsyncRedisStore under a key prefix of its own (its keys deleted afterwards), seen
+    through the bridge."""
+    url = url_or_skip(REDIS)
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.redis import AsyncRedisStore
+
+    with SyncStorageView(AsyncRedisStore(url, key_prefix=unique("mmasync") + ":", **kwargs)) as view:
+        try:
+            yield view
+        finally:
+            view.run(view.async_store.drop_keys())
+
+
 NATIVE = {
     "native-postgres": native_postgres,
     "native-mongodb": native_mongodb,
-    "native-mongodb-no-transactions": lambda: native_mongodb(transactions=False),
+    "native-mongodb-no-transactions": lambda **kw: native_mongodb(transactions=False, **kw),
+    "native-redis": native_redis,
 }
-"""The native async stores, by fixture name."""
+"""The native async stores, each as a factory of a bridged view."""
+POOL_OPTION = {
+    "native-postgres": "max_pool_size",
+    "native-mongodb": "max_pool_size",
+    "native-mongodb-no-transactions": "max_pool_size",
+    "native-redis": "max_connections",
+}
+"""The pool-size keyword of each native store."""
 
 
 @contextmanager
@@ -236,6 +270,56 @@ def test_native_mongodb_open_setup_close_in_asyncio_run() -> None:
     assert f"{db}_empty" not in asyncio.run(read_only())
 
 
+def test_open_async_storage_picks_native_redis() -> None:
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.redis import AsyncRedisStore
+
+    native = open_async_storage("redis://127.0.0.1:1/3?key_prefix=p1:")
+    assert isinstance(native, AsyncRedisStore) and isinstance(native, AsyncMemoryStorage)
+    assert native.key_prefix == "p1:"
+    assert as_async_storage(native) is native
+    asyncio.run(native.close())
+
+
+def test_native_redis_read_only_creates_nothing_then_reads() -> None:
+    url = url_or_skip(REDIS)
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    import redis
+
+    prefix = unique("mmasync") + ":"
+    store_url = f"{url}?key_prefix={prefix}"
+
+    async def read_empty() -> None:
+        empty = open_async_storage(store_url, create=False)
+        try:
+            with pytest.raises(Exception, match="no mastra-memory data"):
+                await empty.list_threads()
+            with pytest.raises(Exception, match="no mastra-memory data"):
+                await empty.setup()
+        finally:
+            await empty.close()
+
+    async def write_then_read() -> None:
+        async with open_async_storage(store_url) as store:
+            await store.create_thread(Thread(id="t", resource_id="r"))
+        again = open_async_storage(store_url, create=False)
+        try:
+            assert (await again.get_thread_by_id("t")) is not None
+        finally:
+            await again.close()
+
+    client = redis.Redis.from_url(url)
+    try:
+        asyncio.run(read_empty())
+        assert list(client.scan_iter(match=prefix + "*")) == []  # nothing created
+        asyncio.run(write_then_read())
+    finally:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
 def test_threaded_store_is_an_async_context_manager(tmp_path: Path) -> None:
     async def main() -> list[str]:
         async with open_async_storage(f"file:{tmp_path}/c.db") as store:
@@ -292,16 +376,13 @@ def _message(i: int, thread_id: str, resource_id: str) -> Message:
     )
 
 
-NATIVE_NAMES = pytest.mark.parametrize("native", ["native-postgres", "native-mongodb"])
-
-
-@NATIVE_NAMES
+@pytest.mark.parametrize("native", list(NATIVE))
 def test_many_tasks_lose_nothing_and_never_change_an_owner(native: str) -> None:
     """200 tasks on one loop: each creates its thread (some under a contested id owned by
     another resource) and saves messages; every message is stored once, no owner moves
     (PostgreSQL's pool and pymongo's both bound to 10 connections)."""
     tasks_n = 200
-    with NATIVE[native]() as view:
+    with NATIVE[native](**{POOL_OPTION[native]: 10}) as view:
         store = view.async_store
 
         async def worker(i: int) -> str:
@@ -327,7 +408,7 @@ def test_many_tasks_lose_nothing_and_never_change_an_owner(native: str) -> None:
         assert total == tasks_n * 3
 
 
-@NATIVE_NAMES
+@pytest.mark.parametrize("native", list(NATIVE))
 def test_get_or_create_races_between_tasks_create_each_thread_once(native: str) -> None:
     with NATIVE[native]() as view:
         store = view.async_store
@@ -359,7 +440,7 @@ def test_get_or_create_races_between_tasks_create_each_thread_once(native: str) 
         assert view.get_thread_by_id("solo").resource_id == winners[0].resource_id
 
 
-@NATIVE_NAMES
+@pytest.mark.parametrize("native", list(NATIVE))
 def test_concurrent_kv_increments_are_never_lost(native: str) -> None:
     with NATIVE[native]() as view:
         store = view.async_store
@@ -372,13 +453,11 @@ def test_concurrent_kv_increments_are_never_lost(native: str) -> None:
         assert entry is not None and entry.value == 100
 
 
-@pytest.mark.parametrize(("native", "env"), [("native-postgres", PG), ("native-mongodb", MONGODB)])
-def test_native_store_runs_on_the_loop_not_in_threads(native: str, env: str) -> None:
+@pytest.mark.parametrize("native", list(NATIVE))
+def test_native_store_runs_on_the_loop_not_in_threads(native: str) -> None:
     """The native store's calls do not go through the default executor (no worker thread)."""
     import threading
 
-    if not os.environ.get(env):
-        pytest.skip(f"{env} is not set")
     with NATIVE[native]() as view:
         before = {t.name for t in threading.enumerate()}
         view.save_thread(Thread(id="t1", resource_id="r1"))

@@ -83,6 +83,7 @@ _REDIS = "storage_adapters.redis:RedisStore"
 _NATIVE_ASYNC = {
     _PG: "storage_adapters.pg:AsyncPostgresStore",
     _MONGODB: "storage_adapters.mongodb:AsyncMongoDBStore",
+    _REDIS: "storage_adapters.redis:AsyncRedisStore",
 }
 """Built-in backends with a native async twin (its driver's own async I/O): the rest run their
 sync store in worker threads (:class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`)."""
@@ -412,10 +413,11 @@ def open_async_storage(
     :func:`open_storage`).
 
     PostgreSQL (``postgresql://``, ``postgres://``) gets its native async store,
-    ``storage_adapters.pg.AsyncPostgresStore`` (psycopg's async pool: no thread per call), and
+    ``storage_adapters.pg.AsyncPostgresStore`` (psycopg's async pool: no thread per call),
     MongoDB (``mongodb://``, ``mongodb+srv://``) ``storage_adapters.mongodb.AsyncMongoDBStore``
-    (pymongo's ``AsyncMongoClient``). Every other backend (embedded and remote libSQL,
-    in-memory, Redis, DynamoDB, SQLAlchemy, entry-point plugins) is its sync store wrapped in
+    (pymongo's ``AsyncMongoClient``), and Redis (``redis://``, ``rediss://``)
+    ``storage_adapters.redis.AsyncRedisStore`` (``redis.asyncio``). Every other backend (embedded
+    and remote libSQL, in-memory, DynamoDB, SQLAlchemy, entry-point plugins) is its sync store wrapped in
     :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`, whose coroutines run each call
     whole in a worker thread. Either way the result is an
     :class:`~mastra_memory.storage.base_async.AsyncMemoryStorage` (``await store.setup()``,

@@ -152,7 +152,8 @@ def as_storage(storage: Any = None) -> MemoryStorage:
         raise ConfigurationError(
             f"Memory needs a sync store, not the async {type(storage).__name__} (use AsyncMemory for an async store)"
         )
-    return storage  # a MemoryStorage, or an object with its methods (a test double, a view)
+    sync: MemoryStorage = storage  # a MemoryStorage, or an object with its methods (a test double, a view)
+    return sync
 
 
 def as_async_storage(storage: Any = None) -> Any:

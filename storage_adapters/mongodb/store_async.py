@@ -250,6 +250,8 @@ class AsyncMongoDBStore(AsyncMemoryStorage):
         transactions: ``True`` always use multi-document transactions, ``False`` never,
             ``None`` (default) use them when the server accepts them (detected on first write).
         timeout_ms: Server selection and socket timeout in milliseconds (10000).
+        max_pool_size: Upper bound of the store's own client's connection pool (``None``:
+            the URL's ``maxPoolSize``, else pymongo's 100); tasks or threads beyond it wait.
         max_retries: Extra attempts of a transaction that lost a write conflict (8), with
             jittered exponential backoff from 10 ms to 1 s.
         text_search_language: Snowball language of the keyword index's stemming (``"english"``,
@@ -272,6 +274,7 @@ class AsyncMongoDBStore(AsyncMemoryStorage):
         client: Any = None,
         transactions: bool | None = None,
         timeout_ms: int = 10_000,
+        max_pool_size: int | None = None,
         max_retries: int = 8,
         text_search_language: str = "english",
     ) -> None:
@@ -285,8 +288,10 @@ class AsyncMongoDBStore(AsyncMemoryStorage):
             raise MissingDependencyError("pymongo", "mongodb") from exc
         self._owns_client = client is None
         if client is None:
+            pool: dict[str, Any] = {} if max_pool_size is None else {"maxPoolSize": max_pool_size}
             client = pymongo.AsyncMongoClient(
                 url,
+                **pool,
                 tz_aware=True,
                 serverSelectionTimeoutMS=timeout_ms,
                 socketTimeoutMS=timeout_ms,
