@@ -50,7 +50,7 @@ FULL = [
     "threaded-libsql-file",
 ]
 """Stores every suite runs on."""
-THREADED_ONE_PER_BACKEND = ["inmemory", "libsql-sqld-http", "mongodb", "sqlalchemy-sqlite", "dynamodb"]
+THREADED_ONE_PER_BACKEND = ["inmemory", "libsql-sqld-http", "sqlalchemy-sqlite", "dynamodb"]
 """The async face of each other backend (worker threads): one factory per backend, since the
 wrapper runs the very same sync call whatever the variant (the variants of a backend, such as
 MongoDB without transactions or sqld over WebSocket, run the sync suites in tests/test_conformance.py)."""
