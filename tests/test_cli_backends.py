@@ -388,7 +388,9 @@ def test_create_app_builds_its_memory_through_the_registry(tmp_path: Path, monke
     try:
         assert from_env.state.mastra.storage.url == f"file:{tmp_path}/app.db"
     finally:
-        from_env.state.mastra.memory.close()
+        import asyncio
+
+        asyncio.run(from_env.state.mastra.memory.close())
     explicit = create_app(storage_url="memory://")
     assert type(explicit.state.mastra.storage).__name__ == "InMemoryStore"
     with pytest.raises(UnknownSchemeError):

@@ -81,7 +81,7 @@ def _collect(out: Any, n: int, procs: list[Any]) -> list[tuple[str, Any]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("kind", [*KINDS, "libsql-sqld"])
+@pytest.mark.parametrize("kind", KINDS)
 def test_eight_writers_fifty_saves_one_thread(kind: str, tmp_path: Path) -> None:
     with _backend_url(kind, tmp_path) as url:
         with open_storage(url) as store:
