@@ -420,6 +420,8 @@ class SQLAlchemyStore(SQLStore):
     # -- messages -------------------------------------------------------------------------------
 
     def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
+        import sqlalchemy as sa
+
         t = self._t
         thread_ids = sorted({m.thread_id for m in messages})
 
@@ -456,8 +458,14 @@ class SQLAlchemyStore(SQLStore):
                     values = t.message_values(m)
                     values.pop("id")
                     conn.execute(t.messages.update().where(t.messages.c.id == m.id).values(values))
+            # never move updatedAt back: a writer whose `now` was taken before it waited for the
+            # lock can commit after a writer with a later `now`
+            touched = {
+                name: sa.case((t.threads.c[name] < value, value), else_=t.threads.c[name])
+                for name, value in t.ts_values("updatedAt", now).items()
+            }
             for chunk in _chunks(thread_ids):
-                conn.execute(t.threads.update().where(t.threads.c.id.in_(chunk)).values(t.ts_values("updatedAt", now)))
+                conn.execute(t.threads.update().where(t.threads.c.id.in_(chunk)).values(touched))
             return stored
 
         return self._transact(work)
