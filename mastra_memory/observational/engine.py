@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from mastra_memory import _io_sync as _io
 from mastra_memory.config import ObservationalMemoryConfig
@@ -50,16 +50,18 @@ from mastra_memory.observational.prompts import (
 )
 from mastra_memory.observational.reflector import ReflectionResult, Reflector
 from mastra_memory.observational.thresholds import plan_observation, plan_reflection
-from mastra_memory.storage.om import CommitResult, ObservationCommit
+from mastra_memory.storage.om import ObservationCommit
 from mastra_memory.storage.records import (
     BufferedChunk,
     MessageRef,
     ObservationalMemoryRecord,
-    OMScope,
     lookup_key,
 )
 from mastra_memory.tokens import TokenCounter, default_counter
 from mastra_memory.tracing import traced
+
+if TYPE_CHECKING:
+    from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.types import Message, MessageContent, TextPart, Thread
 
 __all__ = ["OMStats", "OMTurnState", "ObservationalMemoryEngine", "continuation_message"]
@@ -203,93 +205,6 @@ class _MessageCache:
                 self._data.popitem(last=False)
 
 
-class OMStore(Protocol):
-    """The store primitives the engine uses (the storage contract's signatures): any store with
-    ``supports_observational_memory``."""
-
-    @property
-    def supports_observational_memory(self) -> bool: ...
-
-    def get_thread_by_id(self, thread_id: str) -> Thread | None: ...
-
-    def update_thread(
-        self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None
-    ) -> Thread: ...
-
-    def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]: ...
-
-    def list_message_refs(
-        self,
-        thread_ids: Sequence[str] | None = None,
-        resource_id: str | None = None,
-        after: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[MessageRef]: ...
-
-    def message_refs_summary(
-        self,
-        thread_ids: Sequence[str] | None = None,
-        resource_id: str | None = None,
-        after: datetime | None = None,
-    ) -> tuple[int, int]: ...
-
-    def get_observational_memory(
-        self, thread_id: str | None, resource_id: str | None = None
-    ) -> ObservationalMemoryRecord | None: ...
-
-    def commit_observations(self, commit: ObservationCommit) -> CommitResult: ...
-
-    def buffer_observation_chunk(
-        self,
-        scope: OMScope,
-        thread_id: str | None,
-        resource_id: str,
-        chunk: BufferedChunk,
-        messages: Sequence[MessageRef],
-        config: dict[str, Any] | None = None,
-    ) -> CommitResult: ...
-
-    def activate_observation_chunks(
-        self, scope: OMScope, thread_id: str | None, resource_id: str, chunk_ids: Sequence[str]
-    ) -> CommitResult: ...
-
-    def commit_reflection(
-        self,
-        scope: OMScope,
-        thread_id: str | None,
-        resource_id: str,
-        base_generation: int,
-        base_observations: str,
-        reflection: str,
-    ) -> CommitResult: ...
-
-    def buffer_reflection(
-        self,
-        scope: OMScope,
-        thread_id: str | None,
-        resource_id: str,
-        base_generation: int,
-        line_count: int,
-        reflection: str,
-        reflection_tokens: int,
-        input_tokens: int,
-    ) -> CommitResult: ...
-
-    def activate_buffered_reflection(self, scope: OMScope, thread_id: str | None, resource_id: str) -> CommitResult: ...
-
-    def om_lease(
-        self,
-        kind: str,
-        owner: str,
-        scope: OMScope,
-        thread_id: str | None,
-        resource_id: str,
-        ttl_seconds: float = 120.0,
-        release: bool = False,
-        config: dict[str, Any] | None = None,
-    ) -> bool: ...
-
-
 def _ref(message: Message) -> MessageRef:
     return MessageRef(message.id, message.thread_id, message.created_at)
 
@@ -313,7 +228,7 @@ class ObservationalMemoryEngine:
 
     def __init__(
         self,
-        storage: OMStore,
+        storage: MemoryStorage,
         counter: TokenCounter | None = None,
         max_workers: int = 2,
         cache_messages: int = 50_000,

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from mastra_memory import _io_async as _io
 from mastra_memory.config import ObservationalMemoryConfig
@@ -48,16 +48,18 @@ from mastra_memory.observational.prompts import (
 )
 from mastra_memory.observational.reflector_async import AsyncReflector, ReflectionResult
 from mastra_memory.observational.thresholds import plan_observation, plan_reflection
-from mastra_memory.storage.om import CommitResult, ObservationCommit
+from mastra_memory.storage.om import ObservationCommit
 from mastra_memory.storage.records import (
     BufferedChunk,
     MessageRef,
     ObservationalMemoryRecord,
-    OMScope,
     lookup_key,
 )
 from mastra_memory.tokens import TokenCounter, default_counter
 from mastra_memory.tracing import traced
+
+if TYPE_CHECKING:
+    from mastra_memory.storage.base_async import AsyncMemoryStorage
 from mastra_memory.types import Message, MessageContent, TextPart, Thread
 
 __all__ = ["AsyncObservationalMemoryEngine", "OMStats", "OMTurnState", "continuation_message"]
@@ -201,95 +203,6 @@ class _MessageCache:
                 self._data.popitem(last=False)
 
 
-class AsyncOMStore(Protocol):
-    """The store primitives the engine uses (the storage contract's signatures): any store with
-    ``supports_observational_memory``."""
-
-    @property
-    def supports_observational_memory(self) -> bool: ...
-
-    async def get_thread_by_id(self, thread_id: str) -> Thread | None: ...
-
-    async def update_thread(
-        self, thread_id: str, title: str | None = None, metadata: dict[str, Any] | None = None
-    ) -> Thread: ...
-
-    async def list_messages_by_id(self, message_ids: Sequence[str]) -> list[Message]: ...
-
-    async def list_message_refs(
-        self,
-        thread_ids: Sequence[str] | None = None,
-        resource_id: str | None = None,
-        after: datetime | None = None,
-        limit: int | None = None,
-    ) -> list[MessageRef]: ...
-
-    async def message_refs_summary(
-        self,
-        thread_ids: Sequence[str] | None = None,
-        resource_id: str | None = None,
-        after: datetime | None = None,
-    ) -> tuple[int, int]: ...
-
-    async def get_observational_memory(
-        self, thread_id: str | None, resource_id: str | None = None
-    ) -> ObservationalMemoryRecord | None: ...
-
-    async def commit_observations(self, commit: ObservationCommit) -> CommitResult: ...
-
-    async def buffer_observation_chunk(
-        self,
-        scope: OMScope,
-        thread_id: str | None,
-        resource_id: str,
-        chunk: BufferedChunk,
-        messages: Sequence[MessageRef],
-        config: dict[str, Any] | None = None,
-    ) -> CommitResult: ...
-
-    async def activate_observation_chunks(
-        self, scope: OMScope, thread_id: str | None, resource_id: str, chunk_ids: Sequence[str]
-    ) -> CommitResult: ...
-
-    async def commit_reflection(
-        self,
-        scope: OMScope,
-        thread_id: str | None,
-        resource_id: str,
-        base_generation: int,
-        base_observations: str,
-        reflection: str,
-    ) -> CommitResult: ...
-
-    async def buffer_reflection(
-        self,
-        scope: OMScope,
-        thread_id: str | None,
-        resource_id: str,
-        base_generation: int,
-        line_count: int,
-        reflection: str,
-        reflection_tokens: int,
-        input_tokens: int,
-    ) -> CommitResult: ...
-
-    async def activate_buffered_reflection(
-        self, scope: OMScope, thread_id: str | None, resource_id: str
-    ) -> CommitResult: ...
-
-    async def om_lease(
-        self,
-        kind: str,
-        owner: str,
-        scope: OMScope,
-        thread_id: str | None,
-        resource_id: str,
-        ttl_seconds: float = 120.0,
-        release: bool = False,
-        config: dict[str, Any] | None = None,
-    ) -> bool: ...
-
-
 def _ref(message: Message) -> MessageRef:
     return MessageRef(message.id, message.thread_id, message.created_at)
 
@@ -313,7 +226,7 @@ class AsyncObservationalMemoryEngine:
 
     def __init__(
         self,
-        storage: AsyncOMStore,
+        storage: AsyncMemoryStorage,
         counter: TokenCounter | None = None,
         max_workers: int = 2,
         cache_messages: int = 50_000,
