@@ -38,7 +38,8 @@ async def test_a_postgres_server_runs_on_the_native_async_store(pg_url: str, mon
         return await original(fn, *args)
 
     monkeypatch.setattr(deps, "run_in_threadpool", spy)
-    app = create_app(storage_url=pg_url)
+    # a capped namespace: the usage tracker's counts (kv_stats, kv_get) await the store too
+    app = create_app(storage_url=pg_url, limits={"namespaces": {"capped": {"max_keys": 3}}, "usage_refresh_seconds": 0})
     st = app.state.mastra
     assert type(st.memory.storage).__name__ == "AsyncPostgresStore"
     assert type(st.storage).__name__ == "PostgresStore"  # the usage tracker's sync twin
@@ -58,7 +59,14 @@ async def test_a_postgres_server_runs_on_the_native_async_store(pg_url: str, mon
             assert all(r.status_code == 200 for r in results), [r.text for r in results if r.status_code != 200]
             got = (await client.get("/memory/ns/counter")).json()
             assert got["value"] == 50
-    assert not [name for name in pooled if name.startswith("kv_")], pooled
+            for i in range(3):
+                r = await client.put(f"/memory/capped/k{i}", json={"n": i})
+                assert r.status_code == 200, r.text
+            assert (await client.put("/memory/capped/k0", json={"n": 10})).status_code == 200  # overwrite fits
+            full = await client.put("/memory/capped/k3", json={"n": 3})
+            assert full.status_code == 507, full.text
+            assert (await client.get("/memory/capped/k3")).status_code == 404
+    assert not [name for name in pooled if name.startswith("kv_") or name == "check_write"], pooled
     assert server_app  # the module under test
 
 

@@ -123,6 +123,14 @@ def async_view(name: str, tmp_path: Path) -> Iterator[SyncStorageView]:
         with NATIVE[name]() as view:
             yield view
         return
+    if name == "threaded-libsql-file":  # what open_async_storage gives: the sqlite3 driver, one worker thread
+        from mastra_memory.storage import open_async_storage
+
+        store = open_async_storage(f"file:{tmp_path}/async.db")
+        assert store.sync.driver == "sqlite3", store.sync.driver
+        with SyncStorageView(store) as view:
+            yield view
+        return
     with FACTORIES[name.removeprefix("threaded-")](tmp_path) as sync_store:
         view = SyncStorageView(ThreadedAsyncStorage(sync_store), close_store=False)
         try:

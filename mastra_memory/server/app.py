@@ -218,6 +218,7 @@ def create_app(
         usage=UsageTracker(storage, server_limits.usage_refresh_seconds),
         inline_storage=_is_embedded(storage) if inline_storage is None else inline_storage,
     )
+    st.usage.call = st.call  # key-value quota checks await the store as the routes do
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -7,11 +7,13 @@ the app maps to responses.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -21,6 +23,10 @@ from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.kv import encode_kv_value
 
 __all__ = ["KeyRing", "RateLimiter", "UsageTracker"]
+
+
+async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.to_thread(fn, *args)
 
 
 def _digest(token: str) -> bytes:
@@ -144,16 +150,28 @@ class UsageTracker:
     A write that would cross a cap by the estimate is re-checked exactly, with the key's current
     size, before it is refused, so overwrites near the cap are judged correctly. Writes from
     other processes are seen at the next refresh.
+
+    Args:
+        storage: The sync store holding the key-value entries.
+        refresh_seconds: Age, in seconds, after which the cached usage is counted again.
+        call: How a storage call runs, ``await call(storage.kv_stats, namespace)``: the server
+            passes :meth:`ServerState.call <mastra_memory.server.deps.ServerState.call>`, which
+            awaits the natively async twin of the store on the event loop (PostgreSQL, MongoDB,
+            Redis), runs an embedded store inline and anything else in the thread pool.
+            Default: the thread pool.
     """
 
-    def __init__(self, storage: MemoryStorage, refresh_seconds: float) -> None:
+    def __init__(
+        self, storage: MemoryStorage, refresh_seconds: float, call: Callable[..., Awaitable[Any]] | None = None
+    ) -> None:
         self.storage = storage
         self.refresh_seconds = refresh_seconds
+        self.call: Callable[..., Awaitable[Any]] = call or _in_thread
         self._usage: dict[str, _Usage] = {}
         self._lock = threading.Lock()
 
-    def _count(self, namespace: str) -> _Usage:
-        stats = self.storage.kv_stats(namespace)
+    async def _count(self, namespace: str) -> _Usage:
+        stats = await self.call(self.storage.kv_stats, namespace)
         usage = _Usage(stats.keys, stats.value_bytes, time.monotonic())
         with self._lock:
             self._usage[namespace] = usage
@@ -165,8 +183,14 @@ class UsageTracker:
             limits.max_bytes is None or value_bytes <= limits.max_bytes
         )
 
-    def check_write(self, namespace: str, key: str, size: int, limits: NamespaceLimits) -> None:
-        """Admit a write of ``size`` bytes to ``key`` or refuse it (blocking storage I/O).
+    async def check_write(self, namespace: str, key: str, size: int, limits: NamespaceLimits) -> None:
+        """Admit a write of ``size`` bytes to ``key`` or refuse it.
+
+        Args:
+            namespace: The key-value namespace.
+            key: The key about to be written.
+            size: Bytes of the value's stored JSON.
+            limits: The namespace's caps.
 
         Raises:
             QuotaExceededError: (HTTP 507) if the namespace would exceed a cap.
@@ -176,14 +200,14 @@ class UsageTracker:
         with self._lock:
             usage = self._usage.get(namespace)
         if usage is None or time.monotonic() - usage.counted_at > self.refresh_seconds:
-            usage = self._count(namespace)
+            usage = await self._count(namespace)
         if self._fits(limits, usage.keys + 1, usage.value_bytes + size):
             with self._lock:
                 usage.keys += 1
                 usage.value_bytes += size
             return
-        usage = self._count(namespace)  # exact: current usage and the key's current size
-        entry = self.storage.kv_get(namespace, key)
+        usage = await self._count(namespace)  # exact: current usage and the key's current size
+        entry = await self.call(self.storage.kv_get, namespace, key)
         old = 0 if entry is None else len(encode_kv_value(entry.value, 2**62).encode("utf-8"))
         keys = usage.keys + (0 if entry is not None else 1)
         value_bytes = usage.value_bytes - old + size

@@ -103,7 +103,7 @@ async def _admit_write(st: ServerState, ns: str, key: str, size: int) -> None:
     limits = st.limits.for_namespace(ns)
     st.rates.take(ns, limits)
     if limits.max_keys is not None or limits.max_bytes is not None:
-        await st.call(st.usage.check_write, ns, key, size, limits)
+        await st.usage.check_write(ns, key, size, limits)
 
 
 def _query(request: Request, name: str) -> str | None:

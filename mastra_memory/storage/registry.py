@@ -442,9 +442,15 @@ def open_async_storage(
     url = resolve_storage_url(url)
     target, _ = _target("storage", scheme_of(url), url)
     if target not in _NATIVE_ASYNC:
-        from mastra_memory.storage.threaded import ThreadedAsyncStorage
+        from mastra_memory.storage.threaded import EMBEDDED_MAX_WORKERS, ThreadedAsyncStorage
 
-        threaded = ThreadedAsyncStorage(open_storage(url, create=create, connect_timeout=connect_timeout, **options))
+        if target == _LIBSQL and "driver" not in options:
+            options["driver"] = "auto"  # a local file: a driver that releases the GIL (see LibSQLStore)
+        sync = open_storage(url, create=create, connect_timeout=connect_timeout, **options)
+        # an embedded store serves one call at a time (one connection): one worker thread of its
+        # own, so no other thread competes with the event loop for the GIL
+        workers = EMBEDDED_MAX_WORKERS if getattr(sync, "is_embedded", False) else None
+        threaded = ThreadedAsyncStorage(sync, max_workers=workers)
         return cast(AsyncMemoryStorage, threaded)  # registered as one (AsyncMemoryStorage.register)
     store = _open("storage", url, create, connect_timeout, options, native_async=True)
     if not create:

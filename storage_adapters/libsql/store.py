@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -21,6 +22,7 @@ from typing import Any, Literal, TypeVar
 from mastra_memory.errors import (
     MastraMemoryError,
     MessageIdUnavailableError,
+    MissingDependencyError,
     NoDataError,
     StorageError,
     ThreadConflictError,
@@ -58,6 +60,20 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]
         yield items[i : i + size]
 
 
+def _sqlite3_module() -> Any:
+    """The DB-API module of ``driver="sqlite3"``: ``pysqlite3`` (PyPI ``pysqlite3-binary``,
+    which bundles a recent SQLite) when installed, else the standard library's ``sqlite3``, if its
+    SQLite has ``jsonb()`` (3.45+), which the original's schema uses."""
+    try:
+        import pysqlite3
+
+        return pysqlite3
+    except ImportError:
+        if sqlite3.sqlite_version_info >= (3, 45, 0):
+            return sqlite3
+        raise MissingDependencyError("pysqlite3-binary", "sqlite") from None
+
+
 def _is_busy(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
@@ -77,9 +93,23 @@ class LibSQLStore(TextSQLStore):
         text_search_language: Language of the FTS5 keyword index (``"english"``: Porter
             stemming and English stop words; any other value: no stemming, no stop words). Fixed
             when the index is created (migration 11).
+        driver: The driver of a local file or ``:memory:``: ``"libsql"`` (default, the
+            ``libsql`` package), ``"sqlite3"`` (the ``sqlite3`` DB-API module: ``pysqlite3``
+            from PyPI's ``pysqlite3-binary``, which bundles SQLite 3.51, else the standard
+            library's when its SQLite is 3.45 or newer, for ``jsonb()``), or ``"auto"``
+            (``"sqlite3"`` when available, else ``"libsql"``). Both read and write the same
+            file: a libSQL file is an SQLite file, and this store uses no libSQL extension.
+            ``sqlite3`` releases the GIL while SQLite works and ``libsql`` does not (measured
+            here: a 6.4 s statement on a worker thread let the main thread run once), so
+            :func:`~mastra_memory.storage.open_async_storage` opens local files with ``"auto"``:
+            its worker thread then does not stall the event loop. ``sqlite3`` refuses writes to
+            tables with a libSQL vector index; this store never writes those
+            (:class:`~storage_adapters.libsql.LibSQLVector` has its own ``libsql``
+            connection). Remote URLs always use their network driver.
 
     Raises:
         StorageError: if the database can not be opened.
+        ValidationError: on an unknown ``synchronous`` or ``driver``.
     """
 
     dialect: Dialect = _sql.SQLITE
@@ -96,9 +126,19 @@ class LibSQLStore(TextSQLStore):
         busy_timeout: float = 5.0,
         max_retries: int = 8,
         text_search_language: str = "english",
+        driver: Literal["libsql", "sqlite3", "auto"] = "libsql",
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValidationError("synchronous must be 'NORMAL' or 'FULL'")
+        if driver not in ("libsql", "sqlite3", "auto"):
+            raise ValidationError("driver must be 'libsql', 'sqlite3' or 'auto'")
+        if driver == "auto":
+            try:
+                _sqlite3_module()
+                driver = "sqlite3"
+            except MissingDependencyError:
+                driver = "libsql"
+        self.driver: Literal["libsql", "sqlite3"] = driver
         self.url = url
         self.auth_token = auth_token
         self.synchronous = synchronous
@@ -143,7 +183,11 @@ class LibSQLStore(TextSQLStore):
                         kwargs["auth_token"] = self.auth_token
                     conn = libsql.connect(self.url, **kwargs)
                 else:
-                    conn = libsql.connect(self._database(), isolation_level=None)
+                    if self.driver == "sqlite3":
+                        module = _sqlite3_module()
+                        conn = module.connect(self._database(), isolation_level=None, check_same_thread=False)
+                    else:
+                        conn = libsql.connect(self._database(), isolation_level=None)
                     conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
                     if self._database() != ":memory:":
                         conn.execute("PRAGMA journal_mode = WAL")
