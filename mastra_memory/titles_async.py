@@ -135,10 +135,9 @@ async def _generate(
         if not title:
             logger.warning("title generation for thread %r: the model returned no title", thread_id)
             return None
-        current = await memory.storage.get_thread_by_id(thread_id)
-        if current is None or current.title:  # deleted, or titled meanwhile: keep what is there
-            return None
-        await memory.storage.update_thread(thread_id, title=title)
+        # one atomic conditional write: a title set meanwhile (a user's rename) always wins
+        if not await memory.storage.set_thread_title_if_empty(thread_id, title):
+            return None  # deleted, or titled meanwhile: keep what is there
         state["title"] = title
         return title
     except Exception:

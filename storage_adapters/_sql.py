@@ -650,6 +650,20 @@ def save_thread_sql(d: Dialect) -> str:
     )
 
 
+def title_if_empty_sql(d: Dialect, title: str, now: datetime) -> tuple[str, list[Any]]:
+    """Set a thread's title and ``updatedAt`` (and its PostgreSQL twin) only where the title is
+    NULL or empty: one statement, so the check and the write are atomic; params end with the
+    thread id. Returns a row when the title was set."""
+    p = d.param
+    twin = f', "updatedAtZ" = {p}' if d.name == "postgres" else ""
+    params: list[Any] = [title, d.ts(now), *([now] if d.name == "postgres" else [])]
+    return (
+        f'UPDATE {d.t(THREADS)} SET title = {p}, "updatedAt" = {p}{twin} '
+        f"WHERE id = {p} AND (title IS NULL OR title = '') RETURNING 1",
+        params,
+    )
+
+
 def insert_thread_sql(d: Dialect) -> str:
     p = d.param
     return (

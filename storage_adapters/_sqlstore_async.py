@@ -395,6 +395,14 @@ class AsyncTextSQLStore(AsyncSQLStore):
     async def _om_delete_in(self, conn: Any, lookup_key: str) -> None:
         await conn.execute(_sql.om_delete_sql(self.dialect), (lookup_key,))
 
+    async def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        sql, params = _sql.title_if_empty_sql(self.dialect, title, now)
+
+        async def work(conn: Any) -> bool:
+            return await (await conn.execute(sql, [*params, thread_id])).fetchone() is not None
+
+        return await self._transact(work)
+
     # -- erasure and retention: each call one transaction ---------------------------------------
 
     async def _delete_resource(self, resource_id: str, clone_thread_ids: list[str]) -> dict[str, int]:

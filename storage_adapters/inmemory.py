@@ -106,6 +106,14 @@ class InMemoryStore(MemoryStorage):
             self._threads[thread_id] = updated
             return updated
 
+    def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        with self._lock:  # the check and the write under one lock
+            thread = self._threads.get(thread_id)
+            if thread is None or thread.title:
+                return False
+            self._threads[thread_id] = thread.model_copy(update={"title": title, "updated_at": now})
+            return True
+
     def _delete_thread(self, thread_id: str) -> None:
         with self._lock:
             self._threads.pop(thread_id, None)

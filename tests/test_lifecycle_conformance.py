@@ -222,8 +222,6 @@ def test_prune_observational_memory_history_keeps_every_head(store: MemoryStorag
     if not store.supports_observational_memory:
         assert store.prune_observational_memory_history(datetime.now(UTC)) == 0
         return
-    if type(store)._prune_om_history is MemoryStorage._prune_om_history:
-        pytest.skip(f"{type(store).__name__} does not implement _prune_om_history yet (issue 15 follow-up)")
     populate(store, "om")
     head = store.get_observational_memory("om-t1", "om-user")
     assert head is not None
@@ -232,9 +230,30 @@ def test_prune_observational_memory_history_keeps_every_head(store: MemoryStorag
     )
     assert done.committed
     assert len(store.get_observational_memory_history("om-t1", "om-user")) == 2
+    assert store.prune_observational_memory_history(datetime.now(UTC) - timedelta(days=1)) == 0  # too young
     future = datetime.now(UTC) + timedelta(minutes=5)
     assert store.prune_observational_memory_history(future) == 1
     assert store.prune_observational_memory_history(future) == 0
     history = store.get_observational_memory_history("om-t1", "om-user")
     assert [r.generation_count for r in history] == [1]
     assert store.get_observational_memory(None, "om-user") is not None  # a lone head stays
+
+
+def test_prune_observational_memory_history_honours_the_batch_limit(store: MemoryStorage) -> None:
+    if not store.supports_observational_memory:
+        return
+    populate(store, "om")
+    for scope, tid in (("thread", "om-t1"), ("resource", None)):
+        for n in range(2):  # two reflections: generations 0, 1, 2
+            head = store.get_observational_memory(tid, "om-user")
+            assert head is not None
+            text = f"* 🔴 reflected {n}"
+            assert store.commit_reflection(
+                scope, tid, "om-user", head.generation_count, head.active_observations, text
+            ).committed
+    future = datetime.now(UTC) + timedelta(minutes=5)
+    assert [store.prune_observational_memory_history(future, limit=3) for _ in range(3)] == [3, 1, 0]
+    for tid in ("om-t1", None):
+        assert [r.generation_count for r in store.get_observational_memory_history(tid, "om-user")] == [2]
+        head = store.get_observational_memory(tid, "om-user")
+        assert head is not None and head.active_observations == "* 🔴 reflected 1"

@@ -95,6 +95,21 @@ def test_stream_yields_the_title_event_with_emit_event(store: MemoryStorage) -> 
     assert not any(isinstance(i, ThreadTitleEvent) for i in plain.stream("hello", thread="t6", resource="u"))
 
 
+def test_a_user_rename_during_title_generation_wins(store: MemoryStorage) -> None:
+    """The user renames the thread while the title model runs: the generated title is not
+    stored (the write is the store's atomic ``set_thread_title_if_empty``), and no event is
+    emitted for it."""
+
+    def rename_then_answer(messages: list[dict[str, object]]) -> str:
+        store.update_thread("t8", title="Chosen by the user")
+        return "Generated Title"
+
+    bot = agent(store, ScriptedModel(["Hi there", rename_then_answer]), {"emit_event": True})
+    items = list(bot.stream("hello", thread="t8", resource="u"))
+    assert not any(isinstance(i, ThreadTitleEvent) for i in items)
+    assert store.get_thread_by_id("t8").title == "Chosen by the user"  # type: ignore[union-attr]
+
+
 def test_read_only_memory_generates_no_title(store: MemoryStorage) -> None:
     store.save_thread(__import__("mastra_memory").Thread(id="t7", resource_id="u"))
     model = ScriptedModel(["answer"], default="Not used")

@@ -281,6 +281,29 @@ class AsyncMemoryStorage(ABC):
             validate_json_object(metadata)
         return await self._update_thread(thread_id, title, metadata, now_utc())
 
+    async def set_thread_title_if_empty(self, thread_id: str, title: str) -> bool:
+        """Set the thread's title only if it has none yet (``None`` or ``""``), as one atomic
+        conditional write, so a title set meanwhile (a user's rename) is never overwritten: what
+        :mod:`mastra_memory.titles` stores a generated title with. ``updatedAt`` becomes now
+        when the title is set.
+
+        Args:
+            thread_id: The thread.
+            title: The title (non-empty).
+
+        Returns:
+            True when the title was set; False when the thread already had a title or does
+            not exist (nothing changed).
+
+        Raises:
+            ValidationError: on a bad id or an empty or invalid title (nothing changed).
+        """
+        validate_id(thread_id, "thread_id")
+        validate_text(title, "title")
+        if not title:
+            raise ValidationError("title must not be empty")
+        return await self._set_thread_title_if_empty(thread_id, title, now_utc())
+
     async def delete_thread(self, thread_id: str) -> None:
         """Delete a thread with its messages (and observational memory). Idempotent."""
         await self._delete_thread(validate_id(thread_id, "thread_id"))
@@ -1122,6 +1145,17 @@ class AsyncMemoryStorage(ABC):
     ) -> Thread:
         """Merge ``metadata`` into the stored metadata atomically (read-modify-write in one
         transaction) and set ``updatedAt=now``; raise ThreadNotFoundError if missing."""
+
+    async def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        """Set ``title`` and ``updatedAt=now`` where the stored title is ``None`` or ``""``, in one
+        atomic conditional write; False when the thread is missing or titled. The default
+        reads and then updates, which is NOT atomic (a title set between the two is
+        overwritten): every bundled backend overrides it; a third-party backend should too."""
+        thread = await self._get_thread(thread_id)
+        if thread is None or thread.title:
+            return False
+        await self._update_thread(thread_id, title, None, now)
+        return True
 
     @abstractmethod
     async def _delete_thread(self, thread_id: str) -> None: ...

@@ -203,6 +203,53 @@ class MemoryStorageConformance:
         assert again is not None and again.metadata == {"a": 1, "b": 3, "c": 4} and again.title == "new"
         assert store.update_thread("t1", metadata={"d": 5}).title == "new"
 
+    def test_set_thread_title_if_empty(self, store: MemoryStorage) -> None:
+        store.save_thread(_thread("t1", metadata={"a": 1}))
+        store.save_thread(_thread("t2", title=""))
+        store.save_thread(_thread("t3", title="mine"))
+        assert store.set_thread_title_if_empty("t1", "Generated") is True
+        got = store.get_thread_by_id("t1")
+        assert got is not None and (got.title, got.metadata) == ("Generated", {"a": 1}) and got.updated_at > T0
+        assert store.set_thread_title_if_empty("t1", "Again") is False
+        assert store.set_thread_title_if_empty("t2", "Filled") is True
+        assert store.set_thread_title_if_empty("t3", "Generated") is False
+        assert store.set_thread_title_if_empty("missing", "Generated") is False
+        assert store.get_thread_by_id("missing") is None
+        for bad in ("", 42):
+            with pytest.raises(ValidationError):
+                store.set_thread_title_if_empty("t2", bad)  # type: ignore[arg-type]
+        titles = {t.id: t.title for t in store.list_threads(per_page=False).threads}
+        assert titles == {"t1": "Generated", "t2": "Filled", "t3": "mine"}
+        unchanged = store.get_thread_by_id("t3")
+        assert unchanged is not None and unchanged.updated_at == T0
+
+    def test_user_rename_always_beats_title_generation(self, store: MemoryStorage) -> None:
+        """A user renames each of 30 untitled threads while title generation fills them: the
+        user's title is the one that stays, whichever write lands first."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        ids = [f"title-{i:02d}" for i in range(30)]
+        for tid in ids:
+            store.save_thread(_thread(tid))
+        together = {tid: threading.Barrier(4) for tid in ids}  # all four writers on one thread at once
+        generated: dict[str, list[bool]] = {tid: [] for tid in ids}
+
+        def worker(w: int) -> None:
+            for tid in ids:
+                together[tid].wait(timeout=60)
+                if w < 2:
+                    store.update_thread(tid, title=f"user {tid}")
+                else:
+                    generated[tid].append(store.set_thread_title_if_empty(tid, f"generated {w}"))
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(worker, range(4)))
+        for tid in ids:
+            got = store.get_thread_by_id(tid)
+            assert got is not None and got.title == f"user {tid}"
+            assert generated[tid].count(True) <= 1  # filled at most once
+
     def test_update_missing_thread(self, store: MemoryStorage) -> None:
         with pytest.raises(ThreadNotFoundError):
             store.update_thread("nope", title="x")

@@ -818,6 +818,33 @@ class DynamoDBStore(MemoryStorage):
                 delay = self._backoff(delay)
         raise ConcurrencyError(f"thread {thread_id!r} kept changing during an update")
 
+    def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        """One conditional ``UpdateItem``: the item exists under this exact id (keys are
+        case-folded) and its title is missing, NULL or empty."""
+        condition = (
+            "attribute_exists(pk) AND #id = :id AND "
+            "(attribute_not_exists(#t) OR attribute_type(#t, :null) OR #t = :empty)"
+        )
+        with self._errors():
+            try:
+                self._client.update_item(
+                    TableName=self.table_name,
+                    Key=_to_item(_thread_key(thread_id)),
+                    UpdateExpression="SET #t = :title, #u = :now",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#id": "id", "#t": "title", "#u": "updatedAt"},
+                    ExpressionAttributeValues={
+                        ":id": _ser(thread_id),
+                        ":title": _ser(title),
+                        ":now": _ser(_iso(now)),
+                        ":empty": _ser(""),
+                        ":null": {"S": "NULL"},
+                    },
+                )
+            except self._client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
     def _thread_messages(
         self,
         thread_id: str,
@@ -1427,6 +1454,28 @@ class DynamoDBStore(MemoryStorage):
     def _om_delete(self, lookup_key: str) -> None:
         with self._errors():
             self._delete_keys([{"pk": i["pk"], "sk": i["sk"]} for i in self._om_items(lookup_key)])
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        """Superseded generations created before the cutoff, found by a scan of the
+        observational-memory items (no index orders them by age; the record's ``createdAt`` is in
+        its JSON). A generation below its record's newest stays below it (generations only
+        grow), so a head is never deleted; the deletes run in transactions of at most 100."""
+        with self._errors():
+            items = self._scan_entity("observational_memory")
+            newest: dict[str, int] = {}
+            for item in items:
+                key, gen = item["lookupKey"], int(item["generationCount"])
+                newest[key] = max(newest.get(key, gen), gen)
+            doomed = sorted(
+                (
+                    (record.created_at, item["pk"], item["sk"])
+                    for item in items
+                    if int(item["generationCount"]) < newest[item["lookupKey"]]
+                    and (record := self._om_record(item)).created_at < created_before
+                ),
+            )[:limit]
+            self._delete_keys([{"pk": pk, "sk": sk} for _, pk, sk in doomed])
+        return len(doomed)
 
     def _om_floors(self, owners: dict[str, str]) -> dict[str, datetime]:
         """The observation cursor per thread: the later of its thread and resource heads'."""

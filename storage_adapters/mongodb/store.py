@@ -517,6 +517,14 @@ class MongoDBStore(MemoryStorage):
             raise ThreadNotFoundError(thread_id)
         return _doc_to_thread(doc)
 
+    def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        """One ``update_one`` whose filter holds the condition (``title`` null, missing or "")."""
+        with self._errors():
+            result = self._threads.update_one(
+                {"id": thread_id, "title": {"$in": [None, ""]}}, {"$set": {"title": title, "updatedAt": now}}
+            )
+        return bool(result.matched_count)
+
     def _delete_thread(self, thread_id: str) -> None:
         def work(session: Any) -> None:
             # Messages first: a cut-off delete leaves an empty thread, never orphans.

@@ -510,6 +510,23 @@ class AsyncRedisStore(AsyncMemoryStorage):
 
         return await self._retrying(f"update_thread {thread_id!r}", attempt)
 
+    async def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        """Compare-and-set on the thread JSON: written only if it is still the untitled one read."""
+
+        async def attempt() -> bool | type[_Retry]:
+            raw = await self._r.get(self._tkey(thread_id))
+            if raw is None:
+                return False
+            old = _thread(raw)
+            if old.title:
+                return False
+            txn = _Txn()
+            txn.get_eq(self._tkey(thread_id), raw)
+            self._thread_writes(txn, old.model_copy(update={"title": title, "updated_at": now}), old)
+            return True if await self._run(txn) == 0 else _Retry
+
+        return await self._retrying(f"set_thread_title_if_empty {thread_id!r}", attempt)
+
     async def _delete_thread(self, thread_id: str) -> None:
         async with self._errors():
             await self._script("DELETE_THREAD")(keys=[], args=[self._p, thread_id])
@@ -1011,6 +1028,38 @@ class AsyncRedisStore(AsyncMemoryStorage):
 
         return await self._retrying(f"observational memory {lookup_key!r}", attempt)
 
+    async def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        """Superseded generations created before the cutoff, found by a ``SCAN`` of the
+        ``:generations`` sorted sets (no index orders records by age). Only generations below a
+        record's newest are read, and generations only grow, so a head is never deleted; each
+        record's batch is one atomic script (``HDEL`` + ``ZREM``)."""
+        suffix = b":generations"
+        deleted = 0
+        async with self._errors():
+            pattern = _glob_escape(self._omkey("")) + "*" + suffix.decode()
+            async for gen in self._r.scan_iter(match=pattern, count=1000):
+                if deleted >= limit:
+                    break
+                if await self._r.type(gen) not in (b"zset", "zset"):  # a lookup key may end so
+                    continue
+                older = await self._r.zrange(gen, 0, -2)  # every generation but the newest
+                if not older:
+                    continue
+                key = gen[: -len(suffix)].decode("utf-8")
+                raws = await self._r.hmget(key, older)
+                ids = [
+                    i.decode("utf-8")
+                    for i, raw in zip(older, raws, strict=True)
+                    if raw is not None and _om_created_at(raw) < created_before
+                ][: limit - deleted]
+                if ids:
+                    txn = _Txn()
+                    txn.write("HDEL", key, *ids)
+                    txn.write("ZREM", gen.decode("utf-8"), *ids)
+                    await self._run(txn)
+                    deleted += len(ids)
+        return deleted
+
     async def _om_delete(self, lookup_key: str) -> None:
         key = self._omkey(lookup_key)
         async with self._errors():
@@ -1160,6 +1209,11 @@ class AsyncRedisStore(AsyncMemoryStorage):
 
 
 _NO = object()
+
+
+def _om_created_at(raw: bytes) -> datetime:
+    """``createdAt`` of a stored observational-memory record JSON."""
+    return parse_timestamp(orjson.loads(raw)["createdAt"])
 
 
 def _glob_escape(text: str) -> str:

@@ -362,6 +362,18 @@ class SQLAlchemyStore(SQLStore):
 
         return self._transact(work)
 
+    def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        """One ``UPDATE ... WHERE title IS NULL OR title = ''``: atomic on every dialect."""
+        import sqlalchemy as sa
+
+        t = self._t
+        statement = (
+            t.threads.update()
+            .where(t.threads.c.id == thread_id, sa.or_(t.threads.c.title.is_(None), t.threads.c.title == ""))
+            .values(title=title, **t.ts_values("updatedAt", now))
+        )
+        return bool(self._transact(lambda conn: conn.execute(statement).rowcount))
+
     def _delete_thread(self, thread_id: str) -> None:
         t = self._t
 
