@@ -170,6 +170,7 @@ def sqlite_migrations(d: Dialect = SQLITE) -> list[Migration]:
                 "ON CONFLICT (thread_id) DO UPDATE SET message_count = message_count + 1; END",
             ),
         ),
+        retention_migration(d),
     ]
 
 
@@ -393,6 +394,27 @@ OM_INDEXES = (
 """The unique ``(lookupKey, generationCount)`` index makes a duplicated generation impossible."""
 
 KV_INDEXES = (IndexSpec("mm_kv_expires", KV_TABLE, ("expiresAt",), where_not_null="expiresAt"),)
+
+RETENTION_VERSION = 12
+RETENTION_INDEXES = (
+    IndexSpec("mm_messages_created_id", MESSAGES_TABLE, ("createdAt", "id")),
+    IndexSpec("mm_threads_updated_id", THREADS_TABLE, ("updatedAt", "id")),
+    IndexSpec("mm_resources_updated_id", RESOURCES_TABLE, ("updatedAt", "id")),
+    IndexSpec("mm_om_created", OM_TABLE, ("createdAt",)),
+)
+"""Indexes of the retention queries (migration 12, every SQL backend): each ``prune_*`` selects
+the oldest rows before a cutoff (``WHERE <ts> < ? ORDER BY <ts>, id LIMIT n``), a range scan of
+one of these instead of a scan of the table. The names are ours (``mm_``): @mastra/libsql's
+indexes are ``idx_*``, so a database shared with the TypeScript original holds both sets."""
+
+
+def retention_migration(d: Dialect) -> Migration:
+    """Migration 12: :data:`RETENTION_INDEXES` in ``d``'s spelling."""
+    return Migration(
+        RETENTION_VERSION,
+        "indexes for retention (oldest rows first)",
+        tuple(create_index_sql(i, d) for i in RETENTION_INDEXES),
+    )
 
 
 def create_index_sql(spec: IndexSpec, d: Dialect) -> str:
@@ -859,6 +881,7 @@ def postgres_migrations(d: Dialect) -> list[Migration]:
                 *(create_index_sql(i, d) for i in KV_INDEXES),
             ),
         ),
+        retention_migration(d),
     ]
 
 

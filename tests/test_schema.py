@@ -56,6 +56,11 @@ _RELEASED_SQLITE_INDEXES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS mm_om_lookup_generation ON mastra_observational_memory "
     '("lookupKey", "generationCount")',
     'CREATE INDEX IF NOT EXISTS mm_kv_expires ON mastra_kv ("expiresAt") WHERE "expiresAt" IS NOT NULL',
+    # migration 12: retention (oldest rows first)
+    'CREATE INDEX IF NOT EXISTS mm_messages_created_id ON mastra_messages ("createdAt", id)',
+    'CREATE INDEX IF NOT EXISTS mm_threads_updated_id ON mastra_threads ("updatedAt", id)',
+    'CREATE INDEX IF NOT EXISTS mm_resources_updated_id ON mastra_resources ("updatedAt", id)',
+    'CREATE INDEX IF NOT EXISTS mm_om_created ON mastra_observational_memory ("createdAt")',
 )
 
 _RELEASED_POSTGRES = (
@@ -87,6 +92,11 @@ _RELEASED_POSTGRES = (
     "CREATE UNIQUE INDEX IF NOT EXISTS mm_om_lookup_generation ON {s}.mastra_observational_memory "
     '("lookupKey", "generationCount")',
     'CREATE INDEX IF NOT EXISTS mm_kv_expires ON {s}.mastra_kv ("expiresAt") WHERE "expiresAt" IS NOT NULL',
+    # migration 12: retention (oldest rows first)
+    'CREATE INDEX IF NOT EXISTS mm_messages_created_id ON {s}.mastra_messages ("createdAt", id COLLATE "C")',
+    'CREATE INDEX IF NOT EXISTS mm_threads_updated_id ON {s}.mastra_threads ("updatedAt", id COLLATE "C")',
+    'CREATE INDEX IF NOT EXISTS mm_resources_updated_id ON {s}.mastra_resources ("updatedAt", id COLLATE "C")',
+    'CREATE INDEX IF NOT EXISTS mm_om_created ON {s}.mastra_observational_memory ("createdAt")',
 )
 
 
@@ -152,7 +162,7 @@ def test_postgres_ddl_makes_the_released_tables() -> None:
         for stmt in _generated(_sql.postgres_migrations(_sql.postgres_dialect(generated)), "CREATE"):
             conn2.execute(stmt)
         released_catalog = _catalog(conn, released)
-        assert len(released_catalog["indexes"]) == 12  # 5 primary keys, 7 of ours
+        assert len(released_catalog["indexes"]) == 16  # 5 primary keys, 11 of ours
         assert released_catalog == _catalog(conn2, generated)
 
 

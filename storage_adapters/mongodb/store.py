@@ -342,6 +342,11 @@ class MongoDBStore(MemoryStorage):
                 self._resources.create_index([("id", asc)], unique=True)
                 self._om.create_index([("id", asc)], unique=True)
                 self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
+                # retention: each prune selects the oldest documents before a cutoff
+                self._messages.create_index([("createdAt", asc), ("id", asc)])
+                self._threads.create_index([("updatedAt", asc), ("id", asc)])
+                self._resources.create_index([("updatedAt", asc), ("id", asc)])
+                self._om.create_index([("createdAt", asc)])
                 self._kv_indexes()
                 self._terms.create_index([("id", asc)], unique=True)
                 self._terms.create_index([("resourceId", asc), ("terms", asc)])

@@ -340,6 +340,11 @@ class AsyncMongoDBStore(AsyncMemoryStorage):
                 await self._resources.create_index([("id", asc)], unique=True)
                 await self._om.create_index([("id", asc)], unique=True)
                 await self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
+                # retention: each prune selects the oldest documents before a cutoff
+                await self._messages.create_index([("createdAt", asc), ("id", asc)])
+                await self._threads.create_index([("updatedAt", asc), ("id", asc)])
+                await self._resources.create_index([("updatedAt", asc), ("id", asc)])
+                await self._om.create_index([("createdAt", asc)])
                 await self._kv_indexes()
                 await self._terms.create_index([("id", asc)], unique=True)
                 await self._terms.create_index([("resourceId", asc), ("terms", asc)])

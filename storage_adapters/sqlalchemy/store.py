@@ -1215,11 +1215,16 @@ class _Tables:
             for spec in _sql.KV_INDEXES:
                 self.index(spec).create(conn, checkfirst=True)
 
+        def retention(conn: Any) -> None:
+            for spec in _sql.RETENTION_INDEXES:
+                self.index(spec).create(conn, checkfirst=True)
+
         steps: list[tuple[int, str, Callable[[Any], None]]] = [
             (1, "core tables", tables),
             (2, "indexes for the hot paths", indexes),
             (3, "observational memory (one row per generation)", observational_memory),
             (4, "key-value memory", kv),
+            (_sql.RETENTION_VERSION, "indexes for retention (oldest rows first)", retention),
         ]
         search = self.text_search_migration()
         if search is not None:
@@ -1254,6 +1259,10 @@ class _Tables:
         if spec.where_not_null is not None:
             cond = table.c[spec.where_not_null].isnot(None)
             where = {"sqlite_where": cond, "postgresql_where": cond}
+        if self.is_mysql:  # MySQL indexes TEXT by a prefix: an ISO timestamp's 24 characters
+            iso = {c.name for c in spec.table.columns if c.type == "iso"} & set(spec.columns)
+            if iso:
+                where["mysql_length"] = dict.fromkeys(iso, 32)
         return sa.Index(spec.name, *columns, unique=spec.unique, **where)
 
     # -- expressions ------------------------------------------------------------------------------
