@@ -362,6 +362,7 @@ class RetentionConfig(_Frozen):
     threads: RetentionRule | None = None
     resources: RetentionRule | None = None
     observational_memory: RetentionRule | None = None
+    vectors: RetentionRule | None = None
 
 
 BUDGET_LOAD_LIMIT = 1_000

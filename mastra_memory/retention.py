@@ -13,8 +13,11 @@ Kinds and what their ``max_age`` (seconds) is measured against:
 * ``resources``: a resource row's ``updated_at`` (working memory, metadata); threads stay.
 * ``observational_memory``: superseded observational-memory generations (history) by their
   ``created_at``; the current generation of every record is kept.
+* ``vectors``: semantic-recall embeddings by the ``created_at`` of the message they index (in
+  their metadata); the messages stay, so this bounds the index and stops recalling old content
+  while the history keeps it.
 
-Vectors have no age of their own: they are deleted with the messages and threads they index.
+Vectors also go with the messages and threads that the other kinds delete.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ def prune(
     Each batch is one store transaction (on SQL stores) of at most ``batch_size`` rows, followed
     by the deletion of the batch's vectors, so a long prune never holds a lock for long and can
     be stopped and resumed at any point. Threads go before messages (a thread's messages go
-    with it).
+    with it), messages before vectors (whose own batches are a filtered query and a delete by
+    id per ``memory_messages*`` index).
 
     Args:
         memory: The memory whose ``config.retention`` applies.
@@ -56,8 +60,9 @@ def prune(
         now: The reference time (default: now, UTC); ages are measured back from it.
 
     Returns:
-        Rows deleted per kind: ``{"threads": n, "messages": n, "resources": n,
-        "observational_memory": n}`` (only the configured kinds).
+        Rows deleted per kind: ``{"threads": n, "messages": n, "vectors": n, "resources": n,
+        "observational_memory": n}`` (only the configured kinds; ``vectors`` counts vectors,
+        chunks included, and is 0 without a vector store).
 
     Raises:
         ValidationError: on a bad ``batch_size`` or ``max_rows`` (nothing is deleted).
@@ -79,7 +84,7 @@ def prune(
             budget[0] -= n
 
     deleted: dict[str, int] = {}
-    for kind in ("threads", "messages", "resources", "observational_memory"):
+    for kind in ("threads", "messages", "vectors", "resources", "observational_memory"):
         rule: RetentionRule | None = getattr(config, kind)
         if rule is None:
             continue
@@ -98,6 +103,8 @@ def prune(
                 if semantic is not None:
                     semantic.delete_messages(ids)
                 count = len(ids)
+            elif kind == "vectors":
+                count = 0 if semantic is None else semantic.prune_vectors(cutoff, n)
             elif kind == "resources":
                 count = len(store.prune_resources(cutoff, n))
             else:

@@ -29,7 +29,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from mastra_memory import _io_sync as _io
@@ -343,6 +343,38 @@ class SemanticRecall:
         """Delete the thread's vectors from every ``memory_messages*`` index."""
         for name in self._memory_indexes():
             self.vector.delete_vectors(name, filter={"thread_id": thread_id})
+
+    def prune_vectors(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` vectors (chunks included) whose ``created_at`` metadata is
+        before ``created_before`` from the ``memory_messages*`` indexes; the messages stay.
+
+        The age is the indexed message's ``created_at``, written into every vector's metadata
+        as UTC ISO-8601 text (which sorts chronologically), so the old vectors are selected
+        with the portable filter ``{"created_at": {"$lt": cutoff}}`` through a filtered
+        :meth:`query` of ``limit`` results (there is no listing call in the vector seam) and
+        deleted by id. Vectors without ``created_at`` (written by other tools) never match.
+
+        Returns:
+            The number of vectors deleted.
+        """
+        cutoff = created_before.astimezone(UTC).isoformat()
+        old = {"created_at": {"$lt": cutoff}}
+        deleted = 0
+        for name in self._memory_indexes():
+            if deleted >= limit:
+                break
+            try:
+                stats = self.vector.describe_index(name)
+                if stats.count == 0:
+                    continue
+                probe = [1.0] * stats.dimension  # any vector: the filter decides, not the distance
+                hits = self.vector.query(name, probe, top_k=limit - deleted, filter=old)
+            except IndexNotFoundError:  # dropped meanwhile
+                continue
+            if hits:
+                self.vector.delete_vectors(name, ids=[h.id for h in hits])
+                deleted += len(hits)
+        return deleted
 
     def delete_messages(self, ids: Sequence[str]) -> None:
         """Delete the messages' vectors (all chunks) from every ``memory_messages*`` index."""

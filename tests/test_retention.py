@@ -119,10 +119,81 @@ def test_prune_deletes_old_messages_and_threads_with_their_vectors(memory: Memor
         memory.prune(max_rows=0)
 
 
+@pytest.fixture(params=["inmemory", "libsql-file", "postgres", "mongodb", "redis"])
+def vector_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Memory]:
+    """A Memory with ``retention={"vectors": ...}`` on each vector store (messages in memory,
+    or beside the vectors for libSQL and PostgreSQL)."""
+    options: dict[str, Any] = {
+        "semantic_recall": {"top_k": 3, "scope": "resource", "hybrid": False},
+        "retention": {"vectors": {"max_age": 86_400}},
+    }
+    from storage_adapters.inmemory import InMemoryStore
+
+    kind = request.param
+    cleanup: list[Any] = []
+    if kind == "inmemory":
+        from storage_adapters.inmemory import InMemoryVector
+
+        store: Any = InMemoryStore()
+        vector: Any = InMemoryVector()
+    elif kind == "libsql-file":
+        from storage_adapters.libsql import LibSQLStore, LibSQLVector
+
+        url = f"file:{tmp_path}/mem.db"
+        store, vector = LibSQLStore(url), LibSQLVector(url)
+    elif kind == "postgres":
+        pg = url_or_skip(PG)
+        from storage_adapters.pg import PgVector, PostgresStore
+
+        schema = unique("mmvret")
+        store, vector = PostgresStore(pg, schema_name=schema), PgVector(pg, schema_name=schema)
+        cleanup.append(lambda: drop_pg_schema(pg, schema))
+    elif kind == "mongodb":
+        from storage_adapters.mongodb import MongoDBVector
+        from tests.servers import MONGODB
+
+        db_name = unique("mmvret")
+        store, vector = InMemoryStore(), MongoDBVector(url_or_skip(MONGODB), db_name=db_name)
+        cleanup.append(lambda: vector._client.drop_database(db_name))
+    else:
+        pytest.importorskip("redis")
+        from storage_adapters.redis import RedisVector
+        from tests.servers import REDIS
+
+        prefix = unique("mmvret") + ":"
+        store, vector = InMemoryStore(), RedisVector(url_or_skip(REDIS), key_prefix=prefix)
+        cleanup.append(lambda: [vector._r.delete(k) for k in vector._r.scan_iter(match=prefix + "*")])
+    mem = Memory(store, vector=vector, embedder=HashingEmbedder(), options=options)
+    try:
+        yield mem
+    finally:
+        for step in cleanup:
+            step()
+        mem.close()
+        vector.close()
+
+
+def test_prune_vectors_keeps_the_messages(vector_memory: Memory) -> None:
+    memory = vector_memory
+    chat(memory, "r", "old", [f"old fact number {i} about tea" for i in range(5)], created_at=OLD)
+    chat(memory, "r", "new", ["a fresh fact about tea", "another fresh fact"])
+    long_ago = [m for m in vector_metadata(memory) if m["thread_id"] == "old"]
+    assert len(long_ago) == 5 and len(vector_metadata(memory)) == 7
+
+    assert memory.prune(batch_size=2, max_rows=3) == {"vectors": 3}
+    assert memory.prune(batch_size=2) == {"vectors": 2}
+    assert memory.prune() == {"vectors": 0}
+
+    assert sorted(m["message_id"] for m in vector_metadata(memory)) == ["new-0", "new-1"]
+    assert memory.list_messages("old", per_page=False).total == 5  # the history keeps them
+    hits = memory.recall("new", "r", vector_search_string="old fact number 3 about tea").messages
+    assert {m.thread_id for m in hits} == {"new"}  # no longer recalled
+
+
 def test_retention_config_is_validated() -> None:
     from storage_adapters.inmemory import InMemoryStore
 
-    for bad in ({"messages": {"max_age": 0}}, {"messages": {"days": 3}}, {"vectors": {"max_age": 5}}):
+    for bad in ({"messages": {"max_age": 0}}, {"messages": {"days": 3}}, {"embeddings": {"max_age": 5}}):
         with pytest.raises(ConfigurationError):
             Memory(InMemoryStore(), options={"retention": bad})
     assert Memory(InMemoryStore()).prune() == {}
