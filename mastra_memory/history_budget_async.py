@@ -31,12 +31,17 @@ if TYPE_CHECKING:
     from mastra_memory.config import MessageHistoryConfig
     from mastra_memory.context import TurnContext
     from mastra_memory.memory_async import AsyncMemory
+    from mastra_memory.storage.base_async import AsyncMemoryStorage
+    from mastra_memory.types import Thread
 
-__all__ = ["BOUNDARY_KEY", "apply_budget", "read_boundary"]
+__all__ = ["BOUNDARY_KEY", "PAGE_SIZE", "apply_budget", "load_history", "read_boundary"]
 
 logger = logging.getLogger(__name__)
 
 BOUNDARY_KEY = "memoryTokenLimiter"
+
+PAGE_SIZE = 50
+"""Messages per page when :func:`load_history` reads a thread backwards from its newest."""
 
 
 def read_boundary(metadata: dict[str, Any], config: MessageHistoryConfig) -> tuple[datetime, set[str]] | None:
@@ -59,6 +64,51 @@ def read_boundary(metadata: dict[str, Any], config: MessageHistoryConfig) -> tup
 def _after(message: Message, boundary: tuple[datetime, set[str]]) -> bool:
     at, ids = boundary
     return message.created_at > at or (message.created_at == at and message.id not in ids)
+
+
+async def load_history(
+    storage: AsyncMemoryStorage, thread: Thread, config: MessageHistoryConfig, limit: int
+) -> tuple[list[Message], bool]:
+    """Read what the token budget can keep of a thread, not more: pages of :data:`PAGE_SIZE`
+    messages backwards from the newest, after the persisted boundary (``start=`` its
+    ``createdAt``, so dropped messages are not read again), until the pages hold more than
+    ``max_tokens`` tokens (the budget then keeps a strict suffix of them), plus one more page so
+    that a tool call and its result in neighbouring pages are grouped as when the whole
+    history is read; or until ``limit`` messages or the boundary / start of the thread.
+
+    Args:
+        storage: The store.
+        thread: The loaded thread (its metadata holds the boundary).
+        config: The token budget (``max_tokens > 0``).
+        limit: At most this many messages (``last_messages``).
+
+    Returns:
+        ``(messages oldest first, whole_thread)``; ``whole_thread`` is True when nothing older
+        is stored (no boundary, no message left unread).
+    """
+    boundary = read_boundary(thread.metadata, config)
+    start = boundary[0] if boundary is not None else None
+    counter = default_counter()
+    size = max(1, min(PAGE_SIZE, limit))
+    pages: list[list[Message]] = []
+    seen: set[str] = set()
+    tokens: float = 0.0
+    loaded, page, margin = 0, 0, False
+    while True:
+        result = await storage.list_messages(thread.id, per_page=size, page=page, start=start)
+        # offset pages: a message saved meanwhile shifts the pages older by one, so dedupe
+        batch = [m for m in result.messages if m.id not in seen and (boundary is None or _after(m, boundary))]
+        seen.update(m.id for m in batch)
+        pages.insert(0, batch)
+        loaded += len(batch)
+        tokens += counter.sum_messages(batch)
+        page += 1
+        if not result.has_more or loaded >= limit or margin:
+            break
+        margin = tokens > config.max_tokens
+    messages = [m for batch in pages for m in batch]
+    whole = start is None and not result.has_more and loaded <= limit
+    return messages[-limit:], whole
 
 
 def _groups(messages: Sequence[Message]) -> list[list[Message]]:

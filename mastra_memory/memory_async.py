@@ -931,6 +931,23 @@ class AsyncMemory:
         if per_page == 0 and not include:
             inputs.recalled = []
             return
+        budget = config.message_history
+        if per_page and budget is not None and budget.max_tokens > 0:
+            # a token budget: read the thread backwards only as far as the budget can reach
+            from mastra_memory import history_budget_async
+
+            own, whole = await history_budget_async.load_history(self.storage, thread, budget, per_page)
+            windows: list[Message] = []
+            if include:
+                hit_threads = list(dict.fromkeys([thread.id, *(s.thread_id or thread.id for s in include)]))
+                windows = (await self.storage.list_messages(hit_threads, include=include, per_page=0)).messages
+            ids = {m.id for m in own}
+            merged = [*own, *(m for m in windows if m.id not in ids)]
+            merged.sort(key=lambda m: m.created_at)  # stable: the store's order of ties stays
+            inputs.recalled = merged
+            if inputs.tail is None:
+                inputs.tail = ThreadTail(tuple(own), whole_thread=whole)
+            return
         # the page of this thread plus include windows from any thread. With an empty page the
         # total is unused; it is taken over the hits' threads too, which hold messages (libSQL
         # reads a single thread's total from a per-thread count row a new thread lacks yet)

@@ -168,3 +168,59 @@ def test_bad_budgets_are_configuration_errors(store: MemoryStorage) -> None:
     ):
         with pytest.raises(ConfigurationError):
             Memory(store, options={"message_history": bad})
+
+
+def test_a_long_thread_is_read_only_as_far_as_the_budget_reaches(
+    store: MemoryStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 2,500-message thread under a budget of ~40 messages: the turn reads a few pages from
+    the newest end, not the 1,000 newest rows, and keeps exactly what reading 1,000 keeps; after
+    the boundary is persisted, the next turn starts reading at it."""
+    from mastra_memory import history_budget
+
+    n = 2_500
+    store.save_thread(Thread(id="long", resource_id="u"))
+    msgs = [
+        Message(
+            role="user" if i % 2 == 0 else "assistant",
+            thread_id="long",
+            id=f"l{i:04d}",
+            content=MessageContent(parts=[TextPart(text=f"message {i} " + "lorem ipsum " * 5)]),
+            created_at=T0 + timedelta(seconds=i),
+        )
+        for i in range(n)
+    ]
+    for i in range(0, n, 500):
+        store.save_messages(msgs[i : i + 500])
+    budget = int(default_counter().count_message(msgs[-1]) * 40)
+    texts = {m.id: m.text for m in msgs}
+    rows: list[int] = []
+    original = store._list_messages
+
+    def spy(query: Any) -> Any:  # every message listing of the store, rows counted
+        out = original(query)
+        rows.append(len(out[0]))
+        return out
+
+    monkeypatch.setattr(store, "_list_messages", spy)
+    model = ScriptedModel(default="ok")
+
+    def turn(text: str, read_only: bool) -> list[str]:
+        options = {"message_history": {"max_tokens": budget}, "read_only": read_only}
+        rows.clear()
+        Agent("a", INSTRUCTIONS, model, memory=Memory(store, options=options)).generate(
+            text, thread="long", resource="u"
+        )
+        return history_ids(model.calls[-1][0], texts)
+
+    with monkeypatch.context() as m:
+        m.setattr(history_budget, "PAGE_SIZE", 1_000)  # the former single read of 1,000 rows
+        everything = turn("hello", read_only=True)
+        assert sum(rows) == 1_000
+    paged = turn("hello", read_only=True)
+    assert paged == everything and everything[-1] == "l2499" and 20 < len(paged) < 40
+    assert sum(rows) <= 3 * history_budget.PAGE_SIZE  # pages up to the budget, plus one
+    turn("hello", read_only=False)  # persists the boundary
+    boundary = store.get_thread_by_id("long").metadata["memoryTokenLimiter"]  # type: ignore[union-attr]
+    kept = turn("again", read_only=True)
+    assert sum(rows) <= 2 * history_budget.PAGE_SIZE and kept[0] > boundary["messageIds"][0]
