@@ -34,7 +34,7 @@ def test_pg_tables_mirror_mastra_pg_ddl() -> None:
     assert cols["mastra_messages.createdAtZ"] == "timestamp with time zone"
     assert cols["mastra_messages.content"] == "text"
     assert cols["mastra_resources.workingMemory"] == "text"
-    assert versions == [1, 2, 3, 4, 11]  # 3: observational memory, 4: key-value memory, 11: keyword search
+    assert versions == [1, 2, 3, 4, 11, 12]  # 3: OM, 4: key-value, 11: keyword search, 12: retention
     assert cols["mastra_observational_memory.lookupKey"] == "text"
     assert cols["mastra_kv.expiresAt"] == "timestamp with time zone"
 
