@@ -103,11 +103,13 @@ async def load_history(
         loaded += len(batch)
         tokens += counter.sum_messages(batch)
         page += 1
-        if not result.has_more or loaded >= limit or margin:
+        # a short page is the end whatever the total says (a total may ignore ``start``)
+        exhausted = not result.has_more or len(result.messages) < size
+        if exhausted or loaded >= limit or margin:
             break
         margin = tokens > config.max_tokens
     messages = [m for batch in pages for m in batch]
-    whole = start is None and not result.has_more and loaded <= limit
+    whole = start is None and exhausted and loaded <= limit
     return messages[-limit:], whole
 
 
