@@ -262,3 +262,19 @@ def test_prune_queries_read_the_retention_indexes(backend: str, tmp_path: Path) 
                     plans[index] = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, params).fetchall())
         for index, plan in plans.items():
             assert index in plan, f"{index} not used:\n{plan}"
+
+
+def test_mongodb_has_the_retention_indexes() -> None:
+    from tests.servers import mongodb_store
+
+    wanted = {
+        "mastra_messages": [("createdAt", 1), ("id", 1)],
+        "mastra_threads": [("updatedAt", 1), ("id", 1)],
+        "mastra_resources": [("updatedAt", 1), ("id", 1)],
+        "mastra_observational_memory": [("createdAt", 1)],
+    }
+    with mongodb_store() as store:
+        db: Any = store._db  # type: ignore[attr-defined]
+        for collection, key in wanted.items():
+            keys = [[tuple(k) for k in spec["key"]] for spec in db[collection].index_information().values()]
+            assert key in keys, (collection, keys)
