@@ -777,9 +777,10 @@ class RedisStore(MemoryStorage):
         with self._errors():
             return _sorted_unique(self._by_message_ids(message_ids))
 
-    def _delete_messages(self, message_ids: list[str]) -> None:
+    def _delete_messages(self, message_ids: list[str]) -> int:
         with self._errors():
-            self._script("DELETE_MESSAGES")(keys=[], args=[self._p, *message_ids])
+            deleted = self._script("DELETE_MESSAGES")(keys=[], args=[self._p, *message_ids])
+        return int(deleted)
 
     def _last_created_at(self, thread_id: str) -> datetime | None:
         with self._errors():

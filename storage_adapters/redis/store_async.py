@@ -779,9 +779,10 @@ class AsyncRedisStore(AsyncMemoryStorage):
         async with self._errors():
             return _sorted_unique(await self._by_message_ids(message_ids))
 
-    async def _delete_messages(self, message_ids: list[str]) -> None:
+    async def _delete_messages(self, message_ids: list[str]) -> int:
         async with self._errors():
-            await self._script("DELETE_MESSAGES")(keys=[], args=[self._p, *message_ids])
+            deleted = await self._script("DELETE_MESSAGES")(keys=[], args=[self._p, *message_ids])
+        return int(deleted)
 
     async def _last_created_at(self, thread_id: str) -> datetime | None:
         async with self._errors():
