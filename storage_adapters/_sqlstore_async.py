@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 import random
 from abc import abstractmethod
-from contextvars import ContextVar
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 

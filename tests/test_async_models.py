@@ -295,7 +295,12 @@ class EmbeddingStub:
                     for i, t in reversed(list(enumerate(texts)))
                 ]
                 payload = json.dumps(
-                    {"object": "list", "data": data, "model": "x", "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": "x",
+                        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                    }
                 ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -141,7 +141,9 @@ def test_constructors_take_a_memory_an_async_memory_or_a_url(tmp_path: Any, work
         sync_session = MastraSession(memory, "t", "ana")
         sync_session.add_items_sync([{"role": "user", "content": "from sync"}])
         assert worker_threads == []
-        assert asyncio.run(sync_session.get_items()) == [{"role": "user", "content": "from sync"}]  # async face, same store
+        assert asyncio.run(sync_session.get_items()) == [
+            {"role": "user", "content": "from sync"}
+        ]  # async face, same store
         assert worker_threads, "the embedded libSQL driver blocks: its calls run in worker threads (and are counted)"
     url_session = MastraSession(url, "t", "ana")
     assert url_session.get_items_sync() == [{"role": "user", "content": "from sync"}]

@@ -51,9 +51,7 @@ class MemoryFaces:
             self._url = memory
             self._from_url = True
         else:
-            raise ConfigurationError(
-                f"expected a Memory, an AsyncMemory or a storage URL, got {type(memory).__name__}"
-            )
+            raise ConfigurationError(f"expected a Memory, an AsyncMemory or a storage URL, got {type(memory).__name__}")
 
     @property
     def has_sync(self) -> bool:

@@ -1,6 +1,6 @@
 """The pure parts of the LangGraph store (no I/O): entry keys, filters, namespace matching.
 
-Used by :mod:`mastra_memory.integrations._langgraph_ops_async` (and its generated sync face).
+Used by :mod:`mastra_memory.integrations._lg_ops_async` (and its generated sync face).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ stored. The sync methods run on a :class:`~mastra_memory.memory.Memory`, LangCha
 (``aget_messages``, ``aadd_messages``, ``aclear``) on an :class:`~mastra_memory.AsyncMemory`
 (native async I/O on PostgreSQL, MongoDB and Redis, no executor thread), both through
 :class:`~mastra_memory.integrations._thread_log_async.AsyncThreadLog` and its generated sync face;
-``memory`` may be either, or a storage URL. ``clear`` is one transaction. Any LangChain ``Embeddings`` is accepted as an embedder (``Memory(embedder=...)``, through
+``memory`` may be either, or a storage URL. ``clear`` is one transaction. Any LangChain
+``Embeddings`` is accepted as an embedder (``Memory(embedder=...)``, through
 :class:`~mastra_memory.embedders.langchain.LangChainEmbedder`, re-exported here).
 ``langchain-core`` is imported when this module is; a missing install raises
 :class:`~mastra_memory.errors.MissingDependencyError` naming ``pip install "mastra-memory[langchain]"``.

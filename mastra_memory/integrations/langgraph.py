@@ -35,7 +35,7 @@ alone). Expired items are invisible everywhere and purged by the store's own KV 
 (``AsyncPostgresStore``, ``AsyncMongoDBStore``, ``AsyncRedisStore``, or their URLs) makes no
 worker-thread call; a sync store given to ``abatch`` runs in worker threads
 (:class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`). Both faces are one
-implementation, :class:`~mastra_memory.integrations._langgraph_ops_async.AsyncStoreOps` and its
+implementation, :class:`~mastra_memory.integrations._lg_ops_async.AsyncStoreOps` and its
 generated sync twin.
 ``langgraph`` is imported when this module is; a missing install raises
 :class:`~mastra_memory.errors.MissingDependencyError` naming ``pip install "mastra-memory[langgraph]"``.
@@ -48,8 +48,8 @@ from typing import Any
 
 from mastra_memory.embedders import CachedEmbedder, resolve_embedder
 from mastra_memory.errors import ConfigurationError, MissingDependencyError
-from mastra_memory.integrations._langgraph_ops import StoreOps
-from mastra_memory.integrations._langgraph_ops_async import AsyncStoreOps
+from mastra_memory.integrations._lg_ops import StoreOps
+from mastra_memory.integrations._lg_ops_async import AsyncStoreOps
 from mastra_memory.memory import Memory
 from mastra_memory.memory_async import AsyncMemory
 from mastra_memory.storage.base import MemoryStorage
@@ -129,7 +129,9 @@ class MastraStore(BaseStore):
                 storage = open_storage(storage)
             vector = self.vector.sync if isinstance(self.vector, ThreadedAsyncVector) else self.vector
             if not isinstance(storage, MemoryStorage) or not (vector is None or isinstance(vector, VectorStore)):
-                raise ConfigurationError("this store runs on async storage: use `await store.abatch(...)` (aget, aput, ...)")
+                raise ConfigurationError(
+                    "this store runs on async storage: use `await store.abatch(...)` (aget, aput, ...)"
+                )
             self._ops = StoreOps(storage, vector, self.embedder, self.fields, self.kv_namespace, self.ttl_config)
         return self._ops
 

@@ -651,7 +651,10 @@ class AsyncRedisStore(AsyncMemoryStorage):
         the cursors). On a lost race, read again."""
         tid = thread.id
         mids = [m.id for m in messages]
-        cursor_keys = [self._omkey(f"thread:{tid}") + ":cursor", self._omkey(f"resource:{thread.resource_id}") + ":cursor"]
+        cursor_keys = [
+            self._omkey(f"thread:{tid}") + ":cursor",
+            self._omkey(f"resource:{thread.resource_id}") + ":cursor",
+        ]
 
         async def attempt() -> list[Message] | type[_Retry]:
             pipe = self._r.pipeline(transaction=False)

@@ -3,7 +3,7 @@
 :class:`AsyncStoreOps` runs LangGraph's store operations on an
 :class:`~mastra_memory.storage.base_async.AsyncMemoryStorage` (key-value entries), an
 :class:`~mastra_memory.storage.vector_async.AsyncVectorStore` and an embedder's ``aembed_many``;
-``_langgraph_ops.py`` (``StoreOps`` on the sync contract) is generated from this file by
+``_lg_ops.py`` (``StoreOps`` on the sync contract) is generated from this file by
 ``scripts/gen_sync.py``. :class:`~mastra_memory.integrations.langgraph.MastraStore` runs
 ``batch`` on the sync face and ``abatch`` on this one. See that module for the layout.
 """
@@ -142,12 +142,12 @@ class AsyncStoreOps:
         stored = {"value": value, "updated_at": datetime.now(UTC).isoformat(), "ttl": ttl}
         await self.storage.kv_set(self.kv_namespace, entry_key, stored, ttl=None if ttl is None else float(ttl) * 60)
 
-    async def _scan(self, prefix: str) -> AsyncIterator[str]:
+    async def _pages(self, prefix: str) -> AsyncIterator[list[str]]:
+        """The entry keys under ``prefix``, a page of :data:`shared.PAGE` at a time."""
         after: str | None = None
         while True:
             page = await self.storage.kv_list_keys(self.kv_namespace, prefix or None, after, shared.PAGE)
-            for key in page.keys:
-                yield key
+            yield page.keys
             if page.next_after is None:
                 return
             after = page.next_after
@@ -162,26 +162,28 @@ class AsyncStoreOps:
             return await self._semantic_search(prefix, op, refresh)
         out: list[SearchItem] = []
         skipped = 0
-        async for entry_key in self._scan(shared.prefix_key(prefix)):
-            if len(out) >= op.limit:
-                break
-            item = await self._load(entry_key, refresh=False)
-            if item is None or not shared.matches(item.value, op.filter):
-                continue
-            if skipped < op.offset:
-                skipped += 1
-                continue
-            if refresh:
-                await self._load(entry_key, refresh=True)
-            out.append(SearchItem(item.namespace, item.key, item.value, item.created_at, item.updated_at))
+        async for keys in self._pages(shared.prefix_key(prefix)):
+            for entry_key in keys:
+                if len(out) >= op.limit:
+                    return out
+                item = await self._load(entry_key, refresh=False)
+                if item is None or not shared.matches(item.value, op.filter):
+                    continue
+                if skipped < op.offset:
+                    skipped += 1
+                    continue
+                if refresh:
+                    await self._load(entry_key, refresh=True)
+                out.append(SearchItem(item.namespace, item.key, item.value, item.created_at, item.updated_at))
         return out
 
     async def _list_namespaces(self, op: ListNamespacesOp) -> list[tuple[str, ...]]:
         found: set[tuple[str, ...]] = set()
-        async for entry_key in self._scan(""):
-            namespace, _ = shared.split_key(entry_key)
-            if all(shared.namespace_matches(namespace, c) for c in op.match_conditions or ()):
-                found.add(namespace[: op.max_depth] if op.max_depth is not None else namespace)
+        async for keys in self._pages(""):
+            for entry_key in keys:
+                namespace, _ = shared.split_key(entry_key)
+                if all(shared.namespace_matches(namespace, c) for c in op.match_conditions or ()):
+                    found.add(namespace[: op.max_depth] if op.max_depth is not None else namespace)
         return sorted(found)[op.offset : op.offset + op.limit]
 
     # -- vectors --------------------------------------------------------------------------------
@@ -195,7 +197,9 @@ class AsyncStoreOps:
             self._index_ready = True
         return name
 
-    async def _index(self, namespace: tuple[str, ...], entry_key: str, value: dict[str, Any], fields: list[str]) -> None:
+    async def _index(
+        self, namespace: tuple[str, ...], entry_key: str, value: dict[str, Any], fields: list[str]
+    ) -> None:
         assert self.embedder is not None and self.vector is not None
         texts: list[str] = []
         for path in fields:
