@@ -52,7 +52,6 @@ from mastra_memory.integrations._lg_ops import StoreOps
 from mastra_memory.integrations._lg_ops_async import AsyncStoreOps
 from mastra_memory.memory import Memory
 from mastra_memory.memory_async import AsyncMemory
-from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.base_async import AsyncMemoryStorage
 from mastra_memory.storage.threaded import ThreadedAsyncStorage, ThreadedAsyncVector, as_async_storage, as_async_vector
 from mastra_memory.storage.vector import VectorStore
@@ -83,8 +82,7 @@ class MastraStore(BaseStore):
         ttl: LangGraph's ``TTLConfig``: ``default_ttl`` (minutes), ``refresh_on_read`` (True).
 
     Raises:
-        ConfigurationError: if only one of ``vector`` and ``embedder`` is given, or ``storage``
-            is none of the above.
+        ConfigurationError: if only one of ``vector`` and ``embedder`` is given.
     """
 
     supports_ttl = True
@@ -109,8 +107,6 @@ class MastraStore(BaseStore):
             from mastra_memory.storage.registry import open_storage
 
             storage = open_storage()
-        if not isinstance(storage, str | MemoryStorage | AsyncMemoryStorage):
-            raise ConfigurationError(f"not a store, a URL or a memory: {type(storage).__name__}")
         self.storage = storage
         self.vector = vector
         self.embedder: CachedEmbedder | None = resolve_embedder(embedder) if embedder is not None else None
@@ -128,7 +124,7 @@ class MastraStore(BaseStore):
 
                 storage = open_storage(storage)
             vector = self.vector.sync if isinstance(self.vector, ThreadedAsyncVector) else self.vector
-            if not isinstance(storage, MemoryStorage) or not (vector is None or isinstance(vector, VectorStore)):
+            if isinstance(storage, AsyncMemoryStorage) or not (vector is None or isinstance(vector, VectorStore)):
                 raise ConfigurationError(
                     "this store runs on async storage: use `await store.abatch(...)` (aget, aput, ...)"
                 )
