@@ -423,6 +423,54 @@ class AsyncMemory:
         if self._semantic is not None:
             await self._semantic.delete_messages([i if isinstance(i, str) else i["id"] for i in ids])
 
+    async def pop_newest_message(self, thread_id: str, resource_id: str | None = None) -> Message | None:
+        """Delete the thread's newest message (and its vectors) and return it, atomically:
+        concurrent pops return distinct messages (the store's
+        :meth:`~mastra_memory.storage.base.MemoryStorage.pop_newest_message`).
+
+        Returns:
+            The deleted message, or ``None`` for an empty or unknown thread.
+
+        Raises:
+            ValidationError: on a bad id.
+            ResourceMismatchError: if ``resource_id`` does not own the thread.
+        """
+        popped = await self.storage.pop_newest_message(thread_id, resource_id)
+        if popped is not None and self._semantic is not None:
+            await self._semantic.delete_messages([popped.id])
+        return popped
+
+    async def replace_messages(
+        self,
+        thread_id: str,
+        messages: Sequence[Message],
+        memory_options: MemoryConfig | dict[str, Any] | None = None,
+    ) -> list[Message]:
+        """Replace every message of a thread in one transaction (the store's
+        :meth:`~mastra_memory.storage.base.MemoryStorage.replace_messages`); the old messages'
+        vectors are deleted and the new ones embedded when semantic recall is on.
+
+        Raises:
+            ValidationError: on bad input, or a message of another thread (nothing changes).
+            ThreadNotFoundError: if the thread does not exist.
+            ResourceMismatchError: if a message's resource does not own the thread.
+        """
+        config = self.config if memory_options is None else self.resolved_config(memory_options)
+        if config.read_only:
+            return []
+        if type(messages) is not list:
+            messages = as_list(messages, "messages")
+        old: list[str] = []
+        if self._semantic is not None:
+            page = await self.storage.list_messages(thread_id, per_page=False)
+            old = [m.id for m in page.messages]
+        stored = await self.storage.replace_messages(thread_id, wm.strip_working_memory(messages))
+        if self._semantic is not None:
+            await self._semantic.delete_messages(old)
+            if stored and config.semantic_recall is not False:
+                await self._semantic.index_messages(stored, config.semantic_recall)
+        return stored
+
     # -- clones ---------------------------------------------------------------------------------
 
     async def clone_thread(

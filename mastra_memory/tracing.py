@@ -18,7 +18,10 @@ Spans (names and attributes follow the OpenTelemetry GenAI and database semantic
   ``mastra_memory.caller`` says who called: ``"agent"``, ``"observer"`` or ``"reflector"``.
 * ``embeddings {model}`` (kind CLIENT), one per batch actually sent to the embedding model
   (cache hits make no call): ``gen_ai.operation.name`` ``"embeddings"``,
-  ``gen_ai.request.model``, ``mastra_memory.embeddings.count`` (texts in the batch).
+  ``gen_ai.request.model``, ``mastra_memory.embeddings.count`` (texts in the batch) and
+  ``gen_ai.usage.input_tokens`` when the embedder reports it (litellm: the provider's
+  ``usage.prompt_tokens``; the local ONNX embedder: the tokens its tokenizer fed the model,
+  padding excluded; an embedder reports through :func:`record_embedding_tokens`).
 * ``{operation} mastra_memory`` (kind CLIENT), one per public storage call
   (``save_messages``, ``list_messages``, ``kv_get``, ...): ``db.operation.name`` and
   ``db.system.name`` (the store class, e.g. ``"LibSQLStore"``).
@@ -35,9 +38,18 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
-__all__ = ["configure", "embedding_span", "model_cost", "model_span", "trace_methods", "traced"]
+__all__ = [
+    "configure",
+    "embedding_span",
+    "model_cost",
+    "model_span",
+    "record_embedding_tokens",
+    "trace_methods",
+    "traced",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -185,8 +197,15 @@ def model_span(model: Any, caller: str) -> _ModelSpan | _Off:
     return _ModelSpan(tracer, model, caller)
 
 
+_current_embedding: ContextVar[_EmbeddingSpan | None] = ContextVar("mastra_embedding_span", default=None)
+"""The embedding span open in this context (a worker thread started by ``asyncio.to_thread``
+inherits it), which :func:`record_embedding_tokens` adds to."""
+
+
 class _EmbeddingSpan:
     def __init__(self, tracer: Any, model_name: str, count: int) -> None:
+        self.input_tokens = 0
+        self._token: Any = None
         self.span = tracer.start_span(
             f"embeddings {model_name}",
             kind=_span_kind("CLIENT"),
@@ -198,12 +217,32 @@ class _EmbeddingSpan:
         )
 
     def __enter__(self) -> _EmbeddingSpan:
+        self._token = _current_embedding.set(self)
         return self
 
     def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        _current_embedding.reset(self._token)
         if exc is not None:
             _fail(self.span, exc)
         self.span.end()
+
+    def add_tokens(self, input_tokens: int) -> None:
+        self.input_tokens += input_tokens
+        self.span.set_attribute("gen_ai.usage.input_tokens", self.input_tokens)
+
+
+def record_embedding_tokens(input_tokens: int | None) -> None:
+    """Add ``input_tokens`` (the tokens one request of an embedder consumed) to the embedding
+    span open in this context; nothing when tracing is off, no span is open, or the count is
+    unknown (``None``). An embedder calls it once per request; a span covering several requests
+    carries their sum.
+
+    Args:
+        input_tokens: Tokens of the request, or ``None`` when the provider did not say.
+    """
+    current = _current_embedding.get()
+    if current is not None and input_tokens is not None:
+        current.add_tokens(int(input_tokens))
 
 
 def embedding_span(model_name: str, count: int) -> _EmbeddingSpan | _Off:

@@ -53,6 +53,8 @@ REPLACEMENTS: dict[str, str] = {
     "observer_async": "observer",
     "reflector_async": "reflector",
     "AsyncTurnLoop": "TurnLoop",
+    "AsyncThreadLog": "ThreadLog",
+    "AsyncStoreOps": "StoreOps",
     "AsyncAgentStream": "AgentStream",
     # methods whose async twin carries an ``a`` prefix (Agent, tools, models, embedders)
     "agenerate": "generate",

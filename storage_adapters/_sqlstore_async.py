@@ -25,6 +25,7 @@ import random
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -49,6 +50,10 @@ __all__ = ["AsyncSQLStore", "AsyncTextSQLStore", "owner_mismatch"]
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+_JOINED: ContextVar[tuple[Any, Any] | None] = ContextVar("mastra_sql_joined_transaction", default=None)
+"""``(store, connection)`` of the write transaction open in this context (see
+:meth:`AsyncSQLStore._one_transaction`), which the store's own writes join."""
 
 _KV_ATTEMPTS = 100
 """Rounds of read-then-insert a key-value update makes while concurrent inserts keep winning."""
@@ -81,6 +86,7 @@ class AsyncSQLStore(AsyncMemoryStorage):
     backend_name: str = "SQL"
     lock_namespace: str = ""
     conflict_message: ClassVar[str] = "write kept conflicting"
+    atomic_replace_messages = True
     read_only: bool = False
     """When True (``open_async_storage(url, create=False)``), the first call checks that the
     schema exists (``connect(create=False)``) instead of creating or migrating it (``setup``)."""
@@ -150,7 +156,11 @@ class AsyncSQLStore(AsyncMemoryStorage):
 
     async def _transact(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``work(conn)`` in one write transaction, all of it again on a retryable error
-        (``work`` must be safe to call again: it only reads and writes through ``conn``)."""
+        (``work`` must be safe to call again: it only reads and writes through ``conn``).
+        Inside :meth:`_one_transaction` it joins that transaction (the outer one retries)."""
+        joined = _JOINED.get()
+        if joined is not None and joined[0] is self:
+            return await work(joined[1])
         await self._ensure_setup()
 
         async def attempt() -> T:
@@ -158,6 +168,41 @@ class AsyncSQLStore(AsyncMemoryStorage):
                 return await work(conn)
 
         return await self._retry(attempt, f"{self.backend_name} write failed")
+
+    async def _one_transaction(self, work: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``work(conn)`` in one write transaction that the store's own write hooks called
+        inside it (``_save_messages``, ``_delete_messages``, ...) join instead of opening their
+        own, so several hooks commit or roll back together."""
+
+        async def joined(conn: Any) -> T:
+            token = _JOINED.set((self, conn))
+            try:
+                return await work(conn)
+            finally:
+                _JOINED.reset(token)
+
+        return await self._transact(joined)
+
+    def _joined_connection(self) -> Any:
+        """The connection of the :meth:`_one_transaction` open in this context, or ``None``."""
+        joined = _JOINED.get()
+        return joined[1] if joined is not None and joined[0] is self else None
+
+    # -- messages -------------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def _delete_thread_messages_in(self, conn: Any, thread_id: str) -> None:
+        """Delete every message of ``thread_id`` on ``conn`` (inside a write transaction)."""
+
+    async def _replace_messages(self, thread: Thread, messages: list[Message], now: datetime) -> list[Message]:
+        """The old messages deleted and the new ones saved in one write transaction (the save
+        hook joins it: its ownership, id and cursor checks roll the delete back too)."""
+
+        async def work(conn: Any) -> list[Message]:
+            await self._delete_thread_messages_in(conn, thread.id)
+            return await self._save_messages(messages, now) if messages else []
+
+        return await self._one_transaction(work)
 
     # -- observational memory -----------------------------------------------------------------------
 

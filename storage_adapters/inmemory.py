@@ -55,6 +55,7 @@ class InMemoryStore(MemoryStorage):
     """
 
     is_embedded = True
+    atomic_replace_messages = True
     keyword_search_native = True
 
     def __init__(self, text_search_language: str = "english") -> None:
@@ -221,17 +222,31 @@ class InMemoryStore(MemoryStorage):
         with self._lock:
             return sorted((self._messages[i] for i in set(message_ids) if i in self._messages), key=_key)
 
-    def _delete_messages(self, message_ids: list[str]) -> None:
+    def _delete_messages(self, message_ids: list[str]) -> int:
         with self._lock:
+            deleted = 0
             for mid in message_ids:
                 m = self._messages.pop(mid, None)
                 if m is not None:
+                    deleted += 1
                     bucket = self._by_thread.get(m.thread_id, [])
                     i = bisect.bisect_left(bucket, _key(m), key=lambda e: e[0])
                     self._remove(m)
                     self._keywords.remove(mid)
                     if i < len(bucket):  # the next message's context was m's text
                         self._index_keywords(bucket[i][1])
+            return deleted
+
+    def _replace_messages(self, thread: Thread, messages: list[Message], now: datetime) -> list[Message]:
+        with self._lock:  # re-entrant: the delete and the save run under this one hold
+            for m in messages:
+                old = self._messages.get(m.id)
+                if old is not None and old.thread_id != m.thread_id:
+                    raise MessageIdUnavailableError(m.id)
+            if thread.id not in self._threads:
+                raise ThreadNotFoundError(thread.id)
+            self._delete_messages([m.id for _, m in self._by_thread.get(thread.id, [])])
+            return self._save_messages(messages, now) if messages else []
 
     def _index_keywords(self, m: Message) -> None:
         """Index ``m`` with the previous message of its thread as context (as the SQL triggers)."""

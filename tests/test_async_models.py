@@ -271,7 +271,7 @@ def test_langchain_aembed_many_uses_aembed_documents() -> None:
     assert asyncio.run(cached.aembed_many(["xyz"])) == [[3.0, 0.5]]
 
 
-class _EmbeddingStub:
+class EmbeddingStub:
     """A loopback /v1/embeddings server (the same shape as the chat stub)."""
 
     def __init__(self) -> None:
@@ -289,12 +289,18 @@ class _EmbeddingStub:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
                 texts = body["input"]
+                tokens = sum(len(t) for t in texts)  # one "token" per character: a count a test can predict
                 data = [
                     {"object": "embedding", "index": i, "embedding": [float(len(t)), float(i), 1.0]}
                     for i, t in reversed(list(enumerate(texts)))
                 ]
                 payload = json.dumps(
-                    {"object": "list", "data": data, "model": "x", "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": "x",
+                        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                    }
                 ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -312,7 +318,7 @@ class _EmbeddingStub:
 
 
 def test_litellm_aembed_many_matches_embed_many() -> None:
-    stub = _EmbeddingStub()
+    stub = EmbeddingStub()
     try:
         embedder = LiteLLMEmbedder("openai/x", api_base=stub.url, api_key="k", batch_size=2, max_retries=0)
         texts = ["a", "bb", "ccc"]

@@ -147,6 +147,42 @@ def test_embedding_spans_only_for_real_model_calls(tmp_path: Path, exporter: InM
     assert spans[0].name == "embeddings test/hashing-64"
 
 
+def test_embedding_spans_carry_the_providers_input_tokens(exporter: InMemorySpanExporter) -> None:
+    import asyncio
+
+    from mastra_memory.embedders import LiteLLMEmbedder, resolve_embedder
+    from tests.test_async_models import EmbeddingStub  # usage.prompt_tokens = characters sent
+
+    stub = EmbeddingStub()
+    try:
+        inner = LiteLLMEmbedder("openai/x", api_base=stub.url, api_key="k", batch_size=2, max_retries=0)
+        embedder = resolve_embedder(inner, cache=False)
+        embedder.embed_many(["ab", "cde", "f"])  # one span, two requests (batch_size 2): 5 + 1 tokens
+        asyncio.run(embedder.aembed_many(["ghij"]))
+        inner.embed_many(["outside any span"])  # an embedder called directly records nothing
+    finally:
+        stub.close()
+    spans = [s for s in exporter.get_finished_spans() if s.name == "embeddings openai/x"]
+    assert [(s.attributes or {})["gen_ai.usage.input_tokens"] for s in spans] == [6, 4]
+    assert len(stub.requests) == 5  # the four above and the dimension probe (outside any span)
+
+
+def test_local_embedder_spans_count_tokens_with_its_tokenizer(exporter: InMemorySpanExporter) -> None:
+    from mastra_memory.settings import local_embedder_available
+
+    if not local_embedder_available():
+        pytest.skip("needs the [local] extra")
+    from mastra_memory.embedders import LocalEmbedder, resolve_embedder
+
+    local = LocalEmbedder(batch_size=2)
+    texts = ["hi", "my cat is called Tom and he sleeps all day", "tokens"]
+    resolve_embedder(local, cache=False).embed_many(texts)
+    # each text encoded alone has no padding: its attention mask counts its word pieces
+    expected = sum(sum(local._tokenizer.encode(t).attention_mask) for t in texts)
+    (span,) = [s for s in exporter.get_finished_spans() if s.name == "embeddings local/all-minilm-l6-v2"]
+    assert (span.attributes or {})["gen_ai.usage.input_tokens"] == expected > len(texts) * 2
+
+
 def test_off_without_a_provider_records_nothing_and_returns_the_same(tmp_path: Path) -> None:
     exp = InMemorySpanExporter()
     provider = TracerProvider()

@@ -19,6 +19,7 @@ from typing import Any
 
 from mastra_memory.embedders.base import ProbedDimension
 from mastra_memory.errors import ModelError, ValidationError
+from mastra_memory.tracing import record_embedding_tokens
 
 __all__ = ["LiteLLMEmbedder"]
 
@@ -73,6 +74,9 @@ class LiteLLMEmbedder(ProbedDimension):
         return {"model": self._name, "input": texts, "num_retries": self.max_retries, **self.model_settings}
 
     def _vectors(self, response: Any, texts: list[str]) -> list[list[float]]:
+        usage = response.get("usage") if isinstance(response, dict) else getattr(response, "usage", None)
+        tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else getattr(usage, "prompt_tokens", None)
+        record_embedding_tokens(tokens if isinstance(tokens, int) else None)
         data = sorted(response.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
         vectors = [list(d["embedding"] if isinstance(d, dict) else d.embedding) for d in data]
         if len(vectors) != len(texts):

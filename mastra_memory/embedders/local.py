@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mastra_memory.errors import ConfigurationError, MissingDependencyError, ModelError
+from mastra_memory.tracing import record_embedding_tokens
 
 __all__ = ["LOCAL_MODELS", "LocalEmbedder"]
 
@@ -128,6 +129,7 @@ class LocalEmbedder:
                     enc = self._tokenizer.encode_batch([items[i] or " " for i in idx])
                     ids = np.asarray([e.ids for e in enc], dtype=np.int64)
                     mask = np.asarray([e.attention_mask for e in enc], dtype=np.int64)
+                    record_embedding_tokens(int(mask.sum()))  # the tokens fed to the model, padding excluded
                     feeds = {"input_ids": ids, "attention_mask": mask}
                     if "token_type_ids" in self._inputs:
                         feeds["token_type_ids"] = np.zeros_like(ids)

@@ -15,7 +15,12 @@ Messages cross over as OpenAI-style chat messages, with LangChain's own converte
 (``convert_to_openai_messages`` / ``convert_to_messages``) and mastra-memory's on the other
 (:func:`~mastra_memory.types.from_chat_messages` / :func:`~mastra_memory.types.to_chat_messages`),
 so tool calls and their results survive the round trip. As in Mastra, system messages are not
-stored. Any LangChain ``Embeddings`` is accepted as an embedder (``Memory(embedder=...)``, through
+stored. The sync methods run on a :class:`~mastra_memory.memory.Memory`, LangChain's async ones
+(``aget_messages``, ``aadd_messages``, ``aclear``) on an :class:`~mastra_memory.AsyncMemory`
+(native async I/O on PostgreSQL, MongoDB and Redis, no executor thread), both through
+:class:`~mastra_memory.integrations._thread_log_async.AsyncThreadLog` and its generated sync face;
+``memory`` may be either, or a storage URL. ``clear`` is one transaction. Any LangChain
+``Embeddings`` is accepted as an embedder (``Memory(embedder=...)``, through
 :class:`~mastra_memory.embedders.langchain.LangChainEmbedder`, re-exported here).
 ``langchain-core`` is imported when this module is; a missing install raises
 :class:`~mastra_memory.errors.MissingDependencyError` naming ``pip install "mastra-memory[langchain]"``.
@@ -30,7 +35,9 @@ from typing import TYPE_CHECKING, Any
 from mastra_memory.chat import from_chat_messages, to_chat_messages
 from mastra_memory.embedders.langchain import LangChainEmbedder
 from mastra_memory.errors import MissingDependencyError
-from mastra_memory.memory import Memory
+from mastra_memory.integrations._faces import MemoryFaces
+from mastra_memory.integrations._thread_log import ThreadLog
+from mastra_memory.integrations._thread_log_async import AsyncThreadLog
 from mastra_memory.types import Message
 
 if TYPE_CHECKING:
@@ -84,10 +91,12 @@ class MastraChatMessageHistory(BaseChatMessageHistory):
     """A LangChain chat history kept in one mastra-memory thread.
 
     Args:
-        memory: The :class:`~mastra_memory.memory.Memory` (its storage holds the thread).
+        memory: A :class:`~mastra_memory.memory.Memory` (sync methods), an
+            :class:`~mastra_memory.AsyncMemory` (async methods), or a storage URL (both).
         thread_id: The thread; created on the first write with ``title`` and ``metadata``.
         resource_id: The owning resource (user); an existing thread of another resource raises
-            :class:`~mastra_memory.errors.ResourceMismatchError`.
+            :class:`~mastra_memory.errors.ResourceMismatchError` (in the constructor when given
+            a ``Memory``, else on the first call).
         title: Title of a new thread.
         metadata: Metadata of a new thread.
         last_messages: Return only the newest N messages from :attr:`messages` (``None``: all).
@@ -98,7 +107,7 @@ class MastraChatMessageHistory(BaseChatMessageHistory):
 
     def __init__(
         self,
-        memory: Memory,
+        memory: Any,
         thread_id: str,
         resource_id: str,
         title: str | None = None,
@@ -107,34 +116,57 @@ class MastraChatMessageHistory(BaseChatMessageHistory):
     ) -> None:
         if BaseChatMessageHistory is object:
             raise MissingDependencyError("langchain-core", "langchain")
+        self._faces = MemoryFaces(memory)
         self.memory = memory
         self.thread_id = thread_id
         self.resource_id = resource_id
         self.title = title
         self.thread_metadata = metadata
         self.last_messages = last_messages
-        memory.get_thread_by_id(thread_id, resource_id)  # ownership check up front
+        self._log: ThreadLog | None = None
+        self._alog: AsyncThreadLog | None = None
+        if self._faces.has_sync:
+            self._sync_log("aget_messages").check_owner(thread_id)  # ownership check up front
+
+    def _sync_log(self, async_name: str) -> ThreadLog:
+        if self._log is None:
+            memory = self._faces.sync(async_name)
+            self._log = ThreadLog(memory, self.resource_id, self.title, self.thread_metadata)
+        return self._log
+
+    def _async_log(self) -> AsyncThreadLog:
+        if self._alog is None:
+            self._alog = AsyncThreadLog(self._faces.async_(), self.resource_id, self.title, self.thread_metadata)
+        return self._alog
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         """The thread's messages, oldest first (the newest ``last_messages`` if set)."""
-        if self.memory.get_thread_by_id(self.thread_id, self.resource_id) is None:
-            return []
-        per_page = False if self.last_messages is None else self.last_messages
-        page = self.memory.list_messages(self.thread_id, self.resource_id, per_page=per_page)
-        return to_langchain_messages(page.messages)
+        return to_langchain_messages(self._sync_log("aget_messages").messages(self.thread_id, self.last_messages))
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Append messages in one transaction (creating the thread on first use). Storage stamps
         them after the thread's newest message, so order holds across calls."""
         if not messages:
             return
-        self.memory.get_or_create_thread(self.thread_id, self.resource_id, self.title, self.thread_metadata)
-        self.memory.save_messages(from_langchain_messages(messages, self.thread_id, self.resource_id))
+        converted = from_langchain_messages(messages, self.thread_id, self.resource_id)
+        self._sync_log("aadd_messages").append(self.thread_id, converted)
 
     def clear(self) -> None:
-        """Delete the thread's messages (the thread and its metadata stay)."""
-        if self.memory.get_thread_by_id(self.thread_id, self.resource_id) is None:
+        """Delete the thread's messages in one transaction (the thread and its metadata stay)."""
+        self._sync_log("aclear").clear(self.thread_id)
+
+    async def aget_messages(self) -> list[BaseMessage]:
+        """Async :attr:`messages`."""
+        return to_langchain_messages(await self._async_log().messages(self.thread_id, self.last_messages))
+
+    async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
+        """Async :meth:`add_messages`."""
+        if not messages:
             return
-        page = self.memory.list_messages(self.thread_id, self.resource_id, per_page=False)
-        self.memory.delete_messages([m.id for m in page.messages])
+        converted = from_langchain_messages(messages, self.thread_id, self.resource_id)
+        await self._async_log().append(self.thread_id, converted)
+
+    async def aclear(self) -> None:
+        """Async :meth:`clear`."""
+        await self._async_log().clear(self.thread_id)

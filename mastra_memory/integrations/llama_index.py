@@ -16,29 +16,34 @@ One ``ChatMessage`` is one message: its text blocks become a text part, ``tool_c
 whole ``ChatMessage`` (its JSON dump) is kept in ``content.metadata["llama_index_message"]``
 so LlamaIndex gets back exactly what it stored. System messages are refused with
 :class:`~mastra_memory.errors.ValidationError` (as in Mastra, they are not stored).
-``set_messages`` saves the new messages before deleting the old ones, so a failure never
-leaves the key empty (a reader in between may see both).
+``set_messages`` replaces the thread's messages in one transaction (the store's
+``replace_messages``): a reader sees the old history or the new one, and a failure changes
+nothing. ``delete_last_message`` is an atomic pop.
 
-The async methods run the sync ones in a worker thread (``asyncio.to_thread``), an interim
-until mastra-memory's ``AsyncMemory`` exists. ``llama-index-core`` is imported when this module
-is; a missing install raises :class:`~mastra_memory.errors.MissingDependencyError` naming
-``pip install "mastra-memory[llama-index]"``.
+The sync methods run on a :class:`~mastra_memory.memory.Memory`, the async ones (``aget_messages``,
+``aset_messages``, ...) on an :class:`~mastra_memory.AsyncMemory` (native async I/O on
+PostgreSQL, MongoDB and Redis); both are one implementation,
+:class:`~mastra_memory.integrations._thread_log_async.AsyncThreadLog` and its generated sync face.
+``memory`` may be a ``Memory``, an ``AsyncMemory`` (then only the async methods work) or a URL.
+``llama-index-core`` is imported when this module is; a missing install raises
+:class:`~mastra_memory.errors.MissingDependencyError` naming ``pip install "mastra-memory[llama-index]"``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 from mastra_memory.errors import MissingDependencyError, ValidationError
-from mastra_memory.memory import Memory
+from mastra_memory.integrations._faces import MemoryFaces
+from mastra_memory.integrations._thread_log import ThreadLog
+from mastra_memory.integrations._thread_log_async import AsyncThreadLog
 from mastra_memory.types import Message, MessageContent, Role, TextPart, ToolInvocationPart
 
 try:
     from llama_index.core.llms import ChatMessage
     from llama_index.core.storage.chat_store.base import BaseChatStore
-    from pydantic import ConfigDict, Field
+    from pydantic import ConfigDict, Field, PrivateAttr
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise MissingDependencyError("llama-index-core", "llama-index") from exc
 
@@ -130,108 +135,133 @@ class MastraChatStore(BaseChatStore):
     """LlamaIndex's ``BaseChatStore`` over the threads of one resource.
 
     Args:
-        memory: The :class:`~mastra_memory.memory.Memory` (its storage holds the threads).
+        memory: A :class:`~mastra_memory.memory.Memory`, an :class:`~mastra_memory.AsyncMemory`
+            or a storage URL (see :mod:`mastra_memory.integrations._faces`).
         resource_id: The user owning every thread of this store; a key naming a thread of
             another resource raises :class:`~mastra_memory.errors.ResourceMismatchError`.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    memory: Memory = Field(exclude=True)
+    memory: Any = Field(exclude=True)
     resource_id: str
+    _faces: MemoryFaces = PrivateAttr()
+    _log: ThreadLog | None = PrivateAttr(default=None)
+    _alog: AsyncThreadLog | None = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._faces = MemoryFaces(self.memory)
 
     @classmethod
     def class_name(cls) -> str:
         return "MastraChatStore"
 
-    def _messages(self, key: str) -> list[Message]:
-        if self.memory.get_thread_by_id(key, self.resource_id) is None:
-            return []
-        return self.memory.list_messages(key, self.resource_id, per_page=False).messages
+    def _sync(self, async_name: str) -> ThreadLog:
+        if self._log is None:
+            self._log = ThreadLog(self._faces.sync(async_name), self.resource_id)
+        return self._log
+
+    def _async(self) -> AsyncThreadLog:
+        if self._alog is None:
+            self._alog = AsyncThreadLog(self._faces.async_(), self.resource_id)
+        return self._alog
+
+    def _new(self, key: str, messages: list[ChatMessage]) -> list[Message]:
+        return from_llama_messages(list(messages), key, self.resource_id)
+
+    @staticmethod
+    def _inserted(current: list[ChatMessage], message: ChatMessage, idx: int) -> list[ChatMessage]:
+        current.insert(idx, message)
+        return current
+
+    @staticmethod
+    def _one(message: Message | None) -> ChatMessage | None:
+        return to_llama_messages([message])[0] if message is not None else None
 
     def set_messages(self, key: str, messages: list[ChatMessage]) -> None:
-        """Replace the thread's messages (new ones saved first, then the old ones deleted).
+        """Replace the thread's messages in one transaction.
 
         Raises:
             ValidationError: on a message that can not be stored (nothing changes).
         """
-        new = from_llama_messages(list(messages), key, self.resource_id)
-        old = self._messages(key)
-        if new:
-            self.memory.get_or_create_thread(key, self.resource_id)
-            self.memory.save_messages(new)
-        if old:
-            self.memory.delete_messages([m.id for m in old])
+        new = self._new(key, messages)
+        self._sync("aset_messages").replace(key, new)
 
     def get_messages(self, key: str) -> list[ChatMessage]:
         """The thread's messages, oldest first (``[]`` for an unknown key)."""
-        return to_llama_messages(self._messages(key))
+        return to_llama_messages(self._sync("aget_messages").messages(key))
 
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
-        """Append a message (creating the thread on first use); with ``idx``, insert it there.
+        """Append a message (creating the thread on first use); with ``idx``, insert it there
+        (the whole history is rewritten in one transaction).
 
         Raises:
             ValidationError: on a message that can not be stored.
         """
+        new = self._new(key, [message])
         if idx is not None:
-            current = self.get_messages(key)
-            current.insert(idx, message)
-            self.set_messages(key, current)
+            self.set_messages(key, self._inserted(self.get_messages(key), message, idx))
             return
-        new = from_llama_messages([message], key, self.resource_id)
-        self.memory.get_or_create_thread(key, self.resource_id)
-        self.memory.save_messages(new)
+        self._sync("async_add_message").append(key, new)
 
     def delete_messages(self, key: str) -> list[ChatMessage] | None:
-        """Delete the thread's messages and return them (``None`` if there were none)."""
-        old = self._messages(key)
-        if not old:
-            return None
-        self.memory.delete_messages([m.id for m in old])
-        return to_llama_messages(old)
+        """Delete the thread's messages in one transaction and return them (``None`` if there
+        were none)."""
+        old = self._sync("adelete_messages").clear(key)
+        return to_llama_messages(old) if old else None
 
     def delete_message(self, key: str, idx: int) -> ChatMessage | None:
         """Delete the ``idx``-th message (``None`` if out of range)."""
-        old = self._messages(key)
+        log = self._sync("adelete_message")
+        old = log.messages(key)
         if not -len(old) <= idx < len(old):
             return None
-        self.memory.delete_messages([old[idx].id])
-        removed: ChatMessage = to_llama_messages([old[idx]])[0]
-        return removed
+        log.delete([old[idx].id])
+        return self._one(old[idx])
 
     def delete_last_message(self, key: str) -> ChatMessage | None:
-        """Delete the newest message and return it (``None`` for an empty thread)."""
-        return self.delete_message(key, -1)
+        """Delete the newest message and return it, atomically (``None`` for an empty thread)."""
+        return self._one(self._sync("adelete_last_message").pop(key))
 
     def get_keys(self) -> list[str]:
         """The ids of the resource's threads."""
-        page = self.memory.list_threads(self.resource_id, per_page=False)
-        return [t.id for t in page.threads]
+        return self._sync("aget_keys").thread_ids()
 
     async def aset_messages(self, key: str, messages: list[ChatMessage]) -> None:
-        """Async :meth:`set_messages` (a worker thread; interim until ``AsyncMemory``)."""
-        await asyncio.to_thread(self.set_messages, key, messages)
+        """Async :meth:`set_messages`."""
+        new = self._new(key, messages)
+        await self._async().replace(key, new)
 
     async def aget_messages(self, key: str) -> list[ChatMessage]:
         """Async :meth:`get_messages`."""
-        return await asyncio.to_thread(self.get_messages, key)
+        return to_llama_messages(await self._async().messages(key))
 
     async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         """Async :meth:`add_message`."""
-        await asyncio.to_thread(self.add_message, key, message, idx)
+        new = self._new(key, [message])
+        if idx is not None:
+            await self.aset_messages(key, self._inserted(await self.aget_messages(key), message, idx))
+            return
+        await self._async().append(key, new)
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
         """Async :meth:`delete_messages`."""
-        return await asyncio.to_thread(self.delete_messages, key)
+        old = await self._async().clear(key)
+        return to_llama_messages(old) if old else None
 
     async def adelete_message(self, key: str, idx: int) -> ChatMessage | None:
         """Async :meth:`delete_message`."""
-        return await asyncio.to_thread(self.delete_message, key, idx)
+        log = self._async()
+        old = await log.messages(key)
+        if not -len(old) <= idx < len(old):
+            return None
+        await log.delete([old[idx].id])
+        return self._one(old[idx])
 
     async def adelete_last_message(self, key: str) -> ChatMessage | None:
         """Async :meth:`delete_last_message`."""
-        return await asyncio.to_thread(self.delete_last_message, key)
+        return self._one(await self._async().pop(key))
 
     async def aget_keys(self) -> list[str]:
         """Async :meth:`get_keys`."""
-        return await asyncio.to_thread(self.get_keys)
+        return await self._async().thread_ids()

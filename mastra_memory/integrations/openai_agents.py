@@ -21,22 +21,28 @@ exactly what it stored; messages written by others (``Agent``, the HTTP API, Lan
 converted from their parts into items. System and developer items are refused
 (:class:`~mastra_memory.errors.ValidationError`): as in Mastra, system messages are not stored.
 
-The methods are ``async`` as the protocol requires; they run the sync :class:`Memory` in a
-worker thread (``asyncio.to_thread``), an interim until mastra-memory's ``AsyncMemory`` exists.
+The protocol's methods are ``async`` and run on :class:`~mastra_memory.AsyncMemory`: given an
+``AsyncMemory`` (or a URL) on PostgreSQL, MongoDB or Redis they make no worker-thread call; given
+a sync ``Memory`` they run on an ``AsyncMemory`` over its store (a sync store's calls in worker
+threads). The ``*_sync`` twins run on the sync ``Memory``. Both faces are one implementation,
+:class:`~mastra_memory.integrations._thread_log_async.AsyncThreadLog` (its sync face generated).
+``pop_item`` is atomic (the store's ``pop_newest_message``): concurrent pops return distinct
+items; ``clear_session`` empties the thread in one transaction.
 The ``openai-agents`` package is not needed to use this class (the protocol is structural);
 install it with ``pip install "mastra-memory[openai-agents]"`` to run agents.
 """
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from collections.abc import Sequence
 from typing import Any
 
 from mastra_memory.errors import ValidationError
-from mastra_memory.memory import Memory
+from mastra_memory.integrations._faces import MemoryFaces
+from mastra_memory.integrations._thread_log import ThreadLog
+from mastra_memory.integrations._thread_log_async import AsyncThreadLog
 from mastra_memory.types import FilePart, Message, MessageContent, RawPart, TextPart, ToolInvocationPart
 
 __all__ = ["MastraSession", "from_response_items", "to_response_items"]
@@ -163,10 +169,13 @@ class MastraSession:
     """The OpenAI Agents SDK session protocol over one mastra-memory thread.
 
     Args:
-        memory: The :class:`~mastra_memory.memory.Memory` (its storage holds the thread).
+        memory: An :class:`~mastra_memory.AsyncMemory` (the async methods use it directly), a
+            :class:`~mastra_memory.memory.Memory`, or a storage URL (see
+            :mod:`mastra_memory.integrations._faces`).
         thread_id: The thread, used as the SDK's ``session_id``; created on the first write.
         resource_id: The owning resource (user); a thread of another resource raises
-            :class:`~mastra_memory.errors.ResourceMismatchError`.
+            :class:`~mastra_memory.errors.ResourceMismatchError` (in the constructor when given
+            a ``Memory``, else on the first call).
         title: Title of a new thread.
         session_settings: The SDK's ``SessionSettings`` (its ``limit`` is the default of
             :meth:`get_items`), or ``None``.
@@ -174,43 +183,69 @@ class MastraSession:
 
     def __init__(
         self,
-        memory: Memory,
+        memory: Any,
         thread_id: str,
         resource_id: str,
         *,
         title: str | None = None,
         session_settings: Any = None,
     ) -> None:
+        self._faces = MemoryFaces(memory)
         self.memory = memory
         self.session_id = thread_id
         self.thread_id = thread_id
         self.resource_id = resource_id
         self.title = title
         self.session_settings = session_settings
-        memory.get_thread_by_id(thread_id, resource_id)  # ownership check up front
+        self._log: ThreadLog | None = None
+        self._alog: AsyncThreadLog | None = None
+        self._checked = False
+        if self._faces.has_sync:
+            self._sync_log("get_items").check_owner(thread_id)  # ownership check up front
+            self._checked = True
 
-    def _messages(self, newest: int | None) -> list[Message]:
-        if self.memory.get_thread_by_id(self.thread_id, self.resource_id) is None:
-            return []
-        per_page = False if newest is None else newest
-        return self.memory.list_messages(self.thread_id, self.resource_id, per_page=per_page).messages
+    def _sync_log(self, async_name: str) -> ThreadLog:
+        if self._log is None:
+            self._log = ThreadLog(self._faces.sync(async_name), self.resource_id, self.title)
+        return self._log
 
-    def get_items_sync(self, limit: int | None = None) -> list[dict[str, Any]]:
+    async def _async_log(self) -> AsyncThreadLog:
+        if self._alog is None:
+            self._alog = AsyncThreadLog(self._faces.async_(), self.resource_id, self.title)
+        if not self._checked:
+            await self._alog.check_owner(self.thread_id)
+            self._checked = True
+        return self._alog
+
+    def _limit(self, limit: int | None) -> int | None:
+        if limit is None and self.session_settings is not None:
+            limit = getattr(self.session_settings, "limit", None)
+        if limit is not None and (isinstance(limit, bool) or limit < 0):
+            raise ValidationError(f"limit must be >= 0, got {limit!r}")
+        return limit
+
+    @staticmethod
+    def _last(items: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+        return items if limit is None else items[-limit:]
+
+    @staticmethod
+    def _popped(message: Message | None) -> dict[str, Any] | None:
+        items = to_response_items([message]) if message is not None else []
+        return items[-1] if items else None
+
+    async def get_items(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The thread as items, oldest first; with ``limit``, the newest ``limit`` items.
 
         Raises:
             ValidationError: if ``limit`` is negative.
         """
-        if limit is None and self.session_settings is not None:
-            limit = getattr(self.session_settings, "limit", None)
-        if limit is not None and (isinstance(limit, bool) or limit < 0):
-            raise ValidationError(f"limit must be >= 0, got {limit!r}")
+        limit = self._limit(limit)
         if limit == 0:
             return []
-        items = to_response_items(self._messages(limit))
-        return items if limit is None else items[-limit:]
+        log = await self._async_log()
+        return self._last(to_response_items(await log.messages(self.thread_id, limit)), limit)
 
-    def add_items_sync(self, items: Sequence[Any]) -> None:
+    async def add_items(self, items: list[Any]) -> None:
         """Append items in one transaction (creating the thread on first use); storage orders
         them after the thread's newest message.
 
@@ -219,41 +254,41 @@ class MastraSession:
         """
         if not items:
             return
-        messages = from_response_items(items, self.thread_id, self.resource_id)
-        self.memory.get_or_create_thread(self.thread_id, self.resource_id, self.title)
-        self.memory.save_messages(messages)
+        messages = from_response_items(list(items), self.thread_id, self.resource_id)
+        await (await self._async_log()).append(self.thread_id, messages)
 
-    def pop_item_sync(self) -> dict[str, Any] | None:
-        """Delete the newest message and return its (last) item, or ``None`` for an empty session.
+    async def pop_item(self) -> dict[str, Any] | None:
+        """Delete the newest message and return its (last) item, or ``None`` for an empty
+        session; atomic, so concurrent pops return distinct items.
 
         A message written by someone else may convert into several items (a tool call and its
         result); popping removes the whole message and returns the last of them.
         """
-        newest = self._messages(1)
-        if not newest:
-            return None
-        items = to_response_items(newest)
-        self.memory.delete_messages([newest[-1].id])
-        return items[-1] if items else None
-
-    def clear_session_sync(self) -> None:
-        """Delete every message of the thread (the thread and its metadata stay)."""
-        messages = self._messages(None)
-        if messages:
-            self.memory.delete_messages([m.id for m in messages])
-
-    async def get_items(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Async :meth:`get_items_sync` (a worker thread; interim until ``AsyncMemory``)."""
-        return await asyncio.to_thread(self.get_items_sync, limit)
-
-    async def add_items(self, items: list[Any]) -> None:
-        """Async :meth:`add_items_sync`."""
-        await asyncio.to_thread(self.add_items_sync, list(items))
-
-    async def pop_item(self) -> dict[str, Any] | None:
-        """Async :meth:`pop_item_sync`."""
-        return await asyncio.to_thread(self.pop_item_sync)
+        return self._popped(await (await self._async_log()).pop(self.thread_id))
 
     async def clear_session(self) -> None:
-        """Async :meth:`clear_session_sync`."""
-        await asyncio.to_thread(self.clear_session_sync)
+        """Delete every message of the thread in one transaction (the thread and its metadata stay)."""
+        await (await self._async_log()).clear(self.thread_id)
+
+    def get_items_sync(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Sync :meth:`get_items` (needs a ``Memory`` or a URL)."""
+        limit = self._limit(limit)
+        if limit == 0:
+            return []
+        log = self._sync_log("get_items")
+        return self._last(to_response_items(log.messages(self.thread_id, limit)), limit)
+
+    def add_items_sync(self, items: Sequence[Any]) -> None:
+        """Sync :meth:`add_items`."""
+        if not items:
+            return
+        messages = from_response_items(items, self.thread_id, self.resource_id)
+        self._sync_log("add_items").append(self.thread_id, messages)
+
+    def pop_item_sync(self) -> dict[str, Any] | None:
+        """Sync :meth:`pop_item`."""
+        return self._popped(self._sync_log("pop_item").pop(self.thread_id))
+
+    def clear_session_sync(self) -> None:
+        """Sync :meth:`clear_session`."""
+        self._sync_log("clear_session").clear(self.thread_id)

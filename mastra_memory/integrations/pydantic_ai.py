@@ -11,12 +11,20 @@ PydanticAI passes history explicitly: ``agent.run(..., message_history=...)`` in
     result = agent.run_sync("Hi, I am Ana.", message_history=history.messages())
     history.save(result.new_messages())
 
+    # in async code, on an AsyncMemory (native async I/O on PostgreSQL, MongoDB, Redis):
+    history = MastraMessageHistory(AsyncMemory("postgresql://..."), thread_id="t-1", resource_id="user-ana")
+    result = await agent.run("Hi, I am Ana.", message_history=await history.amessages())
+    await history.asave(result.new_messages())
+
 One ``ModelMessage`` is one message: a ``ModelRequest`` with a user prompt a ``user`` message
 (its text and, for tool returns, ``tool`` results), a ``ModelResponse`` an ``assistant`` message
 with its text and tool calls. The message itself, serialised with PydanticAI's
 ``ModelMessagesTypeAdapter``, is kept in ``content.metadata["pydantic_ai_message"]``, so PydanticAI
 reads back exactly what it wrote (system prompt parts included, which mastra-memory does not
 store as messages of their own); messages written by others are converted from their parts.
+``messages``/``save`` run on a :class:`~mastra_memory.memory.Memory`, ``amessages``/``asave`` on an
+:class:`~mastra_memory.AsyncMemory`, both through one implementation
+(:class:`~mastra_memory.integrations._thread_log_async.AsyncThreadLog` and its generated sync face).
 ``pydantic-ai-slim`` is imported when this module is; a missing install raises
 :class:`~mastra_memory.errors.MissingDependencyError` naming ``pip install "mastra-memory[pydantic-ai]"``.
 """
@@ -28,7 +36,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from mastra_memory.errors import MissingDependencyError, ValidationError
-from mastra_memory.memory import Memory
+from mastra_memory.integrations._faces import MemoryFaces
+from mastra_memory.integrations._thread_log import ThreadLog
+from mastra_memory.integrations._thread_log_async import AsyncThreadLog
 from mastra_memory.types import Message, MessageContent, ReasoningPart, Role, TextPart, ToolInvocationPart
 
 try:
@@ -147,19 +157,42 @@ class MastraMessageHistory:
     """PydanticAI ``message_history`` in and ``new_messages()`` out, over one thread.
 
     Args:
-        memory: The :class:`~mastra_memory.memory.Memory` (its storage holds the thread).
-        thread_id: The thread; created on the first :meth:`save`.
+        memory: A :class:`~mastra_memory.memory.Memory` (for :meth:`messages` / :meth:`save`),
+            an :class:`~mastra_memory.AsyncMemory` (for :meth:`amessages` / :meth:`asave`), or a
+            storage URL (both; see :mod:`mastra_memory.integrations._faces`).
+        thread_id: The thread; created on the first save.
         resource_id: The owning resource (user); a thread of another resource raises
-            :class:`~mastra_memory.errors.ResourceMismatchError`.
+            :class:`~mastra_memory.errors.ResourceMismatchError` (in the constructor when given
+            a ``Memory``, else on the first call).
         title: Title of a new thread.
     """
 
-    def __init__(self, memory: Memory, thread_id: str, resource_id: str, *, title: str | None = None) -> None:
+    def __init__(self, memory: Any, thread_id: str, resource_id: str, *, title: str | None = None) -> None:
+        self._faces = MemoryFaces(memory)
         self.memory = memory
         self.thread_id = thread_id
         self.resource_id = resource_id
         self.title = title
-        memory.get_thread_by_id(thread_id, resource_id)  # ownership check up front
+        self._log: ThreadLog | None = None
+        self._alog: AsyncThreadLog | None = None
+        if self._faces.has_sync:
+            self._sync_log("amessages").check_owner(thread_id)  # ownership check up front
+
+    def _sync_log(self, async_name: str) -> ThreadLog:
+        if self._log is None:
+            self._log = ThreadLog(self._faces.sync(async_name), self.resource_id, self.title)
+        return self._log
+
+    def _async_log(self) -> AsyncThreadLog:
+        if self._alog is None:
+            self._alog = AsyncThreadLog(self._faces.async_(), self.resource_id, self.title)
+        return self._alog
+
+    @staticmethod
+    def _history(stored: list[Message], last: int | None) -> list[Any]:
+        while last is not None and stored and stored[0].role == "tool":
+            stored = stored[1:]
+        return to_model_messages(stored)
 
     def messages(self, last: int | None = None) -> list[Any]:
         """The thread as PydanticAI messages for ``message_history`` (oldest first).
@@ -169,13 +202,7 @@ class MastraMessageHistory:
                 inside a tool exchange: leading tool returns are dropped, as providers reject a
                 tool result without its call.
         """
-        if self.memory.get_thread_by_id(self.thread_id, self.resource_id) is None:
-            return []
-        per_page = False if last is None else last
-        stored = self.memory.list_messages(self.thread_id, self.resource_id, per_page=per_page).messages
-        while last is not None and stored and stored[0].role == "tool":
-            stored = stored[1:]
-        return to_model_messages(stored)
+        return self._history(self._sync_log("amessages").messages(self.thread_id, last), last)
 
     def save(self, new_messages: Sequence[Any]) -> None:
         """Append a run's ``result.new_messages()`` in one transaction (creating the thread).
@@ -186,5 +213,15 @@ class MastraMessageHistory:
         if not new_messages:
             return
         stored = from_model_messages(new_messages, self.thread_id, self.resource_id)
-        self.memory.get_or_create_thread(self.thread_id, self.resource_id, self.title)
-        self.memory.save_messages(stored)
+        self._sync_log("asave").append(self.thread_id, stored)
+
+    async def amessages(self, last: int | None = None) -> list[Any]:
+        """Async :meth:`messages`."""
+        return self._history(await self._async_log().messages(self.thread_id, last), last)
+
+    async def asave(self, new_messages: Sequence[Any]) -> None:
+        """Async :meth:`save`."""
+        if not new_messages:
+            return
+        stored = from_model_messages(new_messages, self.thread_id, self.resource_id)
+        await self._async_log().append(self.thread_id, stored)

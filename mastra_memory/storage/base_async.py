@@ -158,6 +158,10 @@ class AsyncMemoryStorage(ABC):
     """True when :meth:`search_messages` runs in the database (an index kept with the messages);
     False for the fallback that ranks the scope's messages in Python."""
     is_embedded: bool = False
+    atomic_replace_messages: bool = False
+    """True when :meth:`replace_messages` runs in one transaction (readers never see a mix of
+    old and new messages); False for the fallback that saves the new messages, then deletes the
+    old ones (a failure never loses the history, but a reader in between may see both)."""
     """True when the data lives in this process or a local file (libSQL file, in-memory), so a
     server over it must run a single worker; False for database servers."""
 
@@ -545,6 +549,94 @@ class AsyncMemoryStorage(ABC):
         ids = [validate_id(i, "message id") for i in _as_id_list(message_ids)]
         if ids:
             await self._delete_messages(ids)
+
+    async def pop_newest_message(self, thread_id: str, resource_id: str | None = None) -> Message | None:
+        """Delete the thread's newest message and return it, atomically: concurrent pops of one
+        thread return distinct messages, and every pop that returns a message deleted it.
+
+        The newest message is read, then deleted by a delete that reports whether it removed
+        the row; a pop that lost the row to a concurrent pop reads the newest again (MongoDB:
+        one ``find_one_and_delete``). A third-party backend whose :meth:`_delete_messages`
+        returns ``None`` (it can not tell) pops without that guarantee.
+
+        Args:
+            thread_id: The thread.
+            resource_id: If given, must own the thread.
+
+        Returns:
+            The deleted message, or ``None`` when the thread is empty or does not exist.
+
+        Raises:
+            ValidationError: on a bad id.
+            ResourceMismatchError: if ``resource_id`` does not own the thread.
+        """
+        validate_id(thread_id, "thread_id")
+        if resource_id is not None:
+            validate_id(resource_id, "resource_id")
+            thread = await self._get_thread(thread_id)
+            if thread is not None and thread.resource_id != resource_id:
+                raise ResourceMismatchError(thread_id, thread.resource_id, resource_id)
+        return await self._pop_newest_message(thread_id)
+
+    async def _pop_newest_message(self, thread_id: str) -> Message | None:
+        """Read the newest message, delete it by id, and read again when a concurrent delete
+        took it (:meth:`_delete_messages` reported 0). Backends with an atomic
+        find-and-delete override this."""
+        query = MessageQuery((thread_id,), None, 0, 1, "DESC")
+        while True:
+            newest, _ = await self._list_messages(query)
+            if not newest:
+                return None
+            deleted = await self._delete_messages([newest[-1].id])
+            if deleted is None or deleted > 0:
+                return newest[-1]
+            # a concurrent pop (or delete) took it first: the next newest is ours to try
+
+    async def replace_messages(self, thread_id: str, messages: Sequence[Message]) -> list[Message]:
+        """Replace every message of a thread with ``messages`` in one transaction: a reader sees
+        the old messages or the new ones, never a mix, and a failure changes nothing.
+
+        The new messages are validated and ordered as :meth:`save_messages` does (their
+        ``created_at`` kept, made strictly increasing within the batch); the thread's
+        ``updated_at`` is bumped when messages are stored. Backends with
+        :attr:`atomic_replace_messages` False replace in two steps (new saved, then old deleted).
+
+        Args:
+            thread_id: The thread (it must exist).
+            messages: The new messages, all of ``thread_id``; ``[]`` empties the thread.
+
+        Returns:
+            What was stored (system messages skipped, resource ids filled from the thread).
+
+        Raises:
+            ValidationError: on bad input, or a message of another thread or whose id exists
+                in another thread.
+            ThreadNotFoundError: if the thread does not exist.
+            ResourceMismatchError: if a message's resource does not own the thread.
+        """
+        validate_id(thread_id, "thread_id")
+        prepared, _ = self._prepare_messages(messages)
+        for msg in prepared:
+            if msg.thread_id != thread_id:
+                raise ValidationError(f"message {msg.id!r} belongs to thread {msg.thread_id!r}, not {thread_id!r}")
+        thread = await self._get_thread(thread_id)
+        if thread is None:
+            raise ThreadNotFoundError(thread_id)
+        stored = resolve_owners(prepared, {thread_id: thread.resource_id})
+        return await self._replace_messages(thread, stored, now_utc())
+
+    async def _replace_messages(self, thread: Thread, messages: list[Message], now: datetime) -> list[Message]:
+        """Delete the thread's messages and store ``messages`` (validated, owned, ordered) in one
+        transaction. The backends of this package override it; this default (for third-party
+        backends) saves the new messages first, then deletes the old ones: a failure never loses
+        the history, but a reader in between may see both."""
+        old, _ = await self._list_messages(MessageQuery((thread.id,), None, 0, False, "ASC"))
+        keep = {m.id for m in messages}
+        stored = await self._save_messages(messages, now) if messages else []
+        gone = [m.id for m in old if m.id not in keep]
+        if gone:
+            await self._delete_messages(gone)
+        return stored
 
     # -- keyword search ---------------------------------------------------------------------------
 
@@ -1184,7 +1276,10 @@ class AsyncMemoryStorage(ABC):
     async def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]: ...
 
     @abstractmethod
-    async def _delete_messages(self, message_ids: list[str]) -> None: ...
+    async def _delete_messages(self, message_ids: list[str]) -> int | None:
+        """Delete messages by id in one transaction; return how many existed and were deleted
+        (``None`` if the backend can not tell, which makes :meth:`pop_newest_message` not
+        atomic)."""
 
     @abstractmethod
     async def _get_resource(self, resource_id: str) -> Resource | None: ...

@@ -500,6 +500,99 @@ class MemoryStorageConformance:
         with pytest.raises(ValidationError):
             store.delete_messages("not-a-list")
 
+    def test_pop_newest_message(self, store: MemoryStorage) -> None:
+        msgs = self._seed(store, n=3)
+        popped = store.pop_newest_message("t1", "r1")
+        assert popped is not None and popped.id == msgs[2].id and popped.text == "message 2"
+        assert _texts(store.list_messages("t1").messages) == ["message 0", "message 1"]
+        with pytest.raises(ResourceMismatchError):
+            store.pop_newest_message("t1", "someone-else")
+        assert store.list_messages("t1").total == 2  # nothing popped by the refused call
+        assert [store.pop_newest_message("t1").text for _ in range(2)] == ["message 1", "message 0"]  # type: ignore[union-attr]
+        assert store.pop_newest_message("t1") is None
+        assert store.pop_newest_message("no-such-thread") is None
+        with pytest.raises(ValidationError):
+            store.pop_newest_message("")
+
+    def test_concurrent_pops_return_distinct_messages(self, store: MemoryStorage) -> None:
+        """N concurrent pops of an N-message thread return N distinct messages and empty it."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        n = 8
+        msgs = self._seed(store, n=n)
+        start = threading.Barrier(n)
+
+        def pop(_: int) -> str | None:
+            start.wait()
+            got = store.pop_newest_message("t1")
+            return got.id if got is not None else None
+
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            popped = list(pool.map(pop, range(n)))
+        assert sorted(p or "" for p in popped) == sorted(m.id for m in msgs), "a message popped twice or not at all"
+        assert store.list_messages("t1").total == 0
+
+    def test_replace_messages(self, store: MemoryStorage) -> None:
+        self._seed(store, n=4)
+        before = store.get_thread_by_id("t1")
+        new = [_msg("t1", i, mid=f"new-{i}") for i in (7, 8)]
+        stored = store.replace_messages("t1", new)
+        assert [m.id for m in stored] == ["new-7", "new-8"] and all(m.resource_id == "r1" for m in stored)
+        page = store.list_messages("t1", per_page=False)
+        assert [m.id for m in page.messages] == ["new-7", "new-8"] and page.total == 2
+        after = store.get_thread_by_id("t1")
+        assert before is not None and after is not None and after.updated_at >= before.updated_at
+        store.replace_messages("t1", [_msg("t1", 9, mid="new-7")])  # an id of the old set may come back
+        assert _texts(store.list_messages("t1").messages) == ["message 9"]
+        assert store.replace_messages("t1", []) == []
+        assert store.list_messages("t1").total == 0
+        # refused batches change nothing
+        store.replace_messages("t1", [_msg("t1", i) for i in range(3)])
+        self._seed(store, "t2", n=1)
+        old = [m.id for m in store.list_messages("t1").messages]
+        taken = _msg("t1", 5, mid="t2-m00000")  # the id of a message of t2
+        bad_batches: list[tuple[list[Message], type[Exception]]] = [
+            ([_msg("t1", 4, mid="ok-4"), taken], ValidationError),
+            ([_msg("t2", 4)], ValidationError),  # a message of another thread
+            ([_msg("t1", 4, resource_id="r2")], ResourceMismatchError),
+            ([Message(id="empty", thread_id="t1", role="user", content=MessageContent(parts=[]))], ValidationError),
+        ]
+        for batch, error in bad_batches:
+            with pytest.raises(error):
+                store.replace_messages("t1", batch)
+            assert [m.id for m in store.list_messages("t1").messages] == old
+        assert [m.id for m in store.list_messages("t2").messages] == ["t2-m00000"]
+        with pytest.raises(ThreadNotFoundError):
+            store.replace_messages("missing", [_msg("missing", 1)])
+
+    def test_replace_messages_readers_never_see_a_mix(self, store: MemoryStorage) -> None:
+        """With :attr:`atomic_replace_messages`, a reader during replaces sees one whole set."""
+        import threading
+
+        if not store.atomic_replace_messages:
+            pytest.skip(f"{type(store).__name__} replaces in two steps (atomic_replace_messages is False)")
+        self._seed(store, n=0)
+        sets = [[_msg("t1", i, mid=f"g{g}-{i}") for i in range(3)] for g in range(2)]
+        store.replace_messages("t1", sets[0])
+        allowed = [{m.id for m in s} for s in sets]
+        seen: list[set[str]] = []
+        done = threading.Event()
+
+        def read() -> None:
+            while not done.is_set():
+                seen.append({m.id for m in store.list_messages("t1", per_page=False).messages})
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            for g in range(6):
+                store.replace_messages("t1", sets[(g + 1) % 2])
+        finally:
+            done.set()
+            reader.join()
+        assert seen and all(ids in allowed for ids in seen), [ids for ids in seen if ids not in allowed][:3]
+
     # -- resources ------------------------------------------------------------------------------
 
     def test_resources(self, store: MemoryStorage) -> None:

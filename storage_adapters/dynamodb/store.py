@@ -1157,9 +1157,45 @@ class DynamoDBStore(MemoryStorage):
                 i["content"] = i["content"] + "".join(t for t in tail if t is not None)
         return _sorted_messages(items)
 
-    def _delete_messages(self, message_ids: list[str]) -> None:
+    def _delete_messages(self, message_ids: list[str]) -> int:
+        """Delete in transactions of at most 100 items, each message's item conditional on
+        existing, so a message deleted meanwhile (a concurrent pop) is not counted: its
+        transaction is cancelled and the rest of the chunk runs again without it."""
+        deleted = 0
         with self._errors():
-            self._delete_keys([k for i in self._by_ids(message_ids) for k in _message_keys(i)])
+            pending = self._by_ids(message_ids)
+            while pending:
+                chunk: list[Item] = []
+                size = 0
+                for item in pending:
+                    n_keys = len(_message_keys(item))
+                    if chunk and size + n_keys > MAX_TRANSACTION_ITEMS:
+                        break
+                    chunk.append(item)
+                    size += n_keys
+                ops: list[dict[str, Any]] = []
+                for item in chunk:
+                    for n, key in enumerate(_message_keys(item)):
+                        op: dict[str, Any] = {"TableName": self.table_name, "Key": _to_item(key)}
+                        if n == 0:
+                            op["ConditionExpression"] = "attribute_exists(pk)"
+                        ops.append({"Delete": op})
+                try:
+                    self._transact(ops)
+                except _Cancelled as exc:
+                    gone: set[str] = set()
+                    at = 0
+                    for item in chunk:
+                        if at < len(exc.reasons) and exc.reasons[at] == "ConditionalCheckFailed":
+                            gone.add(item["id"])
+                        at += len(_message_keys(item))
+                    if not gone:  # pragma: no cover - a cancel names the failed condition
+                        raise
+                    pending = [i for i in pending if i["id"] not in gone]
+                    continue
+                deleted += len(chunk)
+                pending = pending[len(chunk) :]
+        return deleted
 
     def _last_created_at(self, thread_id: str) -> datetime | None:
         with self._errors():

@@ -227,6 +227,10 @@ class LibSQLStore(TextSQLStore):
     def _write(self) -> Iterator[Any]:
         """A write transaction (``BEGIN IMMEDIATE``, retried with backoff while another process
         holds the write lock), rolled back on any error, which arrives as ``StorageError``."""
+        joined = self._joined_connection()
+        if joined is not None:  # inside _one_transaction: its transaction, its error handling
+            yield joined
+            return
         with self._lock:
             self._ensure_setup()
             try:
@@ -574,11 +578,18 @@ class LibSQLStore(TextSQLStore):
                 ).fetchall()
         return _dedupe_sorted(rows)
 
-    def _delete_messages(self, message_ids: list[str]) -> None:
+    def _delete_messages(self, message_ids: list[str]) -> int:
+        deleted = 0
         with self._write() as conn:
             for chunk in _chunks(message_ids):
                 marks = ", ".join("?" for _ in chunk)
-                conn.execute(f"DELETE FROM {MESSAGES} WHERE id IN ({marks})", list(chunk))
+                deleted += len(
+                    conn.execute(f"DELETE FROM {MESSAGES} WHERE id IN ({marks}) RETURNING id", list(chunk)).fetchall()
+                )
+        return deleted
+
+    def _delete_thread_messages_in(self, conn: Any, thread_id: str) -> None:
+        conn.execute(f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (thread_id,))
 
     # -- keyword search -------------------------------------------------------------------------
 

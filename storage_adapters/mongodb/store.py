@@ -314,6 +314,11 @@ class MongoDBStore(MemoryStorage):
         self._setup_lock = _io.Lock()
         self._ready = False
 
+    @property
+    def atomic_replace_messages(self) -> bool:  # type: ignore[override]
+        """True unless the server has no transactions (``transactions=False`` or detected)."""
+        return self._transactions is not False
+
     @classmethod
     def from_url(cls, url: str, db_name: str | None = None, **kwargs: Any) -> MongoDBStore:
         """Build a store from a ``mongodb://`` URL; the database is ``db_name``, else the URL's
@@ -693,12 +698,56 @@ class MongoDBStore(MemoryStorage):
             docs = [d for d in self._messages.find({"id": {"$in": message_ids}}, _PROJECTION)]
         return _sorted_messages(docs)
 
-    def _delete_messages(self, message_ids: list[str]) -> None:
-        def work(session: Any) -> None:
-            self._messages.delete_many({"id": {"$in": message_ids}}, session=session)
+    def _delete_messages(self, message_ids: list[str]) -> int:
+        def work(session: Any) -> int:
+            result = self._messages.delete_many({"id": {"$in": message_ids}}, session=session)
             self._terms.delete_many({"id": {"$in": message_ids}}, session=session)
+            return int(result.deleted_count)
 
-        self._write(work)
+        return self._write(work)
+
+    def _pop_newest_message(self, thread_id: str) -> Message | None:
+        """One ``find_one_and_delete`` (atomic on one document, no transaction to conflict),
+        then the keyword document (a leftover one is never returned: search drops messages
+        that are gone)."""
+        import pymongo
+
+        with self._errors():
+            doc = self._messages.find_one_and_delete(
+                {"thread_id": thread_id},
+                projection=_PROJECTION,
+                sort=[("createdAt", pymongo.DESCENDING), ("id", pymongo.DESCENDING)],
+            )
+            if doc is None:
+                return None
+            self._terms.delete_one({"id": doc["id"]})
+        return _doc_to_message(doc)
+
+    def _replace_messages(self, thread: Thread, messages: list[Message], now: datetime) -> list[Message]:
+        """One multi-document transaction: refuse ids of other threads, delete the thread's
+        messages and their keyword documents, insert the new ones, bump ``updatedAt`` (on a
+        server without transactions the same writes run in that order, not atomically)."""
+        floors = self._om_floors({thread.id: thread.resource_id}) if messages else {}
+        stored = _om.restamp_after_cursor(messages, set(), floors) if floors else messages
+        language = self.text_search_language
+
+        def work(session: Any) -> list[Message]:
+            if stored:
+                for d in self._messages.find(
+                    {"id": {"$in": [m.id for m in stored]}, "thread_id": {"$ne": thread.id}},
+                    {"_id": 0, "id": 1},
+                    session=session,
+                ):
+                    raise MessageIdUnavailableError(d["id"])
+            self._messages.delete_many({"thread_id": thread.id}, session=session)
+            self._terms.delete_many({"thread_id": thread.id}, session=session)
+            if stored:
+                self._messages.insert_many([_message_doc(m) for m in stored], ordered=True, session=session)
+                self._terms.insert_many([_terms_doc(m, language) for m in stored], session=session)
+                self._threads.update_one({"id": thread.id}, {"$max": {"updatedAt": now}}, session=session)
+            return stored
+
+        return self._write(work)
 
     def _search_messages(
         self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int

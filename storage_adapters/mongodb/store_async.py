@@ -312,6 +312,11 @@ class AsyncMongoDBStore(AsyncMemoryStorage):
         self._setup_lock = _io.Lock()
         self._ready = False
 
+    @property
+    def atomic_replace_messages(self) -> bool:  # type: ignore[override]
+        """True unless the server has no transactions (``transactions=False`` or detected)."""
+        return self._transactions is not False
+
     @classmethod
     def from_url(cls, url: str, db_name: str | None = None, **kwargs: Any) -> AsyncMongoDBStore:
         """Build a store from a ``mongodb://`` URL; the database is ``db_name``, else the URL's
@@ -698,12 +703,56 @@ class AsyncMongoDBStore(AsyncMemoryStorage):
             docs = [d async for d in self._messages.find({"id": {"$in": message_ids}}, _PROJECTION)]
         return _sorted_messages(docs)
 
-    async def _delete_messages(self, message_ids: list[str]) -> None:
-        async def work(session: Any) -> None:
-            await self._messages.delete_many({"id": {"$in": message_ids}}, session=session)
+    async def _delete_messages(self, message_ids: list[str]) -> int:
+        async def work(session: Any) -> int:
+            result = await self._messages.delete_many({"id": {"$in": message_ids}}, session=session)
             await self._terms.delete_many({"id": {"$in": message_ids}}, session=session)
+            return int(result.deleted_count)
 
-        await self._write(work)
+        return await self._write(work)
+
+    async def _pop_newest_message(self, thread_id: str) -> Message | None:
+        """One ``find_one_and_delete`` (atomic on one document, no transaction to conflict),
+        then the keyword document (a leftover one is never returned: search drops messages
+        that are gone)."""
+        import pymongo
+
+        async with self._errors():
+            doc = await self._messages.find_one_and_delete(
+                {"thread_id": thread_id},
+                projection=_PROJECTION,
+                sort=[("createdAt", pymongo.DESCENDING), ("id", pymongo.DESCENDING)],
+            )
+            if doc is None:
+                return None
+            await self._terms.delete_one({"id": doc["id"]})
+        return _doc_to_message(doc)
+
+    async def _replace_messages(self, thread: Thread, messages: list[Message], now: datetime) -> list[Message]:
+        """One multi-document transaction: refuse ids of other threads, delete the thread's
+        messages and their keyword documents, insert the new ones, bump ``updatedAt`` (on a
+        server without transactions the same writes run in that order, not atomically)."""
+        floors = await self._om_floors({thread.id: thread.resource_id}) if messages else {}
+        stored = _om.restamp_after_cursor(messages, set(), floors) if floors else messages
+        language = self.text_search_language
+
+        async def work(session: Any) -> list[Message]:
+            if stored:
+                async for d in self._messages.find(
+                    {"id": {"$in": [m.id for m in stored]}, "thread_id": {"$ne": thread.id}},
+                    {"_id": 0, "id": 1},
+                    session=session,
+                ):
+                    raise MessageIdUnavailableError(d["id"])
+            await self._messages.delete_many({"thread_id": thread.id}, session=session)
+            await self._terms.delete_many({"thread_id": thread.id}, session=session)
+            if stored:
+                await self._messages.insert_many([_message_doc(m) for m in stored], ordered=True, session=session)
+                await self._terms.insert_many([_terms_doc(m, language) for m in stored], session=session)
+                await self._threads.update_one({"id": thread.id}, {"$max": {"updatedAt": now}}, session=session)
+            return stored
+
+        return await self._write(work)
 
     async def _search_messages(
         self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int

@@ -516,8 +516,15 @@ class PostgresStore(TextSQLStore):
             ).fetchall()
         return _sql.dedupe_sorted(rows)
 
-    def _delete_messages(self, message_ids: list[str]) -> None:
-        self._transact(lambda conn: conn.execute(f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,)))
+    def _delete_messages(self, message_ids: list[str]) -> int:
+        def work(conn: Any) -> int:
+            cur = conn.execute(f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,))
+            return int(cur.rowcount)
+
+        return self._transact(work)
+
+    def _delete_thread_messages_in(self, conn: Any, thread_id: str) -> None:
+        conn.execute(f"DELETE FROM {self._messages} WHERE thread_id = %s", (thread_id,))
 
     # -- keyword search -------------------------------------------------------------------------
 

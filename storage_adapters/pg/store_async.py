@@ -526,10 +526,15 @@ class AsyncPostgresStore(AsyncTextSQLStore):
             ).fetchall()
         return _sql.dedupe_sorted(rows)
 
-    async def _delete_messages(self, message_ids: list[str]) -> None:
-        await self._transact(
-            lambda conn: conn.execute(f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,))
-        )
+    async def _delete_messages(self, message_ids: list[str]) -> int:
+        async def work(conn: Any) -> int:
+            cur = await conn.execute(f"DELETE FROM {self._messages} WHERE id = ANY(%s)", (message_ids,))
+            return int(cur.rowcount)
+
+        return await self._transact(work)
+
+    async def _delete_thread_messages_in(self, conn: Any, thread_id: str) -> None:
+        await conn.execute(f"DELETE FROM {self._messages} WHERE thread_id = %s", (thread_id,))
 
     # -- keyword search -------------------------------------------------------------------------
 

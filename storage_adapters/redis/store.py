@@ -274,6 +274,8 @@ class RedisStore(MemoryStorage):
     ``connect(create=False)``) that the database holds mastra-memory data, and :meth:`setup` writes
     nothing."""
 
+    atomic_replace_messages = True
+
     def __init__(
         self,
         url: str | None = None,
@@ -659,6 +661,61 @@ class RedisStore(MemoryStorage):
     def _save_messages(self, messages: list[Message], now: datetime) -> list[Message]:
         return self._save_prepared(messages, now, frozenset())
 
+    def _replace_messages(self, thread: Thread, messages: list[Message], now: datetime) -> list[Message]:
+        """Read the thread, its messages, the new ids' homes and the observation cursors; delete
+        the old messages and write the new ones in one guarded script that checks those reads
+        still hold (the thread record, its newest message, each new id absent or of this thread,
+        the cursors). On a lost race, read again."""
+        tid = thread.id
+        mids = [m.id for m in messages]
+        cursor_keys = [
+            self._omkey(f"thread:{tid}") + ":cursor",
+            self._omkey(f"resource:{thread.resource_id}") + ":cursor",
+        ]
+
+        def attempt() -> list[Message] | type[_Retry]:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.get(self._tkey(tid))
+            pipe.zrange(self._tmsgs(tid), 0, -1, withscores=True)
+            pipe.mget(cursor_keys)
+            if mids:
+                pipe.hmget(self._thread_of, mids)
+            res = pipe.execute()
+            raw, old, cursors = res[0], res[1], res[2]
+            homes: list[bytes | None] = res[3] if mids else []
+            if raw is None:
+                raise ThreadNotFoundError(tid)
+            current = _thread(raw)
+            for m, home in zip(messages, homes, strict=True):
+                if home is not None and home.decode("utf-8") != tid:
+                    raise MessageIdUnavailableError(m.id)
+            stamps = [parse_timestamp(c.decode("utf-8")) for c in cursors if c is not None]
+            stored = _om.restamp_after_cursor(messages, set(), {tid: max(stamps)} if stamps else {})
+            txn = _Txn()
+            txn.get_eq(self._tkey(tid), raw)
+            txn.ztop_eq(self._tmsgs(tid), (old[-1][0].decode("utf-8"), old[-1][1]) if old else None)
+            for key, c in zip(cursor_keys, cursors, strict=True):
+                txn.get_eq(key, c)
+            for m in stored:
+                txn.guard("hget_in", self._thread_of, m.id, tid)
+            for member, _ in old:
+                mid = member.decode("utf-8")
+                txn.write("DEL", self._mkey(tid, mid))
+                txn.write("ZREM", self._tmsgs(tid), mid)
+                txn.write("ZREM", self._rmsgs(current.resource_id), mid)
+                txn.write("HDEL", self._thread_of, mid)
+            for m in stored:
+                score = _ms(m.created_at)
+                txn.write("SET", self._mkey(tid, m.id), _message_json(m))
+                txn.write("ZADD", self._tmsgs(tid), score, m.id)
+                txn.write("ZADD", self._rmsgs(current.resource_id), score, m.id)
+                txn.write("HSET", self._thread_of, m.id, tid)
+            if stored:
+                self._thread_writes(txn, current.model_copy(update={"updated_at": now}), current)
+            return stored if self._run(txn) == 0 else _Retry
+
+        return self._retrying(f"replace_messages {tid!r}", attempt)
+
     def _messages_by_ids(self, pairs: Sequence[tuple[str, str]]) -> list[Message]:
         """Messages by ``(thread id, message id)``, in the given order (missing ones skipped)."""
         if not pairs:
@@ -794,9 +851,10 @@ class RedisStore(MemoryStorage):
         with self._errors():
             return _sorted_unique(self._by_message_ids(message_ids))
 
-    def _delete_messages(self, message_ids: list[str]) -> None:
+    def _delete_messages(self, message_ids: list[str]) -> int:
         with self._errors():
-            self._script("DELETE_MESSAGES")(keys=[], args=[self._p, *message_ids])
+            deleted = self._script("DELETE_MESSAGES")(keys=[], args=[self._p, *message_ids])
+        return int(deleted)
 
     def _last_created_at(self, thread_id: str) -> datetime | None:
         with self._errors():

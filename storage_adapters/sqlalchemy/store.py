@@ -625,14 +625,20 @@ class SQLAlchemyStore(SQLStore):
 
         return self._messages_from(self._read(work))
 
-    def _delete_messages(self, message_ids: list[str]) -> None:
+    def _delete_messages(self, message_ids: list[str]) -> int:
         t = self._t
 
-        def work(conn: Any) -> None:
+        def work(conn: Any) -> int:
+            deleted = 0
             for chunk in _chunks(message_ids):
-                conn.execute(t.messages.delete().where(t.messages.c.id.in_(chunk)))
+                deleted += conn.execute(t.messages.delete().where(t.messages.c.id.in_(chunk))).rowcount
+            return deleted
 
-        self._transact(work)
+        return self._transact(work)
+
+    def _delete_thread_messages_in(self, conn: Any, thread_id: str) -> None:
+        t = self._t
+        conn.execute(t.messages.delete().where(t.messages.c.thread_id == thread_id))
 
     # -- erasure and retention (the algorithms are the base class's; indexed reads here) -------
 
