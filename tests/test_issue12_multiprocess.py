@@ -24,6 +24,7 @@ from tests.test_races import _backend_url
 
 KINDS = [
     "libsql-file",
+    "libsql-sqld",
     "postgres",
     "mongodb",
     "sqlalchemy-sqlite",
@@ -32,10 +33,12 @@ KINDS = [
     "redis",
 ]
 # kill -9 also on DynamoDB (moto); its eight-writer test lives in tests/test_dynamodb.py with
-# fewer saves (moto serves one request at a time). Not on sqld: a client killed inside an
-# interactive transaction leaves sqld holding the write lock (its HTTP stream is not closed), and
-# every later writer waits for minutes; see docs/storage.md.
+# fewer saves (moto serves one request at a time). On sqld (over HTTP) every save and key-value
+# update is one request, so a killed client leaves no transaction holding the write lock.
 KILL_KINDS = [*KINDS, "dynamodb"]
+STALL_LIMIT_S = 20.0
+"""How long the first write after the kills may take: a killed writer must not leave the
+database locked (sqld used to keep a killed client's transaction, and its lock, for minutes)."""
 WRITERS = 8
 SAVES = 50
 DEADLINE_S = 240.0
@@ -153,6 +156,11 @@ def test_kill_9_during_saves_leaves_no_half_written_batch(kind: str, tmp_path: P
             for p in procs:
                 p.join(10)
         with open_storage(url) as store:
+            t0 = time.monotonic()
+            store.create_thread(Thread(id="after-kills", resource_id="res"))
+            store.save_messages([Message.user("written after the kills", "after-kills")])
+            stall = time.monotonic() - t0
+            assert stall < STALL_LIMIT_S, f"the first write after the kills took {stall:.1f} s"
             page = store.list_messages("killed", per_page=False)
             assert page.total == len(page.messages) > 0
             batches: dict[str, set[int]] = {}
@@ -169,7 +177,10 @@ def test_kill_9_during_saves_leaves_no_half_written_batch(kind: str, tmp_path: P
                 per_writer.setdefault(writer, []).append(int(batch))
             for writer, done in per_writer.items():  # no gap: a saved batch's predecessors are saved
                 assert sorted(done) == list(range(len(done))), (writer, sorted(done)[:10])
-        print(f"{kind}: {kills} kill -9 during saves, {len(batches)} whole batches, 0 half-written")
+        print(
+            f"{kind}: {kills} kill -9 during saves, {len(batches)} whole batches, 0 half-written, "
+            f"next write {stall:.2f} s"
+        )
 
 
 def _increment_forever(url: str, worker: int, log: str, ready: Any) -> None:
@@ -205,9 +216,16 @@ def test_kill_9_during_kv_increments_loses_no_acknowledged_increment(kind: str, 
             p.join(10)
         acked = sum(len((tmp_path / f"acked-{w}.log").read_text().splitlines()) for w in range(4))
         with open_storage(url) as store:
+            t0 = time.monotonic()
+            store.kv_increment("kill", "after-kills")
+            stall = time.monotonic() - t0
+            assert stall < STALL_LIMIT_S, f"the first increment after the kills took {stall:.1f} s"
             entry = store.kv_get("kill", "counter")
             value = entry.value if entry is not None else 0
         # each killed process may have had one increment applied but not yet acknowledged
         assert acked <= value <= acked + len(procs), (acked, value)
         assert acked > 0
-        print(f"{kind}: 4 processes killed during increments; {acked} acknowledged, counter {value}")
+        print(
+            f"{kind}: 4 processes killed during increments; {acked} acknowledged, counter {value}, "
+            f"next write {stall:.2f} s"
+        )

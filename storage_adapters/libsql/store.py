@@ -10,9 +10,12 @@ unless the lock stays taken for ``busy_timeout`` plus the retry budget.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from mastra_memory.errors import (
+    ConcurrencyError,
     MastraMemoryError,
     MessageIdUnavailableError,
     MissingDependencyError,
@@ -37,12 +41,13 @@ from mastra_memory.storage.base import (
     place_after_newest,
     resolve_owners,
 )
-from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
+from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef
 from mastra_memory.types import Message, Resource, SemanticHit, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
 from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
+from storage_adapters.libsql.hrana_http import BatchResult, GuardFailed, HranaBatcher, guard_sql
 
 __all__ = ["LibSQLStore"]
 
@@ -150,6 +155,10 @@ class LibSQLStore(TextSQLStore):
         self._ready = False
         self.is_remote = url.startswith(("http://", "https://", "libsql://", "ws://", "wss://"))
         self.is_embedded = not self.is_remote
+        # Over HTTP a write transaction is one request (see _batch): a client killed inside an
+        # interactive one would leave sqld holding the write lock.
+        self.batches_writes = url.startswith(("http://", "https://", "libsql://"))
+        self._batcher: HranaBatcher | None = None
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> LibSQLStore:
@@ -201,6 +210,9 @@ class LibSQLStore(TextSQLStore):
 
     def close(self) -> None:
         with self._lock:
+            if self._batcher is not None:
+                self._batcher.close()
+                self._batcher = None
             if self._conn_obj is not None:
                 try:
                     self._conn_obj.close()
@@ -265,7 +277,31 @@ class LibSQLStore(TextSQLStore):
                 raise
 
     def _is_retryable(self, exc: BaseException) -> bool:
-        return _is_busy(exc)
+        return isinstance(exc, GuardFailed) or _is_busy(exc)
+
+    # -- single-request transactions over HTTP ----------------------------------------------------
+
+    def _batch_once(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[BatchResult]:
+        """Run ``statements`` as one transaction in one HTTP request (no retry)."""
+        with self._lock:
+            if self._batcher is None:
+                self._batcher = HranaBatcher(self.url, self.auth_token)
+            return self._batcher.transaction(statements)
+
+    def _run_writes(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Run write statements whose results decide nothing in one transaction: one request
+        over HTTP (:class:`~storage_adapters.libsql.hrana_http.HranaBatcher`), else ``BEGIN
+        IMMEDIATE`` on the connection. Retried while the database is locked.
+
+        Returns:
+            Each statement's affected row count.
+        """
+        if not self.batches_writes:
+            with self._write() as conn:
+                return [int(conn.execute(sql, params).rowcount) for sql, params in statements]
+        self._ensure_setup()
+        results = self._retry(lambda: self._batch_once(statements), "libSQL write failed")
+        return [r.rowcount for r in results]
 
     def _begin_sql(self) -> str:
         return "BEGIN" if self.is_remote else "BEGIN IMMEDIATE"
@@ -393,15 +429,18 @@ class LibSQLStore(TextSQLStore):
         return thread.model_copy(update={"title": new_title, "metadata": merged, "updated_at": now})
 
     def _delete_thread(self, thread_id: str) -> None:
-        with self._write() as conn:
-            conn.execute(f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (thread_id,))
-            conn.execute(f"DELETE FROM {THREADS} WHERE id = ?", (thread_id,))
-            conn.execute(f"DELETE FROM {_sql.THREAD_STATS} WHERE thread_id = ?", (thread_id,))
-            self._after_delete_thread(conn, thread_id)
+        self._run_writes(
+            [
+                (f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (thread_id,)),
+                (f"DELETE FROM {THREADS} WHERE id = ?", (thread_id,)),
+                (f"DELETE FROM {_sql.THREAD_STATS} WHERE thread_id = ?", (thread_id,)),
+                *self._after_delete_thread(thread_id),
+            ]
+        )
 
-    def _after_delete_thread(self, conn: Any, thread_id: str) -> None:
+    def _after_delete_thread(self, thread_id: str) -> list[tuple[str, Sequence[Any]]]:
         """Hook for tables that hang off a thread: its observational-memory generations go."""
-        conn.execute(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (f"thread:{thread_id}",))
+        return [(f'DELETE FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ?', (f"thread:{thread_id}",))]
 
     def _list_threads(self, query: ThreadQuery) -> tuple[list[Thread], int]:
         sql, params, count_sql, count_params = _sql.select_threads_sql(self.dialect, query)
@@ -429,7 +468,12 @@ class LibSQLStore(TextSQLStore):
         observation cursor exists is the batch's set of stored ids read first, as
         :func:`_om.restamp_after_cursor` moves new messages only. The thread message counts are
         kept by the triggers of migration 6 as the rows go in.
+
+        Over HTTP the save is one request instead (:meth:`_save_batched`).
         """
+        if self.batches_writes:
+            self._ensure_setup()
+            return self._retry(lambda: self._save_batched(messages, now, after_newest), "libSQL write failed")
         sql = self._write_sql
         first = messages[0].thread_id
         if len(messages) == 1 or all(m.thread_id == first for m in messages):
@@ -477,6 +521,82 @@ class LibSQLStore(TextSQLStore):
                     self._stored_ids(conn, chunk)  # raises: some id belongs to another thread
                     raise StorageError("message upsert wrote fewer rows than it was given")
         return stored
+
+    def _save_batched(self, messages: list[Message], now: datetime, after_newest: frozenset[str]) -> list[Message]:
+        """One attempt of a save over HTTP as one single-request transaction (no Python between
+        its statements), so a client killed mid-save never leaves a transaction open on sqld.
+
+        1. Read, outside the transaction, the threads' owners and observation cursors as one
+           JSON text (:func:`_threads_snapshot_sql`); check and fill owners
+           (:func:`resolve_owners`) and move new messages after a cursor in Python
+           (:func:`_om.restamp_after_cursor`, which also reads which ids are stored).
+        2. Send ``BEGIN IMMEDIATE``; a guard that the snapshot (and the stored-id count) is
+           unchanged; the ``updatedAt`` bump (never backwards); one upsert of the whole batch
+           from one JSON parameter whose ``createdAt`` places auto-stamped messages after the
+           thread's newest stored one in SQL (:func:`place_after_newest` as a formula: message
+           ``k`` of a thread gets at least newest + ``k`` ms), ``RETURNING`` the stored times; a
+           guard that every row was written (an id stored in another thread is left alone by
+           the upsert); ``COMMIT``.
+
+        A failed guard rolls the batch back and raises :class:`GuardFailed`, which
+        :meth:`_retry` answers with a new attempt (reading again); a row-count guard that
+        failed because an id belongs to another thread raises ``MessageIdUnavailableError``.
+        """
+        thread_ids = sorted({m.thread_id for m in messages})
+        ids_json = dumps(thread_ids)
+        snapshot_sql = _threads_snapshot_sql()
+        with self._read() as conn:
+            snapshot = conn.execute(snapshot_sql, (ids_json,)).fetchone()[0]
+        owners: dict[str, str] = {}
+        floors: dict[str, datetime] = {}
+        for tid, owner, cursor in json.loads(snapshot):
+            owners[tid] = owner
+            if cursor is not None:
+                floors[tid] = _sql.parse_ts(cursor)
+        stored = resolve_owners(messages, owners)
+        statements: list[tuple[str, Sequence[Any]]] = [(guard_sql(f"({snapshot_sql}) = ?"), (ids_json, snapshot))]
+        if floors:
+            with self._read() as conn:
+                existing = self._stored_ids(conn, stored)  # raises for an id of another thread
+            stored = _om.restamp_after_cursor(stored, existing, floors)
+            count = f"(SELECT count(*) FROM {MESSAGES} WHERE id IN (SELECT value FROM json_each(?))) = ?"
+            statements.append((guard_sql(count), (dumps([m.id for m in stored]), len(existing))))
+        stamp = _sql.format_ts(now)
+        statements.append(
+            (
+                f'UPDATE {THREADS} SET "updatedAt" = CASE WHEN "updatedAt" IS NULL OR "updatedAt" < ? THEN ? '
+                'ELSE "updatedAt" END WHERE id IN (SELECT value FROM json_each(?))',
+                (stamp, stamp, ids_json),
+            )
+        )
+        rows: list[list[Any]] = []
+        position: dict[str, int] = {}
+        fmt = _sql.format_ts
+        for m in stored:
+            place = None
+            if m.thread_id in after_newest:
+                place = position[m.thread_id] = position.get(m.thread_id, 0) + 1
+            rows.append(
+                [m.id, m.thread_id, m.content_json(), m.role, m.type or "v2", fmt(m.created_at), m.resource_id, place]
+            )
+        insert = len(statements)
+        statements.append((_BATCH_INSERT_SQL, (dumps(rows),)))
+        statements.append((guard_sql("changes() = ?"), (len(stored),)))
+        try:
+            results = self._batch_once(statements)
+        except GuardFailed as exc:
+            if exc.step == insert + 1:  # not every row written: an id of another thread?
+                with self._read() as conn:
+                    self._stored_ids(conn, stored)  # raises MessageIdUnavailableError
+            raise
+        times = dict(results[insert].rows)
+        out: list[Message] = []
+        for m in stored:
+            written = times.get(m.id)
+            if written is not None and written != fmt(m.created_at):
+                m = m.model_copy(update={"created_at": _sql.parse_ts(written)})
+            out.append(m)
+        return out
 
     def _write_sql(self, kind: Literal["create", "claim", "insert"], n: int, newest: bool) -> str:
         """The save's statements for ``n`` threads or rows; those for up to 128 are cached on the
@@ -579,14 +699,11 @@ class LibSQLStore(TextSQLStore):
         return _dedupe_sorted(rows)
 
     def _delete_messages(self, message_ids: list[str]) -> int:
-        deleted = 0
-        with self._write() as conn:
-            for chunk in _chunks(message_ids):
-                marks = ", ".join("?" for _ in chunk)
-                deleted += len(
-                    conn.execute(f"DELETE FROM {MESSAGES} WHERE id IN ({marks}) RETURNING id", list(chunk)).fetchall()
-                )
-        return deleted
+        statements: list[tuple[str, Sequence[Any]]] = []
+        for chunk in _chunks(message_ids):
+            marks = ", ".join("?" for _ in chunk)
+            statements.append((f"DELETE FROM {MESSAGES} WHERE id IN ({marks})", list(chunk)))
+        return sum(self._run_writes(statements))  # one request to sqld; the rows it removed
 
     def _delete_thread_messages_in(self, conn: Any, thread_id: str) -> None:
         conn.execute(f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (thread_id,))
@@ -615,20 +732,19 @@ class LibSQLStore(TextSQLStore):
             return self._resource_row(conn, resource_id)
 
     def _save_resource(self, resource: Resource) -> Resource:
-        with self._write() as conn:
-            conn.execute(
-                f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
-                "VALUES (?, ?, jsonb(?), ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                '"workingMemory" = excluded."workingMemory", metadata = excluded.metadata, '
-                '"createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"',
-                (
-                    resource.id,
-                    resource.working_memory,
-                    dumps(resource.metadata),
-                    _sql.format_ts(resource.created_at),
-                    _sql.format_ts(resource.updated_at),
-                ),
-            )
+        self._write_one(
+            f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+            "VALUES (?, ?, jsonb(?), ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            '"workingMemory" = excluded."workingMemory", metadata = excluded.metadata, '
+            '"createdAt" = excluded."createdAt", "updatedAt" = excluded."updatedAt"',
+            (
+                resource.id,
+                resource.working_memory,
+                dumps(resource.metadata),
+                _sql.format_ts(resource.created_at),
+                _sql.format_ts(resource.updated_at),
+            ),
+        )
         return resource
 
     def _update_resource(
@@ -809,6 +925,42 @@ class LibSQLStore(TextSQLStore):
     def _kv_clear(self, namespace: str) -> int:
         return self._write_one(_sql.kv_clear_sql(self.dialect), (namespace,))[1]
 
+    def _kv_modify(self, namespace: str, key: str, now: datetime, modify: KVModifier) -> None:
+        """Over HTTP: read, then one compare-and-set statement (autocommit, atomic by itself)
+        that writes only if the row is still exactly the one read (an insert only if the key is
+        still absent), read again with jittered backoff when another writer came first. No
+        transaction stays open between the read and the write. Elsewhere the read-modify-write
+        runs under ``BEGIN IMMEDIATE`` (:meth:`SQLStore._kv_modify`).
+
+        Raises:
+            ConcurrencyError: when the row kept changing for ``_KV_CAS_ATTEMPTS`` rounds.
+        """
+        if not self.batches_writes:
+            super()._kv_modify(namespace, key, now, modify)
+            return
+        stamp = _sql.format_ts(now)
+        select = _sql.kv_select_sql(self.dialect)
+        for attempt in range(_KV_CAS_ATTEMPTS):
+            with self._read() as conn:
+                row = conn.execute(select, (namespace, key)).fetchone()
+            existing = None if row is None else _kv_row(row)
+            live = existing is not None and (existing.expires_at is None or existing.expires_at > now)
+            write: KVWrite | None = modify(existing if live else None)
+            if write is None:
+                return
+            expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
+            params: tuple[Any, ...]
+            if row is None:
+                sql, params = _KV_INSERT_IF_ABSENT_SQL, (namespace, key, write.value_json, expires, stamp, stamp)
+            else:
+                created = row[2] if live else stamp  # an expired entry starts again
+                sql = _KV_COMPARE_AND_SET_SQL
+                params = (write.value_json, expires, created, stamp, namespace, key, row[0], row[1], row[2], row[3])
+            if self._write_one(sql, params)[1] == 1:
+                return
+            time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))
+        raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
+
     def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
         # BEGIN IMMEDIATE took the database write lock before this read: no other process can
         # write between it and the write.
@@ -833,6 +985,50 @@ class LibSQLStore(TextSQLStore):
 
 
 _dedupe_sorted = _sql.dedupe_sorted
+
+_KV_CAS_ATTEMPTS = 200
+"""Rounds of read-then-compare-and-set a key-value update makes over HTTP while others win."""
+_KV_INSERT_IF_ABSENT_SQL = (
+    f'INSERT INTO {_sql.KV} (namespace, "key", value, "expiresAt", "createdAt", "updatedAt") '
+    'VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, "key") DO NOTHING'
+)
+_KV_COMPARE_AND_SET_SQL = (
+    f'UPDATE {_sql.KV} SET value = ?, "expiresAt" = ?, "createdAt" = ?, "updatedAt" = ? '
+    'WHERE namespace = ? AND "key" = ? AND value IS ? AND "expiresAt" IS ? AND "createdAt" IS ? AND "updatedAt" IS ?'
+)
+
+
+def _threads_snapshot_sql() -> str:
+    """One JSON text ``[[id, resourceId, observation cursor], ...]`` (ordered by id) of the
+    threads whose ids are the JSON array parameter: what a batched save reads before its
+    transaction and, as a guard, checks unchanged inside it. The cursor is the latest
+    ``lastObservedAt`` of the thread's and its resource's observational-memory records."""
+    return (
+        'SELECT json_group_array(json_array(id, "resourceId", c)) FROM ('
+        f'SELECT t.id, t."resourceId", (SELECT max("lastObservedAt") FROM {OBSERVATIONAL_MEMORY} '
+        "WHERE \"lookupKey\" IN ('thread:' || t.id, 'resource:' || t.\"resourceId\")) AS c "
+        f"FROM {THREADS} AS t WHERE t.id IN (SELECT value FROM json_each(?)) ORDER BY t.id)"
+    )
+
+
+# The messages of a batched save, from one JSON parameter of rows [id, thread_id, content JSON,
+# role, type, createdAt, resourceId, k]: k (1-based position in its thread) when the message is
+# placed after its thread's newest stored one, which takes createdAt to at least newest + k ms
+# (the batch is already strictly increasing by >= 1 ms per thread, so this is
+# place_after_newest). SQLite evaluates the SELECT, which reads the table, before inserting.
+# An id stored in another thread is left alone (the row count shows it).
+_BATCH_INSERT_SQL = (
+    f'INSERT INTO {MESSAGES} (id, thread_id, content, role, type, "createdAt", "resourceId") '
+    "SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3, j.value ->> 4, "
+    "CASE WHEN j.value ->> 7 IS NULL THEN j.value ->> 5 ELSE max(j.value ->> 5, coalesce(strftime("
+    "'%Y-%m-%dT%H:%M:%fZ', (SELECT m.\"createdAt\" FROM "
+    f'{MESSAGES} AS m WHERE m.thread_id = j.value ->> 1 ORDER BY m."createdAt" DESC LIMIT 1), '
+    "printf('+%d.%03d seconds', (j.value ->> 7) / 1000, (j.value ->> 7) % 1000)), '')) END, "
+    "j.value ->> 6 FROM json_each(?) AS j WHERE true "
+    "ON CONFLICT (id) DO UPDATE SET content = excluded.content, role = excluded.role, type = excluded.type, "
+    '"createdAt" = excluded."createdAt", "resourceId" = excluded."resourceId" '
+    f'WHERE {MESSAGES}.thread_id = excluded.thread_id RETURNING id, "createdAt"'
+)
 
 
 def _kv_row(row: Any) -> KVRow:
