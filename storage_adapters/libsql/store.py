@@ -288,6 +288,12 @@ class LibSQLStore(TextSQLStore):
                 self._batcher = HranaBatcher(self.url, self.auth_token)
             return self._batcher.transaction(statements)
 
+    def _batching(self) -> bool:
+        """Whether a write goes to sqld as one request: over HTTP, unless it runs inside an
+        interactive transaction of :meth:`SQLStore._one_transaction` (``replace_messages``),
+        which it must join (a second request would wait on that transaction's lock)."""
+        return self.batches_writes and self._joined_connection() is None
+
     def _run_writes(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """Run write statements whose results decide nothing in one transaction: one request
         over HTTP (:class:`~storage_adapters.libsql.hrana_http.HranaBatcher`), else ``BEGIN
@@ -296,7 +302,7 @@ class LibSQLStore(TextSQLStore):
         Returns:
             Each statement's affected row count.
         """
-        if not self.batches_writes:
+        if not self._batching():
             with self._write() as conn:
                 return [int(conn.execute(sql, params).rowcount) for sql, params in statements]
         self._ensure_setup()
@@ -471,7 +477,7 @@ class LibSQLStore(TextSQLStore):
 
         Over HTTP the save is one request instead (:meth:`_save_batched`).
         """
-        if self.batches_writes:
+        if self._batching():
             self._ensure_setup()
             return self._retry(lambda: self._save_batched(messages, now, after_newest), "libSQL write failed")
         sql = self._write_sql
@@ -935,7 +941,7 @@ class LibSQLStore(TextSQLStore):
         Raises:
             ConcurrencyError: when the row kept changing for ``_KV_CAS_ATTEMPTS`` rounds.
         """
-        if not self.batches_writes:
+        if not self._batching():
             super()._kv_modify(namespace, key, now, modify)
             return
         stamp = _sql.format_ts(now)
