@@ -84,9 +84,13 @@ _NATIVE_ASYNC = {
     _PG: "storage_adapters.pg:AsyncPostgresStore",
     _MONGODB: "storage_adapters.mongodb:AsyncMongoDBStore",
     _REDIS: "storage_adapters.redis:AsyncRedisStore",
+    _SQLALCHEMY: "storage_adapters.sqlalchemy:AsyncSQLAlchemyStore",
 }
 """Built-in backends with a native async twin (its driver's own async I/O): the rest run their
 sync store in worker threads (:class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`)."""
+_SQLALCHEMY_NATIVE_ASYNC = ("sqlite", "mysql", "mariadb", "postgresql")
+"""SQLAlchemy dialects whose async driver ``AsyncSQLAlchemyStore`` picks (aiosqlite, aiomysql,
+psycopg 3); the other dialects (``mssql``, ``oracle``, ...) run their sync store in worker threads."""
 
 _STORAGE: dict[str, str] = {
     "file": _LIBSQL,
@@ -415,9 +419,14 @@ def open_async_storage(
     PostgreSQL (``postgresql://``, ``postgres://``) gets its native async store,
     ``storage_adapters.pg.AsyncPostgresStore`` (psycopg's async pool: no thread per call),
     MongoDB (``mongodb://``, ``mongodb+srv://``) ``storage_adapters.mongodb.AsyncMongoDBStore``
-    (pymongo's ``AsyncMongoClient``), and Redis (``redis://``, ``rediss://``)
-    ``storage_adapters.redis.AsyncRedisStore`` (``redis.asyncio``). Every other backend (embedded
-    and remote libSQL, in-memory, DynamoDB, SQLAlchemy, entry-point plugins) is its sync store wrapped in
+    (pymongo's ``AsyncMongoClient``), Redis (``redis://``, ``rediss://``)
+    ``storage_adapters.redis.AsyncRedisStore`` (``redis.asyncio``), and the SQLAlchemy URLs
+    (``sqlite:///``, ``mysql+pymysql://``, ``mariadb://``, ``postgresql+psycopg://``, any
+    ``dialect+driver://``) ``storage_adapters.sqlalchemy.AsyncSQLAlchemyStore`` (SQLAlchemy's
+    ``create_async_engine``; a sync driver in the URL is replaced by the dialect's async one:
+    aiosqlite, aiomysql, psycopg 3; other dialects such as ``mssql`` run in worker threads). Every
+    other backend (embedded and remote libSQL, in-memory, DynamoDB, entry-point plugins) is its
+    sync store wrapped in
     :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`, whose coroutines run each call
     whole in a worker thread. Either way the result is an
     :class:`~mastra_memory.storage.base_async.AsyncMemoryStorage` (``await store.setup()``,
@@ -440,8 +449,11 @@ def open_async_storage(
         ConfigurationError: as :func:`open_storage`.
     """
     url = resolve_storage_url(url)
-    target, _ = _target("storage", scheme_of(url), url)
-    if target not in _NATIVE_ASYNC:
+    scheme = scheme_of(url)
+    target, _ = _target("storage", scheme, url)
+    if target not in _NATIVE_ASYNC or (
+        target == _SQLALCHEMY and scheme.split("+", 1)[0] not in _SQLALCHEMY_NATIVE_ASYNC
+    ):
         from mastra_memory.storage.threaded import EMBEDDED_MAX_WORKERS, ThreadedAsyncStorage
 
         if target == _LIBSQL and "driver" not in options:
