@@ -378,6 +378,29 @@ def test_open_async_storage_picks_native_sqlalchemy(tmp_path: Path) -> None:
             asyncio.run(native.close())
 
 
+def test_open_async_vector_picks_the_native_twins() -> None:
+    from mastra_memory.storage import open_async_vector
+    from mastra_memory.storage.threaded import ThreadedAsyncVector
+    from mastra_memory.storage.vector_async import AsyncVectorStore
+
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.mongodb import AsyncMongoDBVector
+    from storage_adapters.pg import AsyncPgVector
+    from storage_adapters.redis import AsyncRedisVector
+
+    redis_vector = open_async_vector("redis://127.0.0.1:1/3?key_prefix=p1:")
+    assert isinstance(redis_vector, AsyncRedisVector) and redis_vector._p == "p1:"
+    pg_vector = open_async_vector("postgresql://nobody@127.0.0.1:1/db?schema=s1")
+    assert isinstance(pg_vector, AsyncPgVector) and pg_vector.schema == "s1"
+    mongo_vector = open_async_vector("mongodb://127.0.0.1:1/appdb")
+    assert isinstance(mongo_vector, AsyncMongoDBVector)
+    threaded = open_async_vector("memory://")
+    assert isinstance(threaded, ThreadedAsyncVector)
+    for vector in (redis_vector, pg_vector, mongo_vector, threaded):
+        assert isinstance(vector, AsyncVectorStore)
+        asyncio.run(vector.close())
+
+
 def test_async_sqlalchemy_url_mapping() -> None:
     from storage_adapters.sqlalchemy._io_async import engine_url
 

@@ -39,6 +39,7 @@ from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingD
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.base_async import AsyncMemoryStorage
 from mastra_memory.storage.vector import VectorStore
+from mastra_memory.storage.vector_async import AsyncVectorStore
 
 __all__ = [
     "DB_ENV",
@@ -49,6 +50,7 @@ __all__ = [
     "UnknownSchemeError",
     "backend_class",
     "open_async_storage",
+    "open_async_vector",
     "open_storage",
     "open_vector",
     "redact_url",
@@ -130,6 +132,13 @@ _VECTOR: dict[str, str] = {
     "redis": "storage_adapters.redis:RedisVector",
     "rediss": "storage_adapters.redis:RedisVector",
 }
+_NATIVE_ASYNC_VECTOR = {
+    "storage_adapters.pg:PgVector": "storage_adapters.pg:AsyncPgVector",
+    "storage_adapters.mongodb:MongoDBVector": "storage_adapters.mongodb:AsyncMongoDBVector",
+    "storage_adapters.redis:RedisVector": "storage_adapters.redis:AsyncRedisVector",
+}
+"""Built-in vector stores with a native async twin; the rest run in worker threads
+(:class:`~mastra_memory.storage.threaded.ThreadedAsyncVector`)."""
 _SQLALCHEMY_DIALECTS = ("sqlite", "mysql", "mariadb", "postgresql", "mssql", "oracle")
 _EXTRA = {
     "storage_adapters.pg": "pg",
@@ -332,9 +341,9 @@ def _open(
 ) -> Any:
     scheme = scheme_of(url)
     target, plugin = _target(kind, scheme, url)
-    if native_async:  # only called for a target in _NATIVE_ASYNC
+    if native_async:  # only called for a target in _NATIVE_ASYNC (_NATIVE_ASYNC_VECTOR)
         url, opts = _url_options(kind, target, url, connect_timeout, dict(options))
-        target, plugin = _NATIVE_ASYNC[target], None
+        target, plugin = (_NATIVE_ASYNC if kind == "storage" else _NATIVE_ASYNC_VECTOR)[target], None
     if not create:
         path = _local_path(scheme, url)
         if path is not None and not path.is_file():
@@ -488,4 +497,36 @@ def open_vector(url: str | None = None, *, create: bool = True, **options: Any) 
     vector = _open("vector", url, create, None, options)
     if not isinstance(vector, VectorStore):
         raise ConfigurationError(f"{type(vector).__name__} from {redact_url(url)!r} is not a VectorStore")
+    return vector
+
+
+def open_async_vector(url: str | None = None, *, create: bool = True, **options: Any) -> AsyncVectorStore:
+    """Open the async face of the vector store a URL names (same URLs and arguments as
+    :func:`open_vector`).
+
+    pgvector (``postgresql://``) gets ``storage_adapters.pg.AsyncPgVector``, MongoDB
+    ``storage_adapters.mongodb.AsyncMongoDBVector`` and Redis (``redis://``, ``rediss://``)
+    ``storage_adapters.redis.AsyncRedisVector`` (``redis.asyncio``); every other vector store
+    (libSQL, in-memory, entry-point plugins) is its sync store in worker threads
+    (:class:`~mastra_memory.storage.threaded.ThreadedAsyncVector`). Pass the result as
+    ``AsyncMemory(vector=...)``.
+
+    Args:
+        url: The URL; ``None`` uses :data:`DEFAULT_STORAGE_URL`.
+        create: ``False`` refuses a local database file that does not exist.
+        **options: Passed to the backend.
+
+    Raises:
+        UnknownSchemeError, MissingDependencyError, NoDataError, ConfigurationError: as
+        :func:`open_storage`.
+    """
+    url = url or DEFAULT_STORAGE_URL
+    target, _ = _target("vector", scheme_of(url), url)
+    if target not in _NATIVE_ASYNC_VECTOR:
+        from mastra_memory.storage.threaded import ThreadedAsyncVector
+
+        return cast(AsyncVectorStore, ThreadedAsyncVector(open_vector(url, create=create, **options)))
+    vector = _open("vector", url, create, None, options, native_async=True)
+    if not isinstance(vector, AsyncVectorStore):
+        raise ConfigurationError(f"{type(vector).__name__} from {redact_url(url)!r} is not an AsyncVectorStore")
     return vector
