@@ -464,6 +464,22 @@ def test_native_sqlalchemy_read_only_creates_nothing(tmp_path: Path) -> None:
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
 
 
+def test_native_sqlalchemy_in_memory_sqlite_takes_turns() -> None:
+    """``sqlite://`` on the async face is one in-memory database on one shared connection
+    (SQLAlchemy's StaticPool): concurrent tasks take turns instead of failing with "cannot start
+    a transaction within a transaction"."""
+    pytest.importorskip("sqlalchemy")
+    from storage_adapters.sqlalchemy import AsyncSQLAlchemyStore
+
+    async def main() -> int:
+        async with AsyncSQLAlchemyStore("sqlite://") as store:
+            await store.save_thread(Thread(id="t1", resource_id="r1"))
+            await asyncio.gather(*(store.save_messages([_message(i, "t1", "r1")]) for i in range(20)))
+            return (await store.list_messages("t1", per_page=False)).total
+
+    assert asyncio.run(main()) == 20
+
+
 def test_open_async_storage_picks_native_mongodb() -> None:
     from storage_adapters.mongodb import AsyncMongoDBStore
 

@@ -33,7 +33,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
@@ -124,7 +124,7 @@ class SQLAlchemyStore(SQLStore):
         if (url is None) == (engine is None):
             raise ValidationError("pass exactly one of url or engine")
         try:
-            import sqlalchemy  # noqa: F401
+            import sqlalchemy as sa
         except ImportError as exc:  # pragma: no cover - exercised without the extra
             raise MissingDependencyError("sqlalchemy", "sqlalchemy") from exc
         self._owns_engine = engine is None
@@ -157,6 +157,10 @@ class SQLAlchemyStore(SQLStore):
         self._statements: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._setup_lock = _io.Lock()
         self._ready = False
+        # one connection shared by every caller (StaticPool: the async face's in-memory SQLite):
+        # callers take turns, one transaction or read at a time
+        shared = isinstance(_saio.sync_engine(engine).pool, sa.pool.StaticPool)
+        self._turns: Any = _io.Lock() if shared else None
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> SQLAlchemyStore:
@@ -177,7 +181,7 @@ class SQLAlchemyStore(SQLStore):
 
         self._ensure_setup()
         try:
-            with self.engine.connect() as conn:
+            with self._turn(), self.engine.connect() as conn:
                 return work(conn)
         except MastraMemoryError:
             raise
@@ -213,10 +217,15 @@ class SQLAlchemyStore(SQLStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
-        with self.engine.begin() as conn:
+        with self._turn(), self.engine.begin() as conn:
             if self.dialect_name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
+
+    def _turn(self) -> AbstractContextManager[Any]:
+        """The shared connection's lock when the pool has one connection for every caller, else
+        nothing to wait for."""
+        return self._turns if self._turns is not None else nullcontext()
 
     def _driver_errors(self) -> tuple[type[BaseException], ...]:
         import sqlalchemy as sa
@@ -246,7 +255,7 @@ class SQLAlchemyStore(SQLStore):
                 return
             t = self._t
             try:
-                with self.engine.begin() as conn:
+                with self._turn(), self.engine.begin() as conn:
                     if self.dialect_name == "sqlite":
                         conn.exec_driver_sql("BEGIN IMMEDIATE")
                     elif self.dialect_name == "postgresql":
@@ -307,7 +316,7 @@ class SQLAlchemyStore(SQLStore):
         if self._ready:
             return
         try:
-            with self.engine.connect() as conn:
+            with self._turn(), self.engine.connect() as conn:
                 found = create or _saio.run_sync(conn, _has_threads_table, self.schema)
         except sa.exc.SQLAlchemyError as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())

@@ -31,7 +31,7 @@ import functools
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
@@ -122,7 +122,7 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
         if (url is None) == (engine is None):
             raise ValidationError("pass exactly one of url or engine")
         try:
-            import sqlalchemy  # noqa: F401
+            import sqlalchemy as sa
         except ImportError as exc:  # pragma: no cover - exercised without the extra
             raise MissingDependencyError("sqlalchemy", "sqlalchemy") from exc
         self._owns_engine = engine is None
@@ -155,6 +155,10 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
         self._statements: dict[tuple[Any, ...], tuple[Any, Any]] = {}
         self._setup_lock = _io.Lock()
         self._ready = False
+        # one connection shared by every caller (StaticPool: the async face's in-memory SQLite):
+        # callers take turns, one transaction or read at a time
+        shared = isinstance(_saio.sync_engine(engine).pool, sa.pool.StaticPool)
+        self._turns: Any = _io.Lock() if shared else None
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> AsyncSQLAlchemyStore:
@@ -175,7 +179,7 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
 
         await self._ensure_setup()
         try:
-            async with self.engine.connect() as conn:
+            async with self._turn(), self.engine.connect() as conn:
                 return await work(conn)
         except MastraMemoryError:
             raise
@@ -211,10 +215,15 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Any]:
-        async with self.engine.begin() as conn:
+        async with self._turn(), self.engine.begin() as conn:
             if self.dialect_name == "sqlite":
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
+
+    def _turn(self) -> AbstractAsyncContextManager[Any]:
+        """The shared connection's lock when the pool has one connection for every caller, else
+        nothing to wait for."""
+        return self._turns if self._turns is not None else nullcontext()
 
     def _driver_errors(self) -> tuple[type[BaseException], ...]:
         import sqlalchemy as sa
@@ -244,7 +253,7 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
                 return
             t = self._t
             try:
-                async with self.engine.begin() as conn:
+                async with self._turn(), self.engine.begin() as conn:
                     if self.dialect_name == "sqlite":
                         await conn.exec_driver_sql("BEGIN IMMEDIATE")
                     elif self.dialect_name == "postgresql":
@@ -305,7 +314,7 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
         if self._ready:
             return
         try:
-            async with self.engine.connect() as conn:
+            async with self._turn(), self.engine.connect() as conn:
                 found = create or await _saio.run_sync(conn, _has_threads_table, self.schema)
         except sa.exc.SQLAlchemyError as exc:
             reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
