@@ -9,17 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from storage_adapters.sqlalchemy._io_async import ASYNC_DRIVERS  # the same names as the async shell
+
 __all__ = ["ASYNC_DRIVERS", "create_engine", "engine_url", "run_sync", "sync_engine"]
 
 T = TypeVar("T")
-
-ASYNC_DRIVERS: dict[str, str] = {
-    "sqlite": "aiosqlite",
-    "mysql": "aiomysql",
-    "mariadb": "aiomysql",
-    "postgresql": "psycopg",
-}
-"""The async driver the async face uses per dialect (unused by the sync face; kept for the same names)."""
 
 
 def engine_url(url: str) -> str:
