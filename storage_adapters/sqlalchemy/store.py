@@ -424,7 +424,11 @@ class SQLAlchemyStore(SQLStore):
             .where(t.threads.c.id == thread_id, sa.or_(t.threads.c.title.is_(None), t.threads.c.title == ""))
             .values(title=title, **t.ts_values("updatedAt", now))
         )
-        return bool(self._transact(lambda conn: conn.execute(statement).rowcount))
+
+        def work(conn: Any) -> bool:
+            return bool(conn.execute(statement).rowcount)
+
+        return self._transact(work)
 
     def _delete_thread(self, thread_id: str) -> None:
         t = self._t

@@ -412,6 +412,22 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
 
         return await self._transact(work)
 
+    async def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        """One ``UPDATE ... WHERE title IS NULL OR title = ''``: atomic on every dialect."""
+        import sqlalchemy as sa
+
+        t = self._t
+        statement = (
+            t.threads.update()
+            .where(t.threads.c.id == thread_id, sa.or_(t.threads.c.title.is_(None), t.threads.c.title == ""))
+            .values(title=title, **t.ts_values("updatedAt", now))
+        )
+
+        async def work(conn: Any) -> bool:
+            return bool((await conn.execute(statement)).rowcount)
+
+        return await self._transact(work)
+
     async def _delete_thread(self, thread_id: str) -> None:
         t = self._t
 
@@ -663,14 +679,20 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
 
         return self._messages_from(await self._read(work))
 
-    async def _delete_messages(self, message_ids: list[str]) -> None:
+    async def _delete_messages(self, message_ids: list[str]) -> int:
         t = self._t
 
-        async def work(conn: Any) -> None:
+        async def work(conn: Any) -> int:
+            deleted = 0
             for chunk in _chunks(message_ids):
-                await conn.execute(t.messages.delete().where(t.messages.c.id.in_(chunk)))
+                deleted += (await conn.execute(t.messages.delete().where(t.messages.c.id.in_(chunk)))).rowcount
+            return deleted
 
-        await self._transact(work)
+        return await self._transact(work)
+
+    async def _delete_thread_messages_in(self, conn: Any, thread_id: str) -> None:
+        t = self._t
+        await conn.execute(t.messages.delete().where(t.messages.c.thread_id == thread_id))
 
     # -- erasure and retention (the algorithms are the base class's; indexed reads here) -------
 
@@ -1284,11 +1306,16 @@ class _Tables:
             for spec in _sql.KV_INDEXES:
                 self.index(spec).create(conn, checkfirst=True)
 
+        def retention(conn: Any) -> None:
+            for spec in _sql.RETENTION_INDEXES:
+                self.index(spec).create(conn, checkfirst=True)
+
         steps: list[tuple[int, str, Callable[[Any], None]]] = [
             (1, "core tables", tables),
             (2, "indexes for the hot paths", indexes),
             (3, "observational memory (one row per generation)", observational_memory),
             (4, "key-value memory", kv),
+            (_sql.RETENTION_VERSION, "indexes for retention (oldest rows first)", retention),
         ]
         search = self.text_search_migration()
         if search is not None:
@@ -1323,6 +1350,10 @@ class _Tables:
         if spec.where_not_null is not None:
             cond = table.c[spec.where_not_null].isnot(None)
             where = {"sqlite_where": cond, "postgresql_where": cond}
+        if self.is_mysql:  # MySQL indexes TEXT by a prefix: an ISO timestamp's 24 characters
+            iso = {c.name for c in spec.table.columns if c.type == "iso"} & set(spec.columns)
+            if iso:
+                where["mysql_length"] = dict.fromkeys(iso, 32)
         return sa.Index(spec.name, *columns, unique=spec.unique, **where)
 
     # -- expressions ------------------------------------------------------------------------------
