@@ -44,6 +44,8 @@ REPLACEMENTS: dict[str, str] = {
     "AsyncMongoDBStore": "MongoDBStore",
     "AsyncMongoDBVector": "MongoDBVector",
     "AsyncRedisStore": "RedisStore",
+    "AsyncRedisVector": "RedisVector",
+    "AsyncSQLAlchemyStore": "SQLAlchemyStore",
     "AsyncKVMemory": "KVMemory",
     "AsyncVectorStore": "VectorStore",
     "AsyncSemanticRecall": "SemanticRecall",

@@ -99,15 +99,41 @@ def _mongodb_async_vector() -> type:
     return AsyncMongoDBVector
 
 
+def _sqlalchemy_store() -> type:
+    from storage_adapters.sqlalchemy import SQLAlchemyStore
+
+    return SQLAlchemyStore
+
+
+def _sqlalchemy_async_store() -> type:
+    from storage_adapters.sqlalchemy import AsyncSQLAlchemyStore
+
+    return AsyncSQLAlchemyStore
+
+
+def _redis_vector() -> type:
+    from storage_adapters.redis import RedisVector
+
+    return RedisVector
+
+
+def _redis_async_vector() -> type:
+    from storage_adapters.redis import AsyncRedisVector
+
+    return AsyncRedisVector
+
+
 PAIRS: dict[str, Pair] = {
     "MemoryStorage": Pair(lambda: MemoryStorage, lambda: AsyncMemoryStorage),
     "PostgresStore": Pair(_pg_store, _pg_async_store, plain=frozenset({"from_url", "migrations"})),
     "MongoDBStore": Pair(_mongodb_store, _mongodb_async_store, plain=frozenset({"from_url"})),
     "RedisStore": Pair(_redis_store, _redis_async_store, plain=frozenset({"from_url"})),
+    "SQLAlchemyStore": Pair(_sqlalchemy_store, _sqlalchemy_async_store, plain=frozenset({"from_url"})),
     "ThreadedAsyncStorage": Pair(lambda: MemoryStorage, lambda: ThreadedAsyncStorage),
     "VectorStore": Pair(lambda: VectorStore, lambda: AsyncVectorStore),
     "PgVector": Pair(_pg_vector, _pg_async_vector),
     "MongoDBVector": Pair(_mongodb_vector, _mongodb_async_vector, plain=frozenset({"from_url"})),
+    "RedisVector": Pair(_redis_vector, _redis_async_vector, plain=frozenset({"from_url"})),
     "ThreadedAsyncVector": Pair(lambda: VectorStore, lambda: ThreadedAsyncVector),
 }
 

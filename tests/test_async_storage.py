@@ -6,8 +6,9 @@ event loop kept for the test):
 
 * the native :class:`~storage_adapters.pg.AsyncPostgresStore` and
   :class:`~storage_adapters.mongodb.AsyncMongoDBStore` (with and without multi-document
-  transactions) and :class:`~storage_adapters.redis.AsyncRedisStore`: every suite (storage,
-  key-value, observational memory, keyword search);
+  transactions), :class:`~storage_adapters.redis.AsyncRedisStore` and
+  :class:`~storage_adapters.sqlalchemy.AsyncSQLAlchemyStore` (SQLite file, PostgreSQL, MariaDB):
+  every suite (storage, key-value, observational memory, keyword search);
 * :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage` over embedded libSQL: every suite;
 * ThreadedAsyncStorage over every other backend of :data:`tests.servers.FACTORIES`: the core
   storage suite only (the wrapper is the same few lines for every backend and the full suites
@@ -40,17 +41,20 @@ from mastra_memory.testing.kv_conformance import KeyValueConformance, _Clock
 from mastra_memory.testing.om_conformance import ObservationalMemoryConformance
 from mastra_memory.testing.vector_conformance import VectorStoreConformance
 from mastra_memory.types import Message, Thread
-from tests.servers import FACTORIES, MONGODB, PG, REDIS, drop_pg_schema, unique, url_or_skip
+from tests.servers import FACTORIES, MARIADB, MONGODB, PG, REDIS, drop_pg_schema, unique, url_or_skip
 
 FULL = [
     "native-postgres",
     "native-mongodb",
     "native-mongodb-no-transactions",
     "native-redis",
+    "native-sqlalchemy-sqlite",
+    "native-sqlalchemy-postgres",
+    "native-sqlalchemy-mariadb",
     "threaded-libsql-file",
 ]
 """Stores every suite runs on."""
-THREADED_ONE_PER_BACKEND = ["inmemory", "libsql-sqld-http", "sqlalchemy-sqlite", "dynamodb"]
+THREADED_ONE_PER_BACKEND = ["inmemory", "libsql-sqld-http", "dynamodb"]
 """The async face of each other backend (worker threads): one factory per backend, since the
 wrapper runs the very same sync call whatever the variant (the variants of a backend, such as
 MongoDB without transactions or sqld over WebSocket, run the sync suites in tests/test_conformance.py)."""
@@ -101,11 +105,93 @@ def native_redis(**kwargs: Any) -> Iterator[SyncStorageView]:
             view.run(view.async_store.drop_keys())
 
 
+_SA_SHARED: dict[str, tuple[str, str | None]] = {}
+"""target -> (URL, schema) of this process's MariaDB database or PostgreSQL schema for the native
+SQLAlchemy store: created and migrated once per pytest worker (dropped at exit), each test's
+store starting on emptied tables (creating a database and migrating it costs MariaDB about 1.5 s,
+a few minutes over the suites)."""
+
+
+def _sa_shared(target: str) -> tuple[str, str | None]:
+    if target in _SA_SHARED:
+        return _SA_SHARED[target]
+    import atexit
+
+    import sqlalchemy as sa
+
+    if target == "postgres":
+        url = url_or_skip(PG)
+        schema = unique("mmasa")
+        atexit.register(drop_pg_schema, url, schema)
+        _SA_SHARED[target] = (url.replace("postgresql://", "postgresql+psycopg://", 1), schema)
+    else:
+        url = url_or_skip(MARIADB)
+        db = unique("mmasa")
+        admin = sa.create_engine(url)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        admin.dispose()
+
+        def drop() -> None:
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{db}`")
+            engine.dispose()
+
+        atexit.register(drop)
+        _SA_SHARED[target] = (url.rsplit("/", 1)[0] + f"/{db}", None)
+    return _SA_SHARED[target]
+
+
+async def _empty_tables(store: Any) -> None:
+    """Delete every row of the store's tables but the migrations list (the schema stays)."""
+    import sqlalchemy as sa
+
+    from storage_adapters._sql import MIGRATIONS_TABLE
+
+    await store.setup()
+    async with store.engine.begin() as conn:
+        names = await conn.run_sync(lambda c: sa.inspect(c).get_table_names(schema=store.schema))
+        for name in sorted(names):
+            if name != MIGRATIONS_TABLE:
+                await conn.execute(sa.delete(sa.table(name, schema=store.schema)))
+
+
+@contextmanager
+def native_sqlalchemy(target: str, max_pool_size: int | None = None) -> Iterator[SyncStorageView]:
+    """An AsyncSQLAlchemyStore, seen through the bridge, given the sync URL a user writes (the
+    store maps it onto the async driver): a SQLite file in a directory of its own, or PostgreSQL
+    / MariaDB on this worker's schema / database, emptied first (see :data:`_SA_SHARED`)."""
+    pytest.importorskip("sqlalchemy")
+    import tempfile
+
+    from storage_adapters.sqlalchemy import AsyncSQLAlchemyStore
+
+    options: dict[str, Any] = {}
+    if max_pool_size is not None:
+        options["engine_options"] = {"pool_size": max_pool_size, "max_overflow": 0}
+    if target == "sqlite":
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            SyncStorageView(AsyncSQLAlchemyStore.from_url(f"sqlite:///{tmp}/sa.db", **options)) as view,
+        ):
+            yield view
+        return
+    url, schema = _sa_shared(target)
+    store = AsyncSQLAlchemyStore.from_url(url, schema=schema, **options)
+    with SyncStorageView(store) as view:
+        view.run(_empty_tables(store))
+        yield view
+
+
 NATIVE = {
     "native-postgres": native_postgres,
     "native-mongodb": native_mongodb,
     "native-mongodb-no-transactions": lambda **kw: native_mongodb(transactions=False, **kw),
     "native-redis": native_redis,
+    "native-sqlalchemy-sqlite": lambda **kw: native_sqlalchemy("sqlite", **kw),
+    "native-sqlalchemy-postgres": lambda **kw: native_sqlalchemy("postgres", **kw),
+    "native-sqlalchemy-mariadb": lambda **kw: native_sqlalchemy("mariadb", **kw),
 }
 """The native async stores, each as a factory of a bridged view."""
 POOL_OPTION = {
@@ -113,6 +199,9 @@ POOL_OPTION = {
     "native-mongodb": "max_pool_size",
     "native-mongodb-no-transactions": "max_pool_size",
     "native-redis": "max_connections",
+    "native-sqlalchemy-sqlite": "max_pool_size",
+    "native-sqlalchemy-postgres": "max_pool_size",
+    "native-sqlalchemy-mariadb": "max_pool_size",
 }
 """The pool-size keyword of each native store."""
 
@@ -147,11 +236,13 @@ class TestAsyncConformance(MemoryStorageConformance):
 
 
 class TestAsyncKeyValueConformance(KeyValueConformance):
-    # key-value writes never use MongoDB transactions (one variant is enough), and the mongoeco
-    # test server's inserts slow down with the collection: fewer keys there, as tests/test_kv_storage.py
+    # key-value writes never use MongoDB transactions (one variant is enough)
     @pytest.fixture(params=[name for name in FULL if name != "native-mongodb-no-transactions"])
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-        if request.param == "native-mongodb":
+        if request.param == "native-mongodb" or request.param.startswith("native-sqlalchemy"):
+            # fewer keys: the mongoeco server's inserts slow down with the collection, and the
+            # SQLAlchemy listing is the generated twin of the one tests/test_kv_storage.py runs
+            # with 1,500 keys on the sync store
             self.many_keys, self.page_size = 150, 100
         with async_view(request.param, tmp_path) as view:
             yield view
@@ -215,6 +306,35 @@ class TestAsyncMongoDBVector(VectorStoreConformance):
         assert vector.search_mode == "exact"
 
 
+class TestAsyncRedisVector(VectorStoreConformance):
+    """The native async Redis vector store (AsyncRedisVector, redis.asyncio)."""
+
+    @pytest.fixture
+    def vector(self) -> Iterator[Any]:
+        url = url_or_skip(REDIS)
+        pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+        from storage_adapters.redis import AsyncRedisVector
+
+        prefix = unique("mmavec") + ":"
+        store = AsyncRedisVector(url, key_prefix=prefix)
+        with SyncStorageView(store) as view:
+            try:
+                yield view
+            finally:
+
+                async def drop() -> None:
+                    keys = [k async for k in store._r.scan_iter(match=prefix + "*")]
+                    if keys:
+                        await store._r.delete(*keys)
+
+                view.run(drop())
+
+    def test_search_mode_is_exact_and_detected_on_demand(self, vector: Any) -> None:
+        assert vector.search_mode == "exact"  # not asked yet: a property can not await
+        assert vector.detect_search_mode().startswith("exact")
+        assert vector.search_mode.startswith("exact")
+
+
 # -- open_async_storage and the wrappers -------------------------------------------------------
 
 
@@ -224,7 +344,7 @@ def test_open_async_storage_picks_native_postgres_and_threads_for_the_rest(tmp_p
     native = open_async_storage("postgresql://nobody@127.0.0.1:1/db?schema=s1")
     assert isinstance(native, AsyncPostgresStore) and isinstance(native, AsyncMemoryStorage)
     assert native.schema_name == "s1"
-    for url in ("memory://", f"file:{tmp_path}/a.db", f"sqlite:///{tmp_path}/b.db"):
+    for url in ("memory://", f"file:{tmp_path}/a.db"):
         threaded = open_async_storage(url)
         assert isinstance(threaded, ThreadedAsyncStorage) and isinstance(threaded, AsyncMemoryStorage)
         assert as_storage(threaded) is threaded.sync
@@ -232,6 +352,132 @@ def test_open_async_storage_picks_native_postgres_and_threads_for_the_rest(tmp_p
     assert as_async_storage(native) is native
     with pytest.raises(Exception, match="AsyncMemory"):
         as_storage(native)
+
+
+def test_open_async_storage_picks_native_sqlalchemy(tmp_path: Path) -> None:
+    """The SQLAlchemy URLs a user writes for the sync store open the native async store on the
+    dialect's async driver; options from the URL and ``connect_timeout`` reach it as for the sync one."""
+    pytest.importorskip("sqlalchemy")
+    from storage_adapters.sqlalchemy import AsyncSQLAlchemyStore
+
+    cases = {
+        f"sqlite:///{tmp_path}/b.db": "sqlite+aiosqlite",
+        "mysql+pymysql://u:pw@127.0.0.1:1/db": "mysql+aiomysql",
+        "mariadb://u@127.0.0.1:1/db": "mariadb+aiomysql",
+        "postgresql+psycopg://u@127.0.0.1:1/db?schema=s1": "postgresql+psycopg",
+    }
+    for url, driver in cases.items():
+        native = open_async_storage(url, connect_timeout=3)
+        try:
+            assert isinstance(native, AsyncSQLAlchemyStore) and isinstance(native, AsyncMemoryStorage)
+            assert native.engine.url.drivername == driver  # type: ignore[attr-defined]
+            assert as_async_storage(native) is native
+            if driver.startswith("postgresql"):
+                assert native.schema == "s1"  # type: ignore[attr-defined]
+        finally:
+            asyncio.run(native.close())
+
+
+def test_open_async_vector_picks_the_native_twins() -> None:
+    from mastra_memory.storage import open_async_vector
+    from mastra_memory.storage.threaded import ThreadedAsyncVector
+    from mastra_memory.storage.vector_async import AsyncVectorStore
+
+    pytest.importorskip("redis", reason="redis-py not installed ([redis])")
+    from storage_adapters.mongodb import AsyncMongoDBVector
+    from storage_adapters.pg import AsyncPgVector
+    from storage_adapters.redis import AsyncRedisVector
+
+    redis_vector = open_async_vector("redis://127.0.0.1:1/3?key_prefix=p1:")
+    assert isinstance(redis_vector, AsyncRedisVector) and redis_vector._p == "p1:"
+    pg_vector = open_async_vector("postgresql://nobody@127.0.0.1:1/db?schema=s1")
+    assert isinstance(pg_vector, AsyncPgVector) and pg_vector.schema == "s1"
+    mongo_vector = open_async_vector("mongodb://127.0.0.1:1/appdb")
+    assert isinstance(mongo_vector, AsyncMongoDBVector)
+    threaded = open_async_vector("memory://")
+    assert isinstance(threaded, ThreadedAsyncVector)
+    for vector in (redis_vector, pg_vector, mongo_vector, threaded):
+        assert isinstance(vector, AsyncVectorStore)
+        asyncio.run(vector.close())
+
+
+def test_async_sqlalchemy_url_mapping() -> None:
+    from storage_adapters.sqlalchemy._io_async import engine_url
+
+    assert engine_url("sqlite:///x.db") == "sqlite+aiosqlite:///x.db"
+    assert engine_url("sqlite+pysqlite:////abs/x.db?timeout=5") == "sqlite+aiosqlite:////abs/x.db?timeout=5"
+    assert engine_url("sqlite://") == "sqlite+aiosqlite://"
+    assert engine_url("mysql+pymysql://u:p@h/db?charset=utf8mb4") == "mysql+aiomysql://u:p@h/db?charset=utf8mb4"
+    assert engine_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert engine_url("postgresql+psycopg2://u@h/db") == "postgresql+psycopg://u@h/db"
+    for unchanged in (
+        "postgresql+psycopg://u@h/db",
+        "postgresql+asyncpg://u@h/db",
+        "mysql+asyncmy://u@h/db",
+        "sqlite+aiosqlite:///x.db",
+        "mssql+pyodbc://h/db",
+    ):
+        assert engine_url(unchanged) == unchanged
+
+
+def test_async_sqlalchemy_missing_async_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sqlalchemy")
+    import sys
+
+    from mastra_memory.errors import MissingDependencyError
+    from storage_adapters.sqlalchemy import AsyncSQLAlchemyStore
+
+    monkeypatch.setitem(sys.modules, "aiomysql", None)  # import aiomysql -> ImportError
+    with pytest.raises(MissingDependencyError, match=r"aiomysql is not installed.*mastra-memory\[sqlalchemy\]"):
+        AsyncSQLAlchemyStore("mysql+pymysql://u@127.0.0.1:1/db")
+
+
+def test_native_sqlalchemy_read_only_creates_nothing(tmp_path: Path) -> None:
+    """``create=False`` on a missing SQLite file raises at once; on a database without the
+    tables it raises on the first call and creates no table."""
+    pytest.importorskip("sqlalchemy")
+    import sqlite3
+
+    from mastra_memory.errors import NoDataError
+
+    with pytest.raises(NoDataError):
+        open_async_storage(f"sqlite:///{tmp_path}/missing.db", create=False)
+    sqlite3.connect(tmp_path / "empty.db").close()
+
+    async def main() -> None:
+        store = open_async_storage(f"sqlite:///{tmp_path}/empty.db", create=False)
+        try:
+            with pytest.raises(NoDataError, match="no mastra-memory data"):
+                await store.list_threads()
+        finally:
+            await store.close()
+        async with open_async_storage(f"sqlite:///{tmp_path}/full.db") as store:
+            await store.save_thread(Thread(id="t1", resource_id="r1"))
+        again = open_async_storage(f"sqlite:///{tmp_path}/full.db", create=False)
+        try:
+            assert (await again.get_thread_by_id("t1")) is not None
+        finally:
+            await again.close()
+
+    asyncio.run(main())
+    with sqlite3.connect(tmp_path / "empty.db") as conn:
+        assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+
+
+def test_native_sqlalchemy_in_memory_sqlite_takes_turns() -> None:
+    """``sqlite://`` on the async face is one in-memory database on one shared connection
+    (SQLAlchemy's StaticPool): concurrent tasks take turns instead of failing with "cannot start
+    a transaction within a transaction"."""
+    pytest.importorskip("sqlalchemy")
+    from storage_adapters.sqlalchemy import AsyncSQLAlchemyStore
+
+    async def main() -> int:
+        async with AsyncSQLAlchemyStore("sqlite://") as store:
+            await store.save_thread(Thread(id="t1", resource_id="r1"))
+            await asyncio.gather(*(store.save_messages([_message(i, "t1", "r1")]) for i in range(20)))
+            return (await store.list_messages("t1", per_page=False)).total
+
+    assert asyncio.run(main()) == 20
 
 
 def test_open_async_storage_picks_native_mongodb() -> None:
@@ -414,6 +660,35 @@ def test_many_tasks_lose_nothing_and_never_change_an_owner(native: str) -> None:
             assert all(m.resource_id == t.resource_id for m in page.messages)
             total += page.total
         assert total == tasks_n * 3
+
+
+@pytest.mark.parametrize("native", [name for name in NATIVE if not name.startswith("native-mongodb")])
+def test_many_tasks_saving_to_one_thread_lose_nothing_and_keep_its_owner(native: str) -> None:
+    """100 tasks on one loop save to the same thread (one hot row: every save locks it and moves
+    its ``updatedAt``), each also trying to take the thread over: every message is stored once,
+    the owner never changes and ``updatedAt`` never moves back. (MongoDB left out: 15 s a run on
+    the test server; its stores run the 200-task check above.)"""
+    tasks_n = 100
+    with NATIVE[native]() as view:
+        store = view.async_store
+        created = view.create_thread(Thread(id="hot", resource_id="owner"))
+
+        async def worker(i: int) -> None:
+            with contextlib.suppress(ResourceMismatchError):  # an intruder is refused
+                await store.save_thread(Thread(id="hot", resource_id=f"intruder{i}"))
+            await store.save_messages([_message(i * 2 + k, "hot", "owner") for k in range(2)])
+
+        async def main() -> None:
+            await asyncio.gather(*(worker(i) for i in range(tasks_n)))
+
+        view.run(main())
+        thread = view.get_thread_by_id("hot")
+        assert thread is not None and thread.resource_id == "owner"
+        assert thread.updated_at >= created.updated_at
+        page = view.list_messages("hot", per_page=False)
+        assert page.total == tasks_n * 2
+        assert sorted(m.id for m in page.messages) == sorted(f"m{i}" for i in range(tasks_n * 2))
+        assert all(m.resource_id == "owner" for m in page.messages)
 
 
 @pytest.mark.parametrize("native", list(NATIVE))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import subprocess
 import sys
 from pathlib import Path
 
-from mastra_memory import _io_async, _io_sync
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,7 +54,12 @@ def _shape(obj: object) -> dict[str, str]:
     return out
 
 
-def test_io_shells_have_the_same_names_and_signatures() -> None:
+@pytest.mark.parametrize("package", ["mastra_memory", "storage_adapters.sqlalchemy"])
+def test_io_shells_have_the_same_names_and_signatures(package: str) -> None:
+    """Each pair of hand-written shells (``_io_async``/``_io_sync``: the core's, and the
+    SQLAlchemy store's engine and connection calls) has the same names and signatures."""
+    _io_async = importlib.import_module(f"{package}._io_async")
+    _io_sync = importlib.import_module(f"{package}._io_sync")
     assert _io_sync.__all__ == _io_async.__all__
     sync, asyn = _shape(_io_sync), _shape(_io_async)
     assert sync.keys() == asyn.keys()

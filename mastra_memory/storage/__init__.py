@@ -11,7 +11,8 @@ Backends live apart in :mod:`storage_adapters` and import this package, never th
 * :mod:`.kv`: key-value value encoding and validation; :mod:`.om` and :mod:`.records`: the
   observational-memory record and its sans-I/O mutations.
 * :mod:`.registry`: :func:`open_storage` / :func:`open_vector` (URL scheme -> backend),
-  :func:`open_async_storage` (the native async store, or the sync one in worker threads),
+  :func:`open_async_storage` / :func:`open_async_vector` (the native async store, or the sync one
+  in worker threads),
   :func:`resolve_storage_url` (``--db``, ``$MASTRA_MEMORY_DB``, default) and :func:`redact_url`.
 """
 
@@ -34,6 +35,7 @@ from mastra_memory.storage.registry import (
     UnknownSchemeError,
     backend_class,
     open_async_storage,
+    open_async_vector,
     open_storage,
     open_vector,
     redact_url,
@@ -63,6 +65,7 @@ __all__ = [
     "VectorStore",
     "backend_class",
     "open_async_storage",
+    "open_async_vector",
     "open_storage",
     "open_vector",
     "redact_url",

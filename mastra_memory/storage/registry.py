@@ -39,6 +39,7 @@ from mastra_memory.errors import ConfigurationError, MastraMemoryError, MissingD
 from mastra_memory.storage.base import MemoryStorage
 from mastra_memory.storage.base_async import AsyncMemoryStorage
 from mastra_memory.storage.vector import VectorStore
+from mastra_memory.storage.vector_async import AsyncVectorStore
 
 __all__ = [
     "DB_ENV",
@@ -49,6 +50,7 @@ __all__ = [
     "UnknownSchemeError",
     "backend_class",
     "open_async_storage",
+    "open_async_vector",
     "open_storage",
     "open_vector",
     "redact_url",
@@ -84,9 +86,13 @@ _NATIVE_ASYNC = {
     _PG: "storage_adapters.pg:AsyncPostgresStore",
     _MONGODB: "storage_adapters.mongodb:AsyncMongoDBStore",
     _REDIS: "storage_adapters.redis:AsyncRedisStore",
+    _SQLALCHEMY: "storage_adapters.sqlalchemy:AsyncSQLAlchemyStore",
 }
 """Built-in backends with a native async twin (its driver's own async I/O): the rest run their
 sync store in worker threads (:class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`)."""
+_SQLALCHEMY_NATIVE_ASYNC = ("sqlite", "mysql", "mariadb", "postgresql")
+"""SQLAlchemy dialects whose async driver ``AsyncSQLAlchemyStore`` picks (aiosqlite, aiomysql,
+psycopg 3); the other dialects (``mssql``, ``oracle``, ...) run their sync store in worker threads."""
 
 _STORAGE: dict[str, str] = {
     "file": _LIBSQL,
@@ -126,6 +132,13 @@ _VECTOR: dict[str, str] = {
     "redis": "storage_adapters.redis:RedisVector",
     "rediss": "storage_adapters.redis:RedisVector",
 }
+_NATIVE_ASYNC_VECTOR = {
+    "storage_adapters.pg:PgVector": "storage_adapters.pg:AsyncPgVector",
+    "storage_adapters.mongodb:MongoDBVector": "storage_adapters.mongodb:AsyncMongoDBVector",
+    "storage_adapters.redis:RedisVector": "storage_adapters.redis:AsyncRedisVector",
+}
+"""Built-in vector stores with a native async twin; the rest run in worker threads
+(:class:`~mastra_memory.storage.threaded.ThreadedAsyncVector`)."""
 _SQLALCHEMY_DIALECTS = ("sqlite", "mysql", "mariadb", "postgresql", "mssql", "oracle")
 _EXTRA = {
     "storage_adapters.pg": "pg",
@@ -328,9 +341,9 @@ def _open(
 ) -> Any:
     scheme = scheme_of(url)
     target, plugin = _target(kind, scheme, url)
-    if native_async:  # only called for a target in _NATIVE_ASYNC
+    if native_async:  # only called for a target in _NATIVE_ASYNC (_NATIVE_ASYNC_VECTOR)
         url, opts = _url_options(kind, target, url, connect_timeout, dict(options))
-        target, plugin = _NATIVE_ASYNC[target], None
+        target, plugin = (_NATIVE_ASYNC if kind == "storage" else _NATIVE_ASYNC_VECTOR)[target], None
     if not create:
         path = _local_path(scheme, url)
         if path is not None and not path.is_file():
@@ -415,9 +428,14 @@ def open_async_storage(
     PostgreSQL (``postgresql://``, ``postgres://``) gets its native async store,
     ``storage_adapters.pg.AsyncPostgresStore`` (psycopg's async pool: no thread per call),
     MongoDB (``mongodb://``, ``mongodb+srv://``) ``storage_adapters.mongodb.AsyncMongoDBStore``
-    (pymongo's ``AsyncMongoClient``), and Redis (``redis://``, ``rediss://``)
-    ``storage_adapters.redis.AsyncRedisStore`` (``redis.asyncio``). Every other backend (embedded
-    and remote libSQL, in-memory, DynamoDB, SQLAlchemy, entry-point plugins) is its sync store wrapped in
+    (pymongo's ``AsyncMongoClient``), Redis (``redis://``, ``rediss://``)
+    ``storage_adapters.redis.AsyncRedisStore`` (``redis.asyncio``), and the SQLAlchemy URLs
+    (``sqlite:///``, ``mysql+pymysql://``, ``mariadb://``, ``postgresql+psycopg://``, any
+    ``dialect+driver://``) ``storage_adapters.sqlalchemy.AsyncSQLAlchemyStore`` (SQLAlchemy's
+    ``create_async_engine``; a sync driver in the URL is replaced by the dialect's async one:
+    aiosqlite, aiomysql, psycopg 3; other dialects such as ``mssql`` run in worker threads). Every
+    other backend (embedded and remote libSQL, in-memory, DynamoDB, entry-point plugins) is its
+    sync store wrapped in
     :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage`, whose coroutines run each call
     whole in a worker thread. Either way the result is an
     :class:`~mastra_memory.storage.base_async.AsyncMemoryStorage` (``await store.setup()``,
@@ -440,8 +458,11 @@ def open_async_storage(
         ConfigurationError: as :func:`open_storage`.
     """
     url = resolve_storage_url(url)
-    target, _ = _target("storage", scheme_of(url), url)
-    if target not in _NATIVE_ASYNC:
+    scheme = scheme_of(url)
+    target, _ = _target("storage", scheme, url)
+    if target not in _NATIVE_ASYNC or (
+        target == _SQLALCHEMY and scheme.split("+", 1)[0] not in _SQLALCHEMY_NATIVE_ASYNC
+    ):
         from mastra_memory.storage.threaded import EMBEDDED_MAX_WORKERS, ThreadedAsyncStorage
 
         if target == _LIBSQL and "driver" not in options:
@@ -476,4 +497,36 @@ def open_vector(url: str | None = None, *, create: bool = True, **options: Any) 
     vector = _open("vector", url, create, None, options)
     if not isinstance(vector, VectorStore):
         raise ConfigurationError(f"{type(vector).__name__} from {redact_url(url)!r} is not a VectorStore")
+    return vector
+
+
+def open_async_vector(url: str | None = None, *, create: bool = True, **options: Any) -> AsyncVectorStore:
+    """Open the async face of the vector store a URL names (same URLs and arguments as
+    :func:`open_vector`).
+
+    pgvector (``postgresql://``) gets ``storage_adapters.pg.AsyncPgVector``, MongoDB
+    ``storage_adapters.mongodb.AsyncMongoDBVector`` and Redis (``redis://``, ``rediss://``)
+    ``storage_adapters.redis.AsyncRedisVector`` (``redis.asyncio``); every other vector store
+    (libSQL, in-memory, entry-point plugins) is its sync store in worker threads
+    (:class:`~mastra_memory.storage.threaded.ThreadedAsyncVector`). Pass the result as
+    ``AsyncMemory(vector=...)``.
+
+    Args:
+        url: The URL; ``None`` uses :data:`DEFAULT_STORAGE_URL`.
+        create: ``False`` refuses a local database file that does not exist.
+        **options: Passed to the backend.
+
+    Raises:
+        UnknownSchemeError, MissingDependencyError, NoDataError, ConfigurationError: as
+        :func:`open_storage`.
+    """
+    url = url or DEFAULT_STORAGE_URL
+    target, _ = _target("vector", scheme_of(url), url)
+    if target not in _NATIVE_ASYNC_VECTOR:
+        from mastra_memory.storage.threaded import ThreadedAsyncVector
+
+        return cast(AsyncVectorStore, ThreadedAsyncVector(open_vector(url, create=create, **options)))
+    vector = _open("vector", url, create, None, options, native_async=True)
+    if not isinstance(vector, AsyncVectorStore):
+        raise ConfigurationError(f"{type(vector).__name__} from {redact_url(url)!r} is not an AsyncVectorStore")
     return vector

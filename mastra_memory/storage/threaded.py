@@ -1,11 +1,12 @@
 """The async face of a store or vector store whose driver blocks.
 
-The embedded libSQL driver, boto3 (DynamoDB), SQLAlchemy's sync engine and the in-process
-stores have no async I/O. :class:`ThreadedAsyncStorage` and :class:`ThreadedAsyncVector` give
-them the async face of the contract by running each primitive, whole, in a worker thread
-(:func:`asyncio.to_thread`, the event loop's default executor): the event loop never waits on
-their I/O, and the primitive keeps its atomicity because it is the same call. Stores with a
-native async driver (PostgreSQL through psycopg's async pool) do not need it.
+The embedded libSQL driver, boto3 (DynamoDB), SQLAlchemy dialects without an async driver here
+(``mssql``, ``oracle``) and the in-process stores have no async I/O. :class:`ThreadedAsyncStorage`
+and :class:`ThreadedAsyncVector` give them the async face of the contract by running each
+primitive, whole, in a worker thread (:func:`asyncio.to_thread`, the event loop's default
+executor): the event loop never waits on their I/O, and the primitive keeps its atomicity because
+it is the same call. Stores with a native async driver (PostgreSQL through psycopg's async pool,
+MongoDB, Redis, SQLAlchemy's asyncio engine) do not need it.
 
 :func:`as_storage` / :func:`as_async_storage` are what :class:`~mastra_memory.memory.Memory`
 and :class:`~mastra_memory.memory_async.AsyncMemory` call on their ``storage`` argument (the
