@@ -9,11 +9,10 @@ event loop kept for the test):
   transactions), :class:`~storage_adapters.redis.AsyncRedisStore` and
   :class:`~storage_adapters.sqlalchemy.AsyncSQLAlchemyStore` (SQLite file, PostgreSQL, MariaDB):
   every suite (storage, key-value, observational memory, keyword search);
-* :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage` over embedded libSQL: every suite;
-* ThreadedAsyncStorage over every other backend of :data:`tests.servers.FACTORIES`: the core
-  storage suite only (the wrapper is the same few lines for every backend and the full suites
-  already run on each sync store; running all four suites again on every backend through threads
-  would cost minutes of CI for no new code path).
+* :class:`~mastra_memory.storage.threaded.ThreadedAsyncStorage` over embedded libSQL (what
+  ``open_async_storage`` gives a file: the ``sqlite3`` driver, one worker thread), and over one
+  factory of every other backend of :data:`tests.servers.FACTORIES` (in-memory, sqld, DynamoDB):
+  every suite too.
 
 Plus the concurrency checks of each native store: many tasks on one event loop lose nothing and
 never change a thread's owner, and get-or-create races create each thread once.
@@ -59,7 +58,8 @@ THREADED_ONE_PER_BACKEND = ["inmemory", "libsql-sqld-http", "dynamodb"]
 wrapper runs the very same sync call whatever the variant (the variants of a backend, such as
 MongoDB without transactions or sqld over WebSocket, run the sync suites in tests/test_conformance.py)."""
 CORE = FULL + [f"threaded-{name}" for name in THREADED_ONE_PER_BACKEND]
-"""Stores the core storage suite runs on."""
+"""Every backend's async face: every suite (storage, key-value, observational memory, keyword
+search) runs on each."""
 assert set(THREADED_ONE_PER_BACKEND) <= set(FACTORIES)
 
 
@@ -237,12 +237,12 @@ class TestAsyncConformance(MemoryStorageConformance):
 
 class TestAsyncKeyValueConformance(KeyValueConformance):
     # key-value writes never use MongoDB transactions (one variant is enough)
-    @pytest.fixture(params=[name for name in FULL if name != "native-mongodb-no-transactions"])
+    @pytest.fixture(params=[name for name in CORE if name != "native-mongodb-no-transactions"])
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-        if request.param == "native-mongodb" or request.param.startswith("native-sqlalchemy"):
+        if request.param == "native-mongodb" or request.param.startswith(("native-sqlalchemy", "threaded-")):
             # fewer keys: the mongoeco server's inserts slow down with the collection, and the
             # SQLAlchemy listing is the generated twin of the one tests/test_kv_storage.py runs
-            # with 1,500 keys on the sync store
+            # with 1,500 keys on the sync store, as a worker-thread store runs the very same call
             self.many_keys, self.page_size = 150, 100
         with async_view(request.param, tmp_path) as view:
             yield view
@@ -257,14 +257,14 @@ class TestAsyncKeyValueConformance(KeyValueConformance):
 
 
 class TestAsyncObservationalMemoryConformance(ObservationalMemoryConformance):
-    @pytest.fixture(params=FULL)
+    @pytest.fixture(params=CORE)
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         with async_view(request.param, tmp_path) as view:
             yield view
 
 
 class TestAsyncKeywordSearch(KeywordSearchConformance):
-    @pytest.fixture(params=FULL)
+    @pytest.fixture(params=CORE)
     def store(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         with async_view(request.param, tmp_path) as view:
             yield view
