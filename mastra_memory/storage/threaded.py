@@ -47,8 +47,10 @@ EMBEDDED_MAX_WORKERS = 1
 """Worker threads :func:`~mastra_memory.storage.open_async_storage` gives an embedded store (a
 local libSQL file, ``:memory:``): it runs one call at a time on one connection, so more threads
 would only wait on its lock and compete with the event loop for the GIL. Measured with
-``benchmarks/async_concurrency.py`` (200 conversations, libSQL file): event-loop lag p99 22.6 ms
-with one thread against 76 ms with the default executor, at 595 and 638 turns/s."""
+``benchmarks/async_concurrency.py`` (200 conversations x 10 turns, libSQL file, ``sqlite3``
+driver, under load with ``nice -n -15``): event-loop lag p99 22.6 ms with one thread against
+76 ms with the default executor; with the rest of the changes, on a quieter machine, p99 3.8
+and 5.2 ms at 592 and 488 turns/s."""
 
 _LIFECYCLE = {"close", "connect", "setup"}
 
