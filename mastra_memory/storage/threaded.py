@@ -66,11 +66,17 @@ def public_methods(cls: type) -> list[str]:
 
 def _delegate(sync_cls: type, name: str) -> Callable[..., Any]:
     original = getattr(sync_cls, name)
+    if name == "close":
+        return _delegate_close(original)
 
     @functools.wraps(original)
     async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
         return await self._run(getattr(self._sync, name), *args, **kwargs)
 
+    return method
+
+
+def _delegate_close(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def close(self: Any) -> None:  # then stop the worker threads of its own, if any
         try:
@@ -79,7 +85,7 @@ def _delegate(sync_cls: type, name: str) -> Callable[..., Any]:
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
 
-    return close if name == "close" else method
+    return close
 
 
 class _Threaded:
