@@ -48,16 +48,18 @@ DEFAULT_LANGUAGE = "english"
 CONTEXT_WEIGHT = 0.5
 """Weight of a context word (the previous message's) against a word of the message itself."""
 MAX_QUERY_WORDS = 64
-MATCH_BUDGET = 400
+MATCH_BUDGET = 1_000
 """Most postings (documents of the whole index holding a query word, summed over the words kept)
 a keyword query ranks. Words are kept rarest first while their document frequencies fit; the
 rarest is always kept. BM25 gives a word in ``df`` of ``N`` documents the weight
-``ln(1 + (N - df + 0.5) / (df + 0.5))``: at 100,000 documents a word in 400 of them weighs 5.5
+``ln(1 + (N - df + 0.5) / (df + 0.5))``: at 100,000 documents a word in 1,000 of them weighs 4.6
 against 11.1 for a word in one, so the words left out add least to a ranking they would make
-slow (the database scores every matching document). Source: ``benchmarks/keyword_latency.py``
-at 100,000 messages on libSQL under a load average of 12-14: every word kept p50 31 / p95 127 ms,
-a budget of 2,000 p50 11 / p95 36 ms, 800 p50 5 / 14 ms, 400 p50 1.6 / 23 ms, 300 p50 1.5 /
-9.5 ms (benchmarks/README.md)."""
+slow (the database scores every matching document). Source: 100,000 messages on libSQL under a
+load average of 12-14 (``benchmarks/keyword_latency.py``'s corpus and queries): every word kept
+p50 29-41 / p95 127-220 ms; a budget of 1,000 p50 1.9 / p95 23-28 ms; 400 p50 1.4-1.6 / p95 30-35
+ms (the p95 is load noise). On LoCoMo a budget of 400 lowered held-out turn recall@10 from 0.820
+to 0.817 (its three conversations hold 1,451 messages, so a budget of 400 left out words in over
+a quarter of them); 1,000 leaves its small conversations as they were."""
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # A short English stop list (articles, pronouns, auxiliaries, prepositions, conjunctions).

@@ -62,7 +62,7 @@ __all__ = ["LibSQLVector"]
 REGISTRY = "mastra_vector_indexes"
 _DIM = re.compile(r"F32_BLOB\s*\(\s*(\d+)\s*\)", re.IGNORECASE)
 _CHUNK = 400
-ANN_OPTIONS = {"compress_neighbors": "float8", "max_neighbors": 32}
+ANN_OPTIONS: dict[str, Any] = {"compress_neighbors": "float8", "max_neighbors": 32}
 """DiskANN settings of new indexes. Source: 5,000 clustered 384-d unit vectors on these machines,
 recall@10 against exact search 0.998 with these, 0.96 with 24 neighbours, 0.48-0.65 with
 ``float1bit`` neighbours (which insert 3x faster); docs/retrieval.md."""
@@ -169,7 +169,8 @@ class LibSQLVector(VectorStore):
 
     @staticmethod
     def _ann_options(config: dict[str, Any]) -> dict[str, Any]:
-        options = {**ANN_OPTIONS, **{k: config[k] for k in ("max_neighbors", "compress_neighbors") if k in config}}
+        options: dict[str, Any] = dict(ANN_OPTIONS)
+        options.update({k: config[k] for k in ("max_neighbors", "compress_neighbors") if k in config})
         neighbours = options["max_neighbors"]
         if isinstance(neighbours, bool) or not isinstance(neighbours, int) or not 4 <= neighbours <= 256:
             raise ValidationError(f"max_neighbors must be an integer from 4 to 256, got {neighbours!r}")

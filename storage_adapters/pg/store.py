@@ -578,7 +578,7 @@ class PostgresStore(TextSQLStore):
             if not kept:
                 return []
             sql = _sql.postgres_weighted_search_sql(self.dialect, scope, language, len(kept))
-            params = [p for w, idf in zip(kept, weights, strict=True) for p in (w, idf)]
+            params: list[Any] = [p for w, idf in zip(kept, weights, strict=True) for p in (w, idf)]
             params += [scope_id, _sql.tsquery_text(kept), limit]
             result: list[Any] = conn.execute(sql, params).fetchall()
             return result

@@ -588,7 +588,7 @@ class AsyncPostgresStore(AsyncTextSQLStore):
             if not kept:
                 return []
             sql = _sql.postgres_weighted_search_sql(self.dialect, scope, language, len(kept))
-            params = [p for w, idf in zip(kept, weights, strict=True) for p in (w, idf)]
+            params: list[Any] = [p for w, idf in zip(kept, weights, strict=True) for p in (w, idf)]
             params += [scope_id, _sql.tsquery_text(kept), limit]
             result: list[Any] = await (await conn.execute(sql, params)).fetchall()
             return result

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from mastra_memory.errors import ValidationError
-from mastra_memory.storage._vector_shared import ann_fetch, scope_term, use_ann
 from mastra_memory.storage._filter import parse_filter
+from mastra_memory.storage._vector_shared import ann_fetch, scope_term, use_ann
 from storage_adapters.libsql import LibSQLVector
 
 DIM = 32
