@@ -144,9 +144,10 @@ on libSQL (270 ms for 100,000; ``vector_distance_cos`` over ``F32_BLOB`` rows) a
 on pgvector, so 5,000 vectors is where an exact scan passes ~10 ms while the ANN index answers in
 a few ms (libSQL DiskANN over 5,000 clustered vectors: p50 2-7 ms; ``benchmarks/recall_latency.py``
 and docs/retrieval.md)."""
-ANN_OVERFETCH = 2.0
-"""Candidates fetched from a whole-index ANN search per wanted hit, times ``total / scope``: the
-post-filter keeps about ``scope / total`` of them, so this leaves a 2x margin."""
+ANN_MARGIN = 3.0
+"""Standard deviations of margin when over-fetching for a post-filter: of ``fetch`` candidates a
+filter keeping a share ``p`` of the index passes ``Binomial(fetch, p)``, so ``k / p`` plus three of
+its standard deviations (``3 * sqrt(k * (1 - p)) / p``) leaves ``k`` with ~99.9% probability."""
 ANN_MAX_FETCH = 1_000
 """Most candidates ``"auto"`` asks the ANN index for; a scope so small a part of the index that
 it would need more is searched exactly (its pre-filter reads only its own rows)."""
@@ -174,10 +175,11 @@ def scope_term(node: Any) -> tuple[str, str] | None:
 
 
 def ann_fetch(top_k: int, scope_rows: int, total_rows: int) -> int:
-    """Candidates to fetch from a whole-index ANN search so that about ``ANN_OVERFETCH * top_k``
-    of them survive a post-filter keeping ``scope_rows`` of ``total_rows`` vectors."""
+    """Candidates to fetch from a whole-index ANN search so that ``top_k`` of them survive a
+    post-filter keeping ``scope_rows`` of ``total_rows`` vectors (``k / p`` plus
+    :data:`ANN_MARGIN` standard deviations; just ``k`` when the scope is the whole index)."""
     share = max(scope_rows, 1) / max(total_rows, scope_rows, 1)
-    return max(top_k, math.ceil(top_k * ANN_OVERFETCH / share))
+    return max(top_k, math.ceil((top_k + ANN_MARGIN * math.sqrt(top_k * (1.0 - share))) / share))
 
 
 def use_ann(

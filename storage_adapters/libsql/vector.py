@@ -17,7 +17,7 @@ and ``max_neighbors=32``; ``ann=False`` or ``index_config={"ann": False}`` leave
 whose scope (its ``thread_id`` or ``resource_id`` equality) holds fewer than ``ann_min_rows``
 vectors (5,000) runs exactly: ``ORDER BY vector_distance_cos(embedding, ?) LIMIT k`` over the rows
 the expression indexes pre-filter. A larger scope asks ``vector_top_k`` for
-``2 * k * total / scope`` candidates of the whole index (at most 1,000), keeps those that pass
+``k * total / scope`` candidates (plus a margin, at most 1,000) of the whole index, keeps those that pass
 the filter, and re-ranks them by exact distance; when fewer than ``k`` pass, the query runs
 exactly. Scope sizes are counted on the expression index (bounded by ``ann_min_rows`` for small
 scopes) and reused for a minute per store object. ``search="exact"`` or ``"ann"`` forces either path. The DiskANN

@@ -63,12 +63,12 @@ def _recall(vector: Any, queries: list[list[float]], flt: dict[str, Any], k: int
 
 def test_the_decision_rule() -> None:
     assert use_ann("auto", 10, 100, 100_000) is None  # a small scope: exact
-    assert use_ann("auto", 50, 100_000, 100_000) == 100  # the whole index: 2x over-fetch
-    assert use_ann("auto", 10, 20_000, 100_000) == 100  # a fifth of the index: 10 * 2 * 5
+    assert use_ann("auto", 50, 100_000, 100_000) == 50  # the whole index: nothing is filtered out
+    assert use_ann("auto", 10, 20_000, 100_000) == 93  # a fifth: (10 + 3 * sqrt(10 * 0.8)) / 0.2
     assert use_ann("auto", 10, 10_000, 10_000_000) is None  # would need 20,000 candidates: exact
     assert use_ann("exact", 10, 100_000, 100_000) is None
     assert use_ann("ann", 10, 10, 10_000_000) == 1_000  # forced, capped
-    assert ann_fetch(4, 0, 0) == 8
+    assert ann_fetch(4, 0, 0) == 4
     node = parse_filter({"$and": [{"resource_id": "r"}, {"thread_id": "t"}, {"role": "user"}]})
     assert scope_term(node) == ("thread_id", "t")  # the narrowest scope
     assert scope_term(parse_filter({"resource_id": {"$in": ["a", "b"]}})) is None
