@@ -166,6 +166,7 @@ class LibSQLVector(VectorStore):
                 f"INSERT OR REPLACE INTO {REGISTRY} (name, dimension, metric, ann) VALUES (?, ?, ?, ?)",
                 (index_name, dimension, metric, int(ann)),
             )
+        self._sizes.forget(index_name)
 
     @staticmethod
     def _ann_options(config: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +277,19 @@ class LibSQLVector(VectorStore):
                 rows,
             )
 
+    def _has_ann(self, conn: Any, index_name: str) -> bool:
+        """Whether the table has its DiskANN index ``<index>_vector_idx`` (ours, or the one
+        @mastra/libsql creates with every index), looked up once a minute."""
+        key = (index_name, "ann", "")
+        known = self._sizes.get(key)
+        if known is None:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (f"{index_name}_vector_idx",)
+            ).fetchone()
+            known = int(row is not None)
+            self._sizes.put(key, known)
+        return bool(known)
+
     def _scope_rows(self, conn: Any, index_name: str, node: FilterNode | None) -> tuple[int, int]:
         """``(vectors in the query's scope, vectors in the index)``, counted on the indexes.
 
@@ -321,7 +335,7 @@ class LibSQLVector(VectorStore):
         cols = "vector_id, metadata, d" + (", embedding" if include_vector else "")
         blob = _blob(vector)
         with self._db._read() as conn:
-            _, ann = self._registry(conn, index_name)
+            ann = self._has_ann(conn, index_name)
             fetch: int | None = None
             if ann and self.search != "exact":
                 fetch = use_ann(

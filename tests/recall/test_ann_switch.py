@@ -170,6 +170,30 @@ def test_libsql_search_option_forces_either_path(libsql_vector: LibSQLVector, db
     plain.close()
 
 
+def test_libsql_uses_the_diskann_index_of_a_table_the_original_created(tmp_path: Any) -> None:
+    """@mastra/libsql creates ``<index>_vector_idx`` with every index and writes no registry row."""
+    import libsql
+
+    path = tmp_path / "ts.db"
+    conn = libsql.connect(str(path))
+    conn.execute(
+        "CREATE TABLE mm (id INTEGER PRIMARY KEY, vector_id TEXT UNIQUE NOT NULL, "
+        "embedding F32_BLOB(32), metadata TEXT DEFAULT '{}')"
+    )
+    conn.execute("CREATE INDEX mm_vector_idx ON mm (libsql_vector_idx(embedding, 'metric=cosine'))")
+    mat, metas, ids = _data()
+    conn.executemany(
+        "INSERT INTO mm (vector_id, embedding, metadata) VALUES (?, vector32(?), ?)",
+        [(i, str(v.tolist()), __import__("json").dumps(m)) for i, v, m in zip(ids, mat, metas, strict=True)],
+    )
+    conn.commit()
+    conn.close()
+    store = LibSQLVector(f"file:{path}", ann_min_rows=MIN_ROWS)
+    hits = store.query("mm", mat[0].tolist(), top_k=3, filter={"resource_id": "big"})
+    assert store.last_search == "ann" and hits[0].id == "v0"
+    store.close()
+
+
 # -- PostgreSQL + pgvector ---------------------------------------------------------------------
 
 
