@@ -141,7 +141,7 @@ ANN_MIN_ROWS = 5_000
 """Scope size (vectors) from which ``"auto"`` uses the ANN index. Source: on these 2-core machines
 (load average 7-12) an exact scan of one scope costs about 2.7 ms per 1,000 vectors of 384 floats
 on libSQL (270 ms for 100,000; ``vector_distance_cos`` over ``F32_BLOB`` rows) and about the same
-on pgvector, so 5,000 vectors is where an exact scan passes ~10 ms while the ANN index answers in
+on pgvector (a whole hybrid recall with exact search over 100,000: 247 ms), so 5,000 vectors is where an exact scan passes ~10 ms while the ANN index answers in
 a few ms (libSQL DiskANN over 5,000 clustered vectors: p50 2-7 ms; ``benchmarks/recall_latency.py``
 and docs/retrieval.md)."""
 ANN_MARGIN = 3.0
