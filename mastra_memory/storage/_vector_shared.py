@@ -139,11 +139,11 @@ SEARCH_MODES: tuple[SearchMode, ...] = ("auto", "exact", "ann")
 
 ANN_MIN_ROWS = 5_000
 """Scope size (vectors) from which ``"auto"`` uses the ANN index. Source: on these 2-core machines
-(load average 7-12) an exact scan of one scope costs about 2.7 ms per 1,000 vectors of 384 floats
-on libSQL (270 ms for 100,000; ``vector_distance_cos`` over ``F32_BLOB`` rows) and about the same
-on pgvector (a whole hybrid recall with exact search over 100,000: 247 ms), so 5,000 vectors is where an exact scan passes ~10 ms while the ANN index answers in
-a few ms (libSQL DiskANN over 5,000 clustered vectors: p50 2-7 ms; ``benchmarks/recall_latency.py``
-and docs/retrieval.md)."""
+(load average 7-12) an exact scan of one scope costs about 2.5-3 ms per 1,000 vectors of 384
+floats: 270 ms for 100,000 on libSQL (``vector_distance_cos`` over ``F32_BLOB`` rows), a whole
+hybrid recall with exact search over 100,000 on pgvector 247 ms. So 5,000 vectors is where an
+exact scan passes ~10 ms while the ANN index answers in a few ms (libSQL DiskANN over 5,000
+clustered vectors: p50 2-7 ms); ``benchmarks/recall_latency.py`` and docs/retrieval.md."""
 ANN_MARGIN = 3.0
 """Standard deviations of margin when over-fetching for a post-filter: of ``fetch`` candidates a
 filter keeping a share ``p`` of the index passes ``Binomial(fetch, p)``, so ``k / p`` plus three of
