@@ -379,6 +379,15 @@ def rotate(memory: Memory, convs: list[Any], limit: int, candidates: int = 50, e
     shown += sorted(
         (st for st in settings if st not in shown), key=lambda st: choice_key(st.label, everyone), reverse=True
     )[:10]
+    ablations = [  # the defaults one step at a time
+        st
+        for st in settings
+        if st.norm == "minmax"
+        and st.weight == config.hybrid_weight
+        and (st.date_boost, st.thread_diversity)
+        in ((0.0, 0.0), (config.date_boost, 0.0), (0.0, config.thread_diversity))
+    ]
+    shown += [st for st in ablations if st not in shown]
     if default not in shown:
         shown.append(default)
     print(f"{'setting':>40} " + " ".join(f"turn@{k:<3}" for k in KS) + " " + " ".join(f"sess@{k:<3}" for k in KS))

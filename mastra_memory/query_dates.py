@@ -137,9 +137,13 @@ def _relative(rel: str, today: datetime) -> Period:
         return Period(today - day, today)
     which, unit = rel.split()
     this = which == "this"
-    if unit == "weekend":  # Saturday and Sunday of this or the previous week
-        saturday = today - timedelta(days=(today.weekday() - 5) % 7)
-        start = saturday if this else saturday - timedelta(days=7)
+    if unit == "weekend":  # Saturday and Sunday: the latest one begun ("last": before it on a weekend)
+        start = today - timedelta(days=(today.weekday() - 5) % 7)
+        weekend_now = today.weekday() >= 5
+        if this and not weekend_now:
+            start += timedelta(days=7)  # on a weekday "this weekend" is the coming one
+        elif not this and weekend_now:
+            start -= timedelta(days=7)
         return Period(start, start + 2 * day)
     if unit == "week":
         monday = today - timedelta(days=today.weekday())
