@@ -123,3 +123,31 @@ def test_weekends() -> None:
     assert query_periods("this weekend", now=saturday) == [Period(day(2026, 12, 12), day(2026, 12, 14))]
     assert query_periods("last weekend", now=saturday) == [Period(day(2026, 12, 5), day(2026, 12, 7))]
     assert query_periods("this weekend", now=NOW) == [Period(day(2026, 12, 12), day(2026, 12, 14))]
+
+
+def test_rerank_scores_never_increase_down_the_ranking() -> None:
+    import random
+
+    rng = random.Random(7)
+    for _ in range(200):
+        scores = {f"m{i}": rng.random() for i in range(rng.randint(0, 30))}
+        threads = {m: f"t{rng.randint(0, 4)}" for m in scores}
+        ranked = rerank(scores, threads, 10, thread_diversity=rng.choice([0.0, 0.05, 0.3]))
+        assert [s for _, s in ranked] == sorted((s for _, s in ranked), reverse=True)
+        assert len({m for m, _ in ranked}) == len(ranked) == min(10, len(scores))
+
+
+@pytest.mark.parametrize("option", [{"date_boost": -0.1}, {"thread_diversity": -1}, {"date_boost": "high"}])
+def test_bad_options_are_a_configuration_error(option: dict[str, object]) -> None:
+    from mastra_memory import ConfigurationError, Memory
+    from storage_adapters.inmemory import InMemoryStore
+
+    with pytest.raises(ConfigurationError, match=next(iter(option))):
+        Memory(storage=InMemoryStore(), options={"semantic_recall": option})
+
+
+def test_defaults() -> None:
+    from mastra_memory.config import SemanticRecallConfig
+
+    config = SemanticRecallConfig()
+    assert (config.hybrid, config.hybrid_weight, config.date_boost, config.thread_diversity) == (True, 0.4, 0.5, 0.05)
