@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -221,6 +222,6 @@ def _period(kind: str, m: re.Match[str], today: datetime) -> Period | None:
     return _relative(groups["rel"], today)
 
 
-def in_any_period(when: datetime, periods: list[Period], slack: timedelta = SLACK) -> bool:
+def in_any_period(when: datetime, periods: Sequence[Period], slack: timedelta = SLACK) -> bool:
     """Whether ``when`` falls in (or up to ``slack`` after) any of ``periods``."""
     return any(p.contains(when, slack) for p in periods)

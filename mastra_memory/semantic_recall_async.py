@@ -130,7 +130,7 @@ def rerank(
     adjusted = dict(scores)
     if date_boost and periods and times:
         for mid, when in times.items():
-            if mid in adjusted and in_any_period(when, list(periods)):
+            if mid in adjusted and in_any_period(when, periods):
                 adjusted[mid] += date_boost
     order = sorted(adjusted.items(), key=lambda kv: (-kv[1], kv[0]))
     if not thread_diversity:
