@@ -381,8 +381,11 @@ class AsyncSemanticRecall:
         fused = fuse_scores(dense, sparse, config.hybrid_weight)
         periods = query_periods(query) if config.date_boost else []
         times: dict[str, datetime] = {}
-        if periods:  # the candidates' times: one read by id, only for queries that name a date
-            times = {m.id: m.created_at for m in await self.storage.list_messages_by_id(list(fused))}
+        if periods:  # candidates' times: the vectors' metadata, then one read by id for the rest
+            times = _metadata_times(results)
+            missing = [m for m in fused if m not in times]
+            if missing:
+                times.update({m.id: m.created_at for m in await self.storage.list_messages_by_id(missing)})
         ranked = rerank(
             fused,
             threads,
@@ -459,6 +462,22 @@ class AsyncSemanticRecall:
         for name in await self._memory_indexes():
             for i in range(0, len(id_list), 500):
                 await self.vector.delete_vectors(name, filter={"message_id": {"$in": id_list[i : i + 500]}})
+
+
+def _metadata_times(results: Sequence[Any]) -> dict[str, datetime]:
+    """``created_at`` per message id from vector query results (UTC ISO-8601, as indexed);
+    results without a parseable time are left out."""
+    times: dict[str, datetime] = {}
+    for r in results:
+        created = r.metadata.get("created_at")
+        if not isinstance(created, str):
+            continue
+        try:
+            when = datetime.fromisoformat(created)
+        except ValueError:
+            continue
+        times.setdefault(str(r.metadata.get("message_id", r.id)), when)
+    return times
 
 
 def _scalar(value: Any) -> bool:

@@ -151,3 +151,17 @@ def test_defaults() -> None:
 
     config = SemanticRecallConfig()
     assert (config.hybrid, config.hybrid_weight, config.date_boost, config.thread_diversity) == (True, 0.4, 0.5, 0.05)
+
+
+def test_times_from_vector_metadata() -> None:
+    from mastra_memory.semantic_recall import _metadata_times
+    from mastra_memory.storage.vector import QueryResult
+
+    results = [
+        QueryResult(id="a", score=0.9, metadata={"message_id": "a", "created_at": "2023-05-03T10:00:00+00:00"}),
+        QueryResult(id="a#1", score=0.8, metadata={"message_id": "a", "created_at": "2023-05-03T10:00:00+00:00"}),
+        QueryResult(id="b", score=0.7, metadata={"message_id": "b", "created_at": "not a time"}),
+        QueryResult(id="c", score=0.6, metadata={"message_id": "c"}),
+        QueryResult(id="d", score=0.5, metadata={"created_at": "2024-01-01T00:00:00Z"}),
+    ]
+    assert _metadata_times(results) == {"a": datetime(2023, 5, 3, 10, tzinfo=UTC), "d": day(2024, 1, 1)}

@@ -362,6 +362,12 @@ def test_recall_boosts_the_period_the_query_names(backend: Backend) -> None:
     )
     assert undated.semantic_hits[0].message_id == june[0].id
     assert all(h.score <= 1.0 for h in undated.semantic_hits)
+    # a candidate only the keyword search found (its vectors gone): its time is read from storage
+    assert memory._semantic is not None
+    memory._semantic.delete_messages([may[0].id])
+    keyword_only = hits(date_boost=0)
+    assert may[0].id in keyword_only
+    assert hits()[may[0].id] == pytest.approx(keyword_only[may[0].id] + 0.5)
 
 
 def test_recall_spreads_hits_over_threads(backend: Backend) -> None:
