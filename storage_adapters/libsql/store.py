@@ -84,6 +84,72 @@ def _is_busy(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _stream_expired(exc: BaseException) -> bool:
+    """Whether ``exc`` says that sqld dropped the connection's Hrana stream (``STREAM_EXPIRED``:
+    idle for more than 10 s; ``Stream handle ... is expired``)."""
+    text = str(exc)
+    return "STREAM_EXPIRED" in text or ("tream" in text and "expired" in text)
+
+
+class _HttpConnection:
+    """The ``libsql`` package's connection to sqld over HTTP, reopened when sqld dropped its stream.
+
+    The package keeps one Hrana stream (a "baton") per connection between statements, and sqld
+    0.24 drops a stream that stayed idle for 10 s: the next statement then fails with
+    ``STREAM_EXPIRED`` (measured: a read 12 s after the previous one failed). Outside a
+    transaction the statement is run once more on a new connection; inside one the transaction
+    died with the stream, so the error is raised (:meth:`LibSQLStore._is_retryable` makes
+    :meth:`SQLStore._transact` run the whole transaction again) and the next statement starts a
+    new connection.
+
+    Args:
+        connect: Opens a new ``libsql`` connection.
+    """
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._conn: Any = connect()
+        self._in_transaction = False
+
+    def _reopen(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._conn = self._connect()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        word = sql.lstrip()[:8].upper()
+        try:
+            cursor = self._conn.execute(sql, params)
+        except Exception as exc:
+            if not _stream_expired(exc):
+                raise
+            self._reopen()
+            if self._in_transaction and not word.startswith("BEGIN"):
+                self._in_transaction = False
+                raise
+            cursor = self._conn.execute(sql, params)
+        if word.startswith("BEGIN"):
+            self._in_transaction = True
+        elif word.startswith(("COMMIT", "END", "ROLLBACK")):
+            self._in_transaction = False
+        return cursor
+
+    def executemany(self, sql: str, seq_of_params: Any) -> Any:
+        if self._in_transaction:
+            return self._conn.executemany(sql, seq_of_params)
+        rows = list(seq_of_params)
+        try:
+            return self._conn.executemany(sql, rows)
+        except Exception as exc:
+            if not _stream_expired(exc):
+                raise
+            self._reopen()
+            return self._conn.executemany(sql, rows)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class LibSQLStore(TextSQLStore):
     """Storage on libSQL: a local file, ``:memory:``, or a remote sqld server.
 
@@ -190,7 +256,8 @@ class LibSQLStore(TextSQLStore):
                     kwargs: dict[str, Any] = {"isolation_level": None}
                     if self.auth_token:
                         kwargs["auth_token"] = self.auth_token
-                    conn = libsql.connect(self.url, **kwargs)
+                    url = self.url
+                    conn = _HttpConnection(lambda: libsql.connect(url, **kwargs))
                 else:
                     if self.driver == "sqlite3":
                         module = _sqlite3_module()
@@ -277,7 +344,7 @@ class LibSQLStore(TextSQLStore):
                 raise
 
     def _is_retryable(self, exc: BaseException) -> bool:
-        return isinstance(exc, GuardFailed) or _is_busy(exc)
+        return isinstance(exc, GuardFailed) or _is_busy(exc) or _stream_expired(exc)
 
     # -- single-request transactions over HTTP ----------------------------------------------------
 
