@@ -43,7 +43,7 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef
-from mastra_memory.types import Message, Resource, SemanticHit, Thread
+from mastra_memory.types import Message, Resource, SemanticHit, Thread, now_utc
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
 from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
@@ -251,7 +251,7 @@ class LibSQLStore(TextSQLStore):
                 if self.url.startswith(("ws://", "wss://")):
                     from storage_adapters.libsql.hrana import HranaConnection
 
-                    conn = HranaConnection(self.url, self.auth_token)
+                    conn: Any = HranaConnection(self.url, self.auth_token)
                 elif self.is_remote:
                     kwargs: dict[str, Any] = {"isolation_level": None}
                     if self.auth_token:
@@ -395,6 +395,168 @@ class LibSQLStore(TextSQLStore):
 
             return self._retry(run, "libSQL write failed")
 
+    # -- read-modify-writes over HTTP: compare-and-set, no transaction across requests -------------
+    # Each reads outside any transaction, computes in Python, then writes with one autocommit
+    # statement that applies only if what it read is unchanged (or one batch whose guard checks
+    # it): a client killed between the read and the write leaves nothing open on sqld. When
+    # another writer came first, it reads again after a jittered backoff.
+
+    def _cas(self, attempt: Callable[[], tuple[bool, T]], what: str) -> T:
+        """Run ``attempt`` (read, then a conditional write; returns ``(applied, result)``) until
+        its write applies.
+
+        Raises:
+            ConcurrencyError: when another writer came first ``_CAS_ATTEMPTS`` times.
+        """
+        self._ensure_setup()
+        for round_ in range(_CAS_ATTEMPTS):
+            applied, result = attempt()
+            if applied:
+                return result
+            time.sleep(random.uniform(0, min(0.002 * 2**round_, 0.1)))
+        raise ConcurrencyError(f"{what} kept changing during an atomic update")
+
+    def _read_row(self, sql: str, params: Sequence[Any]) -> Any:
+        return self._read_with(lambda conn: conn.execute(sql, params).fetchone())
+
+    def _update_thread_cas(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        select = f"SELECT {_sql.thread_columns(self.dialect)} FROM {THREADS} WHERE id = ?"
+
+        def attempt() -> tuple[bool, Thread]:
+            row = self._read_row(select, (thread_id,))
+            if row is None:
+                raise ThreadNotFoundError(thread_id)
+            thread = _sql.row_to_thread(row)
+            merged = {**thread.metadata, **(metadata or {})}
+            new_title = thread.title if title is None else title
+            _, count = self._write_one(
+                f'UPDATE {THREADS} SET title = ?, metadata = jsonb(?), "updatedAt" = ? '
+                "WHERE id = ? AND title IS ? AND json(metadata) IS ?",
+                (new_title, dumps(merged), _sql.format_ts(now), thread_id, row[2], row[3]),
+            )
+            return count == 1, thread.model_copy(update={"title": new_title, "metadata": merged, "updated_at": now})
+
+        return self._cas(attempt, f"thread {thread_id}")
+
+    def _update_resource_cas(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        select = f"SELECT {_sql.resource_columns(self.dialect)} FROM {RESOURCES} WHERE id = ?"
+        stamp = _sql.format_ts(now)
+
+        def attempt() -> tuple[bool, Resource]:
+            row = self._read_row(select, (resource_id,))
+            if row is None:
+                current = Resource(id=resource_id, created_at=now, updated_at=now)
+            else:
+                current = _sql.row_to_resource(row)
+            merged = {**current.metadata, **(metadata or {})}
+            wm = current.working_memory if working_memory is None else working_memory
+            if row is None:
+                sql = (
+                    f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+                    "VALUES (?, ?, jsonb(?), ?, ?) ON CONFLICT (id) DO NOTHING"
+                )
+                params: tuple[Any, ...] = (resource_id, wm, dumps(merged), stamp, stamp)
+            else:
+                sql = (
+                    f'UPDATE {RESOURCES} SET "workingMemory" = ?, metadata = jsonb(?), "updatedAt" = ? '
+                    'WHERE id = ? AND "workingMemory" IS ? AND json(metadata) IS ?'
+                )
+                params = (wm, dumps(merged), stamp, resource_id, row[1], row[2])
+            applied = self._write_one(sql, params)[1] == 1
+            return applied, current.model_copy(update={"working_memory": wm, "metadata": merged, "updated_at": now})
+
+        return self._cas(attempt, f"resource {resource_id}")
+
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        """Over HTTP: read, ``fn``, then a compare-and-set of the thread's metadata (or the
+        resource's working memory); ``fn`` runs again on the new value when another writer came
+        first. Elsewhere: one ``BEGIN IMMEDIATE`` transaction (:class:`SQLStore`)."""
+        if not self._batching():
+            return super()._update_working_memory_atomic(scope, key, fn, now)
+        stamp = _sql.format_ts(now)
+
+        def attempt() -> tuple[bool, str | None]:
+            if scope == "thread":
+                row = self._read_row(f"SELECT json(metadata) FROM {THREADS} WHERE id = ?", (key,))
+                if row is None:
+                    raise ThreadNotFoundError(key)
+                metadata = _sql.load_json(row[0]) or {}
+                raw = metadata.get("workingMemory")
+                current = raw if isinstance(raw, str) else None
+                new = fn(current)
+                if new is None or new == current:
+                    return True, current
+                sql = f'UPDATE {THREADS} SET metadata = jsonb(?), "updatedAt" = ? WHERE id = ? AND json(metadata) IS ?'
+                params: tuple[Any, ...] = (dumps({**metadata, "workingMemory": new}), stamp, key, row[0])
+            else:
+                found = self._read_row(f'SELECT "workingMemory" FROM {RESOURCES} WHERE id = ?', (key,))
+                current = None if found is None else found[0]
+                new = fn(current)
+                if new is None or new == current:
+                    return True, current
+                if found is None:
+                    sql = (
+                        f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+                        "VALUES (?, ?, jsonb('{}'), ?, ?) ON CONFLICT (id) DO NOTHING"
+                    )
+                    params = (key, new, stamp, stamp)
+                else:
+                    sql = (
+                        f'UPDATE {RESOURCES} SET "workingMemory" = ?, "updatedAt" = ? '
+                        'WHERE id = ? AND "workingMemory" IS ?'
+                    )
+                    params = (new, stamp, key, current)
+            return self._write_one(sql, params)[1] == 1, new
+
+        return self._cas(attempt, f"working memory of {scope} {key}")
+
+    def _om_update(self, lookup_key: str, mutation: _om.Mutation[T]) -> T:
+        """Over HTTP: read the head (as one JSON row) and the scope's message summary, run the
+        mutation (its message-ref reads outside any transaction), then one batch: guards that the
+        head and the summary are unchanged, the record writes. A failed guard runs it all again
+        (:meth:`_retry`), as :meth:`SQLStore._om_update` does after a lock error."""
+        if not self._batching():
+            return super()._om_update(lookup_key, mutation)
+        self._ensure_setup()
+        scope, _, ident = lookup_key.partition(":")
+        head_sql = _om_head_json_sql()
+        summary_sql = _scope_summary_sql(scope)
+
+        def attempt() -> T:
+            with self._read() as conn:
+                head_json, summary = conn.execute(
+                    f"SELECT ({head_sql}), ({summary_sql})", (lookup_key, ident)
+                ).fetchone()
+            head = None if head_json is None else _sql.om_row_to_record(json.loads(head_json))
+
+            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
+                if scope == "thread":
+                    return self._list_message_refs((ident,), None, after, limit)
+                return self._list_message_refs(None, ident, after, limit)
+
+            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
+            statements: list[tuple[str, Sequence[Any]]] = [
+                (guard_sql(f"({head_sql}) IS ? AND ({summary_sql}) IS ?"), (lookup_key, head_json, ident, summary))
+            ]
+            for record in records:
+                statements += _sql.om_writes(record, head, self.dialect)
+            self._batch_once(statements)
+            return result
+
+        return self._retry(attempt, "libSQL write failed")
+
+    def _om_delete(self, lookup_key: str) -> None:
+        if not self._batching():
+            super()._om_delete(lookup_key)
+            return
+        self._write_one(_sql.om_delete_sql(self.dialect), (lookup_key,))
+
     # -- schema ---------------------------------------------------------------------------------
 
     def migrations(self) -> list[Migration]:
@@ -476,7 +638,14 @@ class LibSQLStore(TextSQLStore):
             return self._thread_row(conn, thread_id)
 
     def _save_thread(self, thread: Thread) -> Thread:
-        """Insert or replace; never changes the owner (:func:`storage_adapters._sql.save_thread_sql`)."""
+        """Insert or replace; never changes the owner (:func:`storage_adapters._sql.save_thread_sql`).
+        Over HTTP the guarded upsert is one autocommit statement (atomic by itself), the owner
+        read only when it wrote nothing."""
+        if self._batching():
+            if not self._write_one(_sql.save_thread_sql(self.dialect), _sql.thread_params(thread))[0]:
+                row = self._read_row(f'SELECT "resourceId" FROM {THREADS} WHERE id = ?', (thread.id,))
+                raise owner_mismatch(thread, row[0] if row else None)
+            return thread
 
         def work(conn: Any) -> None:
             if conn.execute(_sql.save_thread_sql(self.dialect), _sql.thread_params(thread)).fetchone() is None:
@@ -489,6 +658,8 @@ class LibSQLStore(TextSQLStore):
     def _update_thread(
         self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
     ) -> Thread:
+        if self._batching():
+            return self._update_thread_cas(thread_id, title, metadata, now)
         with self._write() as conn:
             thread = self._thread_row(conn, thread_id)
             if thread is None:
@@ -823,6 +994,8 @@ class LibSQLStore(TextSQLStore):
     def _update_resource(
         self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
     ) -> Resource:
+        if self._batching():
+            return self._update_resource_cas(resource_id, working_memory, metadata, now)
         with self._write() as conn:
             current = self._resource_row(conn, resource_id)
             if current is None:
@@ -1069,6 +1242,32 @@ _KV_COMPARE_AND_SET_SQL = (
     f'UPDATE {_sql.KV} SET value = ?, "expiresAt" = ?, "createdAt" = ?, "updatedAt" = ? '
     'WHERE namespace = ? AND "key" = ? AND value IS ? AND "expiresAt" IS ? AND "createdAt" IS ? AND "updatedAt" IS ?'
 )
+
+
+_CAS_ATTEMPTS = 200
+"""Rounds of read-then-compare-and-set an update of a thread, a resource or working memory
+makes over HTTP while other writers win."""
+
+
+def _om_head_json_sql() -> str:
+    """The head generation of a lookup key (parameter) as one JSON array of its columns in
+    :data:`_sql.OM_COLUMNS` order (JSON columns as text), or NULL: what an observational-memory
+    commit over HTTP reads before its batch and, as a guard, checks unchanged inside it."""
+    columns = ", ".join(
+        f"('' || json(\"{name}\"))" if kind == "json" else f'"{name}"' for name, _, kind in _sql.OM_COLUMNS
+    )
+    return (
+        f'SELECT json_array({columns}) FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ? '
+        'ORDER BY "generationCount" DESC LIMIT 1'
+    )
+
+
+def _scope_summary_sql(scope: str) -> str:
+    """``[count, newest createdAt]`` of the messages of a thread or a resource (parameter) as
+    JSON text: a message saved into the scope while an observational-memory commit was being
+    computed changes it."""
+    column = "thread_id" if scope == "thread" else '"resourceId"'
+    return f'SELECT json_array(count(*), max("createdAt")) FROM {MESSAGES} WHERE {column} = ?'
 
 
 def _threads_snapshot_sql() -> str:
