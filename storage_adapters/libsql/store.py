@@ -45,6 +45,7 @@ from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, KVWrite, prefix
 from mastra_memory.storage.records import MessageRef
 from mastra_memory.types import Message, Resource, SemanticHit, Thread, now_utc
 from storage_adapters import _sql
+from storage_adapters import _sql_lifecycle as lc
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
 from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
 from storage_adapters.libsql.hrana_http import BatchResult, GuardFailed, HranaBatcher, guard_sql
@@ -551,6 +552,89 @@ class LibSQLStore(TextSQLStore):
 
         return self._retry(attempt, "libSQL write failed")
 
+    def _replace_messages(self, thread: Thread, messages: list[Message], now: datetime) -> list[Message]:
+        """Over HTTP: one batch that deletes the thread's messages and saves the new ones
+        (:meth:`_save_batched` with ``replace``). Elsewhere one ``BEGIN IMMEDIATE`` transaction."""
+        if not self._batching():
+            return super()._replace_messages(thread, messages, now)
+        if not messages:
+            self._run_writes([(f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (thread.id,))])
+            return []
+        self._ensure_setup()
+        return self._retry(
+            lambda: self._save_batched(messages, now, frozenset(), replace=thread.id), "libSQL write failed"
+        )
+
+    def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        if not self._batching():
+            return super()._set_thread_title_if_empty(thread_id, title, now)
+        sql, params = _sql.title_if_empty_sql(self.dialect, title, now)
+        return bool(self._write_one(sql, [*params, thread_id])[0])
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        if not self._batching():
+            super()._delete_resource_row(resource_id)
+            return
+        self._write_one(*lc.delete_resource_statements(self.dialect, resource_id)["resources"])
+
+    def _delete_resource(self, resource_id: str, clone_thread_ids: list[str]) -> dict[str, int]:
+        """Over HTTP: its statements (which depend on nothing they read) as one batch."""
+        if not self._batching():
+            return super()._delete_resource(resource_id, clone_thread_ids)
+        statements: list[tuple[str, Sequence[Any]]] = []
+        clone_steps: list[int] = []
+        for i in range(0, len(clone_thread_ids), 500):
+            statements += lc.delete_threads_statements(self.dialect, clone_thread_ids[i : i + 500])
+            clone_steps.append(len(statements) - 1)
+        named = lc.delete_resource_statements(self.dialect, resource_id)
+        first = len(statements)
+        statements += named.values()
+        fts = self.dialect.t(_sql.SEARCH)
+        statements.append((f"INSERT INTO {fts} ({fts}) VALUES ('optimize')", ()))
+        counts = self._run_writes(statements)
+        by_name = dict(zip(named, counts[first:], strict=False))
+        return {
+            "threads": max(by_name["threads"], 0),
+            "clones": sum(max(counts[i], 0) for i in clone_steps),
+            "resources": max(by_name["resources"], 0),
+        }
+
+    def _prune_threads(self, updated_before: datetime, limit: int) -> list[str]:
+        """Over HTTP: read the stale ids, then one batch that deletes them after a guard that
+        they are all still stale (a thread written meanwhile is kept; read again)."""
+        if not self._batching():
+            return super()._prune_threads(updated_before, limit)
+        self._ensure_setup()
+        stale_sql, stale_params = lc.stale_threads_sql(self.dialect, updated_before, limit)
+
+        def attempt() -> list[str]:
+            ids = [r[0] for r in self._read_with(lambda conn: conn.execute(stale_sql, stale_params).fetchall())]
+            if not ids:
+                return []
+            still = (
+                f'(SELECT count(*) FROM {THREADS} WHERE id IN (SELECT value FROM json_each(?)) AND "updatedAt" < ?) = ?'
+            )
+            guard = (guard_sql(still), (dumps(ids), self.dialect.ts(updated_before), len(ids)))
+            self._batch_once([guard, *lc.delete_threads_statements(self.dialect, ids)])
+            return ids
+
+        return self._retry(attempt, "libSQL write failed")
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        if not self._batching():
+            return super()._prune_messages(created_before, limit)
+        return [r[0] for r in self._write_one(*lc.prune_messages_sql(self.dialect, created_before, limit))[0]]
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        if not self._batching():
+            return super()._prune_resources(updated_before, limit)
+        return [r[0] for r in self._write_one(*lc.prune_resources_sql(self.dialect, updated_before, limit))[0]]
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        if not self._batching():
+            return super()._prune_om_history(created_before, limit)
+        return len(self._write_one(*lc.prune_om_history_sql(self.dialect, created_before, limit))[0])
+
     def _om_delete(self, lookup_key: str) -> None:
         if not self._batching():
             super()._om_delete(lookup_key)
@@ -766,7 +850,13 @@ class LibSQLStore(TextSQLStore):
                     raise StorageError("message upsert wrote fewer rows than it was given")
         return stored
 
-    def _save_batched(self, messages: list[Message], now: datetime, after_newest: frozenset[str]) -> list[Message]:
+    def _save_batched(
+        self,
+        messages: list[Message],
+        now: datetime,
+        after_newest: frozenset[str],
+        replace: str | None = None,
+    ) -> list[Message]:
         """One attempt of a save over HTTP as one single-request transaction (no Python between
         its statements), so a client killed mid-save never leaves a transaction open on sqld.
 
@@ -785,6 +875,9 @@ class LibSQLStore(TextSQLStore):
         A failed guard rolls the batch back and raises :class:`GuardFailed`, which
         :meth:`_retry` answers with a new attempt (reading again); a row-count guard that
         failed because an id belongs to another thread raises ``MessageIdUnavailableError``.
+
+        With ``replace`` (a thread id, ``replace_messages``), the batch first deletes that
+        thread's messages, so none of them counts as already stored.
         """
         thread_ids = sorted({m.thread_id for m in messages})
         ids_json = dumps(thread_ids)
@@ -799,9 +892,13 @@ class LibSQLStore(TextSQLStore):
                 floors[tid] = _sql.parse_ts(cursor)
         stored = resolve_owners(messages, owners)
         statements: list[tuple[str, Sequence[Any]]] = [(guard_sql(f"({snapshot_sql}) = ?"), (ids_json, snapshot))]
+        if replace is not None:
+            statements.append((f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (replace,)))
         if floors:
             with self._read() as conn:
                 existing = self._stored_ids(conn, stored)  # raises for an id of another thread
+            if replace is not None:
+                existing = set()  # deleted by the batch before the messages go in
             stored = _om.restamp_after_cursor(stored, existing, floors)
             count = f"(SELECT count(*) FROM {MESSAGES} WHERE id IN (SELECT value FROM json_each(?))) = ?"
             statements.append((guard_sql(count), (dumps([m.id for m in stored]), len(existing))))
@@ -1106,7 +1203,28 @@ class LibSQLStore(TextSQLStore):
 
     # -- clone ----------------------------------------------------------------------------------
 
+    def _insert_new_thread_batch(self, thread: Thread, statements: list[tuple[str, Sequence[Any]]]) -> Thread:
+        """Over HTTP: one batch that inserts ``thread`` (nothing if its id is taken: a guard then
+        fails and raises ``ThreadConflictError``) and runs ``statements``."""
+        insert = _sql.insert_thread_sql(self.dialect) + " ON CONFLICT (id) DO NOTHING"
+        batch = [(insert, _sql.thread_params(thread)), (guard_sql("changes() = 1"), ()), *statements]
+
+        def attempt() -> Thread:
+            try:
+                self._batch_once(batch)
+            except GuardFailed as exc:
+                if exc.step == 1:
+                    raise ThreadConflictError(thread.id) from exc
+                raise
+            return thread
+
+        self._ensure_setup()
+        return self._retry(attempt, "libSQL write failed")
+
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        if self._batching():
+            sql = _sql.upsert_message_sql(self.dialect)
+            return self._insert_new_thread_batch(thread, [(sql, _sql.message_params(m)) for m in messages])
         with self._write() as conn:
             if self._thread_row(conn, thread.id) is not None:
                 raise ThreadConflictError(thread.id)
@@ -1117,18 +1235,22 @@ class LibSQLStore(TextSQLStore):
 
     def _clone_into(self, thread: Thread, copies: list[Message], id_map: dict[str, str]) -> Thread:
         """Copy the rows inside the database: one ``INSERT ... SELECT`` joined to the id map passed
-        as one JSON parameter (``json_each``), instead of binding every row from Python."""
+        as one JSON parameter (``json_each``), instead of binding every row from Python; over
+        HTTP in one batch."""
+        copy_sql = (
+            f'INSERT INTO {MESSAGES} (id, thread_id, content, role, type, "createdAt", "resourceId") '
+            'SELECT j.value ->> 1, ?, m.content, m.role, m.type, m."createdAt", ? '
+            f"FROM json_each(?) AS j JOIN {MESSAGES} AS m ON m.id = j.value ->> 0"
+        )
+        copy_params = (thread.id, thread.resource_id, dumps([[old, new] for old, new in id_map.items()]))
+        if self._batching():
+            return self._insert_new_thread_batch(thread, [(copy_sql, copy_params)] if id_map else [])
         with self._write() as conn:
             if self._thread_row(conn, thread.id) is not None:
                 raise ThreadConflictError(thread.id)
             conn.execute(_sql.insert_thread_sql(self.dialect), _sql.thread_params(thread))
             if id_map:
-                conn.execute(
-                    f'INSERT INTO {MESSAGES} (id, thread_id, content, role, type, "createdAt", "resourceId") '
-                    'SELECT j.value ->> 1, ?, m.content, m.role, m.type, m."createdAt", ? '
-                    f"FROM json_each(?) AS j JOIN {MESSAGES} AS m ON m.id = j.value ->> 0",
-                    (thread.id, thread.resource_id, dumps([[old, new] for old, new in id_map.items()])),
-                )
+                conn.execute(copy_sql, copy_params)
         return thread
 
     # -- key-value memory -----------------------------------------------------------------------
