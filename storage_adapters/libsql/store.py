@@ -350,11 +350,27 @@ class LibSQLStore(TextSQLStore):
     # -- single-request transactions over HTTP ----------------------------------------------------
 
     def _batch_once(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[BatchResult]:
-        """Run ``statements`` as one transaction in one HTTP request (no retry)."""
+        """Run ``statements`` as one transaction in one HTTP request (no retry).
+
+        A request that times out is not sent again: sqld runs a batch it received to its end,
+        so a second copy would only queue behind the first (and might apply twice).
+
+        Raises:
+            StorageError: when sqld did not answer within the request timeout (60 s); the
+                batch may still be applied, entirely or not at all.
+        """
+        import httpx
+
         with self._lock:
             if self._batcher is None:
                 self._batcher = HranaBatcher(self.url, self.auth_token)
-            return self._batcher.transaction(statements)
+            try:
+                return self._batcher.transaction(statements)
+            except httpx.TimeoutException as exc:
+                raise StorageError(
+                    f"sqld did not answer within {self._batcher.timeout:g} s; the write may still be "
+                    f"applied, entirely or not at all ({exc})"
+                ) from exc
 
     def _batching(self) -> bool:
         """Whether a write goes to sqld as one request: over HTTP, unless it runs inside an
@@ -654,6 +670,10 @@ class LibSQLStore(TextSQLStore):
         with self._lock:
             if self._ready:
                 return
+            if self.batches_writes:
+                self._retry(self._setup_batch_once, "libSQL setup failed")
+                self._ready = True
+                return
             conn = self._conn()
             self._begin(conn)
             try:
@@ -664,6 +684,34 @@ class LibSQLStore(TextSQLStore):
                     conn.execute("ROLLBACK")
                 raise StorageError(f"libSQL setup failed: {exc}") from exc
             self._ready = True
+
+    def _setup_batch_once(self) -> None:
+        """Over HTTP: read which migrations are applied, then apply the others in one batch
+        (:class:`HranaBatcher`) after a guard that the applied set is still the one read, so no
+        transaction outlives a request here either. A failed guard (another process migrated
+        meanwhile) raises :class:`GuardFailed`, and :meth:`_retry` reads again."""
+        d = self.dialect
+        table = d.t(_sql.MIGRATIONS_TABLE)
+        conn = self._conn()
+        try:
+            done = sorted(int(r[0]) for r in conn.execute(f"SELECT version FROM {table}").fetchall())
+        except Exception as exc:
+            if "no such table" not in str(exc):
+                raise
+            done = []
+        pending = [m for m in sorted(self.migrations(), key=lambda m: m.version) if m.version not in done]
+        if not pending:
+            return
+        applied = f"SELECT coalesce(group_concat(version), '') FROM (SELECT version FROM {table} ORDER BY version)"
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (_sql.migrations_table_sql(d), ()),
+            (guard_sql(f"({applied}) = ?"), (",".join(map(str, done)),)),
+        ]
+        for migration in pending:
+            logger.info("applying migration %d: %s", migration.version, migration.name)
+            statements += [(statement, ()) for statement in migration.statements]
+            statements.append(_sql.record_migration_sql(d, migration))
+        self._batch_once(statements)
 
     def connect(self, *, create: bool = True) -> None:
         """Open the database now; with ``create=False`` only check that it holds mastra-memory
