@@ -558,6 +558,8 @@ class LibSQLStore(TextSQLStore):
                 return self._list_message_refs(None, ident, after, limit)
 
             records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
+            if not records:  # nothing to write (a refused commit, a lease held by another)
+                return result
             statements: list[tuple[str, Sequence[Any]]] = [
                 (guard_sql(f"({head_sql}) IS ? AND ({summary_sql}) IS ?"), (lookup_key, head_json, ident, summary))
             ]
