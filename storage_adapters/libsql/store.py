@@ -1351,21 +1351,21 @@ class LibSQLStore(TextSQLStore):
         runs under ``BEGIN IMMEDIATE`` (:meth:`SQLStore._kv_modify`).
 
         Raises:
-            ConcurrencyError: when the row kept changing for ``_KV_CAS_ATTEMPTS`` rounds.
+            ConcurrencyError: when the row kept changing for ``_CAS_ATTEMPTS`` rounds.
         """
         if not self._batching():
             super()._kv_modify(namespace, key, now, modify)
             return
         stamp = _sql.format_ts(now)
         select = _sql.kv_select_sql(self.dialect)
-        for attempt in range(_KV_CAS_ATTEMPTS):
-            with self._read() as conn:
-                row = conn.execute(select, (namespace, key)).fetchone()
+
+        def attempt() -> tuple[bool, None]:
+            row = self._read_row(select, (namespace, key))
             existing = None if row is None else _kv_row(row)
             live = existing is not None and (existing.expires_at is None or existing.expires_at > now)
             write: KVWrite | None = modify(existing if live else None)
             if write is None:
-                return
+                return True, None
             expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
             params: tuple[Any, ...]
             if row is None:
@@ -1374,10 +1374,9 @@ class LibSQLStore(TextSQLStore):
                 created = row[2] if live else stamp  # an expired entry starts again
                 sql = _KV_COMPARE_AND_SET_SQL
                 params = (write.value_json, expires, created, stamp, namespace, key, row[0], row[1], row[2], row[3])
-            if self._write_one(sql, params)[1] == 1:
-                return
-            time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))
-        raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
+            return self._write_one(sql, params)[1] == 1, None
+
+        self._cas(attempt, f"key {namespace}/{key}")
 
     def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
         # BEGIN IMMEDIATE took the database write lock before this read: no other process can
@@ -1404,8 +1403,6 @@ class LibSQLStore(TextSQLStore):
 
 _dedupe_sorted = _sql.dedupe_sorted
 
-_KV_CAS_ATTEMPTS = 200
-"""Rounds of read-then-compare-and-set a key-value update makes over HTTP while others win."""
 _KV_INSERT_IF_ABSENT_SQL = (
     f'INSERT INTO {_sql.KV} (namespace, "key", value, "expiresAt", "createdAt", "updatedAt") '
     'VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, "key") DO NOTHING'
@@ -1417,8 +1414,8 @@ _KV_COMPARE_AND_SET_SQL = (
 
 
 _CAS_ATTEMPTS = 200
-"""Rounds of read-then-compare-and-set an update of a thread, a resource or working memory
-makes over HTTP while other writers win."""
+"""Rounds of read-then-compare-and-set an update over HTTP (a key-value entry, a thread, a
+resource, working memory) makes while other writers win."""
 
 
 def _om_head_json_sql() -> str:
