@@ -133,7 +133,8 @@ def run_backend(
     dim = mat.shape[1]
     name = memory_index_name(dim)
     vector.delete_index(name)
-    vector.create_index(name, dim, index_config={"type": "flat"} if label == "PgVector" else None)
+    # exact search measured on both (libSQL: without the DiskANN index new indexes get by default)
+    vector.create_index(name, dim, index_config={"type": "flat"} if label == "PgVector" else {"ann": False})
     secs = load_vectors(vector, name, rows, mat)
     print(f"\n== {label}: {len(rows):,} vectors x {dim} loaded in {secs:.1f} s ({len(rows) / secs:,.0f}/s)")
     if after_load is not None:

@@ -1134,16 +1134,35 @@ def sqlite_text_search_migration(d: Dialect, language: str = "english") -> Migra
     )
 
 
-def sqlite_search_sql(d: Dialect, scope: str) -> str:
+def sqlite_search_sql(d: Dialect, scope: str, windowed: bool = False) -> str:
     """FTS5 search of one scope (``"resource"`` or ``"thread"``); params ``(match, scope id,
-    limit)``; rows ``(id, thread_id, score)`` with score = ``-bm25`` (higher is better)."""
+    limit)``, with ``windowed`` ``(match, lowest docid, scope id, limit)``; rows ``(id,
+    thread_id, score)`` with score = ``-bm25`` (higher is better)."""
     column = '"resourceId"' if scope == "resource" else "thread_id"
     fts = d.t(SEARCH)
+    window = f" AND {fts}.rowid >= ?" if windowed else ""
     return (
         f"SELECT m.id, m.thread_id, -bm25({fts}, 1.0, {CONTEXT_WEIGHT}) AS score FROM {fts} "
         f"JOIN {d.t(SEARCH_IDS)} i ON i.docid = {fts}.rowid JOIN {d.t(MESSAGES)} m ON m.id = i.id "
-        f"WHERE {fts} MATCH ? AND m.{column} = ? ORDER BY score DESC, m.id LIMIT ?"
+        f"WHERE {fts} MATCH ?{window} AND m.{column} = ? ORDER BY score DESC, m.id LIMIT ?"
     )
+
+
+def sqlite_window_sql(d: Dialect) -> str:
+    """The docid of the ``n``-th newest document matching an FTS5 query (params ``(match,
+    n - 1)``; no row when fewer match): FTS5 walks postings newest first and stops there."""
+    fts = d.t(SEARCH)
+    return f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?"
+
+
+def sqlite_term_counts_sql(d: Dialect, n: int) -> str:
+    """Document frequencies of ``n`` words in the FTS5 index, each counted only up to a bound:
+    params ``(phrase, bound) * n`` (a phrase as :func:`fts5_match` quotes it); one row of ``n``
+    counts. FTS5 walks a term's postings lazily, so a count stops at its bound and a common word
+    costs no more than ``bound`` postings (``fts5vocab`` would walk them all)."""
+    fts = d.t(SEARCH)
+    one = f"(SELECT count(*) FROM (SELECT 1 FROM {fts} WHERE {fts} MATCH ? LIMIT ?))"
+    return "SELECT " + ", ".join(one for _ in range(n))
 
 
 def fts5_match(words: Sequence_) -> str:
@@ -1239,6 +1258,35 @@ def postgres_search_sql(d: Dialect, scope: str, language: str = "english") -> st
         f"FROM {d.t(SEARCH)} s, "
         f"to_tsquery('{language}'::regconfig, %s) q WHERE s.{column} = %s AND s.tsv @@ q "
         f'ORDER BY score DESC, s.id COLLATE "C" LIMIT %s'
+    )
+
+
+def postgres_weighted_search_sql(d: Dialect, scope: str, language: str, n: int) -> str:
+    """tsvector search of one scope ranked BM25-like: ``sum(idf(w) * ts_rank_cd(tsv, w))`` over
+    the ``n`` query words (the same weights and length normalisation as
+    :func:`postgres_search_sql`, which has no idf: a common word counted as much as a rare one).
+    Params ``(word, idf) * n, scope id, tsquery text of all words, limit``."""
+    if not _PG_LANGUAGE.match(language):
+        raise ValueError(f"invalid text search configuration {language!r}")
+    column = '"resourceId"' if scope == "resource" else "thread_id"
+    config = f"'{language}'::regconfig"
+    one = f"ts_rank_cd('{{0.1, 0.2, {CONTEXT_WEIGHT}, 1.0}}', s.tsv, to_tsquery({config}, %s), 1) * %s"
+    return (
+        f"SELECT s.id, s.thread_id, {' + '.join(one for _ in range(n))} AS score FROM {d.t(SEARCH)} s "
+        f"WHERE s.{column} = %s AND s.tsv @@ to_tsquery({config}, %s) "
+        f'ORDER BY score DESC, s.id COLLATE "C" LIMIT %s'
+    )
+
+
+def postgres_term_stats_sql() -> str:
+    """The planner's statistics of the keyword index: params ``(schema, table)``; one row
+    ``(most common lexemes, their document frequencies (shares of rows) followed by their min, max
+    and null share, rows in the table)``, the first two NULL before the first ANALYZE."""
+    return (
+        "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "LEFT JOIN pg_stats s ON s.schemaname = n.nspname AND s.tablename = c.relname AND s.attname = 'tsv' "
+        "WHERE n.nspname = %s AND c.relname = %s"
     )
 
 

@@ -285,3 +285,73 @@ def test_process_a_saves_process_b_hybrid_recall_finds_it(kind: str, tmp_path: P
             assert memory.storage.search_messages("axolotl", resource_id="ana")[0].message_id == "rare"
         finally:
             memory.close()
+
+
+# -- the query's commonest words (issue 11: latency at 100,000 messages) ---------------------------
+
+
+def test_select_terms_keeps_the_rarest_words_within_the_budget() -> None:
+    from mastra_memory.storage.text_search import select_terms
+
+    assert select_terms([("a", 10), ("b", 5000), ("c", None), ("d", 0), ("e", 300)], 400) == ["a", "c", "e"]
+    assert select_terms([("x", 9000), ("y", 5000)], 400) == ["y"]  # the rarest is always kept
+    assert select_terms([("d", 0)], 400) == []  # matches nothing
+
+
+def _common_and_rare(store: MemoryStorage) -> None:
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    store.save_thread(Thread(id="t", resource_id="ana"))
+    store.save_messages(
+        [
+            Message.user(f"common filler number {i}", "t", id=f"c{i:02d}", created_at=base + timedelta(seconds=i))
+            for i in range(60)
+        ]
+        + [
+            Message.user("a rare zanzibar common", "t", id="r1", created_at=base + timedelta(seconds=100)),
+            Message.user("zanzibar trip", "t", id="r2", created_at=base + timedelta(seconds=101)),
+        ]
+    )
+
+
+def test_libsql_leaves_out_common_words_and_ranks_only_the_newest_for_a_common_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import storage_adapters.libsql.store as libsql_store
+    from storage_adapters.libsql import LibSQLStore
+
+    with LibSQLStore(f"file:{tmp_path / 'kw.db'}") as store:
+        _common_and_rare(store)
+        full = store.search_messages("common zanzibar", resource_id="ana")
+        assert {h.message_id for h in full[:2]} == {"r1", "r2"} and len(full) == 50  # bm25: rare first
+        monkeypatch.setattr(libsql_store, "MATCH_BUDGET", 20)
+        hits = store.search_messages("common zanzibar", resource_id="ana")
+        assert [h.message_id for h in hits] == ["r1", "r2"] or [h.message_id for h in hits] == ["r2", "r1"]
+        only_common = store.search_messages("common", resource_id="ana", limit=100)
+        # FTS5 docids follow insertion: the 20 newest documents holding "common" are ranked (r2
+        # holds it as context: the message before it)
+        assert {h.message_id for h in only_common} == {f"c{i:02d}" for i in range(42, 60)} | {"r1", "r2"}
+
+
+def test_postgres_ranks_by_idf_and_leaves_out_common_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    url = url_or_skip(PG)
+    import psycopg
+
+    import storage_adapters.pg.store as pg_store
+    from storage_adapters.pg import PostgresStore
+
+    schema = unique("mmidf")
+    try:
+        with PostgresStore(url, schema_name=schema) as store:
+            _common_and_rare(store)
+            before = store.search_messages("common zanzibar", resource_id="ana")  # no statistics yet
+            assert {h.message_id for h in before} >= {"r1", "r2"}
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'ANALYZE "{schema}".mm_message_search')
+            store._term_stats_cache = None
+            hits = store.search_messages("common zanzibar", resource_id="ana")
+            assert {h.message_id for h in hits[:2]} == {"r1", "r2"} and len(hits) == 50  # idf: rare first
+            monkeypatch.setattr(pg_store, "MATCH_BUDGET", 20)
+            hits = store.search_messages("common zanzibar", resource_id="ana")
+            assert {h.message_id for h in hits} == {"r1", "r2"}  # "common" (62 documents) left out
+    finally:
+        drop_pg_schema(url, schema)

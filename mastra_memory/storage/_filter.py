@@ -350,10 +350,12 @@ def _compile_sql(node: FilterNode, d: _SqlDialect, ps: list[Any]) -> str:
             return d.eq(node.path, node.value, ps)
         if node.op == "$ne":  # NULL (missing field) must count as "not equal"
             return f"(NOT COALESCE({d.eq(node.path, node.value, ps)}, {f}))"
-        if node.op in ("$in", "$nin"):
+        if node.op == "$in":  # a plain OR of equalities, so the expression index serves each (a NULL
+            # of a missing field is false here; the NOT above an $in wraps it in COALESCE)
+            return "(" + " OR ".join([d.eq(node.path, v, ps) for v in node.value] or [f]) + ")"
+        if node.op == "$nin":
             parts = [f"COALESCE({d.eq(node.path, v, ps)}, {f})" for v in node.value] or [f]
-            inner = "(" + " OR ".join(parts) + ")"
-            return inner if node.op == "$in" else f"(NOT {inner})"
+            return "(NOT (" + " OR ".join(parts) + "))"
         return d.range(node.path, _RANGE_OPS[node.op], node.value, ps)
     if isinstance(node, And):
         if not node.items:

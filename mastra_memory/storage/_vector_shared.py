@@ -4,7 +4,9 @@ exception hierarchy). Import them from :mod:`mastra_memory.storage.vector` as be
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from typing import Any, Literal
 
 import numpy as np
@@ -126,3 +128,117 @@ def check_vectors(vectors: Any, dimension: int, index_name: str, what: str = "ve
     if not np.isfinite(arr).all():
         raise ValidationError(f"{what} contains NaN or infinity")
     return arr.astype(np.float32)
+
+
+# -- choosing exact or approximate search (issue 11, item 4) -----------------------------------------
+
+SearchMode = Literal["auto", "exact", "ann"]
+"""How a vector store with an ANN index answers a filtered query: ``"auto"`` (exact with the
+pre-filter for a small scope, the ANN index for a large one), ``"exact"`` or ``"ann"`` (forced)."""
+SEARCH_MODES: tuple[SearchMode, ...] = ("auto", "exact", "ann")
+
+ANN_MIN_ROWS = 5_000
+"""Scope size (vectors) from which ``"auto"`` uses the ANN index. Source: on these 2-core machines
+(load average 7-12) an exact scan of one scope costs about 2.5-3 ms per 1,000 vectors of 384
+floats: 270 ms for 100,000 on libSQL (``vector_distance_cos`` over ``F32_BLOB`` rows), a whole
+hybrid recall with exact search over 100,000 on pgvector 247 ms. So 5,000 vectors is where an
+exact scan passes ~10 ms while the ANN index answers in a few ms (libSQL DiskANN over 5,000
+clustered vectors: p50 2-7 ms); ``benchmarks/recall_latency.py`` and docs/retrieval.md."""
+ANN_MARGIN = 3.0
+"""Standard deviations of margin when over-fetching for a post-filter: of ``fetch`` candidates a
+filter keeping a share ``p`` of the index passes ``Binomial(fetch, p)``, so ``k / p`` plus three of
+its standard deviations (``3 * sqrt(k * (1 - p)) / p``) leaves ``k`` with ~99.9% probability."""
+ANN_MAX_FETCH = 1_000
+"""Most candidates ``"auto"`` asks the ANN index for; a scope so small a part of the index that
+it would need more is searched exactly (its pre-filter reads only its own rows)."""
+SCOPE_COUNT_TTL = 60.0
+"""Seconds a scope's counted size is reused (``ScopeSizes``); the choice only needs its order of
+magnitude, and a short ANN answer falls back to exact search anyway."""
+SCOPE_FIELDS = ("thread_id", "resource_id")
+"""Metadata fields whose equality filter names a scope, narrowest first."""
+
+
+def scope_term(node: Any) -> tuple[str, str] | None:
+    """The narrowest scope ``(field, value)`` among the filter's top-level equalities, if any.
+
+    Args:
+        node: A parsed filter (:func:`~mastra_memory.storage._filter.parse_filter`) or ``None``.
+    """
+    from mastra_memory.storage._filter import equality_terms
+
+    terms = equality_terms(node)
+    for field in SCOPE_FIELDS:
+        value = terms.get(field)
+        if isinstance(value, str):
+            return field, value
+    return None
+
+
+def ann_fetch(top_k: int, scope_rows: int, total_rows: int) -> int:
+    """Candidates to fetch from a whole-index ANN search so that ``top_k`` of them survive a
+    post-filter keeping ``scope_rows`` of ``total_rows`` vectors (``k / p`` plus
+    :data:`ANN_MARGIN` standard deviations; just ``k`` when the scope is the whole index)."""
+    share = max(scope_rows, 1) / max(total_rows, scope_rows, 1)
+    return max(top_k, math.ceil((top_k + ANN_MARGIN * math.sqrt(top_k * (1.0 - share))) / share))
+
+
+def use_ann(
+    mode: SearchMode,
+    top_k: int,
+    scope_rows: int,
+    total_rows: int,
+    *,
+    min_rows: int = ANN_MIN_ROWS,
+    max_fetch: int = ANN_MAX_FETCH,
+) -> int | None:
+    """Decide between exact and ANN search for one query.
+
+    Args:
+        mode: ``"auto"``, ``"exact"`` or ``"ann"``.
+        top_k: Hits wanted.
+        scope_rows: Vectors in the query's scope (the whole index when it names no scope).
+        total_rows: Vectors in the index.
+        min_rows: Smallest scope searched with the ANN index under ``"auto"``.
+        max_fetch: Most ANN candidates ``"auto"`` fetches (``"ann"`` caps at this too).
+
+    Returns:
+        ``None`` for exact search, else how many candidates to fetch from the ANN index.
+    """
+    if mode == "exact":
+        return None
+    fetch = ann_fetch(top_k, scope_rows, total_rows)
+    if mode == "ann":
+        return min(fetch, max(max_fetch, top_k))
+    if scope_rows < min_rows or fetch > max_fetch:
+        return None
+    return fetch
+
+
+class ScopeSizes:
+    """Counted scope sizes, reused for ``ttl`` seconds (a per-store cache; one process's view).
+
+    Args:
+        ttl: Seconds an entry is reused (:data:`SCOPE_COUNT_TTL`).
+    """
+
+    def __init__(self, ttl: float = SCOPE_COUNT_TTL) -> None:
+        self.ttl = ttl
+        self._sizes: dict[tuple[str, str, str], tuple[int, float]] = {}
+
+    def get(self, key: tuple[str, str, str]) -> int | None:
+        """The size kept for ``(index, field, value)`` if younger than ``ttl``."""
+        hit = self._sizes.get(key)
+        if hit is None or time.monotonic() - hit[1] > self.ttl:
+            return None
+        return hit[0]
+
+    def put(self, key: tuple[str, str, str], size: int) -> None:
+        """Keep a counted size."""
+        if len(self._sizes) > 10_000:  # many scopes: start over rather than grow without bound
+            self._sizes.clear()
+        self._sizes[key] = (size, time.monotonic())
+
+    def forget(self, index_name: str) -> None:
+        """Drop the sizes of one index (after it was deleted or rebuilt)."""
+        for key in [k for k in self._sizes if k[0] == index_name]:
+            del self._sizes[key]

@@ -8,6 +8,10 @@ PostgreSQL, a token array on MongoDB); this module holds what every backend shar
   only ``[a-z0-9]`` characters, so they can be quoted into a full-text query without escaping);
 * :func:`tokenize`: words stemmed with the Snowball stemmer (PyStemmer) of a language, for the
   backends that index in Python (in-memory, MongoDB) and the fallback;
+* :func:`select_terms`: the query's rarest words whose document frequencies fit a budget of
+  postings (:data:`MATCH_BUDGET`), so a query's commonest words do not make the database score
+  most of the index (the backends read the frequencies from the index itself: bounded FTS5
+  counts, PostgreSQL's planner statistics);
 * :class:`BM25Corpus`: an incremental Okapi BM25 index (``k1 = 1.2``, ``b = 0.75``, Lucene's
   non-negative idf ``ln(1 + (N - df + 0.5) / (df + 0.5))``; Robertson & Zaragoza 2009), updated
   per document, never rebuilt per save.
@@ -29,10 +33,13 @@ from typing import Any
 __all__ = [
     "CONTEXT_WEIGHT",
     "DEFAULT_LANGUAGE",
+    "MATCH_BUDGET",
     "STOP_WORDS",
     "BM25Corpus",
+    "bm25_idf",
     "bm25_rank",
     "query_words",
+    "select_terms",
     "stop_words",
     "tokenize",
 ]
@@ -41,6 +48,19 @@ DEFAULT_LANGUAGE = "english"
 CONTEXT_WEIGHT = 0.5
 """Weight of a context word (the previous message's) against a word of the message itself."""
 MAX_QUERY_WORDS = 64
+MATCH_BUDGET = 1_000
+"""Most postings (documents of the whole index holding a query word, summed over the words kept)
+a keyword query ranks. Words are kept rarest first while their document frequencies fit; the
+rarest is always kept. BM25 gives a word in ``df`` of ``N`` documents the weight
+``ln(1 + (N - df + 0.5) / (df + 0.5))``: at 100,000 documents a word in 1,000 of them weighs 4.6
+against 11.1 for a word in one, so the words left out add least to a ranking they would make
+slow (the database scores every matching document). Source: 100,000 messages on libSQL under a
+load average of 12-14 (``benchmarks/keyword_latency.py``'s corpus and queries): every word kept
+p50 29-41 / p95 127-220 ms; a budget of 1,000 p50 1.9 / p95 23-28 ms; 400 p50 1.4-1.6 / p95 30-35
+ms (the p95 is load noise). On LoCoMo a budget of 400 lowered held-out turn recall@10 from 0.820
+to 0.817 (its three conversations hold 1,451 messages, so a budget of 400 left out words in over
+a quarter of them); 1,000 keeps turn recall@10 (0.812 on today's defaults) and moves one question
+of 383 out of session recall@5 (benchmarks/README.md)."""
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # A short English stop list (articles, pronouns, auxiliaries, prepositions, conjunctions).
@@ -239,6 +259,36 @@ def query_words(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
     return list(seen)
 
 
+def bm25_idf(n_docs: float, doc_freq: float) -> float:
+    """BM25's word weight, Lucene's non-negative form ``ln(1 + (N - df + 0.5) / (df + 0.5))``."""
+    return math.log(1.0 + (n_docs - doc_freq + 0.5) / (doc_freq + 0.5))
+
+
+def select_terms(doc_freqs: Iterable[tuple[str, int | None]], budget: int = MATCH_BUDGET) -> list[str]:
+    """The words to search for: the rarest whose document frequencies fit ``budget``.
+
+    Args:
+        doc_freqs: ``(word, documents holding it)`` per query word, in query order; ``None``
+            when the index does not know (counted as rare). Words of frequency 0 match nothing
+            and are dropped.
+        budget: Most postings kept in total (:data:`MATCH_BUDGET`); the rarest matching word is
+            kept whatever its frequency.
+
+    Returns:
+        The kept words in query order (``[]`` when no word occurs in the index).
+    """
+    order = [(w, f) for w, f in doc_freqs if f is None or f > 0]
+    kept: set[str] = set()
+    spent = 0
+    for word, freq in sorted(order, key=lambda wf: wf[1] or 0):
+        cost = freq or 0
+        if kept and spent + cost > budget:
+            break
+        kept.add(word)
+        spent += cost
+    return [w for w, _ in order if w in kept]
+
+
 @dataclass
 class BM25Corpus:
     """Documents (message id -> thread id, term counts) and their postings, kept incrementally.
@@ -300,7 +350,7 @@ class BM25Corpus:
             bucket = self.postings.get(term)
             if not bucket:
                 continue
-            idf = math.log(1.0 + (n - len(bucket) + 0.5) / (len(bucket) + 0.5))
+            idf = bm25_idf(n, len(bucket))
             for doc_id, tf in bucket.items():
                 if accept is not None and not accept(doc_id):
                     continue
@@ -341,7 +391,7 @@ def bm25_rank(
             df.update(counts.keys())
     n = max(n_docs, len(cands))
     avgdl = avg_len or 1.0
-    idf = {t: math.log(1.0 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+    idf = {t: bm25_idf(n, f) for t, f in df.items()}
     scored = [
         (
             doc_id,

@@ -43,6 +43,7 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef
+from mastra_memory.storage.text_search import MATCH_BUDGET, select_terms
 from mastra_memory.types import Message, Resource, SemanticHit, Thread, now_utc
 from storage_adapters import _sql
 from storage_adapters import _sql_lifecycle as lc
@@ -1104,10 +1105,36 @@ class LibSQLStore(TextSQLStore):
     def _search_messages(
         self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
     ) -> list[SemanticHit]:
-        """FTS5 ``MATCH`` with ``bm25()`` over the trigger-kept index, filtered to the scope."""
-        sql = _sql.sqlite_search_sql(self.dialect, "resource" if resource_id is not None else "thread")
-        params = (_sql.fts5_match(words), resource_id if resource_id is not None else thread_id, limit)
-        rows = self._read_with(lambda conn: conn.execute(sql, params).fetchall())
+        """FTS5 ``MATCH`` with ``bm25()`` over the trigger-kept index, filtered to the scope.
+
+        The query's words' document frequencies are counted first (each only up to
+        :data:`~mastra_memory.storage.text_search.MATCH_BUDGET`) and only the rarest that fit
+        that many postings are matched, so a common word does not make FTS5 score most of the
+        index (:func:`~mastra_memory.storage.text_search.select_terms`). When even the rarest
+        word is commoner than that, only its newest ``MATCH_BUDGET`` documents are ranked.
+        """
+        scope_kind = "resource" if resource_id is not None else "thread"
+        counts_sql = _sql.sqlite_term_counts_sql(self.dialect, len(words))
+        counts_params = [p for w in words for p in (_sql.fts5_match([w]), MATCH_BUDGET + 1)]
+        scope = resource_id if resource_id is not None else thread_id
+
+        def read(conn: Any) -> list[Any]:
+            freqs = conn.execute(counts_sql, counts_params).fetchone()
+            kept = select_terms(zip(words, freqs, strict=True), MATCH_BUDGET)
+            if not kept:
+                return []
+            match = _sql.fts5_match(kept)
+            if sum(f for w, f in zip(words, freqs, strict=True) if w in kept) <= MATCH_BUDGET:
+                return list(
+                    conn.execute(_sql.sqlite_search_sql(self.dialect, scope_kind), (match, scope, limit)).fetchall()
+                )
+            lowest = conn.execute(_sql.sqlite_window_sql(self.dialect), (match, MATCH_BUDGET - 1)).fetchone()
+            params = (match, lowest[0] if lowest else 0, scope, limit)
+            return list(
+                conn.execute(_sql.sqlite_search_sql(self.dialect, scope_kind, windowed=True), params).fetchall()
+            )
+
+        rows = self._read_with(read)
         return [SemanticHit(message_id=r[0], thread_id=r[1], score=float(r[2])) for r in rows]
 
     # -- resources ------------------------------------------------------------------------------

@@ -11,12 +11,18 @@ plus expression indexes on ``json_extract(metadata, '$.<field>')`` for the pre-f
 ``mastra_vector_indexes(name, dimension, metric)`` (tables without a row there, e.g. written by
 the original, are read as cosine with the dimension parsed from the column type).
 
-Search is **exact** by default: ``ORDER BY vector_distance_cos(embedding, ?) LIMIT k`` over the
-rows that pass the filter, which the expression indexes narrow to one resource or thread first
-(about 12 ms for 20k x 384 rows in one scope on these machines, see
-``benchmarks/vector_bench.py``). ``index_config={"ann": True}`` also builds libSQL's DiskANN index
-(``libsql_vector_idx``); queries without a filter then use ``vector_top_k`` (approximate; the
-index costs ~84 KB per row and slows inserts to hundreds per second). libSQL stores a vector of
+Search switches between exact and approximate by itself (``search="auto"``, the default).
+New indexes get libSQL's DiskANN index (``libsql_vector_idx`` with ``compress_neighbors=float8``
+and ``max_neighbors=32``; ``ann=False`` or ``index_config={"ann": False}`` leaves it out). A query
+whose scope (its ``thread_id`` or ``resource_id`` equality) holds fewer than ``ann_min_rows``
+vectors (5,000) runs exactly: ``ORDER BY vector_distance_cos(embedding, ?) LIMIT k`` over the rows
+the expression indexes pre-filter. A larger scope asks ``vector_top_k`` for
+``k * total / scope`` candidates (plus a margin, at most 1,000) of the whole index, keeps those that pass
+the filter, and re-ranks them by exact distance; when fewer than ``k`` pass, the query runs
+exactly. Scope sizes are counted on the expression index (bounded by ``ann_min_rows`` for small
+scopes) and reused for a minute per store object. ``search="exact"`` or ``"ann"`` forces either path. The DiskANN
+index costs ~14 KB per row and slows inserts to a few hundred per second (measured in
+docs/retrieval.md); ``build_ann_index`` adds it to an existing table. libSQL stores a vector of
 the wrong length without complaint, so dimensions are validated here before every write.
 Metrics: ``cosine`` and ``euclidean`` (libSQL has no inner-product distance).
 """
@@ -32,6 +38,14 @@ import numpy.typing as npt
 
 from mastra_memory.errors import ValidationError
 from mastra_memory.storage._filter import FilterNode, to_sqlite
+from mastra_memory.storage._vector_shared import (
+    ANN_MIN_ROWS,
+    SEARCH_MODES,
+    ScopeSizes,
+    SearchMode,
+    scope_term,
+    use_ann,
+)
 from mastra_memory.storage.vector import (
     DimensionMismatchError,
     IndexNotFoundError,
@@ -48,6 +62,13 @@ __all__ = ["LibSQLVector"]
 REGISTRY = "mastra_vector_indexes"
 _DIM = re.compile(r"F32_BLOB\s*\(\s*(\d+)\s*\)", re.IGNORECASE)
 _CHUNK = 400
+ANN_OPTIONS: dict[str, Any] = {"compress_neighbors": "float8", "max_neighbors": 32}
+"""DiskANN settings of new indexes (libSQL's default ``search_l``). Source: noisy clustered 384-d
+unit vectors on these machines, recall@10 against exact search 0.998 (5,000 vectors) and 0.87
+(8,000) with these, 0.96 (5,000) with 24 neighbours, 0.48-0.65 with ``float1bit`` neighbours
+(which insert 3x faster); ``search_l=100`` or ``60`` made queries faster but lowered recall to
+0.66 / 0.57 (8,000); docs/retrieval.md."""
+_COMPRESS = ("float1bit", "float8", "float16", "floatb16", "float32")
 
 
 def _blob(vector: npt.NDArray[np.float32]) -> bytes:
@@ -61,14 +82,39 @@ class LibSQLVector(VectorStore):
         url: ``"file:./mastra.db"`` (default; the same file as ``LibSQLStore`` is fine), a path,
             ``":memory:"`` or a remote sqld URL.
         auth_token: Token for a remote server.
+        ann: Give new indexes libSQL's DiskANN index (default ``True``; per index:
+            ``index_config={"ann": ...}``).
+        search: ``"auto"`` (default: exact for a scope under ``ann_min_rows`` vectors, the ANN
+            index above), ``"exact"`` or ``"ann"``; settable later as ``store.search``.
+        ann_min_rows: Scope size from which ``"auto"`` uses the ANN index (5,000, see
+            :data:`~mastra_memory.storage._vector_shared.ANN_MIN_ROWS`).
         **store_options: Passed to the underlying connection (``synchronous``, ``busy_timeout``).
 
     Raises:
         StorageError: if the database can not be opened.
     """
 
-    def __init__(self, url: str = "file:./mastra.db", *, auth_token: str | None = None, **store_options: Any) -> None:
+    def __init__(
+        self,
+        url: str = "file:./mastra.db",
+        *,
+        auth_token: str | None = None,
+        ann: bool = True,
+        search: SearchMode = "auto",
+        ann_min_rows: int = ANN_MIN_ROWS,
+        **store_options: Any,
+    ) -> None:
         super().__init__()
+        if search not in SEARCH_MODES:
+            raise ValidationError(f"search must be one of {SEARCH_MODES}, got {search!r}")
+        if isinstance(ann_min_rows, bool) or not isinstance(ann_min_rows, int) or ann_min_rows < 0:
+            raise ValidationError(f"ann_min_rows must be a non-negative integer, got {ann_min_rows!r}")
+        self.ann = bool(ann)
+        self.search: SearchMode = search
+        self.ann_min_rows = ann_min_rows
+        self._sizes = ScopeSizes()
+        self.last_search: str | None = None
+        """``"exact"`` or ``"ann"``: how the last :meth:`query` was answered (for tests and tuning)."""
         # The store owns the connection, WAL/busy settings and retrying BEGIN IMMEDIATE.
         self._db = LibSQLStore(url, auth_token=auth_token, **store_options)
         self._registry_ready = False
@@ -97,10 +143,13 @@ class LibSQLVector(VectorStore):
     ) -> None:
         if metric == "dotproduct":
             raise ValidationError("LibSQLVector supports the cosine and euclidean metrics only")
-        unknown = set(config) - {"ann", "type"}
+        unknown = set(config) - {"ann", "type", "max_neighbors", "compress_neighbors"}
         if unknown:
             raise ValidationError(f"unknown libSQL index options: {sorted(unknown)}")
-        ann = bool(config.get("ann")) or config.get("type") in ("ann", "diskann")
+        ann = bool(config.get("ann", self.ann)) or config.get("type") in ("ann", "diskann")
+        if config.get("type") == "flat":
+            ann = False
+        options = self._ann_options(config)
         with self._db._write() as conn:
             self._ensure_registry(conn)
             conn.execute(
@@ -114,15 +163,65 @@ class LibSQLVector(VectorStore):
                     f"(json_extract(metadata, '$.{field}'))"
                 )
             if ann:
-                opt = "'metric=l2'" if metric == "euclidean" else "'metric=cosine'"
-                conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {index_name}_vector_idx ON {index_name} "
-                    f"(libsql_vector_idx(embedding, {opt}))"
-                )
+                conn.execute(self._ann_sql(index_name, metric, options))
             conn.execute(
                 f"INSERT OR REPLACE INTO {REGISTRY} (name, dimension, metric, ann) VALUES (?, ?, ?, ?)",
                 (index_name, dimension, metric, int(ann)),
             )
+        self._sizes.forget(index_name)
+
+    @staticmethod
+    def _ann_options(config: dict[str, Any]) -> dict[str, Any]:
+        options: dict[str, Any] = dict(ANN_OPTIONS)
+        options.update({k: config[k] for k in ("max_neighbors", "compress_neighbors") if k in config})
+        neighbours = options["max_neighbors"]
+        if isinstance(neighbours, bool) or not isinstance(neighbours, int) or not 4 <= neighbours <= 256:
+            raise ValidationError(f"max_neighbors must be an integer from 4 to 256, got {neighbours!r}")
+        if options["compress_neighbors"] not in _COMPRESS:
+            raise ValidationError(f"compress_neighbors must be one of {_COMPRESS}")
+        return options
+
+    @staticmethod
+    def _ann_sql(index_name: str, metric: Metric, options: dict[str, Any]) -> str:
+        opts = ", ".join(
+            [f"'metric={'l2' if metric == 'euclidean' else 'cosine'}'"] + [f"'{k}={v}'" for k, v in options.items()]
+        )
+        return (
+            f"CREATE INDEX IF NOT EXISTS {index_name}_vector_idx ON {index_name} (libsql_vector_idx(embedding, {opts}))"
+        )
+
+    def build_ann_index(self, index_name: str, index_config: dict[str, Any] | None = None) -> None:
+        """Add libSQL's DiskANN index to an existing table (or re-create it with other options).
+
+        Building costs what inserting every row with the index present costs (a few hundred
+        rows per second on these machines) and holds the write lock meanwhile.
+
+        Args:
+            index_name: An existing index.
+            index_config: ``max_neighbors`` and ``compress_neighbors`` (defaults
+                :data:`ANN_OPTIONS`).
+
+        Raises:
+            IndexNotFoundError: if the index does not exist.
+            ValidationError: on bad options.
+        """
+        self._check_name(index_name)
+        config = dict(index_config or {})
+        if set(config) - {"max_neighbors", "compress_neighbors"}:
+            raise ValidationError(f"unknown libSQL ANN options: {sorted(set(config))}")
+        options = self._ann_options(config)
+        _, metric = self._index_info(index_name)
+        with self._db._write() as conn:
+            self._ensure_registry(conn)
+            conn.execute(f"DROP INDEX IF EXISTS {index_name}_vector_idx")
+            conn.execute(self._ann_sql(index_name, metric, options))
+            dim = self._table_dim(conn, index_name)
+            conn.execute(
+                f"INSERT INTO {REGISTRY} (name, dimension, metric, ann) VALUES (?, ?, ?, 1) "
+                "ON CONFLICT (name) DO UPDATE SET ann = 1",
+                (index_name, dim, metric),
+            )
+        self._sizes.forget(index_name)
 
     def _table_dim(self, conn: Any, index_name: str) -> int | None:
         row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (index_name,)).fetchone()
@@ -157,6 +256,7 @@ class LibSQLVector(VectorStore):
             self._ensure_registry(conn)
             conn.execute(f"DROP TABLE IF EXISTS {index_name}")
             conn.execute(f"DELETE FROM {REGISTRY} WHERE name = ?", (index_name,))
+        self._sizes.forget(index_name)
 
     # -- vectors --------------------------------------------------------------------------------
 
@@ -179,6 +279,50 @@ class LibSQLVector(VectorStore):
                 rows,
             )
 
+    def _has_ann(self, conn: Any, index_name: str) -> bool:
+        """Whether the table has its DiskANN index ``<index>_vector_idx`` (ours, or the one
+        @mastra/libsql creates with every index), looked up once a minute."""
+        key = (index_name, "ann", "")
+        known = self._sizes.get(key)
+        if known is None:
+            row = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?", (f"{index_name}_vector_idx",)
+            ).fetchone()
+            known = int(row is not None)
+            self._sizes.put(key, known)
+        return bool(known)
+
+    def _scope_rows(self, conn: Any, index_name: str, node: FilterNode | None) -> tuple[int, int]:
+        """``(vectors in the query's scope, vectors in the index)``, counted on the indexes.
+
+        A scope is counted with an index-only scan bounded at ``ann_min_rows`` entries (a small
+        scope costs no more), a larger one in full; counts are reused for
+        :data:`~mastra_memory.storage._vector_shared.SCOPE_COUNT_TTL` seconds.
+        """
+        total_key = (index_name, "", "")
+        total = self._sizes.get(total_key)
+        if total is None:
+            total = int(conn.execute(f"SELECT count(*) FROM {index_name}").fetchone()[0])
+            self._sizes.put(total_key, total)
+        term = scope_term(node)
+        if term is None:
+            return total, total
+        key = (index_name, *term)
+        size = self._sizes.get(key)
+        if size is None:
+            field, value = term
+            where = f"json_extract(metadata, '$.{field}') = ?"
+            size = int(
+                conn.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {index_name} WHERE {where} LIMIT ?)",
+                    (value, self.ann_min_rows),
+                ).fetchone()[0]
+            )
+            if size >= self.ann_min_rows:
+                size = int(conn.execute(f"SELECT count(*) FROM {index_name} WHERE {where}", (value,)).fetchone()[0])
+            self._sizes.put(key, size)
+        return size, total
+
     def _query(
         self,
         index_name: str,
@@ -193,21 +337,29 @@ class LibSQLVector(VectorStore):
         cols = "vector_id, metadata, d" + (", embedding" if include_vector else "")
         blob = _blob(vector)
         with self._db._read() as conn:
-            _, ann = self._registry(conn, index_name)
-            if ann and node is None:
-                sql = (
-                    f"SELECT t.vector_id, t.metadata, {fn}(t.embedding, ?) AS d"
-                    + (", t.embedding" if include_vector else "")
-                    + f" FROM vector_top_k('{index_name}_vector_idx', ?, ?) AS v "
-                    f"JOIN {index_name} AS t ON t.rowid = v.id ORDER BY d ASC"
+            ann = self._has_ann(conn, index_name)
+            fetch: int | None = None
+            if ann and self.search != "exact":
+                fetch = use_ann(
+                    self.search, top_k, *self._scope_rows(conn, index_name, node), min_rows=self.ann_min_rows
                 )
-                rows = conn.execute(sql, (blob, blob, top_k)).fetchall()
-            else:
+            rows: list[Any] = []
+            if fetch is not None:
+                # the whole index's nearest ``fetch``, post-filtered and re-ranked by exact distance
+                sql = (
+                    f"SELECT {cols} FROM (SELECT t.vector_id, t.metadata, t.embedding, {fn}(t.embedding, ?) AS d "
+                    f"FROM vector_top_k('{index_name}_vector_idx', ?, ?) AS v JOIN {index_name} AS t "
+                    f"ON t.rowid = v.id WHERE {where}) ORDER BY d ASC LIMIT ?"
+                )
+                rows = conn.execute(sql, [blob, blob, fetch, *params, top_k]).fetchall()
+                self.last_search = "ann"
+            if fetch is None or (len(rows) < top_k and self.search != "ann"):
                 sql = (
                     f"SELECT {cols} FROM (SELECT vector_id, metadata, embedding, {fn}(embedding, ?) AS d "
                     f"FROM {index_name} WHERE {where}) ORDER BY d ASC LIMIT ?"
                 )
                 rows = conn.execute(sql, [blob, *params, top_k]).fetchall()
+                self.last_search = "exact"
         out: list[QueryResult] = []
         for r in rows:
             vec = np.frombuffer(r[3], dtype="<f4").tolist() if include_vector else None

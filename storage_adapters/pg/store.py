@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -56,6 +57,7 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef
+from mastra_memory.storage.text_search import MATCH_BUDGET, bm25_idf, select_terms, tokenize
 from mastra_memory.types import Message, Resource, SemanticHit, Thread
 from storage_adapters import _sql
 from storage_adapters._sql import MESSAGE_COLUMNS, MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Migration
@@ -122,6 +124,7 @@ class PostgresStore(TextSQLStore):
         if not re.fullmatch(r"[a-z_]{1,63}", text_search_language):
             raise ValidationError(f"invalid text search configuration: {text_search_language!r}")
         self.text_search_language = text_search_language
+        self._term_stats_cache: tuple[float, tuple[dict[str, float], float, float] | None] | None = None
         try:
             import psycopg  # noqa: F401
             import psycopg_pool
@@ -528,17 +531,57 @@ class PostgresStore(TextSQLStore):
 
     # -- keyword search -------------------------------------------------------------------------
 
+    def _term_stats(self, conn: Any) -> tuple[dict[str, float], float, float] | None:
+        """``(document frequency of each common lexeme, rows, frequency assumed for the others)``
+        from the planner's statistics of the keyword index (``pg_stats.most_common_elems``, which
+        ANALYZE and autovacuum keep), reused for a minute; ``None`` before the first ANALYZE."""
+        now = time.monotonic()
+        if self._term_stats_cache is not None and now - self._term_stats_cache[0] < 60.0:
+            return self._term_stats_cache[1]
+        row = conn.execute(_sql.postgres_term_stats_sql(), (self.schema_name, _sql.SEARCH)).fetchone()
+        stats: tuple[dict[str, float], float, float] | None = None
+        if row is not None and row[0] and row[1] and row[2] and float(row[2]) > 0:
+            rows = float(row[2])
+            lexemes, shares = list(row[0]), list(row[1])
+            freqs = {lex: share * rows for lex, share in zip(lexemes, shares[: len(lexemes)], strict=True)}
+            rarest = shares[len(lexemes)] if len(shares) > len(lexemes) else min(shares)
+            stats = (freqs, rows, max(1.0, rarest * rows / 2))  # a word not listed is rarer than any listed
+        self._term_stats_cache = (now, stats)
+        return stats
+
     def _search_messages(
         self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
     ) -> list[SemanticHit]:
-        """``tsvector @@ to_tsquery`` over the trigger-kept table (GIN index), ``ts_rank_cd``."""
+        """``tsvector @@ to_tsquery`` over the trigger-kept table (GIN index), ranked BM25-like.
+
+        Each word's document frequency comes from the planner's statistics (words not among the
+        most common lexemes count as rare); the rarest words that fit
+        :data:`~mastra_memory.storage.text_search.MATCH_BUDGET` postings are matched, and each
+        word's ``ts_rank_cd`` is weighted by its BM25 idf
+        (:func:`_sql.postgres_weighted_search_sql`). Before the first ANALYZE every word is
+        kept at weight 1.
+        """
         scope = "resource" if resource_id is not None else "thread"
-        sql = _sql.postgres_search_sql(self.dialect, scope, self.text_search_language)
-        params = (_sql.tsquery_text(words), resource_id if resource_id is not None else thread_id, limit)
+        scope_id = resource_id if resource_id is not None else thread_id
+        language = self.text_search_language
 
         def read(conn: Any) -> list[Any]:
-            rows: list[Any] = conn.execute(sql, params).fetchall()
-            return rows
+            stats = self._term_stats(conn)
+            if stats is None:
+                kept, weights = words, [1.0] * len(words)
+            else:
+                freqs, rows, unknown = stats
+                stems = {w: next(iter(tokenize(w, language)), w) for w in words}
+                df = {w: freqs.get(stems[w]) for w in words}
+                kept = select_terms(((w, None if df[w] is None else round(df[w] or 0)) for w in words), MATCH_BUDGET)
+                weights = [bm25_idf(rows, df[w] or unknown) for w in kept]
+            if not kept:
+                return []
+            sql = _sql.postgres_weighted_search_sql(self.dialect, scope, language, len(kept))
+            params: list[Any] = [p for w, idf in zip(kept, weights, strict=True) for p in (w, idf)]
+            params += [scope_id, _sql.tsquery_text(kept), limit]
+            result: list[Any] = conn.execute(sql, params).fetchall()
+            return result
 
         rows = self._read_with(read)
         return [SemanticHit(message_id=r[0], thread_id=r[1], score=float(r[2])) for r in rows]

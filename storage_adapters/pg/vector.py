@@ -13,10 +13,16 @@ registry table ``mastra_vector_indexes(name, dimension, metric, index_type)``.
 Index types (``index_config={"type": ...}``): ``"hnsw"`` (default; ``m=16``,
 ``ef_construction=64``, ``ef_search=40``), ``"ivfflat"`` (``lists=100``, ``probes=10``; build it
 after loading data) or ``"flat"`` (exact search only). Metrics map to pgvector operators:
-cosine ``<=>``, euclidean ``<->``, dotproduct ``<#>``. Filtered queries run with
-``hnsw.iterative_scan = strict_order`` (pgvector >= 0.8) so a selective filter still returns
-``top_k`` rows; the planner uses the metadata btree indexes (exact search inside one resource or
-thread) when that is cheaper.
+cosine ``<=>``, euclidean ``<->``, dotproduct ``<#>``.
+
+Exact or approximate is chosen per query (``search="auto"``, the default): a query whose scope
+(its ``thread_id`` or ``resource_id`` equality) holds fewer than ``ann_min_rows`` vectors (5,000)
+runs exactly over the rows the btree expression index pre-filters (the ANN index is fenced off
+with ``OFFSET 0``); a larger scope, or a query without one, walks the HNSW/IVFFlat index with
+``hnsw.iterative_scan = strict_order`` (pgvector >= 0.8), which keeps scanning until ``top_k``
+rows pass the filter, and with ``enable_sort = off`` so the planner takes the ordered index scan.
+Scope sizes are counted on the btree index (bounded by ``ann_min_rows``) and reused for a minute
+per store object. ``search="exact"`` or ``"ann"`` forces either path.
 """
 
 from __future__ import annotations
@@ -33,6 +39,14 @@ import numpy.typing as npt
 from mastra_memory import _io_sync as _io
 from mastra_memory.errors import MissingDependencyError, StorageError, ValidationError
 from mastra_memory.storage._filter import FilterNode, to_postgres
+from mastra_memory.storage._vector_shared import (
+    ANN_MIN_ROWS,
+    SEARCH_MODES,
+    ScopeSizes,
+    SearchMode,
+    scope_term,
+    use_ann,
+)
 from mastra_memory.storage.vector import (
     DimensionMismatchError,
     IndexNotFoundError,
@@ -68,6 +82,10 @@ class PgVector(VectorStore):
         schema_name: Schema for the tables (created if missing); default ``public``.
         min_size: Pool connections kept open (1).
         max_size: Pool connections at most (4).
+        search: ``"auto"`` (default: exact for a scope under ``ann_min_rows`` vectors, the ANN
+            index above), ``"exact"`` or ``"ann"``; settable later as ``store.search``.
+        ann_min_rows: Scope size from which ``"auto"`` uses the ANN index (5,000, see
+            :data:`~mastra_memory.storage._vector_shared.ANN_MIN_ROWS`).
 
     Raises:
         MissingDependencyError: without the ``[pg]`` extra.
@@ -81,8 +99,20 @@ class PgVector(VectorStore):
         schema_name: str | None = None,
         min_size: int = 1,
         max_size: int = 4,
+        search: SearchMode = "auto",
+        ann_min_rows: int = ANN_MIN_ROWS,
     ) -> None:
         super().__init__()
+        if search not in SEARCH_MODES:
+            raise ValidationError(f"search must be one of {SEARCH_MODES}, got {search!r}")
+        if isinstance(ann_min_rows, bool) or not isinstance(ann_min_rows, int) or ann_min_rows < 0:
+            raise ValidationError(f"ann_min_rows must be a non-negative integer, got {ann_min_rows!r}")
+        self.search: SearchMode = search
+        self.ann_min_rows = ann_min_rows
+        self._sizes = ScopeSizes()
+        self._kinds: dict[str, str] = {}  # index -> its ANN index type, as the registry says
+        self.last_search: str | None = None
+        """``"exact"`` or ``"ann"``: how the last :meth:`query` was answered (for tests and tuning)."""
         try:
             import psycopg
             from pgvector.psycopg import register_vector
@@ -109,6 +139,9 @@ class PgVector(VectorStore):
         )
         self._lock = _io.Lock()
         self.ivfflat_probes = 10
+        self.ef_search = 100
+        """HNSW candidate list of an ANN query (``max(ef_search, 2 * top_k)``; pgvector's default 40
+        found 0.91 of the exact top 10 on 7,000 clustered vectors here, 100 found 0.97+)."""
 
     def _prepare_statements(self) -> list[str]:
         """The extension, the schema and the index registry, created if missing."""
@@ -253,6 +286,8 @@ class PgVector(VectorStore):
                 )
             conn.execute(f"UPDATE {self._prefix}{REGISTRY} SET index_type = %s WHERE name = %s", (kind, index_name))
             conn.execute(f"ANALYZE {table}")
+        self._sizes.forget(index_name)
+        self._kinds.pop(index_name, None)
 
     def _describe_conn(self, conn: Any, index_name: str) -> tuple[int, Metric, str] | None:
         row = conn.execute(
@@ -292,6 +327,8 @@ class PgVector(VectorStore):
         with self._conn() as conn, conn.transaction():
             conn.execute(f"DROP TABLE IF EXISTS {self._t(index_name)}")
             conn.execute(f"DELETE FROM {self._prefix}{REGISTRY} WHERE name = %s", (index_name,))
+        self._sizes.forget(index_name)
+        self._kinds.pop(index_name, None)
 
     # -- vectors --------------------------------------------------------------------------------
 
@@ -320,6 +357,35 @@ class PgVector(VectorStore):
                     raise DimensionMismatchError(index_name, info[0], int(vectors.shape[1])) from exc
                 raise
 
+    def _scope_rows(self, conn: Any, index_name: str, node: FilterNode | None) -> tuple[int, int]:
+        """``(vectors in the query's scope, vectors in the index)``: counted on the btree index
+        (bounded at ``ann_min_rows`` entries, in full above) and reused for
+        :data:`~mastra_memory.storage._vector_shared.SCOPE_COUNT_TTL` seconds."""
+        table = self._t(index_name)
+        total_key = (index_name, "", "")
+        total = self._sizes.get(total_key)
+        if total is None:
+            total = int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            self._sizes.put(total_key, total)
+        term = scope_term(node)
+        if term is None:
+            return total, total
+        key = (index_name, *term)
+        size = self._sizes.get(key)
+        if size is None:
+            field, value = term
+            where = f"(metadata ->> '{field}') = %s"
+            size = int(
+                conn.execute(
+                    f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT %s) AS s",
+                    (value, self.ann_min_rows),
+                ).fetchone()[0]
+            )
+            if size >= self.ann_min_rows:
+                size = int(conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", (value,)).fetchone()[0])
+            self._sizes.put(key, size)
+        return size, total
+
     def _query(
         self,
         index_name: str,
@@ -333,27 +399,54 @@ class PgVector(VectorStore):
         op, _ = _OPS[metric]
         where, params = to_postgres(node)
         cols = "vector_id, metadata, d" + (", embedding" if include_vector else "")
-        sql = (
-            f"SELECT {cols} FROM (SELECT vector_id, metadata, embedding, embedding {op} %s AS d "
-            f"FROM {self._t(index_name)} WHERE {where} ORDER BY embedding {op} %s LIMIT %s) AS q ORDER BY d"
-        )
+        table = self._t(index_name)
         q = vector
         settings = (
             "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', %s, true), "
-            "set_config('ivfflat.probes', %s, true)"
+            "set_config('ivfflat.probes', %s, true), set_config('ivfflat.iterative_scan', %s, true), "
+            "set_config('enable_sort', %s, true)"
         )
         with self._conn() as conn:
             try:
+                fetch: int | None = None
+                if self.search != "exact":
+                    kind = self._kinds.get(index_name)
+                    if kind is None:
+                        info = self._describe_conn(conn, index_name)
+                        kind = info[2] if info is not None else "flat"
+                        self._kinds[index_name] = kind
+                    if kind != "flat":
+                        sizes = self._scope_rows(conn, index_name, node)
+                        fetch = use_ann(self.search, top_k, *sizes, min_rows=self.ann_min_rows)
+                if fetch is not None:  # the ANN index, scanned until top_k rows pass the filter
+                    sql = (
+                        f"SELECT {cols} FROM (SELECT vector_id, metadata, embedding, embedding {op} %s AS d "
+                        f"FROM {table} WHERE {where} ORDER BY embedding {op} %s LIMIT %s) AS q ORDER BY d"
+                    )
+                    args: list[Any] = [q, *params, q, top_k]
+                    scan = "strict_order" if node is not None else "off"
+                    config = (
+                        str(max(self.ef_search, 2 * top_k)),
+                        scan,
+                        str(self.ivfflat_probes),
+                        "relaxed_order" if node else "off",
+                        "off",
+                    )
+                else:  # exact: the pre-filtered rows, sorted (OFFSET 0 keeps the ANN index out)
+                    sql = (
+                        f"SELECT {cols} FROM (SELECT vector_id, metadata, embedding, embedding {op} %s AS d "
+                        f"FROM {table} WHERE {where} OFFSET 0) AS q ORDER BY d LIMIT %s"
+                    )
+                    args = [q, *params, top_k]
+                    config = ("40", "off", str(self.ivfflat_probes), "off", "on")
                 # one round trip: transaction-local settings and the query, pipelined
                 with conn.pipeline(), conn.transaction():
-                    conn.execute(
-                        settings,
-                        (str(max(40, top_k)), "strict_order" if node is not None else "off", str(self.ivfflat_probes)),
-                    )
-                    cur = conn.execute(sql, [q, *params, q, top_k])
+                    conn.execute(settings, config)
+                    cur = conn.execute(sql, args)
                 rows = cur.fetchall()
             except self._psycopg.errors.UndefinedTable as exc:
                 raise IndexNotFoundError(index_name) from exc
+        self.last_search = "exact" if fetch is None else "ann"
         return [
             QueryResult(
                 id=r[0],
