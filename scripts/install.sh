@@ -26,7 +26,8 @@ if [ "$installer" = uv ]; then
     [ -x .venv/bin/uv ] || { step "installing uv into .venv (pip install uv)"; .venv/bin/python -m pip install -q uv; }
     UV=.venv/bin/uv
   fi
-  INSTALL=("$UV" pip install --python .venv/bin/python)
+  # --compile-bytecode: as pip does; without it the first run compiles litellm's ~20 s of .pyc
+  INSTALL=("$UV" pip install --compile-bytecode --python .venv/bin/python)
   progress='^ *(Building|Built|Downloading|Downloaded|Prepared|Installed|Resolved) |^ [+-] |^(error|warning):|^ +(Caused by|help):'
 else
   INSTALL=(.venv/bin/python -m pip install)
