@@ -1151,8 +1151,8 @@ def sqlite_search_rowid_migration(d: Dialect) -> Migration:
     ``xferOptimization`` copies rowids then: https://sqlite.org/src/file/src/insert.c; tested in
     ``tests/test_keyword_search.py``).
 
-    Each trigger (re)indexes the rows whose text or context it changed (the written row and the
-    next message of its thread, whose context is the written row's text) with one ``DELETE`` and
+    Each trigger drops the rows whose text or context it changes (the written row, the next
+    message of its thread, whose context is the written row's text) and indexes them again with
     one ``INSERT ... SELECT`` over both, so the text extraction is compiled once per trigger (the
     ``libsql`` driver prepares every statement anew, triggers included). Not ``INSERT OR
     REPLACE``: inside a trigger fired by an upsert, the upsert's conflict policy replaces the
@@ -1167,12 +1167,15 @@ def sqlite_search_rowid_migration(d: Dialect) -> Migration:
             f'(nx."createdAt", nx.id) > ({row}."createdAt", {row}.id) ORDER BY nx."createdAt", nx.id LIMIT 1)'
         )
 
-    def reindex(rowids: str) -> str:  # not INSERT OR REPLACE: an upsert's policy would override it
+    def index(rows: str) -> str:
         return (
-            f"DELETE FROM {fts} WHERE rowid IN ({rowids}); "
             f"INSERT INTO {fts} (rowid, body, context) SELECT m.rowid, {_sqlite_text('m.content')}, "
-            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m WHERE m.rowid IN ({rowids}); "
+            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m WHERE m.rowid {rows}; "
         )
+
+    def refresh(written: str, row: str) -> str:  # drop ``written`` and the next message, index both
+        rows = f"IN ({written}, {next_of(row)})" if written else f"= {next_of(row)}"
+        return f"DELETE FROM {fts} WHERE rowid = {next_of(row)}; {index(rows)}"
 
     return Migration(
         SEARCH_ROWID_VERSION,
@@ -1187,11 +1190,11 @@ def sqlite_search_rowid_migration(d: Dialect) -> Migration:
             f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m",
             f"INSERT INTO {fts} ({fts}) VALUES ('optimize')",
             f"CREATE TRIGGER IF NOT EXISTS mm_message_search_insert AFTER INSERT ON {msgs} "
-            f"BEGIN {reindex('NEW.rowid, ' + next_of('NEW'))}END",
+            f"BEGIN {refresh('NEW.rowid', 'NEW')}END",
             f"CREATE TRIGGER IF NOT EXISTS mm_message_search_update AFTER UPDATE OF id, content ON {msgs} "
-            f"BEGIN {reindex('NEW.rowid, ' + next_of('NEW'))}END",
+            f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {refresh('NEW.rowid', 'NEW')}END",
             f"CREATE TRIGGER IF NOT EXISTS mm_message_search_delete AFTER DELETE ON {msgs} "
-            f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {reindex(next_of('OLD'))}END",
+            f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {refresh('', 'OLD')}END",
         ),
     )
 
