@@ -129,7 +129,8 @@ const t2 = await memory.createThread({ resourceId: 'res-msgs', title: 'big' });
 const s = Array.from({ length: n }, (_, i) => mk(t1.id, 's', i));
 await measure('saveMessages_batch1', n, 1, (i) => memory.saveMessages({ messages: [s[i]] }));
 const b = Array.from({ length: n * 10 }, (_, i) => mk(t2.id, 'b', i));
-await measure('saveMessages_batch100', n / 10, 100, (i) => memory.saveMessages({ messages: b.slice(i * 100, (i + 1) * 100) }));
+await measure('saveMessages_batch100', n / 10, 100,
+  (i) => memory.saveMessages({ messages: b.slice(i * 100, (i + 1) * 100) }));
 fs.writeFileSync(out, JSON.stringify(r));
 process.exit(0);
 """.replace("__LOREM__", json.dumps(TEXT))
