@@ -16,12 +16,16 @@ Usage::
     python benchmarks/locomo_retrieval.py --data PATH --rotate   # held-out protocol (below)
 
 ``--rotate``: settings are never chosen on the conversation they are reported on. For each
-conversation in turn, the fusion setting (dense weight, normalisation) with the best turn
-recall@10 on the *other* conversations is chosen, and that conversation's recall is reported
-with it; the summary is the question-weighted mean over the held-out conversations. Both
-rankings (vector top 50 and the store's keyword top 50) are computed once per question and fused
-offline with :func:`mastra_memory.semantic_recall.fuse_scores`, the function ``Memory.recall``
-uses, so a setting's numbers equal what ``Memory.recall`` returns with it.
+conversation in turn, a setting (dense weight, normalisation, ``date_boost``,
+``thread_diversity``) is chosen on the *other* conversations, and that conversation's recall is
+reported with it; the summary is the question-weighted mean over the held-out conversations.
+The choice: among the settings whose turn recall@10 on the other conversations is >= 0.80 (the
+turn target), the best session recall@5, then turn recall@10 (the best turn recall@10 when none
+reaches 0.80). Both rankings (vector top 50 and the store's keyword top 50) and the candidates'
+times are computed once per question and fused and re-ranked offline with
+:func:`mastra_memory.semantic_recall.fuse_scores` and :func:`~mastra_memory.semantic_recall.rerank`,
+the functions ``Memory.recall`` uses, so a setting's numbers equal what ``Memory.recall``
+returns with it.
 
 Prints ingest time, recall@{1,5,10} per category and overall, and query latency p50/p95 with
 the query embedding reported separately.
@@ -40,7 +44,7 @@ import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -48,10 +52,35 @@ os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
 
 from mastra_memory import Memory, Message
 from mastra_memory.embedders import EmbeddingCache, resolve_embedder
-from mastra_memory.semantic_recall import fuse_scores
+from mastra_memory.query_dates import query_periods
+from mastra_memory.semantic_recall import fuse_scores, rerank
 
 _EVIDENCE = re.compile(r"D(\d+):(\d+)")
 KS = (1, 5, 10)
+TURN_TARGET = 0.80  # --rotate: settings below this turn recall@10 on the tuning conversations lose
+
+
+class Row(NamedTuple):
+    """One question of ``--rotate``: both rankings and what re-ranking needs."""
+
+    conv: int
+    category: int
+    evidence: set[str]
+    dense: dict[str, float]
+    sparse: dict[str, float]
+    times: dict[str, datetime]
+    threads: dict[str, str]
+    periods: list[Any]
+
+
+class Setting(NamedTuple):
+    """One retrieval setting tried by ``--rotate``."""
+
+    label: str
+    weight: float
+    norm: str
+    date_boost: float = 0.0
+    thread_diversity: float = 0.0
 
 
 def parse_session_time(text: str) -> datetime:
@@ -108,8 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--embedder", default="local/all-minilm-l6-v2")
     ap.add_argument("--backend", choices=["libsql", "inmemory"], default="libsql")
     ap.add_argument("--hybrid", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--weight", type=float, default=0.5, help="dense weight in the fusion (the default's)")
+    ap.add_argument("--weight", type=float, default=None, help="dense weight in the fusion (default: the library's)")
     ap.add_argument("--context", type=int, default=1, help="previous messages in each embedded text")
+    ap.add_argument("--date-boost", type=float, default=None, help="semantic_recall.date_boost (default: library's)")
+    ap.add_argument(
+        "--thread-diversity", type=float, default=None, help="semantic_recall.thread_diversity (default: the library's)"
+    )
     ap.add_argument("--limit", type=int, default=0, help="questions per conversation (0 = all)")
     ap.add_argument("--cache", default=None, help="persistent embedding cache file (reused across runs)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON too")
@@ -134,14 +167,19 @@ def main(argv: list[str] | None = None) -> int:
 
         storage, vector = InMemoryStore(), InMemoryVector()
     embedder = resolve_embedder(args.embedder, cache=EmbeddingCache(path=args.cache))
-    sr = {
+    sr: dict[str, Any] = {
         "top_k": max(KS),
         "message_range": 0,
         "scope": "resource",
         "hybrid": args.hybrid,
-        "hybrid_weight": args.weight,
         "context_messages": args.context,
     }
+    if args.weight is not None:
+        sr["hybrid_weight"] = args.weight
+    if args.date_boost is not None:
+        sr["date_boost"] = args.date_boost
+    if args.thread_diversity is not None:
+        sr["thread_diversity"] = args.thread_diversity
     memory = Memory(
         storage=storage, vector=vector, embedder=embedder, options={"last_messages": False, "semantic_recall": sr}
     )
@@ -194,9 +232,12 @@ def main(argv: list[str] | None = None) -> int:
 
     search_ms = [t - e for t, e in zip(total_ms, embed_ms, strict=True)]
     print(f"data: {args.data}: {len(convs)} conversations, {total_turns} turns, {counts['all']} questions (cat 1-4)")
+    cfg = memory.config.semantic_recall
+    assert cfg is not False
     print(
         f"config: embedder={embedder.name} backend={args.backend} hybrid={args.hybrid} "
-        f"weight={args.weight} context={args.context}"
+        f"weight={cfg.hybrid_weight} context={args.context} date_boost={cfg.date_boost} "
+        f"thread_diversity={cfg.thread_diversity}"
     )
     print(f"ingest: {ingest_s:.1f} s ({total_turns / ingest_s:.0f} turns/s, embedding included)")
     header = " ".join(f"turn@{k:<3}" for k in KS) + " " + " ".join(f"sess@{k:<3}" for k in KS)
@@ -265,7 +306,7 @@ def rotate(memory: Memory, convs: list[Any], limit: int, candidates: int = 50, e
     assert semantic is not None and memory.config.semantic_recall is not False
     config = memory.config.semantic_recall
     name = semantic.index_name(config)
-    rows: list[tuple[int, int, set[str], dict[str, float], dict[str, float]]] = []
+    rows: list[Row] = []
     for ci, (conv, sid, _threads) in enumerate(convs):
         for qa, evidence in _questions(conv, sid, limit):
             question = str(qa["question"])
@@ -278,39 +319,88 @@ def rotate(memory: Memory, convs: list[Any], limit: int, candidates: int = 50, e
                 h.message_id: h.score
                 for h in memory.storage.search_messages(question, resource_id=sid, limit=candidates)
             }
-            rows.append((ci, int(qa["category"]), evidence, dense, sparse))
-    settings = [("dense-only", 1.0, "minmax")] + [
-        (f"{norm} w={w:.1f}", w, norm) for norm in ("minmax", "max") for w in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+            found = memory.storage.list_messages_by_id(sorted(set(dense) | set(sparse)))
+            times = {m.id: m.created_at for m in found}
+            threads = {m.id: m.thread_id for m in found}
+            rows.append(Row(ci, int(qa["category"]), evidence, dense, sparse, times, threads, query_periods(question)))
+    weights = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+    settings: list[Setting] = [Setting("dense-only", 1.0, "minmax")]
+    settings += [Setting(f"max w={w:.1f}", w, "max") for w in weights]
+    settings += [
+        Setting(f"minmax w={w:.1f} db={b} td={d}", w, "minmax", b, d)
+        for w in weights
+        for b in (0.0, 0.25, 0.5, 1.0)
+        for d in (0.0, 0.02, 0.05, 0.1)
     ]
     if explore:  # --explore-thread-boost: also boost messages of threads with several strong hits
-        settings += [(f"minmax w={w:.1f} tb={b}", w, f"tb{b}") for w in (0.4, 0.5) for b in (0.1, 0.2, 0.3, 0.5)]
+        settings += [Setting(f"minmax w={w:.1f} tb={b}", w, f"tb{b}") for w in (0.4, 0.5) for b in (0.1, 0.2, 0.3, 0.5)]
+    default = Setting(
+        f"library default (w={config.hybrid_weight} db={config.date_boost} td={config.thread_diversity})",
+        config.hybrid_weight,
+        "minmax",
+        config.date_boost,
+        config.thread_diversity,
+    )
+    settings.append(default)
     # scores[setting][conv] = [n, turn@1, turn@5, turn@10, sess@1, sess@5, sess@10]
-    scores: dict[str, dict[int, list[int]]] = {label: defaultdict(lambda: [0] * 7) for label, _, _ in settings}
-    for label, weight, norm in settings:
-        for ci, _cat, evidence, dense, sparse in rows:
-            fused = _fuse(dense, sparse, weight, norm)
-            ranked = [m for m, _ in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: max(KS)]]
-            acc = scores[label][ci]
+    scores: dict[str, dict[int, list[int]]] = {st.label: defaultdict(lambda: [0] * 7) for st in settings}
+    for st in settings:
+        for row in rows:
+            fused = _fuse(row.dense, row.sparse, st.weight, st.norm)
+            ranked = [
+                m
+                for m, _ in rerank(
+                    fused,
+                    row.threads,
+                    max(KS),
+                    times=row.times,
+                    periods=row.periods,
+                    date_boost=st.date_boost,
+                    thread_diversity=st.thread_diversity,
+                )
+            ]
+            acc = scores[st.label][row.conv]
             acc[0] += 1
-            ev_sessions = {_session(e) for e in evidence}
+            ev_sessions = {_session(e) for e in row.evidence}
             for i, k in enumerate(KS):
-                acc[1 + i] += bool(evidence & set(ranked[:k]))
+                acc[1 + i] += bool(row.evidence & set(ranked[:k]))
                 acc[4 + i] += bool(ev_sessions & {_session(m) for m in ranked[:k]})
 
     def rate(label: str, conv_ids: list[int], col: int) -> float:
         n = sum(scores[label][c][0] for c in conv_ids)
         return sum(scores[label][c][col] for c in conv_ids) / n if n else 0.0
 
+    def choice_key(label: str, conv_ids: list[int]) -> tuple[bool, float, float]:
+        turn10, sess5 = rate(label, conv_ids, 3), rate(label, conv_ids, 5)
+        return (turn10 >= TURN_TARGET, sess5 if turn10 >= TURN_TARGET else turn10, turn10)
+
     everyone = list(range(len(convs)))
-    print(f"{'setting':>16} " + " ".join(f"turn@{k:<3}" for k in KS) + " " + " ".join(f"sess@{k:<3}" for k in KS))
-    for label, _, _ in settings:
+    shown = [st for st in settings if not st.date_boost and not st.thread_diversity]
+    shown += sorted(
+        (st for st in settings if st not in shown), key=lambda st: choice_key(st.label, everyone), reverse=True
+    )[:10]
+    ablations = [  # the defaults one step at a time
+        st
+        for st in settings
+        if st.norm == "minmax"
+        and st.weight == config.hybrid_weight
+        and (st.date_boost, st.thread_diversity)
+        in ((0.0, 0.0), (config.date_boost, 0.0), (0.0, config.thread_diversity))
+    ]
+    shown += [st for st in ablations if st not in shown]
+    if default not in shown:
+        shown.append(default)
+    print(f"{'setting':>40} " + " ".join(f"turn@{k:<3}" for k in KS) + " " + " ".join(f"sess@{k:<3}" for k in KS))
+    for st in shown:
         print(
-            f"{label:>16} " + " ".join(f"{rate(label, everyone, c):8.3f}" for c in range(1, 7)) + "   (all, in-sample)"
+            f"{st.label:>40} "
+            + " ".join(f"{rate(st.label, everyone, c):8.3f}" for c in range(1, 7))
+            + "   (all, in-sample)"
         )
     held = [0] * 7
     for ci in everyone:
         others = [c for c in everyone if c != ci]
-        best = max(settings, key=lambda s: (rate(s[0], others, 3), rate(s[0], others, 5)))[0]
+        best = max((st for st in settings if st is not default), key=lambda st: choice_key(st.label, others)).label
         acc = scores[best][ci]
         held = [h + a for h, a in zip(held, acc, strict=True)]
         print(

@@ -68,8 +68,9 @@ class SemanticRecallConfig(_Frozen):
             ``True`` (the original is dense-only; ``False`` restores that): keyword search finds
             names, numbers and rare words that sentence embeddings blur (LoCoMo turn recall@10
             0.55 dense-only against 0.72+ hybrid, see docs/retrieval.md).
-        hybrid_weight: Weight of the dense score in the fusion (0..1, default 0.5: the weight
-            LoCoMo's held-out rotation chose, 0.4-0.5 on every split; see docs/retrieval.md).
+        hybrid_weight: Weight of the dense score in the fusion (0..1, default 0.4: the weight
+            LoCoMo's held-out rotation chose with the date boost and thread diversity, on two
+            splits of three (0.3 the third); see docs/retrieval.md).
         context_messages: Earlier messages of the same thread added to each message's embedded
             text (1; 0 embeds the message alone, as the original). Gives short replies
             ("yes, last May") the context that makes them findable.
@@ -77,6 +78,13 @@ class SemanticRecallConfig(_Frozen):
             original; lowered to the embedder's ``max_input_chars`` when it declares one).
         candidates: Hits fetched from each ranking before fusion and de-duplication
             (default ``max(50, 5 * top_k)``).
+        date_boost: With ``hybrid``, added to the fused score (in [0, 1]) of messages written
+            in a period the query names ("in May 2023", "on 3 June", "last week"; see
+            :mod:`mastra_memory.query_dates`). Default 0.5, chosen on LoCoMo's held-out
+            rotation (docs/retrieval.md); 0 turns it off.
+        thread_diversity: With ``hybrid``, the fused score a hit loses for every better hit
+            already taken from its thread (maximal marginal relevance over threads). Default
+            0.05, chosen on LoCoMo's held-out rotation; 0 keeps pure score order.
     """
 
     top_k: int = Field(default=4, ge=1)
@@ -86,10 +94,12 @@ class SemanticRecallConfig(_Frozen):
     index_name: str | None = None
     filter: dict[str, Any] | None = None
     hybrid: bool = True
-    hybrid_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    hybrid_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     context_messages: int = Field(default=1, ge=0, le=10)
     chunk_chars: int = Field(default=16_384, ge=100)
     candidates: int | None = Field(default=None, ge=1)
+    date_boost: float = Field(default=0.5, ge=0.0, le=10.0)
+    thread_diversity: float = Field(default=0.05, ge=0.0, le=10.0)
 
     @field_validator("message_range", mode="before")
     @classmethod

@@ -18,7 +18,10 @@ With ``hybrid=True`` (the default) the store's keyword search
 (:meth:`~mastra_memory.storage.MemoryStorage.search_messages`, which runs in the database and
 sees every process's writes at once) ranks the same scope and is fused in:
 ``score = w * dense + (1 - w) * keyword`` over per-query min-max-normalised scores
-(``w = hybrid_weight``); see docs/retrieval.md and ``benchmarks/locomo_retrieval.py``.
+(``w = hybrid_weight``); then :func:`rerank` adds ``date_boost`` to the messages written in a
+period the query names ("in May 2023", "last week"; :mod:`mastra_memory.query_dates`) and
+spreads the hits over threads (``thread_diversity``); see docs/retrieval.md and
+``benchmarks/locomo_retrieval.py``.
 """
 
 from __future__ import annotations
@@ -34,13 +37,14 @@ from mastra_memory import _io_async as _io
 from mastra_memory.config import SemanticRecallConfig
 from mastra_memory.context import ThreadTail, format_other_threads
 from mastra_memory.embedders import CachedEmbedder, resolve_embedder
+from mastra_memory.query_dates import Period, in_any_period, query_periods
 from mastra_memory.storage.vector import IndexNotFoundError, memory_index_name
 from mastra_memory.types import IncludeSpec, Message, SemanticHit, Thread
 
 if TYPE_CHECKING:
     from mastra_memory.storage.base_async import AsyncMemoryStorage
 
-__all__ = ["AsyncSemanticRecall", "chunk_text", "format_other_threads", "fuse_scores"]
+__all__ = ["AsyncSemanticRecall", "chunk_text", "format_other_threads", "fuse_scores", "rerank"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +92,65 @@ def _min_max(scores: dict[str, float]) -> dict[str, float]:
     if hi - lo < 1e-12:  # one score, or all alike: full weight only when it is positive
         return {k: 1.0 if hi > 0 else 0.0 for k in scores}
     return {k: (v - lo) / (hi - lo) for k, v in scores.items()}
+
+
+def rerank(
+    scores: dict[str, float],
+    threads: dict[str, str],
+    limit: int,
+    *,
+    times: dict[str, datetime] | None = None,
+    periods: Sequence[Period] = (),
+    date_boost: float = 0.0,
+    thread_diversity: float = 0.0,
+) -> list[tuple[str, float]]:
+    """Order fused hits: boost those written in a period the query names, spread over threads.
+
+    1. Date boost: ``date_boost`` is added to the score of every message whose time falls in
+       one of ``periods`` (up to :data:`~mastra_memory.query_dates.SLACK` after it).
+    2. Thread diversity (maximal marginal relevance with "same thread" as the similarity;
+       Carbonell & Goldstein 1998): hits are taken greedily, each one's score lowered by
+       ``thread_diversity`` for every hit already taken from its thread. A message indexed
+       with its predecessor as context echoes that predecessor's match, and the neighbours of
+       a hit come back in its ``message_range`` window anyway, so a second hit from another
+       conversation is usually worth more than a third from the same one.
+
+    Args:
+        scores: Fused score per message id (higher is better).
+        threads: Thread id per message id (a message without one counts as its own thread).
+        limit: Hits to return.
+        times: Creation time per message id (needed only with ``periods``).
+        periods: Periods the query names (:func:`~mastra_memory.query_dates.query_periods`).
+        date_boost: Score added inside a period (0 turns it off).
+        thread_diversity: Penalty per earlier hit of the same thread (0 keeps score order).
+
+    Returns:
+        Up to ``limit`` ``(message id, adjusted score)`` pairs, best first; ties by id.
+    """
+    adjusted = dict(scores)
+    if date_boost and periods and times:
+        for mid, when in times.items():
+            if mid in adjusted and in_any_period(when, periods):
+                adjusted[mid] += date_boost
+    order = sorted(adjusted.items(), key=lambda kv: (-kv[1], kv[0]))
+    if not thread_diversity:
+        return order[:limit]
+    taken: list[tuple[str, float]] = []
+    per_thread: dict[str, int] = {}
+    remaining = list(order)
+    while remaining and len(taken) < limit:
+        best_i, best = -1, float("-inf")
+        for i, (mid, score) in enumerate(remaining):
+            if score <= best:  # sorted by raw score: nothing later can beat the best so far
+                break
+            value = score - thread_diversity * per_thread.get(threads.get(mid, mid), 0)
+            if value > best:
+                best_i, best = i, value
+        mid = remaining.pop(best_i)[0]
+        taken.append((mid, best))
+        thread = threads.get(mid, mid)
+        per_thread[thread] = per_thread.get(thread, 0) + 1
+    return taken
 
 
 def fuse_scores(dense: dict[str, float], sparse: dict[str, float], weight: float) -> dict[str, float]:
@@ -316,7 +379,22 @@ class AsyncSemanticRecall:
         for k in keyword:
             threads.setdefault(k.message_id, k.thread_id)
         fused = fuse_scores(dense, sparse, config.hybrid_weight)
-        ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[: config.top_k]
+        periods = query_periods(query) if config.date_boost else []
+        times: dict[str, datetime] = {}
+        if periods:  # candidates' times: the vectors' metadata, then one read by id for the rest
+            times = _metadata_times(results)
+            missing = [m for m in fused if m not in times]
+            if missing:
+                times.update({m.id: m.created_at for m in await self.storage.list_messages_by_id(missing)})
+        ranked = rerank(
+            fused,
+            threads,
+            config.top_k,
+            times=times,
+            periods=periods,
+            date_boost=config.date_boost,
+            thread_diversity=config.thread_diversity,
+        )
         return [SemanticHit(message_id=m, thread_id=threads[m], score=s) for m, s in ranked]
 
     async def search(
@@ -384,6 +462,22 @@ class AsyncSemanticRecall:
         for name in await self._memory_indexes():
             for i in range(0, len(id_list), 500):
                 await self.vector.delete_vectors(name, filter={"message_id": {"$in": id_list[i : i + 500]}})
+
+
+def _metadata_times(results: Sequence[Any]) -> dict[str, datetime]:
+    """``created_at`` per message id from vector query results (UTC ISO-8601, as indexed);
+    results without a parseable time are left out."""
+    times: dict[str, datetime] = {}
+    for r in results:
+        created = r.metadata.get("created_at")
+        if not isinstance(created, str):
+            continue
+        try:
+            when = datetime.fromisoformat(created)
+        except ValueError:
+            continue
+        times.setdefault(str(r.metadata.get("message_id", r.id)), when)
+    return times
 
 
 def _scalar(value: Any) -> bool:

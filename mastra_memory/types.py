@@ -654,8 +654,10 @@ class SemanticHit(_Model):
     Attributes:
         message_id: The matching message.
         thread_id: Its thread.
-        score: Relevance, higher is better: cosine similarity, or the fused score in [0, 1]
-            with hybrid retrieval.
+        score: Relevance, higher is better, comparable within one query: cosine similarity;
+            with hybrid retrieval the fused score in [0, 1], plus ``date_boost`` for a message
+            written in a period the query names, less ``thread_diversity`` per better hit of
+            its thread (never increasing down the ranking).
     """
 
     message_id: str

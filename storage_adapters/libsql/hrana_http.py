@@ -125,6 +125,7 @@ class HranaBatcher:
     def __init__(self, url: str, auth_token: str | None = None, timeout: float = 60.0) -> None:
         import httpx
 
+        self.timeout = timeout
         headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
         self._client = httpx.Client(base_url=http_base_url(url), headers=headers, timeout=timeout)
 

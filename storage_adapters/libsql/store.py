@@ -43,8 +43,9 @@ from mastra_memory.storage.base import (
 )
 from mastra_memory.storage.kv import KVModifier, KVRow, KVStats, KVWrite, prefix_upper_bound
 from mastra_memory.storage.records import MessageRef
-from mastra_memory.types import Message, Resource, SemanticHit, Thread
+from mastra_memory.types import Message, Resource, SemanticHit, Thread, now_utc
 from storage_adapters import _sql
+from storage_adapters import _sql_lifecycle as lc
 from storage_adapters._sql import MESSAGES, OBSERVATIONAL_MEMORY, RESOURCES, THREADS, Dialect, Migration
 from storage_adapters._sqlstore import TextSQLStore, owner_mismatch
 from storage_adapters.libsql.hrana_http import BatchResult, GuardFailed, HranaBatcher, guard_sql
@@ -82,6 +83,72 @@ def _sqlite3_module() -> Any:
 def _is_busy(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _stream_expired(exc: BaseException) -> bool:
+    """Whether ``exc`` says that sqld dropped the connection's Hrana stream (``STREAM_EXPIRED``:
+    idle for more than 10 s; ``Stream handle ... is expired``)."""
+    text = str(exc)
+    return "STREAM_EXPIRED" in text or ("tream" in text and "expired" in text)
+
+
+class _HttpConnection:
+    """The ``libsql`` package's connection to sqld over HTTP, reopened when sqld dropped its stream.
+
+    The package keeps one Hrana stream (a "baton") per connection between statements, and sqld
+    0.24 drops a stream that stayed idle for 10 s: the next statement then fails with
+    ``STREAM_EXPIRED`` (measured: a read 12 s after the previous one failed). Outside a
+    transaction the statement is run once more on a new connection; inside one the transaction
+    died with the stream, so the error is raised (:meth:`LibSQLStore._is_retryable` makes
+    :meth:`SQLStore._transact` run the whole transaction again) and the next statement starts a
+    new connection.
+
+    Args:
+        connect: Opens a new ``libsql`` connection.
+    """
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._conn: Any = connect()
+        self._in_transaction = False
+
+    def _reopen(self) -> None:
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._conn = self._connect()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        word = sql.lstrip()[:8].upper()
+        try:
+            cursor = self._conn.execute(sql, params)
+        except Exception as exc:
+            if not _stream_expired(exc):
+                raise
+            self._reopen()
+            if self._in_transaction and not word.startswith("BEGIN"):
+                self._in_transaction = False
+                raise
+            cursor = self._conn.execute(sql, params)
+        if word.startswith("BEGIN"):
+            self._in_transaction = True
+        elif word.startswith(("COMMIT", "END", "ROLLBACK")):
+            self._in_transaction = False
+        return cursor
+
+    def executemany(self, sql: str, seq_of_params: Any) -> Any:
+        if self._in_transaction:
+            return self._conn.executemany(sql, seq_of_params)
+        rows = list(seq_of_params)
+        try:
+            return self._conn.executemany(sql, rows)
+        except Exception as exc:
+            if not _stream_expired(exc):
+                raise
+            self._reopen()
+            return self._conn.executemany(sql, rows)
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 class LibSQLStore(TextSQLStore):
@@ -185,12 +252,13 @@ class LibSQLStore(TextSQLStore):
                 if self.url.startswith(("ws://", "wss://")):
                     from storage_adapters.libsql.hrana import HranaConnection
 
-                    conn = HranaConnection(self.url, self.auth_token)
+                    conn: Any = HranaConnection(self.url, self.auth_token)
                 elif self.is_remote:
                     kwargs: dict[str, Any] = {"isolation_level": None}
                     if self.auth_token:
                         kwargs["auth_token"] = self.auth_token
-                    conn = libsql.connect(self.url, **kwargs)
+                    url = self.url
+                    conn = _HttpConnection(lambda: libsql.connect(url, **kwargs))
                 else:
                     if self.driver == "sqlite3":
                         module = _sqlite3_module()
@@ -277,16 +345,32 @@ class LibSQLStore(TextSQLStore):
                 raise
 
     def _is_retryable(self, exc: BaseException) -> bool:
-        return isinstance(exc, GuardFailed) or _is_busy(exc)
+        return isinstance(exc, GuardFailed) or _is_busy(exc) or _stream_expired(exc)
 
     # -- single-request transactions over HTTP ----------------------------------------------------
 
     def _batch_once(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[BatchResult]:
-        """Run ``statements`` as one transaction in one HTTP request (no retry)."""
+        """Run ``statements`` as one transaction in one HTTP request (no retry).
+
+        A request that times out is not sent again: sqld runs a batch it received to its end,
+        so a second copy would only queue behind the first (and might apply twice).
+
+        Raises:
+            StorageError: when sqld did not answer within the request timeout (60 s); the
+                batch may still be applied, entirely or not at all.
+        """
+        import httpx
+
         with self._lock:
             if self._batcher is None:
                 self._batcher = HranaBatcher(self.url, self.auth_token)
-            return self._batcher.transaction(statements)
+            try:
+                return self._batcher.transaction(statements)
+            except httpx.TimeoutException as exc:
+                raise StorageError(
+                    f"sqld did not answer within {self._batcher.timeout:g} s; the write may still be "
+                    f"applied, entirely or not at all ({exc})"
+                ) from exc
 
     def _batching(self) -> bool:
         """Whether a write goes to sqld as one request: over HTTP, unless it runs inside an
@@ -328,6 +412,253 @@ class LibSQLStore(TextSQLStore):
 
             return self._retry(run, "libSQL write failed")
 
+    # -- read-modify-writes over HTTP: compare-and-set, no transaction across requests -------------
+    # Each reads outside any transaction, computes in Python, then writes with one autocommit
+    # statement that applies only if what it read is unchanged (or one batch whose guard checks
+    # it): a client killed between the read and the write leaves nothing open on sqld. When
+    # another writer came first, it reads again after a jittered backoff.
+
+    def _cas(self, attempt: Callable[[], tuple[bool, T]], what: str) -> T:
+        """Run ``attempt`` (read, then a conditional write; returns ``(applied, result)``) until
+        its write applies.
+
+        Raises:
+            ConcurrencyError: when another writer came first ``_CAS_ATTEMPTS`` times.
+        """
+        self._ensure_setup()
+        for round_ in range(_CAS_ATTEMPTS):
+            applied, result = attempt()
+            if applied:
+                return result
+            time.sleep(random.uniform(0, min(0.002 * 2**round_, 0.1)))
+        raise ConcurrencyError(f"{what} kept changing during an atomic update")
+
+    def _read_row(self, sql: str, params: Sequence[Any]) -> Any:
+        return self._read_with(lambda conn: conn.execute(sql, params).fetchone())
+
+    def _update_thread_cas(
+        self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Thread:
+        select = f"SELECT {_sql.thread_columns(self.dialect)} FROM {THREADS} WHERE id = ?"
+
+        def attempt() -> tuple[bool, Thread]:
+            row = self._read_row(select, (thread_id,))
+            if row is None:
+                raise ThreadNotFoundError(thread_id)
+            thread = _sql.row_to_thread(row)
+            merged = {**thread.metadata, **(metadata or {})}
+            new_title = thread.title if title is None else title
+            _, count = self._write_one(
+                f'UPDATE {THREADS} SET title = ?, metadata = jsonb(?), "updatedAt" = ? '
+                "WHERE id = ? AND title IS ? AND json(metadata) IS ?",
+                (new_title, dumps(merged), _sql.format_ts(now), thread_id, row[2], row[3]),
+            )
+            return count == 1, thread.model_copy(update={"title": new_title, "metadata": merged, "updated_at": now})
+
+        return self._cas(attempt, f"thread {thread_id}")
+
+    def _update_resource_cas(
+        self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
+    ) -> Resource:
+        select = f"SELECT {_sql.resource_columns(self.dialect)} FROM {RESOURCES} WHERE id = ?"
+        stamp = _sql.format_ts(now)
+
+        def attempt() -> tuple[bool, Resource]:
+            row = self._read_row(select, (resource_id,))
+            if row is None:
+                current = Resource(id=resource_id, created_at=now, updated_at=now)
+            else:
+                current = _sql.row_to_resource(row)
+            merged = {**current.metadata, **(metadata or {})}
+            wm = current.working_memory if working_memory is None else working_memory
+            if row is None:
+                sql = (
+                    f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+                    "VALUES (?, ?, jsonb(?), ?, ?) ON CONFLICT (id) DO NOTHING"
+                )
+                params: tuple[Any, ...] = (resource_id, wm, dumps(merged), stamp, stamp)
+            else:
+                sql = (
+                    f'UPDATE {RESOURCES} SET "workingMemory" = ?, metadata = jsonb(?), "updatedAt" = ? '
+                    'WHERE id = ? AND "workingMemory" IS ? AND json(metadata) IS ?'
+                )
+                params = (wm, dumps(merged), stamp, resource_id, row[1], row[2])
+            applied = self._write_one(sql, params)[1] == 1
+            return applied, current.model_copy(update={"working_memory": wm, "metadata": merged, "updated_at": now})
+
+        return self._cas(attempt, f"resource {resource_id}")
+
+    def _update_working_memory_atomic(
+        self, scope: Literal["resource", "thread"], key: str, fn: Callable[[str | None], str | None], now: datetime
+    ) -> str | None:
+        """Over HTTP: read, ``fn``, then a compare-and-set of the thread's metadata (or the
+        resource's working memory); ``fn`` runs again on the new value when another writer came
+        first. Elsewhere: one ``BEGIN IMMEDIATE`` transaction (:class:`SQLStore`)."""
+        if not self._batching():
+            return super()._update_working_memory_atomic(scope, key, fn, now)
+        stamp = _sql.format_ts(now)
+
+        def attempt() -> tuple[bool, str | None]:
+            if scope == "thread":
+                row = self._read_row(f"SELECT json(metadata) FROM {THREADS} WHERE id = ?", (key,))
+                if row is None:
+                    raise ThreadNotFoundError(key)
+                metadata = _sql.load_json(row[0]) or {}
+                raw = metadata.get("workingMemory")
+                current = raw if isinstance(raw, str) else None
+                new = fn(current)
+                if new is None or new == current:
+                    return True, current
+                sql = f'UPDATE {THREADS} SET metadata = jsonb(?), "updatedAt" = ? WHERE id = ? AND json(metadata) IS ?'
+                params: tuple[Any, ...] = (dumps({**metadata, "workingMemory": new}), stamp, key, row[0])
+            else:
+                found = self._read_row(f'SELECT "workingMemory" FROM {RESOURCES} WHERE id = ?', (key,))
+                current = None if found is None else found[0]
+                new = fn(current)
+                if new is None or new == current:
+                    return True, current
+                if found is None:
+                    sql = (
+                        f'INSERT INTO {RESOURCES} (id, "workingMemory", metadata, "createdAt", "updatedAt") '
+                        "VALUES (?, ?, jsonb('{}'), ?, ?) ON CONFLICT (id) DO NOTHING"
+                    )
+                    params = (key, new, stamp, stamp)
+                else:
+                    sql = (
+                        f'UPDATE {RESOURCES} SET "workingMemory" = ?, "updatedAt" = ? '
+                        'WHERE id = ? AND "workingMemory" IS ?'
+                    )
+                    params = (new, stamp, key, current)
+            return self._write_one(sql, params)[1] == 1, new
+
+        return self._cas(attempt, f"working memory of {scope} {key}")
+
+    def _om_update(self, lookup_key: str, mutation: _om.Mutation[T]) -> T:
+        """Over HTTP: read the head (as one JSON row) and the scope's message summary, run the
+        mutation (its message-ref reads outside any transaction), then one batch: guards that the
+        head and the summary are unchanged, the record writes. A failed guard runs it all again
+        (:meth:`_retry`), as :meth:`SQLStore._om_update` does after a lock error."""
+        if not self._batching():
+            return super()._om_update(lookup_key, mutation)
+        self._ensure_setup()
+        scope, _, ident = lookup_key.partition(":")
+        head_sql = _om_head_json_sql()
+        summary_sql = _scope_summary_sql(scope)
+
+        def attempt() -> T:
+            with self._read() as conn:
+                head_json, summary = conn.execute(
+                    f"SELECT ({head_sql}), ({summary_sql})", (lookup_key, ident)
+                ).fetchone()
+            head = None if head_json is None else _sql.om_row_to_record(json.loads(head_json))
+
+            def walk(after: datetime | None, limit: int) -> list[MessageRef]:
+                if scope == "thread":
+                    return self._list_message_refs((ident,), None, after, limit)
+                return self._list_message_refs(None, ident, after, limit)
+
+            records, result = mutation(_om.OMView(lookup_key, head, walk, now_utc()))
+            if not records:  # nothing to write (a refused commit, a lease held by another)
+                return result
+            statements: list[tuple[str, Sequence[Any]]] = [
+                (guard_sql(f"({head_sql}) IS ? AND ({summary_sql}) IS ?"), (lookup_key, head_json, ident, summary))
+            ]
+            for record in records:
+                statements += _sql.om_writes(record, head, self.dialect)
+            self._batch_once(statements)
+            return result
+
+        return self._retry(attempt, "libSQL write failed")
+
+    def _replace_messages(self, thread: Thread, messages: list[Message], now: datetime) -> list[Message]:
+        """Over HTTP: one batch that deletes the thread's messages and saves the new ones
+        (:meth:`_save_batched` with ``replace``). Elsewhere one ``BEGIN IMMEDIATE`` transaction."""
+        if not self._batching():
+            return super()._replace_messages(thread, messages, now)
+        if not messages:
+            self._run_writes([(f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (thread.id,))])
+            return []
+        self._ensure_setup()
+        return self._retry(
+            lambda: self._save_batched(messages, now, frozenset(), replace=thread.id), "libSQL write failed"
+        )
+
+    def _set_thread_title_if_empty(self, thread_id: str, title: str, now: datetime) -> bool:
+        if not self._batching():
+            return super()._set_thread_title_if_empty(thread_id, title, now)
+        sql, params = _sql.title_if_empty_sql(self.dialect, title, now)
+        return bool(self._write_one(sql, [*params, thread_id])[0])
+
+    def _delete_resource_row(self, resource_id: str) -> None:
+        if not self._batching():
+            super()._delete_resource_row(resource_id)
+            return
+        self._write_one(*lc.delete_resource_statements(self.dialect, resource_id)["resources"])
+
+    def _delete_resource(self, resource_id: str, clone_thread_ids: list[str]) -> dict[str, int]:
+        """Over HTTP: its statements (which depend on nothing they read) as one batch."""
+        if not self._batching():
+            return super()._delete_resource(resource_id, clone_thread_ids)
+        statements: list[tuple[str, Sequence[Any]]] = []
+        clone_steps: list[int] = []
+        for i in range(0, len(clone_thread_ids), 500):
+            statements += lc.delete_threads_statements(self.dialect, clone_thread_ids[i : i + 500])
+            clone_steps.append(len(statements) - 1)
+        named = lc.delete_resource_statements(self.dialect, resource_id)
+        first = len(statements)
+        statements += named.values()
+        fts = self.dialect.t(_sql.SEARCH)
+        statements.append((f"INSERT INTO {fts} ({fts}) VALUES ('optimize')", ()))
+        counts = self._run_writes(statements)
+        by_name = dict(zip(named, counts[first:], strict=False))
+        return {
+            "threads": max(by_name["threads"], 0),
+            "clones": sum(max(counts[i], 0) for i in clone_steps),
+            "resources": max(by_name["resources"], 0),
+        }
+
+    def _prune_threads(self, updated_before: datetime, limit: int) -> list[str]:
+        """Over HTTP: read the stale ids, then one batch that deletes them after a guard that
+        they are all still stale (a thread written meanwhile is kept; read again)."""
+        if not self._batching():
+            return super()._prune_threads(updated_before, limit)
+        self._ensure_setup()
+        stale_sql, stale_params = lc.stale_threads_sql(self.dialect, updated_before, limit)
+
+        def attempt() -> list[str]:
+            ids = [r[0] for r in self._read_with(lambda conn: conn.execute(stale_sql, stale_params).fetchall())]
+            if not ids:
+                return []
+            still = (
+                f'(SELECT count(*) FROM {THREADS} WHERE id IN (SELECT value FROM json_each(?)) AND "updatedAt" < ?) = ?'
+            )
+            guard = (guard_sql(still), (dumps(ids), self.dialect.ts(updated_before), len(ids)))
+            self._batch_once([guard, *lc.delete_threads_statements(self.dialect, ids)])
+            return ids
+
+        return self._retry(attempt, "libSQL write failed")
+
+    def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        if not self._batching():
+            return super()._prune_messages(created_before, limit)
+        return [r[0] for r in self._write_one(*lc.prune_messages_sql(self.dialect, created_before, limit))[0]]
+
+    def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        if not self._batching():
+            return super()._prune_resources(updated_before, limit)
+        return [r[0] for r in self._write_one(*lc.prune_resources_sql(self.dialect, updated_before, limit))[0]]
+
+    def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        if not self._batching():
+            return super()._prune_om_history(created_before, limit)
+        return len(self._write_one(*lc.prune_om_history_sql(self.dialect, created_before, limit))[0])
+
+    def _om_delete(self, lookup_key: str) -> None:
+        if not self._batching():
+            super()._om_delete(lookup_key)
+            return
+        self._write_one(_sql.om_delete_sql(self.dialect), (lookup_key,))
+
     # -- schema ---------------------------------------------------------------------------------
 
     def migrations(self) -> list[Migration]:
@@ -342,6 +673,10 @@ class LibSQLStore(TextSQLStore):
         with self._lock:
             if self._ready:
                 return
+            if self.batches_writes:
+                self._retry(self._setup_batch_once, "libSQL setup failed")
+                self._ready = True
+                return
             conn = self._conn()
             self._begin(conn)
             try:
@@ -352,6 +687,34 @@ class LibSQLStore(TextSQLStore):
                     conn.execute("ROLLBACK")
                 raise StorageError(f"libSQL setup failed: {exc}") from exc
             self._ready = True
+
+    def _setup_batch_once(self) -> None:
+        """Over HTTP: read which migrations are applied, then apply the others in one batch
+        (:class:`HranaBatcher`) after a guard that the applied set is still the one read, so no
+        transaction outlives a request here either. A failed guard (another process migrated
+        meanwhile) raises :class:`GuardFailed`, and :meth:`_retry` reads again."""
+        d = self.dialect
+        table = d.t(_sql.MIGRATIONS_TABLE)
+        conn = self._conn()
+        try:
+            done = sorted(int(r[0]) for r in conn.execute(f"SELECT version FROM {table}").fetchall())
+        except Exception as exc:
+            if "no such table" not in str(exc):
+                raise
+            done = []
+        pending = [m for m in sorted(self.migrations(), key=lambda m: m.version) if m.version not in done]
+        if not pending:
+            return
+        applied = f"SELECT coalesce(group_concat(version), '') FROM (SELECT version FROM {table} ORDER BY version)"
+        statements: list[tuple[str, Sequence[Any]]] = [
+            (_sql.migrations_table_sql(d), ()),
+            (guard_sql(f"({applied}) = ?"), (",".join(map(str, done)),)),
+        ]
+        for migration in pending:
+            logger.info("applying migration %d: %s", migration.version, migration.name)
+            statements += [(statement, ()) for statement in migration.statements]
+            statements.append(_sql.record_migration_sql(d, migration))
+        self._batch_once(statements)
 
     def connect(self, *, create: bool = True) -> None:
         """Open the database now; with ``create=False`` only check that it holds mastra-memory
@@ -410,7 +773,14 @@ class LibSQLStore(TextSQLStore):
             return self._thread_row(conn, thread_id)
 
     def _save_thread(self, thread: Thread) -> Thread:
-        """Insert or replace; never changes the owner (:func:`storage_adapters._sql.save_thread_sql`)."""
+        """Insert or replace; never changes the owner (:func:`storage_adapters._sql.save_thread_sql`).
+        Over HTTP the guarded upsert is one autocommit statement (atomic by itself), the owner
+        read only when it wrote nothing."""
+        if self._batching():
+            if not self._write_one(_sql.save_thread_sql(self.dialect), _sql.thread_params(thread))[0]:
+                row = self._read_row(f'SELECT "resourceId" FROM {THREADS} WHERE id = ?', (thread.id,))
+                raise owner_mismatch(thread, row[0] if row else None)
+            return thread
 
         def work(conn: Any) -> None:
             if conn.execute(_sql.save_thread_sql(self.dialect), _sql.thread_params(thread)).fetchone() is None:
@@ -423,6 +793,8 @@ class LibSQLStore(TextSQLStore):
     def _update_thread(
         self, thread_id: str, title: str | None, metadata: dict[str, Any] | None, now: datetime
     ) -> Thread:
+        if self._batching():
+            return self._update_thread_cas(thread_id, title, metadata, now)
         with self._write() as conn:
             thread = self._thread_row(conn, thread_id)
             if thread is None:
@@ -529,7 +901,13 @@ class LibSQLStore(TextSQLStore):
                     raise StorageError("message upsert wrote fewer rows than it was given")
         return stored
 
-    def _save_batched(self, messages: list[Message], now: datetime, after_newest: frozenset[str]) -> list[Message]:
+    def _save_batched(
+        self,
+        messages: list[Message],
+        now: datetime,
+        after_newest: frozenset[str],
+        replace: str | None = None,
+    ) -> list[Message]:
         """One attempt of a save over HTTP as one single-request transaction (no Python between
         its statements), so a client killed mid-save never leaves a transaction open on sqld.
 
@@ -548,6 +926,9 @@ class LibSQLStore(TextSQLStore):
         A failed guard rolls the batch back and raises :class:`GuardFailed`, which
         :meth:`_retry` answers with a new attempt (reading again); a row-count guard that
         failed because an id belongs to another thread raises ``MessageIdUnavailableError``.
+
+        With ``replace`` (a thread id, ``replace_messages``), the batch first deletes that
+        thread's messages, so none of them counts as already stored.
         """
         thread_ids = sorted({m.thread_id for m in messages})
         ids_json = dumps(thread_ids)
@@ -562,9 +943,13 @@ class LibSQLStore(TextSQLStore):
                 floors[tid] = _sql.parse_ts(cursor)
         stored = resolve_owners(messages, owners)
         statements: list[tuple[str, Sequence[Any]]] = [(guard_sql(f"({snapshot_sql}) = ?"), (ids_json, snapshot))]
+        if replace is not None:
+            statements.append((f"DELETE FROM {MESSAGES} WHERE thread_id = ?", (replace,)))
         if floors:
             with self._read() as conn:
                 existing = self._stored_ids(conn, stored)  # raises for an id of another thread
+            if replace is not None:
+                existing = set()  # deleted by the batch before the messages go in
             stored = _om.restamp_after_cursor(stored, existing, floors)
             count = f"(SELECT count(*) FROM {MESSAGES} WHERE id IN (SELECT value FROM json_each(?))) = ?"
             statements.append((guard_sql(count), (dumps([m.id for m in stored]), len(existing))))
@@ -757,6 +1142,8 @@ class LibSQLStore(TextSQLStore):
     def _update_resource(
         self, resource_id: str, working_memory: str | None, metadata: dict[str, Any] | None, now: datetime
     ) -> Resource:
+        if self._batching():
+            return self._update_resource_cas(resource_id, working_memory, metadata, now)
         with self._write() as conn:
             current = self._resource_row(conn, resource_id)
             if current is None:
@@ -867,7 +1254,28 @@ class LibSQLStore(TextSQLStore):
 
     # -- clone ----------------------------------------------------------------------------------
 
+    def _insert_new_thread_batch(self, thread: Thread, statements: list[tuple[str, Sequence[Any]]]) -> Thread:
+        """Over HTTP: one batch that inserts ``thread`` (nothing if its id is taken: a guard then
+        fails and raises ``ThreadConflictError``) and runs ``statements``."""
+        insert = _sql.insert_thread_sql(self.dialect) + " ON CONFLICT (id) DO NOTHING"
+        batch = [(insert, _sql.thread_params(thread)), (guard_sql("changes() = 1"), ()), *statements]
+
+        def attempt() -> Thread:
+            try:
+                self._batch_once(batch)
+            except GuardFailed as exc:
+                if exc.step == 1:
+                    raise ThreadConflictError(thread.id) from exc
+                raise
+            return thread
+
+        self._ensure_setup()
+        return self._retry(attempt, "libSQL write failed")
+
     def _insert_thread_with_messages(self, thread: Thread, messages: list[Message]) -> Thread:
+        if self._batching():
+            sql = _sql.upsert_message_sql(self.dialect)
+            return self._insert_new_thread_batch(thread, [(sql, _sql.message_params(m)) for m in messages])
         with self._write() as conn:
             if self._thread_row(conn, thread.id) is not None:
                 raise ThreadConflictError(thread.id)
@@ -878,18 +1286,22 @@ class LibSQLStore(TextSQLStore):
 
     def _clone_into(self, thread: Thread, copies: list[Message], id_map: dict[str, str]) -> Thread:
         """Copy the rows inside the database: one ``INSERT ... SELECT`` joined to the id map passed
-        as one JSON parameter (``json_each``), instead of binding every row from Python."""
+        as one JSON parameter (``json_each``), instead of binding every row from Python; over
+        HTTP in one batch."""
+        copy_sql = (
+            f'INSERT INTO {MESSAGES} (id, thread_id, content, role, type, "createdAt", "resourceId") '
+            'SELECT j.value ->> 1, ?, m.content, m.role, m.type, m."createdAt", ? '
+            f"FROM json_each(?) AS j JOIN {MESSAGES} AS m ON m.id = j.value ->> 0"
+        )
+        copy_params = (thread.id, thread.resource_id, dumps([[old, new] for old, new in id_map.items()]))
+        if self._batching():
+            return self._insert_new_thread_batch(thread, [(copy_sql, copy_params)] if id_map else [])
         with self._write() as conn:
             if self._thread_row(conn, thread.id) is not None:
                 raise ThreadConflictError(thread.id)
             conn.execute(_sql.insert_thread_sql(self.dialect), _sql.thread_params(thread))
             if id_map:
-                conn.execute(
-                    f'INSERT INTO {MESSAGES} (id, thread_id, content, role, type, "createdAt", "resourceId") '
-                    'SELECT j.value ->> 1, ?, m.content, m.role, m.type, m."createdAt", ? '
-                    f"FROM json_each(?) AS j JOIN {MESSAGES} AS m ON m.id = j.value ->> 0",
-                    (thread.id, thread.resource_id, dumps([[old, new] for old, new in id_map.items()])),
-                )
+                conn.execute(copy_sql, copy_params)
         return thread
 
     # -- key-value memory -----------------------------------------------------------------------
@@ -940,21 +1352,21 @@ class LibSQLStore(TextSQLStore):
         runs under ``BEGIN IMMEDIATE`` (:meth:`SQLStore._kv_modify`).
 
         Raises:
-            ConcurrencyError: when the row kept changing for ``_KV_CAS_ATTEMPTS`` rounds.
+            ConcurrencyError: when the row kept changing for ``_CAS_ATTEMPTS`` rounds.
         """
         if not self._batching():
             super()._kv_modify(namespace, key, now, modify)
             return
         stamp = _sql.format_ts(now)
         select = _sql.kv_select_sql(self.dialect)
-        for attempt in range(_KV_CAS_ATTEMPTS):
-            with self._read() as conn:
-                row = conn.execute(select, (namespace, key)).fetchone()
+
+        def attempt() -> tuple[bool, None]:
+            row = self._read_row(select, (namespace, key))
             existing = None if row is None else _kv_row(row)
             live = existing is not None and (existing.expires_at is None or existing.expires_at > now)
             write: KVWrite | None = modify(existing if live else None)
             if write is None:
-                return
+                return True, None
             expires = None if write.expires_at is None else _sql.format_ts(write.expires_at)
             params: tuple[Any, ...]
             if row is None:
@@ -963,10 +1375,9 @@ class LibSQLStore(TextSQLStore):
                 created = row[2] if live else stamp  # an expired entry starts again
                 sql = _KV_COMPARE_AND_SET_SQL
                 params = (write.value_json, expires, created, stamp, namespace, key, row[0], row[1], row[2], row[3])
-            if self._write_one(sql, params)[1] == 1:
-                return
-            time.sleep(random.uniform(0, min(0.002 * 2**attempt, 0.1)))
-        raise ConcurrencyError(f"key {namespace}/{key} kept changing during an atomic update")
+            return self._write_one(sql, params)[1] == 1, None
+
+        self._cas(attempt, f"key {namespace}/{key}")
 
     def _kv_read_locked(self, conn: Any, namespace: str, key: str) -> KVRow | None:
         # BEGIN IMMEDIATE took the database write lock before this read: no other process can
@@ -993,8 +1404,6 @@ class LibSQLStore(TextSQLStore):
 
 _dedupe_sorted = _sql.dedupe_sorted
 
-_KV_CAS_ATTEMPTS = 200
-"""Rounds of read-then-compare-and-set a key-value update makes over HTTP while others win."""
 _KV_INSERT_IF_ABSENT_SQL = (
     f'INSERT INTO {_sql.KV} (namespace, "key", value, "expiresAt", "createdAt", "updatedAt") '
     'VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (namespace, "key") DO NOTHING'
@@ -1003,6 +1412,32 @@ _KV_COMPARE_AND_SET_SQL = (
     f'UPDATE {_sql.KV} SET value = ?, "expiresAt" = ?, "createdAt" = ?, "updatedAt" = ? '
     'WHERE namespace = ? AND "key" = ? AND value IS ? AND "expiresAt" IS ? AND "createdAt" IS ? AND "updatedAt" IS ?'
 )
+
+
+_CAS_ATTEMPTS = 200
+"""Rounds of read-then-compare-and-set an update over HTTP (a key-value entry, a thread, a
+resource, working memory) makes while other writers win."""
+
+
+def _om_head_json_sql() -> str:
+    """The head generation of a lookup key (parameter) as one JSON array of its columns in
+    :data:`_sql.OM_COLUMNS` order (JSON columns as text), or NULL: what an observational-memory
+    commit over HTTP reads before its batch and, as a guard, checks unchanged inside it."""
+    columns = ", ".join(
+        f"('' || json(\"{name}\"))" if kind == "json" else f'"{name}"' for name, _, kind in _sql.OM_COLUMNS
+    )
+    return (
+        f'SELECT json_array({columns}) FROM {OBSERVATIONAL_MEMORY} WHERE "lookupKey" = ? '
+        'ORDER BY "generationCount" DESC LIMIT 1'
+    )
+
+
+def _scope_summary_sql(scope: str) -> str:
+    """``[count, newest createdAt]`` of the messages of a thread or a resource (parameter) as
+    JSON text: a message saved into the scope while an observational-memory commit was being
+    computed changes it."""
+    column = "thread_id" if scope == "thread" else '"resourceId"'
+    return f'SELECT json_array(count(*), max("createdAt")) FROM {MESSAGES} WHERE {column} = ?'
 
 
 def _threads_snapshot_sql() -> str:

@@ -1032,6 +1032,10 @@ class MongoDBStore(MemoryStorage):
                     result = coll.update_one({"id": key, field: raw}, update, upsert=doc is None)
                 except pymongo.errors.DuplicateKeyError:
                     result = None  # another process created the resource first
+                except pymongo.errors.OperationFailure as exc:
+                    if not _is_write_conflict(exc):  # a concurrent writer won this document: read again
+                        raise
+                    result = None
                 if result is not None and (result.matched_count or result.upserted_id is not None):
                     return new
                 _io.sleep(delay * (1 + random.random()))

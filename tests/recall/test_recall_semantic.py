@@ -326,3 +326,67 @@ def test_chunk_text() -> None:
     assert chunk_text("a b c", 10) == ["a b c"]
     pieces = chunk_text("aaaa bbbb cccc dddd " + "x" * 25, 10)
     assert all(len(p) <= 10 for p in pieces) and "".join(pieces).replace(" ", "") == "aaaabbbbccccdddd" + "x" * 25
+
+
+def test_recall_boosts_the_period_the_query_names(backend: Backend) -> None:
+    # Two hikes in two threads; the June one matches the query's words better, the May one was
+    # written in the month the query names.
+    memory = _memory(backend, embedder=HashingEmbedder(256), top_k=2, message_range=0, context_messages=0)
+    may = _conversation(
+        memory, "may", "ana", ["hiked the ridge trail with Bo", "nice"], datetime(2025, 5, 10, tzinfo=UTC)
+    )
+    june = _conversation(
+        memory,
+        "june",
+        "ana",
+        ["hiked the ridge trail with Al and the ridge hike", "wow"],
+        datetime(2025, 6, 20, tzinfo=UTC),
+    )
+    query = "which ridge trail hike did we do in May 2025?"
+
+    def hits(**sr: Any) -> dict[str, float]:
+        options = {"semantic_recall": {"top_k": 2, "message_range": 0, "context_messages": 0, **sr}}
+        result = memory.recall("may", resource_id="ana", vector_search_string=query, per_page=0, memory_options=options)
+        assert len(result.semantic_hits) == 2
+        return {h.message_id: h.score for h in result.semantic_hits}
+
+    plain = hits(date_boost=0)
+    assert list(plain) == [june[0].id, may[0].id]
+    boosted = hits()  # the default boost, 0.5, is added to the May message only
+    assert boosted[may[0].id] == pytest.approx(plain[may[0].id] + 0.5)
+    assert boosted[june[0].id] == pytest.approx(plain[june[0].id])
+    assert list(hits(date_boost=1.0)) == [may[0].id, june[0].id]
+    # the same query without its date: no boost
+    undated = memory.recall(
+        "may", resource_id="ana", vector_search_string="which ridge trail hike did we do?", per_page=0
+    )
+    assert undated.semantic_hits[0].message_id == june[0].id
+    assert all(h.score <= 1.0 for h in undated.semantic_hits)
+    # a candidate only the keyword search found (its vectors gone): its time is read from storage
+    assert memory._semantic is not None
+    memory._semantic.delete_messages([may[0].id])
+    keyword_only = hits(date_boost=0)
+    assert may[0].id in keyword_only
+    assert hits()[may[0].id] == pytest.approx(keyword_only[may[0].id] + 0.5)
+
+
+def test_recall_spreads_hits_over_threads(backend: Backend) -> None:
+    memory = _memory(backend, embedder=HashingEmbedder(256), top_k=2, message_range=0, context_messages=0)
+    _conversation(
+        memory,
+        "a",
+        "ana",
+        ["the zeppelin flew over the zeppelin hangar", "a zeppelin and the hangar again", "zeppelin zeppelin hangar"],
+        T0,
+    )
+    _conversation(memory, "b", "ana", ["once I saw a zeppelin"], T0 + timedelta(days=1))
+    query = "zeppelin hangar"
+
+    def top(diversity: float) -> list[str]:
+        options = {"semantic_recall": {"top_k": 2, "message_range": 0, "context_messages": 0}}
+        options["semantic_recall"]["thread_diversity"] = diversity
+        hits = memory.recall("a", resource_id="ana", vector_search_string=query, per_page=0, memory_options=options)
+        return [h.thread_id for h in hits.semantic_hits]
+
+    assert top(0.0) == ["a", "a"]
+    assert top(1.0) == ["a", "b"]  # the weaker hit of another thread beats a's second
