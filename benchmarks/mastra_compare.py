@@ -108,12 +108,18 @@ def _timed(fn: Callable[[int], object], n: int, count: int | None = None) -> dic
 # -- our side -------------------------------------------------------------------------------------
 
 
-def run_ours(db: str) -> dict[str, Any]:
-    """The workload through ``Memory`` over ``LibSQLStore``; returns ``bench.mjs``-shaped ops."""
-    from mastra_memory import Memory, Message, MessageContent, TextPart
+def _store(db: str, driver: str | None) -> Any:
+    """``LibSQLStore`` on ``db`` with ``driver`` (None: the store's default)."""
     from storage_adapters.libsql import LibSQLStore
 
-    store = LibSQLStore(f"file:{db}")
+    return LibSQLStore(f"file:{db}") if driver is None else LibSQLStore(f"file:{db}", driver=driver)  # type: ignore[arg-type]
+
+
+def run_ours(db: str, driver: str | None = None) -> dict[str, Any]:
+    """The workload through ``Memory`` over ``LibSQLStore``; returns ``bench.mjs``-shaped ops."""
+    from mastra_memory import Memory, Message, MessageContent, TextPart
+
+    store = _store(db, driver)
     store.setup()  # schema, not charged to the first op (bench.mjs calls init() too)
     mem = Memory(storage=store, options={"last_messages": 10})
     ops: dict[str, Any] = {}
@@ -177,17 +183,24 @@ def run_ours(db: str) -> dict[str, Any]:
 # -- the raw driver on the same SQL ---------------------------------------------------------------
 
 
-def run_raw(db: str) -> dict[str, Any]:
-    """The statements our store runs for each op, on the bare ``libsql`` connection: parameters
-    prepared up front, rows fetched but not decoded."""
-    import libsql
-
+def run_raw(db: str, driver: str | None = None) -> dict[str, Any]:
+    """The statements our store runs for each op, on the bare connection of the store's driver
+    (``libsql``, or the ``sqlite3`` module): parameters prepared up front, rows fetched but not
+    decoded."""
     from mastra_memory.storage.base import ThreadQuery
     from storage_adapters import _sql
-    from storage_adapters.libsql import LibSQLStore
 
-    LibSQLStore(f"file:{db}").setup()  # the same schema, indexes and triggers
-    conn = libsql.connect(db, isolation_level=None)
+    store = _store(db, driver)
+    store.setup()  # the same schema, indexes and triggers
+    if store.driver == "sqlite3":
+        from storage_adapters.libsql.store import _sqlite3_module
+
+        conn = _sqlite3_module().connect(db, isolation_level=None)
+    else:
+        import libsql
+
+        conn = libsql.connect(db, isolation_level=None)
+    store.close()
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -326,12 +339,11 @@ process.exit(0);
 )
 
 
-def run_ours_cpu(db: str) -> dict[str, Any]:
+def run_ours_cpu(db: str, driver: str | None = None) -> dict[str, Any]:
     """CPU microseconds per call (per message for saves) of the write ops through ``Memory``."""
     from mastra_memory import Memory, Message, MessageContent, TextPart
-    from storage_adapters.libsql import LibSQLStore
 
-    store = LibSQLStore(f"file:{db}")
+    store = _store(db, driver)
     store.setup()
     mem = Memory(storage=store, options={"last_messages": 10})
 
@@ -386,6 +398,7 @@ def cpu_main(args: argparse.Namespace, mastra_dir: Path, why_not: str | None) ->
                         cmd = ["node", str(script), str(db), str(out)]
                     else:
                         cmd = [*me, "--child", "ours-cpu", "--db", str(db), "--out", str(out)]
+                        cmd += ["--driver", args.driver] if args.driver and side == "ours" else []
                         if side == "before":
                             cmd += ["--root", str(args.baseline.resolve())]
                     data, _, err = _child(cmd, out)
@@ -463,6 +476,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="instead: CPU time per call of the three write ops, ours and Mastra's (steadier under load)",
     )
+    parser.add_argument(
+        "--driver",
+        choices=["libsql", "sqlite3", "auto"],
+        help="LibSQLStore's driver for our side and the raw side (default: the store's default)",
+    )
     parser.add_argument("--child", choices=["ours", "raw", "ours-cpu"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -471,9 +489,9 @@ def main(argv: list[str] | None = None) -> None:
         if args.root:  # run the code of another checkout (--baseline)
             sys.path.insert(0, args.root)
         if args.child == "ours-cpu":
-            Path(args.out).write_text(json.dumps(run_ours_cpu(args.db)))
+            Path(args.out).write_text(json.dumps(run_ours_cpu(args.db, args.driver)))
             return
-        ops = (run_ours if args.child == "ours" else run_raw)(args.db)
+        ops = (run_ours if args.child == "ours" else run_raw)(args.db, args.driver)
         Path(args.out).write_text(json.dumps({"ops": ops}))
         return
 
@@ -504,6 +522,7 @@ def main(argv: list[str] | None = None) -> None:
                     cmd += ["--out", str(out)]
                 else:
                     cmd = [*me, "--child", side, "--db", str(db), "--out", str(out)]
+                    cmd += ["--driver", args.driver] if args.driver else []
                 data, peak, err = _child(cmd, out)
                 if data is None:
                     raise SystemExit(f"{side} run {run} failed:\n{err}")

@@ -1134,16 +1134,88 @@ def sqlite_text_search_migration(d: Dialect, language: str = "english") -> Migra
     )
 
 
+SEARCH_ROWID_VERSION = 13
+
+
+def sqlite_search_rowid_migration(d: Dialect) -> Migration:
+    """Migration 13: the FTS5 index keyed by the message row's rowid, kept by one statement per
+    trigger.
+
+    Before it, every message also had a row in ``mm_message_search_ids`` (a docid table with a
+    UNIQUE index on the message id), so each indexed message wrote two more B-trees and every
+    trigger looked its docid up; the insert trigger compiled the text extraction four times.
+    Now the FTS5 rowid is ``mastra_messages.rowid``: the triggers read ``NEW.rowid`` /
+    ``OLD.rowid`` and a search hit joins its message by a rowid seek. That rowid is stable:
+    rows are only ever updated in place or deleted, and ``VACUUM`` keeps the rowids of a table
+    that has an index (``mastra_messages`` always has its primary-key index; SQLite's
+    ``xferOptimization`` copies rowids then: https://sqlite.org/src/file/src/insert.c; tested in
+    ``tests/test_keyword_search.py``).
+
+    Each trigger drops the entries whose text or context it changes (the written row's, and the
+    next message's of its thread, whose context is the written row's text) and indexes those rows
+    again with one ``INSERT ... SELECT`` over one range of the ``(thread_id, createdAt, id)``
+    index, so the text extraction is compiled once per trigger (the ``libsql`` driver prepares
+    every statement anew, triggers included) and no ``IN`` list is built per row. Measured with
+    callgrind on the raw ``libsql`` driver: 1.67 M instructions per single-message save against
+    2.19 M before, 296 k against 291 k per message in batches of 100. Not ``INSERT OR REPLACE``:
+    inside a trigger fired by an upsert, the upsert's conflict policy replaces the trigger's.
+    The index keeps its tokenizer (its rows are re-keyed, the table is not re-created) and ends
+    merged (``optimize``).
+    """
+    fts, msgs = d.t(SEARCH), d.t(MESSAGES)
+
+    def next_of(row: str) -> str:  # the message after ``row`` in its thread, by (createdAt, id)
+        return (
+            f"(SELECT nx.rowid FROM {msgs} nx WHERE nx.thread_id = {row}.thread_id AND "
+            f'(nx."createdAt", nx.id) > ({row}."createdAt", {row}.id) ORDER BY nx."createdAt", nx.id LIMIT 1)'
+        )
+
+    def refresh(row: str, first: str) -> str:
+        """Drop the next message's entry, then index the rows from ``row`` on (``>=``: ``row``
+        itself and the next; ``>``: the next) in one range read of the thread's index."""
+        return (
+            f"DELETE FROM {fts} WHERE rowid = {next_of(row)}; "
+            f"INSERT INTO {fts} (rowid, body, context) SELECT m.rowid, {_sqlite_text('m.content')}, "
+            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m WHERE m.thread_id = {row}.thread_id AND "
+            f'(m."createdAt", m.id) {first} ({row}."createdAt", {row}.id) ORDER BY m."createdAt", m.id '
+            f"LIMIT {2 if first == '>=' else 1}; "
+        )
+
+    return Migration(
+        SEARCH_ROWID_VERSION,
+        "keyword search: FTS5 rowid = the message's rowid (no id-map table), one statement per trigger",
+        (
+            "DROP TRIGGER IF EXISTS mm_message_search_insert",
+            "DROP TRIGGER IF EXISTS mm_message_search_update",
+            "DROP TRIGGER IF EXISTS mm_message_search_delete",
+            f"DELETE FROM {fts}",
+            f"DROP TABLE IF EXISTS {d.t(SEARCH_IDS)}",
+            f"INSERT INTO {fts} (rowid, body, context) SELECT m.rowid, {_sqlite_text('m.content')}, "
+            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m",
+            f"INSERT INTO {fts} ({fts}) VALUES ('optimize')",
+            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_insert AFTER INSERT ON {msgs} "
+            f"BEGIN {refresh('NEW', '>=')}END",
+            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_update AFTER UPDATE OF id, content ON {msgs} "
+            f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {refresh('NEW', '>=')}END",
+            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_delete AFTER DELETE ON {msgs} "
+            f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {refresh('OLD', '>')}END",
+        ),
+    )
+
+
 def sqlite_search_sql(d: Dialect, scope: str, windowed: bool = False) -> str:
     """FTS5 search of one scope (``"resource"`` or ``"thread"``); params ``(match, scope id,
     limit)``, with ``windowed`` ``(match, lowest docid, scope id, limit)``; rows ``(id,
-    thread_id, score)`` with score = ``-bm25`` (higher is better)."""
+    thread_id, score)`` with score = ``-bm25`` (higher is better).
+
+    The index's rowid is the message row's own rowid (migration 13), so a hit joins its message
+    by one rowid seek."""
     column = '"resourceId"' if scope == "resource" else "thread_id"
     fts = d.t(SEARCH)
     window = f" AND {fts}.rowid >= ?" if windowed else ""
     return (
         f"SELECT m.id, m.thread_id, -bm25({fts}, 1.0, {CONTEXT_WEIGHT}) AS score FROM {fts} "
-        f"JOIN {d.t(SEARCH_IDS)} i ON i.docid = {fts}.rowid JOIN {d.t(MESSAGES)} m ON m.id = i.id "
+        f"JOIN {d.t(MESSAGES)} m ON m.rowid = {fts}.rowid "
         f"WHERE {fts} MATCH ?{window} AND m.{column} = ? ORDER BY score DESC, m.id LIMIT ?"
     )
 

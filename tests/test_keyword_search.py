@@ -106,6 +106,72 @@ def test_libsql_migration_fills_the_index_for_existing_databases(tmp_path: Path)
         assert [h.message_id for h in store.search_messages("pistachio", resource_id="ana")] == ["m1"]
 
 
+@pytest.mark.parametrize("driver", ["libsql", "sqlite3"])
+def test_libsql_migration_13_rekeys_an_index_made_by_migration_11(driver: str, tmp_path: Path) -> None:
+    """A database indexed by migration 11 (an id-map table, FTS5 rowids from it) is re-keyed by
+    migration 13: the id-map table is gone, every message is found under its own rowid with its
+    context, and the new triggers keep saves, edits and deletes visible at once."""
+    from storage_adapters.libsql import LibSQLStore
+
+    class Before(LibSQLStore):  # the schema as released with migration 12
+        def migrations(self) -> list[_sql.Migration]:
+            return [m for m in super().migrations() if m.version < _sql.SEARCH_ROWID_VERSION]
+
+    url = f"file:{tmp_path / 'v12.db'}"
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    with Before(url, driver=driver) as old:  # type: ignore[arg-type]
+        old.save_thread(Thread(id="t", resource_id="ana"))
+        old.save_messages(
+            [
+                Message.user("which city did you move to?", "t", id="q", created_at=base),
+                Message.assistant("Lisbon, in March", "t", id="a", created_at=base + timedelta(seconds=1)),
+                Message.user("my parrot is called Pistachio", "t", id="p", created_at=base + timedelta(seconds=2)),
+            ]
+        )
+        old.delete_messages(["q"])  # docids and message rowids now differ
+        old.save_messages([Message.user("which city did you move to?", "t", id="q", created_at=base)])
+        tables = old._read_with(lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master").fetchall()])
+        assert _sql.SEARCH_IDS in tables
+    with LibSQLStore(url, driver=driver) as store:  # type: ignore[arg-type]
+        tables = store._read_with(lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master").fetchall()])
+        assert _sql.SEARCH_IDS not in tables
+        assert [h.message_id for h in store.search_messages("pistachio", resource_id="ana")] == ["p"]
+        assert [h.message_id for h in store.search_messages("move city", resource_id="ana")] == ["q", "a"]
+        store.save_messages([Message.user("edited: a quokka", "t", id="p", created_at=base + timedelta(seconds=2))])
+        assert store.search_messages("pistachio", resource_id="ana") == []
+        assert [h.message_id for h in store.search_messages("quokka", resource_id="ana")] == ["p"]
+        store.delete_messages(["a"])
+        assert [h.message_id for h in store.search_messages("lisbon", resource_id="ana")] == []
+        assert [h.message_id for h in store.search_messages("move", resource_id="ana")] == ["q", "p"]
+        count = store._read_with(lambda c: c.execute("SELECT count(*) FROM mm_message_search").fetchone()[0])
+        assert count == 2
+
+
+def test_libsql_vacuum_keeps_the_index_keys(tmp_path: Path) -> None:
+    """The FTS5 rowid is the message's rowid; ``VACUUM`` keeps the rowids of a table with an
+    index (``mastra_messages`` has its primary key's), so hits still name the right messages
+    after deletes left gaps and the file was vacuumed."""
+    from storage_adapters.libsql import LibSQLStore
+
+    path = tmp_path / "vac.db"
+    with LibSQLStore(f"file:{path}") as store:
+        store.save_thread(Thread(id="t", resource_id="ana"))
+        base = datetime(2025, 1, 1, tzinfo=UTC)
+        words = ["apple", "banana", "cherry", "damson", "elder", "fig"] * 20
+        store.save_messages(
+            [
+                Message.user(f"{w} number {i}", "t", id=f"m{i:03d}", created_at=base + timedelta(seconds=i))
+                for i, w in enumerate(words)
+            ]
+        )
+        store.delete_messages([f"m{i:03d}" for i in range(0, 120, 3)])
+        before = [(h.message_id, round(h.score, 9)) for h in store.search_messages("fig", resource_id="ana", limit=50)]
+        assert {"m005", "m011"} <= {i for i, _ in before}
+        store._read_with(lambda c: c.execute("VACUUM"))
+        after = [(h.message_id, round(h.score, 9)) for h in store.search_messages("fig", resource_id="ana", limit=50)]
+        assert after == before
+
+
 def test_postgres_migration_fills_the_index_for_existing_databases() -> None:
     url = url_or_skip(PG)
     from storage_adapters.pg import PostgresStore

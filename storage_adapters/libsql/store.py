@@ -667,6 +667,7 @@ class LibSQLStore(TextSQLStore):
         return [
             *_sql.sqlite_migrations(self.dialect),
             _sql.sqlite_text_search_migration(self.dialect, self.text_search_language),
+            _sql.sqlite_search_rowid_migration(self.dialect),
         ]
 
     def setup(self) -> None:

@@ -1317,10 +1317,9 @@ class _Tables:
             (4, "key-value memory", kv),
             (_sql.RETENTION_VERSION, "indexes for retention (oldest rows first)", retention),
         ]
-        search = self.text_search_migration()
-        if search is not None:
+        for search in self.text_search_migrations():
 
-            def keyword_search(conn: Any) -> None:
+            def keyword_search(conn: Any, search: _sql.Migration = search) -> None:
                 for statement in search.statements:
                     conn.exec_driver_sql(statement)
 
@@ -1331,14 +1330,18 @@ class _Tables:
         """The :class:`storage_adapters._sql.Dialect` whose SQL text runs on this engine."""
         return _sql.postgres_dialect(self.md.schema or "public") if self.is_pg else _sql.SQLITE
 
-    def text_search_migration(self) -> _sql.Migration | None:
-        """The keyword-index migration of this dialect (SQLite FTS5, PostgreSQL tsvector), or
-        None where the dialect has no full-text search we use (MySQL/MariaDB: Python fallback)."""
+    def text_search_migrations(self) -> list[_sql.Migration]:
+        """The keyword-index migrations of this dialect (SQLite FTS5: 11 and 13, PostgreSQL
+        tsvector: 11), none where the dialect has no full-text search we use (MySQL/MariaDB:
+        Python fallback)."""
         if self.is_sqlite:
-            return _sql.sqlite_text_search_migration(_sql.SQLITE, self.text_search_language)
+            return [
+                _sql.sqlite_text_search_migration(_sql.SQLITE, self.text_search_language),
+                _sql.sqlite_search_rowid_migration(_sql.SQLITE),
+            ]
         if self.is_pg:
-            return _sql.postgres_text_search_migration(self.sql_dialect(), self.text_search_language)
-        return None
+            return [_sql.postgres_text_search_migration(self.sql_dialect(), self.text_search_language)]
+        return []
 
     def index(self, spec: _sql.IndexSpec) -> Any:
         """The ``sa.Index`` of an index spec (ids ordered by code point: :meth:`order_id`)."""
