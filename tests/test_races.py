@@ -240,9 +240,12 @@ def test_two_server_workers_two_resources_same_ids(kind: str, tmp_path: Path) ->
             def client(resource: str) -> None:
                 try:
                     with httpx.Client(base_url=server.url, timeout=30) as http:
-                        gate.wait(30)
                         for i in range(IDS):
                             tid = f"race-{i}"
+                            # both clients post each id at the same moment: walking the ids
+                            # side by side, the first one off the mark could stay one request
+                            # ahead and win all 500 without ever racing (seen under load in CI)
+                            gate.wait(30)
                             r = http.post("/threads", json={"resource_id": resource, "thread_id": tid})
                             statuses[resource][tid] = r.status_code
                             if r.status_code == 409:
