@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Generator
 from typing import Any, Literal
 
 import numpy as np
@@ -242,3 +243,43 @@ class ScopeSizes:
         """Drop the sizes of one index (after it was deleted or rebuilt)."""
         for key in [k for k in self._sizes if k[0] == index_name]:
             del self._sizes[key]
+
+
+CountAsk = tuple[tuple[str, str] | None, int | None]
+"""What :func:`scope_size_steps` asks a backend to count: ``(None, None)`` the whole index;
+``((field, value), bound)`` the vectors whose metadata ``field`` equals ``value``, at most
+``bound`` of them (``None``: all)."""
+
+
+def scope_size_steps(
+    sizes: ScopeSizes, index_name: str, node: Any, min_rows: int
+) -> Generator[CountAsk, int, tuple[int, int]]:
+    """``(vectors in the query's scope, vectors in the index)``, without I/O.
+
+    A generator (the sans-I/O style of h11 and httpx's core): it yields each count it needs as a
+    :data:`CountAsk`, the backend sends back the number, and it returns the pair. The scope is
+    :func:`scope_term`'s equality; it is counted up to ``min_rows`` first (a small scope costs no
+    more than that), in full only above. Counts are kept in ``sizes`` and reused for its ttl.
+
+    Args:
+        sizes: The store's cache of counted sizes.
+        index_name: The index (table) queried.
+        node: The query's parsed filter, or ``None``.
+        min_rows: The store's ``ann_min_rows`` (the bound of the first scope count).
+    """
+    total_key = (index_name, "", "")
+    total = sizes.get(total_key)
+    if total is None:
+        total = yield None, None
+        sizes.put(total_key, total)
+    term = scope_term(node)
+    if term is None:
+        return total, total
+    key = (index_name, *term)
+    size = sizes.get(key)
+    if size is None:
+        size = yield term, min_rows
+        if size >= min_rows:
+            size = yield term, None
+        sizes.put(key, size)
+    return size, total

@@ -39,6 +39,7 @@ Design notes:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import Callable, Iterator
@@ -336,34 +337,50 @@ class MongoDBStore(MemoryStorage):
         with self._setup_lock:
             if self._ready:
                 return
-            asc = pymongo.ASCENDING
-            try:
-                self._threads.create_index([("id", asc)], unique=True)
-                self._threads.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
-                self._threads.create_index([("resourceId", asc), ("updatedAt", asc), ("id", asc)])
-                self._messages.create_index([("id", asc)], unique=True)
-                self._messages.create_index([("thread_id", asc), ("createdAt", asc), ("id", asc)])
-                self._messages.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
-                self._resources.create_index([("id", asc)], unique=True)
-                self._om.create_index([("id", asc)], unique=True)
-                self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
-                # retention: each prune selects the oldest documents before a cutoff
-                self._messages.create_index([("createdAt", asc), ("id", asc)])
-                self._threads.create_index([("updatedAt", asc), ("id", asc)])
-                self._resources.create_index([("updatedAt", asc), ("id", asc)])
-                self._om.create_index([("createdAt", asc)])
-                self._kv_indexes()
-                self._terms.create_index([("id", asc)], unique=True)
-                self._terms.create_index([("resourceId", asc), ("terms", asc)])
-                self._terms.create_index([("thread_id", asc), ("terms", asc)])
-                self._after_setup(self._db)
-            except pymongo.errors.PyMongoError as exc:
-                raise StorageError(f"MongoDB setup failed: {exc}") from exc
+            delay = 0.01
+            for attempt in range(8):
+                try:
+                    self._create_indexes()
+                    break
+                except pymongo.errors.PyMongoError as exc:
+                    # other processes setting up the same database at once: createIndex is
+                    # idempotent, so a write conflict on the catalog is retried, never an error
+                    if not _is_write_conflict(exc) or attempt == 7:
+                        raise StorageError(f"MongoDB setup failed: {exc}") from exc
+                    _io.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, 0.5)
             self._ready = True
         self._fill_keyword_index()
 
+    def _create_indexes(self) -> None:
+        """Every index of the store (``createIndex`` of an existing index is a no-op)."""
+        import pymongo
+
+        asc = pymongo.ASCENDING
+        self._threads.create_index([("id", asc)], unique=True)
+        self._threads.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
+        self._threads.create_index([("resourceId", asc), ("updatedAt", asc), ("id", asc)])
+        self._messages.create_index([("id", asc)], unique=True)
+        self._messages.create_index([("thread_id", asc), ("createdAt", asc), ("id", asc)])
+        self._messages.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
+        self._resources.create_index([("id", asc)], unique=True)
+        self._om.create_index([("id", asc)], unique=True)
+        self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
+        # retention: each prune selects the oldest documents before a cutoff
+        self._messages.create_index([("createdAt", asc), ("id", asc)])
+        self._threads.create_index([("updatedAt", asc), ("id", asc)])
+        self._resources.create_index([("updatedAt", asc), ("id", asc)])
+        self._om.create_index([("createdAt", asc)])
+        self._kv_indexes()
+        self._terms.create_index([("id", asc)], unique=True)
+        self._terms.create_index([("resourceId", asc), ("terms", asc)])
+        self._terms.create_index([("thread_id", asc), ("terms", asc)])
+        self._after_setup(self._db)
+
     def _fill_keyword_index(self) -> None:
         """Migration 11: index the messages stored before keyword search existed (once)."""
+        import pymongo
+
         marker = {"_id": "keyword_search_11"}
         with self._errors():
             migrations = self._db["mastra_memory_migrations"]
@@ -371,7 +388,8 @@ class MongoDBStore(MemoryStorage):
                 return
             if self._terms.estimated_document_count() == 0 and self._messages.estimated_document_count() > 0:
                 self.rebuild_keyword_index()
-            migrations.update_one(marker, {"$set": {"applied_at": now_utc()}}, upsert=True)
+            with contextlib.suppress(pymongo.errors.DuplicateKeyError):  # another process marked it first
+                migrations.update_one(marker, {"$set": {"applied_at": now_utc()}}, upsert=True)
 
     def rebuild_keyword_index(self, batch_size: int = BULK_ROWS) -> int:
         """(Re)index every stored message's terms (e.g. after writes by Mastra's TypeScript

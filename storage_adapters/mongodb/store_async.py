@@ -37,6 +37,7 @@ Design notes:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -334,34 +335,50 @@ class AsyncMongoDBStore(AsyncMemoryStorage):
         async with self._setup_lock:
             if self._ready:
                 return
-            asc = pymongo.ASCENDING
-            try:
-                await self._threads.create_index([("id", asc)], unique=True)
-                await self._threads.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
-                await self._threads.create_index([("resourceId", asc), ("updatedAt", asc), ("id", asc)])
-                await self._messages.create_index([("id", asc)], unique=True)
-                await self._messages.create_index([("thread_id", asc), ("createdAt", asc), ("id", asc)])
-                await self._messages.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
-                await self._resources.create_index([("id", asc)], unique=True)
-                await self._om.create_index([("id", asc)], unique=True)
-                await self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
-                # retention: each prune selects the oldest documents before a cutoff
-                await self._messages.create_index([("createdAt", asc), ("id", asc)])
-                await self._threads.create_index([("updatedAt", asc), ("id", asc)])
-                await self._resources.create_index([("updatedAt", asc), ("id", asc)])
-                await self._om.create_index([("createdAt", asc)])
-                await self._kv_indexes()
-                await self._terms.create_index([("id", asc)], unique=True)
-                await self._terms.create_index([("resourceId", asc), ("terms", asc)])
-                await self._terms.create_index([("thread_id", asc), ("terms", asc)])
-                await self._after_setup(self._db)
-            except pymongo.errors.PyMongoError as exc:
-                raise StorageError(f"MongoDB setup failed: {exc}") from exc
+            delay = 0.01
+            for attempt in range(8):
+                try:
+                    await self._create_indexes()
+                    break
+                except pymongo.errors.PyMongoError as exc:
+                    # other processes setting up the same database at once: createIndex is
+                    # idempotent, so a write conflict on the catalog is retried, never an error
+                    if not _is_write_conflict(exc) or attempt == 7:
+                        raise StorageError(f"MongoDB setup failed: {exc}") from exc
+                    await _io.sleep(delay * (1 + random.random()))
+                    delay = min(delay * 2, 0.5)
             self._ready = True
         await self._fill_keyword_index()
 
+    async def _create_indexes(self) -> None:
+        """Every index of the store (``createIndex`` of an existing index is a no-op)."""
+        import pymongo
+
+        asc = pymongo.ASCENDING
+        await self._threads.create_index([("id", asc)], unique=True)
+        await self._threads.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
+        await self._threads.create_index([("resourceId", asc), ("updatedAt", asc), ("id", asc)])
+        await self._messages.create_index([("id", asc)], unique=True)
+        await self._messages.create_index([("thread_id", asc), ("createdAt", asc), ("id", asc)])
+        await self._messages.create_index([("resourceId", asc), ("createdAt", asc), ("id", asc)])
+        await self._resources.create_index([("id", asc)], unique=True)
+        await self._om.create_index([("id", asc)], unique=True)
+        await self._om.create_index([("lookupKey", asc), ("generationCount", asc)], unique=True)
+        # retention: each prune selects the oldest documents before a cutoff
+        await self._messages.create_index([("createdAt", asc), ("id", asc)])
+        await self._threads.create_index([("updatedAt", asc), ("id", asc)])
+        await self._resources.create_index([("updatedAt", asc), ("id", asc)])
+        await self._om.create_index([("createdAt", asc)])
+        await self._kv_indexes()
+        await self._terms.create_index([("id", asc)], unique=True)
+        await self._terms.create_index([("resourceId", asc), ("terms", asc)])
+        await self._terms.create_index([("thread_id", asc), ("terms", asc)])
+        await self._after_setup(self._db)
+
     async def _fill_keyword_index(self) -> None:
         """Migration 11: index the messages stored before keyword search existed (once)."""
+        import pymongo
+
         marker = {"_id": "keyword_search_11"}
         async with self._errors():
             migrations = self._db["mastra_memory_migrations"]
@@ -372,7 +389,8 @@ class AsyncMongoDBStore(AsyncMemoryStorage):
                 and await self._messages.estimated_document_count() > 0
             ):
                 await self.rebuild_keyword_index()
-            await migrations.update_one(marker, {"$set": {"applied_at": now_utc()}}, upsert=True)
+            with contextlib.suppress(pymongo.errors.DuplicateKeyError):  # another process marked it first
+                await migrations.update_one(marker, {"$set": {"applied_at": now_utc()}}, upsert=True)
 
     async def rebuild_keyword_index(self, batch_size: int = BULK_ROWS) -> int:
         """(Re)index every stored message's terms (e.g. after writes by Mastra's TypeScript

@@ -44,7 +44,7 @@ from mastra_memory.storage._vector_shared import (
     SEARCH_MODES,
     ScopeSizes,
     SearchMode,
-    scope_term,
+    scope_size_steps,
     use_ann,
 )
 from mastra_memory.storage.vector import (
@@ -358,33 +358,33 @@ class PgVector(VectorStore):
                 raise
 
     def _scope_rows(self, conn: Any, index_name: str, node: FilterNode | None) -> tuple[int, int]:
-        """``(vectors in the query's scope, vectors in the index)``: counted on the btree index
-        (bounded at ``ann_min_rows`` entries, in full above) and reused for
-        :data:`~mastra_memory.storage._vector_shared.SCOPE_COUNT_TTL` seconds."""
+        """``(vectors in the query's scope, vectors in the index)`` by
+        :func:`~mastra_memory.storage._vector_shared.scope_size_steps`, counted on the btree index."""
+        steps = scope_size_steps(self._sizes, index_name, node, self.ann_min_rows)
+        try:
+            ask = next(steps)
+            while True:
+                ask = steps.send(self._count(conn, index_name, *ask))
+        except StopIteration as done:
+            sizes: tuple[int, int] = done.value  # the generator's return value
+            return sizes
+
+    def _count(self, conn: Any, index_name: str, term: tuple[str, str] | None, bound: int | None) -> int:
+        """One :data:`~mastra_memory.storage._vector_shared.CountAsk`: a count on the btree index."""
         table = self._t(index_name)
-        total_key = (index_name, "", "")
-        total = self._sizes.get(total_key)
-        if total is None:
-            total = int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-            self._sizes.put(total_key, total)
-        term = scope_term(node)
+        params: tuple[Any, ...]
         if term is None:
-            return total, total
-        key = (index_name, *term)
-        size = self._sizes.get(key)
-        if size is None:
-            field, value = term
-            where = f"(metadata ->> '{field}') = %s"
-            size = int(
-                conn.execute(
+            sql, params = f"SELECT count(*) FROM {table}", ()
+        else:
+            where = f"(metadata ->> '{term[0]}') = %s"
+            if bound is None:
+                sql, params = f"SELECT count(*) FROM {table} WHERE {where}", (term[1],)
+            else:
+                sql, params = (
                     f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT %s) AS s",
-                    (value, self.ann_min_rows),
-                ).fetchone()[0]
-            )
-            if size >= self.ann_min_rows:
-                size = int(conn.execute(f"SELECT count(*) FROM {table} WHERE {where}", (value,)).fetchone()[0])
-            self._sizes.put(key, size)
-        return size, total
+                    (term[1], bound),
+                )
+        return int(conn.execute(sql, params).fetchone()[0])
 
     def _query(
         self,
