@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, Literal
 
 import numpy as np
@@ -283,3 +283,23 @@ def scope_size_steps(
             size = yield term, None
         sizes.put(key, size)
     return size, total
+
+
+def count_sql(
+    table: str, term: tuple[str, str] | None, bound: int | None, field: Callable[[str], str], placeholder: str
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters answering one :data:`CountAsk` on ``table``.
+
+    Args:
+        table: The (quoted, qualified) vector table.
+        term: ``(field, value)`` of the scope, or ``None`` for the whole table.
+        bound: Count at most this many rows (``None``: all).
+        field: The backend's SQL for a metadata field, e.g. ``json_extract(metadata, '$.f')``.
+        placeholder: The driver's parameter marker (``?`` or ``%s``).
+    """
+    if term is None:
+        return f"SELECT count(*) FROM {table}", ()
+    where = f"{field(term[0])} = {placeholder}"
+    if bound is None:
+        return f"SELECT count(*) FROM {table} WHERE {where}", (term[1],)
+    return f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT {placeholder}) AS s", (term[1], bound)

@@ -43,6 +43,7 @@ from mastra_memory.storage._vector_shared import (
     SEARCH_MODES,
     ScopeSizes,
     SearchMode,
+    count_sql,
     scope_size_steps,
     use_ann,
 )
@@ -307,18 +308,7 @@ class LibSQLVector(VectorStore):
     @staticmethod
     def _count(conn: Any, index_name: str, term: tuple[str, str] | None, bound: int | None) -> int:
         """One :data:`~mastra_memory.storage._vector_shared.CountAsk`: an index-only count."""
-        params: tuple[Any, ...]
-        if term is None:
-            sql, params = f"SELECT count(*) FROM {index_name}", ()
-        else:
-            where = f"json_extract(metadata, '$.{term[0]}') = ?"
-            if bound is None:
-                sql, params = f"SELECT count(*) FROM {index_name} WHERE {where}", (term[1],)
-            else:
-                sql, params = (
-                    f"SELECT count(*) FROM (SELECT 1 FROM {index_name} WHERE {where} LIMIT ?)",
-                    (term[1], bound),
-                )
+        sql, params = count_sql(index_name, term, bound, lambda f: f"json_extract(metadata, '$.{f}')", "?")
         return int(conn.execute(sql, params).fetchone()[0])
 
     def _query(

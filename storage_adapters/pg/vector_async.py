@@ -42,6 +42,7 @@ from mastra_memory.storage._vector_shared import (
     SEARCH_MODES,
     ScopeSizes,
     SearchMode,
+    count_sql,
     scope_size_steps,
     use_ann,
 )
@@ -377,19 +378,7 @@ class AsyncPgVector(AsyncVectorStore):
 
     async def _count(self, conn: Any, index_name: str, term: tuple[str, str] | None, bound: int | None) -> int:
         """One :data:`~mastra_memory.storage._vector_shared.CountAsk`: a count on the btree index."""
-        table = self._t(index_name)
-        params: tuple[Any, ...]
-        if term is None:
-            sql, params = f"SELECT count(*) FROM {table}", ()
-        else:
-            where = f"(metadata ->> '{term[0]}') = %s"
-            if bound is None:
-                sql, params = f"SELECT count(*) FROM {table} WHERE {where}", (term[1],)
-            else:
-                sql, params = (
-                    f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {where} LIMIT %s) AS s",
-                    (term[1], bound),
-                )
+        sql, params = count_sql(self._t(index_name), term, bound, lambda f: f"(metadata ->> '{f}')", "%s")
         return int((await (await conn.execute(sql, params)).fetchone())[0])
 
     async def _query(
