@@ -4,7 +4,7 @@ Mastra's ``@mastra/memory`` (``bench.mjs``), on fresh libSQL files, back to back
 Usage::
 
     python benchmarks/mastra_compare.py [--runs 3] [--mastra-dir ../shared/bench/mastra_ts]
-        [--baseline DIR] [--cpu] [--json FILE]
+        [--baseline DIR] [--cpu] [--json FILE] [--driver auto|sqlite3|libsql] [--keyword-index]
 
 ``--mastra-dir`` is a folder holding ``bench.mjs`` with its ``node_modules`` installed
 (``npm ci``); without ``node`` or those modules the Mastra side is skipped with a message and
@@ -112,7 +112,10 @@ def _store(db: str, driver: str | None) -> Any:
     """``LibSQLStore`` on ``db`` with ``driver`` (None: the store's default)."""
     from storage_adapters.libsql import LibSQLStore
 
-    return LibSQLStore(f"file:{db}") if driver is None else LibSQLStore(f"file:{db}", driver=driver)  # type: ignore[arg-type]
+    store = LibSQLStore(f"file:{db}") if driver is None else LibSQLStore(f"file:{db}", driver=driver)  # type: ignore[arg-type]
+    if os.environ.get("MM_BENCH_KEYWORD_INDEX") and hasattr(store, "ensure_keyword_index"):
+        store.ensure_keyword_index()  # --keyword-index: as a database hybrid recall has searched
+    return store
 
 
 def run_ours(db: str, driver: str | None = None) -> dict[str, Any]:
@@ -481,10 +484,18 @@ def main(argv: list[str] | None = None) -> None:
         choices=["libsql", "sqlite3", "auto"],
         help="LibSQLStore's driver for our side and the raw side (default: the store's default)",
     )
+    parser.add_argument(
+        "--keyword-index",
+        action="store_true",
+        help="build the FTS5 keyword index before the workload (as hybrid semantic recall does on "
+        "its first search); by default a new libSQL database has none until first used",
+    )
     parser.add_argument("--child", choices=["ours", "raw", "ours-cpu"], help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.keyword_index:
+        os.environ["MM_BENCH_KEYWORD_INDEX"] = "1"  # read by the children (_store)
     if args.child:
         if args.root:  # run the code of another checkout (--baseline)
             sys.path.insert(0, args.root)

@@ -71,11 +71,17 @@ def load_json(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Migration:
-    """One schema step. ``statements`` run in order in one transaction."""
+    """One schema step. ``statements`` run in order in one transaction.
+
+    ``applies_if`` (optional) is a query run first, in that transaction: when it returns no row
+    the statements are skipped and the migration is only recorded as applied (a step that
+    upgrades something the database may not have, such as a keyword index built on first use).
+    """
 
     version: int
     name: str
     statements: tuple[str, ...]
+    applies_if: str | None = None
 
 
 @dataclass(frozen=True)
@@ -1137,6 +1143,47 @@ def sqlite_text_search_migration(d: Dialect, language: str = "english") -> Migra
 SEARCH_ROWID_VERSION = 13
 
 
+def _sqlite_search_triggers(d: Dialect) -> tuple[str, ...]:
+    """The three triggers that keep the FTS5 index of migration 13 (see
+    :func:`sqlite_search_rowid_migration`)."""
+    fts, msgs = d.t(SEARCH), d.t(MESSAGES)
+
+    def next_of(row: str) -> str:  # the message after ``row`` in its thread, by (createdAt, id)
+        return (
+            f"(SELECT nx.rowid FROM {msgs} nx WHERE nx.thread_id = {row}.thread_id AND "
+            f'(nx."createdAt", nx.id) > ({row}."createdAt", {row}.id) ORDER BY nx."createdAt", nx.id LIMIT 1)'
+        )
+
+    def refresh(row: str, first: str) -> str:
+        """Drop the next message's entry, then index the rows from ``row`` on (``>=``: ``row``
+        itself and the next; ``>``: the next) in one range read of the thread's index."""
+        return (
+            f"DELETE FROM {fts} WHERE rowid = {next_of(row)}; "
+            f"INSERT INTO {fts} (rowid, body, context) SELECT m.rowid, {_sqlite_text('m.content')}, "
+            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m WHERE m.thread_id = {row}.thread_id AND "
+            f'(m."createdAt", m.id) {first} ({row}."createdAt", {row}.id) ORDER BY m."createdAt", m.id '
+            f"LIMIT {2 if first == '>=' else 1}; "
+        )
+
+    return (
+        f"CREATE TRIGGER IF NOT EXISTS mm_message_search_insert AFTER INSERT ON {msgs} BEGIN {refresh('NEW', '>=')}END",
+        f"CREATE TRIGGER IF NOT EXISTS mm_message_search_update AFTER UPDATE OF id, content ON {msgs} "
+        f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {refresh('NEW', '>=')}END",
+        f"CREATE TRIGGER IF NOT EXISTS mm_message_search_delete AFTER DELETE ON {msgs} "
+        f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {refresh('OLD', '>')}END",
+    )
+
+
+def _sqlite_fill_search(d: Dialect) -> tuple[str, ...]:
+    """Index every stored message (rowid = the message's rowid), then merge the segments."""
+    fts, msgs = d.t(SEARCH), d.t(MESSAGES)
+    return (
+        f"INSERT INTO {fts} (rowid, body, context) SELECT m.rowid, {_sqlite_text('m.content')}, "
+        f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m",
+        f"INSERT INTO {fts} ({fts}) VALUES ('optimize')",
+    )
+
+
 def sqlite_search_rowid_migration(d: Dialect) -> Migration:
     """Migration 13: the FTS5 index keyed by the message row's rowid, kept by one statement per
     trigger.
@@ -1162,25 +1209,7 @@ def sqlite_search_rowid_migration(d: Dialect) -> Migration:
     The index keeps its tokenizer (its rows are re-keyed, the table is not re-created) and ends
     merged (``optimize``).
     """
-    fts, msgs = d.t(SEARCH), d.t(MESSAGES)
-
-    def next_of(row: str) -> str:  # the message after ``row`` in its thread, by (createdAt, id)
-        return (
-            f"(SELECT nx.rowid FROM {msgs} nx WHERE nx.thread_id = {row}.thread_id AND "
-            f'(nx."createdAt", nx.id) > ({row}."createdAt", {row}.id) ORDER BY nx."createdAt", nx.id LIMIT 1)'
-        )
-
-    def refresh(row: str, first: str) -> str:
-        """Drop the next message's entry, then index the rows from ``row`` on (``>=``: ``row``
-        itself and the next; ``>``: the next) in one range read of the thread's index."""
-        return (
-            f"DELETE FROM {fts} WHERE rowid = {next_of(row)}; "
-            f"INSERT INTO {fts} (rowid, body, context) SELECT m.rowid, {_sqlite_text('m.content')}, "
-            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m WHERE m.thread_id = {row}.thread_id AND "
-            f'(m."createdAt", m.id) {first} ({row}."createdAt", {row}.id) ORDER BY m."createdAt", m.id '
-            f"LIMIT {2 if first == '>=' else 1}; "
-        )
-
+    fts = d.t(SEARCH)
     return Migration(
         SEARCH_ROWID_VERSION,
         "keyword search: FTS5 rowid = the message's rowid (no id-map table), one statement per trigger",
@@ -1190,17 +1219,43 @@ def sqlite_search_rowid_migration(d: Dialect) -> Migration:
             "DROP TRIGGER IF EXISTS mm_message_search_delete",
             f"DELETE FROM {fts}",
             f"DROP TABLE IF EXISTS {d.t(SEARCH_IDS)}",
-            f"INSERT INTO {fts} (rowid, body, context) SELECT m.rowid, {_sqlite_text('m.content')}, "
-            f"{_sqlite_previous_text('m', msgs)} FROM {msgs} m",
-            f"INSERT INTO {fts} ({fts}) VALUES ('optimize')",
-            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_insert AFTER INSERT ON {msgs} "
-            f"BEGIN {refresh('NEW', '>=')}END",
-            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_update AFTER UPDATE OF id, content ON {msgs} "
-            f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {refresh('NEW', '>=')}END",
-            f"CREATE TRIGGER IF NOT EXISTS mm_message_search_delete AFTER DELETE ON {msgs} "
-            f"BEGIN DELETE FROM {fts} WHERE rowid = OLD.rowid; {refresh('OLD', '>')}END",
+            *_sqlite_fill_search(d),
+            *_sqlite_search_triggers(d),
         ),
     )
+
+
+def sqlite_keyword_index_exists_sql(d: Dialect) -> str:
+    """A query returning a row when the FTS5 keyword index exists (no parameters)."""
+    return f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{d.t(SEARCH)}'"
+
+
+def sqlite_keyword_index_statements(d: Dialect, language: str = "english") -> tuple[str, ...]:
+    """Build the FTS5 keyword index as migrations 11 and 13 leave it: the table, every stored
+    message indexed, merged, and the triggers that keep it from then on. Run in one write
+    transaction after checking :func:`sqlite_keyword_index_exists_sql` (the fill is not
+    idempotent)."""
+    fts, tokenizer = d.t(SEARCH), sqlite_tokenizer(language)
+    return (
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5(body, context, tokenize = '{tokenizer}')",
+        *_sqlite_fill_search(d),
+        *_sqlite_search_triggers(d),
+    )
+
+
+def sqlite_on_demand_search_migrations(d: Dialect) -> list[Migration]:
+    """Migrations 11 and 13 for a store that builds the keyword index on first use (libSQL).
+
+    11 creates nothing (the index is built by :func:`sqlite_keyword_index_statements` when a
+    search or ``ensure_keyword_index()`` first needs it, so a database that is never searched
+    by keyword pays nothing on its writes); 13 re-keys an index made by an earlier release's
+    migration 11 and is skipped where there is none.
+    """
+    rekey = sqlite_search_rowid_migration(d)
+    return [
+        Migration(TEXT_SEARCH_VERSION, "keyword search: FTS5 index built on first use", ()),
+        Migration(rekey.version, rekey.name, rekey.statements, applies_if=sqlite_keyword_index_exists_sql(d)),
+    ]
 
 
 def sqlite_search_sql(d: Dialect, scope: str, windowed: bool = False) -> str:

@@ -388,7 +388,8 @@ class AsyncTextSQLStore(AsyncSQLStore):
 
     async def _apply_migrations(self, conn: Any) -> None:
         """Create the migrations table if missing and apply, in version order, the migrations
-        it does not list, each recorded as applied; in the caller's transaction, which holds the
+        it does not list, each recorded as applied (one whose ``applies_if`` query returns no row
+        is recorded without running its statements); in the caller's transaction, which holds the
         backend's setup lock."""
         d = self.dialect
         await conn.execute(_sql.migrations_table_sql(d))
@@ -397,9 +398,12 @@ class AsyncTextSQLStore(AsyncSQLStore):
         for migration in sorted(self.migrations(), key=lambda m: m.version):
             if migration.version in done:
                 continue
-            logger.info("applying migration %d: %s", migration.version, migration.name)
-            for statement in migration.statements:
-                await conn.execute(statement)
+            if migration.applies_if is not None and not await (await conn.execute(migration.applies_if)).fetchall():
+                logger.info("migration %d (%s) does not apply here: recorded only", migration.version, migration.name)
+            else:
+                logger.info("applying migration %d: %s", migration.version, migration.name)
+                for statement in migration.statements:
+                    await conn.execute(statement)
             await conn.execute(*_sql.record_migration_sql(d, migration))
 
     async def _list_messages_by_resource(
@@ -461,7 +465,10 @@ class AsyncTextSQLStore(AsyncSQLStore):
             counts = {"clones": clones}
             for name, (sql, params) in lc.delete_resource_statements(self.dialect, resource_id).items():
                 counts[name] = max((await conn.execute(sql, params)).rowcount, 0)
-            if self.dialect.name == "sqlite":
+            if (
+                self.dialect.name == "sqlite"
+                and await (await conn.execute(_sql.sqlite_keyword_index_exists_sql(self.dialect))).fetchall()
+            ):
                 # FTS5 deletes only mark a term's old postings; 'optimize' merges the segments so
                 # no word of the erased resource stays in the keyword index's shadow tables
                 # (https://sqlite.org/fts5.html#the_optimize_command). Cost: one rewrite of the index.

@@ -113,9 +113,9 @@ def test_libsql_migration_13_rekeys_an_index_made_by_migration_11(driver: str, t
     context, and the new triggers keep saves, edits and deletes visible at once."""
     from storage_adapters.libsql import LibSQLStore
 
-    class Before(LibSQLStore):  # the schema as released with migration 12
+    class Before(LibSQLStore):  # the schema as released with migration 12 (index built at setup)
         def migrations(self) -> list[_sql.Migration]:
-            return [m for m in super().migrations() if m.version < _sql.SEARCH_ROWID_VERSION]
+            return [*_sql.sqlite_migrations(self.dialect), _sql.sqlite_text_search_migration(self.dialect)]
 
     url = f"file:{tmp_path / 'v12.db'}"
     base = datetime(2025, 1, 1, tzinfo=UTC)
@@ -145,6 +145,77 @@ def test_libsql_migration_13_rekeys_an_index_made_by_migration_11(driver: str, t
         assert [h.message_id for h in store.search_messages("move", resource_id="ana")] == ["q", "p"]
         count = store._read_with(lambda c: c.execute("SELECT count(*) FROM mm_message_search").fetchone()[0])
         assert count == 2
+
+
+LIBSQL_KINDS = [k for k in FACTORIES if k.startswith("libsql")]
+
+
+def _has_index(store: Any) -> bool:
+    query = _sql.sqlite_keyword_index_exists_sql(_sql.SQLITE)
+    return bool(store._read_with(lambda c: c.execute(query).fetchall()))
+
+
+@pytest.mark.parametrize("kind", LIBSQL_KINDS)
+def test_libsql_builds_the_index_on_first_use(kind: str, tmp_path: Path) -> None:
+    """A new libSQL database has no keyword index, so its saves write none; the first search
+    builds it from every stored message, and from then on the triggers keep it."""
+    with FACTORIES[kind](tmp_path) as store:
+        store.save_thread(Thread(id="t", resource_id="ana"))
+        store.save_messages([Message.user("my parrot is called Pistachio", "t", id="m1")])
+        assert not _has_index(store)
+        assert [h.message_id for h in store.search_messages("pistachio", resource_id="ana")] == ["m1"]
+        assert _has_index(store)
+        assert store.ensure_keyword_index() is False
+        store.save_messages([Message.user("a second parrot, Mango", "t", id="m2")])
+        assert [h.message_id for h in store.search_messages("mango", resource_id="ana")] == ["m2"]
+
+
+def test_libsql_read_only_search_builds_nothing(tmp_path: Path) -> None:
+    """A store opened with ``connect(create=False)`` (the CLI's read commands) searches a
+    database without the index with BM25 in Python and leaves the file as it was."""
+    from storage_adapters.libsql import LibSQLStore
+
+    url = f"file:{tmp_path / 'ro.db'}"
+    with LibSQLStore(url) as store:
+        _fill(store)
+    before = (tmp_path / "ro.db").read_bytes()
+    reader = LibSQLStore(url)
+    reader.connect(create=False)
+    try:
+        assert [h.message_id for h in reader.search_messages("pistachio", resource_id="ana")] == ["m1"]
+        assert not _has_index(reader)
+    finally:
+        reader.close()
+    assert (tmp_path / "ro.db").read_bytes() == before
+
+
+def test_libsql_concurrent_builders_build_once(tmp_path: Path) -> None:
+    """Processes that need the index at the same moment: exactly one builds it, every message is
+    indexed once."""
+    from storage_adapters.libsql import LibSQLStore
+
+    url = f"file:{tmp_path / 'race.db'}"
+    with LibSQLStore(url) as store:
+        store.save_thread(Thread(id="t", resource_id="ana"))
+        store.save_messages([Message.user(f"word{i} pistachio", "t", id=f"m{i}") for i in range(200)])
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from storage_adapters.libsql import LibSQLStore
+        with LibSQLStore({url!r}) as s:
+            sys.stdout.write(str(s.ensure_keyword_index()))
+        """
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    results = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(results) == ["False", "False", "False", "True"]
+    with LibSQLStore(url) as store:
+        count = store._read_with(lambda c: c.execute("SELECT count(*) FROM mm_message_search").fetchone()[0])
+        assert count == 200
+        assert len(store.search_messages("pistachio", resource_id="ana", limit=1000)) == 200
 
 
 def test_libsql_vacuum_keeps_the_index_keys(tmp_path: Path) -> None:

@@ -57,7 +57,7 @@ def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setattr(libsql, "connect", counting_connect)
     path = str(tmp_path / "count.db")
-    mem = Memory(storage=LibSQLStore(f"file:{path}"))
+    mem = Memory(storage=LibSQLStore(f"file:{path}", driver="libsql"))  # the same SQL on either driver
     mem.storage.setup()
     assert len(connections) == 1
     yield mem, connections[0], path
@@ -164,7 +164,7 @@ def test_refused_batches_write_nothing(tmp_path: Path) -> None:
 
 def test_counts_follow_inserts_and_updates(tmp_path: Path) -> None:
     path = f"{tmp_path}/counts.db"
-    mem = Memory(storage=LibSQLStore(f"file:{path}"))
+    mem = Memory(storage=LibSQLStore(f"file:{path}", driver="libsql"))  # the same SQL on either driver
     mem.create_thread("r1", "t1")
     mem.save_messages([_msg("t1", i) for i in range(120)])
     mem.save_messages([_msg("t1", i) for i in range(100, 150)])  # 20 updates, 30 inserts

@@ -106,6 +106,16 @@ class KeywordSearchConformance:
         assert hits and {h.thread_id for h in hits} == {"ta-copy"}
         assert clone.message_id_map["ta-0"] == hits[0].message_id
 
+    def test_ensure_keyword_index_covers_earlier_and_later_saves(self, store: MemoryStorage) -> None:
+        """Messages saved before the index exists (a backend that builds it on first use) are
+        in it once built; later saves are seen at once; a second call builds nothing."""
+        _setup(store)
+        assert isinstance(store.ensure_keyword_index(), bool)
+        assert store.ensure_keyword_index() is False
+        assert _ids(store.search_messages("dolomites", resource_id="ana"))[0] == "ta-0"
+        store.save_messages([Message.user("kayaking in Norway", "ta", id="ta-9", created_at=T0)])
+        assert _ids(store.search_messages("kayaking", resource_id="ana"))[0] == "ta-9"
+
     def test_queries_without_searchable_words(self, store: MemoryStorage) -> None:
         _setup(store)
         assert store.search_messages("", resource_id="ana") == []

@@ -93,6 +93,14 @@ def _stream_expired(exc: BaseException) -> bool:
     return "STREAM_EXPIRED" in text or ("tream" in text and "expired" in text)
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether sqld interrupted the statement (``SQLITE_INTERRUPT``; the statement was rolled
+    back). Seen with sqld 0.24 on the first statements of a stream after another connection
+    created or dropped an FTS5 table (the keyword index, built on first use): 4 of 15 rounds of
+    create-index-then-search in ``tests/test_keyword_search.py``; run again, they succeed."""
+    return "SQLITE_INTERRUPT" in str(exc)
+
+
 class _HttpConnection:
     """The ``libsql`` package's connection to sqld over HTTP, reopened when sqld dropped its stream.
 
@@ -123,7 +131,7 @@ class _HttpConnection:
         try:
             cursor = self._conn.execute(sql, params)
         except Exception as exc:
-            if not _stream_expired(exc):
+            if not (_stream_expired(exc) or _interrupted(exc)):
                 raise
             self._reopen()
             if self._in_transaction and not word.startswith("BEGIN"):
@@ -143,7 +151,7 @@ class _HttpConnection:
         try:
             return self._conn.executemany(sql, rows)
         except Exception as exc:
-            if not _stream_expired(exc):
+            if not (_stream_expired(exc) or _interrupted(exc)):
                 raise
             self._reopen()
             return self._conn.executemany(sql, rows)
@@ -165,17 +173,19 @@ class LibSQLStore(TextSQLStore):
         max_retries: Extra attempts after a busy timeout, with jittered exponential backoff (8).
         text_search_language: Language of the FTS5 keyword index (``"english"``: Porter
             stemming and English stop words; any other value: no stemming, no stop words). Fixed
-            when the index is created (migration 11).
-        driver: The driver of a local file or ``:memory:``: ``"libsql"`` (default, the
-            ``libsql`` package), ``"sqlite3"`` (the ``sqlite3`` DB-API module: ``pysqlite3``
-            from PyPI's ``pysqlite3-binary``, which bundles SQLite 3.51, else the standard
-            library's when its SQLite is 3.45 or newer, for ``jsonb()``), or ``"auto"``
-            (``"sqlite3"`` when available, else ``"libsql"``). Both read and write the same
-            file: a libSQL file is an SQLite file, and this store uses no libSQL extension.
-            ``sqlite3`` releases the GIL while SQLite works and ``libsql`` does not (measured
-            here: a 6.4 s statement on a worker thread let the main thread run once), so
-            :func:`~mastra_memory.storage.open_async_storage` opens local files with ``"auto"``:
-            its worker thread then does not stall the event loop. ``sqlite3`` refuses writes to
+            when the index is built (the first keyword search, or :meth:`ensure_keyword_index`).
+        driver: The driver of a local file or ``:memory:``: ``"auto"`` (default: ``"sqlite3"``
+            when available, else ``"libsql"``), ``"sqlite3"`` (the ``sqlite3`` DB-API module:
+            ``pysqlite3`` from PyPI's ``pysqlite3-binary``, a dependency on Linux x86_64, which
+            bundles SQLite 3.51, else the standard library's when its SQLite is 3.45 or newer,
+            for ``jsonb()``), or ``"libsql"`` (the ``libsql`` package; the default until this release).
+            Both read and write the same file: a libSQL file is an SQLite file, and this store
+            uses no libSQL extension. ``sqlite3`` caches prepared statements (triggers included)
+            where ``libsql`` prepares every statement anew, so it writes faster (a single-message
+            save: about 140 us against 210 us, ``benchmarks/mastra_compare.py --driver``), and it
+            releases the GIL while SQLite works where ``libsql`` does not (measured here: a 6.4 s
+            statement on a worker thread let the main thread run once), so a worker thread does
+            not stall the event loop of :class:`~mastra_memory.AsyncMemory`. ``sqlite3`` refuses writes to
             tables with a libSQL vector index; this store never writes those
             (:class:`~storage_adapters.libsql.LibSQLVector` has its own ``libsql``
             connection). Remote URLs always use their network driver.
@@ -199,7 +209,7 @@ class LibSQLStore(TextSQLStore):
         busy_timeout: float = 5.0,
         max_retries: int = 8,
         text_search_language: str = "english",
-        driver: Literal["libsql", "sqlite3", "auto"] = "libsql",
+        driver: Literal["libsql", "sqlite3", "auto"] = "auto",
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValidationError("synchronous must be 'NORMAL' or 'FULL'")
@@ -227,6 +237,8 @@ class LibSQLStore(TextSQLStore):
         # interactive one would leave sqld holding the write lock.
         self.batches_writes = url.startswith(("http://", "https://", "libsql://"))
         self._batcher: HranaBatcher | None = None
+        self._keyword_index = False  # seen to exist (an index is never dropped by this package)
+        self._opened_read_only = False  # connect(create=False): a search never builds the index
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> LibSQLStore:
@@ -346,7 +358,7 @@ class LibSQLStore(TextSQLStore):
                 raise
 
     def _is_retryable(self, exc: BaseException) -> bool:
-        return isinstance(exc, GuardFailed) or _is_busy(exc) or _stream_expired(exc)
+        return isinstance(exc, GuardFailed) or _is_busy(exc) or _stream_expired(exc) or _interrupted(exc)
 
     # -- single-request transactions over HTTP ----------------------------------------------------
 
@@ -608,8 +620,9 @@ class LibSQLStore(TextSQLStore):
         named = lc.delete_resource_statements(self.dialect, resource_id)
         first = len(statements)
         statements += named.values()
-        fts = self.dialect.t(_sql.SEARCH)
-        statements.append((f"INSERT INTO {fts} ({fts}) VALUES ('optimize')", ()))
+        if self._has_keyword_index():
+            fts = self.dialect.t(_sql.SEARCH)
+            statements.append((f"INSERT INTO {fts} ({fts}) VALUES ('optimize')", ()))
         counts = self._run_writes(statements)
         by_name = dict(zip(named, counts[first:], strict=False))
         return {
@@ -664,11 +677,7 @@ class LibSQLStore(TextSQLStore):
 
     def migrations(self) -> list[Migration]:
         """The numbered migrations this store applies (see :func:`storage_adapters._sql.sqlite_migrations`)."""
-        return [
-            *_sql.sqlite_migrations(self.dialect),
-            _sql.sqlite_text_search_migration(self.dialect, self.text_search_language),
-            _sql.sqlite_search_rowid_migration(self.dialect),
-        ]
+        return [*_sql.sqlite_migrations(self.dialect), *_sql.sqlite_on_demand_search_migrations(self.dialect)]
 
     def setup(self) -> None:
         with self._lock:
@@ -712,8 +721,11 @@ class LibSQLStore(TextSQLStore):
             (guard_sql(f"({applied}) = ?"), (",".join(map(str, done)),)),
         ]
         for migration in pending:
-            logger.info("applying migration %d: %s", migration.version, migration.name)
-            statements += [(statement, ()) for statement in migration.statements]
+            if migration.applies_if is not None and not conn.execute(migration.applies_if).fetchall():
+                logger.info("migration %d (%s) does not apply here: recorded only", migration.version, migration.name)
+            else:
+                logger.info("applying migration %d: %s", migration.version, migration.name)
+                statements += [(statement, ()) for statement in migration.statements]
             statements.append(_sql.record_migration_sql(d, migration))
         self._batch_once(statements)
 
@@ -747,6 +759,7 @@ class LibSQLStore(TextSQLStore):
                 raise StorageError(f"could not read libSQL database {self.url!r}: {exc}") from exc
             if not found:
                 raise NoDataError(f"no mastra-memory data at {self.url!r}: it has no mastra-memory tables")
+            self._opened_read_only = True
             self._ready = True
 
     @staticmethod
@@ -1103,10 +1116,53 @@ class LibSQLStore(TextSQLStore):
 
     # -- keyword search -------------------------------------------------------------------------
 
+    def _has_keyword_index(self) -> bool:
+        """Whether the FTS5 index exists (a catalog read until it has been seen once)."""
+        if not self._keyword_index:
+            self._keyword_index = self._read_row(_sql.sqlite_keyword_index_exists_sql(self.dialect), ()) is not None
+        return self._keyword_index
+
+    def ensure_keyword_index(self) -> bool:
+        """Build the FTS5 keyword index if the database has none (see
+        :meth:`MemoryStorage.ensure_keyword_index`): in one ``BEGIN IMMEDIATE`` transaction that
+        checks again that there is none (locally), or over HTTP one batch guarded by "there is
+        none" (a process that built it meanwhile makes the guard fail; read again)."""
+        return self._ensure_keyword_index()
+
+    def _ensure_keyword_index(self) -> bool:
+        if self._has_keyword_index():
+            return False
+        exists = _sql.sqlite_keyword_index_exists_sql(self.dialect)
+        build = _sql.sqlite_keyword_index_statements(self.dialect, self.text_search_language)
+        if self._batching():
+
+            def attempt() -> bool:
+                if self._read_row(exists, ()) is not None:
+                    return False
+                self._batch_once([(guard_sql(f"NOT EXISTS ({exists})"), ()), *((sql, ()) for sql in build)])
+                return True
+
+            self._ensure_setup()
+            built = self._retry(attempt, "could not build the keyword index")
+        else:
+            with self._write() as conn:
+                built = not conn.execute(exists).fetchall()
+                if built:
+                    for sql in build:
+                        conn.execute(sql)
+        self._keyword_index = True
+        if built:
+            logger.info("built the keyword index of %s", self.url)
+        return built
+
     def _search_messages(
         self, words: list[str], resource_id: str | None, thread_id: str | None, limit: int
     ) -> list[SemanticHit]:
         """FTS5 ``MATCH`` with ``bm25()`` over the trigger-kept index, filtered to the scope.
+
+        A database without the index gets it built first (:meth:`ensure_keyword_index`), except
+        one opened read-only (``connect(create=False)``, the CLI's read commands), which is
+        searched with BM25 in Python instead and left unchanged.
 
         The query's words' document frequencies are counted first (each only up to
         :data:`~mastra_memory.storage.text_search.MATCH_BUDGET`) and only the rarest that fit
@@ -1114,6 +1170,10 @@ class LibSQLStore(TextSQLStore):
         index (:func:`~mastra_memory.storage.text_search.select_terms`). When even the rarest
         word is commoner than that, only its newest ``MATCH_BUDGET`` documents are ranked.
         """
+        if not self._has_keyword_index():
+            if self._opened_read_only:
+                return super()._search_messages(words, resource_id, thread_id, limit)
+            self._ensure_keyword_index()
         scope_kind = "resource" if resource_id is not None else "thread"
         counts_sql = _sql.sqlite_term_counts_sql(self.dialect, len(words))
         counts_params = [p for w in words for p in (_sql.fts5_match([w]), MATCH_BUDGET + 1)]

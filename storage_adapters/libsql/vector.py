@@ -116,8 +116,11 @@ class LibSQLVector(VectorStore):
         self._sizes = ScopeSizes()
         self.last_search: str | None = None
         """``"exact"`` or ``"ann"``: how the last :meth:`query` was answered (for tests and tuning)."""
-        # The store owns the connection, WAL/busy settings and retrying BEGIN IMMEDIATE.
-        self._db = LibSQLStore(url, auth_token=auth_token, **store_options)
+        # The store owns the connection, WAL/busy settings and retrying BEGIN IMMEDIATE. Always the
+        # libsql driver: vector functions and DiskANN indexes are libSQL's (sqlite3 has neither).
+        if store_options.get("driver", "libsql") != "libsql":
+            raise ValidationError("LibSQLVector needs driver='libsql' (vector functions are libSQL's)")
+        self._db = LibSQLStore(url, auth_token=auth_token, **{**store_options, "driver": "libsql"})
         self._registry_ready = False
 
     def close(self) -> None:

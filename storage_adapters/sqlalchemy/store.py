@@ -702,7 +702,8 @@ class SQLAlchemyStore(SQLStore):
 
         def work(conn: Any) -> None:
             conn.execute(t.resources.delete().where(t.resources.c.id == resource_id))
-            if self.dialect_name == "sqlite":
+            exists = _sql.sqlite_keyword_index_exists_sql(_sql.SQLITE)
+            if self.dialect_name == "sqlite" and conn.exec_driver_sql(exists).first():
                 conn.exec_driver_sql(f"INSERT INTO {_sql.SEARCH} ({_sql.SEARCH}) VALUES ('optimize')")
 
         self._transact(work)

@@ -704,7 +704,8 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
 
         async def work(conn: Any) -> None:
             await conn.execute(t.resources.delete().where(t.resources.c.id == resource_id))
-            if self.dialect_name == "sqlite":
+            exists = _sql.sqlite_keyword_index_exists_sql(_sql.SQLITE)
+            if self.dialect_name == "sqlite" and (await conn.exec_driver_sql(exists)).first():
                 await conn.exec_driver_sql(f"INSERT INTO {_sql.SEARCH} ({_sql.SEARCH}) VALUES ('optimize')")
 
         await self._transact(work)
