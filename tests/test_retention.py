@@ -246,6 +246,7 @@ def test_prune_queries_read_the_retention_indexes(backend: str, tmp_path: Path) 
         }
         plans: dict[str, str] = {}
         if d.name == "sqlite":
+            store._ensure_retention_indexes()  # type: ignore[attr-defined]  # libSQL: before the first prune
 
             def explain(conn: Any) -> None:
                 for index, (sql, params) in statements.items():
@@ -278,3 +279,20 @@ def test_mongodb_has_the_retention_indexes() -> None:
         for collection, key in wanted.items():
             keys = [[tuple(k) for k in spec["key"]] for spec in db[collection].index_information().values()]
             assert key in keys, (collection, keys)
+
+
+def test_libsql_creates_the_retention_indexes_before_its_first_prune(tmp_path: Path) -> None:
+    """A new libSQL database keeps no index ordered by age until something is pruned; the first
+    prune creates them all, and a second store on the file creates nothing new."""
+    from storage_adapters.libsql import LibSQLStore
+
+    names = ("mm_messages_created_id", "mm_threads_updated_id", "mm_resources_updated_id", "mm_om_created")
+    query = f"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ({', '.join('?' for _ in names)})"
+    url = f"file:{tmp_path / 'r.db'}"
+    with LibSQLStore(url) as store:
+        memory = Memory(store, options={"retention": {"messages": {"max_age": 60}}})
+        memory.create_thread("ana", "t")
+        memory.save_messages([Message.user("old", "t", id="m1", created_at=datetime(2020, 1, 1, tzinfo=UTC))])
+        assert store._read_with(lambda c: c.execute(query, names).fetchall()) == []
+        assert memory.prune()["messages"] == 1
+        assert sorted(r[0] for r in store._read_with(lambda c: c.execute(query, names).fetchall())) == sorted(names)

@@ -238,6 +238,7 @@ class LibSQLStore(TextSQLStore):
         self.batches_writes = url.startswith(("http://", "https://", "libsql://"))
         self._batcher: HranaBatcher | None = None
         self._keyword_index = False  # seen to exist (an index is never dropped by this package)
+        self._retention_indexes = False  # created by this store (before its first prune)
         self._opened_read_only = False  # connect(create=False): a search never builds the index
 
     @classmethod
@@ -631,9 +632,22 @@ class LibSQLStore(TextSQLStore):
             "resources": max(by_name["resources"], 0),
         }
 
+    def _ensure_retention_indexes(self) -> None:
+        """Create the retention indexes (:data:`storage_adapters._sql.RETENTION_INDEXES`) before
+        the first prune of this store: a libSQL database that is never pruned does not keep
+        indexes ordered by age, so a single-message save writes two B-tree pages fewer (one of
+        ``mastra_messages``, one of the thread's ``updatedAt`` bump). ``CREATE INDEX IF NOT
+        EXISTS`` in one write transaction: idempotent, and concurrent creators serialise on the
+        write lock. A database migrated by an earlier release already has them."""
+        if self._retention_indexes:
+            return
+        self._run_writes([(_sql.create_index_sql(spec, self.dialect), ()) for spec in _sql.RETENTION_INDEXES])
+        self._retention_indexes = True
+
     def _prune_threads(self, updated_before: datetime, limit: int) -> list[str]:
         """Over HTTP: read the stale ids, then one batch that deletes them after a guard that
         they are all still stale (a thread written meanwhile is kept; read again)."""
+        self._ensure_retention_indexes()
         if not self._batching():
             return super()._prune_threads(updated_before, limit)
         self._ensure_setup()
@@ -653,16 +667,19 @@ class LibSQLStore(TextSQLStore):
         return self._retry(attempt, "libSQL write failed")
 
     def _prune_messages(self, created_before: datetime, limit: int) -> list[str]:
+        self._ensure_retention_indexes()
         if not self._batching():
             return super()._prune_messages(created_before, limit)
         return [r[0] for r in self._write_one(*lc.prune_messages_sql(self.dialect, created_before, limit))[0]]
 
     def _prune_resources(self, updated_before: datetime, limit: int) -> list[str]:
+        self._ensure_retention_indexes()
         if not self._batching():
             return super()._prune_resources(updated_before, limit)
         return [r[0] for r in self._write_one(*lc.prune_resources_sql(self.dialect, updated_before, limit))[0]]
 
     def _prune_om_history(self, created_before: datetime, limit: int) -> int:
+        self._ensure_retention_indexes()
         if not self._batching():
             return super()._prune_om_history(created_before, limit)
         return len(self._write_one(*lc.prune_om_history_sql(self.dialect, created_before, limit))[0])
@@ -677,7 +694,13 @@ class LibSQLStore(TextSQLStore):
 
     def migrations(self) -> list[Migration]:
         """The numbered migrations this store applies (see :func:`storage_adapters._sql.sqlite_migrations`)."""
-        return [*_sql.sqlite_migrations(self.dialect), *_sql.sqlite_on_demand_search_migrations(self.dialect)]
+        on_first_use = Migration(
+            _sql.RETENTION_VERSION, "indexes for retention: created before the first prune (no statements)", ()
+        )
+        return [
+            *(on_first_use if m.version == _sql.RETENTION_VERSION else m for m in _sql.sqlite_migrations(self.dialect)),
+            *_sql.sqlite_on_demand_search_migrations(self.dialect),
+        ]
 
     def setup(self) -> None:
         with self._lock:
