@@ -83,6 +83,22 @@ def _text(i: int) -> str:
     return (f"message {i}: " + LOREM * 3)[:TEXT_LEN]
 
 
+def bench_message(thread_id: str, prefix: str, i: int) -> Any:
+    """Message ``i`` of the workload: id ``{prefix}-{i:06d}``, user and assistant in turn, one
+    second apart from :data:`BASE`, :data:`TEXT_LEN` characters of text, resource
+    :data:`RES_MSGS` (``benchmarks/write_pages.py`` saves the same messages)."""
+    from mastra_memory import Message, MessageContent, TextPart
+
+    return Message(
+        id=f"{prefix}-{i:06d}",
+        role="user" if i % 2 == 0 else "assistant",
+        created_at=BASE + timedelta(seconds=i),
+        thread_id=thread_id,
+        resource_id=RES_MSGS,
+        content=MessageContent(parts=[TextPart(text=_text(i))]),
+    )
+
+
 def _stats(lat_ms: list[float], total_ms: float, count: int | None = None) -> dict[str, float]:
     s = sorted(lat_ms)
     rank = max(0, min(len(s) - 1, -(-len(s) // 2) - 1))  # nearest-rank p50, as bench.mjs
@@ -120,7 +136,7 @@ def _store(db: str, driver: str | None) -> Any:
 
 def run_ours(db: str, driver: str | None = None) -> dict[str, Any]:
     """The workload through ``Memory`` over ``LibSQLStore``; returns ``bench.mjs``-shaped ops."""
-    from mastra_memory import Memory, Message, MessageContent, TextPart
+    from mastra_memory import Memory
 
     store = _store(db, driver)
     store.setup()  # schema, not charged to the first op (bench.mjs calls init() too)
@@ -134,15 +150,7 @@ def run_ours(db: str, driver: str | None = None) -> dict[str, Any]:
     single = mem.create_thread(RES_MSGS, title="single-save thread").id
     big = mem.create_thread(RES_MSGS, title="big thread (10k msgs)").id
 
-    def msg(thread_id: str, prefix: str, i: int) -> Message:
-        return Message(
-            id=f"{prefix}-{i:06d}",
-            role="user" if i % 2 == 0 else "assistant",
-            created_at=BASE + timedelta(seconds=i),
-            thread_id=thread_id,
-            resource_id=RES_MSGS,
-            content=MessageContent(parts=[TextPart(text=_text(i))]),
-        )
+    msg = bench_message
 
     singles = [msg(single, "s", i) for i in range(N_SAVE_SINGLE)]
     ops["saveMessages_batch1"] = _timed(lambda i: mem.save_messages([singles[i]]), N_SAVE_SINGLE)
@@ -344,7 +352,7 @@ process.exit(0);
 
 def run_ours_cpu(db: str, driver: str | None = None) -> dict[str, Any]:
     """CPU microseconds per call (per message for saves) of the write ops through ``Memory``."""
-    from mastra_memory import Memory, Message, MessageContent, TextPart
+    from mastra_memory import Memory
 
     store = _store(db, driver)
     store.setup()
@@ -356,15 +364,7 @@ def run_ours_cpu(db: str, driver: str | None = None) -> dict[str, Any]:
             fn(i)
         return (time.process_time() - start) / (n * per) * 1e6
 
-    def msg(thread_id: str, prefix: str, i: int) -> Message:
-        return Message(
-            id=f"{prefix}-{i:06d}",
-            role="user" if i % 2 == 0 else "assistant",
-            created_at=BASE + timedelta(seconds=i),
-            thread_id=thread_id,
-            resource_id=RES_MSGS,
-            content=MessageContent(parts=[TextPart(text=_text(i))]),
-        )
+    msg = bench_message
 
     out = {"createThread": cpu(N_THREADS, 1, lambda i: mem.create_thread(RES_THREADS, title=f"thread {i}"))}
     single = mem.create_thread(RES_MSGS, title="single-save thread").id

@@ -193,6 +193,31 @@ def test_kill_9_during_saves_leaves_no_half_written_batch(kind: str, tmp_path: P
         )
 
 
+KILLED = 4
+"""Processes each kill test starts and kills."""
+
+
+def _run_then_kill_9(target: Any, url: str, tmp_path: Path, log: str) -> int:
+    """Start :data:`KILLED` ``target(url, worker, log file, ready)`` processes, let them work 1.5 s
+    once all are ready, kill them with SIGKILL; returns the operations they acknowledged (log
+    lines)."""
+    ctx = mp.get_context("spawn")
+    ready = ctx.Queue()
+    logs = [tmp_path / f"{log}-{w}.log" for w in range(KILLED)]
+    procs = [ctx.Process(target=target, args=(url, w, str(logs[w]), ready), daemon=True) for w in range(KILLED)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=60)
+    time.sleep(1.5)
+    for p in procs:
+        assert p.pid is not None
+        os.kill(p.pid, signal.SIGKILL)
+    for p in procs:
+        p.join(10)
+    return sum(len(path.read_text().splitlines()) for path in logs)
+
+
 def _increment_forever(url: str, worker: int, log: str, ready: Any) -> None:
     with open_storage(url) as store, open(log, "a", buffering=1) as acked:
         ready.put(worker)
@@ -208,23 +233,7 @@ def test_kill_9_during_kv_increments_loses_no_acknowledged_increment(kind: str, 
     with _backend_url(kind, tmp_path) as url:
         with open_storage(url) as store:
             store.setup()
-        ctx = mp.get_context("spawn")
-        ready = ctx.Queue()
-        procs = [
-            ctx.Process(target=_increment_forever, args=(url, w, str(tmp_path / f"acked-{w}.log"), ready), daemon=True)
-            for w in range(4)
-        ]
-        for p in procs:
-            p.start()
-        for _ in procs:
-            ready.get(timeout=60)
-        time.sleep(1.5)
-        for p in procs:
-            assert p.pid is not None
-            os.kill(p.pid, signal.SIGKILL)
-        for p in procs:
-            p.join(10)
-        acked = sum(len((tmp_path / f"acked-{w}.log").read_text().splitlines()) for w in range(4))
+        acked = _run_then_kill_9(_increment_forever, url, tmp_path, "acked")
         with open_storage(url) as store:
             t0 = time.monotonic()
             store.kv_increment("kill", "after-kills")
@@ -233,7 +242,7 @@ def test_kill_9_during_kv_increments_loses_no_acknowledged_increment(kind: str, 
             entry = store.kv_get("kill", "counter")
             value = entry.value if entry is not None else 0
         # each killed process may have had one increment applied but not yet acknowledged
-        assert acked <= value <= acked + len(procs), (acked, value)
+        assert acked <= value <= acked + KILLED, (acked, value)
         assert acked > 0
         print(
             f"{kind}: 4 processes killed during increments; {acked} acknowledged, counter {value}, "
@@ -264,25 +273,7 @@ def test_kill_9_during_working_memory_updates_loses_no_acknowledged_update(kind:
         with open_storage(url) as store:
             store.setup()
             store.create_thread(Thread(id="wm", resource_id="res"))
-        ctx = mp.get_context("spawn")
-        ready = ctx.Queue()
-        procs = [
-            ctx.Process(
-                target=_update_working_memory_forever, args=(url, w, str(tmp_path / f"wm-{w}.log"), ready), daemon=True
-            )
-            for w in range(4)
-        ]
-        for p in procs:
-            p.start()
-        for _ in procs:
-            ready.get(timeout=60)
-        time.sleep(1.5)
-        for p in procs:
-            assert p.pid is not None
-            os.kill(p.pid, signal.SIGKILL)
-        for p in procs:
-            p.join(10)
-        acked = sum(len((tmp_path / f"wm-{w}.log").read_text().splitlines()) for w in range(4))
+        acked = _run_then_kill_9(_update_working_memory_forever, url, tmp_path, "wm")
         with open_storage(url) as store:
             t0 = time.monotonic()
             value = int(store.update_working_memory_atomic(thread_id="wm", fn=_bump) or "0") - 1
@@ -290,7 +281,7 @@ def test_kill_9_during_working_memory_updates_loses_no_acknowledged_update(kind:
             assert stall < STALL_LIMIT_S, f"the first update after the kills took {stall:.1f} s"
             store.update_thread("wm", title="after the kills")
         # each killed process may have had one update applied but not yet acknowledged
-        assert acked <= value <= acked + len(procs), (acked, value)
+        assert acked <= value <= acked + KILLED, (acked, value)
         assert acked > 0
         print(
             f"{kind}: 4 processes killed during working-memory updates; {acked} acknowledged, "

@@ -285,6 +285,22 @@ def scope_size_steps(
     return size, total
 
 
+def scope_sizes(
+    sizes: ScopeSizes, index_name: str, node: Any, min_rows: int, count: Callable[[CountAsk], int]
+) -> tuple[int, int]:
+    """:func:`scope_size_steps` run with a blocking ``count`` (the sync stores' I/O): each
+    :data:`CountAsk` goes to ``count``, its number back to the generator. Async stores drive the
+    generator themselves, awaiting their count."""
+    steps = scope_size_steps(sizes, index_name, node, min_rows)
+    try:
+        ask = next(steps)
+        while True:
+            ask = steps.send(count(ask))
+    except StopIteration as done:
+        result: tuple[int, int] = done.value  # the generator's return value
+        return result
+
+
 def count_sql(
     table: str, term: tuple[str, str] | None, bound: int | None, field: Callable[[str], str], placeholder: str
 ) -> tuple[str, tuple[Any, ...]]:

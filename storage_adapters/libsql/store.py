@@ -239,7 +239,6 @@ class LibSQLStore(TextSQLStore):
         self._batcher: HranaBatcher | None = None
         self._keyword_index = False  # seen to exist (an index is never dropped by this package)
         self._retention_indexes = False  # created by this store (before its first prune)
-        self._opened_read_only = False  # connect(create=False): a search never builds the index
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> LibSQLStore:
@@ -786,7 +785,7 @@ class LibSQLStore(TextSQLStore):
                 raise StorageError(f"could not read libSQL database {self.url!r}: {exc}") from exc
             if not found:
                 raise NoDataError(f"no mastra-memory data at {self.url!r}: it has no mastra-memory tables")
-            self._opened_read_only = True
+            self.read_only = True  # opened to read: a later search never builds the keyword index
             self._ready = True
 
     @staticmethod
@@ -1198,7 +1197,7 @@ class LibSQLStore(TextSQLStore):
         word is commoner than that, only its newest ``MATCH_BUDGET`` documents are ranked.
         """
         if not self._has_keyword_index():
-            if self._opened_read_only:
+            if self.read_only:
                 return super()._search_messages(words, resource_id, thread_id, limit)
             self._ensure_keyword_index()
         scope_kind = "resource" if resource_id is not None else "thread"
