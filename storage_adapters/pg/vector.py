@@ -45,7 +45,7 @@ from mastra_memory.storage._vector_shared import (
     ScopeSizes,
     SearchMode,
     count_sql,
-    scope_sizes,
+    scope_size_steps,
     use_ann,
 )
 from mastra_memory.storage.vector import (
@@ -361,9 +361,14 @@ class PgVector(VectorStore):
     def _scope_rows(self, conn: Any, index_name: str, node: FilterNode | None) -> tuple[int, int]:
         """``(vectors in the query's scope, vectors in the index)`` by
         :func:`~mastra_memory.storage._vector_shared.scope_size_steps`, counted on the btree index."""
-        return scope_sizes(
-            self._sizes, index_name, node, self.ann_min_rows, lambda ask: self._count(conn, index_name, *ask)
-        )
+        steps = scope_size_steps(self._sizes, index_name, node, self.ann_min_rows)
+        try:
+            ask = next(steps)
+            while True:
+                ask = steps.send(self._count(conn, index_name, *ask))
+        except StopIteration as done:
+            sizes: tuple[int, int] = done.value  # the generator's return value
+            return sizes
 
     def _count(self, conn: Any, index_name: str, term: tuple[str, str] | None, bound: int | None) -> int:
         """One :data:`~mastra_memory.storage._vector_shared.CountAsk`: a count on the btree index."""
