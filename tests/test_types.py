@@ -139,3 +139,38 @@ def test_row_decoder_matches_the_validated_model(stored: str) -> None:
 def test_row_decoder_accepts_bytes_and_naive_timestamps() -> None:
     m = message_from_row(("m1", "t1", None, "assistant", "2025-01-02T03:04:05.678", b'{"format":2,"parts":[]}', "v2"))
     assert m.created_at.tzinfo is UTC and m.content.parts == [] and m.resource_id is None
+
+
+def test_text_only_to_json_equals_the_general_encoder() -> None:
+    """The text-only fast path of ``MessageContent.to_json`` writes what the general encoder
+    writes, for any text (escapes, control characters, non-ASCII, U+2028) and any number of parts."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mastra_memory.types import _CONTENT_ENCODER
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.text(alphabet=st.characters(exclude_categories=("Cs",))), max_size=4))
+    def check(texts: list[str]) -> None:
+        content = MessageContent(parts=[TextPart(text=t) for t in texts])
+        assert content.to_json() == _CONTENT_ENCODER(content.to_storage())
+        assert json.loads(content.to_json())["parts"] == [{"type": "text", "text": t} for t in texts]
+
+    check()
+    with_metadata = MessageContent(parts=[TextPart(text="a")], metadata={"k": 1})  # the general path
+    assert with_metadata.to_json() == '{"format":2,"parts":[{"type":"text","text":"a"}],"metadata":{"k":1}}'
+
+
+def test_format_timestamp_equals_isoformat() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from mastra_memory.types import format_timestamp
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.datetimes(timezones=st.just(UTC)))
+    def check(value: datetime) -> None:
+        assert format_timestamp(value) == value.isoformat(timespec="milliseconds")[:-6] + "Z"
+
+    check()
+    assert format_timestamp(datetime(7, 3, 4, 5, 6, 7, 891_999, tzinfo=UTC)) == "0007-03-04T05:06:07.891Z"
