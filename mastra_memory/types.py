@@ -387,7 +387,7 @@ def _part_from_storage(raw: dict[str, Any]) -> TextPart | ReasoningPart | ToolIn
 _CONTENT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 """``json.dumps`` with these options, without building an encoder per call (stateless, so shared)."""
 
-_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring
 """The string escaping of :data:`_CONTENT_ENCODER` (``ensure_ascii=False``): the C one when built."""
 
 

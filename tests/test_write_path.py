@@ -111,6 +111,37 @@ def test_save_is_one_transaction_of_two_statements(counted: Any, size: int, expl
         assert _kinds(log.log) == ["BEGIN IMMEDIATE", "UPDATE", "INSERT", "COMMIT"], log.log
 
 
+def test_recall_with_a_resource_is_one_statement(counted: Any) -> None:
+    """The page, its total and the thread's owner come from one SELECT (no read of the thread
+    row first); another resource's thread is refused whether its page is empty or not."""
+    mem, log, _ = counted
+    mem.create_thread("r1", "t1")
+    mem.create_thread("r2", "t2")
+    mem.create_thread("r2", "t-empty")
+    mem.save_messages([_msg("t1", i) for i in range(15)] + [_msg("t2", i) for i in range(3)])
+    log.log.clear()
+    page = mem.recall("t1", resource_id="r1", per_page=10)
+    assert len(log.log) == 1 and _kinds(log.log) == ["SELECT"], log.log
+    assert page.total == 15 and [m.id for m in page.messages] == [f"t1-{i}" for i in range(5, 15)]
+    cases = [
+        lambda: mem.storage.list_messages("t2", resource_id="r1"),  # owner read in the page statement
+        lambda: mem.storage.list_messages("t2", resource_id="r1", per_page=2, page=1),  # total by count
+        lambda: mem.storage.list_messages("t-empty", resource_id="r1"),  # empty page: owner read alone
+        lambda: mem.storage.list_messages("t2", resource_id="r1", per_page=0, include=[{"id": "t2-1"}]),
+        lambda: mem.storage.list_messages("t2", resource_id="r1", per_page=5, page=9),  # past the end
+        lambda: mem.storage.list_messages("t2", resource_id="r1", start=T0),  # no stats column
+    ]
+    for case in cases:
+        with pytest.raises(ResourceMismatchError) as refused:
+            case()
+        assert refused.value.thread_id in ("t2", "t-empty") and refused.value.resource_id == "r1"
+        assert refused.value.expected_resource_id == "r2"
+    assert mem.storage.list_messages("t-missing", resource_id="r1").total == 0  # no thread, no error
+    assert mem.storage.list_messages("t2", resource_id="r2", per_page=2).total == 3
+    with pytest.raises(ResourceMismatchError):  # several threads: each owner read first
+        mem.storage.list_messages(["t1", "t2"], resource_id="r1")
+
+
 def test_save_reads_stored_ids_only_behind_an_observation_cursor(counted: Any) -> None:
     mem, log, path = counted
     mem.create_thread("r1", "t1")

@@ -158,12 +158,16 @@ class AsyncMemoryStorage(ABC):
     """True when :meth:`search_messages` runs in the database (an index kept with the messages);
     False for the fallback that ranks the scope's messages in Python."""
     is_embedded: bool = False
+    """True when the data lives in this process or a local file (libSQL file, in-memory), so a
+    server over it must run a single worker; False for database servers."""
     atomic_replace_messages: bool = False
     """True when :meth:`replace_messages` runs in one transaction (readers never see a mix of
     old and new messages); False for the fallback that saves the new messages, then deletes the
     old ones (a failure never loses the history, but a reader in between may see both)."""
-    """True when the data lives in this process or a local file (libSQL file, in-memory), so a
-    server over it must run a single worker; False for database servers."""
+    list_checks_owner: bool = False
+    """True when :meth:`_list_messages` itself checks that ``query.resource_id`` owns the thread
+    of a one-thread query (raising ``ResourceMismatchError``; libSQL reads the owner in the page
+    statement), so :meth:`list_messages` skips its own read of the thread row."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -389,8 +393,8 @@ class AsyncMemoryStorage(ABC):
             ``created_at``). The placement (:func:`place_after_newest`) needs the stored newest,
             which :meth:`_save_prepared` reads (inside the write transaction where it can).
         """
-        if isinstance(messages, Message) or not isinstance(messages, Iterable):
-            raise ValidationError("save_messages expects a list of Message")
+        if type(messages) is not list and (isinstance(messages, Message) or not isinstance(messages, Iterable)):
+            raise ValidationError("save_messages expects a list of Message")  # (a list skips the ABC check)
         out: list[Message] = []
         seen: set[str] = set()
         last_at: dict[str, datetime] = {}
@@ -497,10 +501,11 @@ class AsyncMemoryStorage(ABC):
             validate_id(tid, "thread_id")
         if resource_id is not None:
             validate_id(resource_id, "resource_id")
-            for tid in ids:
-                thread = await self._get_thread(tid)
-                if thread is not None and thread.resource_id != resource_id:
-                    raise ResourceMismatchError(tid, thread.resource_id, resource_id)
+            if not (self.list_checks_owner and len(ids) == 1):
+                for tid in ids:
+                    thread = await self._get_thread(tid)
+                    if thread is not None and thread.resource_id != resource_id:
+                        raise ResourceMismatchError(tid, thread.resource_id, resource_id)
         validate_pagination(page, per_page)
         specs = tuple(_include_spec(s) for s in (as_list(include, "include") if include else ()))
         for spec in specs:

@@ -29,6 +29,7 @@ from mastra_memory.errors import (
     MessageIdUnavailableError,
     MissingDependencyError,
     NoDataError,
+    ResourceMismatchError,
     StorageError,
     ThreadConflictError,
     ThreadNotFoundError,
@@ -208,6 +209,7 @@ class LibSQLStore(TextSQLStore):
     dialect: Dialect = _sql.SQLITE
     backend_name = "libSQL"
     keyword_search_native = True
+    list_checks_owner = True
     conflict_message = "database stayed locked"
 
     def __init__(
@@ -351,46 +353,47 @@ class LibSQLStore(TextSQLStore):
         with self._read() as conn:
             return work(conn)
 
-    @contextmanager
-    def _write(self) -> Iterator[Any]:
+    def _write(self) -> AbstractContextManager[Any]:
         """A write transaction (``BEGIN IMMEDIATE``, retried with backoff while another process
         holds the write lock), rolled back on any error, which arrives as ``StorageError``."""
         joined = self._joined_connection()
         if joined is not None:  # inside _one_transaction: its transaction, its error handling
-            yield joined
-            return
-        with self._lock:
-            self._ensure_setup()
-            try:
-                with self._open(retry_begin=True) as conn:
-                    yield conn
-            except Exception as exc:
-                if isinstance(exc, MastraMemoryError):
-                    raise
-                raise StorageError(f"libSQL write failed: {exc}") from exc
+            return contextlib.nullcontext(joined)
+        return self._open(retry_begin=True, wrap=True)
 
     def _transaction(self) -> AbstractContextManager[Any]:
         """The write transaction of :meth:`SQLStore._transact` (which retries it whole):
         ``BEGIN IMMEDIATE`` takes the database write lock before the first read (``BEGIN`` on a
         remote server, which runs a transaction's statements one at a time), so a
         read-modify-write needs no other lock."""
-        return self._open(retry_begin=False)
+        return self._open(retry_begin=False, wrap=False)
 
     @contextmanager
-    def _open(self, retry_begin: bool) -> Iterator[Any]:
+    def _open(self, retry_begin: bool, wrap: bool) -> Iterator[Any]:
+        """``BEGIN`` (retried while busy when ``retry_begin``), the body, ``COMMIT``; ``ROLLBACK``
+        on any error. ``wrap`` (:meth:`_write`): set the schema up first, and raise errors
+        other than this package's as ``StorageError``. After a commit the background
+        checkpointer counts one (:mod:`storage_adapters.libsql.checkpoint`)."""
         with self._lock:
-            conn = self._conn()
-            if retry_begin:
-                self._begin(conn)
-            else:
-                conn.execute(self._begin_sql())
+            if wrap:
+                self._ensure_setup()
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(Exception):  # already rolled back by the driver
-                    conn.execute("ROLLBACK")
-                raise
+                conn = self._conn()
+                if retry_begin:
+                    self._begin(conn)
+                else:
+                    conn.execute(self._begin_sql())
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(Exception):  # already rolled back by the driver
+                        conn.execute("ROLLBACK")
+                    raise
+            except Exception as exc:
+                if not wrap or isinstance(exc, MastraMemoryError):
+                    raise
+                raise StorageError(f"libSQL write failed: {exc}") from exc
             if self._checkpointer is not None:
                 self._checkpointer.committed()
 
@@ -1134,16 +1137,32 @@ class LibSQLStore(TextSQLStore):
         return int(conn.execute(count_sql, count_params).fetchone()[0])
 
     def _list_messages(self, query: MessageQuery) -> tuple[list[Message], int]:
+        """One statement for a page: the trigger-kept count and, for a one-thread query with a
+        ``resource_id``, the thread's owner ride along as extra columns (``list_checks_owner``:
+        no separate read of the thread row). An empty page reads the owner on its own."""
         rows: list[Any] = []
         sql, params, count_sql, count_params = _sql.select_messages_sql(self.dialect, query)
         stats_count = query.start is None and query.end is None
+        paged = query.per_page is False or query.per_page > 0
+        check_owner = query.resource_id is not None and len(query.thread_ids) == 1
+        extra: list[str] = []
+        extra_params: list[Any] = []
         if stats_count and query.per_page is not False and query.per_page > 0:
-            # the trigger-kept count rides along as one more column: one statement, not two
-            sql = sql.replace(" FROM ", f", ({_sql.stats_count_sql(len(query.thread_ids))}) FROM ", 1)
-            params = [*query.thread_ids, *params]
+            extra.append(_sql.stats_count_sql(len(query.thread_ids)))  # column 7
+            extra_params += query.thread_ids
+        owner_column = 0
+        if check_owner and paged:
+            owner_column = 7 + len(extra)  # after the 7 of MESSAGE_COLUMNS (and the count)
+            extra.append(f'SELECT "resourceId" FROM {THREADS} WHERE id = ?')
+            extra_params.append(query.thread_ids[0])
+        if extra:
+            sql = sql.replace(" FROM ", "".join(f", ({column})" for column in extra) + " FROM ", 1)
+            params = [*extra_params, *params]
         with self._read() as conn:
-            if query.per_page is False or query.per_page > 0:
+            if paged:
                 rows = conn.execute(sql, params).fetchall()
+                if check_owner:
+                    self._check_owner(conn, query, rows[0][owner_column] if rows else None, bool(rows))
                 if query.page == 0 and (query.per_page is False or len(rows) < query.per_page):
                     total = len(rows)  # the whole result fits the first page
                 elif rows and stats_count:
@@ -1151,6 +1170,8 @@ class LibSQLStore(TextSQLStore):
                 else:
                     total = self._count(conn, query, count_sql, count_params)
             else:
+                if check_owner:
+                    self._check_owner(conn, query, None, False)
                 total = self._count(conn, query, count_sql, count_params)
             if query.include:
                 rows += self._include_rows(conn, query)
@@ -1159,6 +1180,17 @@ class LibSQLStore(TextSQLStore):
                 rows.reverse()
             return _sql.rows_to_messages(rows), total
         return _dedupe_sorted(rows), total
+
+    def _check_owner(self, conn: Any, query: MessageQuery, owner: str | None, read: bool) -> None:
+        """Raise ``ResourceMismatchError`` if the query's thread belongs to another resource:
+        ``owner`` as the page statement read it, or (``read`` False: an empty page) read now."""
+        thread_id = query.thread_ids[0]
+        if not read:
+            row = conn.execute(f'SELECT "resourceId" FROM {THREADS} WHERE id = ?', (thread_id,)).fetchone()
+            owner = None if row is None else row[0]
+        expected = query.resource_id
+        if owner is not None and expected is not None and owner != expected:
+            raise ResourceMismatchError(thread_id, owner, expected)
 
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
         rows: list[Any] = []
