@@ -170,6 +170,33 @@ def test_libsql_builds_the_index_on_first_use(kind: str, tmp_path: Path) -> None
         assert [h.message_id for h in store.search_messages("mango", resource_id="ana")] == ["m2"]
 
 
+def test_sqlalchemy_on_a_file_libsql_set_up_builds_what_libsql_left_for_later(tmp_path: Path) -> None:
+    """libSQL records the keyword and retention migrations without building their indexes; a
+    SQLAlchemy SQLite store opened on that file builds them at setup, so its search finds the
+    messages libSQL stored, and both stores keep the index from then on."""
+    from storage_adapters.libsql import LibSQLStore
+    from storage_adapters.sqlalchemy import SQLAlchemyStore
+
+    path = tmp_path / "shared.db"
+    with LibSQLStore(f"file:{path}") as first:
+        first.save_thread(Thread(id="t", resource_id="ana"))
+        first.save_messages([Message.user("my parrot is called Pistachio", "t", id="m1")])
+        assert not _has_index(first)
+    second = SQLAlchemyStore(f"sqlite:///{path}")
+    try:
+        assert [h.message_id for h in second.search_messages("pistachio", resource_id="ana")] == ["m1"]
+        second.save_messages([Message.user("a second parrot, Mango", "t", id="m2")])
+        assert [h.message_id for h in second.search_messages("mango", resource_id="ana")] == ["m2"]
+    finally:
+        second.close()
+    with LibSQLStore(f"file:{path}") as again:
+        assert _has_index(again)
+        again.save_messages([Message.user("and a cat, Fig", "t", id="m3")])
+        assert [h.message_id for h in again.search_messages("fig", resource_id="ana")] == ["m3"]
+        names = {r[0] for r in again._read_with(lambda c: c.execute("SELECT name FROM sqlite_master").fetchall())}
+        assert {spec.name for spec in _sql.RETENTION_INDEXES} <= names
+
+
 def test_libsql_read_only_search_builds_nothing(tmp_path: Path) -> None:
     """A store opened with ``connect(create=False)`` (the CLI's read commands) searches a
     database without the index with BM25 in Python and leaves the file as it was."""

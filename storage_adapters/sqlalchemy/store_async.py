@@ -277,6 +277,8 @@ class AsyncSQLAlchemyStore(AsyncSQLStore):
                                 version=version, name=name, applied_at=_sql.format_ts(datetime.now(UTC))
                             )
                         )
+                    if t.is_sqlite:
+                        await _saio.run_sync(conn, t.ensure_sqlite_indexes)
                     if self.dialect_name in ("mysql", "mariadb"):
                         await conn.execute(sa.text("SELECT RELEASE_LOCK('mastra_memory_setup')"))
             except sa.exc.SQLAlchemyError as exc:
@@ -1326,6 +1328,18 @@ class _Tables:
 
             steps.append((search.version, search.name, keyword_search))
         return steps
+
+    def ensure_sqlite_indexes(self, conn: Any) -> None:
+        """On a SQLite file that :class:`~storage_adapters.libsql.LibSQLStore` set up, build what
+        it leaves for first use and this store expects from setup: the FTS5 keyword index
+        (libSQL builds it at its first keyword search) and the retention indexes (libSQL: before
+        its first prune). Both migrations are recorded there, so they would not run here."""
+        if conn.exec_driver_sql(_sql.sqlite_keyword_index_exists_sql(_sql.SQLITE)).first() is None:
+            logger.info("building the keyword index of a database set up by LibSQLStore")
+            for statement in _sql.sqlite_keyword_index_statements(_sql.SQLITE, self.text_search_language):
+                conn.exec_driver_sql(statement)
+        for spec in _sql.RETENTION_INDEXES:
+            self.index(spec).create(conn, checkfirst=True)
 
     def sql_dialect(self) -> _sql.Dialect:
         """The :class:`storage_adapters._sql.Dialect` whose SQL text runs on this engine."""
