@@ -28,7 +28,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("LITELLM_MODE", "PRODUCTION")
 
 from mastra_compare import (  # the workload's sizes and timing helpers, shared with the libSQL run
-    BASE,
     BATCH,
     N_CLONE,
     N_GET,
@@ -41,25 +40,12 @@ from mastra_compare import (  # the workload's sizes and timing helpers, shared 
     RES_MSGS,
     RES_THREADS,
     WARMUP,
-    _text,
     _timed,
+    bench_message,
 )
 
-from mastra_memory import Memory, Message, MessageContent, TextPart, Thread
+from mastra_memory import Memory, Message, Thread
 from mastra_memory.types import new_id, now_utc
-
-
-def _msg(thread_id: str, prefix: str, i: int) -> Message:
-    from datetime import timedelta
-
-    return Message(
-        id=f"{prefix}-{i:06d}",
-        role="user" if i % 2 == 0 else "assistant",
-        created_at=BASE + timedelta(seconds=i),
-        thread_id=thread_id,
-        resource_id=RES_MSGS,
-        content=MessageContent(parts=[TextPart(text=_text(i))]),
-    )
 
 
 def run_ours(url: str, prefix: str) -> dict[str, Any]:
@@ -75,9 +61,9 @@ def run_ours(url: str, prefix: str) -> dict[str, Any]:
     )
     single = mem.create_thread(RES_MSGS, title="single-save thread").id
     big = mem.create_thread(RES_MSGS, title="big thread (10k msgs)").id
-    singles = [_msg(single, "s", i) for i in range(N_SAVE_SINGLE)]
+    singles = [bench_message(single, "s", i) for i in range(N_SAVE_SINGLE)]
     ops["saveMessages_batch1"] = _timed(lambda i: mem.save_messages([singles[i]]), N_SAVE_SINGLE)
-    bigs = [_msg(big, "b", i) for i in range(N_MSGS)]
+    bigs = [bench_message(big, "b", i) for i in range(N_MSGS)]
     ops["saveMessages_batch100"] = _timed(
         lambda i: mem.save_messages(bigs[i * BATCH : (i + 1) * BATCH]), N_MSGS // BATCH, N_MSGS
     )
@@ -141,9 +127,9 @@ def run_raw(url: str, prefix: str) -> dict[str, Any]:
         pipe.set(f"{p}mastra_threads:id:{tid}", _thread_json(threads[tid].model_copy(update={"updated_at": now_utc()})))
         pipe.execute()
 
-    singles = [_msg("single", "s", i) for i in range(N_SAVE_SINGLE)]
+    singles = [bench_message("single", "s", i) for i in range(N_SAVE_SINGLE)]
     ops["saveMessages_batch1"] = _timed(lambda i: save([singles[i]]), N_SAVE_SINGLE)
-    bigs = [_msg("big", "b", i) for i in range(N_MSGS)]
+    bigs = [bench_message("big", "b", i) for i in range(N_MSGS)]
     ops["saveMessages_batch100"] = _timed(lambda i: save(bigs[i * BATCH : (i + 1) * BATCH]), N_MSGS // BATCH, N_MSGS)
 
     def recall(_: int) -> None:
