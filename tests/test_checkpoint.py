@@ -155,7 +155,7 @@ def test_a_new_process_id_starts_a_new_thread(tmp_path: Path) -> None:
     _save_singles(mem, thread_id, DEFAULT_EVERY)
     checkpointer = store._checkpointer
     assert checkpointer is not None and checkpointer._thread is not None
-    old, old_wake = checkpointer._thread, checkpointer._wake
+    old, old_wake, old_stopped = checkpointer._thread, checkpointer._wake, checkpointer._stopped
     checkpointer._pid = -1
     _save_singles(mem, thread_id, DEFAULT_EVERY, start=DEFAULT_EVERY)
     assert checkpointer._thread is not old and checkpointer._thread is not None
@@ -163,7 +163,8 @@ def test_a_new_process_id_starts_a_new_thread(tmp_path: Path) -> None:
     assert checkpointer._thread.is_alive()
     store.close()
     assert not checkpointer._thread.is_alive()
-    old_wake.set()  # in a real child the old thread does not exist; here it still waits on it
+    old_stopped.set()  # in a real child the old thread does not exist; here it still waits
+    old_wake.set()
     old.join(5)
     assert not old.is_alive()
 

@@ -75,21 +75,32 @@ class BackgroundCheckpointer:
         self._commits += 1
         if self._commits % self._every:
             return
+        if self._pid != os.getpid():
+            self._forked()
         thread = self._thread
-        if (thread is None or self._pid != os.getpid() or not thread.is_alive()) and not self._start():
+        if (thread is None or not thread.is_alive()) and not self._start():
             return
         self._wake.set()
+
+    def _forked(self) -> None:
+        """In a child process: the parent's thread does not exist here, and its lock and events
+        may have been copied mid-use, so take fresh ones (stopped stays stopped)."""
+        stopped = self._stopped.is_set()
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = threading.Event()
+        if stopped:
+            self._stopped.set()
+        self._thread = None
 
     def _start(self) -> bool:
         with self._lock:
             if self._stopped.is_set():
                 return False
             thread = self._thread
-            if thread is not None and self._pid == os.getpid() and thread.is_alive():
+            if thread is not None and thread.is_alive():
                 return True
-            self._pid = os.getpid()
-            self._wake = threading.Event()  # after a fork: fresh primitives of this process
-            self._lock = threading.Lock()
             thread = threading.Thread(
                 target=self._run, args=(self._wake, self._stopped), name="mastra-memory-checkpoint", daemon=True
             )

@@ -163,6 +163,25 @@ class _HttpConnection:
         self._conn.close()
 
 
+_OWNER_SQL = f'SELECT "resourceId" FROM {THREADS} WHERE id = ?'
+"""A thread's owner: a column of the page statement of ``list_messages``, or read alone."""
+
+
+def _check_owner(conn: Any, query: MessageQuery, rows: list[Any], column: int) -> None:
+    """Raise ``ResourceMismatchError`` if the one thread of ``query`` belongs to another resource
+    than ``query.resource_id``: its owner as column ``column`` of the page's first row, or read
+    on its own when the page is empty (a missing thread has no owner to refuse)."""
+    thread_id = query.thread_ids[0]
+    if rows:
+        owner = rows[0][column]
+    else:
+        row = conn.execute(_OWNER_SQL, (thread_id,)).fetchone()
+        owner = None if row is None else row[0]
+    expected = query.resource_id
+    if owner is not None and expected is not None and owner != expected:
+        raise ResourceMismatchError(thread_id, owner, expected)
+
+
 class LibSQLStore(TextSQLStore):
     """Storage on libSQL: a local file, ``:memory:``, or a remote sqld server.
 
@@ -317,6 +336,8 @@ class LibSQLStore(TextSQLStore):
             conn.execute(f"PRAGMA synchronous = {synchronous}")  # the syncs a checkpoint makes
             return conn
 
+        if self._checkpointer is not None:  # one a store (a new connection keeps it)
+            return
         checkpointer = self._checkpointer = BackgroundCheckpointer(connect)
         weakref.finalize(self, checkpointer.stop, None)
 
@@ -1153,7 +1174,7 @@ class LibSQLStore(TextSQLStore):
         owner_column = 0
         if check_owner and paged:
             owner_column = 7 + len(extra)  # after the 7 of MESSAGE_COLUMNS (and the count)
-            extra.append(f'SELECT "resourceId" FROM {THREADS} WHERE id = ?')
+            extra.append(_OWNER_SQL)
             extra_params.append(query.thread_ids[0])
         if extra:
             sql = sql.replace(" FROM ", "".join(f", ({column})" for column in extra) + " FROM ", 1)
@@ -1162,7 +1183,7 @@ class LibSQLStore(TextSQLStore):
             if paged:
                 rows = conn.execute(sql, params).fetchall()
                 if check_owner:
-                    self._check_owner(conn, query, rows[0][owner_column] if rows else None, bool(rows))
+                    _check_owner(conn, query, rows, owner_column)
                 if query.page == 0 and (query.per_page is False or len(rows) < query.per_page):
                     total = len(rows)  # the whole result fits the first page
                 elif rows and stats_count:
@@ -1171,7 +1192,7 @@ class LibSQLStore(TextSQLStore):
                     total = self._count(conn, query, count_sql, count_params)
             else:
                 if check_owner:
-                    self._check_owner(conn, query, None, False)
+                    _check_owner(conn, query, [], owner_column)
                 total = self._count(conn, query, count_sql, count_params)
             if query.include:
                 rows += self._include_rows(conn, query)
@@ -1180,17 +1201,6 @@ class LibSQLStore(TextSQLStore):
                 rows.reverse()
             return _sql.rows_to_messages(rows), total
         return _dedupe_sorted(rows), total
-
-    def _check_owner(self, conn: Any, query: MessageQuery, owner: str | None, read: bool) -> None:
-        """Raise ``ResourceMismatchError`` if the query's thread belongs to another resource:
-        ``owner`` as the page statement read it, or (``read`` False: an empty page) read now."""
-        thread_id = query.thread_ids[0]
-        if not read:
-            row = conn.execute(f'SELECT "resourceId" FROM {THREADS} WHERE id = ?', (thread_id,)).fetchone()
-            owner = None if row is None else row[0]
-        expected = query.resource_id
-        if owner is not None and expected is not None and owner != expected:
-            raise ResourceMismatchError(thread_id, owner, expected)
 
     def _list_messages_by_id(self, message_ids: list[str]) -> list[Message]:
         rows: list[Any] = []
