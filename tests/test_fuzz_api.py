@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -222,8 +221,12 @@ def _api_snapshot(store: MemoryStorage) -> Any:
 def _sqlite_snapshot(path: Path) -> Callable[[], Any]:
     """Raw rows of every table of the libSQL file (a second, read-only connection)."""
 
+    from storage_adapters.libsql.store import _sqlite3_module
+
+    module = _sqlite3_module()  # the store's SQLite: two SQLite libraries must not share a file in one process
+
     def snap() -> Any:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = module.connect(f"file:{path}?mode=ro", uri=True)
         try:
             names = [
                 r[0]

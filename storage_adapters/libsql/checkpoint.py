@@ -50,14 +50,20 @@ class BackgroundCheckpointer:
     ``weakref.finalize``).
 
     Args:
-        connect: Opens the thread's own connection (called on the thread).
+        connect: Opens the thread's own connection (called on the thread when ``conn`` is not
+            given, or after a failure).
         every: Commits between two checkpoints (default :data:`DEFAULT_EVERY`).
+        conn: The thread's first connection, opened by the caller (``LibSQLStore`` opens it right
+            after its own, while that one holds its locks: a connection opened later may find
+            no lock on the shared-memory file if another SQLite library in the process closed
+            the file, and rebuild it under the other connections; https://sqlite.org/howtocorrupt.html).
     """
 
-    def __init__(self, connect: Callable[[], Any], every: int = DEFAULT_EVERY) -> None:
+    def __init__(self, connect: Callable[[], Any], every: int = DEFAULT_EVERY, conn: Any = None) -> None:
         if every < 1:
             raise ValueError("every must be at least 1")
         self._connect = connect
+        self._first: Any = conn  # opened beside the store's own connection (see LibSQLStore)
         self._every = every
         self._commits = 0
         self._lock = threading.Lock()
@@ -93,6 +99,7 @@ class BackgroundCheckpointer:
         if stopped:
             self._stopped.set()
         self._thread = None
+        self._first = None  # the parent's connection: never used in a child
 
     def _start(self) -> bool:
         with self._lock:
@@ -109,7 +116,7 @@ class BackgroundCheckpointer:
             return True
 
     def _run(self, wake: threading.Event, stopped: threading.Event) -> None:
-        conn: Any = None
+        conn, self._first = self._first, None
         try:
             while True:
                 wake.wait()
@@ -138,6 +145,10 @@ class BackgroundCheckpointer:
         connection (``None``: do not wait, as from a finalizer)."""
         self._stopped.set()
         self._wake.set()
+        first, self._first = self._first, None  # the thread never started: close its connection
+        if first is not None:
+            with contextlib.suppress(Exception):
+                first.close()
         thread = self._thread
         if timeout is None or thread is None or thread is threading.current_thread() or self._pid != os.getpid():
             return

@@ -310,14 +310,14 @@ class LibSQLStore(TextSQLStore):
                     if self.driver == "sqlite3":
                         module = _sqlite3_module()
                         conn = module.connect(self._database(), isolation_level=None, check_same_thread=False)
-                        if self.background_checkpoint and self._database() != ":memory:":
-                            self._start_checkpointer(module)
                     else:
                         conn = libsql.connect(self._database(), isolation_level=None)
                     conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
                     if self._database() != ":memory:":
                         conn.execute("PRAGMA journal_mode = WAL")
                     conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+                    if self.driver == "sqlite3" and self.background_checkpoint and self._database() != ":memory:":
+                        self._start_checkpointer(_sqlite3_module())
             except MastraMemoryError:
                 raise
             except Exception as exc:
@@ -338,7 +338,11 @@ class LibSQLStore(TextSQLStore):
 
         if self._checkpointer is not None:  # one a store (a new connection keeps it)
             return
-        checkpointer = self._checkpointer = BackgroundCheckpointer(connect)
+        try:  # opened now, beside this store's connection (see BackgroundCheckpointer's ``conn``)
+            first: Any = connect()
+        except Exception:
+            first = None  # the thread opens one itself
+        checkpointer = self._checkpointer = BackgroundCheckpointer(connect, conn=first)
         weakref.finalize(self, checkpointer.stop, None)
 
     def _stop_checkpointer(self) -> None:
